@@ -1,0 +1,125 @@
+"""The project file, ``bastion.yml``: its shape, its defaults and its validation.
+
+Validation is pydantic's; this module only turns its errors into lines a person can act on:
+``bastion.yml:4:9: server.port: Input should be less than or equal to 65535 (got 70000)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bastion.errors import ProjectError
+
+PROJECT_FILE = "bastion.yml"
+DEFAULT_DATABASE_URL = "sqlite:///.bastion/data.db"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Section):
+    """``database:`` — where the data lives."""
+
+    url: str = DEFAULT_DATABASE_URL
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("expected a URL such as sqlite:///.bastion/data.db") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("expected a sqlite:/// or postgresql:// URL")
+        if url.get_backend_name() == "sqlite" and not url.database:
+            raise ValueError("an SQLite URL needs a file path, like sqlite:///.bastion/data.db")
+        return value
+
+
+class ServerConfig(_Section):
+    """``server:`` — where ``bastion serve`` listens."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+
+
+class ProjectConfig(_Section):
+    """The whole of ``bastion.yml``."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    app_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+    database: DatabaseConfig = DatabaseConfig()
+    server: ServerConfig = ServerConfig()
+    schema_file: Annotated[str, Field(alias="schema", min_length=1)] = "schema.graphql"
+    seed: str | None = None
+
+
+def _positions(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], str]:
+    """Map each key path of a YAML document to ``line:column`` of its value."""
+    found = {path: f"{node.start_mark.line + 1}:{node.start_mark.column + 1}"}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            found.update(_positions(value, (*path, key.value)))
+            # An unknown key is best pointed at by the key itself.
+            found[(*path, key.value, "__key__")] = (
+                f"{key.start_mark.line + 1}:{key.start_mark.column + 1}"
+            )
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found.update(_positions(item, (*path, index)))
+    return found
+
+
+def _describe(error: dict[str, Any], file: str, positions: dict[tuple[Any, ...], str]) -> str:
+    loc = tuple(error["loc"])
+    key = ".".join(str(part) for part in loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        where = positions.get((*loc, "__key__"), "")
+        return f"{file}:{where}: unknown key '{key}'" if where else f"{file}: unknown key '{key}'"
+    if error["type"] == "missing":
+        return f"{file}: {key}: this key is required"
+    where = positions.get(loc)
+    message = error["msg"].removeprefix("Value error, ")
+    got = error.get("input")
+    suffix = f" (got {got!r})" if not isinstance(got, dict | list) else ""
+    return f"{file}:{where}: {key}: {message}{suffix}" if where else f"{file}: {key}: {message}"
+
+
+def parse_config(text: str, file: str = PROJECT_FILE) -> ProjectConfig:
+    """Validate the text of ``bastion.yml``; raises :class:`ProjectError` naming each problem."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+        problem = getattr(error, "problem", None) or str(error)
+        raise ProjectError([f"{where}: invalid YAML: {problem}"]) from None
+    if not isinstance(data, dict):
+        raise ProjectError([f"{file}: expected a mapping of keys (name, app_id, ...)"])
+    positions = _positions(node) if node is not None else {}
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as error:
+        raise ProjectError(
+            [_describe(dict(e), file, positions) for e in error.errors()]
+        ) from None
+
+
+def load_config(root: Path) -> ProjectConfig:
+    """Read and validate ``root/bastion.yml``."""
+    path = root / PROJECT_FILE
+    if not root.is_dir():
+        raise ProjectError([f"{root}: no such project folder"])
+    if not path.is_file():
+        raise ProjectError(
+            [f"{path}: not found (run `bastion init {root}` to make a project there)"]
+        )
+    return parse_config(path.read_text(encoding="utf-8"), str(path))

@@ -1,0 +1,91 @@
+"""Errors as values with stable codes.
+
+Every error a user can cause is a :class:`BastionError` with a code from :class:`Code`. It is
+raised once where it is known and rendered once at the edge (the GraphQL response, the CLI).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class Code(StrEnum):
+    """Stable error codes, used as ``extensions.code`` in GraphQL errors."""
+
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    BAD_REQUEST = "BAD_REQUEST"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    PROJECT_INVALID = "PROJECT_INVALID"
+    SCHEMA_CHANGE_REFUSED = "SCHEMA_CHANGE_REFUSED"
+
+
+class BastionError(Exception):
+    """An error with a stable code and a message that is safe to show to the client."""
+
+    code: Code = Code.BAD_REQUEST
+
+    def __init__(self, message: str, code: Code | None = None, **extensions: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.extensions: dict[str, Any] = extensions
+
+
+class BadUserInput(BastionError):
+    """The request's arguments do not fit (a bad value, a missing field)."""
+
+    code = Code.BAD_USER_INPUT
+
+
+class NotFound(BastionError):
+    """The node an update or delete names does not exist."""
+
+    code = Code.NOT_FOUND
+
+
+class Conflict(BastionError):
+    """A write would break a unique constraint or a required relation."""
+
+    code = Code.CONFLICT
+
+
+class SourceLocation:
+    """A place in a project file, printed as ``file:line:column``."""
+
+    __slots__ = ("column", "file", "line")
+
+    def __init__(self, file: str, line: int, column: int) -> None:
+        self.file = file
+        self.line = line
+        self.column = column
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class ProjectError(BastionError):
+    """The project folder is invalid: one or more problems, each with its place."""
+
+    code = Code.PROJECT_INVALID
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class SchemaChangeRefused(BastionError):
+    """The database holds data that the new model would drop or change."""
+
+    code = Code.SCHEMA_CHANGE_REFUSED
+
+    def __init__(self, changes: list[str]) -> None:
+        super().__init__("\n".join(changes))
+        self.changes = changes

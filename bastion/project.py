@@ -1,0 +1,59 @@
+"""A project: its folder, its validated configuration and its data model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+
+from bastion.config import ProjectConfig, load_config
+from bastion.errors import ProjectError
+from bastion.model import Model, parse_model
+
+DATA_DIR = ".bastion"
+
+
+@dataclass(frozen=True)
+class Project:
+    """Everything Bastion knows about one project folder."""
+
+    root: Path
+    config: ProjectConfig
+    model: Model
+
+    @property
+    def data_dir(self) -> Path:
+        """``.bastion/`` inside the project: the SQLite file, later the secret and keys."""
+        return self.root / DATA_DIR
+
+    @property
+    def database_url(self) -> URL:
+        """The async SQLAlchemy URL; a relative SQLite path is taken from the project folder."""
+        url = make_url(self.config.database.url)
+        if url.get_backend_name() == "sqlite":
+            path = Path(url.database or "")
+            if not path.is_absolute():
+                path = self.root / path
+            return url.set(drivername="sqlite+aiosqlite", database=str(path))
+        return url.set(drivername="postgresql+asyncpg")
+
+    @property
+    def seed_file(self) -> Path | None:
+        """The GraphQL document run once on a new database, if the project has one."""
+        return self.root / self.config.seed if self.config.seed else None
+
+
+def load_project(path: str | Path) -> Project:
+    """Load and validate a project folder; raises :class:`ProjectError` naming each problem."""
+    root = Path(path).resolve()
+    config = load_config(root)
+    schema_path = root / config.schema_file
+    if not schema_path.is_file():
+        raise ProjectError([f"{schema_path}: schema file not found (bastion.yml: schema)"])
+    if config.seed and not (root / config.seed).is_file():
+        raise ProjectError([f"{root / config.seed}: seed file not found (bastion.yml: seed)"])
+    display = str(schema_path.relative_to(Path.cwd()) if schema_path.is_relative_to(Path.cwd())
+                  else schema_path)
+    model = parse_model(schema_path.read_text(encoding="utf-8"), display)
+    return Project(root=root, config=config, model=model)

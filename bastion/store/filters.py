@@ -1,0 +1,206 @@
+"""Compile ``where`` filters and ``orderBy`` lists into SQLAlchemy expressions.
+
+The filter shape is Graphcool's (Prisma 1): ``{title: "Alien"}``, ``year_gt``,
+``title_contains``, ``AND``/``OR``/``NOT`` lists, a nested filter through a to-one relation and
+``_some``/``_every``/``_none`` through a to-many one. The permission rules use the same shape and
+this same compiler, so a rule means exactly what the equal ``where`` means.
+
+Negated filters (``_not``, ``_not_in``, ``_not_contains``...) also match nodes where the field
+is null: "every movie whose title is not Alien" includes the movies without a title.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    false,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.sql import FromClause
+from sqlalchemy.sql.elements import UnaryExpression
+
+from bastion.errors import BadUserInput
+from bastion.model import Model, RelationField, ScalarField, ScalarKind
+from bastion.model import names as n
+from bastion.store.tables import Tables
+
+Where = Mapping[str, Any]
+Condition = ColumnElement[bool]
+
+
+def _null_or(column: Any, condition: Condition) -> Condition:
+    return or_(condition, column.is_(None))
+
+
+_SCALAR_OPS: dict[str, Callable[[Any, Any], Condition]] = {
+    "": lambda c, v: c.is_(None) if v is None else c == v,
+    "not": lambda c, v: c.is_not(None) if v is None else c.is_distinct_from(v),
+    "in": lambda c, v: c.in_(v),
+    "not_in": lambda c, v: _null_or(c, c.not_in(v)),
+    "lt": lambda c, v: c < v,
+    "lte": lambda c, v: c <= v,
+    "gt": lambda c, v: c > v,
+    "gte": lambda c, v: c >= v,
+    "contains": lambda c, v: c.contains(v, autoescape=True),
+    "not_contains": lambda c, v: _null_or(c, not_(c.contains(v, autoescape=True))),
+    "starts_with": lambda c, v: c.startswith(v, autoescape=True),
+    "not_starts_with": lambda c, v: _null_or(c, not_(c.startswith(v, autoescape=True))),
+    "ends_with": lambda c, v: c.endswith(v, autoescape=True),
+    "not_ends_with": lambda c, v: _null_or(c, not_(c.endswith(v, autoescape=True))),
+}
+_NULL_ALLOWED = {"", "not"}
+
+
+def scalar_filter_suffixes(field: ScalarField) -> tuple[str, ...]:
+    """The filter suffixes a scalar field offers (``""`` is plain equality)."""
+    if not field.comparable:
+        return ()
+    if field.kind in (ScalarKind.STRING, ScalarKind.ID):
+        return ("", *n.STRING_FILTERS)
+    if field.kind in (ScalarKind.INT, ScalarKind.FLOAT, ScalarKind.DATETIME):
+        return ("", *n.ORDERED_FILTERS)
+    if field.kind is ScalarKind.ENUM:
+        return ("", *n.EQUALITY_FILTERS)
+    return ("", *n.BOOLEAN_FILTERS)
+
+
+@dataclass(frozen=True)
+class _Key:
+    field: ScalarField | RelationField
+    op: str
+
+
+class FilterCompiler:
+    """Turns filters over one model into SQL conditions; built once per project."""
+
+    def __init__(self, model: Model, tables: Tables) -> None:
+        self.model = model
+        self.tables = tables
+        self._keys: dict[str, dict[str, _Key]] = {}
+        for obj in model.types.values():
+            keys: dict[str, _Key] = {}
+            for field in obj.fields.values():
+                if isinstance(field, ScalarField):
+                    suffixes = scalar_filter_suffixes(field)
+                elif field.many:
+                    suffixes = n.TO_MANY_FILTERS
+                else:
+                    suffixes = ("",)
+                for suffix in suffixes:
+                    keys[f"{field.name}_{suffix}" if suffix else field.name] = _Key(field, suffix)
+            self._keys[obj.name] = keys
+
+    def filter_keys(self, type_name: str) -> dict[str, tuple[str, str]]:
+        """Each filter key of a type mapped to (field name, operator suffix)."""
+        return {k: (v.field.name, v.op) for k, v in self._keys[type_name].items()}
+
+    def fields_used(self, type_name: str, where: Where | None) -> list[tuple[str, str]]:
+        """Every (type, field) a filter reads, through relations and AND/OR/NOT."""
+        used: list[tuple[str, str]] = []
+        for key, value in (where or {}).items():
+            if key in ("AND", "OR", "NOT"):
+                for item in value or ():
+                    used.extend(self.fields_used(type_name, item))
+                continue
+            spec = self._keys[type_name][key]
+            used.append((type_name, spec.field.name))
+            if isinstance(spec.field, RelationField) and value is not None:
+                used.extend(self.fields_used(spec.field.target, value))
+        return used
+
+    def where(self, type_name: str, where: Where | None, source: FromClause | None = None
+              ) -> Condition:
+        """The condition of ``where`` over ``source`` (the type's table or an alias of it)."""
+        table = source if source is not None else self.tables[type_name]
+        parts: list[Condition] = []
+        for key, value in (where or {}).items():
+            if key in ("AND", "OR", "NOT"):
+                items = [self.where(type_name, item, table) for item in value or ()]
+                if key == "AND":
+                    parts.append(and_(true(), *items))
+                elif key == "OR":
+                    parts.append(or_(false(), *items))
+                else:
+                    parts.append(not_(or_(false(), *items)))
+                continue
+            spec = self._keys[type_name].get(key)
+            if spec is None:
+                raise BadUserInput(f"unknown filter '{key}' on {type_name}")
+            if isinstance(spec.field, ScalarField):
+                parts.append(self._scalar(table, spec, value))
+            else:
+                parts.append(self._relation(table, spec.field, spec.op, value))
+        return and_(true(), *parts)
+
+    def _scalar(self, table: FromClause, spec: _Key, value: Any) -> Condition:
+        assert isinstance(spec.field, ScalarField)
+        if value is None and spec.op not in _NULL_ALLOWED:
+            raise BadUserInput(f"filter '{spec.field.name}_{spec.op}' cannot be null")
+        return _SCALAR_OPS[spec.op](table.c[spec.field.name], value)
+
+    def _relation(self, table: FromClause, field: RelationField, op: str, value: Any
+                  ) -> Condition:
+        relation = field.relation
+        if field.holds_key:
+            # The key is on this table: `director: {...}` looks the target up by id.
+            column = table.c[relation.column]
+            if value is None:
+                return column.is_(None)
+            target = self.tables[field.target].alias()
+            return column.in_(
+                select(target.c.id).where(self.where(field.target, value, target))
+            )
+        # The key is on the other table: match rows of it that point at this one.
+        other = self.tables[field.target].alias()
+        linked = other.c[relation.column] == table.c.id
+        if not field.many:  # the back side of a one-to-one
+            if value is None:
+                return not_(exists().where(linked))
+            return exists().where(linked, self.where(field.target, value, other))
+        if value is None:
+            raise BadUserInput(f"filter '{field.name}_{op}' cannot be null")
+        condition = self.where(field.target, value, other)
+        if op == "some":
+            return exists().where(linked, condition)
+        if op == "none":
+            return not_(exists().where(linked, condition))
+        # every: no linked row fails the condition (a null condition counts as failing)
+        return not_(exists().where(linked, or_(not_(condition), condition.is_(None))))
+
+    def where_unique(self, type_name: str, where: Where, source: FromClause | None = None
+                     ) -> Condition:
+        """The condition of a ``WhereUniqueInput``: exactly one unique field must be given."""
+        given = {k: v for k, v in where.items() if v is not None}
+        if len(given) != 1:
+            raise BadUserInput(
+                f"give exactly one of {', '.join(sorted(where) or ['id'])} to pick one "
+                f"{type_name}"
+            )
+        table = source if source is not None else self.tables[type_name]
+        (key, value), = given.items()
+        return table.c[key] == value
+
+    def order_by(self, type_name: str, order: Sequence[str] | None,
+                 source: FromClause | None = None) -> list[UnaryExpression[Any]]:
+        """ORDER BY clauses for ``[year_DESC, title_ASC]``, ending with ``id`` for stability."""
+        table = source if source is not None else self.tables[type_name]
+        clauses: list[UnaryExpression[Any]] = []
+        for item in order or ():
+            field, _, direction = item.rpartition("_")
+            column = table.c[field]
+            # PostgreSQL's null placement, spelled out so SQLite sorts the same way.
+            clauses.append(
+                column.desc().nulls_first() if direction == "DESC" else column.asc().nulls_last()
+            )
+        if not any(item.rpartition("_")[0] == "id" for item in order or ()):
+            clauses.append(table.c.id.asc())
+        return clauses

@@ -1,0 +1,118 @@
+"""Read nodes: lists, counts, and the batched look-ups that keep relations free of N+1.
+
+Every read takes an optional ``scope``: an extra condition ANDed into the WHERE clause. The
+permission layer passes the viewer's read rule there, so rows a viewer may not see never leave
+the database.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bastion.errors import BadUserInput
+from bastion.store.filters import FilterCompiler, Where
+from bastion.store.tables import Tables
+
+Node = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a list asks for: a filter, an order, and a window."""
+
+    where: Where | None = None
+    order_by: tuple[str, ...] | None = None
+    first: int | None = None
+    skip: int | None = None
+
+    def check(self) -> None:
+        """Refuse negative windows."""
+        if self.first is not None and self.first < 0:
+            raise BadUserInput("`first` must be 0 or more")
+        if self.skip is not None and self.skip < 0:
+            raise BadUserInput("`skip` must be 0 or more")
+
+
+class Reader:
+    """Runs the SELECTs of one project's model."""
+
+    def __init__(self, tables: Tables, filters: FilterCompiler) -> None:
+        self.tables = tables
+        self.filters = filters
+
+    def _filtered(self, type_name: str, where: Where | None,
+                  scope: ColumnElement[bool] | None) -> Select[Any]:
+        table = self.tables[type_name]
+        query = select(table).where(self.filters.where(type_name, where))
+        return query if scope is None else query.where(scope)
+
+    async def find_many(self, conn: AsyncConnection, type_name: str, page: Page,
+                        scope: ColumnElement[bool] | None = None) -> list[Node]:
+        """A page of nodes matching the filter."""
+        page.check()
+        query = self._filtered(type_name, page.where, scope).order_by(
+            *self.filters.order_by(type_name, page.order_by)
+        )
+        if page.first is not None:
+            query = query.limit(page.first)
+        if page.skip:
+            query = query.offset(page.skip)
+        result = await conn.execute(query)
+        return [dict(row) for row in result.mappings()]
+
+    async def count(self, conn: AsyncConnection, type_name: str, where: Where | None,
+                    scope: ColumnElement[bool] | None = None) -> int:
+        """How many nodes match the filter."""
+        query = self._filtered(type_name, where, scope).with_only_columns(func.count())
+        return int((await conn.execute(query)).scalar_one())
+
+    async def by_ids(self, conn: AsyncConnection, type_name: str, ids: Sequence[str],
+                     scope: ColumnElement[bool] | None = None) -> dict[str, Node]:
+        """The nodes with these ids (missing ones are absent from the result)."""
+        if not ids:
+            return {}
+        table = self.tables[type_name]
+        query = select(table).where(table.c.id.in_(set(ids)))
+        if scope is not None:
+            query = query.where(scope)
+        result = await conn.execute(query)
+        return {row["id"]: dict(row) for row in result.mappings()}
+
+    async def by_key(self, conn: AsyncConnection, type_name: str, column: str,
+                     keys: Sequence[str], page: Page,
+                     scope: ColumnElement[bool] | None = None) -> dict[str, list[Node]]:
+        """Children of many parents at once: rows whose ``column`` is one of ``keys``.
+
+        One statement for all parents. A window (``first``/``skip``) applies per parent, by
+        numbering each parent's rows with ROW_NUMBER() in the requested order.
+        """
+        page.check()
+        table = self.tables[type_name]
+        grouped: dict[str, list[Node]] = defaultdict(list)
+        if not keys:
+            return grouped
+        order = self.filters.order_by(type_name, page.order_by)
+        query = self._filtered(type_name, page.where, scope).where(
+            table.c[column].in_(set(keys))
+        )
+        if page.first is None and not page.skip:
+            result = await conn.execute(query.order_by(*order))
+            for row in result.mappings():
+                grouped[row[column]].append(dict(row))
+            return grouped
+        number = func.row_number().over(partition_by=table.c[column], order_by=order)
+        numbered = query.add_columns(number.label("_n")).subquery()
+        low = page.skip or 0
+        outer = select(*[numbered.c[c.name] for c in table.columns]).where(numbered.c._n > low)
+        if page.first is not None:
+            outer = outer.where(numbered.c._n <= low + page.first)
+        result = await conn.execute(outer.order_by(numbered.c[column], numbered.c._n))
+        for row in result.mappings():
+            grouped[row[column]].append(dict(row))
+        return grouped
