@@ -2,6 +2,7 @@
 
 from bastion.model.sdl import parse_model
 from bastion.model.types import (
+    MANAGED_TIMESTAMPS,
     Field,
     Model,
     ObjectType,
@@ -13,6 +14,7 @@ from bastion.model.types import (
 )
 
 __all__ = [
+    "MANAGED_TIMESTAMPS",
     "Field",
     "Model",
     "ObjectType",

@@ -174,6 +174,10 @@ class _Builder:
                 sorted(obj.fields.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order
                        else -1)
             )
+        for obj in types.values():
+            if len(obj.fields) < 2:
+                self.problems.add(self.type_where[obj.name],
+                                  f"type '{obj.name}' has no fields besides id")
         self._check_generated_names(types)
         if self.problems.lines:
             raise ProjectError(self.problems.lines)

@@ -9,6 +9,7 @@ got there first.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -70,6 +71,50 @@ class Database:
             async with conn.begin():
                 yield conn
 
+    def lazy(self, *, write: bool) -> LazyTransaction:
+        """A transaction that opens on first use: requests that need no data cost nothing."""
+        return LazyTransaction(self, write=write)
+
     async def close(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+class LazyTransaction:
+    """One transaction for one GraphQL request, opened when a resolver first needs it."""
+
+    def __init__(self, db: Database, *, write: bool) -> None:
+        self._db = db
+        self._write = write
+        self._conn: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+
+    async def connection(self) -> AsyncConnection:
+        """The transaction's connection; concurrent resolvers share it."""
+        if self._conn is not None:
+            return self._conn
+        async with self._lock:
+            if self._conn is None:
+                conn = await self._db.engine.connect()
+                try:
+                    if self._write:
+                        await conn.execution_options(**{_WRITE: True})
+                    await conn.begin()
+                except BaseException:
+                    await conn.close()
+                    raise
+                self._conn = conn
+        return self._conn
+
+    async def finish(self, *, commit: bool) -> None:
+        """Commit or roll back, then give the connection back to the pool."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if commit:
+                await conn.commit()
+            else:
+                await conn.rollback()
+        finally:
+            await conn.close()

@@ -1,0 +1,36 @@
+"""Who is asking: the :class:`Viewer` every request carries from the HTTP edge to the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ViewerKind(StrEnum):
+    """The kinds of caller Bastion tells apart."""
+
+    ANONYMOUS = "anonymous"
+    USER = "user"
+    NODE = "node"
+    ROOT = "root"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The caller of one request.
+
+    ``SYSTEM`` is Bastion itself (seeding a project); it is never the result of a token.
+    """
+
+    kind: ViewerKind = ViewerKind.ANONYMOUS
+    user_id: str | None = None
+
+    @property
+    def is_authenticated(self) -> bool:
+        """True for anyone but anonymous callers."""
+        return self.kind is not ViewerKind.ANONYMOUS
+
+
+ANONYMOUS = Viewer()
+SYSTEM = Viewer(ViewerKind.SYSTEM)

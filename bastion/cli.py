@@ -1,0 +1,153 @@
+"""The ``bastion`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import string
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from bastion import __version__, examples
+from bastion.errors import BastionError
+from bastion.project import Project, load_project
+
+INIT_SCHEMA = """\
+# The data model: object types, enums and relations. Every project also has a built-in
+# User type (id, email, username, firstName, lastName, isActive, createdAt, updatedAt).
+
+type Movie {
+  title: String! @unique
+  year: Int
+  createdAt: DateTime!
+  updatedAt: DateTime!
+}
+"""
+
+INIT_CONFIG = """\
+name: {name}
+app_id: {app_id}
+schema: schema.graphql
+database:
+  url: sqlite:///.bastion/data.db
+server:
+  host: 127.0.0.1
+  port: 8000
+"""
+
+
+def _fail(error: BastionError) -> NoReturn:
+    for line in str(error).splitlines():
+        click.echo(f"error: {line}", err=True)
+    sys.exit(1)
+
+
+def _load(path: str | Path) -> Project:
+    try:
+        return load_project(path)
+    except BastionError as error:
+        _fail(error)
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bastion")
+def main() -> None:
+    """Bastion: a project folder becomes a GraphQL API with authentication built in."""
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init(directory: Path) -> None:
+    """Make a new project in DIRECTORY (bastion.yml and schema.graphql)."""
+    if (directory / "bastion.yml").exists():
+        click.echo(f"error: {directory / 'bastion.yml'} exists already; nothing was written",
+                   err=True)
+        sys.exit(1)
+    name = directory.resolve().name
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50] or "app"
+    suffix = "".join(secrets.choice(string.ascii_lowercase) for _ in range(5))
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "bastion.yml").write_text(
+        INIT_CONFIG.format(name=name, app_id=f"{slug}-{suffix}"), encoding="utf-8")
+    if not (directory / "schema.graphql").exists():
+        (directory / "schema.graphql").write_text(INIT_SCHEMA, encoding="utf-8")
+    if not (directory / ".gitignore").exists():
+        (directory / ".gitignore").write_text(".bastion/\n", encoding="utf-8")
+    click.echo(f"Created project {name} in {directory}. Serve it with: bastion serve {directory}")
+
+
+async def _preflight(project: Project) -> None:
+    from bastion.service import Service
+
+    service = Service(project)
+    try:
+        await service.start()
+    finally:
+        await service.stop()
+
+
+@main.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--host", help="Address to listen on (default: server.host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535),
+              help="Port to listen on (default: server.port, 8000).")
+@click.option("--example", metavar="NAME",
+              help="Serve a shipped example project (copied to ./NAME first).")
+def serve(directory: Path | None, host: str | None, port: int | None,
+          example: str | None) -> None:
+    """Serve the project in DIRECTORY (default: the current folder)."""
+    import uvicorn
+
+    from bastion.http.app import create_app
+
+    _logging()
+    if example is not None:
+        if directory is not None:
+            raise click.UsageError("give either DIRECTORY or --example, not both")
+        if examples.source(example) is None:
+            raise click.BadParameter(
+                f"no example named {example!r} (available: {', '.join(examples.available())})",
+                param_hint="--example",
+            )
+        directory = Path(example)
+        if examples.materialize(example, directory):
+            click.echo(f"Copied the example project '{example}' to ./{directory}", err=True)
+    project = _load(directory or Path("."))
+    try:
+        asyncio.run(_preflight(project))
+    except BastionError as error:
+        _fail(error)
+    host = host or project.config.server.host
+    port = port or project.config.server.port
+    click.echo(f"Serving {project.config.name}: GraphQL at http://{host}:{port}/graphql",
+               err=True)
+    uvicorn.run(create_app(project), host=host, port=port, log_config=None,
+                access_log=False, server_header=False, date_header=True)
+
+
+@main.group()
+def schema() -> None:
+    """Inspect the generated GraphQL schema."""
+
+
+@schema.command("print")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+def schema_print(directory: Path | None) -> None:
+    """Print the GraphQL SDL generated for the project in DIRECTORY."""
+    from graphql import print_schema
+
+    from bastion.graphql.build import build_schema
+
+    project = _load(directory or Path("."))
+    click.echo(print_schema(build_schema(project.model)))

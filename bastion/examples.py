@@ -1,0 +1,38 @@
+"""The example projects shipped with Bastion (``bastion serve --example NAME``)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+# A wheel carries them inside the package; a source checkout has them beside it.
+_PLACES = (_HERE / "_examples", _HERE.parent / "examples")
+
+
+def available() -> list[str]:
+    """Names of the shipped examples."""
+    for place in _PLACES:
+        if place.is_dir():
+            return sorted(p.name for p in place.iterdir() if (p / "bastion.yml").is_file())
+    return []
+
+
+def source(name: str) -> Path | None:
+    """The folder of the shipped example ``name``, if there is one."""
+    for place in _PLACES:
+        folder = place / name
+        if (folder / "bastion.yml").is_file():
+            return folder
+    return None
+
+
+def materialize(name: str, target: Path) -> bool:
+    """Copy example ``name`` to ``target`` unless a project is there; True if copied."""
+    folder = source(name)
+    assert folder is not None
+    if (target / "bastion.yml").is_file():
+        return False
+    shutil.copytree(folder, target, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(".bastion", "__pycache__"))
+    return True

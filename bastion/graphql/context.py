@@ -1,0 +1,37 @@
+"""The context every resolver receives: who asks, and the request's data access."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bastion.auth import Viewer
+from bastion.graphql.loaders import Loaders
+from bastion.store import Store
+from bastion.store.database import LazyTransaction
+
+
+@dataclass
+class RequestContext:
+    """Built once per GraphQL request by the executor."""
+
+    viewer: Viewer
+    store: Store
+    transaction: LazyTransaction
+    loaders: Loaders
+    request: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    async def connection(self) -> AsyncConnection:
+        """The request's transaction (a write transaction for mutations)."""
+        return await self.transaction.connection()
+
+
+def context_of(info: GraphQLResolveInfo) -> RequestContext:
+    """The typed context of a resolver call."""
+    context = info.context
+    assert isinstance(context, RequestContext)
+    return context

@@ -1,0 +1,150 @@
+"""Run GraphQL documents against a project's schema.
+
+Parsing and validation are cached by query text (an LRU), so a repeated query costs only its
+execution. A query runs in one read transaction; a mutation in one write transaction that is
+committed only when every field succeeded: when any field fails, nothing of the document is
+written and ``data`` is null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from inspect import isawaitable
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    parse,
+    validate,
+)
+from graphql.utilities import get_operation_ast
+
+from bastion.auth import ANONYMOUS, Viewer
+from bastion.errors import Code
+from bastion.graphql.context import RequestContext
+from bastion.graphql.errors import format_error, request_error
+from bastion.graphql.loaders import Loaders
+from bastion.store import Store
+
+DOCUMENT_CACHE_SIZE = 1024
+
+
+class RequestFailed(Exception):
+    """The document cannot run at all: it does not parse, validate, or name an operation."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors[0]["message"] if errors else "request failed")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A parsed and validated document with the operation chosen to run."""
+
+    document: DocumentNode
+    operation: OperationDefinitionNode
+
+    @property
+    def is_mutation(self) -> bool:
+        """True when the chosen operation is a mutation."""
+        return self.operation.operation is OperationType.MUTATION
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The response body, and whether it failed before execution (a request error)."""
+
+    body: dict[str, Any]
+    request_error: bool = False
+
+
+class Executor:
+    """One per app: the schema, the store and the document cache."""
+
+    def __init__(self, schema: GraphQLSchema, store: Store,
+                 cache_size: int = DOCUMENT_CACHE_SIZE) -> None:
+        self.schema = schema
+        self.store = store
+        self._document = lru_cache(maxsize=cache_size)(self._parse_and_validate)
+
+    def _parse_and_validate(self, query: str) -> DocumentNode | RequestFailed:
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            return RequestFailed([format_error(error, Code.GRAPHQL_PARSE_FAILED)])
+        errors = validate(self.schema, document)
+        if errors:
+            return RequestFailed(
+                [format_error(e, Code.GRAPHQL_VALIDATION_FAILED) for e in errors]
+            )
+        return document
+
+    def prepare(self, query: str, operation_name: str | None = None) -> Prepared:
+        """Parse (cached), validate (cached) and pick the operation; raises RequestFailed."""
+        document = self._document(query)
+        if isinstance(document, RequestFailed):
+            raise document
+        operation = get_operation_ast(document, operation_name)
+        if operation is None:
+            message = (
+                f"Unknown operation named '{operation_name}'."
+                if operation_name
+                else "Must provide operation name if query contains multiple operations."
+            )
+            raise RequestFailed([request_error(message)])
+        return Prepared(document, operation)
+
+    async def execute(self, prepared: Prepared, variables: Mapping[str, Any] | None,
+                      viewer: Viewer, request: Any = None) -> Outcome:
+        """Execute a prepared document for ``viewer``."""
+        transaction = self.store.db.lazy(write=prepared.is_mutation)
+        context = RequestContext(
+            viewer=viewer,
+            store=self.store,
+            transaction=transaction,
+            loaders=Loaders(self.store, transaction),
+            request=request,
+        )
+        committed = False
+        try:
+            outcome = execute(
+                self.schema,
+                prepared.document,
+                context_value=context,
+                variable_values=dict(variables) if variables else None,
+                operation_name=prepared.operation.name.value if prepared.operation.name
+                else None,
+            )
+            # execute() answers at once, without a coroutine, when variables do not fit.
+            result = await outcome if isawaitable(outcome) else outcome
+            if prepared.is_mutation and not result.errors:
+                await transaction.finish(commit=True)
+                committed = True
+        finally:
+            if not committed:
+                await transaction.finish(commit=False)
+        if not result.errors:
+            return Outcome({"data": result.data})
+        if result.data is None and all(e.path is None for e in result.errors):
+            # Variables that do not fit their types: execution never started.
+            errors = [format_error(e, Code.BAD_USER_INPUT) for e in result.errors]
+            return Outcome({"errors": errors}, request_error=True)
+        errors = [format_error(e, Code.INTERNAL_SERVER_ERROR) for e in result.errors]
+        data = None if prepared.is_mutation else result.data
+        return Outcome({"errors": errors, "data": data})
+
+    async def run(self, query: str, variables: Mapping[str, Any] | None = None,
+                  viewer: Viewer | None = None, operation_name: str | None = None) -> Outcome:
+        """Prepare and execute in one call (for seeding, functions and tests)."""
+        try:
+            prepared = self.prepare(query, operation_name)
+        except RequestFailed as failed:
+            return Outcome({"errors": failed.errors}, request_error=True)
+        return await self.execute(prepared, variables, viewer or ANONYMOUS)

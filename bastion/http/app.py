@@ -1,0 +1,53 @@
+"""The ASGI app: routes, start-up and shutdown of one project."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bastion.auth import ANONYMOUS, Viewer
+from bastion.clock import Clock, system_clock
+from bastion.http.access_log import AccessLog
+from bastion.http.graphql_http import GraphQLEndpoint
+from bastion.project import Project
+from bastion.service import Service
+
+
+async def anonymous_viewer(_request: Request) -> Viewer:
+    """Every request is anonymous until the authentication layer reads its token."""
+    return ANONYMOUS
+
+
+async def _healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(project: Project, *, clock: Clock = system_clock) -> Starlette:
+    """The ASGI app serving ``project``; the database is opened and synced at start-up."""
+    service = Service(project, clock)
+    endpoint = GraphQLEndpoint(service.executor, anonymous_viewer)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", endpoint.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            Route("/healthz", _healthz, methods=["GET"]),
+        ],
+        middleware=[Middleware(AccessLog)],
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    return app

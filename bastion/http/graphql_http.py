@@ -1,0 +1,185 @@
+"""GraphQL over HTTP, as the graphql-http spec lays it out.
+
+- ``POST`` with a JSON body ``{query, variables, operationName, extensions}``; ``GET`` with the
+  same as URL parameters, for queries only (a mutation over GET is 405).
+- The response media type follows ``Accept``: ``application/graphql-response+json`` when the
+  client asks for it, else ``application/json`` (also when it sends no Accept at all).
+- With ``application/graphql-response+json``, a request that fails before execution (parse,
+  validation, variables) is 400; with ``application/json`` it is 200, as legacy clients expect.
+  A body that is not a well-formed GraphQL request is 400 with either type.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bastion.auth import Viewer
+from bastion.errors import Code
+from bastion.graphql.errors import INTERNAL_MESSAGE, request_error
+from bastion.graphql.execute import Executor, RequestFailed
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+MAX_BODY_BYTES = 1_000_000
+
+log = logging.getLogger("bastion.http")
+
+ViewerOf = Callable[[Request], Awaitable[Viewer]]
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None
+                 ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def choose_media_type(accept: str | None) -> str | None:
+    """The response type for an ``Accept`` header, or None when neither type is acceptable."""
+    if not accept or not accept.strip():
+        return JSON
+    best: tuple[float, int, str] | None = None
+    for position, part in enumerate(accept.split(",")):
+        pieces = [p.strip() for p in part.split(";")]
+        media = pieces[0].lower()
+        quality = 1.0
+        for param in pieces[1:]:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media in (GRAPHQL_RESPONSE, JSON):
+            chosen = media
+        elif media in ("*/*", "application/*"):
+            chosen = JSON
+        else:
+            continue
+        if quality <= 0:
+            continue
+        candidate = (quality, -position, chosen)
+        if best is None or candidate > best:
+            best = candidate
+    return best[2] if best else None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _BadRequest(413, f"The request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _BadRequest(413, f"The request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _params_from_json(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise _BadRequest(400, "The request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise _BadRequest(400, "The request body must be a JSON object")
+    return body
+
+
+def _params_from_query_string(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query_params)
+    for key in ("variables", "extensions"):
+        if params.get(key):
+            try:
+                params[key] = json.loads(params[key], parse_constant=_reject_constant)
+            except (ValueError, RecursionError):
+                raise _BadRequest(400, f"The `{key}` parameter is not valid JSON") from None
+    return params
+
+
+def _check_params(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
+    query = params.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise _BadRequest(400, "The request has no `query` string")
+    variables = params.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise _BadRequest(400, "`variables` must be a JSON object")
+    name = params.get("operationName")
+    if name == "":
+        name = None
+    if name is not None and not isinstance(name, str):
+        raise _BadRequest(400, "`operationName` must be a string")
+    extensions = params.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise _BadRequest(400, "`extensions` must be a JSON object")
+    return query, variables, name
+
+
+def _json(body: dict[str, Any], status: int, media_type: str,
+          headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(body, status_code=status, media_type=media_type, headers=headers)
+
+
+class GraphQLEndpoint:
+    """The ``/graphql`` route of one executor."""
+
+    def __init__(self, executor: Executor, viewer_of: ViewerOf,
+                 max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        self.executor = executor
+        self.viewer_of = viewer_of
+        self.max_body_bytes = max_body_bytes
+
+    async def handle(self, request: Request) -> Response:
+        """Answer one request to the GraphQL route."""
+        media_type = choose_media_type(request.headers.get("accept"))
+        if media_type is None:
+            return _json({"errors": [request_error(
+                f"Accept {JSON} or {GRAPHQL_RESPONSE}")]}, 406, JSON)
+        try:
+            return await self._handle(request, media_type)
+        except _BadRequest as bad:
+            return _json({"errors": [request_error(bad.message)]}, bad.status, media_type,
+                         bad.headers)
+        except Exception:
+            # A bug, not the client's fault: log it whole, answer without internals.
+            log.exception("unexpected error in %s %s", request.method, request.url.path)
+            error = request_error(INTERNAL_MESSAGE, Code.INTERNAL_SERVER_ERROR)
+            return _json({"errors": [error]}, 500, media_type)
+
+    async def _handle(self, request: Request, media_type: str) -> Response:
+        if request.method == "POST":
+            content_type = request.headers.get("content-type", "").split(";")[0].strip()
+            if content_type.lower() != JSON:
+                raise _BadRequest(415, f"POST bodies must be {JSON}")
+            params = _params_from_json(await _read_body(request, self.max_body_bytes))
+        elif request.method == "GET":
+            params = _params_from_query_string(request)
+        else:
+            raise _BadRequest(405, "Use GET or POST", {"Allow": "GET, POST"})
+        query, variables, operation_name = _check_params(params)
+        strict = media_type == GRAPHQL_RESPONSE
+        try:
+            prepared = self.executor.prepare(query, operation_name)
+        except RequestFailed as failed:
+            return _json({"errors": failed.errors}, 400 if strict else 200, media_type)
+        if request.method == "GET" and prepared.is_mutation:
+            raise _BadRequest(405, "Mutations must be sent with POST", {"Allow": "POST"})
+        viewer = await self.viewer_of(request)
+        outcome = await self.executor.execute(prepared, variables, viewer, request)
+        status = 400 if strict and outcome.request_error else 200
+        return _json(outcome.body, status, media_type)
+

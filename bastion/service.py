@@ -1,0 +1,74 @@
+"""A running project: its store, schema and executor, started and stopped as one.
+
+The HTTP app and the CLI both use this, so the start-up checks (schema sync, seeding) run the
+same way whether a server starts or the CLI checks a project before serving it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from graphql import GraphQLSchema, OperationDefinitionNode, parse
+from sqlalchemy import select
+
+from bastion.auth import SYSTEM
+from bastion.clock import Clock, system_clock
+from bastion.errors import ProjectError
+from bastion.graphql.build import build_schema
+from bastion.graphql.execute import Executor
+from bastion.project import Project
+from bastion.store import Store, SyncReport, open_store
+
+log = logging.getLogger("bastion")
+
+_SEEDED_KEY = "seeded"
+
+
+class Service:
+    """Everything one project needs at run time."""
+
+    def __init__(self, project: Project, clock: Clock = system_clock) -> None:
+        self.project = project
+        self.clock = clock
+        self.store: Store = open_store(project.model, project.database_url, clock)
+        self.schema: GraphQLSchema = build_schema(project.model)
+        self.executor = Executor(self.schema, self.store)
+
+    async def start(self) -> SyncReport:
+        """Sync the database with the model, then seed a new database once."""
+        report = await self.store.sync()
+        for table in report.created:
+            log.info("created table %s", table)
+        for column in report.added:
+            log.info("added column %s", column)
+        await self._seed()
+        return report
+
+    async def _seed(self) -> None:
+        seed = self.project.seed_file
+        meta = self.store.tables.metadata.tables["_bastion_meta"]
+        async with self.store.db.read() as conn:
+            done = (await conn.execute(
+                select(meta.c.value).where(meta.c.key == _SEEDED_KEY))).first()
+        if seed is None or done is not None:
+            return
+        text = seed.read_text(encoding="utf-8")
+        try:
+            operations = [d for d in parse(text).definitions
+                          if isinstance(d, OperationDefinitionNode)]
+        except Exception as error:  # a GraphQLSyntaxError, reported like any seed problem
+            raise ProjectError([f"{seed}: {error}"]) from None
+        for operation in operations:
+            name = operation.name.value if operation.name else None
+            outcome = await self.executor.run(text, viewer=SYSTEM, operation_name=name)
+            if "errors" in outcome.body:
+                raise ProjectError(
+                    [f"{seed}: {e['message']}" for e in outcome.body["errors"]]
+                )
+        async with self.store.db.write() as conn:
+            await conn.execute(meta.insert().values(key=_SEEDED_KEY, value="true"))
+        log.info("seeded the database from %s", seed.name)
+
+    async def stop(self) -> None:
+        """Close the database."""
+        await self.store.close()

@@ -1,0 +1,52 @@
+"""Storage: tables from the model, reads, writes and start-up sync, on SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import URL
+
+from bastion.clock import Clock
+from bastion.model import Model
+from bastion.store.database import Database
+from bastion.store.filters import FilterCompiler
+from bastion.store.reads import Node, Page, Reader
+from bastion.store.sync import SyncReport, sync_schema
+from bastion.store.system import new_metadata
+from bastion.store.tables import Tables, build_tables
+from bastion.store.writes import Writer
+
+
+@dataclass
+class Store:
+    """Everything that touches the database for one project."""
+
+    db: Database
+    tables: Tables
+    filters: FilterCompiler
+    reader: Reader
+    writer: Writer
+
+    async def sync(self) -> SyncReport:
+        """Create missing tables and columns; refuse unsafe changes."""
+        return await sync_schema(self.db, self.tables.metadata, list(self.tables.by_type))
+
+    async def close(self) -> None:
+        """Release the connection pool."""
+        await self.db.close()
+
+
+def open_store(model: Model, url: URL, clock: Clock) -> Store:
+    """Build the store of ``model`` over the database at ``url`` (no I/O until used)."""
+    tables = build_tables(model, new_metadata())
+    filters = FilterCompiler(model, tables)
+    return Store(
+        db=Database(url),
+        tables=tables,
+        filters=filters,
+        reader=Reader(tables, filters),
+        writer=Writer(model, tables, filters, clock),
+    )
+
+
+__all__ = ["Node", "Page", "Store", "SyncReport", "open_store"]
