@@ -55,8 +55,9 @@ def _load(path: str | Path) -> Project:
 
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
-                        "%(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
@@ -71,15 +72,17 @@ def main() -> None:
 def init(directory: Path) -> None:
     """Make a new project in DIRECTORY (bastion.yml and schema.graphql)."""
     if (directory / "bastion.yml").exists():
-        click.echo(f"error: {directory / 'bastion.yml'} exists already; nothing was written",
-                   err=True)
+        click.echo(
+            f"error: {directory / 'bastion.yml'} exists already; nothing was written", err=True
+        )
         sys.exit(1)
     name = directory.resolve().name
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50] or "app"
     suffix = "".join(secrets.choice(string.ascii_lowercase) for _ in range(5))
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "bastion.yml").write_text(
-        INIT_CONFIG.format(name=name, app_id=f"{slug}-{suffix}"), encoding="utf-8")
+        INIT_CONFIG.format(name=name, app_id=f"{slug}-{suffix}"), encoding="utf-8"
+    )
     if not (directory / "schema.graphql").exists():
         (directory / "schema.graphql").write_text(INIT_SCHEMA, encoding="utf-8")
     if not (directory / ".gitignore").exists():
@@ -100,12 +103,13 @@ async def _preflight(project: Project) -> None:
 @main.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--host", help="Address to listen on (default: server.host, 127.0.0.1).")
-@click.option("--port", type=click.IntRange(1, 65535),
-              help="Port to listen on (default: server.port, 8000).")
-@click.option("--example", metavar="NAME",
-              help="Serve a shipped example project (copied to ./NAME first).")
-def serve(directory: Path | None, host: str | None, port: int | None,
-          example: str | None) -> None:
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port to listen on (default: server.port, 8000)."
+)
+@click.option(
+    "--example", metavar="NAME", help="Serve a shipped example project (copied to ./NAME first)."
+)
+def serve(directory: Path | None, host: str | None, port: int | None, example: str | None) -> None:
     """Serve the project in DIRECTORY (default: the current folder)."""
     import uvicorn
 
@@ -130,10 +134,16 @@ def serve(directory: Path | None, host: str | None, port: int | None,
         _fail(error)
     host = host or project.config.server.host
     port = port or project.config.server.port
-    click.echo(f"Serving {project.config.name}: GraphQL at http://{host}:{port}/graphql",
-               err=True)
-    uvicorn.run(create_app(project), host=host, port=port, log_config=None,
-                access_log=False, server_header=False, date_header=True)
+    click.echo(f"Serving {project.config.name}: GraphQL at http://{host}:{port}/graphql", err=True)
+    uvicorn.run(
+        create_app(project),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        date_header=True,
+    )
 
 
 @main.group()

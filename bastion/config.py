@@ -81,8 +81,8 @@ def _describe(error: dict[str, Any], file: str, positions: dict[tuple[Any, ...],
     loc = tuple(error["loc"])
     key = ".".join(str(part) for part in loc) or "(top level)"
     if error["type"] == "extra_forbidden":
-        where = positions.get((*loc, "__key__"), "")
-        return f"{file}:{where}: unknown key '{key}'" if where else f"{file}: unknown key '{key}'"
+        at = positions.get((*loc, "__key__"))
+        return f"{file}:{at}: unknown key '{key}'" if at else f"{file}: unknown key '{key}'"
     if error["type"] == "missing":
         return f"{file}: {key}: this key is required"
     where = positions.get(loc)
@@ -108,9 +108,7 @@ def parse_config(text: str, file: str = PROJECT_FILE) -> ProjectConfig:
     try:
         return ProjectConfig.model_validate(data)
     except ValidationError as error:
-        raise ProjectError(
-            [_describe(dict(e), file, positions) for e in error.errors()]
-        ) from None
+        raise ProjectError([_describe(dict(e), file, positions) for e in error.errors()]) from None
 
 
 def load_config(root: Path) -> ProjectConfig:

@@ -33,6 +33,7 @@ def materialize(name: str, target: Path) -> bool:
     assert folder is not None
     if (target / "bastion.yml").is_file():
         return False
-    shutil.copytree(folder, target, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns(".bastion", "__pycache__"))
+    shutil.copytree(
+        folder, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".bastion", "__pycache__")
+    )
     return True

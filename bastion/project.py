@@ -53,7 +53,10 @@ def load_project(path: str | Path) -> Project:
         raise ProjectError([f"{schema_path}: schema file not found (bastion.yml: schema)"])
     if config.seed and not (root / config.seed).is_file():
         raise ProjectError([f"{root / config.seed}: seed file not found (bastion.yml: seed)"])
-    display = str(schema_path.relative_to(Path.cwd()) if schema_path.is_relative_to(Path.cwd())
-                  else schema_path)
+    display = str(
+        schema_path.relative_to(Path.cwd())
+        if schema_path.is_relative_to(Path.cwd())
+        else schema_path
+    )
     model = parse_model(schema_path.read_text(encoding="utf-8"), display)
     return Project(root=root, config=config, model=model)

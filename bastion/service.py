@@ -48,23 +48,23 @@ class Service:
         seed = self.project.seed_file
         meta = self.store.tables.metadata.tables["_bastion_meta"]
         async with self.store.db.read() as conn:
-            done = (await conn.execute(
-                select(meta.c.value).where(meta.c.key == _SEEDED_KEY))).first()
+            done = (
+                await conn.execute(select(meta.c.value).where(meta.c.key == _SEEDED_KEY))
+            ).first()
         if seed is None or done is not None:
             return
         text = seed.read_text(encoding="utf-8")
         try:
-            operations = [d for d in parse(text).definitions
-                          if isinstance(d, OperationDefinitionNode)]
+            operations = [
+                d for d in parse(text).definitions if isinstance(d, OperationDefinitionNode)
+            ]
         except Exception as error:  # a GraphQLSyntaxError, reported like any seed problem
             raise ProjectError([f"{seed}: {error}"]) from None
         for operation in operations:
             name = operation.name.value if operation.name else None
             outcome = await self.executor.run(text, viewer=SYSTEM, operation_name=name)
             if "errors" in outcome.body:
-                raise ProjectError(
-                    [f"{seed}: {e['message']}" for e in outcome.body["errors"]]
-                )
+                raise ProjectError([f"{seed}: {e['message']}" for e in outcome.body["errors"]])
         async with self.store.db.write() as conn:
             await conn.execute(meta.insert().values(key=_SEEDED_KEY, value="true"))
         log.info("seeded the database from %s", seed.name)

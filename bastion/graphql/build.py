@@ -39,8 +39,14 @@ FieldMap = dict[str, GraphQLField]
 FieldsHook = Callable[["SchemaBuilder"], FieldMap]
 
 _LIST_SUFFIXES = {"in", "not_in"}
-_STRING_ONLY = {"contains", "not_contains", "starts_with", "not_starts_with", "ends_with",
-                "not_ends_with"}
+_STRING_ONLY = {
+    "contains",
+    "not_contains",
+    "starts_with",
+    "not_starts_with",
+    "ends_with",
+    "not_ends_with",
+}
 
 
 def _non_null(kind: Any, required: bool) -> Any:
@@ -61,7 +67,8 @@ class SchemaBuilder:
         self.order_enums: dict[str, GraphQLEnumType] = {}
         for obj in model.types.values():
             self.objects[obj.name] = GraphQLObjectType(
-                obj.name, (lambda o=obj: self._object_fields(o))  # type: ignore[misc]
+                obj.name,
+                (lambda o=obj: self._object_fields(o)),  # type: ignore[misc]
             )
 
     # -- scalars ------------------------------------------------------------------------
@@ -124,8 +131,9 @@ class SchemaBuilder:
 
     # -- filters and ordering -----------------------------------------------------------
 
-    def _input(self, name: str, fields: Callable[[], dict[str, GraphQLInputField]]
-               ) -> GraphQLInputObjectType:
+    def _input(
+        self, name: str, fields: Callable[[], dict[str, GraphQLInputField]]
+    ) -> GraphQLInputObjectType:
         if name not in self.inputs:
             self.inputs[name] = GraphQLInputObjectType(name, fields)
         return self.inputs[name]
@@ -181,9 +189,7 @@ class SchemaBuilder:
                     for direction in ("ASC", "DESC"):
                         key = f"{field.name}_{direction}"
                         values[key] = GraphQLEnumValue(key)
-            self.order_enums[type_name] = GraphQLEnumType(
-                names_for(type_name).order_by, values
-            )
+            self.order_enums[type_name] = GraphQLEnumType(names_for(type_name).order_by, values)
         return self.order_enums[type_name]
 
     # -- write inputs -------------------------------------------------------------------
@@ -202,13 +208,15 @@ class SchemaBuilder:
 
     def create_input(self, type_name: str) -> GraphQLInputObjectType:
         """``MovieCreateInput``."""
-        return self._input(names_for(type_name).create_input,
-                           lambda: self._write_fields(type_name, creating=True))
+        return self._input(
+            names_for(type_name).create_input, lambda: self._write_fields(type_name, creating=True)
+        )
 
     def update_input(self, type_name: str) -> GraphQLInputObjectType:
         """``MovieUpdateInput``: every field optional; null clears an optional field."""
-        return self._input(names_for(type_name).update_input,
-                           lambda: self._write_fields(type_name, creating=False))
+        return self._input(
+            names_for(type_name).update_input, lambda: self._write_fields(type_name, creating=False)
+        )
 
     def _relation_input(self, field: RelationField, creating: bool) -> GraphQLInputObjectType:
         target = names_for(field.target)
@@ -245,7 +253,8 @@ class SchemaBuilder:
         for name, obj in self.objects.items():
             names = names_for(name)
             fields[names.single] = GraphQLField(
-                obj, args={"id": GraphQLArgument(GraphQLNonNull(GraphQLID))},
+                obj,
+                args={"id": GraphQLArgument(GraphQLNonNull(GraphQLID))},
                 resolve=resolvers.single(name),
             )
             fields[names.many] = GraphQLField(
@@ -274,8 +283,10 @@ class SchemaBuilder:
             )
             fields[names.update] = GraphQLField(
                 result,
-                args={"id": id_arg,
-                      "data": GraphQLArgument(GraphQLNonNull(self.update_input(name)))},
+                args={
+                    "id": id_arg,
+                    "data": GraphQLArgument(GraphQLNonNull(self.update_input(name))),
+                },
                 resolve=resolvers.update(name),
             )
             fields[names.delete] = GraphQLField(
@@ -284,8 +295,9 @@ class SchemaBuilder:
         return fields
 
 
-def build_schema(model: Model, extra_query: FieldsHook | None = None,
-                 extra_mutation: FieldsHook | None = None) -> GraphQLSchema:
+def build_schema(
+    model: Model, extra_query: FieldsHook | None = None, extra_mutation: FieldsHook | None = None
+) -> GraphQLSchema:
     """The executable schema of ``model``, plus the root fields the hooks add."""
     builder = SchemaBuilder(model)
     query = builder.query_fields()

@@ -30,7 +30,11 @@ class RequestContext:
         return await self.transaction.connection()
 
 
-def context_of(info: GraphQLResolveInfo) -> RequestContext:
+Info = GraphQLResolveInfo[Any]
+"""The resolve info of Bastion's resolvers."""
+
+
+def context_of(info: Info) -> RequestContext:
     """The typed context of a resolver call."""
     context = info.context
     assert isinstance(context, RequestContext)

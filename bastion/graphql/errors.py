@@ -22,8 +22,9 @@ def format_error(error: GraphQLError, default_code: Code) -> dict[str, Any]:
     """The JSON form of one error; ``default_code`` is used for errors graphql-core made."""
     formatted: dict[str, Any] = {"message": error.message}
     if error.locations:
-        formatted["locations"] = [{"line": loc.line, "column": loc.column}
-                                  for loc in error.locations]
+        formatted["locations"] = [
+            {"line": loc.line, "column": loc.column} for loc in error.locations
+        ]
     if error.path is not None:
         formatted["path"] = list(error.path)
     original = error.original_error

@@ -68,8 +68,9 @@ class Outcome:
 class Executor:
     """One per app: the schema, the store and the document cache."""
 
-    def __init__(self, schema: GraphQLSchema, store: Store,
-                 cache_size: int = DOCUMENT_CACHE_SIZE) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, store: Store, cache_size: int = DOCUMENT_CACHE_SIZE
+    ) -> None:
         self.schema = schema
         self.store = store
         self._document = lru_cache(maxsize=cache_size)(self._parse_and_validate)
@@ -81,9 +82,7 @@ class Executor:
             return RequestFailed([format_error(error, Code.GRAPHQL_PARSE_FAILED)])
         errors = validate(self.schema, document)
         if errors:
-            return RequestFailed(
-                [format_error(e, Code.GRAPHQL_VALIDATION_FAILED) for e in errors]
-            )
+            return RequestFailed([format_error(e, Code.GRAPHQL_VALIDATION_FAILED) for e in errors])
         return document
 
     def prepare(self, query: str, operation_name: str | None = None) -> Prepared:
@@ -101,8 +100,13 @@ class Executor:
             raise RequestFailed([request_error(message)])
         return Prepared(document, operation)
 
-    async def execute(self, prepared: Prepared, variables: Mapping[str, Any] | None,
-                      viewer: Viewer, request: Any = None) -> Outcome:
+    async def execute(
+        self,
+        prepared: Prepared,
+        variables: Mapping[str, Any] | None,
+        viewer: Viewer,
+        request: Any = None,
+    ) -> Outcome:
         """Execute a prepared document for ``viewer``."""
         transaction = self.store.db.lazy(write=prepared.is_mutation)
         context = RequestContext(
@@ -119,8 +123,7 @@ class Executor:
                 prepared.document,
                 context_value=context,
                 variable_values=dict(variables) if variables else None,
-                operation_name=prepared.operation.name.value if prepared.operation.name
-                else None,
+                operation_name=prepared.operation.name.value if prepared.operation.name else None,
             )
             # execute() answers at once, without a coroutine, when variables do not fit.
             result = await outcome if isawaitable(outcome) else outcome
@@ -140,8 +143,13 @@ class Executor:
         data = None if prepared.is_mutation else result.data
         return Outcome({"errors": errors, "data": data})
 
-    async def run(self, query: str, variables: Mapping[str, Any] | None = None,
-                  viewer: Viewer | None = None, operation_name: str | None = None) -> Outcome:
+    async def run(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        viewer: Viewer | None = None,
+        operation_name: str | None = None,
+    ) -> Outcome:
         """Prepare and execute in one call (for seeding, functions and tests)."""
         try:
             prepared = self.prepare(query, operation_name)

@@ -7,7 +7,7 @@ every key asked for in the same tick of the event loop and runs one batched read
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiodataloader import DataLoader
@@ -28,10 +28,11 @@ class Loaders:
     def __init__(self, store: Store, transaction: LazyTransaction) -> None:
         self._store = store
         self._transaction = transaction
-        self._loaders: dict[tuple[str, ...], DataLoader] = {}
+        self._loaders: dict[tuple[str, ...], DataLoader[str, Any]] = {}
 
-    def _loader(self, key: tuple[str, ...],
-                batch: Callable[[Sequence[str]], Awaitable[list[Any]]]) -> DataLoader:
+    def _loader(
+        self, key: tuple[str, ...], batch: Callable[[list[str]], Coroutine[Any, Any, list[Any]]]
+    ) -> DataLoader[str, Any]:
         loader = self._loaders.get(key)
         if loader is None:
             loader = DataLoader(batch_load_fn=batch)
@@ -41,7 +42,7 @@ class Loaders:
     def node(self, type_name: str, node_id: str) -> Awaitable[Node | None]:
         """The node ``type_name`` with this id, or None."""
 
-        async def batch(ids: Sequence[str]) -> list[Node | None]:
+        async def batch(ids: list[str]) -> list[Node | None]:
             conn = await self._transaction.connection()
             found = await self._store.reader.by_ids(conn, type_name, ids)
             return [found.get(i) for i in ids]
@@ -49,11 +50,12 @@ class Loaders:
         result: Awaitable[Node | None] = self._loader(("node", type_name), batch).load(node_id)
         return result
 
-    def children(self, type_name: str, column: str, parent_id: str,
-                 page: Page) -> Awaitable[list[Node]]:
+    def children(
+        self, type_name: str, column: str, parent_id: str, page: Page
+    ) -> Awaitable[list[Node]]:
         """Nodes of ``type_name`` whose ``column`` points at ``parent_id``, one page each."""
 
-        async def batch(parents: Sequence[str]) -> list[list[Node]]:
+        async def batch(parents: list[str]) -> list[list[Node]]:
             conn = await self._transaction.connection()
             found = await self._store.reader.by_key(conn, type_name, column, parents, page)
             return [found.get(p, []) for p in parents]

@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from graphql import GraphQLResolveInfo
-
-from bastion.graphql.context import context_of
+from bastion.graphql.context import Info, context_of
 from bastion.model import RelationField
 from bastion.store import Node, Page
 
@@ -32,7 +30,7 @@ def _page(args: dict[str, Any]) -> Page:
 def single(type_name: str) -> Resolver:
     """``movie(id: ID!)``: the node, or null when there is none."""
 
-    def resolve(_root: Any, info: GraphQLResolveInfo, id: str) -> Awaitable[Node | None]:
+    def resolve(_root: Any, info: Info, id: str) -> Awaitable[Node | None]:
         return context_of(info).loaders.node(type_name, id)
 
     return resolve
@@ -41,7 +39,7 @@ def single(type_name: str) -> Resolver:
 def many(type_name: str) -> Resolver:
     """``movies(where, orderBy, first, skip)``."""
 
-    async def resolve(_root: Any, info: GraphQLResolveInfo, **args: Any) -> list[Node]:
+    async def resolve(_root: Any, info: Info, **args: Any) -> list[Node]:
         context = context_of(info)
         conn = await context.connection()
         return await context.store.reader.find_many(conn, type_name, _page(args))
@@ -52,7 +50,7 @@ def many(type_name: str) -> Resolver:
 def count(type_name: str) -> Resolver:
     """``moviesCount(where)``."""
 
-    async def resolve(_root: Any, info: GraphQLResolveInfo, where: Any = None) -> int:
+    async def resolve(_root: Any, info: Info, where: Any = None) -> int:
         context = context_of(info)
         conn = await context.connection()
         return await context.store.reader.count(conn, type_name, where)
@@ -60,7 +58,7 @@ def count(type_name: str) -> Resolver:
     return resolve
 
 
-async def _read_back(info: GraphQLResolveInfo, type_name: str, node_id: str) -> Node:
+async def _read_back(info: Info, type_name: str, node_id: str) -> Node:
     context = context_of(info)
     context.loaders.clear()  # what was loaded before this write may be stale now
     conn = await context.connection()
@@ -70,7 +68,7 @@ async def _read_back(info: GraphQLResolveInfo, type_name: str, node_id: str) -> 
 def create(type_name: str) -> Resolver:
     """``createMovie(data)``."""
 
-    async def resolve(_root: Any, info: GraphQLResolveInfo, data: dict[str, Any]) -> Node:
+    async def resolve(_root: Any, info: Info, data: dict[str, Any]) -> Node:
         context = context_of(info)
         conn = await context.connection()
         node_id = await context.store.writer.create(conn, type_name, data)
@@ -82,8 +80,7 @@ def create(type_name: str) -> Resolver:
 def update(type_name: str) -> Resolver:
     """``updateMovie(id, data)``."""
 
-    async def resolve(_root: Any, info: GraphQLResolveInfo, id: str,
-                      data: dict[str, Any]) -> Node:
+    async def resolve(_root: Any, info: Info, id: str, data: dict[str, Any]) -> Node:
         context = context_of(info)
         conn = await context.connection()
         await context.store.writer.update(conn, type_name, id, data)
@@ -95,7 +92,7 @@ def update(type_name: str) -> Resolver:
 def delete(type_name: str) -> Resolver:
     """``deleteMovie(id)``: returns the node as it was."""
 
-    async def resolve(_root: Any, info: GraphQLResolveInfo, id: str) -> Node:
+    async def resolve(_root: Any, info: Info, id: str) -> Node:
         context = context_of(info)
         conn = await context.connection()
         node = await context.store.writer.delete(conn, type_name, id)
@@ -111,7 +108,7 @@ def relation(field: RelationField) -> Resolver:
 
     if field.holds_key:
 
-        def to_one(node: Node, info: GraphQLResolveInfo) -> Awaitable[Node | None] | None:
+        def to_one(node: Node, info: Info) -> Awaitable[Node | None] | None:
             target_id = node.get(column)
             if target_id is None:
                 return None
@@ -121,14 +118,13 @@ def relation(field: RelationField) -> Resolver:
 
     if not field.many:  # the back side of a one-to-one
 
-        async def back_one(node: Node, info: GraphQLResolveInfo) -> Node | None:
-            rows = await context_of(info).loaders.children(field.target, column, node["id"],
-                                                           Page())
+        async def back_one(node: Node, info: Info) -> Node | None:
+            rows = await context_of(info).loaders.children(field.target, column, node["id"], Page())
             return rows[0] if rows else None
 
         return back_one
 
-    def to_many(node: Node, info: GraphQLResolveInfo, **args: Any) -> Awaitable[list[Node]]:
+    def to_many(node: Node, info: Info, **args: Any) -> Awaitable[list[Node]]:
         page = _page(args)
         page.check()
         return context_of(info).loaders.children(field.target, column, node["id"], page)

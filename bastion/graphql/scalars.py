@@ -48,6 +48,10 @@ def _check_json(value: Any) -> Any:
     return value
 
 
+def _parse_json_literal(node: ValueNode, variables: Any = None) -> Any:
+    return _check_json(value_from_ast_untyped(node, variables))
+
+
 DateTimeScalar = GraphQLScalarType(
     name="DateTime",
     description="A date and time in ISO 8601, rendered in UTC: 2024-05-01T12:00:00.000Z.",
@@ -59,9 +63,7 @@ DateTimeScalar = GraphQLScalarType(
 JSONScalar = GraphQLScalarType(
     name="JSON",
     description="Any JSON value.",
-    serialize=lambda value: value,
+    serialize=_check_json,
     parse_value=_check_json,
-    parse_literal=lambda node, variables=None: _check_json(
-        value_from_ast_untyped(node, variables)
-    ),
+    parse_literal=_parse_json_literal,
 )

@@ -34,8 +34,7 @@ ViewerOf = Callable[[Request], Awaitable[Viewer]]
 
 
 class _BadRequest(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None
-                 ) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -129,16 +128,18 @@ def _check_params(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, s
     return query, variables, name
 
 
-def _json(body: dict[str, Any], status: int, media_type: str,
-          headers: dict[str, str] | None = None) -> Response:
+def _json(
+    body: dict[str, Any], status: int, media_type: str, headers: dict[str, str] | None = None
+) -> Response:
     return JSONResponse(body, status_code=status, media_type=media_type, headers=headers)
 
 
 class GraphQLEndpoint:
     """The ``/graphql`` route of one executor."""
 
-    def __init__(self, executor: Executor, viewer_of: ViewerOf,
-                 max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, executor: Executor, viewer_of: ViewerOf, max_body_bytes: int = MAX_BODY_BYTES
+    ) -> None:
         self.executor = executor
         self.viewer_of = viewer_of
         self.max_body_bytes = max_body_bytes
@@ -147,13 +148,15 @@ class GraphQLEndpoint:
         """Answer one request to the GraphQL route."""
         media_type = choose_media_type(request.headers.get("accept"))
         if media_type is None:
-            return _json({"errors": [request_error(
-                f"Accept {JSON} or {GRAPHQL_RESPONSE}")]}, 406, JSON)
+            return _json(
+                {"errors": [request_error(f"Accept {JSON} or {GRAPHQL_RESPONSE}")]}, 406, JSON
+            )
         try:
             return await self._handle(request, media_type)
         except _BadRequest as bad:
-            return _json({"errors": [request_error(bad.message)]}, bad.status, media_type,
-                         bad.headers)
+            return _json(
+                {"errors": [request_error(bad.message)]}, bad.status, media_type, bad.headers
+            )
         except Exception:
             # A bug, not the client's fault: log it whole, answer without internals.
             log.exception("unexpected error in %s %s", request.method, request.url.path)
@@ -182,4 +185,3 @@ class GraphQLEndpoint:
         outcome = await self.executor.execute(prepared, variables, viewer, request)
         status = 400 if strict and outcome.request_error else 200
         return _json(outcome.body, status, media_type)
-

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from graphql import GraphQLSyntaxError, Source, parse
@@ -156,9 +155,7 @@ class _Builder:
         for source, ext in extensions:
             name = ext.name.value
             if name not in self.type_nodes:
-                self.problems.add(
-                    _where(source, ext.name), f"cannot extend unknown type '{name}'"
-                )
+                self.problems.add(_where(source, ext.name), f"cannot extend unknown type '{name}'")
                 continue
             if ext.directives:
                 self.problems.add(_where(source, ext), "directives on types are not supported")
@@ -171,13 +168,15 @@ class _Builder:
         for obj in types.values():  # relations were attached last: restore declaration order
             order = [f.name.value for _, f in self.type_nodes[obj.name]]
             obj.fields = dict(
-                sorted(obj.fields.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order
-                       else -1)
+                sorted(
+                    obj.fields.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else -1
+                )
             )
         for obj in types.values():
             if len(obj.fields) < 2:
-                self.problems.add(self.type_where[obj.name],
-                                  f"type '{obj.name}' has no fields besides id")
+                self.problems.add(
+                    self.type_where[obj.name], f"type '{obj.name}' has no fields besides id"
+                )
         self._check_generated_names(types)
         if self.problems.lines:
             raise ProjectError(self.problems.lines)
@@ -303,8 +302,9 @@ class _Builder:
             return None
         directives = self._directives(source, node.directives)
         if target in _SCALARS or target in self.enums:
-            return self._scalar_field(label, where, source, name, target, required, is_list,
-                                      directives)
+            return self._scalar_field(
+                label, where, source, name, target, required, is_list, directives
+            )
         if target in self.type_nodes:
             for bad in ("unique", "default"):
                 if bad in directives:
@@ -349,7 +349,9 @@ class _Builder:
                 has_default = False
             else:
                 default, error = _coerce_default(
-                    value_from_ast_untyped(value_node), kind, is_list,
+                    value_from_ast_untyped(value_node),
+                    kind,
+                    is_list,
                     self.enums.get(enum or "", []),
                 )
                 if error:
@@ -390,8 +392,8 @@ class _Builder:
                 on_delete = OnDelete(raw)
             elif arg == "onDelete":
                 self.problems.add(
-                    where, f"@relation(onDelete:) on {owner}.{name} must be SET_NULL, CASCADE "
-                    "or RESTRICT"
+                    where,
+                    f"@relation(onDelete:) on {owner}.{name} must be SET_NULL, CASCADE or RESTRICT",
                 )
             elif arg == "name":
                 self.problems.add(where, f"@relation(name:) on {owner}.{name} must be a string")
@@ -536,8 +538,7 @@ class _Builder:
                 if input_name in declared:
                     self.problems.add(
                         self.type_where[input_name],
-                        f"type name '{input_name}' clashes with a name generated for "
-                        f"{type_name}",
+                        f"type name '{input_name}' clashes with a name generated for {type_name}",
                     )
             for field in generated.root_fields:
                 if field in names.RESERVED_ROOT_FIELDS:

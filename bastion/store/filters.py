@@ -117,8 +117,9 @@ class FilterCompiler:
                 used.extend(self.fields_used(spec.field.target, value))
         return used
 
-    def where(self, type_name: str, where: Where | None, source: FromClause | None = None
-              ) -> Condition:
+    def where(
+        self, type_name: str, where: Where | None, source: FromClause | None = None
+    ) -> Condition:
         """The condition of ``where`` over ``source`` (the type's table or an alias of it)."""
         table = source if source is not None else self.tables[type_name]
         parts: list[Condition] = []
@@ -147,8 +148,7 @@ class FilterCompiler:
             raise BadUserInput(f"filter '{spec.field.name}_{spec.op}' cannot be null")
         return _SCALAR_OPS[spec.op](table.c[spec.field.name], value)
 
-    def _relation(self, table: FromClause, field: RelationField, op: str, value: Any
-                  ) -> Condition:
+    def _relation(self, table: FromClause, field: RelationField, op: str, value: Any) -> Condition:
         relation = field.relation
         if field.holds_key:
             # The key is on this table: `director: {...}` looks the target up by id.
@@ -156,9 +156,7 @@ class FilterCompiler:
             if value is None:
                 return column.is_(None)
             target = self.tables[field.target].alias()
-            return column.in_(
-                select(target.c.id).where(self.where(field.target, value, target))
-            )
+            return column.in_(select(target.c.id).where(self.where(field.target, value, target)))
         # The key is on the other table: match rows of it that point at this one.
         other = self.tables[field.target].alias()
         linked = other.c[relation.column] == table.c.id
@@ -176,21 +174,23 @@ class FilterCompiler:
         # every: no linked row fails the condition (a null condition counts as failing)
         return not_(exists().where(linked, or_(not_(condition), condition.is_(None))))
 
-    def where_unique(self, type_name: str, where: Where, source: FromClause | None = None
-                     ) -> Condition:
+    def where_unique(
+        self, type_name: str, where: Where, source: FromClause | None = None
+    ) -> Condition:
         """The condition of a ``WhereUniqueInput``: exactly one unique field must be given."""
         given = {k: v for k, v in where.items() if v is not None}
         if len(given) != 1:
             raise BadUserInput(
-                f"give exactly one of {', '.join(sorted(where) or ['id'])} to pick one "
-                f"{type_name}"
+                f"give exactly one of {', '.join(sorted(where) or ['id'])} to pick one {type_name}"
             )
         table = source if source is not None else self.tables[type_name]
-        (key, value), = given.items()
-        return table.c[key] == value
+        ((key, value),) = given.items()
+        condition: Condition = table.c[key] == value
+        return condition
 
-    def order_by(self, type_name: str, order: Sequence[str] | None,
-                 source: FromClause | None = None) -> list[UnaryExpression[Any]]:
+    def order_by(
+        self, type_name: str, order: Sequence[str] | None, source: FromClause | None = None
+    ) -> list[UnaryExpression[Any]]:
         """ORDER BY clauses for ``[year_DESC, title_ASC]``, ending with ``id`` for stability."""
         table = source if source is not None else self.tables[type_name]
         clauses: list[UnaryExpression[Any]] = []

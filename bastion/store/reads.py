@@ -46,14 +46,20 @@ class Reader:
         self.tables = tables
         self.filters = filters
 
-    def _filtered(self, type_name: str, where: Where | None,
-                  scope: ColumnElement[bool] | None) -> Select[Any]:
+    def _filtered(
+        self, type_name: str, where: Where | None, scope: ColumnElement[bool] | None
+    ) -> Select[Any]:
         table = self.tables[type_name]
         query = select(table).where(self.filters.where(type_name, where))
         return query if scope is None else query.where(scope)
 
-    async def find_many(self, conn: AsyncConnection, type_name: str, page: Page,
-                        scope: ColumnElement[bool] | None = None) -> list[Node]:
+    async def find_many(
+        self,
+        conn: AsyncConnection,
+        type_name: str,
+        page: Page,
+        scope: ColumnElement[bool] | None = None,
+    ) -> list[Node]:
         """A page of nodes matching the filter."""
         page.check()
         query = self._filtered(type_name, page.where, scope).order_by(
@@ -66,14 +72,24 @@ class Reader:
         result = await conn.execute(query)
         return [dict(row) for row in result.mappings()]
 
-    async def count(self, conn: AsyncConnection, type_name: str, where: Where | None,
-                    scope: ColumnElement[bool] | None = None) -> int:
+    async def count(
+        self,
+        conn: AsyncConnection,
+        type_name: str,
+        where: Where | None,
+        scope: ColumnElement[bool] | None = None,
+    ) -> int:
         """How many nodes match the filter."""
         query = self._filtered(type_name, where, scope).with_only_columns(func.count())
         return int((await conn.execute(query)).scalar_one())
 
-    async def by_ids(self, conn: AsyncConnection, type_name: str, ids: Sequence[str],
-                     scope: ColumnElement[bool] | None = None) -> dict[str, Node]:
+    async def by_ids(
+        self,
+        conn: AsyncConnection,
+        type_name: str,
+        ids: Sequence[str],
+        scope: ColumnElement[bool] | None = None,
+    ) -> dict[str, Node]:
         """The nodes with these ids (missing ones are absent from the result)."""
         if not ids:
             return {}
@@ -84,9 +100,15 @@ class Reader:
         result = await conn.execute(query)
         return {row["id"]: dict(row) for row in result.mappings()}
 
-    async def by_key(self, conn: AsyncConnection, type_name: str, column: str,
-                     keys: Sequence[str], page: Page,
-                     scope: ColumnElement[bool] | None = None) -> dict[str, list[Node]]:
+    async def by_key(
+        self,
+        conn: AsyncConnection,
+        type_name: str,
+        column: str,
+        keys: Sequence[str],
+        page: Page,
+        scope: ColumnElement[bool] | None = None,
+    ) -> dict[str, list[Node]]:
         """Children of many parents at once: rows whose ``column`` is one of ``keys``.
 
         One statement for all parents. A window (``first``/``skip``) applies per parent, by
@@ -98,9 +120,7 @@ class Reader:
         if not keys:
             return grouped
         order = self.filters.order_by(type_name, page.order_by)
-        query = self._filtered(type_name, page.where, scope).where(
-            table.c[column].in_(set(keys))
-        )
+        query = self._filtered(type_name, page.where, scope).where(table.c[column].in_(set(keys)))
         if page.first is None and not page.skip:
             result = await conn.execute(query.order_by(*order))
             for row in result.mappings():

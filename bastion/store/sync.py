@@ -16,7 +16,7 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import Column, Index, MetaData, Table, func, select, text
+from sqlalchemy import Column, Index, MetaData, Table, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateColumn
@@ -39,7 +39,7 @@ class SyncReport:
 
 
 def _rows_with_values(conn: Connection, table: str, column: str | None = None) -> int:
-    target = Table(table, MetaData(), *( [Column(column)] if column else []))
+    target = Table(table, MetaData(), *([Column(column)] if column else []))
     query = select(func.count()).select_from(target)
     if column:
         query = query.where(target.c[column].is_not(None))
@@ -82,22 +82,29 @@ def _plan(conn: Connection, metadata: MetaData, owned: set[str]) -> SyncReport:
             if kind == "remove_table":
                 name = change[1].name
                 if name in owned and _rows_with_values(conn, name):
-                    refused.append(f"type {name} was removed from the model, but its table "
-                                   "holds rows")
+                    refused.append(
+                        f"type {name} was removed from the model, but its table holds rows"
+                    )
             elif kind == "add_column":
                 _, _, table, column = change
                 if not column.nullable:
-                    refused.append(f"new required field {table}.{column.name} cannot be added "
-                                   "to an existing table: make it optional")
+                    refused.append(
+                        f"new required field {table}.{column.name} cannot be added "
+                        "to an existing table: make it optional"
+                    )
                 added_columns.add((table, column.name))
             elif kind == "remove_column":
                 _, _, table, column = change
                 if table in owned and _rows_with_values(conn, table, column.name):
-                    refused.append(f"field {table}.{column.name} was removed from the model, "
-                                   "but rows hold values for it")
+                    refused.append(
+                        f"field {table}.{column.name} was removed from the model, "
+                        "but rows hold values for it"
+                    )
                 elif table in owned and not column.nullable and _rows_with_values(conn, table):
-                    refused.append(f"field {table}.{column.name} was removed, but the "
-                                   "database still requires it")
+                    refused.append(
+                        f"field {table}.{column.name} was removed, but the "
+                        "database still requires it"
+                    )
             elif kind == "modify_type":
                 _, _, table, column, _, old, new = change
                 refused.append(f"field {table}.{column} changed type ({old} -> {new})")
@@ -113,14 +120,18 @@ def _plan(conn: Connection, metadata: MetaData, owned: set[str]) -> SyncReport:
                 constraint = change[1]
                 columns = {c.name for c in constraint.columns}
                 if not any((constraint.table.name, c) in added_columns for c in columns):
-                    refused.append(f"the relation on {constraint.table.name}."
-                                   f"{', '.join(sorted(columns))} changed")
+                    refused.append(
+                        f"the relation on {constraint.table.name}."
+                        f"{', '.join(sorted(columns))} changed"
+                    )
             # modify_default and comment changes do not matter: defaults live in the model.
     if refused:
         raise SchemaChangeRefused(
             [f"cannot apply at start: {reason}" for reason in refused]
-            + ["nothing was changed; revert these edits in schema.graphql, or move the data "
-               "out first"]
+            + [
+                "nothing was changed; revert these edits in schema.graphql, or move the data "
+                "out first"
+            ]
         )
     for table in metadata.sorted_tables:
         if table.name in new_tables:
@@ -137,8 +148,10 @@ def _plan(conn: Connection, metadata: MetaData, owned: set[str]) -> SyncReport:
             except IntegrityError:
                 column = ", ".join(c.name for c in index.columns)
                 raise SchemaChangeRefused(
-                    [f"cannot apply at start: {index.table.name}.{column} is now unique, "
-                     "but rows hold duplicate values; nothing was changed"]
+                    [
+                        f"cannot apply at start: {index.table.name}.{column} is now unique, "
+                        "but rows hold duplicate values; nothing was changed"
+                    ]
                 ) from None
         else:
             ops.drop_index(index.name, table_name=index.table.name)
@@ -154,15 +167,17 @@ async def sync_schema(db: Database, metadata: MetaData, model_tables: list[str])
         has_meta = conn.dialect.has_table(conn, META_TABLE)
         owned: set[str] = set()
         if has_meta:
-            row = conn.execute(
-                text(f"SELECT value FROM {META_TABLE} WHERE key = :k"), {"k": _TYPES_KEY}
-            ).first()
+            meta = metadata.tables[META_TABLE]
+            row = conn.execute(select(meta.c.value).where(meta.c.key == _TYPES_KEY)).first()
             owned = set(json.loads(row[0])) if row else set()
         report = _plan(conn, metadata, owned)
         meta = metadata.tables[META_TABLE]
         conn.execute(meta.delete().where(meta.c.key == _TYPES_KEY))
-        conn.execute(meta.insert().values(key=_TYPES_KEY,
-                                          value=json.dumps(sorted(owned | set(model_tables)))))
+        conn.execute(
+            meta.insert().values(
+                key=_TYPES_KEY, value=json.dumps(sorted(owned | set(model_tables)))
+            )
+        )
         return report
 
     async with db.write() as conn:

@@ -8,6 +8,7 @@ added to an existing SQLite table and a constraint cannot.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -35,7 +36,7 @@ NAMING_CONVENTION = {
 }
 
 
-def column_type(field: ScalarField) -> TypeEngine[object]:
+def column_type(field: ScalarField) -> TypeEngine[Any]:
     """The SQL type of a scalar field."""
     if field.is_list or field.kind is ScalarKind.JSON:
         return JSON()
@@ -81,11 +82,13 @@ def _type_table(obj: ObjectType, metadata: MetaData) -> Table:
     indexes: list[Index] = []
     for field in obj.scalars:
         if field.unique:
-            indexes.append(Index(unique_index_name(obj.name, field.name), field.name,
-                                 unique=True))
+            indexes.append(Index(unique_index_name(obj.name, field.name), field.name, unique=True))
     for relation in obj.foreign_keys:
-        ondelete = {OnDelete.SET_NULL: "SET NULL", OnDelete.CASCADE: "CASCADE",
-                    OnDelete.RESTRICT: "RESTRICT"}[relation.on_delete]
+        ondelete = {
+            OnDelete.SET_NULL: "SET NULL",
+            OnDelete.CASCADE: "CASCADE",
+            OnDelete.RESTRICT: "RESTRICT",
+        }[relation.on_delete]
         columns.append(
             Column(
                 relation.column,
@@ -97,8 +100,9 @@ def _type_table(obj: ObjectType, metadata: MetaData) -> Table:
         if relation.target_many:
             indexes.append(Index(f"ix_{obj.name}_{relation.column}", relation.column))
         else:
-            indexes.append(Index(unique_index_name(obj.name, relation.column),
-                                 relation.column, unique=True))
+            indexes.append(
+                Index(unique_index_name(obj.name, relation.column), relation.column, unique=True)
+            )
     return Table(obj.name, metadata, *columns, *indexes)
 
 

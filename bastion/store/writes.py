@@ -29,8 +29,7 @@ Data = Mapping[str, Any]
 class Writer:
     """Runs the INSERT/UPDATE/DELETE statements of one project's model."""
 
-    def __init__(self, model: Model, tables: Tables, filters: FilterCompiler,
-                 clock: Clock) -> None:
+    def __init__(self, model: Model, tables: Tables, filters: FilterCompiler, clock: Clock) -> None:
         self.model = model
         self.tables = tables
         self.filters = filters
@@ -52,11 +51,10 @@ class Writer:
         unique += [r.column for r in obj.foreign_keys if not r.target_many]
         for column in unique:
             if f"{type_name}.{column}" in text or unique_index_name(type_name, column) in text:
-                field = next((r.holder_field for r in obj.foreign_keys if r.column == column),
-                             column)
-                return Conflict(
-                    f"A {type_name} with this {field} already exists", field=field
+                field = next(
+                    (r.holder_field for r in obj.foreign_keys if r.column == column), column
                 )
+                return Conflict(f"A {type_name} with this {field} already exists", field=field)
         if "foreign key" in text.lower():
             blockers = [
                 f"{r.holder}.{r.holder_field or r.column}"
@@ -84,8 +82,9 @@ class Writer:
 
     # -- create ---------------------------------------------------------------------------
 
-    async def create(self, conn: AsyncConnection, type_name: str, data: Data,
-                     link: tuple[str, str] | None = None) -> str:
+    async def create(
+        self, conn: AsyncConnection, type_name: str, data: Data, link: tuple[str, str] | None = None
+    ) -> str:
         """Insert a node (and the nodes nested in ``data``); returns its id.
 
         ``link`` is (key column, parent id) when the node is created inside its parent.
@@ -103,10 +102,11 @@ class Writer:
                 row[field.name] = field.default
             elif field.required:
                 raise BadUserInput(f"{type_name}.{field.name} is required")
-        for field in obj.relations:
-            if field.holds_key and data.get(field.name) is not None:
-                row[field.relation.column] = await self._one_target(conn, field,
-                                                                    data[field.name])
+        for link_field in obj.relations:
+            if link_field.holds_key and data.get(link_field.name) is not None:
+                row[link_field.relation.column] = await self._one_target(
+                    conn, link_field, data[link_field.name]
+                )
         if link is not None:
             column, parent = link
             if row.get(column) is not None:
@@ -118,18 +118,21 @@ class Writer:
             if relation.required and row.get(relation.column) is None:
                 raise BadUserInput(f"{type_name}.{relation.holder_field} is required")
         await self._run(conn, type_name, insert(self.tables[type_name]).values(row))
-        for field in obj.relations:
-            if not field.holds_key and data.get(field.name) is not None:
-                await self._link_children(conn, field, row["id"], data[field.name])
+        for link_field in obj.relations:
+            if not link_field.holds_key and data.get(link_field.name) is not None:
+                await self._link_children(conn, link_field, row["id"], data[link_field.name])
         return str(row["id"])
 
-    async def _one_target(self, conn: AsyncConnection, field: RelationField, value: Data
-                          ) -> str | None:
+    async def _one_target(
+        self, conn: AsyncConnection, field: RelationField, value: Data
+    ) -> str | None:
         """The id a to-one input points at: a nested create or a connect."""
         ops = {k: v for k, v in value.items() if v is not None and v is not False}
         if len(ops) != 1:
-            raise BadUserInput(f"{field.name}: give exactly one of create, connect"
-                               + (", disconnect" if "disconnect" in value else ""))
+            raise BadUserInput(
+                f"{field.name}: give exactly one of create, connect"
+                + (", disconnect" if "disconnect" in value else "")
+            )
         if "create" in ops:
             return await self.create(conn, field.target, ops["create"])
         if "connect" in ops:
@@ -138,8 +141,9 @@ class Writer:
             raise BadUserInput(f"{field.name} is required and cannot be disconnected")
         return None
 
-    async def _link_children(self, conn: AsyncConnection, field: RelationField,
-                             parent: str, value: Data) -> None:
+    async def _link_children(
+        self, conn: AsyncConnection, field: RelationField, parent: str, value: Data
+    ) -> None:
         """Apply create/connect/disconnect on the side of a relation that holds no key."""
         relation = field.relation
         child = self.tables[field.target]
@@ -150,8 +154,7 @@ class Writer:
         else:
             ops = {k: v for k, v in value.items() if v is not None and v is not False}
             if len(ops) != 1:
-                raise BadUserInput(f"{field.name}: give exactly one of create, connect, "
-                                   "disconnect")
+                raise BadUserInput(f"{field.name}: give exactly one of create, connect, disconnect")
             # A one-to-one holds one child: unlink the current one first.
             await self._unlink(conn, field, child, column == parent)
             creates = [ops["create"]] if "create" in ops else []
@@ -164,12 +167,13 @@ class Writer:
                     f"{relation.holder}.{relation.holder_field} is required, so a "
                     f"{field.target} cannot be disconnected from {field.name}"
                 )
-            statement = update(child).where(condition, column == parent).values(
-                {relation.column: None}
+            statement = (
+                update(child).where(condition, column == parent).values({relation.column: None})
             )
             if await self._run(conn, field.target, statement) == 0:
-                raise NotFound(f"No {field.target} in {field.name} matches the given "
-                               f"{_keys(where)}")
+                raise NotFound(
+                    f"No {field.target} in {field.name} matches the given {_keys(where)}"
+                )
         for item in creates:
             await self.create(conn, field.target, item, link=(relation.column, parent))
         for where in connects:
@@ -178,22 +182,25 @@ class Writer:
             if await self._run(conn, field.target, statement) == 0:
                 raise NotFound(f"No {field.target} matches the given {_keys(where)}")
 
-    async def _unlink(self, conn: AsyncConnection, field: RelationField, child: Table,
-                      condition: Any) -> None:
+    async def _unlink(
+        self, conn: AsyncConnection, field: RelationField, child: Table, condition: Any
+    ) -> None:
         relation = field.relation
         linked = (await conn.execute(select(child.c.id).where(condition))).first()
         if linked is None:
             return
         if relation.required:
-            raise Conflict(f"{field.name} is already linked, and "
-                           f"{relation.holder}.{relation.holder_field} is required")
-        await self._run(conn, field.target,
-                        update(child).where(condition).values({relation.column: None}))
+            raise Conflict(
+                f"{field.name} is already linked, and "
+                f"{relation.holder}.{relation.holder_field} is required"
+            )
+        await self._run(
+            conn, field.target, update(child).where(condition).values({relation.column: None})
+        )
 
     # -- update ---------------------------------------------------------------------------
 
-    async def update(self, conn: AsyncConnection, type_name: str, node_id: str,
-                     data: Data) -> None:
+    async def update(self, conn: AsyncConnection, type_name: str, node_id: str, data: Data) -> None:
         """Change a node; raises :class:`NotFound` when it does not exist."""
         if not await self.exists(conn, type_name, node_id):
             raise NotFound(f"No {type_name} with id {node_id}")
@@ -205,20 +212,23 @@ class Writer:
             if data[field.name] is None and field.required:
                 raise BadUserInput(f"{type_name}.{field.name} is required and cannot be null")
             values[field.name] = data[field.name]
-        for field in obj.relations:
-            if field.holds_key and data.get(field.name) is not None:
-                values[field.relation.column] = await self._one_target(conn, field,
-                                                                       data[field.name])
-        if "updatedAt" in obj.fields and (values or any(
-                data.get(f.name) is not None for f in obj.relations)):
+        for link_field in obj.relations:
+            if link_field.holds_key and data.get(link_field.name) is not None:
+                values[link_field.relation.column] = await self._one_target(
+                    conn, link_field, data[link_field.name]
+                )
+        if "updatedAt" in obj.fields and (
+            values or any(data.get(f.name) is not None for f in obj.relations)
+        ):
             values["updatedAt"] = self.clock()
         table = self.tables[type_name]
         if values:
-            await self._run(conn, type_name,
-                            update(table).where(table.c.id == node_id).values(values))
-        for field in obj.relations:
-            if not field.holds_key and data.get(field.name) is not None:
-                await self._link_children(conn, field, node_id, data[field.name])
+            await self._run(
+                conn, type_name, update(table).where(table.c.id == node_id).values(values)
+            )
+        for link_field in obj.relations:
+            if not link_field.holds_key and data.get(link_field.name) is not None:
+                await self._link_children(conn, link_field, node_id, data[link_field.name])
 
     # -- delete ---------------------------------------------------------------------------
 

@@ -1,0 +1,129 @@
+"""Shared fixtures: real project folders on disk, real SQLite files, the app in-process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from asgi_lifespan import LifespanManager
+
+from bastion import create_app, load_project
+from bastion.clock import FrozenClock
+from bastion.project import Project
+
+MOVIES_SCHEMA = """
+enum Genre { ACTION DRAMA SCIFI }
+
+type Movie {
+  title: String! @unique
+  year: Int
+  rating: Float
+  genre: Genre
+  tags: [String!]
+  extra: JSON
+  released: DateTime
+  seen: Boolean @default(value: false)
+  director: Person
+  createdAt: DateTime!
+  updatedAt: DateTime!
+}
+
+type Person {
+  name: String! @unique
+  born: Int
+  movies: [Movie!]!
+}
+"""
+
+
+def write_project(root: Path, schema: str = MOVIES_SCHEMA, **config: Any) -> Path:
+    """Write bastion.yml and schema.graphql into ``root``; extra keys go into bastion.yml."""
+    root.mkdir(parents=True, exist_ok=True)
+    settings = {"name": "test", "app_id": "test-app", **config}
+    (root / "bastion.yml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    (root / "schema.graphql").write_text(schema, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A clock the test moves by hand."""
+    return FrozenClock()
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Callable[..., Project]:
+    """Make and load a project folder under the test's temporary folder."""
+    counter = iter(range(1000))
+
+    def make(schema: str = MOVIES_SCHEMA, **config: Any) -> Project:
+        return load_project(write_project(tmp_path / f"p{next(counter)}", schema, **config))
+
+    return make
+
+
+class GraphQLClient:
+    """An httpx client bound to one in-process app, with a GraphQL helper."""
+
+    def __init__(self, http: httpx.AsyncClient, app: Any) -> None:
+        self.http = http
+        self.app = app
+
+    async def gql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """POST a document; returns the JSON body."""
+        body: dict[str, Any] = {"query": query, "variables": variables, **extra}
+        response = await self.http.post("/graphql", json=body, headers=headers)
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """POST a document that must succeed; returns ``data``."""
+        body = await self.gql(query, variables, **extra)
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+@pytest.fixture
+async def client_for(clock: FrozenClock) -> AsyncIterator[Callable[..., Any]]:
+    """Start the app of a project in-process (lifespan included) and talk to it."""
+    managers: list[LifespanManager] = []
+    clients: list[httpx.AsyncClient] = []
+
+    async def start(project: Project) -> GraphQLClient:
+        app = create_app(project, clock=clock)
+        manager = LifespanManager(app)
+        await manager.__aenter__()
+        managers.append(manager)
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
+        )
+        clients.append(http)
+        return GraphQLClient(http, app)
+
+    yield start
+    for http in clients:
+        await http.aclose()
+    for manager in reversed(managers):
+        await manager.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def movies(
+    make_project: Callable[..., Project], client_for: Callable[..., Any]
+) -> GraphQLClient:
+    """A client of a fresh project with the movies schema."""
+    client: GraphQLClient = await client_for(make_project())
+    return client
