@@ -161,3 +161,12 @@ def schema_print(directory: Path | None) -> None:
 
     project = _load(directory or Path("."))
     click.echo(print_schema(build_schema(project.model)))
+
+
+def _register_subcommands() -> None:
+    from bastion.cli_users import users
+
+    main.add_command(users)
+
+
+_register_subcommands()

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bastion.auth.settings import AuthConfig
 from bastion.errors import ProjectError
 
 PROJECT_FILE = "bastion.yml"
@@ -59,6 +60,7 @@ class ProjectConfig(_Section):
     server: ServerConfig = ServerConfig()
     schema_file: Annotated[str, Field(alias="schema", min_length=1)] = "schema.graphql"
     seed: str | None = None
+    auth: AuthConfig = AuthConfig()
 
 
 def _positions(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], str]:

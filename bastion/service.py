@@ -12,8 +12,10 @@ from graphql import GraphQLSchema, OperationDefinitionNode, parse
 from sqlalchemy import select
 
 from bastion.auth import SYSTEM
+from bastion.auth.services import AuthServices, build_auth
 from bastion.clock import Clock, system_clock
 from bastion.errors import ProjectError
+from bastion.graphql import auth_fields
 from bastion.graphql.build import build_schema
 from bastion.graphql.execute import Executor
 from bastion.project import Project
@@ -27,12 +29,19 @@ _SEEDED_KEY = "seeded"
 class Service:
     """Everything one project needs at run time."""
 
-    def __init__(self, project: Project, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, project: Project, clock: Clock = system_clock, secret: bytes | None = None
+    ) -> None:
         self.project = project
         self.clock = clock
         self.store: Store = open_store(project.model, project.database_url, clock)
-        self.schema: GraphQLSchema = build_schema(project.model)
-        self.executor = Executor(self.schema, self.store)
+        self.auth: AuthServices = build_auth(project, self.store, clock, secret)
+        self.schema: GraphQLSchema = build_schema(
+            project.model,
+            extra_query=auth_fields.query_fields,
+            extra_mutation=auth_fields.mutation_fields,
+        )
+        self.executor = Executor(self.schema, self.store, auth=self.auth)
 
     async def start(self) -> SyncReport:
         """Sync the database with the model, then seed a new database once."""

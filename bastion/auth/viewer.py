@@ -25,11 +25,17 @@ class Viewer:
 
     kind: ViewerKind = ViewerKind.ANONYMOUS
     user_id: str | None = None
+    session_id: str | None = None
 
     @property
     def is_authenticated(self) -> bool:
         """True for anyone but anonymous callers."""
         return self.kind is not ViewerKind.ANONYMOUS
+
+    @property
+    def is_privileged(self) -> bool:
+        """True for root tokens and Bastion itself, which see everything."""
+        return self.kind in (ViewerKind.ROOT, ViewerKind.SYSTEM)
 
 
 ANONYMOUS = Viewer()

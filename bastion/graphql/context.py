@@ -9,6 +9,7 @@ from graphql import GraphQLResolveInfo
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth import Viewer
+from bastion.auth.services import AuthServices
 from bastion.graphql.loaders import Loaders
 from bastion.store import Store
 from bastion.store.database import LazyTransaction
@@ -23,7 +24,11 @@ class RequestContext:
     transaction: LazyTransaction
     loaders: Loaders
     request: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    auth: AuthServices | None = None
+    # Headers a resolver wants on the HTTP response (loginUser's Authorization).
+    response_headers: dict[str, str] = field(default_factory=dict)
+    # Users a resolver proved to be the caller in this request (loginUser's result).
+    own_user_ids: set[str] = field(default_factory=set)
 
     async def connection(self) -> AsyncConnection:
         """The request's transaction (a write transaction for mutations)."""

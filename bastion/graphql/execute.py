@@ -9,7 +9,7 @@ written and ``data`` is null.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from inspect import isawaitable
 from typing import Any
@@ -27,6 +27,7 @@ from graphql import (
 from graphql.utilities import get_operation_ast
 
 from bastion.auth import ANONYMOUS, Viewer
+from bastion.auth.services import AuthServices
 from bastion.errors import Code
 from bastion.graphql.context import RequestContext
 from bastion.graphql.errors import format_error, request_error
@@ -63,16 +64,22 @@ class Outcome:
 
     body: dict[str, Any]
     request_error: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Executor:
     """One per app: the schema, the store and the document cache."""
 
     def __init__(
-        self, schema: GraphQLSchema, store: Store, cache_size: int = DOCUMENT_CACHE_SIZE
+        self,
+        schema: GraphQLSchema,
+        store: Store,
+        cache_size: int = DOCUMENT_CACHE_SIZE,
+        auth: AuthServices | None = None,
     ) -> None:
         self.schema = schema
         self.store = store
+        self.auth = auth
         self._document = lru_cache(maxsize=cache_size)(self._parse_and_validate)
 
     def _parse_and_validate(self, query: str) -> DocumentNode | RequestFailed:
@@ -115,6 +122,7 @@ class Executor:
             transaction=transaction,
             loaders=Loaders(self.store, transaction),
             request=request,
+            auth=self.auth,
         )
         committed = False
         try:
@@ -134,14 +142,14 @@ class Executor:
             if not committed:
                 await transaction.finish(commit=False)
         if not result.errors:
-            return Outcome({"data": result.data})
+            return Outcome({"data": result.data}, headers=context.response_headers)
         if result.data is None and all(e.path is None for e in result.errors):
             # Variables that do not fit their types: execution never started.
             errors = [format_error(e, Code.BAD_USER_INPUT) for e in result.errors]
             return Outcome({"errors": errors}, request_error=True)
         errors = [format_error(e, Code.INTERNAL_SERVER_ERROR) for e in result.errors]
         data = None if prepared.is_mutation else result.data
-        return Outcome({"errors": errors, "data": data})
+        return Outcome({"errors": errors, "data": data}, headers=context.response_headers)
 
     async def run(
         self,

@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bastion.auth import ANONYMOUS, Viewer
 from bastion.clock import Clock, system_clock
 from bastion.http.access_log import AccessLog
 from bastion.http.graphql_http import GraphQLEndpoint
@@ -19,19 +18,20 @@ from bastion.project import Project
 from bastion.service import Service
 
 
-async def anonymous_viewer(_request: Request) -> Viewer:
-    """Every request is anonymous until the authentication layer reads its token."""
-    return ANONYMOUS
-
-
 async def _healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def create_app(project: Project, *, clock: Clock = system_clock) -> Starlette:
-    """The ASGI app serving ``project``; the database is opened and synced at start-up."""
-    service = Service(project, clock)
-    endpoint = GraphQLEndpoint(service.executor, anonymous_viewer)
+def create_app(
+    project: Project, *, clock: Clock = system_clock, secret: bytes | None = None
+) -> Starlette:
+    """The ASGI app serving ``project``; the database is opened and synced at start-up.
+
+    ``clock`` and ``secret`` are injected by tests; by default the real time and the
+    project's secret (``BASTION_SECRET`` or ``.bastion/secret``).
+    """
+    service = Service(project, clock, secret)
+    endpoint = GraphQLEndpoint(service.executor, service.auth.authenticator.authenticate)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -19,10 +19,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bastion.auth import Viewer
+from bastion.auth.authenticate import Authentication
 from bastion.errors import Code
 from bastion.graphql.errors import INTERNAL_MESSAGE, request_error
-from bastion.graphql.execute import Executor, RequestFailed
+from bastion.graphql.execute import Executor, Outcome, RequestFailed
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -30,7 +30,7 @@ MAX_BODY_BYTES = 1_000_000
 
 log = logging.getLogger("bastion.http")
 
-ViewerOf = Callable[[Request], Awaitable[Viewer]]
+Authenticate = Callable[[str | None], Awaitable[Authentication]]
 
 
 class _BadRequest(Exception):
@@ -134,14 +134,31 @@ def _json(
     return JSONResponse(body, status_code=status, media_type=media_type, headers=headers)
 
 
+def _auth_headers(auth: Authentication, outcome: Outcome) -> dict[str, str]:
+    """Headers about tokens: renewals, refusals, and no caching of anything that has one."""
+    headers = dict(outcome.headers)
+    if auth.renewed_token:
+        headers["Authorization"] = headers["X-Authorization"] = f"Bearer {auth.renewed_token}"
+    if auth.refused:
+        # The request ran as anonymous; tell the client why, so it can refresh or log in.
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        outcome.body.setdefault("extensions", {})["authentication"] = {"code": auth.refused}
+    # Responses may carry tokens or a user's data: no cache may keep them.
+    headers["Cache-Control"] = "no-store"
+    return headers
+
+
 class GraphQLEndpoint:
     """The ``/graphql`` route of one executor."""
 
     def __init__(
-        self, executor: Executor, viewer_of: ViewerOf, max_body_bytes: int = MAX_BODY_BYTES
+        self,
+        executor: Executor,
+        authenticate: Authenticate,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.executor = executor
-        self.viewer_of = viewer_of
+        self.authenticate = authenticate
         self.max_body_bytes = max_body_bytes
 
     async def handle(self, request: Request) -> Response:
@@ -181,7 +198,7 @@ class GraphQLEndpoint:
             return _json({"errors": failed.errors}, 400 if strict else 200, media_type)
         if request.method == "GET" and prepared.is_mutation:
             raise _BadRequest(405, "Mutations must be sent with POST", {"Allow": "POST"})
-        viewer = await self.viewer_of(request)
-        outcome = await self.executor.execute(prepared, variables, viewer, request)
+        auth = await self.authenticate(request.headers.get("authorization"))
+        outcome = await self.executor.execute(prepared, variables, auth.viewer, request)
         status = 400 if strict and outcome.request_error else 200
-        return _json(outcome.body, status, media_type)
+        return _json(outcome.body, status, media_type, _auth_headers(auth, outcome))

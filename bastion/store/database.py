@@ -88,6 +88,11 @@ class LazyTransaction:
         self._conn: AsyncConnection | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def is_open(self) -> bool:
+        """Whether a resolver has opened the transaction already."""
+        return self._conn is not None
+
     async def connection(self) -> AsyncConnection:
         """The transaction's connection; concurrent resolvers share it."""
         if self._conn is not None:

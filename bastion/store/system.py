@@ -1,22 +1,76 @@
-"""Bastion's own tables, beside the model's: they share one MetaData."""
+"""Bastion's own tables, beside the model's: they share one MetaData.
+
+Their names start with ``_bastion_`` so no model type can take them. Secrets are never stored
+here in a usable form: passwords as argon2id hashes, refresh tokens as SHA-256 digests.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, MetaData, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Index, MetaData, String, Table, Text
 
-from bastion.store.tables import NAMING_CONVENTION
+from bastion.store.columns import UTCDateTime
+from bastion.store.tables import ID_LENGTH, NAMING_CONVENTION
+
+META_TABLE = "_bastion_meta"
+PASSWORD_TABLE = "_bastion_password"  # noqa: S105 - a table name
+SESSION_TABLE = "_bastion_session"
+REFRESH_TABLE = "_bastion_refresh_token"
+
+
+def _user_key(name: str = "user_id") -> Column[str]:
+    return Column(
+        name, String(ID_LENGTH), ForeignKey("User.id", ondelete="CASCADE"), nullable=False
+    )
 
 
 def new_metadata() -> MetaData:
     """An empty MetaData with Bastion's naming convention and its system tables."""
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     Table(
-        "_bastion_meta",
+        META_TABLE,
         metadata,
         Column("key", String(100), primary_key=True),
         Column("value", Text, nullable=False),
     )
+    Table(
+        PASSWORD_TABLE,
+        metadata,
+        Column(
+            "user_id",
+            String(ID_LENGTH),
+            ForeignKey("User.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column("hash", Text, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
+    Table(
+        SESSION_TABLE,
+        metadata,
+        Column("id", String(ID_LENGTH), primary_key=True),
+        _user_key(),
+        Column("provider", String(50), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("last_used_at", UTCDateTime, nullable=False),
+        # The absolute end of the session: no refresh or renewal goes past it.
+        Column("expires_at", UTCDateTime, nullable=False),
+        Column("revoked_at", UTCDateTime, nullable=True),
+        Column("user_agent", Text, nullable=True),
+        Index(f"ix_{SESSION_TABLE}_user_id", "user_id"),
+    )
+    Table(
+        REFRESH_TABLE,
+        metadata,
+        Column("hash", String(64), primary_key=True),
+        Column(
+            "session_id",
+            String(ID_LENGTH),
+            ForeignKey(f"{SESSION_TABLE}.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("expires_at", UTCDateTime, nullable=False),
+        Column("used_at", UTCDateTime, nullable=True),
+        Index(f"ix_{REFRESH_TABLE}_session_id", "session_id"),
+    )
     return metadata
-
-
-META_TABLE = "_bastion_meta"

@@ -1,0 +1,173 @@
+"""Accounts of the email/password provider: users with a password hash beside them.
+
+Emails are kept in lower case and matched case-insensitively. A failed login says only
+"Invalid credentials", whatever failed (no account, wrong password, deactivated account),
+and costs one argon2 verification in every case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bastion.auth.passwords import Passwords, check_password_rules
+from bastion.clock import Clock
+from bastion.errors import BadUserInput, BastionError, Code, Conflict, NotFound
+from bastion.store import Store
+
+MAX_EMAIL_LENGTH = 254
+
+
+class InvalidCredentials(BastionError):
+    """The one answer to every failed password login."""
+
+    code = Code.INVALID_CREDENTIALS
+
+    def __init__(self) -> None:
+        super().__init__("Invalid credentials")
+
+
+def normalize_email(email: str) -> str:
+    """Trimmed and lower-cased; refuses what cannot be an address."""
+    value = email.strip().lower()
+    if (
+        not 3 <= len(value) <= MAX_EMAIL_LENGTH
+        or "@" not in value[1:-1]
+        or any(c.isspace() or c in "\x00" for c in value)
+    ):
+        raise BadUserInput("The email address is not valid", field="email")
+    return value
+
+
+@dataclass(frozen=True)
+class NewUser:
+    """What registration and `bastion users create` know about a new user."""
+
+    email: str
+    password: str
+    username: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+class Accounts:
+    """Users with passwords, over the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        passwords_table: Table,
+        passwords: Passwords,
+        clock: Clock,
+        min_password_length: int,
+    ) -> None:
+        self._store = store
+        self._users = store.tables["User"]
+        self._passwords_table = passwords_table
+        self.passwords = passwords
+        self._clock = clock
+        self.min_password_length = min_password_length
+
+    async def _by_email(self, conn: AsyncConnection, email: str) -> Any:
+        users = self._users
+        return (
+            (await conn.execute(select(users).where(func.lower(users.c.email) == email)))
+            .mappings()
+            .first()
+        )
+
+    async def hash_new_password(self, password: str) -> str:
+        """Apply the password rules, then hash (before any write transaction opens)."""
+        check_password_rules(password, self.min_password_length)
+        return await self.passwords.hash(password)
+
+    async def create(self, conn: AsyncConnection, new: NewUser, digest: str) -> str:
+        """Create a user with a hashed password; CONFLICT when the email or username is taken."""
+        email = normalize_email(new.email)
+        if await self._by_email(conn, email) is not None:
+            raise Conflict("A User with this email already exists", field="email")
+        data = {
+            "email": email,
+            "username": new.username,
+            "firstName": new.first_name,
+            "lastName": new.last_name,
+        }
+        user_id = await self._store.writer.create(conn, "User", data)
+        await conn.execute(
+            self._passwords_table.insert().values(
+                user_id=user_id, hash=digest, updated_at=self._clock()
+            )
+        )
+        return user_id
+
+    async def verify_login(
+        self,
+        conn: AsyncConnection,
+        password: str,
+        *,
+        email: str | None = None,
+        username: str | None = None,
+    ) -> tuple[str, bool]:
+        """(user id, whether its hash needs renewing) for valid credentials.
+
+        Raises :class:`InvalidCredentials` otherwise. Runs on a read connection, so the
+        ~20 ms of hashing never holds the database's write lock.
+        """
+        users, table = self._users, self._passwords_table
+        query = select(users.c.id, users.c.isActive, table.c.hash).join(
+            table, table.c.user_id == users.c.id
+        )
+        if email is not None:
+            query = query.where(func.lower(users.c.email) == email.strip().lower())
+        elif username is not None:
+            query = query.where(users.c.username == username)
+        else:
+            raise BadUserInput("Give an email or a username")
+        row = (await conn.execute(query)).first() if (email or username) else None
+        ok = await self.passwords.verify(row.hash if row else None, password)
+        if row is None or not ok or not row.isActive:
+            raise InvalidCredentials()
+        return str(row.id), self.passwords.needs_rehash(row.hash)
+
+    async def set_password(self, conn: AsyncConnection, user_id: str, password: str) -> None:
+        """Store a new hash of ``password`` for the user."""
+        digest = await self.passwords.hash(password)
+        await conn.execute(
+            update(self._passwords_table)
+            .where(self._passwords_table.c.user_id == user_id)
+            .values(hash=digest, updated_at=self._clock())
+        )
+
+    async def change_password(
+        self, conn: AsyncConnection, user_id: str, old: str, new: str
+    ) -> None:
+        """Check the old password, apply the rules to the new one, store its hash."""
+        table = self._passwords_table
+        stored = (
+            await conn.execute(select(table.c.hash).where(table.c.user_id == user_id))
+        ).scalar_one_or_none()
+        if not await self.passwords.verify(stored, old):
+            raise InvalidCredentials()
+        check_password_rules(new, self.min_password_length)
+        await self.set_password(conn, user_id, new)
+
+    async def set_active(self, conn: AsyncConnection, email: str, active: bool) -> str:
+        """Activate or deactivate the user with this email; returns their id."""
+        row = await self._by_email(conn, normalize_email(email))
+        if row is None:
+            raise NotFound(f"No user with email {email}")
+        await conn.execute(
+            update(self._users)
+            .where(self._users.c.id == row["id"])
+            .values(isActive=active, updatedAt=self._clock())
+        )
+        return str(row["id"])
+
+    async def list(self, conn: AsyncConnection) -> list[dict[str, Any]]:
+        """Every user, oldest first (for the CLI)."""
+        users = self._users
+        rows = await conn.execute(select(users).order_by(users.c.id))
+        return [dict(r) for r in rows.mappings()]

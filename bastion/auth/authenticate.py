@@ -1,0 +1,70 @@
+"""From an ``Authorization`` header to a :class:`Viewer`.
+
+A missing, malformed, expired, forged or revoked token makes the request anonymous; it is
+never refused for that alone. What was wrong is reported (``refused``) so the HTTP layer can
+tell a client "refresh now" from "log in again", and nothing is created or counted for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bastion.auth.sessions import Sessions
+from bastion.auth.tokens import AccessTokens, TokenRefused
+from bastion.auth.viewer import ANONYMOUS, Viewer, ViewerKind
+from bastion.clock import Clock
+
+SESSION_REVOKED = "SESSION_REVOKED"
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """The viewer of a request, why its token was refused, and a renewed token if due."""
+
+    viewer: Viewer
+    refused: str | None = None
+    renewed_token: str | None = None
+
+
+NOBODY = Authentication(ANONYMOUS)
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of ``Authorization: Bearer <token>`` (scheme case-insensitive), if any."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+class Authenticator:
+    """Reads access tokens for one project."""
+
+    def __init__(self, tokens: AccessTokens, sessions: Sessions, clock: Clock) -> None:
+        self._tokens = tokens
+        self._sessions = sessions
+        self._clock = clock
+
+    async def authenticate(self, authorization: str | None) -> Authentication:
+        """The viewer named by an ``Authorization`` header value."""
+        if authorization is None or not authorization.strip():
+            return NOBODY
+        token = bearer_token(authorization)
+        if token is None:
+            return Authentication(ANONYMOUS, refused="ACCESS_TOKEN_INVALID")
+        try:
+            claims = self._tokens.verify(token)
+        except TokenRefused as refused:
+            return Authentication(ANONYMOUS, refused=refused.code)
+        state = await self._sessions.state(claims.session_id)
+        if (
+            state is None
+            or not state.alive
+            or state.user_id != claims.user_id
+            or state.expires_at <= self._clock()
+        ):
+            return Authentication(ANONYMOUS, refused=SESSION_REVOKED)
+        viewer = Viewer(ViewerKind.USER, user_id=claims.user_id, session_id=claims.session_id)
+        return Authentication(viewer, renewed_token=self._sessions.renewal(claims, state))

@@ -1,0 +1,348 @@
+"""Sessions: login, single-use refresh tokens with reuse detection, logout, revocation.
+
+A login starts a session. Its refresh token works once: the database marks it used with a
+conditional UPDATE, so among parallel refreshes of one token exactly one wins, whatever the
+number of processes. Presenting a used token again is treated as theft and ends the whole
+session, unless it comes within ``auth.refresh_reuse_interval`` of the first use: then the
+same successor pair is answered again. That is possible without storing the successor
+because it is derived from the used token with the server secret (HMAC), and the access token
+is rebuilt from the same claims.
+
+Whether a session is still alive is checked on every authenticated request through a small
+per-process cache: a revocation in this process takes effect at once; one made by another
+process (another worker, the CLI) within ``STATE_TTL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Table, and_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bastion.auth.settings import AuthConfig
+from bastion.auth.tokens import AccessClaims, AccessTokens
+from bastion.clock import Clock
+from bastion.errors import BastionError, Code
+from bastion.store.database import Database
+from bastion.store.ids import new_id
+
+STATE_TTL_SECONDS = 1.0
+
+
+class RefreshRefused(BastionError):
+    """A refresh token that cannot be used: unknown, expired, used, revoked."""
+
+    code = Code.INVALID_REFRESH_TOKEN
+
+    def __init__(self) -> None:
+        super().__init__("Invalid refresh token")
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """What a login or refresh answers."""
+
+    access_token: str
+    access_token_lifetime: int
+    refresh_token: str
+    refresh_token_lifetime: int
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """Whether a session may be used, and until when at most."""
+
+    user_id: str
+    alive: bool
+    expires_at: datetime
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 hex digest under which a refresh token is stored."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Sessions:
+    """Session and refresh-token bookkeeping over the system tables."""
+
+    def __init__(
+        self,
+        db: Database,
+        tables: dict[str, Table],
+        tokens: AccessTokens,
+        config: AuthConfig,
+        clock: Clock,
+        secret: bytes,
+    ) -> None:
+        self._db = db
+        self._sessions = tables["session"]
+        self._refresh = tables["refresh"]
+        self._users = tables["user"]
+        self.tokens = tokens
+        self._config = config
+        self._clock = clock
+        self._secret = secret
+        self._cache: dict[str, tuple[SessionState, float]] = {}
+
+    # -- derivations ------------------------------------------------------------------
+
+    def _derive(self, label: bytes, token: str) -> bytes:
+        message = label + b"\0" + token.encode("utf-8", "surrogatepass")
+        return hmac.new(self._secret, message, hashlib.sha256).digest()
+
+    def _successor(self, token: str) -> tuple[str, str]:
+        """(next refresh token, id of the next access token) for a used refresh token."""
+        return _b64(self._derive(b"refresh", token)), self._derive(b"jti", token).hex()[:32]
+
+    # -- issuing ----------------------------------------------------------------------
+
+    async def _issue(
+        self,
+        conn: AsyncConnection,
+        session_id: str,
+        user_id: str,
+        session_end: datetime,
+        refresh_token: str,
+        now: datetime,
+        token_id: str | None = None,
+    ) -> TokenPair:
+        refresh_end = min(now + timedelta(seconds=self._config.refresh_token_lifetime), session_end)
+        await conn.execute(
+            self._refresh.insert().values(
+                hash=hash_token(refresh_token),
+                session_id=session_id,
+                created_at=now,
+                expires_at=refresh_end,
+                used_at=None,
+            )
+        )
+        return self._pair(user_id, session_id, refresh_token, now, refresh_end, token_id)
+
+    def _pair(
+        self,
+        user_id: str,
+        session_id: str,
+        refresh_token: str,
+        now: datetime,
+        refresh_end: datetime,
+        token_id: str | None,
+    ) -> TokenPair:
+        access, _ = self.tokens.issue(user_id, session_id, issued_at=now, token_id=token_id)
+        return TokenPair(
+            access_token=access,
+            access_token_lifetime=self.tokens.lifetime,
+            refresh_token=refresh_token,
+            refresh_token_lifetime=max(0, int((refresh_end - now).total_seconds())),
+        )
+
+    async def start(
+        self, conn: AsyncConnection, user_id: str, provider: str, user_agent: str | None
+    ) -> TokenPair:
+        """Start a session for a user who just proved who they are."""
+        now = self._clock()
+        session_id = new_id()
+        session_end = now + timedelta(seconds=self._config.session_max_lifetime)
+        await conn.execute(
+            self._sessions.insert().values(
+                id=session_id,
+                user_id=user_id,
+                provider=provider,
+                created_at=now,
+                last_used_at=now,
+                expires_at=session_end,
+                revoked_at=None,
+                user_agent=(user_agent or "")[:500] or None,
+            )
+        )
+        refresh = _b64(secrets.token_bytes(32))
+        return await self._issue(conn, session_id, user_id, session_end, refresh, now)
+
+    # -- refresh ----------------------------------------------------------------------
+
+    async def refresh(self, token: str) -> TokenPair:
+        """Trade a refresh token for a new pair; raises :class:`RefreshRefused`."""
+        if not token or len(token) > 200:
+            raise RefreshRefused()
+        digest = hash_token(token)
+        now = self._clock()
+        refresh, sessions, users = self._refresh, self._sessions, self._users
+        revoke: str | None = None
+        async with self._db.write() as conn:
+            claimed = await conn.execute(
+                update(refresh)
+                .where(
+                    refresh.c.hash == digest,
+                    refresh.c.used_at.is_(None),
+                    refresh.c.expires_at > now,
+                )
+                .values(used_at=now)
+            )
+            row = (
+                await conn.execute(
+                    select(
+                        refresh.c.session_id,
+                        refresh.c.used_at,
+                        refresh.c.expires_at,
+                        sessions.c.user_id,
+                        sessions.c.expires_at.label("session_end"),
+                        sessions.c.revoked_at,
+                        users.c.isActive,
+                    )
+                    .join(sessions, sessions.c.id == refresh.c.session_id)
+                    .join(users, users.c.id == sessions.c.user_id)
+                    .where(refresh.c.hash == digest)
+                )
+            ).first()
+            if row is None:
+                raise RefreshRefused()
+            alive = row.revoked_at is None and row.session_end > now and bool(row.isActive)
+            successor, token_id = self._successor(token)
+            if claimed.rowcount == 1:
+                if not alive:
+                    raise RefreshRefused()
+                await conn.execute(
+                    update(sessions).where(sessions.c.id == row.session_id).values(last_used_at=now)
+                )
+                return await self._issue(
+                    conn, row.session_id, row.user_id, row.session_end, successor, now, token_id
+                )
+            used_at: datetime | None = row.used_at
+            if used_at is None or not alive:  # expired, or its session is over
+                raise RefreshRefused()
+            grace = timedelta(seconds=self._config.refresh_reuse_interval)
+            if grace and now - used_at <= grace:
+                # A second tab refreshing with the same token: the same pair again.
+                next_row = (
+                    await conn.execute(
+                        select(refresh.c.expires_at).where(refresh.c.hash == hash_token(successor))
+                    )
+                ).first()
+                if next_row is not None:
+                    return self._pair(
+                        row.user_id,
+                        row.session_id,
+                        successor,
+                        used_at,
+                        next_row.expires_at,
+                        token_id,
+                    )
+            revoke = row.session_id
+            await conn.execute(
+                update(sessions)
+                .where(sessions.c.id == revoke, sessions.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        # Reuse of a used token: the session was ended above (committed), now refuse.
+        self._cache.pop(revoke, None)
+        raise RefreshRefused()
+
+    # -- ending sessions --------------------------------------------------------------
+
+    async def end_by_refresh_token(self, token: str) -> bool:
+        """Log out the session a refresh token belongs to; False when there is none."""
+        digest = hash_token(token)
+        async with self._db.write() as conn:
+            session_id = (
+                await conn.execute(
+                    select(self._refresh.c.session_id).where(self._refresh.c.hash == digest)
+                )
+            ).scalar_one_or_none()
+            if session_id is None:
+                return False
+            ended = await self._revoke(conn, self._sessions.c.id == session_id)
+        return ended > 0
+
+    async def end(self, session_id: str) -> bool:
+        """End one session by id."""
+        async with self._db.write() as conn:
+            return await self._revoke(conn, self._sessions.c.id == session_id) > 0
+
+    async def end_all(self, user_id: str, keep: str | None = None) -> int:
+        """End every session of a user (but ``keep``); returns how many ended."""
+        condition = self._sessions.c.user_id == user_id
+        if keep is not None:
+            condition = and_(condition, self._sessions.c.id != keep)
+        async with self._db.write() as conn:
+            return await self._revoke(conn, condition)
+
+    async def _revoke(self, conn: AsyncConnection, condition: ColumnElement[bool]) -> int:
+        sessions = self._sessions
+        ids = (
+            (
+                await conn.execute(
+                    select(sessions.c.id).where(condition, sessions.c.revoked_at.is_(None))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if ids:
+            await conn.execute(
+                update(sessions).where(sessions.c.id.in_(ids)).values(revoked_at=self._clock())
+            )
+        for session_id in ids:
+            self._cache.pop(session_id, None)
+        return len(ids)
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop cached states of a user's sessions (after deactivation)."""
+        for session_id, (state, _) in list(self._cache.items()):
+            if state.user_id == user_id:
+                self._cache.pop(session_id, None)
+
+    # -- checking ---------------------------------------------------------------------
+
+    async def state(self, session_id: str) -> SessionState | None:
+        """The state of a session, from the cache when it is fresh."""
+        cached = self._cache.get(session_id)
+        if cached is not None and time.monotonic() - cached[1] < STATE_TTL_SECONDS:
+            return cached[0]
+        sessions, users = self._sessions, self._users
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        sessions.c.user_id,
+                        sessions.c.revoked_at,
+                        sessions.c.expires_at,
+                        users.c.isActive,
+                    )
+                    .join(users, users.c.id == sessions.c.user_id)
+                    .where(sessions.c.id == session_id)
+                )
+            ).first()
+        if row is None:
+            self._cache.pop(session_id, None)
+            return None
+        state = SessionState(
+            user_id=row.user_id,
+            alive=row.revoked_at is None and bool(row.isActive),
+            expires_at=row.expires_at,
+        )
+        if len(self._cache) > 100_000:  # bound the memory a token flood can take
+            self._cache.clear()
+        self._cache[session_id] = (state, time.monotonic())
+        return state
+
+    def renewal(self, claims: AccessClaims, state: SessionState) -> str | None:
+        """A fresh access token of the same session once half the old one's life is gone."""
+        now = self._clock()
+        if not self._config.renew_in_response_header:
+            return None
+        if now.timestamp() - claims.issued_at <= self.tokens.lifetime / 2:
+            return None
+        if now + timedelta(seconds=self.tokens.lifetime) > state.expires_at:
+            return None  # never past the session's absolute end
+        token, _ = self.tokens.issue(claims.user_id, claims.session_id)
+        return token

@@ -1,0 +1,133 @@
+"""``bastion users``: manage the accounts of a project from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from bastion.auth.accounts import NewUser
+from bastion.errors import BastionError
+from bastion.project import load_project
+from bastion.service import Service
+
+T = TypeVar("T")
+
+project_option = click.option(
+    "--project",
+    "project_dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The project folder.",
+)
+
+
+def _run(project_dir: Path, action: Callable[[Service], Awaitable[T]]) -> T:
+    async def main() -> T:
+        service = Service(load_project(project_dir))
+        await service.start()
+        try:
+            return await action(service)
+        finally:
+            await service.stop()
+
+    try:
+        return asyncio.run(main())
+    except BastionError as error:
+        for line in str(error).splitlines():
+            click.echo(f"error: {line}", err=True)
+        sys.exit(1)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.UsageError("no password on standard input")
+        return password
+    value: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return value
+
+
+@click.group()
+def users() -> None:
+    """Create, list, deactivate and activate users."""
+
+
+@users.command("create")
+@click.option("--email", required=True, help="The user's email (their login).")
+@click.option("--username", help="An optional unique username.")
+@click.option("--first-name", help="First name.")
+@click.option("--last-name", help="Last name.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input.",
+)
+@project_option
+def create(
+    email: str,
+    username: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    password_stdin: bool,
+    project_dir: Path,
+) -> None:
+    """Create a user with a password (asked for without echo)."""
+    password = _read_password(password_stdin)
+
+    async def action(service: Service) -> str:
+        digest = await service.auth.accounts.hash_new_password(password)
+        async with service.store.db.write() as conn:
+            return await service.auth.accounts.create(
+                conn, NewUser(email, password, username, first_name, last_name), digest
+            )
+
+    user_id = _run(project_dir, action)
+    click.echo(f"Created user {email.strip().lower()} ({user_id})")
+
+
+@users.command("list")
+@project_option
+def list_users(project_dir: Path) -> None:
+    """List the users: id, email, username, active."""
+
+    async def action(service: Service) -> list[dict[str, object]]:
+        async with service.store.db.read() as conn:
+            return await service.auth.accounts.list(conn)
+
+    for user in _run(project_dir, action):
+        state = "active" if user["isActive"] else "deactivated"
+        click.echo(f"{user['id']}  {user['email'] or '-'}  {user['username'] or '-'}  {state}")
+
+
+def _set_active(email: str, project_dir: Path, active: bool) -> None:
+    async def action(service: Service) -> None:
+        async with service.store.db.write() as conn:
+            user_id = await service.auth.accounts.set_active(conn, email, active)
+        if not active:
+            await service.auth.sessions.end_all(user_id)
+
+    _run(project_dir, action)
+    click.echo(f"{'Activated' if active else 'Deactivated'} {email}")
+
+
+@users.command("deactivate")
+@click.argument("email")
+@project_option
+def deactivate(email: str, project_dir: Path) -> None:
+    """Deactivate a user: their sessions end and they cannot log in."""
+    _set_active(email, project_dir, False)
+
+
+@users.command("activate")
+@click.argument("email")
+@project_option
+def activate(email: str, project_dir: Path) -> None:
+    """Let a deactivated user log in again."""
+    _set_active(email, project_dir, True)
