@@ -20,8 +20,9 @@ import hashlib
 import hmac
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -62,6 +63,8 @@ class SessionState:
     user_id: str
     alive: bool
     expires_at: datetime
+    # The user's row, so that `viewer { user }` costs no database round trip either.
+    user: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def hash_token(token: str) -> str:
@@ -311,29 +314,38 @@ class Sessions:
         sessions, users = self._sessions, self._users
         async with self._db.read() as conn:
             row = (
-                await conn.execute(
-                    select(
-                        sessions.c.user_id,
-                        sessions.c.revoked_at,
-                        sessions.c.expires_at,
-                        users.c.isActive,
+                (
+                    await conn.execute(
+                        select(
+                            users,
+                            sessions.c.user_id,
+                            sessions.c.revoked_at,
+                            sessions.c.expires_at.label("session_end"),
+                        )
+                        .join(users, users.c.id == sessions.c.user_id)
+                        .where(sessions.c.id == session_id)
                     )
-                    .join(users, users.c.id == sessions.c.user_id)
-                    .where(sessions.c.id == session_id)
                 )
-            ).first()
+                .mappings()
+                .first()
+            )
         if row is None:
             self._cache.pop(session_id, None)
             return None
         state = SessionState(
-            user_id=row.user_id,
-            alive=row.revoked_at is None and bool(row.isActive),
-            expires_at=row.expires_at,
+            user_id=row["user_id"],
+            alive=row["revoked_at"] is None and bool(row["isActive"]),
+            expires_at=row["session_end"],
+            user={c.name: row[c.name] for c in users.columns},
         )
         if len(self._cache) > 100_000:  # bound the memory a token flood can take
             self._cache.clear()
         self._cache[session_id] = (state, time.monotonic())
         return state
+
+    def forget_all(self) -> None:
+        """Drop every cached state (after a write that may have changed a user row)."""
+        self._cache.clear()
 
     def renewal(self, claims: AccessClaims, state: SessionState) -> str | None:
         """A fresh access token of the same session once half the old one's life is gone."""

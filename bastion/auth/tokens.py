@@ -21,6 +21,7 @@ ALGORITHM = "HS256"
 LEEWAY_SECONDS = 30
 MAX_TOKEN_LENGTH = 8192
 _COMPACT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+VERIFIED_CACHE_SIZE = 10_000
 _REQUIRED = ["iss", "aud", "sub", "iat", "exp", "jti", "sid", "typ"]
 
 
@@ -63,6 +64,9 @@ class AccessTokens:
         self.audience = audience
         self.lifetime = lifetime
         self._clock = clock
+        # Tokens whose signature and claims were checked already: a token is sent with every
+        # request of a client, and checking its HMAC again each time is most of the cost.
+        self._verified: dict[str, AccessClaims] = {}
 
     def issue(
         self,
@@ -95,6 +99,22 @@ class AccessTokens:
 
     def verify(self, token: str) -> AccessClaims:
         """The claims of a valid token; raises :class:`TokenRefused` otherwise."""
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify_signed(token)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.pop(next(iter(self._verified)))
+            self._verified[token] = claims
+        # Time moves on: check it on every use, cached or not.
+        now = self._clock().timestamp()
+        if claims.issued_at > now + LEEWAY_SECONDS:
+            raise TokenRefused(INVALID)
+        if now >= claims.expires_at + LEEWAY_SECONDS:
+            raise TokenRefused(EXPIRED)
+        return claims
+
+    def _verify_signed(self, token: str) -> AccessClaims:
+        """Check form, signature and claims (all but time) of a token not seen before."""
         if not looks_like_jwt(token):
             raise TokenRefused(INVALID)
         try:
@@ -122,11 +142,6 @@ class AccessTokens:
         for claim in ("sub", "sid", "jti"):
             if not isinstance(payload.get(claim), str) or not payload[claim]:
                 raise TokenRefused(INVALID)
-        now = self._clock().timestamp()
-        if iat > now + LEEWAY_SECONDS:
-            raise TokenRefused(INVALID)
-        if now >= exp + LEEWAY_SECONDS:
-            raise TokenRefused(EXPIRED)
         return AccessClaims(
             user_id=payload["sub"],
             session_id=payload["sid"],

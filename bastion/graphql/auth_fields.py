@@ -151,10 +151,11 @@ def query_fields(builder: SchemaBuilder) -> FieldMap:
 
 async def _viewer_user(_root: Any, info: Info) -> Node | None:
     context = context_of(info)
-    if context.viewer.user_id is None:
+    if context.viewer.session_id is None or context.auth is None:
         return None
-    node = await context.loaders.node("User", context.viewer.user_id)
-    return node if node is not None and node.get("isActive") else None
+    # The session check of this request cached the user's row: no second round trip.
+    state = await context.auth.sessions.state(context.viewer.session_id)
+    return state.user if state is not None and state.alive else None
 
 
 def mutation_fields(builder: SchemaBuilder) -> FieldMap:

@@ -138,6 +138,9 @@ class Executor:
             if prepared.is_mutation and not result.errors:
                 await transaction.finish(commit=True)
                 committed = True
+                if self.auth is not None and transaction.was_used:
+                    # A data write may have changed a user's row that sessions cache.
+                    self.auth.sessions.forget_all()
         finally:
             if not committed:
                 await transaction.finish(commit=False)

@@ -87,6 +87,7 @@ class LazyTransaction:
         self._write = write
         self._conn: AsyncConnection | None = None
         self._lock = asyncio.Lock()
+        self.was_used = False
 
     @property
     def is_open(self) -> bool:
@@ -108,6 +109,7 @@ class LazyTransaction:
                     await conn.close()
                     raise
                 self._conn = conn
+                self.was_used = True
         return self._conn
 
     async def finish(self, *, commit: bool) -> None:
