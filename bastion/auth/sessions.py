@@ -15,6 +15,7 @@ process (another worker, the CLI) within ``STATE_TTL_SECONDS``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -97,6 +98,8 @@ class Sessions:
         self._clock = clock
         self._secret = secret
         self._cache: dict[str, tuple[SessionState, float]] = {}
+        self._pending: dict[str, asyncio.Future[SessionState | None]] = {}
+        self._generation = 0  # bumped by every revocation, so no stale read is cached
 
     # -- derivations ------------------------------------------------------------------
 
@@ -247,6 +250,7 @@ class Sessions:
                 .values(revoked_at=now)
             )
         # Reuse of a used token: the session was ended above (committed), now refuse.
+        self._generation += 1
         self._cache.pop(revoke, None)
         raise RefreshRefused()
 
@@ -294,12 +298,14 @@ class Sessions:
             await conn.execute(
                 update(sessions).where(sessions.c.id.in_(ids)).values(revoked_at=self._clock())
             )
+        self._generation += 1
         for session_id in ids:
             self._cache.pop(session_id, None)
         return len(ids)
 
     def forget_user(self, user_id: str) -> None:
         """Drop cached states of a user's sessions (after deactivation)."""
+        self._generation += 1
         for session_id, (state, _) in list(self._cache.items()):
             if state.user_id == user_id:
                 self._cache.pop(session_id, None)
@@ -311,6 +317,21 @@ class Sessions:
         cached = self._cache.get(session_id)
         if cached is not None and time.monotonic() - cached[1] < STATE_TTL_SECONDS:
             return cached[0]
+        # Many requests of one client arrive together when the entry goes stale: one
+        # database read answers them all.
+        pending = self._pending.get(session_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        task = asyncio.ensure_future(self._load_state(session_id))
+        self._pending[session_id] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if self._pending.get(session_id) is task:
+                del self._pending[session_id]
+
+    async def _load_state(self, session_id: str) -> SessionState | None:
+        generation = self._generation
         sessions, users = self._sessions, self._users
         async with self._db.read() as conn:
             row = (
@@ -340,11 +361,13 @@ class Sessions:
         )
         if len(self._cache) > 100_000:  # bound the memory a token flood can take
             self._cache.clear()
-        self._cache[session_id] = (state, time.monotonic())
+        if generation == self._generation:  # no revocation happened while we read
+            self._cache[session_id] = (state, time.monotonic())
         return state
 
     def forget_all(self) -> None:
         """Drop every cached state (after a write that may have changed a user row)."""
+        self._generation += 1
         self._cache.clear()
 
     def renewal(self, claims: AccessClaims, state: SessionState) -> str | None:
