@@ -18,6 +18,7 @@ from bastion.errors import ProjectError
 from bastion.graphql import auth_fields
 from bastion.graphql.build import build_schema
 from bastion.graphql.execute import Executor
+from bastion.graphql.user_privacy import user_field_guard
 from bastion.project import Project
 from bastion.store import Store, SyncReport, open_store
 
@@ -40,6 +41,7 @@ class Service:
             project.model,
             extra_query=auth_fields.query_fields,
             extra_mutation=auth_fields.mutation_fields,
+            guard=user_field_guard,
         )
         self.executor = Executor(self.schema, self.store, auth=self.auth)
 

@@ -37,6 +37,7 @@ from bastion.store.filters import scalar_filter_suffixes
 
 FieldMap = dict[str, GraphQLField]
 FieldsHook = Callable[["SchemaBuilder"], FieldMap]
+FieldGuard = Callable[[str, ScalarField], Callable[..., Any] | None]
 
 _LIST_SUFFIXES = {"in", "not_in"}
 _STRING_ONLY = {
@@ -56,8 +57,9 @@ def _non_null(kind: Any, required: bool) -> Any:
 class SchemaBuilder:
     """Builds the types of one model; each GraphQL type is made once and reused."""
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: Model, guard: FieldGuard | None = None) -> None:
         self.model = model
+        self.guard = guard
         self.enums = {
             name: GraphQLEnumType(name, {v: GraphQLEnumValue(v) for v in values})
             for name, values in model.enums.items()
@@ -106,7 +108,10 @@ class SchemaBuilder:
         fields: FieldMap = {}
         for field in obj.fields.values():
             if isinstance(field, ScalarField):
-                fields[field.name] = GraphQLField(self._value_type(field, field.required))
+                guard = self.guard(obj.name, field) if self.guard else None
+                # A guarded field may answer null for some viewers, so it is never non-null.
+                required = field.required and guard is None
+                fields[field.name] = GraphQLField(self._value_type(field, required), resolve=guard)
             elif field.many:
                 fields[field.name] = GraphQLField(
                     GraphQLNonNull(GraphQLList(GraphQLNonNull(self.objects[field.target]))),
@@ -296,10 +301,17 @@ class SchemaBuilder:
 
 
 def build_schema(
-    model: Model, extra_query: FieldsHook | None = None, extra_mutation: FieldsHook | None = None
+    model: Model,
+    extra_query: FieldsHook | None = None,
+    extra_mutation: FieldsHook | None = None,
+    guard: FieldGuard | None = None,
 ) -> GraphQLSchema:
-    """The executable schema of ``model``, plus the root fields the hooks add."""
-    builder = SchemaBuilder(model)
+    """The executable schema of ``model``, plus the root fields the hooks add.
+
+    ``guard`` may give a scalar field a resolver that decides, per viewer, whether its value
+    is shown.
+    """
+    builder = SchemaBuilder(model, guard)
     query = builder.query_fields()
     mutation = builder.mutation_fields()
     if extra_query:
