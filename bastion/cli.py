@@ -38,6 +38,16 @@ database:
 server:
   host: 127.0.0.1
   port: 8000
+auth:
+  email_password:
+    signup: false
+# Who may do what. A type without rules is open to root tokens only.
+permissions:
+  Movie:
+    read: everyone
+    create: authenticated
+    update: authenticated
+    delete: authenticated
 """
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bastion.auth.settings import AuthConfig
 from bastion.errors import ProjectError
+from bastion.permissions.rules import TypeRules
 
 PROJECT_FILE = "bastion.yml"
 DEFAULT_DATABASE_URL = "sqlite:///.bastion/data.db"
@@ -61,6 +62,7 @@ class ProjectConfig(_Section):
     schema_file: Annotated[str, Field(alias="schema", min_length=1)] = "schema.graphql"
     seed: str | None = None
     auth: AuthConfig = AuthConfig()
+    permissions: dict[str, TypeRules] = {}
 
 
 def _positions(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], str]:

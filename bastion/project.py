@@ -10,6 +10,7 @@ from sqlalchemy.engine import URL, make_url
 from bastion.config import ProjectConfig, load_config
 from bastion.errors import ProjectError
 from bastion.model import Model, parse_model
+from bastion.permissions.rules import TypePolicy, check_rules
 
 DATA_DIR = ".bastion"
 
@@ -21,6 +22,7 @@ class Project:
     root: Path
     config: ProjectConfig
     model: Model
+    policies: dict[str, TypePolicy]
 
     @property
     def data_dir(self) -> Path:
@@ -59,4 +61,7 @@ def load_project(path: str | Path) -> Project:
         else schema_path
     )
     model = parse_model(schema_path.read_text(encoding="utf-8"), display)
-    return Project(root=root, config=config, model=model)
+    policies, problems = check_rules(model, config.permissions, str(root / "bastion.yml"))
+    if problems:
+        raise ProjectError(problems)
+    return Project(root=root, config=config, model=model, policies=policies)

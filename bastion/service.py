@@ -18,7 +18,8 @@ from bastion.errors import ProjectError
 from bastion.graphql import auth_fields
 from bastion.graphql.build import build_schema
 from bastion.graphql.execute import Executor
-from bastion.graphql.user_privacy import user_field_guard
+from bastion.graphql.field_access import FieldAccess
+from bastion.permissions.compile import Permissions
 from bastion.project import Project
 from bastion.store import Store, SyncReport, open_store
 
@@ -37,13 +38,18 @@ class Service:
         self.clock = clock
         self.store: Store = open_store(project.model, project.database_url, clock)
         self.auth: AuthServices = build_auth(project, self.store, clock, secret)
+        self.permissions = Permissions(self.store.filters, project.policies)
         self.schema: GraphQLSchema = build_schema(
             project.model,
             extra_query=auth_fields.query_fields,
             extra_mutation=auth_fields.mutation_fields,
-            guard=user_field_guard,
+            guard=FieldAccess(self.permissions).guard,
         )
-        self.executor = Executor(self.schema, self.store, auth=self.auth)
+        if project.config.auth.require_login:
+            auth_fields.require_login(self.schema)
+        self.executor = Executor(
+            self.schema, self.store, auth=self.auth, permissions=self.permissions
+        )
 
     async def start(self) -> SyncReport:
         """Sync the database with the model, then seed a new database once."""

@@ -13,6 +13,8 @@ from asgi_lifespan import LifespanManager
 
 from bastion import create_app, load_project
 from bastion.clock import FrozenClock
+from bastion.errors import ProjectError
+from bastion.model import parse_model
 from bastion.project import Project
 
 MOVIES_SCHEMA = """
@@ -40,9 +42,26 @@ type Person {
 """
 
 
+OPEN = {op: "everyone" for op in ("read", "create", "update", "delete")}
+
+
+def open_permissions(schema: str) -> dict[str, Any]:
+    """Rules letting everyone do everything to every type of ``schema`` (tests of data)."""
+    try:
+        types = parse_model(schema).types
+    except ProjectError:
+        return {}  # a test of a bad model: its error is what it checks
+    return {name: OPEN for name in types}
+
+
 def write_project(root: Path, schema: str = MOVIES_SCHEMA, **config: Any) -> Path:
-    """Write bastion.yml and schema.graphql into ``root``; extra keys go into bastion.yml."""
+    """Write bastion.yml and schema.graphql into ``root``; extra keys go into bastion.yml.
+
+    Unless the test gives ``permissions``, every type is open to everyone, so tests of the
+    data layer need no rules; tests of permissions pass their own.
+    """
     root.mkdir(parents=True, exist_ok=True)
+    config.setdefault("permissions", open_permissions(schema))
     settings = {"name": "test", "app_id": "test-app", **config}
     (root / "bastion.yml").write_text(yaml.safe_dump(settings), encoding="utf-8")
     (root / "schema.graphql").write_text(schema, encoding="utf-8")

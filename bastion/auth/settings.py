@@ -37,6 +37,8 @@ class AuthConfig(_Section):
     session_max_lifetime: Annotated[int, Field(ge=60, le=3650 * DAY)] = 90 * DAY
     refresh_reuse_interval: Annotated[int, Field(ge=0, le=300)] = 0
     renew_in_response_header: bool = True
+    # Stitch's mode: every operation but the login fields needs a logged-in viewer.
+    require_login: bool = False
     issuer: Annotated[str | None, Field(min_length=1, max_length=200)] = None
     email_password: EmailPasswordConfig = EmailPasswordConfig()
     password_hash: PasswordHashConfig = PasswordHashConfig()

@@ -19,7 +19,9 @@ from graphql import (
     GraphQLInt,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLSchema,
     GraphQLString,
+    default_field_resolver,
 )
 
 from bastion.auth.accounts import NewUser
@@ -133,7 +135,9 @@ def query_fields(builder: SchemaBuilder) -> FieldMap:
         context.response_headers["Authorization"] = f"Bearer {pair.access_token}"
         context.response_headers["X-Authorization"] = f"Bearer {pair.access_token}"
         context.own_user_ids.add(user_id)
-        return await context.loaders.node("User", user_id)
+        # The caller just proved to be this user: no read rule stands between them.
+        conn = await context.connection()
+        return (await context.store.reader.by_ids(conn, "User", [user_id])).get(user_id)
 
     return {
         "viewer": GraphQLField(GraphQLNonNull(viewer_type), resolve=lambda *_: {}),
@@ -258,3 +262,37 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
             resolve=change_password,
         ),
     }
+
+
+# Fields anyone may call when `auth.require_login` is on: the ways to log in.
+PUBLIC_FIELDS = frozenset(
+    {
+        "loginEmailPassword",
+        "loginUser",
+        "registerUserEmailPassword",
+        "refreshToken",
+        "refreshAuthToken",
+        "logout",
+        "logoutUser",
+        "viewer",
+    }
+)
+
+
+def require_login(schema: GraphQLSchema) -> None:
+    """Make every root field but the login fields refuse anonymous callers (Stitch's mode)."""
+    for root in (schema.query_type, schema.mutation_type):
+        if root is None:
+            continue
+        for name, field in root.fields.items():
+            if name not in PUBLIC_FIELDS:
+                field.resolve = _logged_in(field.resolve)
+
+
+def _logged_in(inner: Any) -> Any:
+    def resolve(root: Any, info: Info, **args: Any) -> Any:
+        if not context_of(info).viewer.is_authenticated:
+            raise Unauthorized()
+        return (inner or default_field_resolver)(root, info, **args)
+
+    return resolve

@@ -31,13 +31,16 @@ from graphql import (
 
 from bastion.graphql import resolvers
 from bastion.graphql.scalars import DateTimeScalar, JSONScalar
-from bastion.model import Model, ObjectType, RelationField, ScalarField, ScalarKind
+from bastion.model import Field, Model, ObjectType, RelationField, ScalarField, ScalarKind
 from bastion.model.names import names_for
 from bastion.store.filters import scalar_filter_suffixes
 
 FieldMap = dict[str, GraphQLField]
 FieldsHook = Callable[["SchemaBuilder"], FieldMap]
-FieldGuard = Callable[[str, ScalarField], Callable[..., Any] | None]
+Resolver = Callable[..., Any]
+# (type name, field, the field's own resolver or None) -> a resolver deciding per viewer
+# whether the field is shown, or None when the field is never restricted.
+FieldGuard = Callable[[str, Field, Resolver | None], Resolver | None]
 
 _LIST_SUFFIXES = {"in", "not_in"}
 _STRING_ONLY = {
@@ -107,21 +110,25 @@ class SchemaBuilder:
     def _object_fields(self, obj: ObjectType) -> FieldMap:
         fields: FieldMap = {}
         for field in obj.fields.values():
+            inner = None if isinstance(field, ScalarField) else resolvers.relation(field)
+            guard = self.guard(obj.name, field, inner) if self.guard else None
+            # A guarded field may answer null for some viewers, so it is never non-null.
+            required = field.required and guard is None
+            resolve = guard or inner
             if isinstance(field, ScalarField):
-                guard = self.guard(obj.name, field) if self.guard else None
-                # A guarded field may answer null for some viewers, so it is never non-null.
-                required = field.required and guard is None
-                fields[field.name] = GraphQLField(self._value_type(field, required), resolve=guard)
-            elif field.many:
                 fields[field.name] = GraphQLField(
-                    GraphQLNonNull(GraphQLList(GraphQLNonNull(self.objects[field.target]))),
+                    self._value_type(field, required), resolve=resolve
+                )
+            elif field.many:
+                items = GraphQLList(GraphQLNonNull(self.objects[field.target]))
+                fields[field.name] = GraphQLField(
+                    items if guard else GraphQLNonNull(items),
                     args=self.list_args(field.target),
-                    resolve=resolvers.relation(field),
+                    resolve=resolve,
                 )
             else:
                 fields[field.name] = GraphQLField(
-                    _non_null(self.objects[field.target], field.required),
-                    resolve=resolvers.relation(field),
+                    _non_null(self.objects[field.target], required), resolve=resolve
                 )
         return fields
 

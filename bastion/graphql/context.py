@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bastion.auth import Viewer
 from bastion.auth.services import AuthServices
 from bastion.graphql.loaders import Loaders
+from bastion.permissions.compile import ViewerPermissions
 from bastion.store import Store
 from bastion.store.database import LazyTransaction
 
@@ -25,6 +26,8 @@ class RequestContext:
     loaders: Loaders
     request: Any = None
     auth: AuthServices | None = None
+    # What the viewer may read and write; None only where no rules apply (tests of the store).
+    permissions: ViewerPermissions | None = None
     # Headers a resolver wants on the HTTP response (loginUser's Authorization).
     response_headers: dict[str, str] = field(default_factory=dict)
     # Users a resolver proved to be the caller in this request (loginUser's result).

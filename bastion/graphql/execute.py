@@ -32,6 +32,7 @@ from bastion.errors import Code
 from bastion.graphql.context import RequestContext
 from bastion.graphql.errors import format_error, request_error
 from bastion.graphql.loaders import Loaders
+from bastion.permissions.compile import Permissions
 from bastion.store import Store
 
 DOCUMENT_CACHE_SIZE = 1024
@@ -76,10 +77,12 @@ class Executor:
         store: Store,
         cache_size: int = DOCUMENT_CACHE_SIZE,
         auth: AuthServices | None = None,
+        permissions: Permissions | None = None,
     ) -> None:
         self.schema = schema
         self.store = store
         self.auth = auth
+        self.permissions = permissions
         self._document = lru_cache(maxsize=cache_size)(self._parse_and_validate)
 
     def _parse_and_validate(self, query: str) -> DocumentNode | RequestFailed:
@@ -116,13 +119,15 @@ class Executor:
     ) -> Outcome:
         """Execute a prepared document for ``viewer``."""
         transaction = self.store.db.lazy(write=prepared.is_mutation)
+        permissions = self.permissions.for_viewer(viewer) if self.permissions else None
         context = RequestContext(
             viewer=viewer,
             store=self.store,
             transaction=transaction,
-            loaders=Loaders(self.store, transaction),
+            loaders=Loaders(self.store, transaction, permissions),
             request=request,
             auth=self.auth,
+            permissions=permissions,
         )
         committed = False
         try:

@@ -14,6 +14,7 @@ from aiodataloader import DataLoader
 
 from bastion.store import Node, Page, Store
 from bastion.store.database import LazyTransaction
+from bastion.store.filters import ReadPolicy
 
 
 def _page_key(page: Page) -> str:
@@ -25,9 +26,12 @@ def _page_key(page: Page) -> str:
 class Loaders:
     """The loaders of one request; cleared after each write so later reads see it."""
 
-    def __init__(self, store: Store, transaction: LazyTransaction) -> None:
+    def __init__(
+        self, store: Store, transaction: LazyTransaction, policy: ReadPolicy | None = None
+    ) -> None:
         self._store = store
         self._transaction = transaction
+        self._policy = policy
         self._loaders: dict[tuple[str, ...], DataLoader[str, Any]] = {}
 
     def _loader(
@@ -44,7 +48,7 @@ class Loaders:
 
         async def batch(ids: list[str]) -> list[Node | None]:
             conn = await self._transaction.connection()
-            found = await self._store.reader.by_ids(conn, type_name, ids)
+            found = await self._store.reader.by_ids(conn, type_name, ids, self._policy)
             return [found.get(i) for i in ids]
 
         result: Awaitable[Node | None] = self._loader(("node", type_name), batch).load(node_id)
@@ -57,7 +61,9 @@ class Loaders:
 
         async def batch(parents: list[str]) -> list[list[Node]]:
             conn = await self._transaction.connection()
-            found = await self._store.reader.by_key(conn, type_name, column, parents, page)
+            found = await self._store.reader.by_key(
+                conn, type_name, column, parents, page, self._policy
+            )
             return [found.get(p, []) for p in parents]
 
         key = ("children", type_name, column, _page_key(page))

@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bastion.graphql.context import Info, context_of
+from bastion.errors import NotFound
+from bastion.graphql.context import Info, RequestContext, context_of
 from bastion.model import RelationField
+from bastion.permissions.compile import Forbidden
+from bastion.permissions.writes import check_writes
 from bastion.store import Node, Page
+from bastion.store.writes import Journal
 
 Resolver = Callable[..., Any]
 
@@ -41,8 +45,9 @@ def many(type_name: str) -> Resolver:
 
     async def resolve(_root: Any, info: Info, **args: Any) -> list[Node]:
         context = context_of(info)
+        page = _checked_page(context, type_name, args)
         conn = await context.connection()
-        return await context.store.reader.find_many(conn, type_name, _page(args))
+        return await context.store.reader.find_many(conn, type_name, page, context.permissions)
 
     return resolve
 
@@ -52,17 +57,39 @@ def count(type_name: str) -> Resolver:
 
     async def resolve(_root: Any, info: Info, where: Any = None) -> int:
         context = context_of(info)
+        if context.permissions is not None:
+            context.permissions.check_where(type_name, where)
         conn = await context.connection()
-        return await context.store.reader.count(conn, type_name, where)
+        return await context.store.reader.count(conn, type_name, where, context.permissions)
 
     return resolve
 
 
-async def _read_back(info: Info, type_name: str, node_id: str) -> Node:
-    context = context_of(info)
-    context.loaders.clear()  # what was loaded before this write may be stale now
+def _checked_page(context: RequestContext, type_name: str, args: dict[str, Any]) -> Page:
+    page = _page(args)
+    page.check()
+    if context.permissions is not None:
+        context.permissions.check_where(type_name, page.where)
+        context.permissions.check_order(type_name, page.order_by)
+    return page
+
+
+async def _visible(context: RequestContext, type_name: str, node_id: str) -> Node:
+    """The node as the viewer may see it; NOT_FOUND when it is missing or hidden."""
     conn = await context.connection()
-    return (await context.store.reader.by_ids(conn, type_name, [node_id]))[node_id]
+    found = await context.store.reader.by_ids(conn, type_name, [node_id], context.permissions)
+    if node_id not in found:
+        raise NotFound(f"No {type_name} with id {node_id}")
+    return found[node_id]
+
+
+async def _read_back(context: RequestContext, type_name: str, node_id: str) -> Node:
+    context.loaders.clear()  # what was loaded before this write may be stale now
+    try:
+        return await _visible(context, type_name, node_id)
+    except NotFound:
+        # Written, but not readable by the one who wrote it: refuse the whole write.
+        raise Forbidden(f"Not allowed to read the {type_name} written") from None
 
 
 def create(type_name: str) -> Resolver:
@@ -71,20 +98,30 @@ def create(type_name: str) -> Resolver:
     async def resolve(_root: Any, info: Info, data: dict[str, Any]) -> Node:
         context = context_of(info)
         conn = await context.connection()
-        node_id = await context.store.writer.create(conn, type_name, data)
-        return await _read_back(info, type_name, node_id)
+        journal: Journal = []
+        node_id = await context.store.writer.create(conn, type_name, data, journal=journal)
+        await check_writes(context, journal)
+        return await _read_back(context, type_name, node_id)
 
     return resolve
 
 
 def update(type_name: str) -> Resolver:
-    """``updateMovie(id, data)``."""
+    """``updateMovie(id, data)``: the node must be updatable before and after."""
 
     async def resolve(_root: Any, info: Info, id: str, data: dict[str, Any]) -> Node:
         context = context_of(info)
+        await _visible(context, type_name, id)
         conn = await context.connection()
-        await context.store.writer.update(conn, type_name, id, data)
-        return await _read_back(info, type_name, id)
+        if context.permissions is not None:
+            condition = context.permissions.write_condition(type_name, "update")
+            await context.permissions.require(
+                conn, type_name, [id], condition, f"Not allowed to update this {type_name}"
+            )
+        journal: Journal = []
+        await context.store.writer.update(conn, type_name, id, data, journal=journal)
+        await check_writes(context, journal)
+        return await _read_back(context, type_name, id)
 
     return resolve
 
@@ -94,8 +131,14 @@ def delete(type_name: str) -> Resolver:
 
     async def resolve(_root: Any, info: Info, id: str) -> Node:
         context = context_of(info)
+        node = await _visible(context, type_name, id)
         conn = await context.connection()
-        node = await context.store.writer.delete(conn, type_name, id)
+        if context.permissions is not None:
+            condition = context.permissions.write_condition(type_name, "delete")
+            await context.permissions.require(
+                conn, type_name, [id], condition, f"Not allowed to delete this {type_name}"
+            )
+        await context.store.writer.delete(conn, type_name, id)
         context.loaders.clear()
         return node
 
@@ -125,8 +168,8 @@ def relation(field: RelationField) -> Resolver:
         return back_one
 
     def to_many(node: Node, info: Info, **args: Any) -> Awaitable[list[Node]]:
-        page = _page(args)
-        page.check()
-        return context_of(info).loaders.children(field.target, column, node["id"], page)
+        context = context_of(info)
+        page = _checked_page(context, field.target, args)
+        return context.loaders.children(field.target, column, node["id"], page)
 
     return to_many

@@ -13,20 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
     and_,
+    case,
     exists,
     false,
     not_,
+    null,
     or_,
     select,
     true,
 )
 from sqlalchemy.sql import FromClause
-from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.elements import Label, UnaryExpression
 
 from bastion.errors import BadUserInput
 from bastion.model import Model, RelationField, ScalarField, ScalarKind
@@ -35,6 +37,21 @@ from bastion.store.tables import Tables
 
 Where = Mapping[str, Any]
 Condition = ColumnElement[bool]
+
+
+class ReadPolicy(Protocol):
+    """What a viewer may see, as conditions the store ANDs into its SELECTs."""
+
+    def row_scope(self, type_name: str, source: FromClause | None = None) -> Condition | None:
+        """The condition a row must meet to be seen; None when every row may be."""
+
+    def field_scope(
+        self, type_name: str, field_name: str, source: FromClause | None = None
+    ) -> Condition | None:
+        """The condition under which a row's field may be read; None when always."""
+
+    def extra_columns(self, type_name: str, source: FromClause) -> list[Label[Any]]:
+        """Columns to select beside each row (``_can_<field>`` flags)."""
 
 
 def _null_or(column: Any, condition: Condition) -> Condition:
@@ -118,14 +135,22 @@ class FilterCompiler:
         return used
 
     def where(
-        self, type_name: str, where: Where | None, source: FromClause | None = None
+        self,
+        type_name: str,
+        where: Where | None,
+        source: FromClause | None = None,
+        policy: ReadPolicy | None = None,
     ) -> Condition:
-        """The condition of ``where`` over ``source`` (the type's table or an alias of it)."""
+        """The condition of ``where`` over ``source`` (the type's table or an alias of it).
+
+        With a ``policy``, related rows the viewer may not see never match, and a comparison
+        on a field the viewer may not read on a row is false for that row.
+        """
         table = source if source is not None else self.tables[type_name]
         parts: list[Condition] = []
         for key, value in (where or {}).items():
             if key in ("AND", "OR", "NOT"):
-                items = [self.where(type_name, item, table) for item in value or ()]
+                items = [self.where(type_name, item, table, policy) for item in value or ()]
                 if key == "AND":
                     parts.append(and_(true(), *items))
                 elif key == "OR":
@@ -137,9 +162,11 @@ class FilterCompiler:
             if spec is None:
                 raise BadUserInput(f"unknown filter '{key}' on {type_name}")
             if isinstance(spec.field, ScalarField):
-                parts.append(self._scalar(table, spec, value))
+                condition = self._scalar(table, spec, value)
             else:
-                parts.append(self._relation(table, spec.field, spec.op, value))
+                condition = self._relation(table, spec.field, spec.op, value, policy)
+            guard = policy.field_scope(type_name, spec.field.name, table) if policy else None
+            parts.append(condition if guard is None else and_(condition, guard))
         return and_(true(), *parts)
 
     def _scalar(self, table: FromClause, spec: _Key, value: Any) -> Condition:
@@ -148,7 +175,14 @@ class FilterCompiler:
             raise BadUserInput(f"filter '{spec.field.name}_{spec.op}' cannot be null")
         return _SCALAR_OPS[spec.op](table.c[spec.field.name], value)
 
-    def _relation(self, table: FromClause, field: RelationField, op: str, value: Any) -> Condition:
+    def _relation(
+        self,
+        table: FromClause,
+        field: RelationField,
+        op: str,
+        value: Any,
+        policy: ReadPolicy | None,
+    ) -> Condition:
         relation = field.relation
         if field.holds_key:
             # The key is on this table: `director: {...}` looks the target up by id.
@@ -156,23 +190,35 @@ class FilterCompiler:
             if value is None:
                 return column.is_(None)
             target = self.tables[field.target].alias()
-            return column.in_(select(target.c.id).where(self.where(field.target, value, target)))
+            return column.in_(
+                select(target.c.id).where(self._related(field.target, value, target, policy))
+            )
         # The key is on the other table: match rows of it that point at this one.
         other = self.tables[field.target].alias()
         linked = other.c[relation.column] == table.c.id
+        scope = policy.row_scope(field.target, other) if policy else None
+        if scope is not None:
+            linked = and_(linked, scope)
         if not field.many:  # the back side of a one-to-one
             if value is None:
                 return not_(exists().where(linked))
-            return exists().where(linked, self.where(field.target, value, other))
+            return exists().where(linked, self.where(field.target, value, other, policy))
         if value is None:
             raise BadUserInput(f"filter '{field.name}_{op}' cannot be null")
-        condition = self.where(field.target, value, other)
+        condition = self.where(field.target, value, other, policy)
         if op == "some":
             return exists().where(linked, condition)
         if op == "none":
             return not_(exists().where(linked, condition))
         # every: no linked row fails the condition (a null condition counts as failing)
         return not_(exists().where(linked, or_(not_(condition), condition.is_(None))))
+
+    def _related(
+        self, type_name: str, value: Where, source: FromClause, policy: ReadPolicy | None
+    ) -> Condition:
+        condition = self.where(type_name, value, source, policy)
+        scope = policy.row_scope(type_name, source) if policy else None
+        return condition if scope is None else and_(condition, scope)
 
     def where_unique(
         self, type_name: str, where: Where, source: FromClause | None = None
@@ -189,14 +235,21 @@ class FilterCompiler:
         return condition
 
     def order_by(
-        self, type_name: str, order: Sequence[str] | None, source: FromClause | None = None
+        self,
+        type_name: str,
+        order: Sequence[str] | None,
+        source: FromClause | None = None,
+        policy: ReadPolicy | None = None,
     ) -> list[UnaryExpression[Any]]:
         """ORDER BY clauses for ``[year_DESC, title_ASC]``, ending with ``id`` for stability."""
         table = source if source is not None else self.tables[type_name]
         clauses: list[UnaryExpression[Any]] = []
         for item in order or ():
             field, _, direction = item.rpartition("_")
-            column = table.c[field]
+            column: Any = table.c[field]
+            guard = policy.field_scope(type_name, field, table) if policy else None
+            if guard is not None:  # rows whose value is hidden sort as if it were null
+                column = case((guard, column), else_=null())
             # PostgreSQL's null placement, spelled out so SQLite sorts the same way.
             clauses.append(
                 column.desc().nulls_first() if direction == "DESC" else column.asc().nulls_last()

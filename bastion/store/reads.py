@@ -1,8 +1,8 @@
 """Read nodes: lists, counts, and the batched look-ups that keep relations free of N+1.
 
-Every read takes an optional ``scope``: an extra condition ANDed into the WHERE clause. The
-permission layer passes the viewer's read rule there, so rows a viewer may not see never leave
-the database.
+Every read takes an optional ``policy`` (the viewer's permissions): its row condition is ANDed
+into the WHERE clause and its ``_can_<field>`` columns are selected beside each row, so rows and
+values a viewer may not see never leave the database.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.errors import BadUserInput
-from bastion.store.filters import FilterCompiler, Where
+from bastion.store.filters import FilterCompiler, ReadPolicy, Where
 from bastion.store.tables import Tables
 
 Node = dict[str, Any]
@@ -46,24 +46,32 @@ class Reader:
         self.tables = tables
         self.filters = filters
 
-    def _filtered(
-        self, type_name: str, where: Where | None, scope: ColumnElement[bool] | None
-    ) -> Select[Any]:
+    def _select(self, type_name: str, policy: ReadPolicy | None) -> Select[Any]:
+        """The type's rows the policy lets through, with its extra columns."""
         table = self.tables[type_name]
-        query = select(table).where(self.filters.where(type_name, where))
+        if policy is None:
+            return select(table)
+        query = select(table, *policy.extra_columns(type_name, table))
+        scope = policy.row_scope(type_name, table)
         return query if scope is None else query.where(scope)
+
+    def _filtered(
+        self, type_name: str, where: Where | None, policy: ReadPolicy | None
+    ) -> Select[Any]:
+        condition = self.filters.where(type_name, where, policy=policy)
+        return self._select(type_name, policy).where(condition)
 
     async def find_many(
         self,
         conn: AsyncConnection,
         type_name: str,
         page: Page,
-        scope: ColumnElement[bool] | None = None,
+        policy: ReadPolicy | None = None,
     ) -> list[Node]:
         """A page of nodes matching the filter."""
         page.check()
-        query = self._filtered(type_name, page.where, scope).order_by(
-            *self.filters.order_by(type_name, page.order_by)
+        query = self._filtered(type_name, page.where, policy).order_by(
+            *self.filters.order_by(type_name, page.order_by, policy=policy)
         )
         if page.first is not None:
             query = query.limit(page.first)
@@ -77,10 +85,14 @@ class Reader:
         conn: AsyncConnection,
         type_name: str,
         where: Where | None,
-        scope: ColumnElement[bool] | None = None,
+        policy: ReadPolicy | None = None,
     ) -> int:
         """How many nodes match the filter."""
-        query = self._filtered(type_name, where, scope).with_only_columns(func.count())
+        query = (
+            self._filtered(type_name, where, policy)
+            .with_only_columns(func.count())
+            .select_from(self.tables[type_name])
+        )
         return int((await conn.execute(query)).scalar_one())
 
     async def by_ids(
@@ -88,15 +100,13 @@ class Reader:
         conn: AsyncConnection,
         type_name: str,
         ids: Sequence[str],
-        scope: ColumnElement[bool] | None = None,
+        policy: ReadPolicy | None = None,
     ) -> dict[str, Node]:
         """The nodes with these ids (missing ones are absent from the result)."""
         if not ids:
             return {}
         table = self.tables[type_name]
-        query = select(table).where(table.c.id.in_(set(ids)))
-        if scope is not None:
-            query = query.where(scope)
+        query = self._select(type_name, policy).where(table.c.id.in_(set(ids)))
         result = await conn.execute(query)
         return {row["id"]: dict(row) for row in result.mappings()}
 
@@ -107,7 +117,7 @@ class Reader:
         column: str,
         keys: Sequence[str],
         page: Page,
-        scope: ColumnElement[bool] | None = None,
+        policy: ReadPolicy | None = None,
     ) -> dict[str, list[Node]]:
         """Children of many parents at once: rows whose ``column`` is one of ``keys``.
 
@@ -119,8 +129,8 @@ class Reader:
         grouped: dict[str, list[Node]] = defaultdict(list)
         if not keys:
             return grouped
-        order = self.filters.order_by(type_name, page.order_by)
-        query = self._filtered(type_name, page.where, scope).where(table.c[column].in_(set(keys)))
+        order = self.filters.order_by(type_name, page.order_by, policy=policy)
+        query = self._filtered(type_name, page.where, policy).where(table.c[column].in_(set(keys)))
         if page.first is None and not page.skip:
             result = await conn.execute(query.order_by(*order))
             for row in result.mappings():
@@ -129,7 +139,8 @@ class Reader:
         number = func.row_number().over(partition_by=table.c[column], order_by=order)
         numbered = query.add_columns(number.label("_n")).subquery()
         low = page.skip or 0
-        outer = select(*[numbered.c[c.name] for c in table.columns]).where(numbered.c._n > low)
+        kept = [c for c in numbered.c if c.name != "_n"]
+        outer = select(*kept).where(numbered.c._n > low)
         if page.first is not None:
             outer = outer.where(numbered.c._n <= low + page.first)
         result = await conn.execute(outer.order_by(numbered.c[column], numbered.c._n))

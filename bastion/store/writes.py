@@ -8,6 +8,7 @@ either writes everything it asked for or nothing. Database constraint failures a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, delete, insert, select, update
@@ -83,11 +84,18 @@ class Writer:
     # -- create ---------------------------------------------------------------------------
 
     async def create(
-        self, conn: AsyncConnection, type_name: str, data: Data, link: tuple[str, str] | None = None
+        self,
+        conn: AsyncConnection,
+        type_name: str,
+        data: Data,
+        link: tuple[str, str] | None = None,
+        journal: Journal | None = None,
     ) -> str:
         """Insert a node (and the nodes nested in ``data``); returns its id.
 
         ``link`` is (key column, parent id) when the node is created inside its parent.
+        Every node created, connected or re-linked is noted in ``journal``, for the
+        permission checks that follow in the same transaction.
         """
         obj = self.model.type(type_name)
         now = self.clock()
@@ -105,7 +113,7 @@ class Writer:
         for link_field in obj.relations:
             if link_field.holds_key and data.get(link_field.name) is not None:
                 row[link_field.relation.column] = await self._one_target(
-                    conn, link_field, data[link_field.name]
+                    conn, link_field, data[link_field.name], journal
                 )
         if link is not None:
             column, parent = link
@@ -118,13 +126,16 @@ class Writer:
             if relation.required and row.get(relation.column) is None:
                 raise BadUserInput(f"{type_name}.{relation.holder_field} is required")
         await self._run(conn, type_name, insert(self.tables[type_name]).values(row))
+        _note(journal, "create", type_name, row["id"], data)
         for link_field in obj.relations:
             if not link_field.holds_key and data.get(link_field.name) is not None:
-                await self._link_children(conn, link_field, row["id"], data[link_field.name])
+                await self._link_children(
+                    conn, link_field, row["id"], data[link_field.name], journal
+                )
         return str(row["id"])
 
     async def _one_target(
-        self, conn: AsyncConnection, field: RelationField, value: Data
+        self, conn: AsyncConnection, field: RelationField, value: Data, journal: Journal | None
     ) -> str | None:
         """The id a to-one input points at: a nested create or a connect."""
         ops = {k: v for k, v in value.items() if v is not None and v is not False}
@@ -134,15 +145,22 @@ class Writer:
                 + (", disconnect" if "disconnect" in value else "")
             )
         if "create" in ops:
-            return await self.create(conn, field.target, ops["create"])
+            return await self.create(conn, field.target, ops["create"], journal=journal)
         if "connect" in ops:
-            return await self._id_of(conn, field.target, ops["connect"])
+            target_id = await self._id_of(conn, field.target, ops["connect"])
+            _note(journal, "connect", field.target, target_id)
+            return target_id
         if field.relation.required:
             raise BadUserInput(f"{field.name} is required and cannot be disconnected")
         return None
 
     async def _link_children(
-        self, conn: AsyncConnection, field: RelationField, parent: str, value: Data
+        self,
+        conn: AsyncConnection,
+        field: RelationField,
+        parent: str,
+        value: Data,
+        journal: Journal | None,
     ) -> None:
         """Apply create/connect/disconnect on the side of a relation that holds no key."""
         relation = field.relation
@@ -156,39 +174,52 @@ class Writer:
             if len(ops) != 1:
                 raise BadUserInput(f"{field.name}: give exactly one of create, connect, disconnect")
             # A one-to-one holds one child: unlink the current one first.
-            await self._unlink(conn, field, child, column == parent)
+            await self._unlink(conn, field, child, column == parent, journal)
             creates = [ops["create"]] if "create" in ops else []
             connects = [ops["connect"]] if "connect" in ops else []
             disconnects = []
         for where in disconnects:
-            condition = self.filters.where_unique(field.target, where, child)
             if relation.required:
                 raise BadUserInput(
                     f"{relation.holder}.{relation.holder_field} is required, so a "
                     f"{field.target} cannot be disconnected from {field.name}"
                 )
+            child_id = await self._id_of(conn, field.target, where)
             statement = (
-                update(child).where(condition, column == parent).values({relation.column: None})
+                update(child)
+                .where(child.c.id == child_id, column == parent)
+                .values({relation.column: None})
             )
             if await self._run(conn, field.target, statement) == 0:
                 raise NotFound(
                     f"No {field.target} in {field.name} matches the given {_keys(where)}"
                 )
+            _note(journal, "link", field.target, child_id)
         for item in creates:
-            await self.create(conn, field.target, item, link=(relation.column, parent))
+            await self.create(
+                conn, field.target, item, link=(relation.column, parent), journal=journal
+            )
         for where in connects:
-            condition = self.filters.where_unique(field.target, where, child)
-            statement = update(child).where(condition).values({relation.column: parent})
-            if await self._run(conn, field.target, statement) == 0:
-                raise NotFound(f"No {field.target} matches the given {_keys(where)}")
+            child_id = await self._id_of(conn, field.target, where)
+            statement = (
+                update(child).where(child.c.id == child_id).values({relation.column: parent})
+            )
+            await self._run(conn, field.target, statement)
+            _note(journal, "link", field.target, child_id)
 
     async def _unlink(
-        self, conn: AsyncConnection, field: RelationField, child: Table, condition: Any
+        self,
+        conn: AsyncConnection,
+        field: RelationField,
+        child: Table,
+        condition: Any,
+        journal: Journal | None,
     ) -> None:
         relation = field.relation
         linked = (await conn.execute(select(child.c.id).where(condition))).first()
         if linked is None:
             return
+        _note(journal, "link", field.target, linked[0])
         if relation.required:
             raise Conflict(
                 f"{field.name} is already linked, and "
@@ -200,7 +231,14 @@ class Writer:
 
     # -- update ---------------------------------------------------------------------------
 
-    async def update(self, conn: AsyncConnection, type_name: str, node_id: str, data: Data) -> None:
+    async def update(
+        self,
+        conn: AsyncConnection,
+        type_name: str,
+        node_id: str,
+        data: Data,
+        journal: Journal | None = None,
+    ) -> None:
         """Change a node; raises :class:`NotFound` when it does not exist."""
         if not await self.exists(conn, type_name, node_id):
             raise NotFound(f"No {type_name} with id {node_id}")
@@ -215,7 +253,7 @@ class Writer:
         for link_field in obj.relations:
             if link_field.holds_key and data.get(link_field.name) is not None:
                 values[link_field.relation.column] = await self._one_target(
-                    conn, link_field, data[link_field.name]
+                    conn, link_field, data[link_field.name], journal
                 )
         if "updatedAt" in obj.fields and (
             values or any(data.get(f.name) is not None for f in obj.relations)
@@ -226,9 +264,10 @@ class Writer:
             await self._run(
                 conn, type_name, update(table).where(table.c.id == node_id).values(values)
             )
+        _note(journal, "update", type_name, node_id, data)
         for link_field in obj.relations:
             if not link_field.holds_key and data.get(link_field.name) is not None:
-                await self._link_children(conn, link_field, node_id, data[link_field.name])
+                await self._link_children(conn, link_field, node_id, data[link_field.name], journal)
 
     # -- delete ---------------------------------------------------------------------------
 
@@ -240,6 +279,26 @@ class Writer:
             raise NotFound(f"No {type_name} with id {node_id}")
         await self._run(conn, type_name, delete(table).where(table.c.id == node_id))
         return dict(row)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One node a write touched: created, updated, connected to, or re-linked (``link``)."""
+
+    operation: str
+    type_name: str
+    node_id: str
+    fields: tuple[str, ...] = ()
+
+
+Journal = list[Change]
+
+
+def _note(
+    journal: Journal | None, operation: str, type_name: str, node_id: str, data: Data | None = None
+) -> None:
+    if journal is not None:
+        journal.append(Change(operation, type_name, str(node_id), tuple(data or ())))
 
 
 def _keys(where: Data) -> str:

@@ -1,0 +1,224 @@
+"""Compile checked rules into SQLAlchemy conditions, once, and apply them per viewer.
+
+A filter rule becomes a condition over the type's table whose viewer variables are bound
+parameters; for a request it is copied with the viewer's values bound (``params``), never
+re-parsed. Everything a viewer may not read stays in the database: a type's read rule is ANDed
+into every SELECT of that type (lists, counts, look-ups, relation subqueries), and a row-bound
+field rule is ANDed into every filter on that field and computed as a ``_can_<field>`` column
+beside the row, so a hidden value is neither returned nor usable to filter or sort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import String, bindparam, case, false, select, true
+from sqlalchemy.sql import FromClause
+from sqlalchemy.sql.elements import Label
+from sqlalchemy.sql.util import ClauseAdapter
+
+from bastion.auth.viewer import Viewer
+from bastion.errors import BastionError, Code
+from bastion.permissions.rules import Access, Rule, TypePolicy
+from bastion.store.filters import Condition, FilterCompiler, Where
+
+_VARIABLES = {"$viewer.id": "viewer_id"}
+
+
+class Forbidden(BastionError):
+    """The viewer may not do this."""
+
+    code = Code.FORBIDDEN
+
+
+def can_column(field_name: str) -> str:
+    """The name of the computed column saying whether a row's field may be read."""
+    return f"_can_{field_name}"
+
+
+def _bind(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _bind(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_bind(v) for v in value]
+    if isinstance(value, str) and value in _VARIABLES:
+        return bindparam(_VARIABLES[value], type_=String(), unique=False)
+    return value
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    access: Access | None
+    condition: Condition | None
+
+
+class Permissions:
+    """The compiled rules of one project."""
+
+    def __init__(self, filters: FilterCompiler, policies: dict[str, TypePolicy]) -> None:
+        self.filters = filters
+        self.policies = policies
+        self._rules: dict[tuple[str, str], _Compiled] = {}
+        self._field_rules: dict[tuple[str, str, str], _Compiled] = {}
+        for type_name, policy in policies.items():
+            for operation in ("read", "create", "update", "delete"):
+                self._rules[(type_name, operation)] = self._compile(
+                    type_name, policy.rule(operation)
+                )
+            for field_name, rules in policy.field_rules.items():
+                for operation, rule in rules.items():
+                    self._field_rules[(type_name, field_name, operation)] = self._compile(
+                        type_name, rule
+                    )
+
+    def _compile(self, type_name: str, rule: Rule) -> _Compiled:
+        if not rule.is_filter:
+            return _Compiled(rule.access, None)
+        return _Compiled(None, self.filters.where(type_name, _bind(rule.where)))
+
+    def for_viewer(self, viewer: Viewer) -> ViewerPermissions:
+        """The rules as they apply to one viewer."""
+        return ViewerPermissions(self, viewer)
+
+
+def _static(access: Access, viewer: Viewer) -> bool:
+    if access is Access.EVERYONE:
+        return True
+    if access is Access.AUTHENTICATED:
+        return viewer.is_authenticated
+    return viewer.is_privileged
+
+
+class ViewerPermissions:
+    """What one viewer may do; also the read policy the store applies to its SELECTs."""
+
+    def __init__(self, permissions: Permissions, viewer: Viewer) -> None:
+        self._permissions = permissions
+        self.viewer = viewer
+        self.unrestricted = viewer.is_privileged
+        self._values = {"viewer_id": viewer.user_id}
+
+    def _condition(self, compiled: _Compiled, source: FromClause | None) -> Condition | None:
+        """None when allowed outright, false() when refused outright, else the row condition."""
+        if compiled.access is not None:
+            return None if _static(compiled.access, self.viewer) else false()
+        assert compiled.condition is not None
+        condition = compiled.condition.params(self._values)
+        if source is not None:
+            condition = ClauseAdapter(source).traverse(condition)
+        return condition
+
+    # -- the read policy the store applies ---------------------------------------------
+
+    def row_scope(self, type_name: str, source: FromClause | None = None) -> Condition | None:
+        """The condition a row of ``type_name`` must meet to be seen (None: all rows)."""
+        if self.unrestricted:
+            return None
+        return self._condition(self._permissions._rules[(type_name, "read")], source)
+
+    def field_scope(
+        self, type_name: str, field_name: str, source: FromClause | None = None
+    ) -> Condition | None:
+        """The condition under which a field of a row may be read (None: always)."""
+        if self.unrestricted:
+            return None
+        compiled = self._permissions._field_rules.get((type_name, field_name, "read"))
+        return None if compiled is None else self._condition(compiled, source)
+
+    def extra_columns(self, type_name: str, source: FromClause) -> list[Label[Any]]:
+        """``_can_<field>`` flags for the fields whose read rule depends on the row."""
+        columns: list[Label[Any]] = []
+        if self.unrestricted:
+            return columns
+        for (owner, field_name, operation), compiled in self._permissions._field_rules.items():
+            if owner == type_name and operation == "read" and compiled.condition is not None:
+                condition = self._condition(compiled, source)
+                assert condition is not None
+                columns.append(
+                    case((condition, true()), else_=false()).label(can_column(field_name))
+                )
+        return columns
+
+    # -- checks before a read ----------------------------------------------------------
+
+    def field_readable(self, type_name: str, field_name: str, node: dict[str, Any]) -> bool:
+        """Whether a loaded node's field may be shown to this viewer."""
+        if self.unrestricted:
+            return True
+        compiled = self._permissions._field_rules.get((type_name, field_name, "read"))
+        if compiled is None:
+            return True
+        if compiled.access is not None:
+            return _static(compiled.access, self.viewer)
+        return bool(node.get(can_column(field_name)))
+
+    def check_where(self, type_name: str, where: Where | None) -> None:
+        """Refuse a filter that reads a field or a type this viewer may never read."""
+        if self.unrestricted or not where:
+            return
+        for owner, field_name in self._permissions.filters.fields_used(type_name, where):
+            self._check_readable_field(owner, field_name)
+
+    def check_order(self, type_name: str, order: Sequence[str] | None) -> None:
+        """Refuse sorting by a field this viewer may not read on every row."""
+        if self.unrestricted:
+            return
+        for item in order or ():
+            field_name = item.rpartition("_")[0]
+            compiled = self._permissions._field_rules.get((type_name, field_name, "read"))
+            if compiled is not None and (
+                compiled.access is None or not _static(compiled.access, self.viewer)
+            ):
+                raise Forbidden(f"Not allowed to sort by {type_name}.{field_name}")
+
+    def _check_readable_field(self, type_name: str, field_name: str) -> None:
+        field = self._permissions.filters.model.type(type_name).fields[field_name]
+        target = getattr(field, "target", None)
+        if target is not None:
+            rule = self._permissions._rules[(target, "read")]
+            if rule.access is not None and not _static(rule.access, self.viewer):
+                raise Forbidden(f"Not allowed to filter through {type_name}.{field_name}")
+        compiled = self._permissions._field_rules.get((type_name, field_name, "read"))
+        if (
+            compiled is not None
+            and compiled.access is not None
+            and not _static(compiled.access, self.viewer)
+        ):
+            raise Forbidden(f"Not allowed to filter by {type_name}.{field_name}")
+
+    # -- checks of writes --------------------------------------------------------------
+
+    def write_condition(self, type_name: str, operation: str) -> Condition | None:
+        """The condition a node must meet for ``create``/``update``/``delete``."""
+        if self.unrestricted:
+            return None
+        return self._condition(self._permissions._rules[(type_name, operation)], None)
+
+    def field_write_condition(self, type_name: str, field_name: str) -> Condition | None:
+        """The condition a node must meet for this viewer to set ``field_name``."""
+        if self.unrestricted:
+            return None
+        compiled = self._permissions._field_rules.get((type_name, field_name, "write"))
+        return None if compiled is None else self._condition(compiled, None)
+
+    async def require(
+        self,
+        conn: Any,
+        type_name: str,
+        ids: Sequence[str],
+        condition: Condition | None,
+        message: str,
+    ) -> None:
+        """Raise FORBIDDEN unless every node in ``ids`` meets ``condition``."""
+        if condition is None or not ids:
+            return
+        table = self._permissions.filters.tables[type_name]
+        query = select(table.c.id).where(table.c.id.in_(set(ids)), condition)
+        found = {row[0] for row in (await conn.execute(query)).all()}
+        if found != set(ids):
+            raise Forbidden(message)
+
+
+__all__ = ["Forbidden", "Permissions", "ViewerPermissions", "can_column"]
