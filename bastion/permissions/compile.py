@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, bindparam, case, false, select, true
-from sqlalchemy.sql import FromClause
-from sqlalchemy.sql.elements import Label
+from sqlalchemy.sql import FromClause, visitors
+from sqlalchemy.sql.elements import BindParameter, Label
 from sqlalchemy.sql.util import ClauseAdapter
 
 from bastion.auth.viewer import Viewer
@@ -46,6 +46,18 @@ def _bind(value: Any) -> Any:
     if isinstance(value, str) and value in _VARIABLES:
         return bindparam(_VARIABLES[value], type_=String(), unique=False)
     return value
+
+
+def _bound(condition: Condition, values: dict[str, Any]) -> Condition:
+    """A copy of ``condition`` with the viewer's values in its bound parameters."""
+
+    def visit(bind: BindParameter[Any]) -> None:
+        if bind.key in values:
+            bind.value = values[bind.key]
+            bind.required = False
+
+    bound: Condition = visitors.cloned_traverse(condition, {}, {"bindparam": visit})
+    return bound
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,7 @@ class ViewerPermissions:
         if compiled.access is not None:
             return None if _static(compiled.access, self.viewer) else false()
         assert compiled.condition is not None
-        condition = compiled.condition.params(self._values)
+        condition = _bound(compiled.condition, self._values)
         if source is not None:
             condition = ClauseAdapter(source).traverse(condition)
         return condition
