@@ -10,23 +10,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bastion.auth.settings import AuthConfig
 from bastion.errors import ProjectError
 from bastion.permissions.rules import TypeRules
+from bastion.section import Section
 
 PROJECT_FILE = "bastion.yml"
 DEFAULT_DATABASE_URL = "sqlite:///.bastion/data.db"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DatabaseConfig(_Section):
+class DatabaseConfig(Section):
     """``database:`` — where the data lives."""
 
     url: str = DEFAULT_DATABASE_URL
@@ -45,14 +42,14 @@ class DatabaseConfig(_Section):
         return value
 
 
-class ServerConfig(_Section):
+class ServerConfig(Section):
     """``server:`` — where ``bastion serve`` listens."""
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
 
 
-class ProjectConfig(_Section):
+class ProjectConfig(Section):
     """The whole of ``bastion.yml``."""
 
     name: Annotated[str, Field(min_length=1, max_length=100)]

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from bastion.section import Section
 
 DAY = 86_400
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PasswordHashConfig(_Section):
+class PasswordHashConfig(Section):
     """argon2id parameters; never below OWASP's minimum (m=19 MiB, t=2, p=1)."""
 
     memory_cost: Annotated[int, Field(ge=19_456, le=4_194_304)] = 19_456
@@ -21,7 +19,7 @@ class PasswordHashConfig(_Section):
     parallelism: Annotated[int, Field(ge=1, le=16)] = 1
 
 
-class EmailPasswordConfig(_Section):
+class EmailPasswordConfig(Section):
     """``auth.email_password``: sign-up and password rules."""
 
     signup: bool = False
@@ -29,7 +27,7 @@ class EmailPasswordConfig(_Section):
     min_password_length: Annotated[int, Field(ge=8, le=128)] = 8
 
 
-class AuthConfig(_Section):
+class AuthConfig(Section):
     """``auth:`` — tokens, sessions and the email/password provider."""
 
     access_token_lifetime: Annotated[int, Field(ge=10, le=DAY)] = 1800

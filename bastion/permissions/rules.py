@@ -13,11 +13,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from bastion.model import Model, RelationField, ScalarField, ScalarKind
 from bastion.model import names as n
 from bastion.model.values import parse_datetime
+from bastion.section import Section
 from bastion.store.filters import scalar_filter_suffixes
 
 VIEWER_VARIABLES = ("$viewer.id",)
@@ -27,18 +26,14 @@ FIELD_OPERATIONS = ("read", "write")
 RuleSource = str | dict[str, Any]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FieldRules(_Section):
+class FieldRules(Section):
     """``permissions.<Type>.fields.<field>``."""
 
     read: RuleSource | None = None
     write: RuleSource | None = None
 
 
-class TypeRules(_Section):
+class TypeRules(Section):
     """``permissions.<Type>``: one rule per operation, and per-field rules."""
 
     read: RuleSource | None = None
