@@ -21,5 +21,11 @@ async def constant(_request: Request) -> Response:
 app = Starlette(routes=[Route("/graphql", constant, methods=["POST"])])
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None,
-                access_log=False, server_header=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )

@@ -34,9 +34,9 @@ DURATION = os.environ.get("BENCH_DURATION", "10s")
 SCHEMA = "type Movie { title: String! @unique year: Int }\n"
 EMAIL, PASSWORD = "bench@example.com", "correct horse battery"
 VIEWER = "{ viewer { user { id email } } }"
-LOGIN = (
-    'mutation { loginEmailPassword(input: {email: "%s", password: "%s"}) '
-    "{ accessToken } }" % (EMAIL, PASSWORD)
+LOGIN = 'mutation { loginEmailPassword(input: {email: "%s", password: "%s"}) { accessToken } }' % (
+    EMAIL,
+    PASSWORD,
 )
 
 
@@ -49,8 +49,9 @@ def free_port() -> int:
 @contextmanager
 def process(args: list[str], port: int, env: dict[str, str], cwd: Path) -> Iterator[str]:
     """Start a server process and wait until it answers; stop it afterwards."""
-    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -71,15 +72,26 @@ def wrk(url: str, body: str, connections: int, token: str | None = None) -> dict
     if token:
         headers["Authorization"] = f"Bearer {token}"
     script = "wrk.method = 'POST'\nwrk.body = %s\n" % json.dumps(body)
-    script += "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n"
-                      for k, v in headers.items())
+    script += "".join(
+        f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items()
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write(script)
     threads = min(2, connections)
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{DURATION}", "--latency", "-s",
-         lua.name, f"{url}/graphql"],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{DURATION}",
+            "--latency",
+            "-s",
+            lua.name,
+            f"{url}/graphql",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     os.unlink(lua.name)
     if "Non-2xx" in out:
@@ -111,33 +123,55 @@ def argon2_ms(samples: int = 40) -> float:
 def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bastion-bench-"))
     (root / "schema.graphql").write_text(SCHEMA)
-    (root / "bastion.yml").write_text(yaml.safe_dump({
-        "name": "bench", "app_id": "bench",
-        # A long lifetime: no token expires or is renewed during the run.
-        "auth": {"access_token_lifetime": 86_400},
-    }))
+    (root / "bastion.yml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "bench",
+                "app_id": "bench",
+                # A long lifetime: no token expires or is renewed during the run.
+                "auth": {"access_token_lifetime": 86_400},
+            }
+        )
+    )
     env = {**os.environ, "BASTION_SECRET": "b" * 64}
-    subprocess.run([sys.executable, "-m", "bastion", "users", "create", "--email", EMAIL,
-                    "--password-stdin", "--project", str(root)], input=PASSWORD + "\n",
-                   text=True, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bastion",
+            "users",
+            "create",
+            "--email",
+            EMAIL,
+            "--password-stdin",
+            "--project",
+            str(root),
+        ],
+        input=PASSWORD + "\n",
+        text=True,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     rows: list[tuple[str, dict[str, float]]] = []
     port = free_port()
     serve = [sys.executable, "-m", "bastion", "serve", str(root), "--port", str(port)]
     with process(serve, port, env, root) as url:
         login = httpx.post(f"{url}/graphql", json={"query": LOGIN}).json()
         token = login["data"]["loginEmailPassword"]["accessToken"]
-        check = httpx.post(f"{url}/graphql", json={"query": VIEWER},
-                           headers={"Authorization": f"Bearer {token}"}).json()
+        check = httpx.post(
+            f"{url}/graphql", json={"query": VIEWER}, headers={"Authorization": f"Bearer {token}"}
+        ).json()
         assert check["data"]["viewer"]["user"]["email"] == EMAIL, check
-        rows.append(("viewer query, 32 conns", wrk(url, json.dumps({"query": VIEWER}), 32,
-                                                   token)))
+        rows.append(("viewer query, 32 conns", wrk(url, json.dumps({"query": VIEWER}), 32, token)))
         rows.append(("login, 4 conns", wrk(url, json.dumps({"query": LOGIN}), 4)))
         rows.append(("login, 1 conn", wrk(url, json.dumps({"query": LOGIN}), 1)))
     port = free_port()
     ceiling = [sys.executable, "-m", "bench.ceiling", str(port)]
     with process(ceiling, port, env, Path(__file__).resolve().parent.parent) as url:
-        rows.insert(0, ("ceiling (bare Starlette), 32 conns",
-                        wrk(url, json.dumps({"query": VIEWER}), 32)))
+        rows.insert(
+            0, ("ceiling (bare Starlette), 32 conns", wrk(url, json.dumps({"query": VIEWER}), 32))
+        )
     hash_ms = argon2_ms()
     print(f"{'measure':40} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9}")
     for name, row in rows:
