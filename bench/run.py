@@ -34,9 +34,9 @@ DURATION = os.environ.get("BENCH_DURATION", "10s")
 SCHEMA = "type Movie { title: String! @unique year: Int }\n"
 EMAIL, PASSWORD = "bench@example.com", "correct horse battery"
 VIEWER = "{ viewer { user { id email } } }"
-LOGIN = 'mutation { loginEmailPassword(input: {email: "%s", password: "%s"}) { accessToken } }' % (
-    EMAIL,
-    PASSWORD,
+LOGIN = (
+    f'mutation {{ loginEmailPassword(input: {{email: "{EMAIL}", password: "{PASSWORD}"}}) '
+    "{ accessToken } }"
 )
 
 
@@ -71,7 +71,7 @@ def wrk(url: str, body: str, connections: int, token: str | None = None) -> dict
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    script = "wrk.method = 'POST'\nwrk.body = %s\n" % json.dumps(body)
+    script = f"wrk.method = 'POST'\nwrk.body = {json.dumps(body)}\n"
     script += "".join(
         f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items()
     )
