@@ -6,6 +6,7 @@ Validation is pydantic's; this module only turns its errors into lines a person 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +22,8 @@ from bastion.section import Section
 
 PROJECT_FILE = "bastion.yml"
 DEFAULT_DATABASE_URL = "sqlite:///.bastion/data.db"
+# The app id names the app in Stitch client URLs and in token audiences: keep it URL-safe.
+_APP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 class DatabaseConfig(Section):
@@ -37,7 +40,8 @@ class DatabaseConfig(Section):
             raise ValueError("expected a URL such as sqlite:///.bastion/data.db") from None
         if url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError("expected a sqlite:/// or postgresql:// URL")
-        if url.get_backend_name() == "sqlite" and not url.database:
+        if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:"):
+            # An in-memory database would lose every user and session at each restart.
             raise ValueError("an SQLite URL needs a file path, like sqlite:///.bastion/data.db")
         return value
 
@@ -46,20 +50,31 @@ class ServerConfig(Section):
     """``server:`` — where ``bastion serve`` listens."""
 
     host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    # Strict: in lax mode pydantic reads `port: true` as port 1.
+    port: Annotated[int, Field(ge=1, le=65535, strict=True)] = 8000
 
 
 class ProjectConfig(Section):
     """The whole of ``bastion.yml``."""
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
-    app_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+    app_id: str
     database: DatabaseConfig = DatabaseConfig()
     server: ServerConfig = ServerConfig()
     schema_file: Annotated[str, Field(alias="schema", min_length=1)] = "schema.graphql"
     seed: str | None = None
     auth: AuthConfig = AuthConfig()
     permissions: dict[str, TypeRules] = {}
+
+    @field_validator("app_id")
+    @classmethod
+    def _app_id_shape(cls, value: str) -> str:
+        # Said in words: pydantic's own message would show the user a regular expression.
+        if not _APP_ID.fullmatch(value):
+            raise ValueError(
+                "expected 1 to 64 letters, digits, '-' or '_', starting with a letter or digit"
+            )
+        return value
 
 
 def _positions(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], str]:
@@ -76,6 +91,26 @@ def _positions(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, .
         for index, item in enumerate(node.value):
             found.update(_positions(item, (*path, index)))
     return found
+
+
+def _duplicate_keys(node: yaml.Node, file: str, path: tuple[Any, ...] = ()) -> list[str]:
+    """A key given twice in one mapping: YAML keeps the last silently, we refuse it."""
+    problems: list[str] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                mark = key.start_mark
+                dotted = ".".join(str(part) for part in (*path, key.value))
+                problems.append(
+                    f"{file}:{mark.line + 1}:{mark.column + 1}: duplicate key '{dotted}'"
+                )
+            seen.add(key.value)
+            problems.extend(_duplicate_keys(value, file, (*path, key.value)))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            problems.extend(_duplicate_keys(item, file, (*path, index)))
+    return problems
 
 
 def _describe(error: dict[str, Any], file: str, positions: dict[tuple[Any, ...], str]) -> str:
@@ -102,14 +137,22 @@ def parse_config(text: str, file: str = PROJECT_FILE) -> ProjectConfig:
         mark = getattr(error, "problem_mark", None)
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
         problem = getattr(error, "problem", None) or str(error)
+        context = getattr(error, "context", None)
+        if context and problem.startswith("but "):
+            # "but found another document" only makes sense after its context.
+            problem = f"{context}, {problem}"
         raise ProjectError([f"{where}: invalid YAML: {problem}"]) from None
     if not isinstance(data, dict):
         raise ProjectError([f"{file}: expected a mapping of keys (name, app_id, ...)"])
     positions = _positions(node) if node is not None else {}
+    problems = _duplicate_keys(node, file) if node is not None else []
     try:
-        return ProjectConfig.model_validate(data)
+        config = ProjectConfig.model_validate(data)
     except ValidationError as error:
-        raise ProjectError([_describe(dict(e), file, positions) for e in error.errors()]) from None
+        problems += [_describe(dict(e), file, positions) for e in error.errors()]
+    if problems:
+        raise ProjectError(problems)
+    return config
 
 
 def load_config(root: Path) -> ProjectConfig:

@@ -16,12 +16,14 @@ from graphql.language import (
     DirectiveNode,
     EnumTypeDefinitionNode,
     FieldDefinitionNode,
+    Lexer,
     ListTypeNode,
     NamedTypeNode,
     Node,
     NonNullTypeNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
+    TokenKind,
     TypeNode,
 )
 from graphql.language.location import SourceLocation as GqlLocation
@@ -116,6 +118,9 @@ def parse_model(text: str, file_name: str = "schema.graphql") -> Model:
     sources = [Source(BUILTIN_USER_SDL, BUILTIN_FILE), Source(text, file_name)]
     definitions: list[tuple[Source, DefinitionNode]] = []
     for source in sources:
+        if _is_blank(source):
+            # graphql-core refuses an empty document; a project may have no types of its own.
+            continue
         try:
             document = parse(source, no_location=False)
         except GraphQLSyntaxError as error:
@@ -125,6 +130,14 @@ def parse_model(text: str, file_name: str = "schema.graphql") -> Model:
             raise ProjectError(problems.lines) from None
         definitions.extend((source, d) for d in document.definitions)
     return _Builder(problems).build(definitions)
+
+
+def _is_blank(source: Source) -> bool:
+    """True when the source holds no tokens at all, only whitespace and comments."""
+    try:
+        return Lexer(source).advance().kind is TokenKind.EOF
+    except GraphQLSyntaxError:
+        return False
 
 
 class _Builder:
@@ -172,11 +185,10 @@ class _Builder:
                     obj.fields.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else -1
                 )
             )
-        for obj in types.values():
-            if len(obj.fields) < 2:
-                self.problems.add(
-                    self.type_where[obj.name], f"type '{obj.name}' has no fields besides id"
-                )
+        for name, fields in self.type_nodes.items():
+            # Counted on the declaration: a field refused for another reason is already reported.
+            if all(node.name.value == "id" for _, node in fields):
+                self.problems.add(self.type_where[name], f"type '{name}' has no fields besides id")
         self._check_generated_names(types)
         if self.problems.lines:
             raise ProjectError(self.problems.lines)
@@ -186,17 +198,19 @@ class _Builder:
 
     def _check_type_name(self, source: Source, node: Node, name: str, what: str) -> bool:
         where = _where(source, node)
-        if name in self.type_nodes or name in self.enums:
-            first = self.type_where.get(name, "")
-            self.problems.add(where, f"duplicate type '{name}' (first defined at {first})")
-            return False
+        # Checked before duplicates: the built-in User is declared first, so a project's own
+        # `type User` would otherwise read as a duplicate of a definition the user never wrote.
         if name == "User" and source.name != BUILTIN_FILE:
             self.problems.add(
                 where, "type 'User' is built in; add fields to it with `extend type User`"
             )
             return False
+        if name in self.type_nodes or name in self.enums:
+            first = self.type_where.get(name, "")
+            self.problems.add(where, f"duplicate type '{name}' (first defined at {first})")
+            return False
         if name in names.RESERVED_TYPE_NAMES:
-            self.problems.add(where, f"'{name}' is a reserved name and cannot name a {what}")
+            self.problems.add(where, f"'{name}' is a reserved name and cannot name {_a(what)}")
             return False
         if not names.TYPE_NAME.match(name):
             self.problems.add(
@@ -409,6 +423,17 @@ class _Builder:
         groups: dict[tuple[frozenset[str], str | None], list[_RawRelation]] = defaultdict(list)
         for raw in self.raw_relations:
             groups[(frozenset((raw.owner, raw.target)), raw.relation_name)].append(raw)
+        first_use: dict[str, _RawRelation] = {}
+        for (_, relation_name), members in groups.items():
+            if relation_name is None:
+                continue
+            first = first_use.setdefault(relation_name, members[0])
+            if first is not members[0]:
+                self.problems.add(
+                    members[0].where,
+                    f"relation '{relation_name}' is already used between {first.owner} and "
+                    f"{first.target}; give {members[0].owner}.{members[0].name} its own name",
+                )
         relations: list[Relation] = []
         for (_, relation_name), members in groups.items():
             pairs = self._split_group(members, relation_name)
@@ -456,8 +481,12 @@ class _Builder:
             holder, other = q, p
         elif q.many:
             holder, other = p, q
-        else:  # one-to-one: the required side, else the first by name
-            ordered = sorted((p, q), key=lambda r: (not r.required, r.owner, r.name))
+        else:
+            # One-to-one: the required side holds the key, else the side given onDelete (the
+            # rule is about that side's nodes), else the first by name.
+            ordered = sorted(
+                (p, q), key=lambda r: (not r.required, r.on_delete is None, r.owner, r.name)
+            )
             holder, other = ordered[0], ordered[1]
         for side in (p, q):
             if side is not None and side is not holder and side.on_delete is not None:
@@ -557,6 +586,7 @@ class _Builder:
 
     def _check_filter_names(self, obj: ObjectType, where: str) -> None:
         seen: dict[str, str] = {}
+        reported: set[tuple[str, str]] = set()
         for field in obj.fields.values():
             suffixes: tuple[str, ...] = ()
             if isinstance(field, RelationField):
@@ -565,10 +595,13 @@ class _Builder:
                 suffixes = ("", *names.STRING_FILTERS)
             for suffix in suffixes:
                 key = f"{field.name}_{suffix}" if suffix else field.name
-                if key in seen and seen[key] != field.name:
+                other = seen.get(key, field.name)
+                # One line per pair of fields: `title` and `title_not` share five filters.
+                if other != field.name and (other, field.name) not in reported:
+                    reported.add((other, field.name))
                     self.problems.add(
                         where,
-                        f"fields {obj.name}.{seen[key]} and {obj.name}.{field.name} both make "
+                        f"fields {obj.name}.{other} and {obj.name}.{field.name} both make "
                         f"the filter '{key}'; rename one",
                     )
                 seen.setdefault(key, field.name)
@@ -609,4 +642,9 @@ def _coerce_default(
             return parse_datetime(raw), None
         except ValueError as error:
             return None, str(error)
-    return None, f"expected a {kind.value} value, got {raw!r}"
+    return None, f"expected {_a(kind.value)} value, got {raw!r}"
+
+
+def _a(word: str) -> str:
+    """``enum`` -> ``an enum``, ``type`` -> ``a type``."""
+    return f"an {word}" if word[:1].lower() in "aeiou" else f"a {word}"
