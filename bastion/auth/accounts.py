@@ -30,11 +30,21 @@ class InvalidCredentials(BastionError):
         super().__init__("Invalid credentials")
 
 
+def _is_text(value: str) -> bool:
+    """False for strings with lone surrogates, which neither SQLite nor argon2 can encode."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def normalize_email(email: str) -> str:
     """Trimmed and lower-cased; refuses what cannot be an address."""
     value = email.strip().lower()
     if (
-        not 3 <= len(value) <= MAX_EMAIL_LENGTH
+        not _is_text(value)
+        or not 3 <= len(value) <= MAX_EMAIL_LENGTH
         or "@" not in value[1:-1]
         or any(c.isspace() or c in "\x00" for c in value)
     ):
@@ -87,6 +97,13 @@ class Accounts:
     async def create(self, conn: AsyncConnection, new: NewUser, digest: str) -> str:
         """Create a user with a hashed password; CONFLICT when the email or username is taken."""
         email = normalize_email(new.email)
+        for name, value in (
+            ("username", new.username),
+            ("firstName", new.first_name),
+            ("lastName", new.last_name),
+        ):
+            if value is not None and not _is_text(value):
+                raise BadUserInput(f"The {name} is not valid Unicode text", field=name)
         if await self._by_email(conn, email) is not None:
             raise Conflict("A User with this email already exists", field="email")
         data = {
@@ -121,12 +138,15 @@ class Accounts:
             table, table.c.user_id == users.c.id
         )
         if email is not None:
-            query = query.where(func.lower(users.c.email) == email.strip().lower())
+            key = email.strip().lower()
+            query = query.where(func.lower(users.c.email) == key)
         elif username is not None:
-            query = query.where(users.c.username == username)
+            key = username
+            query = query.where(users.c.username == key)
         else:
             raise BadUserInput("Give an email or a username")
-        row = (await conn.execute(query)).first() if (email or username) else None
+        # A key the database cannot even encode names no account: the dummy hash runs below.
+        row = (await conn.execute(query)).first() if key and _is_text(key) else None
         ok = await self.passwords.verify(row.hash if row else None, password)
         if row is None or not ok or not row.isActive:
             raise InvalidCredentials()

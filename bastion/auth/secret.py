@@ -19,7 +19,8 @@ SECRET_FILE = "secret"  # noqa: S105 - a file name
 MIN_SECRET_BYTES = 32
 
 
-def _check(secret: bytes, source: str) -> bytes:
+def check_secret(secret: bytes, source: str) -> bytes:
+    """``secret`` when it is long enough to sign with; raises :class:`ProjectError` otherwise."""
     if len(secret) < MIN_SECRET_BYTES:
         raise ProjectError(
             [f"{source}: the secret must be at least {MIN_SECRET_BYTES} bytes (got {len(secret)})"]
@@ -48,9 +49,9 @@ def load_secret(data_dir: Path) -> bytes:
     """The signing secret of a project, made on first use."""
     from_env = os.environ.get(SECRET_ENV)
     if from_env is not None:
-        return _check(from_env.encode(), SECRET_ENV)
+        return check_secret(from_env.encode(), SECRET_ENV)
     path = data_dir / SECRET_FILE
     if not path.exists():
         with contextlib.suppress(FileExistsError):  # another process made it first
             _write_atomically(path, secrets.token_hex(MIN_SECRET_BYTES).encode())
-    return _check(path.read_bytes().strip(), str(path))
+    return check_secret(path.read_bytes().strip(), str(path))

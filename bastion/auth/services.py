@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bastion.auth.accounts import Accounts
 from bastion.auth.authenticate import Authenticator
 from bastion.auth.passwords import Passwords
-from bastion.auth.secret import load_secret
+from bastion.auth.secret import check_secret, load_secret
 from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
 from bastion.auth.tokens import AccessTokens
@@ -33,7 +33,12 @@ def build_auth(
 ) -> AuthServices:
     """Wire the services of ``project``; the secret is loaded (or made) unless given."""
     config = project.config.auth
-    key = secret if secret is not None else load_secret(project.data_dir)
+    # An injected secret gets the same length check as one from the environment or the file.
+    key = (
+        check_secret(secret, "the injected secret")
+        if secret is not None
+        else load_secret(project.data_dir)
+    )
     tables = store.tables.metadata.tables
     tokens = AccessTokens(
         key,

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,7 +99,8 @@ class Sessions:
         self._clock = clock
         self._secret = secret
         self._cache: dict[str, tuple[SessionState, float]] = {}
-        self._pending: dict[str, asyncio.Future[SessionState | None]] = {}
+        # Loads in flight, with the generation they began in.
+        self._pending: dict[str, tuple[int, asyncio.Future[SessionState | None]]] = {}
         self._generation = 0  # bumped by every revocation, so no stale read is cached
 
     # -- derivations ------------------------------------------------------------------
@@ -250,8 +252,7 @@ class Sessions:
                 .values(revoked_at=now)
             )
         # Reuse of a used token: the session was ended above (committed), now refuse.
-        self._generation += 1
-        self._cache.pop(revoke, None)
+        self._forget([revoke])
         raise RefreshRefused()
 
     # -- ending sessions --------------------------------------------------------------
@@ -268,12 +269,15 @@ class Sessions:
             if session_id is None:
                 return False
             ended = await self._revoke(conn, self._sessions.c.id == session_id)
-        return ended > 0
+        self._forget(ended)
+        return bool(ended)
 
     async def end(self, session_id: str) -> bool:
         """End one session by id."""
         async with self._db.write() as conn:
-            return await self._revoke(conn, self._sessions.c.id == session_id) > 0
+            ended = await self._revoke(conn, self._sessions.c.id == session_id)
+        self._forget(ended)
+        return bool(ended)
 
     async def end_all(self, user_id: str, keep: str | None = None) -> int:
         """End every session of a user (but ``keep``); returns how many ended."""
@@ -281,9 +285,18 @@ class Sessions:
         if keep is not None:
             condition = and_(condition, self._sessions.c.id != keep)
         async with self._db.write() as conn:
-            return await self._revoke(conn, condition)
+            ended = await self._revoke(conn, condition)
+        self._forget(ended)
+        return len(ended)
 
-    async def _revoke(self, conn: AsyncConnection, condition: ColumnElement[bool]) -> int:
+    def _forget(self, session_ids: Sequence[str]) -> None:
+        # Called once the revocation is committed: a state loaded before the commit reads
+        # the session alive, and the bumped generation keeps it from being cached or shared.
+        self._generation += 1
+        for session_id in session_ids:
+            self._cache.pop(session_id, None)
+
+    async def _revoke(self, conn: AsyncConnection, condition: ColumnElement[bool]) -> list[str]:
         sessions = self._sessions
         ids = (
             (
@@ -298,10 +311,7 @@ class Sessions:
             await conn.execute(
                 update(sessions).where(sessions.c.id.in_(ids)).values(revoked_at=self._clock())
             )
-        self._generation += 1
-        for session_id in ids:
-            self._cache.pop(session_id, None)
-        return len(ids)
+        return list(ids)
 
     def forget_user(self, user_id: str) -> None:
         """Drop cached states of a user's sessions (after deactivation)."""
@@ -318,16 +328,17 @@ class Sessions:
         if cached is not None and time.monotonic() - cached[1] < STATE_TTL_SECONDS:
             return cached[0]
         # Many requests of one client arrive together when the entry goes stale: one
-        # database read answers them all.
+        # database read answers them all. Only those of one generation, though: a read
+        # begun before a revocation may have found the session alive.
         pending = self._pending.get(session_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
+        if pending is not None and pending[0] == self._generation:
+            return await asyncio.shield(pending[1])
         task = asyncio.ensure_future(self._load_state(session_id))
-        self._pending[session_id] = task
+        self._pending[session_id] = (self._generation, task)
         try:
             return await asyncio.shield(task)
         finally:
-            if self._pending.get(session_id) is task:
+            if session_id in self._pending and self._pending[session_id][1] is task:
                 del self._pending[session_id]
 
     async def _load_state(self, session_id: str) -> SessionState | None:

@@ -1,0 +1,144 @@
+"""Helpers of the authentication tests: a project with sign-up on, and the auth documents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from bastion.project import Project
+from tests.conftest import GraphQLClient
+
+PASSWORD = "correct horse battery"
+SECRET = "s" * 64  # BASTION_SECRET of the tests that sign tokens by hand
+SIGNUP = {"email_password": {"signup": True}}
+
+REGISTER = """
+mutation ($email: String!, $password: String!, $firstName: String, $username: String) {
+  registerUserEmailPassword(input: {email: $email, password: $password,
+                                    firstName: $firstName, username: $username}) {
+    accessToken accessTokenLifetime refreshToken refreshTokenLifetime
+  }
+}
+"""
+LOGIN = """
+mutation ($email: String!, $password: String!) {
+  loginEmailPassword(input: {email: $email, password: $password}) {
+    accessToken accessTokenLifetime refreshToken refreshTokenLifetime
+  }
+}
+"""
+REFRESH = """
+mutation ($token: String!) {
+  refreshToken(input: {refreshToken: $token}) {
+    accessToken accessTokenLifetime refreshToken refreshTokenLifetime
+  }
+}
+"""
+LOGOUT = "mutation ($token: String!) { logout(input: {refreshToken: $token}) }"
+VIEWER = "{ viewer { user { id email } } }"
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The request header that carries ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def error_code(body: dict[str, Any]) -> str:
+    """The code of the only error of a response."""
+    assert len(body.get("errors", [])) == 1, body
+    code: str = body["errors"][0]["extensions"]["code"]
+    return code
+
+
+@dataclass
+class Auth:
+    """A client of a project with sign-up on, speaking the auth fields."""
+
+    client: GraphQLClient
+
+    @property
+    def service(self) -> Any:
+        """The running project (store, auth services)."""
+        return self.client.app.state.service
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> httpx.Response:
+        """POST a document, with ``token`` as bearer when given."""
+        body = {"query": query, "variables": variables}
+        return await self.client.http.post(
+            "/graphql", json=body, headers=bearer(token) if token else {}
+        )
+
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        """POST a document; the JSON body."""
+        body: dict[str, Any] = (await self.post(query, variables, token)).json()
+        return body
+
+    async def register(self, email: str, password: str = PASSWORD, **extra: str) -> dict[str, Any]:
+        """Sign a user up; their first token pair."""
+        body = await self.gql(REGISTER, {"email": email, "password": password, **extra})
+        assert "errors" not in body, body
+        pair: dict[str, Any] = body["data"]["registerUserEmailPassword"]
+        return pair
+
+    async def login(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        """The body answering ``loginEmailPassword``."""
+        return await self.gql(LOGIN, {"email": email, "password": password})
+
+    async def login_pair(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        """A new session's token pair; the login must succeed."""
+        body = await self.login(email, password)
+        assert "errors" not in body, body
+        pair: dict[str, Any] = body["data"]["loginEmailPassword"]
+        return pair
+
+    async def refresh(self, token: str) -> dict[str, Any]:
+        """The body answering ``refreshToken``."""
+        return await self.gql(REFRESH, {"token": token})
+
+    async def viewer(self, token: str | None) -> dict[str, Any] | None:
+        """``viewer.user`` of a request carrying ``token`` (None: anonymous)."""
+        body = await self.gql(VIEWER, token=token)
+        assert "errors" not in body, body
+        user: dict[str, Any] | None = body["data"]["viewer"]["user"]
+        return user
+
+    async def refused(self, token: str) -> str | None:
+        """The code a request with ``token`` was refused with, checking it ran as anonymous."""
+        response = await self.post(VIEWER, token=token)
+        body = response.json()
+        assert body["data"] == {"viewer": {"user": None}}, body
+        code: str | None = body.get("extensions", {}).get("authentication", {}).get("code")
+        assert (code is None) == ("www-authenticate" not in response.headers)
+        return code
+
+
+@pytest.fixture
+def auth_for(
+    make_project: Callable[..., Project], client_for: Callable[..., Any]
+) -> Callable[..., Any]:
+    """Start a project with sign-up on and the given ``auth:`` settings."""
+
+    async def start(**settings: Any) -> Auth:
+        config: dict[str, Any] = {**settings}
+        config["email_password"] = {
+            **SIGNUP["email_password"],
+            **settings.get("email_password", {}),
+        }
+        return Auth(await client_for(make_project(auth=config)))
+
+    return start
+
+
+@pytest.fixture
+async def auth(auth_for: Callable[..., Any]) -> Auth:
+    """A project with sign-up on and default settings."""
+    started: Auth = await auth_for()
+    return started

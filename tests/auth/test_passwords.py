@@ -1,0 +1,201 @@
+"""Password rules, argon2id parameters, rehash on login, and a hash on every failed login."""
+
+from __future__ import annotations
+
+import json
+import logging
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from bastion.project import load_project
+from bastion.store.system import PASSWORD_TABLE
+from tests.auth.conftest import LOGIN, PASSWORD, REGISTER, SIGNUP, Auth, error_code
+from tests.conftest import write_project
+
+
+class Counter:
+    """Counts the argon2 hashes and verifications made while it is installed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.hashed: list[int] = []  # sizes in bytes of what was hashed
+        self.verified = 0
+        hash_, verify = PasswordHasher.hash, PasswordHasher.verify
+
+        def counting_hash(hasher: PasswordHasher, password: str | bytes, **kw: Any) -> str:
+            self.hashed.append(len(password.encode() if isinstance(password, str) else password))
+            return hash_(hasher, password, **kw)
+
+        def counting_verify(hasher: PasswordHasher, stored: Any, password: Any) -> bool:
+            self.verified += 1
+            return verify(hasher, stored, password)
+
+        # PasswordHasher has __slots__: patch the class for the length of the test.
+        monkeypatch.setattr(PasswordHasher, "hash", counting_hash)
+        monkeypatch.setattr(PasswordHasher, "verify", counting_verify)
+
+
+@pytest.fixture
+def counter(monkeypatch: pytest.MonkeyPatch) -> Counter:
+    """Argon2 calls, counted."""
+    return Counter(monkeypatch)
+
+
+async def _stored_hash(auth: Auth) -> str:
+    table = auth.service.store.tables.metadata.tables[PASSWORD_TABLE]
+    async with auth.service.store.db.read() as conn:
+        stored: str = (await conn.execute(select(table.c.hash))).scalar_one()
+    return stored
+
+
+async def _register(auth: Auth, password: str, email: str = "ann@example.com") -> dict[str, Any]:
+    # Sent as ASCII-escaped JSON, so that even lone surrogates make it to the server.
+    body = json.dumps({"query": REGISTER, "variables": {"email": email, "password": password}})
+    response = await auth.client.http.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def test_too_short_is_refused(auth: Auth, counter: Counter) -> None:
+    body = await _register(auth, "1234567")
+    assert error_code(body) == "BAD_USER_INPUT"
+    assert body["errors"][0]["message"] == "The password must be at least 8 characters"
+    assert counter.hashed == []
+    assert await auth.gql("{ usersCount }") == {"data": {"usersCount": 0}}
+    assert "errors" not in await _register(auth, "12345678")
+
+
+async def test_too_long_is_refused_before_hashing(auth: Auth, counter: Counter) -> None:
+    for password in ("x" * 1025, "€" * 342):  # 342 characters, but 1026 bytes
+        body = await _register(auth, password)
+        assert error_code(body) == "BAD_USER_INPUT"
+        assert body["errors"][0]["message"] == "The password must be at most 1024 bytes"
+    assert counter.hashed == []
+    assert "errors" not in await _register(auth, "x" * 1024)
+    assert counter.hashed == [1024]
+
+
+async def test_a_too_long_password_at_login_is_never_hashed(auth: Auth, counter: Counter) -> None:
+    await auth.register("ann@example.com")
+    counter.hashed.clear()
+    counter.verified = 0
+    body = await auth.login("ann@example.com", "x" * 100_000)
+    assert error_code(body) == "INVALID_CREDENTIALS"
+    assert counter.verified == 1  # the dummy, so that timing tells nothing
+    assert counter.hashed == []
+
+
+UNICODE_PASSWORDS = [
+    "пароль-секрет",
+    "密码密码密码密码",
+    "🔑🔑🔑🔑🔑🔑🔑🔑",  # 8 characters, 32 bytes
+    "  spaces  ",
+    "e\u0301e\u0301e\u0301e\u0301",  # 8 code points, 4 letters once normalised
+]
+
+
+async def test_any_unicode(auth: Auth, subtests: pytest.Subtests) -> None:
+    for number, password in enumerate(UNICODE_PASSWORDS):
+        with subtests.test(password=password):
+            email = f"user{number}@example.com"
+            assert "errors" not in await _register(auth, password, email=email)
+            assert "errors" not in await auth.login(email, password)
+            # Never trimmed, never normalised: another spelling is another password.
+            others = {password.strip(), unicodedata.normalize("NFC", password)} - {password}
+            for other in others:
+                assert error_code(await auth.login(email, other)) == "INVALID_CREDENTIALS"
+
+
+async def test_lone_surrogates_are_bad_input_not_a_crash(auth: Auth) -> None:
+    assert error_code(await _register(auth, "\ud800" * 8)) == "BAD_USER_INPUT"
+    assert error_code(await _register(auth, PASSWORD, email="\udc80@example.com")) == (
+        "BAD_USER_INPUT"
+    )
+    await auth.register("ann@example.com")
+    for variables in (
+        {"email": "ann@example.com", "password": "\ud800" * 8},
+        {"email": "\ud800@example.com", "password": PASSWORD},
+    ):
+        body = json.dumps({"query": LOGIN, "variables": variables})
+        response = await auth.client.http.post(
+            "/graphql", content=body, headers={"content-type": "application/json"}
+        )
+        assert error_code(response.json()) == "INVALID_CREDENTIALS"
+
+
+async def test_minimum_length_from_bastion_yml(auth_for: Callable[..., Any]) -> None:
+    auth = await auth_for(email_password={"min_password_length": 15})
+    body = await _register(auth, "fourteen chars")
+    assert body["errors"][0]["message"] == "The password must be at least 15 characters"
+    assert "errors" not in await _register(auth, "fifteen chars!!")
+
+
+async def test_hash_is_argon2id_with_the_owasp_minimum(auth: Auth) -> None:
+    await auth.register("ann@example.com")
+    stored = await _stored_hash(auth)
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert PASSWORD not in stored
+
+
+async def test_rehash_on_login_when_the_parameters_change(
+    tmp_path: Path, client_for: Callable[..., Any]
+) -> None:
+    folder = tmp_path / "project"
+    write_project(folder, auth=SIGNUP)
+    before = Auth(await client_for(load_project(folder)))
+    await before.register("ann@example.com")
+    old = await _stored_hash(before)
+    assert "errors" not in await before.login("ann@example.com")
+    assert await _stored_hash(before) == old  # same parameters: kept
+    assert ",t=2," in old
+
+    write_project(folder, auth={**SIGNUP, "password_hash": {"time_cost": 3}})
+    after = Auth(await client_for(load_project(folder)))  # the server restarts
+    assert await _stored_hash(after) == old  # nothing happens until the user logs in
+    assert "errors" not in await after.login("ann@example.com")
+    new = await _stored_hash(after)
+    assert new != old
+    assert new.startswith("$argon2id$v=19$m=19456,t=3,p=1$")
+    assert "errors" not in await after.login("ann@example.com")  # the new hash verifies
+    assert await _stored_hash(after) == new  # and is not remade again
+    assert error_code(await after.login("ann@example.com", "wrong password")) == (
+        "INVALID_CREDENTIALS"
+    )
+
+
+async def test_unknown_email_still_runs_a_hash(auth: Auth, counter: Counter) -> None:
+    await auth.register("ann@example.com")
+    await auth.register("bob@example.com")
+    async with auth.service.store.db.write() as conn:
+        await auth.service.auth.accounts.set_active(conn, "bob@example.com", False)
+    for email, password in [
+        ("nobody@example.com", PASSWORD),
+        ("ann@example.com", "wrong password"),
+        ("bob@example.com", PASSWORD),
+        ("ann@example.com", PASSWORD),
+    ]:
+        counter.verified = 0
+        await auth.login(email, password)
+        assert counter.verified == 1, email
+
+
+async def test_passwords_never_reach_the_logs(auth: Auth, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "a password nobody should ever see"
+    with caplog.at_level(logging.DEBUG):
+        pair = await auth.register("ann@example.com", secret)
+        await auth.login("ann@example.com", secret)
+        await auth.login("ann@example.com", secret + "?")
+        await auth.refresh(pair["refreshToken"])
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "POST /graphql 200" in text  # the log was written, and read here
+    assert secret not in text
+    assert pair["refreshToken"] not in text
+    assert pair["accessToken"] not in text

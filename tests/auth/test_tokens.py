@@ -1,0 +1,201 @@
+"""Access tokens: their claims, their lifetime at the boundary with skew, the secret, the header."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from sqlalchemy import select
+
+from bastion import create_app
+from bastion.auth.secret import SECRET_ENV, load_secret
+from bastion.auth.tokens import LEEWAY_SECONDS, AccessTokens, TokenRefused
+from bastion.clock import FrozenClock
+from bastion.errors import ProjectError
+from bastion.project import Project
+from bastion.store.system import REFRESH_TABLE
+from tests.auth.conftest import Auth
+
+KEY = b"k" * 32
+
+
+def decode(auth: Auth, token: str) -> dict[str, Any]:
+    """The claims of a token, checked with the project's own secret."""
+    secret = load_secret(auth.service.project.data_dir)
+    # The injected clock is in 2030: time is the app's to check, not this decoder's.
+    claims: dict[str, Any] = jwt.decode(
+        token, secret, algorithms=["HS256"], audience="test-app", options={"verify_iat": False}
+    )
+    return claims
+
+
+async def test_access_token_claims(auth: Auth, clock: FrozenClock) -> None:
+    pair = await auth.register("ann@example.com")
+    user = await auth.viewer(pair["accessToken"])
+    assert user is not None
+    header = jwt.get_unverified_header(pair["accessToken"])
+    assert header["alg"] == "HS256"
+    claims = decode(auth, pair["accessToken"])
+    now = int(clock().timestamp())
+    assert set(claims) == {"iss", "aud", "sub", "iat", "exp", "jti", "sid", "typ"}
+    assert claims["iss"] == "bastion:test-app"
+    assert claims["aud"] == "test-app"
+    assert claims["sub"] == user["id"]
+    assert claims["typ"] == "access"
+    assert claims["iat"] == now
+    assert claims["exp"] == now + 1800
+    second = decode(auth, (await auth.login_pair("ann@example.com"))["accessToken"])
+    assert second["jti"] != claims["jti"]
+    assert second["sid"] != claims["sid"]  # a login is a new session
+
+
+async def test_default_lifetimes(auth: Auth) -> None:
+    pair = await auth.register("ann@example.com")
+    assert pair["accessTokenLifetime"] == 1800
+    assert pair["refreshTokenLifetime"] == 30 * 86_400
+
+
+async def test_lifetimes_from_bastion_yml(auth_for: Callable[..., Any]) -> None:
+    auth = await auth_for(access_token_lifetime=60, refresh_token_lifetime=3600)
+    pair = await auth.register("ann@example.com")
+    assert pair["accessTokenLifetime"] == 60
+    assert pair["refreshTokenLifetime"] == 3600
+    claims = decode(auth, pair["accessToken"])
+    assert claims["exp"] - claims["iat"] == 60
+
+
+async def test_expiry_at_the_boundary_with_skew(
+    auth_for: Callable[..., Any], clock: FrozenClock
+) -> None:
+    auth = await auth_for(access_token_lifetime=60, renew_in_response_header=False)
+    token = (await auth.register("ann@example.com"))["accessToken"]
+    clock.advance(60 + LEEWAY_SECONDS - 1)  # exp + 29 s: still inside the allowed skew
+    assert await auth.viewer(token) is not None
+    clock.advance(1)  # exp + 30 s
+    assert await auth.refused(token) == "ACCESS_TOKEN_EXPIRED"
+
+
+def test_expiry_boundary_of_the_verifier_and_its_cache() -> None:
+    clock = FrozenClock()
+    tokens = AccessTokens(KEY, "iss", "aud", 100, clock)
+    token, claims = tokens.issue("user", "session")
+    assert tokens.verify(token) == claims  # now cached
+    clock.advance(100 + 29)
+    assert tokens.verify(token) == claims
+    clock.advance(1)
+    with pytest.raises(TokenRefused) as refused:
+        tokens.verify(token)  # a cached token is not spared the time check
+    assert refused.value.code == "ACCESS_TOKEN_EXPIRED"
+
+
+def test_a_token_from_the_future_beyond_the_skew_is_refused() -> None:
+    clock = FrozenClock()
+    tokens = AccessTokens(KEY, "iss", "aud", 100, clock)
+    near, _ = tokens.issue("user", "s", issued_at=clock() + timedelta(seconds=30))
+    far, _ = tokens.issue("user", "s", issued_at=clock() + timedelta(seconds=31))
+    assert tokens.verify(near).user_id == "user"
+    with pytest.raises(TokenRefused) as refused:
+        tokens.verify(far)
+    assert refused.value.code == "ACCESS_TOKEN_INVALID"
+
+
+async def test_scheme_is_case_insensitive(auth: Auth) -> None:
+    token = (await auth.register("ann@example.com"))["accessToken"]
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        body = (
+            await auth.client.http.post(
+                "/graphql",
+                json={"query": "{ viewer { user { email } } }"},
+                headers={"Authorization": f"{scheme} {token}"},
+            )
+        ).json()
+        assert body == {"data": {"viewer": {"user": {"email": "ann@example.com"}}}}
+
+
+async def test_another_scheme_is_anonymous(auth: Auth) -> None:
+    token = (await auth.register("ann@example.com"))["accessToken"]
+    response = await auth.client.http.post(
+        "/graphql", json={"query": "{ viewer { user { id } } }"}, headers={"Authorization": token}
+    )
+    assert response.json()["data"] == {"viewer": {"user": None}}
+    assert response.json()["extensions"] == {"authentication": {"code": "ACCESS_TOKEN_INVALID"}}
+
+
+async def test_refresh_tokens_are_opaque_and_stored_as_sha256(auth: Auth) -> None:
+    pair = await auth.register("ann@example.com")
+    refresh = pair["refreshToken"]
+    assert refresh.count(".") == 0
+    assert len(refresh) == 43  # 256 bits in unpadded base64url
+    table = auth.service.store.tables.metadata.tables[REFRESH_TABLE]
+    async with auth.service.store.db.read() as conn:
+        rows = (await conn.execute(select(table))).mappings().all()
+    assert [row["hash"] for row in rows] == [hashlib.sha256(refresh.encode()).hexdigest()]
+    assert all(refresh not in str(value) for row in rows for value in row.values())
+
+
+# -- the secret -------------------------------------------------------------------------------
+
+
+def test_secret_is_made_once_with_mode_0600(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    first = load_secret(tmp_path / ".bastion")
+    path = tmp_path / ".bastion" / "secret"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert len(first) >= 32
+    assert load_secret(tmp_path / ".bastion") == first
+    assert [p.name for p in path.parent.iterdir()] == ["secret"]  # no temp file left behind
+
+
+def test_secret_from_the_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SECRET_ENV, "e" * 32)
+    assert load_secret(tmp_path) == b"e" * 32
+    assert not (tmp_path / "secret").exists()
+
+
+@pytest.mark.parametrize("value", ["", "short", "x" * 31])
+def test_short_secret_from_the_environment_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, value)
+    with pytest.raises(ProjectError, match="at least 32 bytes"):
+        load_secret(tmp_path)
+
+
+def test_short_secret_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    (tmp_path / "secret").write_bytes(b"tiny")
+    with pytest.raises(ProjectError, match="at least 32 bytes"):
+        load_secret(tmp_path)
+
+
+@pytest.mark.parametrize("secret", [b"", b"x" * 31])
+def test_short_injected_secret_is_refused(
+    make_project: Callable[..., Project], secret: bytes
+) -> None:
+    with pytest.raises(ProjectError, match="at least 32 bytes"):
+        create_app(make_project(), secret=secret)
+
+
+async def test_two_apps_on_one_folder_share_the_secret(
+    tmp_path: Path,
+    make_project: Callable[..., Project],
+    client_for: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two workers of one project: a token issued by one is accepted by the other.
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    project = make_project(auth={"email_password": {"signup": True}})
+    first = Auth(await client_for(project))
+    second = Auth(await client_for(project))
+    token = (await first.register("ann@example.com"))["accessToken"]
+    assert await second.viewer(token) == await first.viewer(token)
+    assert await second.viewer(token) is not None
