@@ -6,7 +6,9 @@ The filter shape is Graphcool's (Prisma 1): ``{title: "Alien"}``, ``year_gt``,
 this same compiler, so a rule means exactly what the equal ``where`` means.
 
 Negated filters (``_not``, ``_not_in``, ``_not_contains``...) also match nodes where the field
-is null: "every movie whose title is not Alien" includes the movies without a title.
+is null: "every movie whose title is not Alien" includes the movies without a title. ``NOT``
+lists and ``_every`` follow the same two-valued logic: a node a filter does not match (because a
+value is null) is matched by its negation.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy import (
     case,
     exists,
     false,
+    func,
     not_,
     null,
     or_,
@@ -56,6 +59,13 @@ class ReadPolicy(Protocol):
 
 def _null_or(column: Any, condition: Condition) -> Condition:
     return or_(condition, column.is_(None))
+
+
+def _negate(condition: Condition) -> Condition:
+    # SQL's NOT of an unknown (a comparison with null) is unknown, which would drop the row from
+    # both a filter and its negation; count unknown as "does not match" before negating.
+    negated: Condition = not_(func.coalesce(condition, false()))
+    return negated
 
 
 _SCALAR_OPS: dict[str, Callable[[Any, Any], Condition]] = {
@@ -150,13 +160,17 @@ class FilterCompiler:
         parts: list[Condition] = []
         for key, value in (where or {}).items():
             if key in ("AND", "OR", "NOT"):
-                items = [self.where(type_name, item, table, policy) for item in value or ()]
+                if value is None:
+                    # Unlike a field, a list has no null to match: `OR: null` is no filter at
+                    # all, where `OR: []` (no alternative holds) matches nothing.
+                    continue
+                items = [self.where(type_name, item, table, policy) for item in value]
                 if key == "AND":
                     parts.append(and_(true(), *items))
                 elif key == "OR":
                     parts.append(or_(false(), *items))
                 else:
-                    parts.append(not_(or_(false(), *items)))
+                    parts.append(_negate(or_(false(), *items)))
                 continue
             spec = self._keys[type_name].get(key)
             if spec is None:
@@ -211,7 +225,7 @@ class FilterCompiler:
         if op == "none":
             return not_(exists().where(linked, condition))
         # every: no linked row fails the condition (a null condition counts as failing)
-        return not_(exists().where(linked, or_(not_(condition), condition.is_(None))))
+        return not_(exists().where(linked, _negate(condition)))
 
     def _related(
         self, type_name: str, value: Where, source: FromClause, policy: ReadPolicy | None

@@ -5,6 +5,11 @@ for and the tables the database has. At start Bastion applies only what is safe 
 new tables, new optional columns, new and dropped indexes. Anything else (a removed type or
 field holding data, a changed type, a field made required) stops the start with a message
 naming it; nothing is written in that case.
+
+Some type changes are invisible to the database: String and enums are both text, lists and JSON
+both JSON. So the value type of every field is recorded at each start, and a field whose
+recorded type changed is refused when it holds values the new type cannot read (an enum that
+lost a value still in use, ``[String!]`` become ``[Int!]``).
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from sqlalchemy.schema import CreateColumn
 from bastion.errors import SchemaChangeRefused
 from bastion.store.database import Database
 from bastion.store.system import META_TABLE
+from bastion.store.tables import VALUE_TYPE
 
 _TYPES_KEY = "model_tables"
+_COLUMNS_KEY = "model_columns"
+_SHOWN_VALUES = 5
 
 
 @dataclass
@@ -44,6 +52,44 @@ def _rows_with_values(conn: Connection, table: str, column: str | None = None) -
     if column:
         query = query.where(target.c[column].is_not(None))
     return int(conn.execute(query).scalar_one())
+
+
+def _values_outside(conn: Connection, table: str, column: str, allowed: list[str]) -> list[str]:
+    target = Table(table, MetaData(), Column(column))
+    query = (
+        select(target.c[column])
+        .where(target.c[column].is_not(None), target.c[column].not_in(allowed))
+        .distinct()
+        .limit(_SHOWN_VALUES)
+    )
+    return sorted(str(v) for v in conn.execute(query).scalars())
+
+
+def _value_type_change(
+    conn: Connection, table: str, column: str, old: dict[str, Any] | None, new: dict[str, Any]
+) -> str | None:
+    """Why a column whose SQL type stays the same cannot take its new value type, if it cannot."""
+    label = f"{table}.{column}"
+    new_enum = set(new.get("enum", ()))
+    same_type = old is not None and old["type"] == new["type"]
+    if old is not None and same_type and set(old.get("enum", ())) <= new_enum:
+        return None  # the same type, or an enum with more values: every stored value still fits
+    if new_enum and not new["type"].startswith("["):
+        # Stored text is readable when every value is one of the enum's; ask the rows.
+        outside = _values_outside(conn, table, column, sorted(new_enum))
+        if not outside:
+            return None
+        return f"field {label} holds values that enum {new['type']} lacks ({', '.join(outside)})"
+    if old is None:
+        return None  # recorded by an older version: nothing to compare with
+    if new["type"] == "JSON" or (new["type"] == "String" and "enum" in old):
+        return None  # JSON holds any list, and text holds any enum value
+    if not _rows_with_values(conn, table, column):
+        return None
+    if same_type:
+        lost = ", ".join(sorted(set(old["enum"]) - new_enum))
+        return f"field {label}: enum {new['type'].strip('[]')} no longer has {lost}"
+    return f"field {label} changed type ({old['type']} -> {new['type']})"
 
 
 def _add_column(ops: Operations, conn: Connection, table: str, column: Column[Any]) -> None:
@@ -65,7 +111,12 @@ def _add_column(ops: Operations, conn: Connection, table: str, column: Column[An
     conn.exec_driver_sql(ddl)
 
 
-def _plan(conn: Connection, metadata: MetaData, owned: set[str]) -> SyncReport:
+def _plan(
+    conn: Connection,
+    metadata: MetaData,
+    owned: set[str],
+    recorded: dict[str, dict[str, Any]],
+) -> SyncReport:
     context = MigrationContext.configure(conn, opts={"compare_type": True})
     diffs = compare_metadata(context, metadata)
     ops = Operations(context)
@@ -73,6 +124,7 @@ def _plan(conn: Connection, metadata: MetaData, owned: set[str]) -> SyncReport:
     refused: list[str] = []
     new_tables = {d[1].name for d in diffs if isinstance(d, tuple) and d[0] == "add_table"}
     added_columns: set[tuple[str, str]] = set()
+    retyped: set[tuple[str, str]] = set()
     indexes: list[tuple[str, Index]] = []
     for diff in diffs:
         for change in diff if isinstance(diff, list) else [diff]:
@@ -107,6 +159,7 @@ def _plan(conn: Connection, metadata: MetaData, owned: set[str]) -> SyncReport:
                     )
             elif kind == "modify_type":
                 _, _, table, column, _, old, new = change
+                retyped.add((table, column))
                 refused.append(f"field {table}.{column} changed type ({old} -> {new})")
             elif kind == "modify_nullable":
                 _, _, table, column, _, _, nullable = change
@@ -125,6 +178,22 @@ def _plan(conn: Connection, metadata: MetaData, owned: set[str]) -> SyncReport:
                         f"{', '.join(sorted(columns))} changed"
                     )
             # modify_default and comment changes do not matter: defaults live in the model.
+    for table in metadata.sorted_tables:
+        if table.name in new_tables:
+            continue
+        for column in table.columns:
+            key = (table.name, column.name)
+            if VALUE_TYPE not in column.info or key in added_columns or key in retyped:
+                continue
+            reason = _value_type_change(
+                conn,
+                table.name,
+                column.name,
+                recorded.get(f"{table.name}.{column.name}"),
+                column.info[VALUE_TYPE],
+            )
+            if reason:
+                refused.append(reason)
     if refused:
         raise SchemaChangeRefused(
             [f"cannot apply at start: {reason}" for reason in refused]
@@ -164,19 +233,28 @@ async def sync_schema(db: Database, metadata: MetaData, model_tables: list[str])
     """Create what is missing and refuse what is unsafe, in one transaction."""
 
     def run(conn: Connection) -> SyncReport:
-        has_meta = conn.dialect.has_table(conn, META_TABLE)
-        owned: set[str] = set()
-        if has_meta:
-            meta = metadata.tables[META_TABLE]
-            row = conn.execute(select(meta.c.value).where(meta.c.key == _TYPES_KEY)).first()
-            owned = set(json.loads(row[0])) if row else set()
-        report = _plan(conn, metadata, owned)
         meta = metadata.tables[META_TABLE]
-        conn.execute(meta.delete().where(meta.c.key == _TYPES_KEY))
-        conn.execute(
-            meta.insert().values(
-                key=_TYPES_KEY, value=json.dumps(sorted(owned | set(model_tables)))
+        stored: dict[str, Any] = {}
+        if conn.dialect.has_table(conn, META_TABLE):
+            rows = conn.execute(
+                select(meta.c.key, meta.c.value).where(meta.c.key.in_([_TYPES_KEY, _COLUMNS_KEY]))
             )
+            stored = {key: json.loads(value) for key, value in rows}
+        owned = set(stored.get(_TYPES_KEY, ()))
+        report = _plan(conn, metadata, owned, stored.get(_COLUMNS_KEY, {}))
+        columns = {
+            f"{table.name}.{column.name}": column.info[VALUE_TYPE]
+            for table in metadata.sorted_tables
+            for column in table.columns
+            if VALUE_TYPE in column.info
+        }
+        conn.execute(meta.delete().where(meta.c.key.in_([_TYPES_KEY, _COLUMNS_KEY])))
+        conn.execute(
+            meta.insert(),
+            [
+                {"key": _TYPES_KEY, "value": json.dumps(sorted(owned | set(model_tables)))},
+                {"key": _COLUMNS_KEY, "value": json.dumps(columns, sort_keys=True)},
+            ],
         )
         return report
 

@@ -55,6 +55,24 @@ def column_type(field: ScalarField) -> TypeEngine[Any]:
             return Text()
 
 
+VALUE_TYPE = "bastion_type"
+"""Key of ``Column.info`` holding the field's value type (see :func:`value_type`)."""
+
+
+def value_type(field: ScalarField, enums: dict[str, list[str]]) -> dict[str, Any]:
+    """The field's type as the GraphQL API sees it, for the start-up sync to compare.
+
+    Several field types share one SQL type (String and enums are text, lists and JSON are
+    JSON), so the database alone cannot tell that ``[String!]`` became ``[Int!]`` or that an
+    enum lost a value; this record can. Enum fields also carry their values.
+    """
+    name = field.enum if field.kind is ScalarKind.ENUM else field.kind.value
+    result: dict[str, Any] = {"type": f"[{name}]" if field.is_list else str(name)}
+    if field.enum is not None:
+        result["enum"] = list(enums[field.enum])
+    return result
+
+
 def unique_index_name(table: str, column: str) -> str:
     """The name of the unique index of ``table.column``; errors are mapped back through it."""
     return f"uq_{table}_{column}"
@@ -71,14 +89,19 @@ class Tables:
         return self.by_type[type_name]
 
 
-def _scalar_column(field: ScalarField) -> Column[object]:
+def _scalar_column(field: ScalarField, enums: dict[str, list[str]]) -> Column[object]:
     if field.name == "id":
         return Column("id", String(ID_LENGTH), primary_key=True)
-    return Column(field.name, column_type(field), nullable=not field.required)
+    return Column(
+        field.name,
+        column_type(field),
+        nullable=not field.required,
+        info={VALUE_TYPE: value_type(field, enums)},
+    )
 
 
-def _type_table(obj: ObjectType, metadata: MetaData) -> Table:
-    columns: list[Column[object]] = [_scalar_column(f) for f in obj.scalars]
+def _type_table(obj: ObjectType, metadata: MetaData, enums: dict[str, list[str]]) -> Table:
+    columns: list[Column[object]] = [_scalar_column(f, enums) for f in obj.scalars]
     indexes: list[Index] = []
     for field in obj.scalars:
         if field.unique:
@@ -109,5 +132,5 @@ def _type_table(obj: ObjectType, metadata: MetaData) -> Table:
 def build_tables(model: Model, metadata: MetaData | None = None) -> Tables:
     """Make the tables of ``model``, in ``metadata`` if given (auth tables share it)."""
     metadata = metadata or MetaData(naming_convention=NAMING_CONVENTION)
-    by_type = {name: _type_table(obj, metadata) for name, obj in model.types.items()}
+    by_type = {name: _type_table(obj, metadata, model.enums) for name, obj in model.types.items()}
     return Tables(metadata=metadata, by_type=by_type)

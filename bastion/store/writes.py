@@ -7,8 +7,10 @@ either writes everything it asked for or nothing. Database constraint failures a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, delete, insert, select, update
@@ -18,7 +20,15 @@ from sqlalchemy.sql import Executable
 
 from bastion.clock import Clock
 from bastion.errors import BadUserInput, Conflict, NotFound
-from bastion.model import MANAGED_TIMESTAMPS, Model, OnDelete, RelationField, ScalarKind
+from bastion.model import (
+    MANAGED_TIMESTAMPS,
+    Model,
+    OnDelete,
+    RelationField,
+    ScalarField,
+    ScalarKind,
+)
+from bastion.model.values import format_datetime, parse_datetime
 from bastion.store.filters import FilterCompiler
 from bastion.store.ids import new_id
 from bastion.store.reads import Node
@@ -51,7 +61,9 @@ class Writer:
         unique = [f.name for f in obj.scalars if f.unique]
         unique += [r.column for r in obj.foreign_keys if not r.target_many]
         for column in unique:
-            if f"{type_name}.{column}" in text or unique_index_name(type_name, column) in text:
+            if _mentions(text, f"{type_name}.{column}") or _mentions(
+                text, unique_index_name(type_name, column)
+            ):
                 field = next(
                     (r.holder_field for r in obj.foreign_keys if r.column == column), column
                 )
@@ -98,16 +110,16 @@ class Writer:
         permission checks that follow in the same transaction.
         """
         obj = self.model.type(type_name)
-        now = self.clock()
+        now = _to_millis(self.clock())
         row: dict[str, Any] = {"id": new_id()}
         for field in obj.scalars:
             if field.managed:
                 if field.name in MANAGED_TIMESTAMPS and field.kind is ScalarKind.DATETIME:
                     row[field.name] = now
             elif data.get(field.name) is not None:
-                row[field.name] = data[field.name]
+                row[field.name] = _stored(field, data[field.name])
             elif field.has_default:
-                row[field.name] = field.default
+                row[field.name] = _stored(field, field.default)
             elif field.required:
                 raise BadUserInput(f"{type_name}.{field.name} is required")
         for link_field in obj.relations:
@@ -249,7 +261,7 @@ class Writer:
                 continue
             if data[field.name] is None and field.required:
                 raise BadUserInput(f"{type_name}.{field.name} is required and cannot be null")
-            values[field.name] = data[field.name]
+            values[field.name] = _stored(field, data[field.name])
         for link_field in obj.relations:
             if link_field.holds_key and data.get(link_field.name) is not None:
                 values[link_field.relation.column] = await self._one_target(
@@ -258,7 +270,7 @@ class Writer:
         if "updatedAt" in obj.fields and (
             values or any(data.get(f.name) is not None for f in obj.relations)
         ):
-            values["updatedAt"] = self.clock()
+            values["updatedAt"] = _to_millis(self.clock())
         table = self.tables[type_name]
         if values:
             await self._run(
@@ -299,6 +311,26 @@ def _note(
 ) -> None:
     if journal is not None:
         journal.append(Change(operation, type_name, str(node_id), tuple(data or ())))
+
+
+def _mentions(text: str, name: str) -> bool:
+    # A whole name only: the unique index of `name` must not be found in the one of `nameCode`.
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text) is not None
+
+
+def _to_millis(value: datetime) -> datetime:
+    # The API shows milliseconds; a stored value finer than that could never be found again by
+    # the value a client read (`createdAt: <what it was given>` would match nothing).
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _stored(field: ScalarField, value: Any) -> Any:
+    """A field's value as its column keeps it."""
+    if field.kind is not ScalarKind.DATETIME or value is None:
+        return value
+    if field.is_list:  # a JSON column: the dates go in as the ISO text the API shows
+        return [format_datetime(v if isinstance(v, datetime) else parse_datetime(v)) for v in value]
+    return _to_millis(value if isinstance(value, datetime) else parse_datetime(value))
 
 
 def _keys(where: Data) -> str:
