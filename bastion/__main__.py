@@ -1,5 +1,6 @@
-"""`python -m bastion` runs the CLI."""
+"""``python -m bastion``: the same as the ``bastion`` command."""
 
 from bastion.cli import main
 
-main()
+if __name__ == "__main__":
+    main(prog_name="bastion")

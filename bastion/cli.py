@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import secrets
@@ -71,7 +72,7 @@ def _logging() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="bastion", context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bastion")
 def main() -> None:
     """Bastion: a project folder becomes a GraphQL API with authentication built in."""
@@ -90,9 +91,10 @@ def init(directory: Path) -> None:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50] or "app"
     suffix = "".join(secrets.choice(string.ascii_lowercase) for _ in range(5))
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "bastion.yml").write_text(
-        INIT_CONFIG.format(name=name, app_id=f"{slug}-{suffix}"), encoding="utf-8"
-    )
+    # Quoted (a JSON string is a YAML string): a folder named 2024, yes or "a: b" must still
+    # read back as a string name.
+    config = INIT_CONFIG.format(name=json.dumps(name), app_id=json.dumps(f"{slug}-{suffix}"))
+    (directory / "bastion.yml").write_text(config, encoding="utf-8")
     if not (directory / "schema.graphql").exists():
         (directory / "schema.graphql").write_text(INIT_SCHEMA, encoding="utf-8")
     if not (directory / ".gitignore").exists():
@@ -135,7 +137,11 @@ def serve(directory: Path | None, host: str | None, port: int | None, example: s
                 param_hint="--example",
             )
         directory = Path(example)
-        if examples.materialize(example, directory):
+        try:
+            copied = examples.materialize(example, directory)
+        except BastionError as error:
+            _fail(error)
+        if copied:
             click.echo(f"Copied the example project '{example}' to ./{directory}", err=True)
     project = _load(directory or Path("."))
     try:

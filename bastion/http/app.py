@@ -43,7 +43,8 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/graphql", endpoint.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            # An ASGI app, not a function: the route passes it every method (see __call__).
+            Route("/graphql", endpoint),
             Route("/healthz", _healthz, methods=["GET"]),
         ],
         middleware=[Middleware(AccessLog)],

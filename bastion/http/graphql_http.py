@@ -16,8 +16,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from bastion.auth.authenticate import Authentication
 from bastion.errors import Code
@@ -77,11 +78,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
         raise _BadRequest(413, f"The request body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _BadRequest(413, f"The request body is larger than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _BadRequest(413, f"The request body is larger than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client went away mid-upload: its fault, not a bug to log with a traceback.
+        raise _BadRequest(400, "The request body ended early") from None
     return b"".join(chunks)
 
 
@@ -160,6 +165,12 @@ class GraphQLEndpoint:
         self.executor = executor
         self.authenticate = authenticate
         self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The endpoint as an ASGI app, so a route hands it every method: the ones it does not
+        serve get its JSON 405 with ``Allow: GET, POST``, not Starlette's plain-text one."""
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
         """Answer one request to the GraphQL route."""
