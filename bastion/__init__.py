@@ -1,8 +1,30 @@
-"""Bastion: a self-hosted GraphQL backend with authentication built in."""
+"""Bastion: a self-hosted GraphQL backend with authentication built in.
 
-from bastion.http.app import create_app
-from bastion.project import Project, load_project
+The public names are loaded on first use (PEP 562), so that `bastion --version` and
+`bastion.client` do not import the whole server stack.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 __all__ = ["Project", "__version__", "create_app", "load_project"]
+
+_LAZY = {
+    "create_app": "bastion.http.app",
+    "Project": "bastion.project",
+    "load_project": "bastion.project",
+}
+
+if TYPE_CHECKING:
+    from bastion.http.app import create_app
+    from bastion.project import Project, load_project
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bastion' has no attribute {name!r}")

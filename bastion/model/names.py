@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-import inflect
+from bastion.model.plural import plural_word
 
 TYPE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 FIELD_NAME = re.compile(r"^[a-z][A-Za-z0-9_]*$")
@@ -57,11 +57,6 @@ RESERVED_ROOT_FIELDS = frozenset(
 ENUM_VALUE_FORBIDDEN = frozenset({"true", "false", "null"})
 
 
-@cache
-def _engine() -> inflect.engine:
-    return inflect.engine()
-
-
 def lower_first(name: str) -> str:
     """``MovieTag`` -> ``movieTag``."""
     return name[:1].lower() + name[1:]
@@ -70,7 +65,7 @@ def lower_first(name: str) -> str:
 def plural(name: str) -> str:
     """The English plural of a PascalCase type name: ``Movie`` -> ``Movies``."""
     words = re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", name) or [name]
-    last = str(_engine().plural_noun(words[-1].lower())) or words[-1].lower() + "s"
+    last = plural_word(words[-1].lower())
     result = "".join(words[:-1]) + last[:1].upper() + last[1:]
     # Nouns whose plural is the singular (Sheep) would make `sheep` mean both one and many.
     return result if result != name else name + "List"
