@@ -36,6 +36,7 @@ from bastion.permissions.compile import Permissions
 from bastion.store import Store
 
 DOCUMENT_CACHE_SIZE = 1024
+MAX_CACHED_QUERY_LENGTH = 16_384
 
 
 class RequestFailed(Exception):
@@ -83,23 +84,31 @@ class Executor:
         self.store = store
         self.auth = auth
         self.permissions = permissions
-        self._document = lru_cache(maxsize=cache_size)(self._parse_and_validate)
+        self._cached = lru_cache(maxsize=cache_size)(self._parse_and_validate)
 
-    def _parse_and_validate(self, query: str) -> DocumentNode | RequestFailed:
+    def _parse_and_validate(self, query: str) -> DocumentNode | list[dict[str, Any]]:
+        """The document, or the errors that refuse it (a list: no exception is kept alive)."""
         try:
             document = parse(query)
         except GraphQLError as error:
-            return RequestFailed([format_error(error, Code.GRAPHQL_PARSE_FAILED)])
+            return [format_error(error, Code.GRAPHQL_PARSE_FAILED)]
         errors = validate(self.schema, document)
         if errors:
-            return RequestFailed([format_error(e, Code.GRAPHQL_VALIDATION_FAILED) for e in errors])
+            return [format_error(e, Code.GRAPHQL_VALIDATION_FAILED) for e in errors]
         return document
+
+    def _document(self, query: str) -> DocumentNode | list[dict[str, Any]]:
+        # Only documents of ordinary size are cached, so that the cache's memory stays
+        # bounded (1,024 entries of at most 16 KB) whatever clients send.
+        if len(query) > MAX_CACHED_QUERY_LENGTH:
+            return self._parse_and_validate(query)
+        return self._cached(query)
 
     def prepare(self, query: str, operation_name: str | None = None) -> Prepared:
         """Parse (cached), validate (cached) and pick the operation; raises RequestFailed."""
         document = self._document(query)
-        if isinstance(document, RequestFailed):
-            raise document
+        if isinstance(document, list):
+            raise RequestFailed(document)
         operation = get_operation_ast(document, operation_name)
         if operation is None:
             message = (

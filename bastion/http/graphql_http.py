@@ -115,10 +115,31 @@ def _params_from_query_string(request: Request) -> dict[str, Any]:
     return params
 
 
+def _is_text(value: Any) -> bool:
+    """False when a string anywhere in ``value`` holds a lone UTF-16 surrogate.
+
+    JSON escapes can carry them ("\\ud800"); they are not Unicode text, and would fail deep in
+    the password hasher or the database instead of here.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_is_text(k) and _is_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_text(item) for item in value)
+    return True
+
+
 def _check_params(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
     query = params.get("query")
     if not isinstance(query, str) or not query.strip():
         raise _BadRequest(400, "The request has no `query` string")
+    if not _is_text(params):
+        raise _BadRequest(400, "The request holds text that is not valid Unicode")
     variables = params.get("variables")
     if variables is not None and not isinstance(variables, dict):
         raise _BadRequest(400, "`variables` must be a JSON object")
@@ -142,7 +163,8 @@ def _json(
 def _auth_headers(auth: Authentication, outcome: Outcome) -> dict[str, str]:
     """Headers about tokens: renewals, refusals, and no caching of anything that has one."""
     headers = dict(outcome.headers)
-    if auth.renewed_token:
+    if auth.renewed_token and "Authorization" not in headers:
+        # A token a resolver answered (loginUser) wins over the renewal of the old one.
         headers["Authorization"] = headers["X-Authorization"] = f"Bearer {auth.renewed_token}"
     if auth.refused:
         # The request ran as anonymous; tell the client why, so it can refresh or log in.

@@ -7,6 +7,7 @@ either writes everything it asked for or nothing. Database constraint failures a
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -326,6 +327,10 @@ def _to_millis(value: datetime) -> datetime:
 
 def _stored(field: ScalarField, value: Any) -> Any:
     """A field's value as its column keeps it."""
+    # A literal like 1e400 reaches us as infinity, which no answer could carry back.
+    finite = not isinstance(value, float) or math.isfinite(value)
+    if field.kind is ScalarKind.FLOAT and not finite:
+        raise BadUserInput(f"{field.name} must be a finite number")
     if field.kind is not ScalarKind.DATETIME or value is None:
         return value
     if field.is_list:  # a JSON column: the dates go in as the ISO text the API shows

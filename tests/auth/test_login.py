@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from bastion.clock import FrozenClock
@@ -255,11 +254,6 @@ async def test_register_a_bad_email(auth: Auth) -> None:
         assert error_code(body) == "BAD_USER_INPUT", email
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bastion/http/graphql_http.py _auth_headers lets the sliding renewal of the "
-    "request's token overwrite the Authorization headers that loginUser set",
-)
 async def test_login_user_header_wins_over_a_renewal(auth: Auth, clock: FrozenClock) -> None:
     ann = await auth.register("ann@example.com")
     await auth.register("bob@example.com")

@@ -634,3 +634,31 @@ async def test_a_client_that_hangs_up_mid_body_is_not_an_error(
         await movies.app(scope, receive, send)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert sent[0]["status"] == 400
+
+
+async def test_lone_surrogates_are_refused_at_the_edge(movies: GraphQLClient) -> None:
+    # Sent as JSON escapes: the decoded strings are not Unicode text.
+    raw = (
+        '{"query": "mutation($t: String!) { createMovie(data: {title: $t}) { id } }",'
+        ' "variables": {"t": "\\ud800"}}'
+    )
+    response = await movies.http.post(
+        "/graphql", content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert (await movies.data("{ moviesCount }")) == {"moviesCount": 0}
+
+
+async def test_an_infinite_float_is_bad_input(movies: GraphQLClient) -> None:
+    body = await movies.gql('mutation { createMovie(data: {title: "y", rating: 1e400}) { id } }')
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert (await movies.data("{ moviesCount }")) == {"moviesCount": 0}
+
+
+async def test_refused_documents_are_cached_without_growing(movies: GraphQLClient) -> None:
+    executor = movies.app.state.service.executor
+    for _ in range(3):
+        body = await movies.gql("{ nope }")
+        assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert executor._cached.cache_info().hits == 2
