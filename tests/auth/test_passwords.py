@@ -13,6 +13,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from bastion.auth import SYSTEM
 from bastion.project import load_project
 from bastion.store.system import PASSWORD_TABLE
 from tests.auth.conftest import LOGIN, PASSWORD, REGISTER, SIGNUP, Auth, error_code
@@ -115,20 +116,28 @@ async def test_any_unicode(auth: Auth, subtests: pytest.Subtests) -> None:
 
 
 async def test_lone_surrogates_are_bad_input_not_a_crash(auth: Auth) -> None:
-    assert error_code(await _register(auth, "\ud800" * 8)) == "BAD_USER_INPUT"
-    assert error_code(await _register(auth, PASSWORD, email="\udc80@example.com")) == (
-        "BAD_USER_INPUT"
-    )
     await auth.register("ann@example.com")
-    for variables in (
-        {"email": "ann@example.com", "password": "\ud800" * 8},
-        {"email": "\ud800@example.com", "password": PASSWORD},
-    ):
-        body = json.dumps({"query": LOGIN, "variables": variables})
+    cases = [
+        (REGISTER, {"email": "bob@example.com", "password": "\ud800" * 8}),
+        (REGISTER, {"email": "\udc80@example.com", "password": PASSWORD}),
+        (LOGIN, {"email": "ann@example.com", "password": "\ud800" * 8}),
+        (LOGIN, {"email": "\ud800@example.com", "password": PASSWORD}),
+    ]
+    # Over HTTP they are refused at the edge, before any resolver or hash runs.
+    for query, variables in cases:
+        body = json.dumps({"query": query, "variables": variables})
         response = await auth.client.http.post(
             "/graphql", content=body, headers={"content-type": "application/json"}
         )
-        assert error_code(response.json()) == "INVALID_CREDENTIALS"
+        assert response.status_code == 400
+        assert error_code(response.json()) == "BAD_REQUEST"
+    # In-process callers (functions, the CLI) reach the accounts, which refuse them too.
+    executor = auth.client.app.state.service.executor
+    expected = ["BAD_USER_INPUT", "BAD_USER_INPUT", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS"]
+    for (query, variables), code in zip(cases, expected, strict=True):
+        assert error_code((await executor.run(query, variables)).body) == code
+    users = await executor.run("{ usersCount }", viewer=SYSTEM)
+    assert users.body["data"] == {"usersCount": 1}
 
 
 async def test_minimum_length_from_bastion_yml(auth_for: Callable[..., Any]) -> None:
