@@ -289,6 +289,14 @@ class Sessions:
         self._forget(ended)
         return len(ended)
 
+    async def end_all_in(self, conn: AsyncConnection, user_id: str) -> None:
+        """End every session of a user inside the caller's transaction.
+
+        For a user deactivated by a data write: the caller commits, then calls
+        :meth:`forget_all` so no cached state outlives the commit.
+        """
+        await self._revoke(conn, self._sessions.c.user_id == user_id)
+
     def _forget(self, session_ids: Sequence[str]) -> None:
         # Called once the revocation is committed: a state loaded before the commit reads
         # the session alive, and the bumped generation keeps it from being cached or shared.

@@ -121,6 +121,10 @@ def update(type_name: str) -> Resolver:
         journal: Journal = []
         await context.store.writer.update(conn, type_name, id, data, journal=journal)
         await check_writes(context, journal)
+        if type_name == "User" and data.get("isActive") is False and context.auth:
+            # Deactivated through the API as through the CLI: its sessions end, so that
+            # activating it again does not bring old tokens back to life.
+            await context.auth.sessions.end_all_in(conn, id)
         return await _read_back(context, type_name, id)
 
     return resolve

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from click.testing import CliRunner, Result
 import bastion.auth.sessions
 from bastion.auth import SYSTEM
 from bastion.cli import main
-from tests.auth.conftest import LOGOUT, PASSWORD, Auth, error_code
+from tests.auth.conftest import LOGOUT, PASSWORD, REFRESH, Auth, error_code
 
 LOGOUT_USER = "mutation ($t: String!) { logoutUser(input: {refreshToken: $t}) { success } }"
 CHANGE = """
@@ -149,3 +150,24 @@ async def test_logout_survives_a_restart(auth: Auth, client_for: Any) -> None:
     restarted = Auth(await client_for(auth.service.project))
     assert await restarted.refused(pair["accessToken"]) == "SESSION_REVOKED"
     assert error_code(await restarted.refresh(pair["refreshToken"])) == "INVALID_REFRESH_TOKEN"
+
+
+async def test_deactivation_through_the_api_ends_sessions(auth_for: Callable[..., Any]) -> None:
+    auth = await auth_for()
+    pair = await auth.register("ann@example.com")
+    user = await auth.viewer(pair["accessToken"])
+    assert user is not None
+    update = (
+        "mutation($id: ID!, $on: Boolean!) { updateUser(id: $id, data: {isActive: $on}) { id } }"
+    )
+    service = auth.client.app.state.service
+    for active in (False, True):
+        outcome = await service.executor.run(
+            update, {"id": user["id"], "on": active}, viewer=SYSTEM
+        )
+        assert "errors" not in outcome.body, outcome.body
+    # Active again, but the old session stays ended.
+    assert await auth.refused(pair["accessToken"]) == "SESSION_REVOKED"
+    assert error_code(await auth.gql(REFRESH, {"token": pair["refreshToken"]})) == (
+        "INVALID_REFRESH_TOKEN"
+    )
