@@ -19,6 +19,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from bastion.errors import ProjectError
+
 _WRITE = "bastion_write"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -51,7 +53,15 @@ class Database:
         self.is_sqlite = url.get_backend_name() == "sqlite"
         if self.is_sqlite and url.database:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(url, echo=echo)
+        try:
+            self.engine: AsyncEngine = create_async_engine(url, echo=echo)
+        except ModuleNotFoundError as missing:
+            raise ProjectError(
+                [
+                    f"bastion.yml: database.url: the {url.get_backend_name()} driver is not "
+                    f"installed (pip install {missing.name})"
+                ]
+            ) from None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
