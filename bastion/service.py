@@ -22,6 +22,7 @@ from bastion.graphql.field_access import FieldAccess
 from bastion.permissions.compile import Permissions
 from bastion.project import Project
 from bastion.store import Store, SyncReport, open_store
+from bastion.store.system import META_TABLE
 
 log = logging.getLogger("bastion")
 
@@ -63,7 +64,7 @@ class Service:
 
     async def _seed(self) -> None:
         seed = self.project.seed_file
-        meta = self.store.tables.metadata.tables["_bastion_meta"]
+        meta = self.store.tables.metadata.tables[META_TABLE]
         async with self.store.db.read() as conn:
             done = (
                 await conn.execute(select(meta.c.value).where(meta.c.key == _SEEDED_KEY))

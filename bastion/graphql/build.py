@@ -32,25 +32,20 @@ from graphql import (
 from bastion.graphql import resolvers
 from bastion.graphql.scalars import DateTimeScalar, JSONScalar
 from bastion.model import Field, Model, ObjectType, RelationField, ScalarField, ScalarKind
+from bastion.model import names as n
 from bastion.model.names import names_for
 from bastion.store.filters import scalar_filter_suffixes
 
 FieldMap = dict[str, GraphQLField]
 FieldsHook = Callable[["SchemaBuilder"], FieldMap]
-Resolver = Callable[..., Any]
+Resolver = resolvers.Resolver
 # (type name, field, the field's own resolver or None) -> a resolver deciding per viewer
 # whether the field is shown, or None when the field is never restricted.
 FieldGuard = Callable[[str, Field, Resolver | None], Resolver | None]
 
-_LIST_SUFFIXES = {"in", "not_in"}
-_STRING_ONLY = {
-    "contains",
-    "not_contains",
-    "starts_with",
-    "not_starts_with",
-    "ends_with",
-    "not_ends_with",
-}
+_LIST_SUFFIXES = {"in", "not_in"}  # these take a list of values
+# Text-only filters: every string filter that numbers and dates do not have.
+_STRING_ONLY = set(n.STRING_FILTERS) - set(n.ORDERED_FILTERS)
 
 
 def _non_null(kind: Any, required: bool) -> Any:
