@@ -40,8 +40,12 @@ server:
   host: 127.0.0.1
   port: 8000
 auth:
-  email_password:
-    signup: false
+  providers:
+    local-userpass:
+      enabled: true
+      signup: false
+    anon-user:
+      enabled: false
 # Who may do what. A type without rules is open to root tokens only.
 permissions:
   Movie:

@@ -7,6 +7,7 @@ same way whether a server starts or the CLI checks a project before serving it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from graphql import GraphQLSchema, OperationDefinitionNode, parse
 from sqlalchemy import select
@@ -15,8 +16,8 @@ from bastion.auth import SYSTEM
 from bastion.auth.services import AuthServices, build_auth
 from bastion.clock import Clock, system_clock
 from bastion.errors import ProjectError
-from bastion.graphql import auth_fields
-from bastion.graphql.build import build_schema
+from bastion.graphql import auth_fields, provider_fields, viewer_fields
+from bastion.graphql.build import FieldMap, SchemaBuilder, build_schema
 from bastion.graphql.execute import Executor
 from bastion.graphql.field_access import FieldAccess
 from bastion.permissions.compile import Permissions
@@ -27,6 +28,18 @@ from bastion.store.system import META_TABLE
 log = logging.getLogger("bastion")
 
 _SEEDED_KEY = "seeded"
+
+
+def _fields_of(*hooks: Callable[[SchemaBuilder], FieldMap]) -> Callable[[SchemaBuilder], FieldMap]:
+    """One hook adding the root fields of several modules."""
+
+    def fields(builder: SchemaBuilder) -> FieldMap:
+        found: FieldMap = {}
+        for hook in hooks:
+            found.update(hook(builder))
+        return found
+
+    return fields
 
 
 class Service:
@@ -42,8 +55,16 @@ class Service:
         self.permissions = Permissions(self.store.filters, project.policies)
         self.schema: GraphQLSchema = build_schema(
             project.model,
-            extra_query=auth_fields.query_fields,
-            extra_mutation=auth_fields.mutation_fields,
+            extra_query=_fields_of(
+                viewer_fields.query_fields,
+                auth_fields.query_fields,
+                provider_fields.query_fields,
+            ),
+            extra_mutation=_fields_of(
+                auth_fields.mutation_fields,
+                provider_fields.mutation_fields,
+                viewer_fields.mutation_fields,
+            ),
             guard=FieldAccess(self.permissions).guard,
         )
         if project.config.auth.require_login:
@@ -88,5 +109,6 @@ class Service:
         log.info("seeded the database from %s", seed.name)
 
     async def stop(self) -> None:
-        """Close the database."""
+        """Close the database and what the providers hold open."""
+        await self.auth.close()
         await self.store.close()

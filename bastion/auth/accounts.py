@@ -113,11 +113,7 @@ class Accounts:
             "lastName": new.last_name,
         }
         user_id = await self._store.writer.create(conn, "User", data)
-        await conn.execute(
-            self._passwords_table.insert().values(
-                user_id=user_id, hash=digest, updated_at=self._clock()
-            )
-        )
+        await self.add_password(conn, user_id, digest)
         return user_id
 
     async def verify_login(
@@ -152,6 +148,20 @@ class Accounts:
             raise InvalidCredentials()
         return str(row.id), self.passwords.needs_rehash(row.hash)
 
+    async def add_password(self, conn: AsyncConnection, user_id: str, digest: str) -> None:
+        """Give a user without one a password (linking the email/password identity)."""
+        await conn.execute(
+            self._passwords_table.insert().values(
+                user_id=user_id, hash=digest, updated_at=self._clock()
+            )
+        )
+
+    async def password_hash(self, conn: AsyncConnection, user_id: str) -> str | None:
+        """The stored hash of a user's password, if they have one."""
+        table = self._passwords_table
+        found = await conn.execute(select(table.c.hash).where(table.c.user_id == user_id))
+        return found.scalar_one_or_none()
+
     async def set_password(self, conn: AsyncConnection, user_id: str, password: str) -> None:
         """Store a new hash of ``password`` for the user."""
         digest = await self.passwords.hash(password)
@@ -165,10 +175,7 @@ class Accounts:
         self, conn: AsyncConnection, user_id: str, old: str, new: str
     ) -> None:
         """Check the old password, apply the rules to the new one, store its hash."""
-        table = self._passwords_table
-        stored = (
-            await conn.execute(select(table.c.hash).where(table.c.user_id == user_id))
-        ).scalar_one_or_none()
+        stored = await self.password_hash(conn, user_id)
         if not await self.passwords.verify(stored, old):
             raise InvalidCredentials()
         check_password_rules(new, self.min_password_length)

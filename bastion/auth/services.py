@@ -3,29 +3,53 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bastion.auth.accounts import Accounts
 from bastion.auth.authenticate import Authenticator
+from bastion.auth.identities import Identities
+from bastion.auth.logins import Logins
 from bastion.auth.passwords import Passwords
+from bastion.auth.providers.api_keys import ApiKeys
 from bastion.auth.secret import check_secret, load_secret
+from bastion.auth.session_tokens import SessionTokens
 from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
 from bastion.auth.tokens import AccessTokens
 from bastion.clock import Clock
 from bastion.project import Project
 from bastion.store import Store
-from bastion.store.system import PASSWORD_TABLE, REFRESH_TABLE, SESSION_TABLE
+from bastion.store.system import (
+    API_KEY_TABLE,
+    IDENTITY_TABLE,
+    PASSWORD_TABLE,
+    REFRESH_TABLE,
+    SESSION_TABLE,
+)
+
+if TYPE_CHECKING:  # imported when the provider is on: it loads `cryptography`
+    from bastion.auth.providers.custom_token import CustomTokenVerifier
 
 
 @dataclass(frozen=True)
 class AuthServices:
-    """Accounts, sessions, tokens and the request authenticator."""
+    """Accounts, sessions, tokens, the providers and the request authenticator."""
 
     config: AuthConfig
     accounts: Accounts
     sessions: Sessions
     tokens: AccessTokens
     authenticator: Authenticator
+    identities: Identities
+    api_keys: ApiKeys
+    session_tokens: SessionTokens
+    logins: Logins
+    custom_tokens: CustomTokenVerifier | None
+
+    async def close(self) -> None:
+        """Release what the providers hold open (the JWKS client)."""
+        if self.custom_tokens is not None:
+            await self.custom_tokens.aclose()
 
 
 def build_auth(
@@ -64,12 +88,34 @@ def build_auth(
         tables[PASSWORD_TABLE],
         Passwords(config.password_hash),
         clock,
-        config.email_password.min_password_length,
+        config.providers.local_userpass.min_password_length,
     )
+    identities = Identities(tables[IDENTITY_TABLE], tables[PASSWORD_TABLE], clock)
+    api_keys = ApiKeys(
+        tables[API_KEY_TABLE],
+        store,
+        identities,
+        sessions,
+        clock,
+        config.providers.api_key.max_keys_per_user,
+    )
+    custom = config.providers.custom_token
+    custom_tokens = None
+    if custom.enabled:
+        from bastion.auth.providers.custom_token import CustomTokenVerifier
+
+        custom_tokens = CustomTokenVerifier(custom, project.root, clock)
     return AuthServices(
         config=config,
         accounts=accounts,
         sessions=sessions,
         tokens=tokens,
         authenticator=Authenticator(tokens, sessions, clock),
+        identities=identities,
+        api_keys=api_keys,
+        session_tokens=SessionTokens(store.db, sessions, clock),
+        logins=Logins(
+            config.providers, store, accounts, identities, api_keys, sessions, custom_tokens
+        ),
+        custom_tokens=custom_tokens,
     )

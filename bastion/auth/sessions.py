@@ -11,6 +11,12 @@ is rebuilt from the same claims.
 Whether a session is still alive is checked on every authenticated request through a small
 per-process cache: a revocation in this process takes effect at once; one made by another
 process (another worker, the CLI) within ``STATE_TTL_SECONDS``.
+
+Sessions opened through the Stitch client API refresh the other way, because the SDKs keep
+sending the refresh token they got at login: there it is a session token, valid until logout,
+revocation, the idle lifetime or the session's end, stored only as a SHA-256 on the session
+row. The two families never meet: a rotating refresh token is looked up only in the refresh
+table, a session token only on the session row, so neither route accepts the other's token.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 import time
 from collections.abc import Sequence
@@ -34,7 +41,7 @@ from bastion.auth.tokens import AccessClaims, AccessTokens
 from bastion.clock import Clock
 from bastion.errors import BastionError, Code
 from bastion.store.database import Database
-from bastion.store.ids import new_id
+from bastion.store.ids import is_id, new_id
 
 STATE_TTL_SECONDS = 1.0
 
@@ -56,6 +63,37 @@ class TokenPair:
     access_token_lifetime: int
     refresh_token: str
     refresh_token_lifetime: int
+    session_id: str = ""
+    device_id: str = ""
+
+
+@dataclass(frozen=True)
+class Start:
+    """How a session begins: who, through which provider, from which client."""
+
+    user_id: str
+    provider: str
+    user_agent: str | None = None
+    # The id the client SDK gave its device (24 hex), or None to make one.
+    device_id: str | None = None
+    # The custom-token provider's `user_data`, carried into every access token.
+    user_data: dict[str, Any] | None = None
+    # The API key the user logged in with: deleting or disabling it ends the session.
+    credential_id: str | None = None
+    # A Stitch client API session: its refresh token is a multi-use session token.
+    stitch: bool = False
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A live session as its user sees it (``viewer { sessions }``)."""
+
+    id: str
+    provider: str
+    created_at: datetime
+    last_used_at: datetime
+    user_agent: str | None
+    device_id: str | None
 
 
 @dataclass(frozen=True)
@@ -67,6 +105,18 @@ class SessionState:
     expires_at: datetime
     # The user's row, so that `viewer { user }` costs no database round trip either.
     user: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Claims the session's access tokens carry for client SDKs (see `_extra_claims`).
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def _extra_claims(device_id: str | None, user_data: str | None) -> dict[str, Any]:
+    """What the Stitch SDKs read from an access token: the device and the custom data."""
+    extra: dict[str, Any] = {}
+    if device_id:
+        extra["baas_device_id"] = device_id
+    if user_data:
+        extra["user_data"] = json.loads(user_data)
+    return extra
 
 
 def hash_token(token: str) -> str:
@@ -91,6 +141,7 @@ class Sessions:
         secret: bytes,
     ) -> None:
         self._db = db
+        self.tables = tables
         self._sessions = tables["session"]
         self._refresh = tables["refresh"]
         self._users = tables["user"]
@@ -123,6 +174,7 @@ class Sessions:
         session_end: datetime,
         refresh_token: str,
         now: datetime,
+        extra: dict[str, Any],
         token_id: str | None = None,
     ) -> TokenPair:
         refresh_end = min(now + timedelta(seconds=self._config.refresh_token_lifetime), session_end)
@@ -135,7 +187,7 @@ class Sessions:
                 used_at=None,
             )
         )
-        return self._pair(user_id, session_id, refresh_token, now, refresh_end, token_id)
+        return self._pair(user_id, session_id, refresh_token, now, refresh_end, extra, token_id)
 
     def _pair(
         self,
@@ -144,37 +196,61 @@ class Sessions:
         refresh_token: str,
         now: datetime,
         refresh_end: datetime,
+        extra: dict[str, Any],
         token_id: str | None,
     ) -> TokenPair:
-        access, _ = self.tokens.issue(user_id, session_id, issued_at=now, token_id=token_id)
+        access, _ = self.tokens.issue(
+            user_id, session_id, issued_at=now, token_id=token_id, extra=extra
+        )
         return TokenPair(
             access_token=access,
             access_token_lifetime=self.tokens.lifetime,
             refresh_token=refresh_token,
             refresh_token_lifetime=max(0, int((refresh_end - now).total_seconds())),
+            session_id=session_id,
+            device_id=extra.get("baas_device_id", ""),
         )
 
-    async def start(
-        self, conn: AsyncConnection, user_id: str, provider: str, user_agent: str | None
-    ) -> TokenPair:
+    async def start(self, conn: AsyncConnection, start: Start) -> TokenPair:
         """Start a session for a user who just proved who they are."""
         now = self._clock()
         session_id = new_id()
         session_end = now + timedelta(seconds=self._config.session_max_lifetime)
+        device_id = start.device_id if is_id(start.device_id) else new_id()
+        user_data = json.dumps(start.user_data) if start.user_data is not None else None
+        refresh = _b64(secrets.token_bytes(32))
         await conn.execute(
             self._sessions.insert().values(
                 id=session_id,
-                user_id=user_id,
-                provider=provider,
+                user_id=start.user_id,
+                provider=start.provider,
                 created_at=now,
                 last_used_at=now,
                 expires_at=session_end,
                 revoked_at=None,
-                user_agent=(user_agent or "")[:500] or None,
+                user_agent=(start.user_agent or "")[:500] or None,
+                device_id=device_id,
+                token_hash=hash_token(refresh) if start.stitch else None,
+                credential_id=start.credential_id,
+                user_data=user_data,
             )
         )
-        refresh = _b64(secrets.token_bytes(32))
-        return await self._issue(conn, session_id, user_id, session_end, refresh, now)
+        extra = _extra_claims(device_id, user_data)
+        if start.stitch:
+            return self._pair(
+                start.user_id,
+                session_id,
+                refresh,
+                now,
+                self.idle_end(now, session_end),
+                extra,
+                None,
+            )
+        return await self._issue(conn, session_id, start.user_id, session_end, refresh, now, extra)
+
+    def idle_end(self, last_used: datetime, session_end: datetime) -> datetime:
+        """When an unused session token stops working."""
+        return min(last_used + timedelta(seconds=self._config.refresh_token_lifetime), session_end)
 
     # -- refresh ----------------------------------------------------------------------
 
@@ -205,6 +281,8 @@ class Sessions:
                         sessions.c.user_id,
                         sessions.c.expires_at.label("session_end"),
                         sessions.c.revoked_at,
+                        sessions.c.device_id,
+                        sessions.c.user_data,
                         users.c.isActive,
                     )
                     .join(sessions, sessions.c.id == refresh.c.session_id)
@@ -216,6 +294,7 @@ class Sessions:
                 raise RefreshRefused()
             alive = row.revoked_at is None and row.session_end > now and bool(row.isActive)
             successor, token_id = self._successor(token)
+            extra = _extra_claims(row.device_id, row.user_data)
             if claimed.rowcount == 1:
                 if not alive:
                     raise RefreshRefused()
@@ -223,7 +302,14 @@ class Sessions:
                     update(sessions).where(sessions.c.id == row.session_id).values(last_used_at=now)
                 )
                 return await self._issue(
-                    conn, row.session_id, row.user_id, row.session_end, successor, now, token_id
+                    conn,
+                    row.session_id,
+                    row.user_id,
+                    row.session_end,
+                    successor,
+                    now,
+                    extra,
+                    token_id,
                 )
             used_at: datetime | None = row.used_at
             if used_at is None or not alive:  # expired, or its session is over
@@ -243,6 +329,7 @@ class Sessions:
                         successor,
                         used_at,
                         next_row.expires_at,
+                        extra,
                         token_id,
                     )
             revoke = row.session_id
@@ -252,7 +339,7 @@ class Sessions:
                 .values(revoked_at=now)
             )
         # Reuse of a used token: the session was ended above (committed), now refuse.
-        self._forget([revoke])
+        self.forget([revoke])
         raise RefreshRefused()
 
     # -- ending sessions --------------------------------------------------------------
@@ -269,14 +356,14 @@ class Sessions:
             if session_id is None:
                 return False
             ended = await self._revoke(conn, self._sessions.c.id == session_id)
-        self._forget(ended)
+        self.forget(ended)
         return bool(ended)
 
     async def end(self, session_id: str) -> bool:
         """End one session by id."""
         async with self._db.write() as conn:
             ended = await self._revoke(conn, self._sessions.c.id == session_id)
-        self._forget(ended)
+        self.forget(ended)
         return bool(ended)
 
     async def end_all(self, user_id: str, keep: str | None = None) -> int:
@@ -286,18 +373,62 @@ class Sessions:
             condition = and_(condition, self._sessions.c.id != keep)
         async with self._db.write() as conn:
             ended = await self._revoke(conn, condition)
-        self._forget(ended)
+        self.forget(ended)
         return len(ended)
 
-    async def end_all_in(self, conn: AsyncConnection, user_id: str) -> None:
+    async def end_own(self, user_id: str, session_id: str) -> bool:
+        """End one of the user's own sessions; False when they have no such live session."""
+        condition = and_(self._sessions.c.id == session_id, self._sessions.c.user_id == user_id)
+        async with self._db.write() as conn:
+            ended = await self._revoke(conn, condition)
+        self.forget(ended)
+        return bool(ended)
+
+    async def end_by_credential_in(self, conn: AsyncConnection, credential_id: str) -> list[str]:
+        """End the sessions opened with an API key, in the caller's transaction.
+
+        The caller passes the returned ids to :meth:`forget` once it has committed.
+        """
+        return await self._revoke(conn, self._sessions.c.credential_id == credential_id)
+
+    async def live(self, user_id: str) -> list[SessionInfo]:
+        """The user's sessions that are still usable, newest first."""
+        sessions, now = self._sessions, self._clock()
+        async with self._db.read() as conn:
+            rows = await conn.execute(
+                select(sessions)
+                .where(
+                    sessions.c.user_id == user_id,
+                    sessions.c.revoked_at.is_(None),
+                    sessions.c.expires_at > now,
+                    # Unused for a refresh lifetime: its last refresh or session token is dead.
+                    sessions.c.last_used_at
+                    > now - timedelta(seconds=self._config.refresh_token_lifetime),
+                )
+                .order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
+            )
+            return [
+                SessionInfo(
+                    id=r.id,
+                    provider=r.provider,
+                    created_at=r.created_at,
+                    last_used_at=r.last_used_at,
+                    user_agent=r.user_agent,
+                    device_id=r.device_id,
+                )
+                for r in rows
+            ]
+
+    async def end_all_in(self, conn: AsyncConnection, user_id: str) -> list[str]:
         """End every session of a user inside the caller's transaction.
 
-        For a user deactivated by a data write: the caller commits, then calls
-        :meth:`forget_all` so no cached state outlives the commit.
+        The caller commits, then calls :meth:`forget` with the ids (or :meth:`forget_all`)
+        so no cached state outlives the commit.
         """
-        await self._revoke(conn, self._sessions.c.user_id == user_id)
+        return await self._revoke(conn, self._sessions.c.user_id == user_id)
 
-    def _forget(self, session_ids: Sequence[str]) -> None:
+    def forget(self, session_ids: Sequence[str]) -> None:
+        """Drop cached states of sessions whose revocation was just committed."""
         # Called once the revocation is committed: a state loaded before the commit reads
         # the session alive, and the bumped generation keeps it from being cached or shared.
         self._generation += 1
@@ -361,6 +492,8 @@ class Sessions:
                             sessions.c.user_id,
                             sessions.c.revoked_at,
                             sessions.c.expires_at.label("session_end"),
+                            sessions.c.device_id.label("session_device_id"),
+                            sessions.c.user_data.label("session_user_data"),
                         )
                         .join(users, users.c.id == sessions.c.user_id)
                         .where(sessions.c.id == session_id)
@@ -377,6 +510,7 @@ class Sessions:
             alive=row["revoked_at"] is None and bool(row["isActive"]),
             expires_at=row["session_end"],
             user={c.name: row[c.name] for c in users.columns},
+            extra=_extra_claims(row["session_device_id"], row["session_user_data"]),
         )
         if len(self._cache) > 100_000:  # bound the memory a token flood can take
             self._cache.clear()
@@ -398,5 +532,13 @@ class Sessions:
             return None
         if now + timedelta(seconds=self.tokens.lifetime) > state.expires_at:
             return None  # never past the session's absolute end
-        token, _ = self.tokens.issue(claims.user_id, claims.session_id)
+        token, _ = self.tokens.issue(claims.user_id, claims.session_id, extra=state.extra)
+        return token
+
+    async def access_token(self, session_id: str) -> str | None:
+        """A fresh access token of a live session (after linking an identity to it)."""
+        state = await self.state(session_id)
+        if state is None or not state.alive or state.expires_at <= self._clock():
+            return None
+        token, _ = self.tokens.issue(state.user_id, session_id, extra=state.extra)
         return token

@@ -19,16 +19,92 @@ class PasswordHashConfig(Section):
     parallelism: Annotated[int, Field(ge=1, le=16)] = 1
 
 
-class EmailPasswordConfig(Section):
-    """``auth.email_password``: sign-up and password rules."""
+class LocalUserpassConfig(Section):
+    """``auth.providers.local-userpass``: email (or username) and password."""
 
+    enabled: bool = True
     signup: bool = False
     # NIST SP 800-63B-4 asks 15 when the password is the only factor; 8 is its floor.
     min_password_length: Annotated[int, Field(ge=8, le=128)] = 8
 
 
+class AnonUserConfig(Section):
+    """``auth.providers.anon-user``: each login makes a new anonymous user."""
+
+    enabled: bool = False
+
+
+class ApiKeyConfig(Section):
+    """``auth.providers.api-key``: users' and servers' named keys."""
+
+    enabled: bool = False
+    # How many keys one user may hold; bounds what a stolen session can mint.
+    max_keys_per_user: Annotated[int, Field(ge=1, le=1000)] = 20
+
+
+class CustomTokenConfig(Section):
+    """``auth.providers.custom-token``: JWTs signed by the app's own identity system.
+
+    Exactly one key source: an HS256 ``secret`` (or the environment variable named by
+    ``secret_env``), a PEM ``public_key`` (or ``public_key_file``, relative to the project),
+    or a ``jwks_url`` fetched and cached for ``jwks_refresh_interval`` seconds.
+    """
+
+    enabled: bool = False
+    audience: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    issuer: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    secret: Annotated[str, Field(min_length=32)] | None = None
+    secret_env: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    public_key: Annotated[str, Field(min_length=1)] | None = None
+    public_key_file: Annotated[str, Field(min_length=1)] | None = None
+    jwks_url: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    jwks_refresh_interval: Annotated[int, Field(ge=10, le=DAY)] = 600
+    # For a public key or a JWKS: the algorithms accepted (each must fit the key's type).
+    algorithms: list[str] | None = None
+    # User field <- claim (a dotted path into the token's claims), copied at every login.
+    metadata_fields: dict[str, Annotated[str, Field(min_length=1, max_length=200)]] = {}
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> CustomTokenConfig:
+        if not self.enabled:
+            return self
+        sources = [
+            name
+            for name in ("secret", "secret_env", "public_key", "public_key_file", "jwks_url")
+            if getattr(self, name) is not None
+        ]
+        if len(sources) != 1:
+            raise ValueError(
+                "give exactly one of secret, secret_env, public_key, public_key_file, jwks_url"
+                + (f" (got {', '.join(sources)})" if sources else "")
+            )
+        if self.audience is None:
+            raise ValueError("audience is required: tokens meant for another app are refused")
+        return self
+
+
+class ProvidersConfig(Section):
+    """``auth.providers``, keyed by the provider names of the Stitch SDKs."""
+
+    local_userpass: LocalUserpassConfig = Field(
+        default=LocalUserpassConfig(), alias="local-userpass"
+    )
+    anon_user: AnonUserConfig = Field(default=AnonUserConfig(), alias="anon-user")
+    api_key: ApiKeyConfig = Field(default=ApiKeyConfig(), alias="api-key")
+    custom_token: CustomTokenConfig = Field(default=CustomTokenConfig(), alias="custom-token")
+
+    def enabled(self, name: str) -> bool:
+        """Whether the provider named ``name`` (a Stitch name) is on; False for unknown names."""
+        return {
+            "local-userpass": self.local_userpass.enabled,
+            "anon-user": self.anon_user.enabled,
+            "api-key": self.api_key.enabled,
+            "custom-token": self.custom_token.enabled,
+        }.get(name, False)
+
+
 class AuthConfig(Section):
-    """``auth:`` — tokens, sessions and the email/password provider."""
+    """``auth:`` — tokens, sessions and the login providers."""
 
     access_token_lifetime: Annotated[int, Field(ge=10, le=DAY)] = 1800
     refresh_token_lifetime: Annotated[int, Field(ge=60, le=365 * DAY)] = 30 * DAY
@@ -38,7 +114,7 @@ class AuthConfig(Section):
     # Stitch's mode: every operation but the login fields needs a logged-in viewer.
     require_login: bool = False
     issuer: Annotated[str | None, Field(min_length=1, max_length=200)] = None
-    email_password: EmailPasswordConfig = EmailPasswordConfig()
+    providers: ProvidersConfig = ProvidersConfig()
     password_hash: PasswordHashConfig = PasswordHashConfig()
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -75,8 +76,13 @@ class AccessTokens:
         *,
         issued_at: datetime | None = None,
         token_id: str | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> tuple[str, AccessClaims]:
-        """A new access token; ``issued_at``/``token_id`` make a token reproducible."""
+        """A new access token; ``issued_at``/``token_id`` make a token reproducible.
+
+        ``extra`` claims are for client SDKs, which read them without verifying
+        (``user_data``, ``baas_device_id``); verification never relies on them.
+        """
         iat = int((issued_at or self._clock()).timestamp())
         claims = AccessClaims(
             user_id=user_id,
@@ -86,6 +92,7 @@ class AccessTokens:
             token_id=token_id or secrets.token_hex(16),
         )
         payload: dict[str, Any] = {
+            **(extra or {}),
             "iss": self.issuer,
             "aud": self.audience,
             "sub": user_id,

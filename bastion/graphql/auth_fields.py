@@ -14,9 +14,7 @@ from graphql import (
     GraphQLArgument,
     GraphQLBoolean,
     GraphQLField,
-    GraphQLInputField,
     GraphQLInputObjectType,
-    GraphQLInt,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
@@ -25,148 +23,64 @@ from graphql import (
 )
 
 from bastion.auth.accounts import NewUser
-from bastion.auth.services import AuthServices
-from bastion.auth.sessions import TokenPair
-from bastion.errors import BastionError, Code
+from bastion.auth.logins import LoggedIn
 from bastion.graphql.build import FieldMap, SchemaBuilder
-from bastion.graphql.context import Info, RequestContext, context_of
+from bastion.graphql.context import Info, context_of
+from bastion.graphql.credentials import (
+    STRING,
+    Unauthorized,
+    as_payload,
+    client_of,
+    credential_context,
+    input_type,
+    login_payload,
+    refresh_payload,
+    require_user,
+)
 from bastion.store import Node
-
-_STRING = GraphQLNonNull(GraphQLString)
-PROVIDER = "local-userpass"
-
-
-class Unauthorized(BastionError):
-    """A field that needs a logged-in user, asked by an anonymous caller."""
-
-    code = Code.UNAUTHENTICATED
-
-    def __init__(self) -> None:
-        super().__init__("Unauthorized")
-
-
-def _payload(name: str) -> GraphQLObjectType:
-    return GraphQLObjectType(
-        name,
-        {
-            "accessToken": GraphQLField(_STRING),
-            "accessTokenLifetime": GraphQLField(GraphQLNonNull(GraphQLInt)),
-            "refreshToken": GraphQLField(_STRING),
-            "refreshTokenLifetime": GraphQLField(GraphQLNonNull(GraphQLInt)),
-        },
-    )
-
-
-def _input(
-    name: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
-) -> GraphQLInputObjectType:
-    fields = {f: GraphQLInputField(_STRING) for f in required}
-    fields.update({f: GraphQLInputField(GraphQLString) for f in optional})
-    return GraphQLInputObjectType(name, fields)
-
-
-def _as_payload(pair: TokenPair) -> dict[str, Any]:
-    return {
-        "accessToken": pair.access_token,
-        "accessTokenLifetime": pair.access_token_lifetime,
-        "refreshToken": pair.refresh_token,
-        "refreshTokenLifetime": pair.refresh_token_lifetime,
-    }
-
-
-def _credential_context(info: Info) -> tuple[RequestContext, AuthServices]:
-    """The context of a credential field, refusing the shapes that must not carry one."""
-    context = context_of(info)
-    assert context.auth is not None
-    if getattr(context.request, "method", "POST") != "POST":
-        raise BastionError("Credentials must be sent with POST", Code.BAD_REQUEST)
-    if context.transaction.is_open:
-        # The document's own write transaction holds the database: a credential field
-        # cannot run beside data mutations in one document.
-        raise BastionError(
-            "A credential field cannot share a document with data mutations", Code.BAD_REQUEST
-        )
-    return context, context.auth
-
-
-def _user_agent(context: RequestContext) -> str | None:
-    headers = getattr(context.request, "headers", None)
-    return headers.get("user-agent") if headers is not None else None
 
 
 async def _login(
     info: Info, password: str, email: str | None = None, username: str | None = None
-) -> tuple[str, TokenPair]:
-    context, auth = _credential_context(info)
-    async with context.store.db.read() as conn:
-        user_id, rehash = await auth.accounts.verify_login(
-            conn, password, email=email, username=username
-        )
-    async with context.store.db.write() as conn:
-        if rehash:
-            await auth.accounts.set_password(conn, user_id, password)
-        pair = await auth.sessions.start(conn, user_id, PROVIDER, _user_agent(context))
-    return user_id, pair
-
-
-def _require_user(info: Info) -> tuple[RequestContext, AuthServices, str]:
-    context = context_of(info)
-    assert context.auth is not None
-    if context.viewer.user_id is None:
-        raise Unauthorized()
-    return context, context.auth, context.viewer.user_id
+) -> LoggedIn:
+    context, auth = credential_context(info)
+    return await auth.logins.password(password, client_of(context), email=email, username=username)
 
 
 def query_fields(builder: SchemaBuilder) -> FieldMap:
-    """``viewer`` and ``loginUser``."""
+    """``loginUser``, the login that answers the user and puts the token in headers."""
     user_type = builder.objects["User"]
-    viewer_type = GraphQLObjectType(
-        "Viewer",
-        {
-            "user": GraphQLField(user_type, resolve=_viewer_user),
-        },
-    )
 
     async def login_user(
         _root: Any, info: Info, password: str, email: str | None = None, username: str | None = None
     ) -> Node | None:
-        user_id, pair = await _login(info, password, email=email, username=username)
+        logged_in = await _login(info, password, email=email, username=username)
+        user_id, token = logged_in.user_id, logged_in.tokens.access_token
         context = context_of(info)
-        context.response_headers["Authorization"] = f"Bearer {pair.access_token}"
-        context.response_headers["X-Authorization"] = f"Bearer {pair.access_token}"
+        context.response_headers["Authorization"] = f"Bearer {token}"
+        context.response_headers["X-Authorization"] = f"Bearer {token}"
         context.own_user_ids.add(user_id)
         # The caller just proved to be this user: no read rule stands between them.
         conn = await context.connection()
         return (await context.store.reader.by_ids(conn, "User", [user_id])).get(user_id)
 
     return {
-        "viewer": GraphQLField(GraphQLNonNull(viewer_type), resolve=lambda *_: {}),
         "loginUser": GraphQLField(
             user_type,
             args={
                 "email": GraphQLArgument(GraphQLString),
                 "username": GraphQLArgument(GraphQLString),
-                "password": GraphQLArgument(_STRING),
+                "password": GraphQLArgument(STRING),
             },
             resolve=login_user,
         ),
     }
 
 
-async def _viewer_user(_root: Any, info: Info) -> Node | None:
-    context = context_of(info)
-    if context.viewer.session_id is None or context.auth is None:
-        return None
-    # The session check of this request cached the user's row: no second round trip.
-    state = await context.auth.sessions.state(context.viewer.session_id)
-    return state.user if state is not None and state.alive else None
-
-
 def mutation_fields(builder: SchemaBuilder) -> FieldMap:
     """Login, registration, refresh, logout and password change."""
-    login_payload = _payload("loginEmailPasswordPayload")
-    refresh_payload = _payload("refreshTokenPayload")
-    refresh_input = _input("refreshTokenInput", ("refreshToken",))
+    login = login_payload(builder)
+    refresh_input = input_type("refreshTokenInput", ("refreshToken",))
     logout_payload = GraphQLObjectType(
         "logoutUserPayload",
         {
@@ -175,13 +89,11 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
     )
 
     async def login_email_password(_root: Any, info: Info, input: dict[str, str]) -> dict[str, Any]:
-        _, pair = await _login(info, input["password"], email=input["email"])
-        return _as_payload(pair)
+        logged_in = await _login(info, input["password"], email=input["email"])
+        return as_payload(logged_in.tokens)
 
     async def register(_root: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:
-        context, auth = _credential_context(info)
-        if not auth.config.email_password.signup:
-            raise BastionError("Sign-up is disabled for this project", Code.FORBIDDEN)
+        context, auth = credential_context(info)
         new = NewUser(
             email=input["email"],
             password=input["password"],
@@ -189,31 +101,29 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
             first_name=input.get("firstName"),
             last_name=input.get("lastName"),
         )
-        digest = await auth.accounts.hash_new_password(new.password)
-        async with context.store.db.write() as conn:
-            user_id = await auth.accounts.create(conn, new, digest)
-            pair = await auth.sessions.start(conn, user_id, PROVIDER, _user_agent(context))
-        return _as_payload(pair)
+        logged_in = await auth.logins.register(new, client_of(context))
+        assert isinstance(logged_in, LoggedIn)
+        return as_payload(logged_in.tokens)
 
     async def refresh(_root: Any, info: Info, input: dict[str, str]) -> dict[str, Any]:
-        _, auth = _credential_context(info)
-        return _as_payload(await auth.sessions.refresh(input["refreshToken"]))
+        _, auth = credential_context(info)
+        return as_payload(await auth.sessions.refresh(input["refreshToken"]))
 
     async def logout(_root: Any, info: Info, input: dict[str, str]) -> bool:
-        _, auth = _credential_context(info)
+        _, auth = credential_context(info)
         return await auth.sessions.end_by_refresh_token(input["refreshToken"])
 
     async def logout_user(root: Any, info: Info, input: dict[str, str]) -> dict[str, bool]:
         return {"success": await logout(root, info, input)}
 
     async def logout_all(_root: Any, info: Info) -> bool:
-        _, auth, user_id = _require_user(info)
+        _, auth, user_id = require_user(info)
         await auth.sessions.end_all(user_id)
         return True
 
     async def change_password(_root: Any, info: Info, input: dict[str, str]) -> bool:
-        context, auth, user_id = _require_user(info)
-        _credential_context(info)
+        context, auth, user_id = require_user(info)
+        credential_context(info)
         async with context.store.db.write() as conn:
             await auth.accounts.change_password(
                 conn, user_id, input["oldPassword"], input["newPassword"]
@@ -224,17 +134,17 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
     def arg(kind: GraphQLInputObjectType) -> dict[str, GraphQLArgument]:
         return {"input": GraphQLArgument(GraphQLNonNull(kind))}
 
-    refresh_field = GraphQLField(refresh_payload, args=arg(refresh_input), resolve=refresh)
+    refresh_field = GraphQLField(refresh_payload(builder), args=arg(refresh_input), resolve=refresh)
     return {
         "loginEmailPassword": GraphQLField(
-            login_payload,
-            args=arg(_input("loginEmailPasswordInput", ("email", "password"))),
+            login,
+            args=arg(input_type("loginEmailPasswordInput", ("email", "password"))),
             resolve=login_email_password,
         ),
         "registerUserEmailPassword": GraphQLField(
-            login_payload,
+            login,
             args=arg(
-                _input(
+                input_type(
                     "registerUserEmailPasswordInput",
                     ("email", "password"),
                     ("firstName", "lastName", "username"),
@@ -247,18 +157,18 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
         "refreshAuthToken": refresh_field,
         "logout": GraphQLField(
             GraphQLNonNull(GraphQLBoolean),
-            args=arg(_input("logoutInput", ("refreshToken",))),
+            args=arg(input_type("logoutInput", ("refreshToken",))),
             resolve=logout,
         ),
         "logoutUser": GraphQLField(
             logout_payload,
-            args=arg(_input("logoutUserInput", ("refreshToken",))),
+            args=arg(input_type("logoutUserInput", ("refreshToken",))),
             resolve=logout_user,
         ),
         "logoutAll": GraphQLField(GraphQLNonNull(GraphQLBoolean), resolve=logout_all),
         "changePassword": GraphQLField(
             GraphQLNonNull(GraphQLBoolean),
-            args=arg(_input("changePasswordInput", ("oldPassword", "newPassword"))),
+            args=arg(input_type("changePasswordInput", ("oldPassword", "newPassword"))),
             resolve=change_password,
         ),
     }
@@ -274,6 +184,9 @@ PUBLIC_FIELDS = frozenset(
         "refreshAuthToken",
         "logout",
         "logoutUser",
+        "loginAnonymous",
+        "loginApiKey",
+        "loginCustomToken",
         "viewer",
     }
 )

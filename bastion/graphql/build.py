@@ -65,6 +65,8 @@ class SchemaBuilder:
         self.objects: dict[str, GraphQLObjectType] = {}
         self.inputs: dict[str, GraphQLInputObjectType] = {}
         self.order_enums: dict[str, GraphQLEnumType] = {}
+        # Types the auth modules share (a login payload is answered by several fields).
+        self.shared: dict[str, Any] = {}
         for obj in model.types.values():
             self.objects[obj.name] = GraphQLObjectType(
                 obj.name,

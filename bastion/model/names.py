@@ -21,7 +21,17 @@ SCALAR_NAMES = frozenset({"ID", "String", "Int", "Float", "Boolean", "DateTime",
 # Type and root-field names that Bastion itself defines (now or in the auth layers), so a
 # model cannot take them.
 RESERVED_TYPE_NAMES = frozenset(
-    {"Query", "Mutation", "Subscription", "Viewer", "Session", "ApiKey", "AuditEvent", "Node"}
+    {
+        "Query",
+        "Mutation",
+        "Subscription",
+        "Viewer",
+        "Session",
+        "ApiKey",
+        "Identity",
+        "AuditEvent",
+        "Node",
+    }
     | SCALAR_NAMES
 )
 RESERVED_ROOT_FIELDS = frozenset(

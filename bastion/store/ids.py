@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import secrets
 import threading
 import time
@@ -28,3 +29,13 @@ def new_id() -> str:
         count = next(_COUNTER) & 0xFFFFFF
         process = _PROCESS
     return (int(time.time()).to_bytes(4, "big") + process + count.to_bytes(3, "big")).hex()
+
+
+_ID = re.compile(r"[0-9a-f]{24}")
+NULL_ID = "0" * 24
+"""The all-zero id Stitch clients send for a device they have no id for yet."""
+
+
+def is_id(value: object) -> bool:
+    """True for a string in the shape of a node id (24 lowercase hex characters)."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None

@@ -1,12 +1,23 @@
 """Bastion's own tables, beside the model's: they share one MetaData.
 
 Their names start with ``_bastion_`` so no model type can take them. Secrets are never stored
-here in a usable form: passwords as argon2id hashes, refresh tokens as SHA-256 digests.
+here in a usable form: passwords as argon2id hashes, refresh tokens, session tokens and API
+keys as SHA-256 digests.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, MetaData, String, Table, Text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from bastion.store.columns import UTCDateTime
 from bastion.store.tables import ID_LENGTH, NAMING_CONVENTION
@@ -15,6 +26,8 @@ META_TABLE = "_bastion_meta"
 PASSWORD_TABLE = "_bastion_password"  # noqa: S105 - a table name
 SESSION_TABLE = "_bastion_session"
 REFRESH_TABLE = "_bastion_refresh_token"
+IDENTITY_TABLE = "_bastion_identity"
+API_KEY_TABLE = "_bastion_api_key"
 
 
 def _user_key(name: str = "user_id") -> Column[str]:
@@ -56,7 +69,18 @@ def new_metadata() -> MetaData:
         Column("expires_at", UTCDateTime, nullable=False),
         Column("revoked_at", UTCDateTime, nullable=True),
         Column("user_agent", Text, nullable=True),
+        # The device the client SDK named (or one made for it), answered as `device_id`.
+        Column("device_id", String(ID_LENGTH), nullable=True),
+        # Sessions of the Stitch client API: the SHA-256 of their refresh token, which is a
+        # session token there (used many times); GraphQL sessions rotate theirs instead.
+        Column("token_hash", String(64), nullable=True),
+        # The API key a session was opened with: ending the key ends the session.
+        Column("credential_id", String(ID_LENGTH), nullable=True),
+        # The custom-token provider's `user_data`, carried into every access token (JSON).
+        Column("user_data", Text, nullable=True),
         Index(f"ix_{SESSION_TABLE}_user_id", "user_id"),
+        Index(f"ix_{SESSION_TABLE}_token_hash", "token_hash", unique=True),
+        Index(f"ix_{SESSION_TABLE}_credential_id", "credential_id"),
     )
     Table(
         REFRESH_TABLE,
@@ -72,5 +96,31 @@ def new_metadata() -> MetaData:
         Column("expires_at", UTCDateTime, nullable=False),
         Column("used_at", UTCDateTime, nullable=True),
         Index(f"ix_{REFRESH_TABLE}_session_id", "session_id"),
+    )
+    Table(
+        IDENTITY_TABLE,
+        metadata,
+        # A way to log in as a user, besides the password row: an anonymous login, a
+        # custom-token subject, a server API key. One user may hold several (linking).
+        Column("id", String(ID_LENGTH), primary_key=True),
+        _user_key(),
+        Column("provider", String(50), nullable=False),
+        Column("subject", String(255), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("data", Text, nullable=True),  # the provider's last word on the user (JSON)
+        UniqueConstraint("provider", "subject"),
+        Index(f"ix_{IDENTITY_TABLE}_user_id", "user_id"),
+    )
+    Table(
+        API_KEY_TABLE,
+        metadata,
+        Column("id", String(ID_LENGTH), primary_key=True),
+        _user_key(),
+        Column("name", String(100), nullable=False),
+        Column("hash", String(64), nullable=False, unique=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("last_used_at", UTCDateTime, nullable=True),
+        Column("disabled", Boolean, nullable=False),
+        UniqueConstraint("user_id", "name"),
     )
     return metadata

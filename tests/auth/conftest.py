@@ -14,7 +14,7 @@ from tests.conftest import GraphQLClient
 
 PASSWORD = "correct horse battery"
 SECRET = "s" * 64  # BASTION_SECRET of the tests that sign tokens by hand
-SIGNUP = {"email_password": {"signup": True}}
+SIGNUP = {"providers": {"local-userpass": {"signup": True}}}
 
 REGISTER = """
 mutation ($email: String!, $password: String!, $firstName: String, $username: String) {
@@ -128,10 +128,12 @@ def auth_for(
 
     async def start(**settings: Any) -> Auth:
         config: dict[str, Any] = {**settings}
-        config["email_password"] = {
-            **SIGNUP["email_password"],
-            **settings.get("email_password", {}),
+        providers = dict(settings.get("providers", {}))
+        providers["local-userpass"] = {
+            **SIGNUP["providers"]["local-userpass"],
+            **providers.get("local-userpass", {}),
         }
+        config["providers"] = providers
         return Auth(await client_for(make_project(auth=config)))
 
     return start

@@ -108,7 +108,7 @@ async def test_field_and_type_names_are_the_contract(auth: Auth) -> None:
         "password": "String!",
     }
     assert queries["loginUser"]["type"] == {"kind": "OBJECT", "name": "User"}
-    assert _shape((await _type(auth, "Viewer"))["fields"]) == {"user": "User"}
+    assert _shape((await _type(auth, "Viewer"))["fields"])["user"] == "User"
 
 
 async def test_no_field_tells_anything_about_passwords(auth: Auth) -> None:

@@ -141,7 +141,7 @@ async def test_lone_surrogates_are_bad_input_not_a_crash(auth: Auth) -> None:
 
 
 async def test_minimum_length_from_bastion_yml(auth_for: Callable[..., Any]) -> None:
-    auth = await auth_for(email_password={"min_password_length": 15})
+    auth = await auth_for(providers={"local-userpass": {"min_password_length": 15}})
     body = await _register(auth, "fourteen chars")
     assert body["errors"][0]["message"] == "The password must be at least 15 characters"
     assert "errors" not in await _register(auth, "fifteen chars!!")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import hashlib
 import os
 import stat
@@ -44,7 +46,9 @@ async def test_access_token_claims(auth: Auth, clock: FrozenClock) -> None:
     assert header["alg"] == "HS256"
     claims = decode(auth, pair["accessToken"])
     now = int(clock().timestamp())
-    assert set(claims) == {"iss", "aud", "sub", "iat", "exp", "jti", "sid", "typ"}
+    assert set(claims) == {"iss", "aud", "sub", "iat", "exp", "jti", "sid", "typ", "baas_device_id"}
+    # The device of the session, which the Stitch SDKs read from the token.
+    assert re.fullmatch("[0-9a-f]{24}", claims["baas_device_id"])
     assert claims["iss"] == "bastion:test-app"
     assert claims["aud"] == "test-app"
     assert claims["sub"] == user["id"]
@@ -193,7 +197,7 @@ async def test_two_apps_on_one_folder_share_the_secret(
 ) -> None:
     # Two workers of one project: a token issued by one is accepted by the other.
     monkeypatch.delenv(SECRET_ENV, raising=False)
-    project = make_project(auth={"email_password": {"signup": True}})
+    project = make_project(auth={"providers": {"local-userpass": {"signup": True}}})
     first = Auth(await client_for(project))
     second = Auth(await client_for(project))
     token = (await first.register("ann@example.com"))["accessToken"]

@@ -96,7 +96,11 @@ def _serve(root: Path, **auth: object) -> Iterator[tuple[Server, Callable[[], No
     write_project(
         root,
         SCHEMA,
-        auth={"access_token_lifetime": LIFETIME, "email_password": {"signup": True}, **auth},
+        auth={
+            "access_token_lifetime": LIFETIME,
+            "providers": {"local-userpass": {"signup": True}},
+            **auth,
+        },
     )
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"

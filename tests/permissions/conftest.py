@@ -76,7 +76,9 @@ async def _register(client: GraphQLClient, email: str) -> tuple[str, str]:
 
 @pytest.fixture
 async def world(make_project: Callable[..., Project], client_for: Callable[..., Any]) -> World:
-    project = make_project(SCHEMA, permissions=RULES, auth={"email_password": {"signup": True}})
+    project = make_project(
+        SCHEMA, permissions=RULES, auth={"providers": {"local-userpass": {"signup": True}}}
+    )
     client: GraphQLClient = await client_for(project)
     tokens: dict[str, str | None] = {"anonymous": None}
     users: dict[str, str] = {}

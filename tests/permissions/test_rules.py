@@ -61,7 +61,9 @@ async def test_type_without_rules_is_root_only(
 async def test_require_login(
     make_project: Callable[..., Project], client_for: Callable[..., Any]
 ) -> None:
-    project = make_project(SCHEMA, auth={"require_login": True, "email_password": {"signup": True}})
+    project = make_project(
+        SCHEMA, auth={"require_login": True, "providers": {"local-userpass": {"signup": True}}}
+    )
     client = await client_for(project)
     body = await client.gql("{ notes { id } viewer { user { id } } }")
     assert body["data"] is None

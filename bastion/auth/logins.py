@@ -1,0 +1,261 @@
+"""Logging in with each provider, and linking a provider's identity to a user.
+
+The GraphQL fields and the Stitch client routes both come here, so a provider has one set of
+rules whatever the door: a credential is checked before any write (a refused token, key or
+password creates nothing), and a login ends in one write transaction that makes the user if
+needed and starts the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bastion.auth.accounts import Accounts, InvalidCredentials, NewUser, normalize_email
+from bastion.auth.identities import (
+    ANONYMOUS,
+    API_KEY,
+    CUSTOM_TOKEN,
+    PASSWORD,
+    Identities,
+)
+from bastion.auth.providers.api_keys import ApiKeyRefused, ApiKeys
+from bastion.auth.sessions import Sessions, Start, TokenPair
+from bastion.auth.settings import ProvidersConfig
+from bastion.errors import BadUserInput, BastionError, Code, Conflict
+from bastion.store import Store
+
+if TYPE_CHECKING:  # imported when the provider is on: it loads `cryptography`
+    from bastion.auth.providers.custom_token import CustomTokenVerifier
+
+
+class ProviderDisabled(BastionError):
+    """A login through a provider this project does not offer."""
+
+    code = Code.FORBIDDEN
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(f"The {provider} provider is not enabled", provider=provider)
+        self.provider = provider
+
+
+@dataclass(frozen=True)
+class Client:
+    """What a login knows about the client beside its credential."""
+
+    user_agent: str | None = None
+    device_id: str | None = None  # as the SDK sent it; checked by the session
+    stitch: bool = False  # a Stitch client API login: its refresh token is a session token
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    """A started session."""
+
+    user_id: str
+    tokens: TokenPair
+
+
+def _text(body: Mapping[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise BadUserInput(f"`{key}` must be a non-empty string", field=key)
+    return value
+
+
+class Logins:
+    """Every provider's login, over the accounts, identities, keys and sessions."""
+
+    def __init__(
+        self,
+        providers: ProvidersConfig,
+        store: Store,
+        accounts: Accounts,
+        identities: Identities,
+        api_keys: ApiKeys,
+        sessions: Sessions,
+        custom_tokens: CustomTokenVerifier | None,
+    ) -> None:
+        self.providers = providers
+        self._store = store
+        self._accounts = accounts
+        self._identities = identities
+        self._api_keys = api_keys
+        self._sessions = sessions
+        self._custom = custom_tokens
+        self._users = store.tables["User"]
+
+    def require(self, provider: str) -> None:
+        """Refuse a provider that is unknown or not enabled."""
+        if not self.providers.enabled(provider):
+            raise ProviderDisabled(provider)
+
+    # -- the providers --------------------------------------------------------------------
+
+    async def password(
+        self,
+        password: str,
+        client: Client,
+        *,
+        email: str | None = None,
+        username: str | None = None,
+    ) -> LoggedIn:
+        """Email (or username) and password."""
+        self.require(PASSWORD)
+        db = self._store.db
+        # The ~20 ms of argon2 run on a read connection, never holding the write lock.
+        async with db.read() as conn:
+            user_id, rehash = await self._accounts.verify_login(
+                conn, password, email=email, username=username
+            )
+        async with db.write() as conn:
+            if rehash:
+                await self._accounts.set_password(conn, user_id, password)
+            return await self._start(conn, Start(user_id, PASSWORD), client)
+
+    async def register(self, new: NewUser, client: Client | None) -> str | LoggedIn:
+        """A new email/password user; logged in at once when ``client`` is given."""
+        self.require(PASSWORD)
+        if not self.providers.local_userpass.signup:
+            raise BastionError("Sign-up is disabled for this project", Code.FORBIDDEN)
+        digest = await self._accounts.hash_new_password(new.password)
+        async with self._store.db.write() as conn:
+            user_id = await self._accounts.create(conn, new, digest)
+            if client is None:
+                return user_id
+            return await self._start(conn, Start(user_id, PASSWORD), client)
+
+    async def anonymous(self, client: Client) -> LoggedIn:
+        """A new anonymous user (no email, no password) and its session."""
+        self.require(ANONYMOUS)
+        async with self._store.db.write() as conn:
+            user_id = await self._store.writer.create(conn, "User", {})
+            await self._identities.add(conn, user_id, ANONYMOUS, user_id)
+            return await self._start(conn, Start(user_id, ANONYMOUS), client)
+
+    async def api_key(self, key: str, client: Client) -> LoggedIn:
+        """An enabled API key of an active user."""
+        self.require(API_KEY)
+        async with self._store.db.write() as conn:
+            user_id, key_id = await self._api_keys.verify(conn, key)
+            if not await self._is_active(conn, user_id):
+                raise ApiKeyRefused()
+            return await self._start(conn, Start(user_id, API_KEY, credential_id=key_id), client)
+
+    async def custom_token(self, token: str, client: Client) -> LoggedIn:
+        """A JWT of the app's identity system; its subject's user is made on first login."""
+        self.require(CUSTOM_TOKEN)
+        assert self._custom is not None  # built whenever the provider is enabled
+        identity = await self._custom.verify(token)  # before any write: a bad token makes nothing
+        async with self._store.db.write() as conn:
+            user_id = await self._identities.owner(conn, CUSTOM_TOKEN, identity.subject)
+            if user_id is None:
+                user_id = await self._store.writer.create(conn, "User", dict(identity.fields))
+                await self._identities.add(
+                    conn, user_id, CUSTOM_TOKEN, identity.subject, identity.user_data
+                )
+            else:
+                if not await self._is_active(conn, user_id):
+                    raise InvalidCredentials()
+                if identity.fields:
+                    await self._store.writer.update(conn, "User", user_id, dict(identity.fields))
+                await self._identities.set_data(
+                    conn, CUSTOM_TOKEN, identity.subject, identity.user_data
+                )
+            start = Start(user_id, CUSTOM_TOKEN, user_data=identity.user_data)
+            return await self._start(conn, start, client)
+
+    async def login(self, provider: str, body: Mapping[str, Any], client: Client) -> LoggedIn:
+        """A login with a Stitch credential body (``{"username", "password"}``, ``{"key"}``...)."""
+        self.require(provider)
+        if provider == PASSWORD:
+            login, password = _text(body, "username"), _text(body, "password")
+            # Stitch names the field username; it holds an email unless it has no @.
+            if "@" in login:
+                return await self.password(password, client, email=login)
+            return await self.password(password, client, username=login)
+        if provider == ANONYMOUS:
+            return await self.anonymous(client)
+        if provider == API_KEY:
+            return await self.api_key(_text(body, "key"), client)
+        return await self.custom_token(_text(body, "token"), client)
+
+    # -- linking --------------------------------------------------------------------------
+
+    async def link(self, user_id: str, provider: str, body: Mapping[str, Any]) -> None:
+        """Add the identity a credential proves to the user (Stitch's ``linkCredentials``).
+
+        An email/password credential whose email nobody holds gives the user that email and
+        password. One of a user who never logged in (registered, then linked, as the SDKs do)
+        moves to the caller, and that empty user goes. An identity of another user is a
+        CONFLICT: linking never merges two users' data.
+        """
+        self.require(provider)
+        if provider == PASSWORD:
+            await self._link_password(user_id, _text(body, "username"), _text(body, "password"))
+        elif provider == CUSTOM_TOKEN:
+            assert self._custom is not None
+            identity = await self._custom.verify(_text(body, "token"))
+            async with self._store.db.write() as conn:
+                owner = await self._identities.owner(conn, CUSTOM_TOKEN, identity.subject)
+                if owner is None:
+                    await self._identities.add(
+                        conn, user_id, CUSTOM_TOKEN, identity.subject, identity.user_data
+                    )
+                elif owner != user_id:
+                    raise Conflict("This identity belongs to another user")
+        else:
+            raise BadUserInput(f"An identity of the {provider} provider cannot be linked")
+
+    async def _link_password(self, user_id: str, email: str, password: str) -> None:
+        email = normalize_email(email)
+        async with self._store.db.read() as conn:
+            if await self._identities.has_password(conn, user_id):
+                raise Conflict("This user has an email/password identity already")
+            holder = (
+                await conn.execute(select(self._users.c.id).where(self._users.c.email == email))
+            ).scalar_one_or_none()
+        if holder is None or holder == user_id:
+            digest: str | None = await self._accounts.hash_new_password(password)
+            holder = None
+        else:
+            async with self._store.db.read() as conn:
+                await self._accounts.verify_login(conn, password, email=email)
+            digest = None
+        async with self._store.db.write() as conn:
+            if holder is not None:
+                if not await self._never_logged_in(conn, holder):
+                    raise Conflict("This identity belongs to another user")
+                digest = await self._accounts.password_hash(conn, holder)
+                await self._store.writer.delete(conn, "User", holder)
+            assert digest is not None
+            await self._store.writer.update(conn, "User", user_id, {"email": email})
+            await self._accounts.add_password(conn, user_id, digest)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    async def _start(self, conn: AsyncConnection, start: Start, client: Client) -> LoggedIn:
+        start = Start(
+            start.user_id,
+            start.provider,
+            user_agent=client.user_agent,
+            device_id=client.device_id,
+            user_data=start.user_data,
+            credential_id=start.credential_id,
+            stitch=client.stitch,
+        )
+        return LoggedIn(start.user_id, await self._sessions.start(conn, start))
+
+    async def _is_active(self, conn: AsyncConnection, user_id: str) -> bool:
+        users = self._users
+        found = await conn.execute(select(users.c.isActive).where(users.c.id == user_id))
+        return bool(found.scalar_one_or_none())
+
+    async def _never_logged_in(self, conn: AsyncConnection, user_id: str) -> bool:
+        sessions = self._sessions.tables["session"]
+        query = select(exists().where(sessions.c.user_id == user_id))
+        return not (await conn.execute(query)).scalar()

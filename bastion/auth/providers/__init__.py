@@ -1,0 +1,1 @@
+"""Login providers beside email/password: anonymous, API keys, custom tokens."""

@@ -1,0 +1,99 @@
+"""The refresh tokens of the Stitch client API, which are session tokens.
+
+realm-web keeps sending the refresh token it got at login and ignores any new one, so on
+``/api/client/v2.0/auth/session`` a refresh token cannot be single use: it stays valid until
+logout, revocation, deactivation of its user, ``refresh_token_lifetime`` without use, or the
+session's absolute end. Only its SHA-256 is stored, on the session row; the rotating refresh
+tokens of GraphQL sessions live in another table, so neither route accepts the other's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, Select, select, update
+
+from bastion.auth.sessions import RefreshRefused, Sessions, hash_token
+from bastion.clock import Clock
+from bastion.store.database import Database
+
+MAX_TOKEN_LENGTH = 200
+
+
+def _plausible(token: str) -> bool:
+    return 0 < len(token) <= MAX_TOKEN_LENGTH
+
+
+@dataclass(frozen=True)
+class SessionOwner:
+    """Whose live session a session token opens."""
+
+    user_id: str
+    session_id: str
+
+
+class SessionTokens:
+    """Refresh, identify and end Stitch sessions by their session token."""
+
+    def __init__(self, db: Database, sessions: Sessions, clock: Clock) -> None:
+        self._db = db
+        self._sessions = sessions
+        self._table = sessions.tables["session"]
+        self._users = sessions.tables["user"]
+        self._clock = clock
+
+    async def owner(self, token: str) -> SessionOwner:
+        """The live session of ``token``; raises :class:`RefreshRefused` otherwise."""
+        async with self._db.read() as conn:
+            row = (await conn.execute(self._query(token))).first() if _plausible(token) else None
+        return self._check(row)
+
+    async def refresh(self, token: str) -> str:
+        """A new access token of the session; the session token itself stays the same."""
+        async with self._db.write() as conn:
+            row = (await conn.execute(self._query(token))).first() if _plausible(token) else None
+            owner = self._check(row)
+            await conn.execute(
+                update(self._table)
+                .where(self._table.c.id == owner.session_id)
+                .values(last_used_at=self._clock())
+            )
+        access = await self._sessions.access_token(owner.session_id)
+        if access is None:  # revoked between the commit above and now
+            raise RefreshRefused()
+        return access
+
+    async def end(self, token: str) -> bool:
+        """Log out the session of ``token``; False when no live session has it."""
+        try:
+            owner = await self.owner(token)
+        except RefreshRefused:
+            return False
+        return await self._sessions.end(owner.session_id)
+
+    def _query(self, token: str) -> Select[Any]:
+        table, users = self._table, self._users
+        digest = hash_token(token)
+        return (
+            select(
+                table.c.id,
+                table.c.user_id,
+                table.c.revoked_at,
+                table.c.expires_at,
+                table.c.last_used_at,
+                users.c.isActive,
+            )
+            .join(users, users.c.id == table.c.user_id)
+            .where(table.c.token_hash == digest)
+        )
+
+    def _check(self, row: Row[Any] | None) -> SessionOwner:
+        if (
+            row is None
+            or row.revoked_at is not None
+            or not row.isActive
+            or self._sessions.idle_end(row.last_used_at, row.expires_at) <= self._clock()
+        ):
+            raise RefreshRefused()
+        return SessionOwner(user_id=row.user_id, session_id=row.id)

@@ -1,0 +1,131 @@
+"""``viewer``: who is asking, their sessions and identities; and ``revokeSession``.
+
+A session's ``lastUsedAt`` is the time of its login or last refresh: access tokens are checked
+without writing, so a request does not move it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    GraphQLArgument,
+    GraphQLBoolean,
+    GraphQLField,
+    GraphQLID,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLString,
+)
+
+from bastion.auth.identities import Identity
+from bastion.auth.sessions import SessionInfo
+from bastion.errors import NotFound
+from bastion.graphql.build import FieldMap, SchemaBuilder
+from bastion.graphql.context import Info, context_of
+from bastion.graphql.credentials import STRING, require_user, shared_type
+from bastion.graphql.scalars import DateTimeScalar
+from bastion.store import Node
+
+_ID = GraphQLNonNull(GraphQLID)
+_WHEN = GraphQLNonNull(DateTimeScalar)
+
+
+def _session_type() -> GraphQLObjectType:
+    def current(session: SessionInfo, info: Info) -> bool:
+        return session.id == context_of(info).viewer.session_id
+
+    return GraphQLObjectType(
+        "Session",
+        {
+            "id": GraphQLField(_ID),
+            "provider": GraphQLField(STRING),
+            "createdAt": GraphQLField(_WHEN, resolve=lambda s, _: s.created_at),
+            "lastUsedAt": GraphQLField(_WHEN, resolve=lambda s, _: s.last_used_at),
+            "userAgent": GraphQLField(GraphQLString, resolve=lambda s, _: s.user_agent),
+            "deviceId": GraphQLField(GraphQLID, resolve=lambda s, _: s.device_id),
+            "current": GraphQLField(GraphQLNonNull(GraphQLBoolean), resolve=current),
+        },
+        description="A login of the viewer that is still usable.",
+    )
+
+
+def _identity_type() -> GraphQLObjectType:
+    return GraphQLObjectType(
+        "Identity",
+        {
+            "id": GraphQLField(_ID),
+            "provider": GraphQLField(STRING),
+            "createdAt": GraphQLField(_WHEN, resolve=lambda i, _: i.created_at),
+        },
+        description="A way the viewer logs in (a provider and its account).",
+    )
+
+
+async def _viewer_user(_root: Any, info: Info) -> Node | None:
+    context = context_of(info)
+    if context.viewer.session_id is None or context.auth is None:
+        return None
+    # The session check of this request cached the user's row: no second round trip.
+    state = await context.auth.sessions.state(context.viewer.session_id)
+    return state.user if state is not None and state.alive else None
+
+
+async def _sessions(_root: Any, info: Info) -> list[SessionInfo]:
+    context = context_of(info)
+    if context.viewer.user_id is None or context.auth is None:
+        return []
+    return await context.auth.sessions.live(context.viewer.user_id)
+
+
+async def _identities(_root: Any, info: Info) -> list[Identity]:
+    context = context_of(info)
+    if context.viewer.user_id is None or context.auth is None:
+        return []
+    conn = await context.connection()
+    return await context.auth.identities.of(conn, context.viewer.user_id)
+
+
+def viewer_type(builder: SchemaBuilder) -> GraphQLObjectType:
+    """The ``Viewer`` type of this schema."""
+
+    def make() -> GraphQLObjectType:
+        return GraphQLObjectType(
+            "Viewer",
+            {
+                "user": GraphQLField(builder.objects["User"], resolve=_viewer_user),
+                "sessions": GraphQLField(
+                    GraphQLNonNull(GraphQLList(GraphQLNonNull(_session_type()))),
+                    resolve=_sessions,
+                ),
+                "identities": GraphQLField(
+                    GraphQLNonNull(GraphQLList(GraphQLNonNull(_identity_type()))),
+                    resolve=_identities,
+                ),
+            },
+        )
+
+    viewer: GraphQLObjectType = shared_type(builder, "Viewer", make)
+    return viewer
+
+
+def query_fields(builder: SchemaBuilder) -> FieldMap:
+    """``viewer``."""
+    return {"viewer": GraphQLField(GraphQLNonNull(viewer_type(builder)), resolve=lambda *_: {})}
+
+
+def mutation_fields(_builder: SchemaBuilder) -> FieldMap:
+    """``revokeSession``: end one of the viewer's own sessions (any device, or this one)."""
+
+    async def revoke(_root: Any, info: Info, id: str) -> bool:
+        _, auth, user_id = require_user(info)
+        if not await auth.sessions.end_own(user_id, id):
+            raise NotFound("No session with this id")
+        return True
+
+    return {
+        "revokeSession": GraphQLField(
+            GraphQLNonNull(GraphQLBoolean), args={"id": GraphQLArgument(_ID)}, resolve=revoke
+        )
+    }
