@@ -14,6 +14,7 @@ from starlette.routing import Route
 from bastion.clock import Clock, system_clock
 from bastion.http.access_log import AccessLog
 from bastion.http.graphql_http import GraphQLEndpoint
+from bastion.http.stitch.routes import StitchApi
 from bastion.project import Project
 from bastion.service import Service
 
@@ -46,6 +47,8 @@ def create_app(
             # An ASGI app, not a function: the route passes it every method (see __call__).
             Route("/graphql", endpoint),
             Route("/healthz", _healthz, methods=["GET"]),
+            # The MongoDB Stitch / Realm client API, for apps written against those SDKs.
+            *StitchApi(service).routes(),
         ],
         middleware=[Middleware(AccessLog)],
         lifespan=lifespan,

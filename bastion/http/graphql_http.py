@@ -11,12 +11,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
@@ -24,6 +23,8 @@ from bastion.auth.authenticate import Authentication
 from bastion.errors import Code
 from bastion.graphql.errors import INTERNAL_MESSAGE, request_error
 from bastion.graphql.execute import Executor, Outcome, RequestFailed
+from bastion.http.bodies import BodyError as _BadRequest
+from bastion.http.bodies import is_text, json_object, parse_json, read_body
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -32,14 +33,6 @@ MAX_BODY_BYTES = 1_000_000
 log = logging.getLogger("bastion.http")
 
 Authenticate = Callable[[str | None], Awaitable[Authentication]]
-
-
-class _BadRequest(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 def choose_media_type(accept: str | None) -> str | None:
@@ -72,73 +65,22 @@ def choose_media_type(accept: str | None) -> str | None:
     return best[2] if best else None
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise _BadRequest(413, f"The request body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _BadRequest(413, f"The request body is larger than {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        # The client went away mid-upload: its fault, not a bug to log with a traceback.
-        raise _BadRequest(400, "The request body ended early") from None
-    return b"".join(chunks)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _params_from_json(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise _BadRequest(400, "The request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise _BadRequest(400, "The request body must be a JSON object")
-    return body
-
-
 def _params_from_query_string(request: Request) -> dict[str, Any]:
     params: dict[str, Any] = dict(request.query_params)
     for key in ("variables", "extensions"):
         if params.get(key):
             try:
-                params[key] = json.loads(params[key], parse_constant=_reject_constant)
+                params[key] = parse_json(params[key])
             except (ValueError, RecursionError):
                 raise _BadRequest(400, f"The `{key}` parameter is not valid JSON") from None
     return params
-
-
-def _is_text(value: Any) -> bool:
-    """False when a string anywhere in ``value`` holds a lone UTF-16 surrogate.
-
-    JSON escapes can carry them ("\\ud800"); they are not Unicode text, and would fail deep in
-    the password hasher or the database instead of here.
-    """
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return True
-    if isinstance(value, dict):
-        return all(_is_text(k) and _is_text(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_is_text(item) for item in value)
-    return True
 
 
 def _check_params(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
     query = params.get("query")
     if not isinstance(query, str) or not query.strip():
         raise _BadRequest(400, "The request has no `query` string")
-    if not _is_text(params):
+    if not is_text(params):
         raise _BadRequest(400, "The request holds text that is not valid Unicode")
     variables = params.get("variables")
     if variables is not None and not isinstance(variables, dict):
@@ -183,10 +125,14 @@ class GraphQLEndpoint:
         executor: Executor,
         authenticate: Authenticate,
         max_body_bytes: int = MAX_BODY_BYTES,
+        on_refused_token: Callable[[Authentication], Response] | None = None,
     ) -> None:
         self.executor = executor
         self.authenticate = authenticate
         self.max_body_bytes = max_body_bytes
+        # Where a refused token must be an error rather than an anonymous request (the Stitch
+        # route answers 401 so that the SDKs refresh and retry).
+        self.on_refused_token = on_refused_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The endpoint as an ASGI app, so a route hands it every method: the ones it does not
@@ -218,7 +164,7 @@ class GraphQLEndpoint:
             content_type = request.headers.get("content-type", "").split(";")[0].strip()
             if content_type.lower() != JSON:
                 raise _BadRequest(415, f"POST bodies must be {JSON}")
-            params = _params_from_json(await _read_body(request, self.max_body_bytes))
+            params = json_object(await read_body(request, self.max_body_bytes))
         elif request.method == "GET":
             params = _params_from_query_string(request)
         else:
@@ -232,6 +178,8 @@ class GraphQLEndpoint:
         if request.method == "GET" and prepared.is_mutation:
             raise _BadRequest(405, "Mutations must be sent with POST", {"Allow": "POST"})
         auth = await self.authenticate(request.headers.get("authorization"))
+        if auth.refused and self.on_refused_token is not None:
+            return self.on_refused_token(auth)
         outcome = await self.executor.execute(prepared, variables, auth.viewer, request)
         status = 400 if strict and outcome.request_error else 200
         return _json(outcome.body, status, media_type, _auth_headers(auth, outcome))

@@ -1,0 +1,82 @@
+"""Request bodies: read with a size limit, parsed as a JSON object, checked to be text.
+
+Starlette reads whatever a client sends; these helpers stop at the limit while reading, so a
+10 MB body costs no more than the limit, and refuse what the layers below would choke on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+
+
+class BodyError(Exception):
+    """A request body that cannot be used, with the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyError(413, f"The request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyError(413, f"The request body is larger than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client went away mid-upload: its fault, not a bug to log with a traceback.
+        raise BodyError(400, "The request body ended early") from None
+    return b"".join(chunks)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(text: str | bytes) -> Any:
+    """JSON without NaN and Infinity, which ``json.loads`` accepts by default."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object of Unicode text; raises :class:`BodyError` (400)."""
+    try:
+        body = parse_json(raw)
+    except (ValueError, RecursionError):
+        raise BodyError(400, "The request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BodyError(400, "The request body must be a JSON object")
+    if not is_text(body):
+        raise BodyError(400, "The request holds text that is not valid Unicode")
+    return body
+
+
+def is_text(value: Any) -> bool:
+    """False when a string anywhere in ``value`` holds a lone UTF-16 surrogate.
+
+    JSON escapes can carry them ("\\ud800"); they are not Unicode text, and would fail deep in
+    the password hasher or the database instead of here.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(is_text(k) and is_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(is_text(item) for item in value)
+    return True

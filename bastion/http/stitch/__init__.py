@@ -1,0 +1,1 @@
+"""The MongoDB Stitch / Realm client HTTP API."""
