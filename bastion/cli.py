@@ -184,9 +184,11 @@ def schema_print(directory: Path | None) -> None:
 
 
 def _register_subcommands() -> None:
+    from bastion.cli_api_keys import api_keys
     from bastion.cli_users import users
 
     main.add_command(users)
+    main.add_command(api_keys)
 
 
 _register_subcommands()

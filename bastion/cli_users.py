@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import click
 
 from bastion.auth.accounts import NewUser
+from bastion.auth.providers.anonymous import Pruned, prune_anonymous
 from bastion.errors import BastionError
 from bastion.project import load_project
 from bastion.service import Service
+from bastion.store.system import IDENTITY_TABLE, PASSWORD_TABLE, SESSION_TABLE
 
 T = TypeVar("T")
 
@@ -27,7 +31,9 @@ project_option = click.option(
 )
 
 
-def _run(project_dir: Path, action: Callable[[Service], Awaitable[T]]) -> T:
+def run_with_service(project_dir: Path, action: Callable[[Service], Awaitable[T]]) -> T:
+    """Start the project's service, run ``action``, stop; a BastionError exits 1 with its lines."""
+
     async def main() -> T:
         service = Service(load_project(project_dir))
         await service.start()
@@ -88,7 +94,7 @@ def create(
                 conn, NewUser(email, password, username, first_name, last_name), digest
             )
 
-    user_id = _run(project_dir, action)
+    user_id = run_with_service(project_dir, action)
     click.echo(f"Created user {email.strip().lower()} ({user_id})")
 
 
@@ -101,7 +107,7 @@ def list_users(project_dir: Path) -> None:
         async with service.store.db.read() as conn:
             return await service.auth.accounts.list(conn)
 
-    for user in _run(project_dir, action):
+    for user in run_with_service(project_dir, action):
         state = "active" if user["isActive"] else "deactivated"
         click.echo(f"{user['id']}  {user['email'] or '-'}  {user['username'] or '-'}  {state}")
 
@@ -113,7 +119,7 @@ def _set_active(email: str, project_dir: Path, active: bool) -> None:
         if not active:
             await service.auth.sessions.end_all(user_id)
 
-    _run(project_dir, action)
+    run_with_service(project_dir, action)
     click.echo(f"{'Activated' if active else 'Deactivated'} {email}")
 
 
@@ -131,3 +137,43 @@ def deactivate(email: str, project_dir: Path) -> None:
 def activate(email: str, project_dir: Path) -> None:
     """Let a deactivated user log in again."""
     _set_active(email, project_dir, True)
+
+
+_DURATION = re.compile(r"(\d+)([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def _duration(_ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
+    """A duration such as ``30d``, ``12h`` or ``90m``; a usage error (exit 2) otherwise."""
+    match = _DURATION.fullmatch(value.strip())
+    if match is None:
+        raise click.BadParameter(f"{value!r} is not a duration like 30d, 12h, 90m, 2w", param=param)
+    return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
+
+
+@users.command("prune-anonymous")
+@click.option(
+    "--older-than",
+    "older_than",
+    required=True,
+    callback=_duration,
+    help="Remove anonymous users made longer ago than this (30d, 12h...) and unused since.",
+)
+@project_option
+def prune_anonymous_users(older_than: timedelta, project_dir: Path) -> None:
+    """Delete old anonymous users and their data (as their relations' onDelete says)."""
+
+    async def action(service: Service) -> Pruned:
+        tables = service.store.tables.metadata.tables
+        return await prune_anonymous(
+            service.store,
+            tables[IDENTITY_TABLE],
+            tables[PASSWORD_TABLE],
+            tables[SESSION_TABLE],
+            service.clock() - older_than,
+        )
+
+    pruned = run_with_service(project_dir, action)
+    for line in pruned.kept:
+        click.echo(f"kept {line}", err=True)
+    click.echo(f"Deleted {pruned.deleted} anonymous user{'s' if pruned.deleted != 1 else ''}")
