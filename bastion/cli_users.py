@@ -47,7 +47,7 @@ def run_with_service(project_dir: Path, action: Callable[[Service], Awaitable[T]
     except BastionError as error:
         for line in str(error).splitlines():
             click.echo(f"error: {line}", err=True)
-        sys.exit(1)
+        sys.exit(getattr(error, "exit_code", 1))
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -65,6 +65,20 @@ class ProjectConfig(Section):
     seed: str | None = None
     auth: AuthConfig = AuthConfig()
     permissions: dict[str, TypeRules] = {}
+    # Names of the permanent root tokens `bastion deploy` keeps (`bastion root-token get NAME`).
+    root_tokens: list[str] = []
+
+    @field_validator("root_tokens")
+    @classmethod
+    def _root_token_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _APP_ID.fullmatch(name):
+                raise ValueError(
+                    f"{name!r}: a root token name is 1 to 64 letters, digits, '-' or '_'"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("each root token name may be listed once")
+        return value
 
     @field_validator("app_id")
     @classmethod

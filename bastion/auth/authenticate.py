@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bastion.auth.root_tokens import PREFIX as ROOT_PREFIX
+from bastion.auth.root_tokens import RootTokens
 from bastion.auth.sessions import Sessions
 from bastion.auth.tokens import AccessTokens, TokenRefused
 from bastion.auth.viewer import ANONYMOUS, Viewer, ViewerKind
@@ -42,10 +44,17 @@ def bearer_token(header: str | None) -> str | None:
 class Authenticator:
     """Reads access tokens for one project."""
 
-    def __init__(self, tokens: AccessTokens, sessions: Sessions, clock: Clock) -> None:
+    def __init__(
+        self,
+        tokens: AccessTokens,
+        sessions: Sessions,
+        clock: Clock,
+        root_tokens: RootTokens | None = None,
+    ) -> None:
         self._tokens = tokens
         self._sessions = sessions
         self._clock = clock
+        self._root_tokens = root_tokens
 
     async def authenticate(self, authorization: str | None) -> Authentication:
         """The viewer named by an ``Authorization`` header value."""
@@ -54,6 +63,12 @@ class Authenticator:
         token = bearer_token(authorization)
         if token is None:
             return Authentication(ANONYMOUS, refused="ACCESS_TOKEN_INVALID")
+        if token.startswith(ROOT_PREFIX) and self._root_tokens is not None:
+            name = await self._root_tokens.check(token)
+            if name is None:
+                return Authentication(ANONYMOUS, refused="ACCESS_TOKEN_INVALID")
+            # No session, no expiry, no renewal: a root token is permanent until rotated.
+            return Authentication(Viewer(ViewerKind.ROOT, token_name=name))
         try:
             claims = self._tokens.verify(token)
         except TokenRefused as refused:

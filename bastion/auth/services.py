@@ -11,6 +11,7 @@ from bastion.auth.identities import Identities
 from bastion.auth.logins import Logins
 from bastion.auth.passwords import Passwords
 from bastion.auth.providers.api_keys import ApiKeys
+from bastion.auth.root_tokens import RootTokens
 from bastion.auth.secret import check_secret, load_secret
 from bastion.auth.session_tokens import SessionTokens
 from bastion.auth.sessions import Sessions
@@ -24,6 +25,7 @@ from bastion.store.system import (
     IDENTITY_TABLE,
     PASSWORD_TABLE,
     REFRESH_TABLE,
+    ROOT_TOKEN_TABLE,
     SESSION_TABLE,
 )
 
@@ -45,6 +47,7 @@ class AuthServices:
     session_tokens: SessionTokens
     logins: Logins
     custom_tokens: CustomTokenVerifier | None
+    root_tokens: RootTokens
 
     async def close(self) -> None:
         """Release what the providers hold open (the JWKS client)."""
@@ -105,12 +108,13 @@ def build_auth(
         from bastion.auth.providers.custom_token import CustomTokenVerifier
 
         custom_tokens = CustomTokenVerifier(custom, project.root, clock)
+    root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], key, clock)
     return AuthServices(
         config=config,
         accounts=accounts,
         sessions=sessions,
         tokens=tokens,
-        authenticator=Authenticator(tokens, sessions, clock),
+        authenticator=Authenticator(tokens, sessions, clock, root_tokens),
         identities=identities,
         api_keys=api_keys,
         session_tokens=SessionTokens(store.db, sessions, clock),
@@ -118,4 +122,5 @@ def build_auth(
             config.providers, store, accounts, identities, api_keys, sessions, custom_tokens
         ),
         custom_tokens=custom_tokens,
+        root_tokens=root_tokens,
     )

@@ -26,6 +26,8 @@ class Viewer:
     kind: ViewerKind = ViewerKind.ANONYMOUS
     user_id: str | None = None
     session_id: str | None = None
+    # The name of the root token a ROOT viewer came with.
+    token_name: str | None = None
 
     @property
     def is_authenticated(self) -> bool:

@@ -21,6 +21,7 @@ from graphql import (
 
 from bastion.auth.identities import Identity
 from bastion.auth.sessions import SessionInfo
+from bastion.auth.viewer import ViewerKind
 from bastion.errors import NotFound
 from bastion.graphql.build import FieldMap, SchemaBuilder
 from bastion.graphql.context import Info, context_of
@@ -102,6 +103,11 @@ def viewer_type(builder: SchemaBuilder) -> GraphQLObjectType:
                 "identities": GraphQLField(
                     GraphQLNonNull(GraphQLList(GraphQLNonNull(_identity_type()))),
                     resolve=_identities,
+                ),
+                "isRoot": GraphQLField(
+                    GraphQLNonNull(GraphQLBoolean),
+                    resolve=lambda _v, info: context_of(info).viewer.kind is ViewerKind.ROOT,
+                    description="True for a request made with a root token.",
                 ),
             },
         )

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -28,6 +29,7 @@ SESSION_TABLE = "_bastion_session"
 REFRESH_TABLE = "_bastion_refresh_token"
 IDENTITY_TABLE = "_bastion_identity"
 API_KEY_TABLE = "_bastion_api_key"
+ROOT_TOKEN_TABLE = "_bastion_root_token"  # noqa: S105 - a table name
 
 
 def _user_key(name: str = "user_id") -> Column[str]:
@@ -122,5 +124,18 @@ def new_metadata() -> MetaData:
         Column("last_used_at", UTCDateTime, nullable=True),
         Column("disabled", Boolean, nullable=False),
         UniqueConstraint("user_id", "name"),
+    )
+    Table(
+        ROOT_TOKEN_TABLE,
+        metadata,
+        # The token is derived from the server secret, the name and the counter; only its
+        # SHA-256 is here (see bastion.auth.root_tokens).
+        Column("name", String(64), primary_key=True),
+        Column("hash", String(64), nullable=False, unique=True),
+        Column("counter", Integer, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("rotated_at", UTCDateTime, nullable=True),
+        Column("last_used_at", UTCDateTime, nullable=True),
+        Column("revoked_at", UTCDateTime, nullable=True),
     )
     return metadata

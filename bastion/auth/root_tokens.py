@@ -1,0 +1,196 @@
+"""Root tokens: permanent bearer tokens with full access, declared by name in ``bastion.yml``.
+
+As Graphcool's CLI did, ``bastion root-token get NAME`` prints a token at any time, yet the
+database never holds one: each token is derived from the server secret, its name and a
+rotation counter (HMAC-SHA256), and only its SHA-256 is stored. A dump of the database alone
+yields no usable token; rotating bumps the counter, so the old token's hash no longer matches
+and it is refused at once in this process, and within ``STATE_TTL_SECONDS`` in others.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bastion.auth.sessions import STATE_TTL_SECONDS, hash_token
+from bastion.clock import Clock
+from bastion.errors import NotFound
+from bastion.store.database import Database
+
+PREFIX = "bastion_root_"
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# A root request records its use at most this often, not at every request.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class RootTokenInfo:
+    """A root token as ``bastion root-token list`` shows it (never the token)."""
+
+    name: str
+    created_at: datetime
+    rotated_at: datetime | None
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What :meth:`RootTokens.deploy` changed."""
+
+    created: list[str]
+    revoked: list[str]
+
+
+class UnknownRootToken(NotFound):
+    """A root-token name that ``bastion.yml`` does not declare (or deploy did not create)."""
+
+    exit_code = 2  # for the CLI: a usage error
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"no root token named {name!r}: list it under root_tokens in bastion.yml "
+            "and run `bastion deploy`"
+        )
+
+
+class RootTokens:
+    """The root tokens of one project."""
+
+    def __init__(self, db: Database, table: Table, secret: bytes, clock: Clock) -> None:
+        self._db = db
+        self._table = table
+        self._secret = secret
+        self._clock = clock
+        self._cache: dict[str, tuple[str | None, float]] = {}  # hash -> (name, loaded at)
+        self._last_used: dict[str, datetime] = {}
+
+    def derive(self, name: str, counter: int) -> str:
+        """The token of ``name`` at rotation ``counter``."""
+        message = f"root-token\0{name}\0{counter}".encode()
+        digest = hmac.new(self._secret, message, hashlib.sha256).digest()
+        return PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    async def deploy(self, names: list[str]) -> Deployed:
+        """Create the declared tokens that are missing; revoke those no longer declared."""
+        table, now = self._table, self._clock()
+        created: list[str] = []
+        revoked: list[str] = []
+        async with self._db.write() as conn:
+            rows = {r.name: r for r in await conn.execute(select(table))}
+            for name in names:
+                row = rows.get(name)
+                if row is None:
+                    await conn.execute(
+                        table.insert().values(
+                            name=name,
+                            hash=hash_token(self.derive(name, 0)),
+                            counter=0,
+                            created_at=now,
+                            rotated_at=None,
+                            last_used_at=None,
+                            revoked_at=None,
+                        )
+                    )
+                    created.append(name)
+                elif row.revoked_at is not None:
+                    # Declared again: a new token, never the one revoked before.
+                    await self._set_counter(conn, name, row.counter + 1, created_at=now)
+                    created.append(name)
+            for name, row in rows.items():
+                if name not in names and row.revoked_at is None:
+                    await conn.execute(
+                        update(table).where(table.c.name == name).values(revoked_at=now)
+                    )
+                    revoked.append(name)
+        self._cache.clear()
+        return Deployed(created, revoked)
+
+    async def _set_counter(
+        self, conn: AsyncConnection, name: str, counter: int, created_at: datetime | None = None
+    ) -> None:
+        values: dict[str, object] = {
+            "counter": counter,
+            "hash": hash_token(self.derive(name, counter)),
+            "rotated_at": self._clock(),
+            "revoked_at": None,
+        }
+        if created_at is not None:
+            values.update(created_at=created_at, rotated_at=None, last_used_at=None)
+        await conn.execute(update(self._table).where(self._table.c.name == name).values(**values))
+
+    async def _live_counter(self, conn: AsyncConnection, name: str) -> int:
+        table = self._table
+        row = (
+            await conn.execute(
+                select(table.c.counter).where(table.c.name == name, table.c.revoked_at.is_(None))
+            )
+        ).first()
+        if row is None:
+            raise UnknownRootToken(name)
+        return int(row.counter)
+
+    async def get(self, name: str) -> str:
+        """The current token of ``name``."""
+        async with self._db.read() as conn:
+            return self.derive(name, await self._live_counter(conn, name))
+
+    async def rotate(self, name: str) -> str:
+        """A new token for ``name``; the old one stops working."""
+        async with self._db.write() as conn:
+            counter = await self._live_counter(conn, name) + 1
+            await self._set_counter(conn, name, counter)
+        self._cache.clear()
+        return self.derive(name, counter)
+
+    async def list(self) -> list[RootTokenInfo]:
+        """The live root tokens, by name."""
+        table = self._table
+        async with self._db.read() as conn:
+            rows = await conn.execute(
+                select(table).where(table.c.revoked_at.is_(None)).order_by(table.c.name)
+            )
+            return [RootTokenInfo(r.name, r.created_at, r.rotated_at, r.last_used_at) for r in rows]
+
+    async def check(self, token: str) -> str | None:
+        """The name of a live root token, or None."""
+        if not token.startswith(PREFIX) or len(token) > 100:
+            return None
+        digest = hash_token(token)
+        cached = self._cache.get(digest)
+        if cached is not None and time.monotonic() - cached[1] < STATE_TTL_SECONDS:
+            name = cached[0]
+        else:
+            table = self._table
+            async with self._db.read() as conn:
+                name = (
+                    await conn.execute(
+                        select(table.c.name).where(
+                            table.c.hash == digest, table.c.revoked_at.is_(None)
+                        )
+                    )
+                ).scalar_one_or_none()
+            if len(self._cache) > 10_000:  # bound what a flood of made-up tokens can take
+                self._cache.clear()
+            self._cache[digest] = (name, time.monotonic())
+        if name is not None:
+            await self._record_use(name)
+        return name
+
+    async def _record_use(self, name: str) -> None:
+        now = self._clock()
+        last = self._last_used.get(name)
+        if last is not None and now - last < LAST_USED_PRECISION:
+            return
+        self._last_used[name] = now
+        async with self._db.write() as conn:
+            await conn.execute(
+                update(self._table).where(self._table.c.name == name).values(last_used_at=now)
+            )

@@ -1,0 +1,129 @@
+"""Root tokens: declared in bastion.yml, made by deploy, fetched, rotated and revoked by the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from tests.conftest import write_project
+from tests.test_cli_api_keys import served
+
+SCHEMA = "type Secret { text: String! }\n"
+# Nobody but root may touch Secret: the type has no rules.
+RULES: dict[str, object] = {}
+
+
+def cli(*args: str) -> Result:
+    """Run ``bastion ARGS``."""
+    from bastion.cli import main
+
+    return CliRunner().invoke(main, list(args))
+
+
+async def acli(*args: str) -> Result:
+    """``cli`` from an async test (the command runs its own event loop)."""
+    return await asyncio.to_thread(cli, *args)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project declaring two root tokens."""
+    return write_project(tmp_path / "p", SCHEMA, permissions=RULES, root_tokens=["ci", "backup"])
+
+
+async def _is_root(project: Path, token: str) -> bool:
+    async with served(project) as http:
+        response = await http.post(
+            "/graphql",
+            json={"query": "{ viewer { isRoot } secrets { text } }"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        body = response.json()
+        return bool(body["data"]["viewer"]["isRoot"]) and "errors" not in body
+
+
+async def test_deploy_get_use_rotate_revoke(project: Path) -> None:
+    deployed = await acli("deploy", str(project))
+    assert deployed.exit_code == 0, deployed.output
+    assert "created root token ci" in deployed.output
+    assert "created root token backup" in deployed.output
+    again = await acli("deploy", str(project))
+    assert "nothing to change" in again.output
+    token = (await acli("root-token", "get", "ci", "--project", str(project))).stdout.strip()
+    assert token.startswith("bastion_root_")
+    assert (
+        await acli("root-token", "get", "ci", "--project", str(project))
+    ).stdout.strip() == token
+    # A root token reads a type whose rules allow nobody else.
+    assert await _is_root(project, token)
+    async with served(project) as http:
+        made = await http.post(
+            "/graphql",
+            json={"query": 'mutation { createSecret(data: {text: "s"}) { text } }'},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert made.json() == {"data": {"createSecret": {"text": "s"}}}
+        anonymous = await http.post("/graphql", json={"query": "{ secrets { text } }"})
+        assert anonymous.json() == {"data": {"secrets": []}}
+        refused = await http.post(
+            "/graphql", json={"query": 'mutation { createSecret(data: {text: "x"}) { text } }'}
+        )
+        assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # The database holds no usable token.
+    assert token.encode() not in (project / ".bastion" / "data.db").read_bytes()
+    listed = (await acli("root-token", "list", "--project", str(project))).output
+    assert listed.splitlines()[0].startswith("backup ") and "ci " in listed
+    assert token not in listed
+    rotated = await acli("root-token", "rotate", "ci", "--project", str(project))
+    assert rotated.exit_code == 0
+    new = rotated.stdout.strip()
+    assert new != token and new.startswith("bastion_root_")
+    assert not await _is_root(project, token)
+    assert await _is_root(project, new)
+    # Dropped from bastion.yml: deploy revokes it and says so.
+    config = yaml.safe_load((project / "bastion.yml").read_text())
+    config["root_tokens"] = ["backup"]
+    (project / "bastion.yml").write_text(yaml.safe_dump(config))
+    revoked = await acli("deploy", str(project))
+    assert "revoked root token ci" in revoked.output
+    assert not await _is_root(project, new)
+    missing = await acli("root-token", "get", "ci", "--project", str(project))
+    assert missing.exit_code == 2
+    assert "no root token named 'ci'" in missing.output
+
+
+def test_unknown_name_exits_2(project: Path) -> None:
+    for command in ("get", "rotate"):
+        result = cli("root-token", command, "nope", "--project", str(project))
+        assert result.exit_code == 2, result.output
+        assert "no root token named 'nope'" in result.output
+
+
+def test_bad_root_token_names_are_refused(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "bad", SCHEMA, root_tokens=["ok", "not ok", "ok"])
+    result = cli("deploy", str(project))
+    assert result.exit_code == 1
+    assert "root_tokens" in result.output and "'not ok'" in result.output
+
+
+async def test_root_tokens_are_not_refreshed_or_logged_out(project: Path) -> None:
+    await acli("deploy", str(project))
+    token = (await acli("root-token", "get", "ci", "--project", str(project))).stdout.strip()
+    async with served(project) as http:
+        headers = {"Authorization": f"Bearer {token}"}
+        for query in (
+            "mutation { logoutAll }",
+            f'mutation {{ refreshToken(input: {{refreshToken: "{token}"}}) {{ accessToken }} }}',
+        ):
+            body = (await http.post("/graphql", json={"query": query}, headers=headers)).json()
+            assert "errors" in body, query
+        forged = await http.post(
+            "/graphql",
+            json={"query": "{ viewer { isRoot } }"},
+            headers={"Authorization": f"Bearer {token[:-2]}xx"},
+        )
+        assert forged.json()["data"]["viewer"]["isRoot"] is False
