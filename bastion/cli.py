@@ -46,6 +46,9 @@ auth:
       signup: false
     anon-user:
       enabled: false
+# Permanent tokens with full access for your server code: `bastion deploy`, then
+# `bastion root-token get NAME`.
+root_tokens: []
 # Who may do what. A type without rules is open to root tokens only.
 permissions:
   Movie:
