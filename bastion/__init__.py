@@ -11,15 +11,25 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Project", "__version__", "create_app", "load_project"]
+__all__ = [
+    "Project",
+    "__version__",
+    "create_app",
+    "generate_auth_token",
+    "generate_node_token",
+    "load_project",
+]
 
 _LAZY = {
     "create_app": "bastion.http.app",
     "Project": "bastion.project",
     "load_project": "bastion.project",
+    "generate_auth_token": "bastion.auth.node_tokens",
+    "generate_node_token": "bastion.auth.node_tokens",
 }
 
 if TYPE_CHECKING:
+    from bastion.auth.node_tokens import generate_auth_token, generate_node_token
     from bastion.http.app import create_app
     from bastion.project import Project, load_project
 

@@ -143,7 +143,7 @@ _DURATION = re.compile(r"(\d+)([smhdw])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 
-def _duration(_ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
+def duration(_ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
     """A duration such as ``30d``, ``12h`` or ``90m``; a usage error (exit 2) otherwise."""
     match = _DURATION.fullmatch(value.strip())
     if match is None:
@@ -156,7 +156,7 @@ def _duration(_ctx: click.Context, param: click.Parameter, value: str) -> timede
     "--older-than",
     "older_than",
     required=True,
-    callback=_duration,
+    callback=duration,
     help="Remove anonymous users made longer ago than this (30d, 12h...) and unused since.",
 )
 @project_option

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import yaml
 from asgi_lifespan import LifespanManager
 
 from bastion import create_app, load_project
-from bastion.clock import FrozenClock
+from bastion.clock import FrozenClock, system_clock
 from bastion.errors import ProjectError
 from bastion.model import parse_model
 from bastion.project import Project
@@ -66,6 +67,16 @@ def write_project(root: Path, schema: str = MOVIES_SCHEMA, **config: Any) -> Pat
     (root / "bastion.yml").write_text(yaml.safe_dump(settings), encoding="utf-8")
     (root / "schema.graphql").write_text(schema, encoding="utf-8")
     return root
+
+
+@asynccontextmanager
+async def served(project: Path, clock: Any = system_clock) -> AsyncIterator[httpx.AsyncClient]:
+    """The project's app in-process, as a running server would answer."""
+    app = create_app(load_project(project), clock=clock)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            yield http
 
 
 @pytest.fixture

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from click.testing import CliRunner, Result
 
-from bastion import create_app, load_project
 from bastion.cli import main
-from bastion.clock import FrozenClock, system_clock
-from tests.conftest import write_project
+from bastion.clock import FrozenClock
+from tests.conftest import served, write_project
 
 BASE = "/api/client/v2.0/app/test-app/auth/providers"
 PROVIDERS = {"anon-user": {"enabled": True}, "api-key": {"enabled": True}}
@@ -32,16 +26,6 @@ def cli(*args: str) -> Result:
 async def acli(*args: str) -> Result:
     """``cli`` from an async test: the command runs its own event loop, in a thread."""
     return await asyncio.to_thread(cli, *args)
-
-
-@asynccontextmanager
-async def served(project: Path, clock: Any = system_clock) -> AsyncIterator[httpx.AsyncClient]:
-    """The project's app in-process, as a running server would answer."""
-    app = create_app(load_project(project), clock=clock)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            yield http
 
 
 @pytest.fixture
@@ -93,7 +77,8 @@ async def test_prune_anonymous_removes_only_old_unused_ones(project: Path) -> No
         old = (await http.post(f"{BASE}/anon-user/login", json={})).json()
         kept_busy = (await http.post(f"{BASE}/anon-user/login", json={})).json()
         note = {
-            "query": 'mutation ($o: ID!) { createNote(data: {text: "t", owner: {connect: {id: $o}}}) { id } }'
+            "query": "mutation ($o: ID!) "
+            '{ createNote(data: {text: "t", owner: {connect: {id: $o}}}) { id } }'
         }
         made = await http.post(
             "/graphql",

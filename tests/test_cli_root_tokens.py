@@ -9,8 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from tests.conftest import write_project
-from tests.test_cli_api_keys import served
+from tests.conftest import served, write_project
 
 SCHEMA = "type Secret { text: String! }\n"
 # Nobody but root may touch Secret: the type has no rules.

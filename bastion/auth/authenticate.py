@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bastion.auth.node_tokens import NodeTokens
 from bastion.auth.root_tokens import PREFIX as ROOT_PREFIX
 from bastion.auth.root_tokens import RootTokens
 from bastion.auth.sessions import Sessions
@@ -50,11 +51,13 @@ class Authenticator:
         sessions: Sessions,
         clock: Clock,
         root_tokens: RootTokens | None = None,
+        node_tokens: NodeTokens | None = None,
     ) -> None:
         self._tokens = tokens
         self._sessions = sessions
         self._clock = clock
         self._root_tokens = root_tokens
+        self.node_tokens = node_tokens
 
     async def authenticate(self, authorization: str | None) -> Authentication:
         """The viewer named by an ``Authorization`` header value."""
@@ -73,6 +76,11 @@ class Authenticator:
             claims = self._tokens.verify(token)
         except TokenRefused as refused:
             return Authentication(ANONYMOUS, refused=refused.code)
+        if claims.node_type is not None:
+            viewer = await self.node_tokens.viewer(claims) if self.node_tokens else None
+            if viewer is None:  # the node was deleted (or the user deactivated)
+                return Authentication(ANONYMOUS, refused=SESSION_REVOKED)
+            return Authentication(viewer)
         state = await self._sessions.state(claims.session_id)
         if (
             state is None

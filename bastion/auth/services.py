@@ -9,6 +9,7 @@ from bastion.auth.accounts import Accounts
 from bastion.auth.authenticate import Authenticator
 from bastion.auth.identities import Identities
 from bastion.auth.logins import Logins
+from bastion.auth.node_tokens import NodeTokens
 from bastion.auth.passwords import Passwords
 from bastion.auth.providers.api_keys import ApiKeys
 from bastion.auth.root_tokens import RootTokens
@@ -49,10 +50,28 @@ class AuthServices:
     custom_tokens: CustomTokenVerifier | None
     root_tokens: RootTokens
 
+    @property
+    def node_tokens(self) -> NodeTokens:
+        """Issue tokens bound to nodes (for functions and the CLI)."""
+        assert self.authenticator.node_tokens is not None  # build_auth always gives them
+        return self.authenticator.node_tokens
+
     async def close(self) -> None:
         """Release what the providers hold open (the JWKS client)."""
         if self.custom_tokens is not None:
             await self.custom_tokens.aclose()
+
+
+def access_tokens_for(project: Project, key: bytes, clock: Clock) -> AccessTokens:
+    """The access tokens of ``project``, signed with ``key``."""
+    config = project.config.auth
+    return AccessTokens(
+        key,
+        issuer=config.issuer or f"bastion:{project.config.app_id}",
+        audience=project.config.app_id,
+        lifetime=config.access_token_lifetime,
+        clock=clock,
+    )
 
 
 def build_auth(
@@ -67,13 +86,7 @@ def build_auth(
         else load_secret(project.data_dir)
     )
     tables = store.tables.metadata.tables
-    tokens = AccessTokens(
-        key,
-        issuer=config.issuer or f"bastion:{project.config.app_id}",
-        audience=project.config.app_id,
-        lifetime=config.access_token_lifetime,
-        clock=clock,
-    )
+    tokens = access_tokens_for(project, key, clock)
     sessions = Sessions(
         store.db,
         {
@@ -114,7 +127,9 @@ def build_auth(
         accounts=accounts,
         sessions=sessions,
         tokens=tokens,
-        authenticator=Authenticator(tokens, sessions, clock, root_tokens),
+        authenticator=Authenticator(
+            tokens, sessions, clock, root_tokens, NodeTokens(tokens, project.model, store)
+        ),
         identities=identities,
         api_keys=api_keys,
         session_tokens=SessionTokens(store.db, sessions, clock),

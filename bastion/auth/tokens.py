@@ -23,7 +23,9 @@ LEEWAY_SECONDS = 30
 MAX_TOKEN_LENGTH = 8192
 _COMPACT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 VERIFIED_CACHE_SIZE = 10_000
-_REQUIRED = ["iss", "aud", "sub", "iat", "exp", "jti", "sid", "typ"]
+_REQUIRED = ["iss", "aud", "sub", "iat", "exp", "jti", "typ"]
+ACCESS = "access"
+NODE = "node"  # a temporary token bound to a node of the model (generate_auth_token)
 
 
 class TokenRefused(Exception):
@@ -42,11 +44,12 @@ INVALID = "ACCESS_TOKEN_INVALID"
 class AccessClaims:
     """What a verified access token says."""
 
-    user_id: str
-    session_id: str
+    user_id: str  # the subject: a user's id, or for a node token the node's id
+    session_id: str  # "" for a node token, which belongs to no session
     issued_at: int
     expires_at: int
     token_id: str
+    node_type: str | None = None  # the type of a node token's node
 
 
 def looks_like_jwt(token: str) -> bool:
@@ -100,9 +103,24 @@ class AccessTokens:
             "exp": claims.expires_at,
             "jti": claims.token_id,
             "sid": session_id,
-            "typ": "access",
+            "typ": ACCESS,
         }
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM), claims
+
+    def issue_for_node(self, node_id: str, type_name: str, lifetime: int) -> str:
+        """A token bound to a node, with its own lifetime and no session."""
+        iat = int(self._clock().timestamp())
+        payload = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": node_id,
+            "iat": iat,
+            "exp": iat + lifetime,
+            "jti": secrets.token_hex(16),
+            "typ": NODE,
+            "ntp": type_name,
+        }
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> AccessClaims:
         """The claims of a valid token; raises :class:`TokenRefused` otherwise."""
@@ -143,16 +161,19 @@ class AccessTokens:
             )
         except jwt.PyJWTError:
             raise TokenRefused(INVALID) from None
-        exp, iat = payload.get("exp"), payload.get("iat")
-        if type(exp) is not int or type(iat) is not int or payload.get("typ") != "access":
+        exp, iat, kind = payload.get("exp"), payload.get("iat"), payload.get("typ")
+        if type(exp) is not int or type(iat) is not int or kind not in (ACCESS, NODE):
             raise TokenRefused(INVALID)
-        for claim in ("sub", "sid", "jti"):
+        # An access token names its session; a node token its node's type.
+        extra = "sid" if kind == ACCESS else "ntp"
+        for claim in ("sub", "jti", extra):
             if not isinstance(payload.get(claim), str) or not payload[claim]:
                 raise TokenRefused(INVALID)
         return AccessClaims(
             user_id=payload["sub"],
-            session_id=payload["sid"],
+            session_id=payload["sid"] if kind == ACCESS else "",
             issued_at=iat,
             expires_at=exp,
             token_id=payload["jti"],
+            node_type=payload["ntp"] if kind == NODE else None,
         )

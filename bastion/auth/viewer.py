@@ -28,6 +28,9 @@ class Viewer:
     session_id: str | None = None
     # The name of the root token a ROOT viewer came with.
     token_name: str | None = None
+    # The node a NODE viewer's token is bound to, and its type.
+    node_id: str | None = None
+    node_type: str | None = None
 
     @property
     def is_authenticated(self) -> bool:

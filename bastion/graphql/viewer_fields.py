@@ -17,6 +17,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLString,
+    GraphQLUnionType,
 )
 
 from bastion.auth.identities import Identity
@@ -66,11 +67,40 @@ def _identity_type() -> GraphQLObjectType:
 
 async def _viewer_user(_root: Any, info: Info) -> Node | None:
     context = context_of(info)
-    if context.viewer.session_id is None or context.auth is None:
+    viewer = context.viewer
+    if viewer.user_id is None or context.auth is None:
         return None
+    if viewer.session_id is None:  # a token bound to the User node: no session to ask
+        return await _own_node(info, "User", viewer.user_id)
     # The session check of this request cached the user's row: no second round trip.
-    state = await context.auth.sessions.state(context.viewer.session_id)
+    state = await context.auth.sessions.state(viewer.session_id)
     return state.user if state is not None and state.alive else None
+
+
+async def _own_node(info: Info, type_name: str, node_id: str) -> Node | None:
+    # The viewer is this node: no read rule stands between them, as for one's own user.
+    context = context_of(info)
+    conn = await context.connection()
+    return (await context.store.reader.by_ids(conn, type_name, [node_id])).get(node_id)
+
+
+async def _viewer_node(_root: Any, info: Info) -> Node | None:
+    viewer = context_of(info).viewer
+    if viewer.node_id is not None and viewer.node_type is not None:
+        return await _own_node(info, viewer.node_type, viewer.node_id)
+    return await _viewer_user(_root, info)
+
+
+def _node_union(builder: SchemaBuilder) -> GraphQLUnionType:
+    def resolve_type(_node: Any, info: Info, _type: Any) -> str:
+        return context_of(info).viewer.node_type or "User"
+
+    return GraphQLUnionType(
+        "Node",
+        types=list(builder.objects.values()),
+        resolve_type=resolve_type,
+        description="Any node of the model: the one a node token is bound to.",
+    )
 
 
 async def _sessions(_root: Any, info: Info) -> list[SessionInfo]:
@@ -103,6 +133,11 @@ def viewer_type(builder: SchemaBuilder) -> GraphQLObjectType:
                 "identities": GraphQLField(
                     GraphQLNonNull(GraphQLList(GraphQLNonNull(_identity_type()))),
                     resolve=_identities,
+                ),
+                "node": GraphQLField(
+                    _node_union(builder),
+                    resolve=_viewer_node,
+                    description="The node a node token is bound to (a user's own User node).",
                 ),
                 "isRoot": GraphQLField(
                     GraphQLNonNull(GraphQLBoolean),

@@ -24,7 +24,11 @@ from bastion.errors import BastionError, Code
 from bastion.permissions.rules import Access, Rule, TypePolicy
 from bastion.store.filters import Condition, FilterCompiler, Where
 
-_VARIABLES = {"$viewer.id": "viewer_id"}
+_VARIABLES = {
+    "$viewer.id": "viewer_id",
+    "$viewer.node": "viewer_node",
+    "$viewer.type": "viewer_type",
+}
 
 
 class Forbidden(BastionError):
@@ -110,7 +114,12 @@ class ViewerPermissions:
         self._permissions = permissions
         self.viewer = viewer
         self.unrestricted = viewer.is_privileged
-        self._values = {"viewer_id": viewer.user_id}
+        # A token bound to a User acts as that user: its node is the user, as for a login.
+        self._values = {
+            "viewer_id": viewer.user_id,
+            "viewer_node": viewer.node_id or viewer.user_id,
+            "viewer_type": viewer.node_type or ("User" if viewer.user_id else None),
+        }
 
     def _condition(self, compiled: _Compiled, source: FromClause | None) -> Condition | None:
         """None when allowed outright, false() when refused outright, else the row condition."""

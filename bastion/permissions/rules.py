@@ -19,7 +19,7 @@ from bastion.model.values import parse_datetime
 from bastion.section import Section
 from bastion.store.filters import scalar_filter_suffixes
 
-VIEWER_VARIABLES = ("$viewer.id",)
+VIEWER_VARIABLES = ("$viewer.id", "$viewer.node", "$viewer.type")
 OPERATIONS = ("read", "create", "update", "delete")
 FIELD_OPERATIONS = ("read", "write")
 
@@ -155,7 +155,8 @@ class _Checker:
                     f"{where}: unknown variable '{value}' (known: {', '.join(VIEWER_VARIABLES)})"
                 )
             elif field_.kind not in (ScalarKind.ID, ScalarKind.STRING):
-                self.problems.append(f"{where}: {value} is an id and cannot fit {field_.name}")
+                what = "a type name" if value == "$viewer.type" else "an id"
+                self.problems.append(f"{where}: {value} is {what} and cannot fit {field_.name}")
             return
         if value is None:
             if not allow_null:

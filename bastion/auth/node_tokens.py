@@ -1,0 +1,118 @@
+"""Temporary tokens bound to a node of the model (Graphcool's ``generateNodeToken``).
+
+Server code makes one for any node, a ``Movie`` say, and a request with it is authenticated as
+that node: ``viewer { node { id } }`` answers it, and permission rules read it as
+``$viewer.node`` and ``$viewer.type``. A token bound to a ``User`` acts as that user, as the
+user's own login tokens do (``$viewer.id``). The token carries no session: it works until its
+lifetime ends, or until the node is deleted (or the user deactivated), which is checked at
+every request through a cache that forgets within ``STATE_TTL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from bastion.auth.secret import check_secret, load_secret
+from bastion.auth.sessions import STATE_TTL_SECONDS
+from bastion.auth.tokens import AccessClaims, AccessTokens
+from bastion.auth.viewer import Viewer, ViewerKind
+from bastion.clock import Clock, system_clock
+from bastion.errors import BadUserInput
+from bastion.model import Model
+from bastion.store import Store
+from bastion.store.ids import is_id
+
+if TYPE_CHECKING:
+    from bastion.project import Project
+
+DEFAULT_LIFETIME = 3600
+MAX_LIFETIME = 365 * 86_400
+
+
+def lifetime_seconds(lifetime: int | timedelta) -> int:
+    """A lifetime in whole seconds, between one second and a year."""
+    seconds = int(lifetime.total_seconds()) if isinstance(lifetime, timedelta) else lifetime
+    if isinstance(seconds, bool) or not 1 <= seconds <= MAX_LIFETIME:
+        raise BadUserInput(f"A node token lives 1 second to {MAX_LIFETIME} seconds (a year)")
+    return seconds
+
+
+class NodeTokens:
+    """Issue node tokens and turn verified ones into viewers."""
+
+    def __init__(self, tokens: AccessTokens, model: Model, store: Store | None = None) -> None:
+        self._tokens = tokens
+        self._model = model
+        self._store = store
+        self._cache: dict[tuple[str, str], tuple[bool, float]] = {}
+
+    def issue(
+        self, node_id: str, type_name: str, lifetime: int | timedelta = DEFAULT_LIFETIME
+    ) -> str:
+        """A token bound to the node ``node_id`` of type ``type_name``."""
+        if type_name not in self._model.types:
+            raise BadUserInput(f"No type {type_name!r} in the model", field="type")
+        if not is_id(node_id):
+            raise BadUserInput(f"{node_id!r} is not a node id", field="id")
+        return self._tokens.issue_for_node(node_id, type_name, lifetime_seconds(lifetime))
+
+    async def viewer(self, claims: AccessClaims) -> Viewer | None:
+        """The viewer of a verified node token, or None when its node is gone."""
+        type_name = claims.node_type
+        if type_name is None or type_name not in self._model.types or self._store is None:
+            return None
+        if not await self._alive(type_name, claims.user_id):
+            return None
+        if type_name == "User":
+            return Viewer(ViewerKind.USER, user_id=claims.user_id)
+        return Viewer(ViewerKind.NODE, node_id=claims.user_id, node_type=type_name)
+
+    async def _alive(self, type_name: str, node_id: str) -> bool:
+        key = (type_name, node_id)
+        cached = self._cache.get(key)
+        if cached is not None and time.monotonic() - cached[1] < STATE_TTL_SECONDS:
+            return cached[0]
+        assert self._store is not None
+        table = self._store.tables[type_name]
+        query = select(table.c.id).where(table.c.id == node_id)
+        if type_name == "User":
+            query = query.where(table.c.isActive.is_(True))
+        async with self._store.db.read() as conn:
+            alive = (await conn.execute(query)).first() is not None
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[key] = (alive, time.monotonic())
+        return alive
+
+
+def generate_auth_token(
+    project: Project,
+    node_id: str,
+    type_name: str,
+    lifetime: int | timedelta = DEFAULT_LIFETIME,
+    *,
+    secret: bytes | None = None,
+    clock: Clock = system_clock,
+) -> str:
+    """A temporary access token bound to a node of ``project`` (a :class:`bastion.Project`).
+
+    The node is checked when the token is used, not here: this needs no database, only the
+    project's secret (``BASTION_SECRET`` or ``.bastion/secret``).
+    """
+    from bastion.auth.services import access_tokens_for
+
+    key = (
+        check_secret(secret, "the given secret")
+        if secret is not None
+        else load_secret(project.data_dir)
+    )
+    tokens = access_tokens_for(project, key, clock)
+    return NodeTokens(tokens, project.model).issue(node_id, type_name, lifetime)
+
+
+generate_node_token = generate_auth_token
+"""graphcool-lib's name for :func:`generate_auth_token`."""

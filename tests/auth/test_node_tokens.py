@@ -1,0 +1,151 @@
+"""Tokens bound to a node: made in Python or by the CLI, checked at every request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from bastion import generate_auth_token, generate_node_token
+from bastion.cli import main
+from bastion.clock import FrozenClock
+from bastion.errors import BadUserInput
+from bastion.project import Project
+from tests.conftest import GraphQLClient, served
+
+SCHEMA = """
+type Movie { title: String! }
+type Review { text: String! movie: Movie }
+"""
+RULES = {
+    "Movie": {
+        "read": "everyone",
+        "create": "everyone",
+        "update": {"id": "$viewer.node"},
+        "delete": "everyone",
+    },
+    "Review": {"read": "everyone", "create": "everyone"},
+    "User": {"read": {"id": "$viewer.id"}},
+}
+VIEWER = (
+    "{ viewer { isRoot user { id } "
+    "node { __typename ... on Movie { id title } ... on User { id } } } }"
+)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def setup(
+    make_project: Callable[..., Project], client_for: Callable[..., Any]
+) -> tuple[Project, GraphQLClient]:
+    project = make_project(
+        SCHEMA, permissions=RULES, auth={"providers": {"anon-user": {"enabled": True}}}
+    )
+    return project, await client_for(project)
+
+
+async def _movie(client: GraphQLClient, title: str) -> str:
+    data = await client.data(
+        "mutation ($t: String!) { createMovie(data: {title: $t}) { id } }", {"t": title}
+    )
+    movie_id: str = data["createMovie"]["id"]
+    return movie_id
+
+
+async def test_node_token_is_its_node(setup: Any, clock: FrozenClock) -> None:
+    project, client = setup
+    alien, heat = await _movie(client, "Alien"), await _movie(client, "Heat")
+    token = generate_auth_token(project, alien, "Movie", lifetime=timedelta(minutes=5), clock=clock)
+    body = await client.gql(VIEWER, headers=bearer(token))
+    assert body["data"]["viewer"] == {
+        "isRoot": False,
+        "user": None,
+        "node": {"__typename": "Movie", "id": alien, "title": "Alien"},
+    }
+    update = 'mutation ($i: ID!) { updateMovie(id: $i, data: {title: "x"}) { title } }'
+    # $viewer.node lets the token change its own node, and only that one.
+    assert (await client.gql(update, {"i": alien}, headers=bearer(token)))["data"] == {
+        "updateMovie": {"title": "x"}
+    }
+    other = await client.gql(update, {"i": heat}, headers=bearer(token))
+    assert other["errors"][0]["extensions"]["code"] in ("FORBIDDEN", "NOT_FOUND")
+    anonymous = await client.gql(update, {"i": alien})
+    assert "errors" in anonymous
+
+
+async def test_node_token_expires_and_dies_with_its_node(setup: Any, clock: FrozenClock) -> None:
+    project, client = setup
+    alien = await _movie(client, "Alien")
+    short = generate_node_token(project, alien, "Movie", lifetime=60, clock=clock)
+    assert (await client.gql(VIEWER, headers=bearer(short)))["data"]["viewer"]["node"]
+    clock.advance(60 + 31)
+    expired = await client.gql(VIEWER, headers=bearer(short))
+    assert expired["data"]["viewer"]["node"] is None
+    assert expired["extensions"]["authentication"]["code"] == "ACCESS_TOKEN_EXPIRED"
+    token = generate_auth_token(project, alien, "Movie", clock=clock)
+    await client.data("mutation ($i: ID!) { deleteMovie(id: $i) { id } }", {"i": alien})
+    client.app.state.service.auth.node_tokens._cache.clear()  # as STATE_TTL_SECONDS passing would
+    gone = await client.gql(VIEWER, headers=bearer(token))
+    assert gone["data"]["viewer"]["node"] is None
+    assert gone["extensions"]["authentication"]["code"] == "SESSION_REVOKED"
+
+
+async def test_user_node_token_acts_as_the_user(setup: Any, clock: FrozenClock) -> None:
+    project, client = setup
+    login = await client.data("mutation { loginAnonymous { accessToken } }")
+    me = await client.gql(
+        "{ viewer { user { id } } }", headers=bearer(login["loginAnonymous"]["accessToken"])
+    )
+    user_id = me["data"]["viewer"]["user"]["id"]
+    token = generate_auth_token(project, user_id, "User", clock=clock)
+    body = await client.gql(VIEWER, headers=bearer(token))
+    assert body["data"]["viewer"]["user"] == {"id": user_id}
+    assert body["data"]["viewer"]["node"] == {"__typename": "User", "id": user_id}
+    users = await client.gql("{ users { id } }", headers=bearer(token))
+    assert users["data"]["users"] == [{"id": user_id}]  # the $viewer.id rule holds
+
+
+def test_bad_types_ids_and_lifetimes_are_refused(make_project: Callable[..., Project]) -> None:
+    project = make_project(SCHEMA, permissions=RULES)
+    for args, message in (
+        (("0" * 24, "Nope"), "No type 'Nope'"),
+        (("not-an-id", "Movie"), "is not a node id"),
+    ):
+        with pytest.raises(BadUserInput, match=message):
+            generate_auth_token(project, *args)
+    for lifetime in (0, -5, 10**9):
+        with pytest.raises(BadUserInput, match="A node token lives"):
+            generate_auth_token(project, "0" * 24, "Movie", lifetime=lifetime)
+
+
+async def test_cli_token_create(make_project: Callable[..., Project]) -> None:
+    project = make_project(SCHEMA, permissions=RULES)
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(main, ["token", "create", *args, "--project", str(project.root)])
+
+    # The CLI runs on the real clock: so does this app.
+    async with served(project.root) as http:
+        made_movie = await http.post(
+            "/graphql", json={"query": 'mutation { createMovie(data: {title: "Alien"}) { id } }'}
+        )
+        alien = made_movie.json()["data"]["createMovie"]["id"]
+        made = await asyncio.to_thread(run, "--type", "Movie", "--id", alien, "--lifetime", "2h")
+        assert made.exit_code == 0, made.output
+        body = await http.post(
+            "/graphql", json={"query": VIEWER}, headers=bearer(made.stdout.strip())
+        )
+        assert body.json()["data"]["viewer"]["node"]["id"] == alien
+    missing = await asyncio.to_thread(run, "--type", "Movie", "--id", "0" * 24)
+    assert missing.exit_code == 1 and f"No Movie with id {'0' * 24}" in missing.output
+    unknown = await asyncio.to_thread(run, "--type", "Nope", "--id", alien)
+    assert unknown.exit_code == 1 and "No type 'Nope'" in unknown.output
+    bad = await asyncio.to_thread(run, "--type", "Movie", "--id", alien, "--lifetime", "soon")
+    assert bad.exit_code == 2
