@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Callable
 from datetime import timedelta
