@@ -1,13 +1,20 @@
-"""The real MongoDB client SDKs against a real ``bastion serve``.
+"""The real MongoDB client SDKs, driven from node against a real ``bastion serve``.
 
-npm installs ``realm-web@2.0.1`` and ``mongodb-stitch-server-sdk@4.9.0`` (pinned by
-``sdk/package-lock.json``) into a temporary folder, and a node script per SDK logs in with
-every provider, reads the profile, calls GraphQL with the SDK's access token, refreshes after
-the access token expired (twice, with the same refresh token), makes an API key, logs out, and
-sees the old refresh token refused.
+npm installs ``realm-web@2.0.1`` and ``mongodb-stitch-server-sdk@4.9.0`` from the committed
+``sdk/package-lock.json`` into a temporary folder (once per session; about 2 s). A node script
+per SDK (``sdk/realm_web.js``, ``sdk/stitch_server.js``) then does what an app does: the location
+request, a login with every provider (anonymous, email/password after registering, an API key
+made through the SDK, a custom JWT), the profile, GraphQL with the SDK's access token, two
+refreshes with the same refresh token after the access token expired, logout, and the old
+refresh token refused. Each script prints one JSON line per step; this module asserts on them.
 
-The server's clock is moved from outside, with libfaketime (``LD_PRELOAD``) reading an offset
-from a file the test writes; the server has no test hook, and nothing sleeps.
+Nothing sleeps. The server's wall clock is moved from outside: it runs under libfaketime
+(``LD_PRELOAD``), which reads a ``+seconds`` offset from a file on every time call; when a
+script prints ``{"step": "expire"}`` the test moves the offset two hours on and writes a line to
+the script's stdin. Monotonic time stays real, so uvicorn's event loop is undisturbed. The
+server has no test hook for this.
+
+node and npm are required: without them the tests fail (they are not skipped).
 """
 
 from __future__ import annotations
@@ -15,10 +22,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,72 +39,138 @@ import yaml
 
 from tests.e2e.test_serve import Server, free_port
 
-SDK_DIR = Path(__file__).parent / "sdk"
-APP = "sdk-app"
-JWT_SECRET = "sdk-secret-" + "x" * 32
+SDK_SOURCES = Path(__file__).parent / "sdk"
+APP_ID = "sdk-app"
 PASSWORD = "correct horse battery"
-SCRIPT_TIMEOUT = 90
+JWT_SECRET = "sdk-e2e-secret-" + "0123456789abcdef" * 2
+NPM_TIMEOUT = 300
+SCRIPT_TIMEOUT = 90  # the scripts stop themselves after 60 s; this is the backstop
+JUMP = 7200  # seconds: far past the 60 s access-token lifetime and the 30 s leeway
+DEBIAN_FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+HEX_ID = re.compile(r"^[0-9a-f]{24}$")
+NULL_ID = "0" * 24
 
 
-def _faketime_library() -> str:
-    spec = importlib.util.find_spec("libfaketime")
-    assert spec is not None and spec.origin is not None, "pip install libfaketime (a dev extra)"
-    found = sorted(Path(spec.origin).parent.rglob("libfaketime.so.1"))
-    assert found, "libfaketime was installed without its library"
-    return str(found[0])
+# -- libfaketime ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sdk_modules(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with the node scripts and the SDKs installed by npm from the lock file."""
-    npm = shutil.which("npm")
-    assert npm and shutil.which("node"), "node and npm are needed to run the SDK tests"
-    folder = tmp_path_factory.mktemp("sdk")
-    for path in SDK_DIR.iterdir():
-        if path.is_file():
-            shutil.copy(path, folder / path.name)
-    result = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+def faketime_library() -> Path:
+    """The libfaketime shared object: the PyPI ``libfaketime`` package's build (a dev extra),
+    else Debian's ``faketime`` package; a test fails with how to get one when neither is."""
+    package = importlib.util.find_spec("libfaketime")  # located, not imported
+    if package is not None and package.origin is not None:
+        found = sorted(Path(package.origin).parent.rglob("libfaketime.so.1"))
+        if found:
+            return found[0]
+    if DEBIAN_FAKETIME.is_file():
+        return DEBIAN_FAKETIME
+    pytest.fail(
+        "libfaketime is needed to move the server's clock: pip install -e '.[dev]' "
+        "(the libfaketime package) or apt-get install faketime",
+        pytrace=False,
     )
-    assert result.returncode == 0, result.stderr
-    return folder
 
 
-class Clock:
-    """The server's clock, moved forward through libfaketime's offset file."""
+class FakeClock:
+    """The offset libfaketime adds to the wall clock of the processes that read ``path``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.offset = 0
-        self.path.write_text("+0\n")
+        self._write()
 
     def advance(self, seconds: int) -> None:
         self.offset += seconds
-        self.path.write_text(f"+{self.offset}\n")
+        self._write()
+
+    def env(self) -> dict[str, str]:
+        """The environment that puts a process on this clock."""
+        preload = [str(faketime_library()), os.environ.get("LD_PRELOAD", "")]
+        return {
+            "LD_PRELOAD": ":".join(p for p in preload if p),
+            "FAKETIME_TIMESTAMP_FILE": str(self.path),
+            "FAKETIME_NO_CACHE": "1",  # read the file on every call, so a jump is seen at once
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # timers and the event loop keep real time
+        }
+
+    def _write(self) -> None:
+        # Whole or not at all: the server may read the file at any moment.
+        partial = self.path.with_suffix(".tmp")
+        partial.write_text(f"+{self.offset}\n", encoding="ascii")
+        partial.replace(self.path)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[Server, Clock]]:
-    """``bastion serve`` of a project with every provider on and 60 s access tokens."""
-    project = tmp_path / "project"
-    project.mkdir()
+def test_faketime_moves_the_wall_clock_of_a_python_process(tmp_path: Path) -> None:
+    """What the SDK tests rely on: ``datetime.now(UTC)`` jumps, ``time.monotonic()`` does not."""
+    clock = FakeClock(tmp_path / "faketime")
+    clock.advance(JUMP)
+    probe = (
+        "import datetime, json, time; print(json.dumps("
+        "[datetime.datetime.now(datetime.UTC).timestamp(), time.time(), time.monotonic()]))"
+    )
+    before = time.time()
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, **clock.env()},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    now, wall, monotonic = json.loads(result.stdout)
+    assert before + JUMP - 1 < now < time.time() + JUMP + 1, result
+    assert abs(wall - now) < 1
+    assert abs(monotonic - time.monotonic()) < 30
+
+
+# -- npm and node --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sdk_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the node scripts and ``node_modules`` installed by ``npm ci``."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.fail(
+            "node and npm are needed for the SDK end-to-end tests (node 18 or later); "
+            "install them, the tests do not skip without them",
+            pytrace=False,
+        )
+    folder = tmp_path_factory.mktemp("sdk")
+    for source in SDK_SOURCES.iterdir():
+        if source.suffix in (".js", ".json"):
+            shutil.copy(source, folder / source.name)
+    result = subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=NPM_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, f"npm ci failed:\n{result.stdout}\n{result.stderr}"
+    return folder
+
+
+# -- the server ----------------------------------------------------------------------------
+
+
+def write_sdk_project(root: Path, port: int) -> Path:
+    """The project both SDKs use: every provider on, 60 s access tokens, a Note type."""
+    root.mkdir(parents=True)
     config = {
         "name": "sdk",
-        "app_id": APP,
+        "app_id": APP_ID,
+        "schema": "schema.graphql",
+        "server": {"host": "127.0.0.1", "port": port},
         "auth": {
             "access_token_lifetime": 60,
             "providers": {
-                "local-userpass": {"signup": True},
+                "local-userpass": {"enabled": True, "signup": True},
                 "anon-user": {"enabled": True},
                 "api-key": {"enabled": True},
                 "custom-token": {
                     "enabled": True,
-                    "audience": APP,
+                    "audience": APP_ID,
                     "secret_env": "SDK_JWT_SECRET",
                     "metadata_fields": {"firstName": "first_name"},
                 },
@@ -104,159 +181,276 @@ def server(tmp_path: Path) -> Iterator[tuple[Server, Clock]]:
             "User": {"read": {"id": "$viewer.id"}},
         },
     }
-    (project / "bastion.yml").write_text(yaml.safe_dump(config))
-    (project / "schema.graphql").write_text("type Note { text: String! }\n")
-    clock = Clock(tmp_path / "faketime")
+    (root / "bastion.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    (root / "schema.graphql").write_text("type Note { text: String! }\n", encoding="utf-8")
+    return root
+
+
+@dataclass
+class Served:
+    """A running ``bastion serve`` and the clock it reads."""
+
+    server: Server
+    clock: FakeClock
+    folder: Path
+
+    def access_log(self) -> list[str]:
+        """``METHOD /path STATUS`` per request, in order (the durations dropped)."""
+        lines = re.findall(r"bastion\.access: (\S+ \S+ \d+)", self.server.log())
+        return [str(line) for line in lines]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """``bastion serve`` of the SDK project, under libfaketime; stopped at teardown."""
     port = free_port()
+    project = write_sdk_project(tmp_path / "project", port)
+    clock = FakeClock(tmp_path / "faketime")
     log_path = tmp_path / "serve.log"
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "SDK_JWT_SECRET": JWT_SECRET,
-        "LD_PRELOAD": _faketime_library(),
-        "FAKETIME_TIMESTAMP_FILE": str(clock.path),
-        "FAKETIME_NO_CACHE": "1",
-        # The event loop keeps real monotonic time: only the wall clock (token time) moves.
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-    }
-    command = [sys.executable, "-m", "bastion", "serve", str(project)]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SDK_JWT_SECRET": JWT_SECRET, **clock.env()}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
+            [sys.executable, "-m", "bastion", "serve", str(project)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
-    running = Server(process, f"http://127.0.0.1:{port}", log_path)
+    server = Server(process, f"http://127.0.0.1:{port}", log_path)
     try:
-        running.wait_until_ready()
-        yield running, clock
+        server.wait_until_ready()
+        yield Served(server, clock, tmp_path)
     finally:
-        running.stop()
+        server.stop()
 
 
-def _custom_token(sub: str) -> str:
-    import time
+# -- driving a script ----------------------------------------------------------------------
 
+
+def custom_token(subject: str) -> str:
+    """A JWT from the app's own identity provider, signed with the project's secret."""
     now = int(time.time())
-    # Valid across the clock jumps of the test (the server's time moves hours ahead).
     claims = {
-        "sub": sub,
-        "aud": APP,
+        "sub": subject,
+        "aud": APP_ID,
         "iat": now,
-        "exp": now + 86_400,
+        "exp": now + 86_400,  # still valid after the server's clock jumps
         "first_name": "Jo",
         "user_data": {"plan": "pro"},
     }
     return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
 
 
-def drive(script: Path, args: list[str], server: Server, clock: Clock) -> dict[str, Any]:
-    """Run a node script; move the clock at each ``expire`` step; the steps by name."""
-    process = subprocess.Popen(
-        ["node", script.name, *args],
-        cwd=script.parent,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def drive(script: Path, served: Served, **arguments: str) -> dict[str, Any]:
+    """Run a node script to its end, moving the clock at each ``expire``; the steps by name
+    (``expired`` counts the jumps). Fails with the script's and the server's output."""
+    stderr_path = served.folder / f"{script.stem}.stderr"
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(
+            ["node", script.name, json.dumps({"base": served.server.url, **arguments})],
+            cwd=script.parent,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     assert process.stdin is not None and process.stdout is not None
-    steps: dict[str, Any] = {}
-    expired = 0
+    backstop = threading.Timer(SCRIPT_TIMEOUT, process.kill)
+    backstop.start()
+    steps: dict[str, Any] = {"expired": 0}
+    other: list[str] = []
     try:
         for line in process.stdout:
-            step = json.loads(line)
+            try:
+                step = json.loads(line)
+            except json.JSONDecodeError:
+                other.append(line)  # anything the SDKs print themselves
+                continue
             if step["step"] == "expire":
-                expired += 1
-                clock.advance(7200)  # far past the 60 s lifetime and the 30 s leeway
+                steps["expired"] += 1
+                served.clock.advance(JUMP)
                 process.stdin.write("\n")
                 process.stdin.flush()
-                continue
-            steps[step["step"]] = step
-        process.wait(timeout=SCRIPT_TIMEOUT)
+            else:
+                steps[step["step"]] = step
+        process.wait()
     finally:
+        backstop.cancel()
         if process.poll() is None:
             process.kill()
-    assert "error" not in steps and process.returncode == 0, (
-        f"{steps.get('error')}\n{process.stderr.read() if process.stderr else ''}\n{server.log()}"
-    )
-    steps["expired"] = expired
+            process.wait()
+    if process.returncode != 0 or "done" not in steps:
+        pytest.fail(
+            f"{script.name} exited with {process.returncode}\n"
+            f"error: {json.dumps(steps.get('error'), indent=2)}\n"
+            f"last step: {list(steps)[-1]}\n"
+            f"other output: {''.join(other)}\n"
+            f"stderr: {stderr_path.read_text()}\n"
+            f"server log:\n{served.server.log()}"
+        )
     return steps
 
 
-def _assert_graphql_sees(result: dict[str, Any], user_id: str, email: str) -> None:
+# -- what the steps must show --------------------------------------------------------------
+
+
+def assert_sees(result: dict[str, Any], user_id: str, email: str | None) -> None:
+    """A GraphQL answer naming the SDK's user as the viewer."""
     assert result["status"] == 200, result
     assert result["body"] == {"data": {"viewer": {"user": {"id": user_id, "email": email}}}}
 
 
-def _assert_refresh_cycle(steps: dict[str, Any], user_id: str, email: str) -> None:
-    # The expired token is refused with what makes the SDKs refresh...
-    stale = steps["stale"]["result"]
-    assert stale["status"] == 401 and stale["body"]["error_code"] == "InvalidSession"
-    # ...the refresh gives a working token, and so does a second one with the same refresh token.
-    assert steps["refreshed"]["changed"] is True
-    _assert_graphql_sees(steps["refreshed"]["result"], user_id, email)
-    again = steps["refreshed-again"]
-    assert again["sameRefreshToken"] is True and again["changed"] is True
-    _assert_graphql_sees(again["result"], user_id, email)
+def assert_invalid_session(result: dict[str, Any]) -> None:
+    """The 401 that makes both SDKs refresh, in the exact shape Stitch parses."""
+    assert result["status"] == 401, result
+    assert result["contentType"] == "application/json"  # no charset: Stitch compares with ===
+    assert result["body"]["error_code"] == "InvalidSession"
 
 
-def _assert_refused_after_logout(after: dict[str, Any]) -> None:
-    assert after["status"] == 401
-    assert after["contentType"] == "application/json"
-    assert after["body"]["error_code"] == "InvalidSession"
+def assert_device_id(value: str) -> None:
+    assert HEX_ID.match(value) and value != NULL_ID, value
 
 
-def test_realm_web(sdk_modules: Path, server: tuple[Server, Clock]) -> None:
-    running, clock = server
+def assert_refreshes(steps: dict[str, Any], user_id: str, email: str) -> None:
+    """The expired token is refused; two refreshes with the login's refresh token work."""
+    refresh = steps["refresh"]
+    assert_invalid_session(refresh["stale"]["graphql"])
+    assert_invalid_session(refresh["stale"]["profile"])
+    assert refresh["firstChanged"] is True
+    assert_sees(refresh["firstMe"], user_id, email)
+    assert refresh["secondChanged"] is True
+    assert refresh["sameRefreshToken"] is True
+    assert_sees(refresh["secondMe"], user_id, email)
+
+
+def test_realm_web(sdk_folder: Path, served: Served) -> None:
     email = "realm@example.com"
     steps = drive(
-        sdk_modules / "realm_web.js",
-        [running.url, APP, email, PASSWORD, _custom_token("idp|realm")],
-        running,
-        clock,
+        sdk_folder / "realm_web.js",
+        served,
+        appId=APP_ID,
+        email=email,
+        password=PASSWORD,
+        jwt=custom_token("idp|realm"),
     )
-    assert steps["anon"]["provider"] == "anon-user"
-    assert len(steps["anon"]["deviceId"]) == 24
-    user_id = steps["userpass"]["id"]
-    assert steps["userpass"]["email"] == email
-    assert steps["userpass"]["identities"] == ["local-userpass"]
-    _assert_graphql_sees(steps["graphql"]["result"], user_id, email)
-    assert steps["custom"]["customData"] == {"plan": "pro"}
-    assert steps["custom"]["firstName"] == "Jo"
-    assert steps["custom"]["id"] not in (user_id, steps["anon"]["id"])
-    created = steps["apikey-created"]
+    # The location answer names this server; every later request went there.
+    assert steps["location"]["hostname"] == served.server.url
+    assert f"GET /api/client/v2.0/app/{APP_ID}/location 200" in served.access_log()
+
+    anon = steps["anon"]
+    assert anon["providerType"] == "anon-user" and anon["identities"] == ["anon-user"]
+    assert_device_id(anon["deviceId"])
+    assert steps["register"]["again"]["statusCode"] == 409
+    assert steps["register"]["again"]["errorCode"] == "AccountNameInUse"
+    wrong = steps["wrong-password"]["error"]
+    assert (wrong["statusCode"], wrong["errorCode"]) == (401, "InvalidPassword")
+
+    user = steps["userpass"]
+    user_id = user["id"]
+    assert user_id != anon["id"]
+    assert user["providerType"] == "local-userpass" and user["identities"] == ["local-userpass"]
+    assert user["email"] == email and user["current"] is True
+    assert user["deviceId"] == anon["deviceId"]  # sent back as {"$oid": ...}, kept
+    assert_sees(steps["graphql"]["me"], user_id, email)
+    note = steps["graphql"]["note"]
+    assert note["status"] == 200
+    assert note["body"] == {"data": {"createNote": {"text": "from realm-web"}}}
+
+    custom = steps["custom-token"]
+    assert custom["id"] not in (user_id, anon["id"])
+    assert custom["providerType"] == "custom-token" and custom["identities"] == ["custom-token"]
+    assert custom["firstName"] == "Jo"
+    assert custom["customData"] == {"plan": "pro"}
+    assert_sees(custom["me"], custom["id"], None)
+
+    created = steps["api-key-created"]
     assert created["name"] == "sdk-key" and created["disabled"] is False
-    assert created["secret"] == "string"
-    assert steps["apikey-login"]["id"] == user_id
-    assert steps["apikey-login"]["keys"] == ["sdk-key"]
-    _assert_refresh_cycle(steps, user_id, email)
-    assert steps["auto-refresh"]["email"] == email
+    assert created["keyType"] == "string" and created["idType"] == "string"
+    assert HEX_ID.match(created["id"])
+
+    assert_refreshes(steps, user_id, email)
+    # realm-web's own call with the expired token refreshed and retried by itself.
+    assert steps["auto-refresh"] == {"step": "auto-refresh", "changed": True, "email": email}
     assert steps["expired"] == 2
-    assert steps["logout"]["state"] == "logged-out"
-    _assert_refused_after_logout(steps["logout"]["after"])
+
+    logout = steps["logout"]
+    assert logout["state"] == "logged-out" and logout["refreshToken"] is None
+    assert_invalid_session(logout["refused"])
+
+    key_login = steps["api-key-login"]
+    assert key_login["id"] == user_id and key_login["sameObject"] is True
+    assert "local-userpass" in key_login["identities"]
+    assert_sees(key_login["me"], user_id, email)
+
+    keys = steps["api-keys"]
+    assert keys["fetched"] == {"id": created["id"], "name": "sdk-key", "disabled": False}
+    assert keys["fetchedHasKey"] is False  # the secret is shown once, at creation
+    assert keys["listed"] == ["other-key", "sdk-key"]
+    assert keys["disabled"] is True
+    assert keys["disabledLogin"]["statusCode"] == 401
+    assert keys["enabledLogin"] == user_id
+    assert keys["afterDelete"] == ["sdk-key"]
+    assert keys["deletedLogin"]["statusCode"] == 401
 
 
-def test_stitch_server_sdk(sdk_modules: Path, server: tuple[Server, Clock], tmp_path: Path) -> None:
-    running, clock = server
+def test_stitch_server_sdk(sdk_folder: Path, served: Served, tmp_path: Path) -> None:
     email = "stitch@example.com"
-    data = tmp_path / "stitch-data"
-    data.mkdir()
+    data_dir = tmp_path / "stitch-data"  # where the SDK keeps its tokens
+    data_dir.mkdir()
     steps = drive(
-        sdk_modules / "stitch_server.js",
-        [running.url, APP, email, PASSWORD, _custom_token("idp|stitch"), str(data)],
-        running,
-        clock,
+        sdk_folder / "stitch_server.js",
+        served,
+        appId=APP_ID,
+        email=email,
+        password=PASSWORD,
+        jwt=custom_token("idp|stitch"),
+        dataDir=str(data_dir),
     )
-    assert steps["anon"]["provider"] == "anon-user"
-    user_id = steps["userpass"]["id"]
-    assert steps["userpass"]["email"] == email
-    assert steps["userpass"]["identities"] == ["local-userpass"]
-    _assert_graphql_sees(steps["graphql"]["result"], user_id, email)
-    created = steps["apikey-created"]
-    assert created["name"] == "sdk-key" and len(created["id"]) == 24
-    _assert_refresh_cycle(steps, user_id, email)
-    assert steps["logout"]["loggedIn"] is False
-    _assert_refused_after_logout(steps["logout"]["after"])
-    assert steps["apikey-login"]["id"] == user_id
-    assert steps["custom"]["customData"] == {"plan": "pro"}
-    assert steps["custom"]["firstName"] == "Jo"
+    assert f"GET /api/client/v2.0/app/{APP_ID}/location 200" in served.access_log()
+
+    anon = steps["anon"]
+    assert anon["providerType"] == "anon-user" and anon["identities"] == ["anon-user"]
+    assert_device_id(anon["deviceId"])
+    # Stitch 4.9.0 knows neither code: the app sees "Unknown" and the server's message.
+    again = steps["register"]["again"]
+    assert again["errorCode"] == "Unknown" and again["message"]
+    assert steps["wrong-password"]["error"]["errorCode"] == "Unknown"
+
+    user = steps["userpass"]
+    user_id = user["id"]
+    assert user_id != anon["id"]
+    assert user["providerType"] == "local-userpass" and user["identities"] == ["local-userpass"]
+    assert user["email"] == email and user["current"] is True
+    assert user["deviceId"] == anon["deviceId"]  # sent back as a plain string, kept
+    assert_sees(steps["graphql"]["me"], user_id, email)
+    assert steps["graphql"]["note"]["body"] == {"data": {"createNote": {"text": "from stitch"}}}
+
+    created = steps["api-key-created"]
+    assert created["name"] == "sdk-key" and created["disabled"] is False
+    assert created["keyType"] == "string" and HEX_ID.match(created["id"])
+    keys = steps["api-keys"]
+    assert keys["fetched"] == {"id": created["id"], "name": "sdk-key", "disabled": False}
+    assert keys["fetchedKey"] is None  # the secret is shown once, at creation
+    assert keys["listed"] == ["other-key", "sdk-key"]
+    assert keys["disabled"] is True and keys["enabled"] is False
+    assert keys["afterDelete"] == ["sdk-key"]
+    assert keys["fetchDeleted"]["errorCode"] == "ApiKeyNotFound"
+
+    assert_refreshes(steps, user_id, email)
+    assert steps["expired"] == 1
+
+    logout = steps["logout"]
+    assert logout["loggedIn"] is False
+    assert_invalid_session(logout["refused"])
+
+    key_login = steps["api-key-login"]
+    assert key_login["id"] == user_id and key_login["providerType"] == "api-key"
+    assert_sees(key_login["me"], user_id, email)
+
+    custom = steps["custom-token"]
+    assert custom["id"] not in (user_id, anon["id"])
+    assert custom["providerType"] == "custom-token" and custom["identities"] == ["custom-token"]
+    assert custom["firstName"] == "Jo"
+    assert custom["customData"] == {}  # the SDK's user factory drops it at login
+    assert custom["afterRefresh"] == {"plan": "pro"}
+    assert_sees(custom["me"], custom["id"], None)

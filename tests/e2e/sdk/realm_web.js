@@ -1,51 +1,226 @@
-// Drives realm-web 2.0.1 against a Bastion server: node realm_web.js BASE APP_ID EMAIL PASSWORD JWT
+// Drives realm-web 2.0.1 against a running `bastion serve`, the way an app would use it.
+//
+//   node realm_web.js '{"base": "http://127.0.0.1:PORT", "appId": "...", "email": "...",
+//                      "password": "...", "jwt": "<HS256 token for custom-token>"}'
+//
+// Prints one JSON line per step ({"step": name, ...what the app sees}); tests/e2e/test_sdks.py
+// asserts on them. A {"step": "expire"} line asks the test to move the server's clock past the
+// access-token lifetime; the script waits for a line on stdin before going on. Any failure
+// prints {"step": "error", message, statusCode, errorCode} and exits 1; so does the time limit.
 "use strict";
-const Realm = require("realm-web");
-const { out, expire, graphql, refreshWith, run } = require("./steps");
 
-const [base, appId, email, password, jwt] = process.argv.slice(2);
+const readline = require("node:readline");
+const Realm = require("realm-web");
+
+const TIMEOUT_MS = 60_000;
+const config = JSON.parse(process.argv[2]);
+
 const ME = "{ viewer { user { id email } } }";
+const CREATE_NOTE = "mutation ($text: String!) { createNote(data: {text: $text}) { text } }";
+
+// -- plumbing (the same in stitch_server.js) ------------------------------------------------
+
+const stdin = readline.createInterface({ input: process.stdin });
+const waiting = [];
+stdin.on("line", () => waiting.shift()?.());
+
+function out(step, data = {}) {
+  process.stdout.write(JSON.stringify({ step, ...data }) + "\n");
+}
+
+/** Let the test move the server's clock, and wait until it has. */
+function expire() {
+  return new Promise((resolve) => {
+    waiting.push(resolve);
+    out("expire");
+  });
+}
+
+/** What a caller learns from an SDK error (realm-web: statusCode + errorCode strings). */
+function describe(error) {
+  return {
+    message: String(error?.message ?? error),
+    statusCode: error?.statusCode,
+    errorCode: error?.errorCodeName ?? error?.errorCode,
+  };
+}
+
+/** The error a promise must fail with; resolving is itself a failure. */
+async function failure(promise) {
+  try {
+    await promise;
+  } catch (error) {
+    return describe(error);
+  }
+  throw new Error("expected the call to fail, it succeeded");
+}
+
+/** A plain HTTP call (what the SDK has no method for): status, exact content type, JSON body. */
+async function http(method, url, token, body) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    contentType: response.headers.get("content-type"),
+    body: text ? JSON.parse(text) : null,
+  };
+}
+
+function run(main) {
+  const timer = setTimeout(() => {
+    out("error", { message: `timed out after ${TIMEOUT_MS} ms` });
+    process.exit(1);
+  }, TIMEOUT_MS);
+  main().then(
+    () => {
+      clearTimeout(timer);
+      out("done");
+      process.exit(0);
+    },
+    (error) => {
+      out("error", { ...describe(error), stack: error?.stack });
+      process.exit(1);
+    },
+  );
+}
+
+// -- the app ---------------------------------------------------------------------------------
+
+const providers = (user) => user.identities.map((identity) => identity.providerType);
 
 run(async () => {
-  // No skipLocationRequest: the SDK asks the location route for the hostname first.
-  const app = new Realm.App({ id: appId, baseUrl: base });
+  const { appId, email, password } = config;
+  // No skipLocationRequest: like any app, the SDK first asks the location route for the
+  // hostname that every later request goes to.
+  const app = new Realm.App({ id: appId, baseUrl: config.base });
+  const hostname = await app.locationUrl;
+  out("location", { hostname });
+
+  // The documented way to call GraphQL: plain HTTP with the SDK user's access token.
+  const graphqlUrl = `${hostname}/api/client/v2.0/app/${appId}/graphql`;
+  const graphql = (token, query, variables) => http("POST", graphqlUrl, token, { query, variables });
+  const sessionUrl = `${hostname}/api/client/v2.0/auth/session`;
+  const profileUrl = `${hostname}/api/client/v2.0/auth/profile`;
 
   const anon = await app.logIn(Realm.Credentials.anonymous());
-  out("anon", { id: anon.id, provider: anon.providerType, deviceId: anon.deviceId });
+  out("anon", {
+    id: anon.id,
+    providerType: anon.providerType,
+    identities: providers(anon),
+    deviceId: anon.deviceId,
+  });
 
   await app.emailPasswordAuth.registerUser({ email, password });
+  out("register", { again: await failure(app.emailPasswordAuth.registerUser({ email, password })) });
+  out("wrong-password", {
+    error: await failure(app.logIn(Realm.Credentials.emailPassword(email, `not ${password}`))),
+  });
+
+  // A second login on this app: realm-web now sends the device id the first one got back.
   const user = await app.logIn(Realm.Credentials.emailPassword(email, password));
   out("userpass", {
-    id: user.id, email: user.profile.email, identities: user.identities.map((i) => i.providerType),
+    id: user.id,
+    providerType: user.providerType,
+    email: user.profile.email,
+    identities: providers(user),
+    deviceId: user.deviceId,
+    current: app.currentUser === user,
   });
-  out("graphql", { result: await graphql(base, appId, user.accessToken, ME) });
+  out("graphql", {
+    me: await graphql(user.accessToken, ME),
+    note: await graphql(user.accessToken, CREATE_NOTE, { text: "from realm-web" }),
+  });
 
-  const custom = await app.logIn(Realm.Credentials.jwt(jwt));
-  out("custom", { id: custom.id, customData: custom.customData, firstName: custom.profile.firstName });
+  const custom = await app.logIn(Realm.Credentials.jwt(config.jwt));
+  out("custom-token", {
+    id: custom.id,
+    providerType: custom.providerType,
+    identities: providers(custom),
+    firstName: custom.profile.firstName,
+    customData: custom.customData,
+    me: await graphql(custom.accessToken, ME),
+  });
 
+  // API keys are managed with the user's refresh token (the SDK sends it).
   const key = await user.apiKeys.create("sdk-key");
-  out("apikey-created", { id: key._id, name: key.name, disabled: key.disabled, secret: typeof key.key });
-  const keyUser = await app.logIn(Realm.Credentials.apiKey(key.key));
-  out("apikey-login", { id: keyUser.id, keys: (await user.apiKeys.fetchAll()).map((k) => k.name) });
+  out("api-key-created", {
+    id: String(key._id),
+    idType: typeof key._id,
+    name: key.name,
+    disabled: key.disabled,
+    keyType: typeof key.key,
+  });
 
+  // The access token expires; the refresh token (a session token) stays valid until logout.
   const login = { access: user.accessToken, refresh: user.refreshToken };
   await expire();
-  out("stale", { result: await graphql(base, appId, user.accessToken, ME) });
+  const stale = {
+    graphql: await graphql(login.access, ME),
+    profile: await http("GET", profileUrl, login.access),
+  };
   await user.refreshAccessToken();
   const first = user.accessToken;
-  out("refreshed", { changed: first !== login.access, result: await graphql(base, appId, first, ME) });
-  await user.refreshAccessToken(); // the same refresh token again, as realm-web always does
-  out("refreshed-again", {
+  const firstMe = await graphql(first, ME);
+  // realm-web keeps the refresh token of the login and sends it again.
+  await user.refreshAccessToken();
+  out("refresh", {
+    stale,
+    firstChanged: first !== login.access,
+    firstMe,
+    secondChanged: user.accessToken !== login.access,
     sameRefreshToken: user.refreshToken === login.refresh,
-    changed: user.accessToken !== first,
-    result: await graphql(base, appId, user.accessToken, ME),
+    secondMe: await graphql(user.accessToken, ME),
   });
 
+  // The SDK's own call with an expired token: 401 InvalidSession, refresh, retry, all inside.
   await expire();
-  // The SDK's own request with an expired token: 401 InvalidSession, refresh, retry.
+  const expired = user.accessToken;
   await user.refreshProfile();
-  out("auto-refresh", { email: user.profile.email });
+  out("auto-refresh", { changed: user.accessToken !== expired, email: user.profile.email });
 
   await user.logOut();
-  out("logout", { state: user.state, after: await refreshWith(base, login.refresh) });
+  out("logout", {
+    state: user.state,
+    refreshToken: user.refreshToken,
+    refused: await http("POST", sessionUrl, login.refresh),
+  });
+
+  // The key outlives the session that made it: it logs the same user in.
+  const keyUser = await app.logIn(Realm.Credentials.apiKey(key.key));
+  out("api-key-login", {
+    id: keyUser.id,
+    sameObject: keyUser === user,
+    identities: providers(keyUser),
+    me: await graphql(keyUser.accessToken, ME),
+  });
+
+  // The rest of the key routes, from the API-key session.
+  const other = await keyUser.apiKeys.create("other-key");
+  const fetched = await keyUser.apiKeys.fetch(key._id);
+  const listed = await keyUser.apiKeys.fetchAll();
+  await keyUser.apiKeys.disable(other._id);
+  const disabled = await keyUser.apiKeys.fetch(other._id);
+  const disabledLogin = await failure(app.logIn(Realm.Credentials.apiKey(other.key)));
+  await keyUser.apiKeys.enable(other._id);
+  const enabledLogin = await app.logIn(Realm.Credentials.apiKey(other.key));
+  // Same user id, so realm-web put that session's tokens on the same User object; deleting
+  // the key ends its sessions, so switch back to a session of the first key before.
+  await app.logIn(Realm.Credentials.apiKey(key.key));
+  await keyUser.apiKeys.delete(other._id);
+  out("api-keys", {
+    fetched: { id: String(fetched._id), name: fetched.name, disabled: fetched.disabled },
+    fetchedHasKey: "key" in fetched,
+    listed: listed.map((k) => k.name).sort(),
+    disabled: disabled.disabled,
+    disabledLogin,
+    enabledLogin: enabledLogin.id,
+    afterDelete: (await keyUser.apiKeys.fetchAll()).map((k) => k.name),
+    deletedLogin: await failure(app.logIn(Realm.Credentials.apiKey(other.key))),
+  });
 });

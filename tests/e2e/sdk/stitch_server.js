@@ -1,62 +1,228 @@
-// Drives mongodb-stitch-server-sdk 4.9.0 against a Bastion server:
-// node stitch_server.js BASE APP_ID EMAIL PASSWORD JWT DATA_DIR
+// Drives mongodb-stitch-server-sdk 4.9.0 against a running `bastion serve`, as an app would.
+//
+//   node stitch_server.js '{"base": "http://127.0.0.1:PORT", "appId": "...", "email": "...",
+//                          "password": "...", "jwt": "<HS256 token>", "dataDir": "<folder>"}'
+//
+// Same protocol as realm_web.js: one JSON line per step, {"step": "expire"} then a line on
+// stdin to go on, {"step": "error", ...} and exit 1 on any failure or after the time limit.
+//
+// The Stitch SDK has no public getter for the tokens; `client.auth.authInfo` (CoreStitchAuth,
+// what its own token refresher reads) is where they are. `auth.refreshCustomData()` is its
+// public way to refresh the access token.
 "use strict";
-const {
-  Stitch, StitchAppClientConfiguration, AnonymousCredential, UserPasswordCredential,
-  UserApiKeyCredential, CustomCredential, UserApiKeyAuthProviderClient,
-  UserPasswordAuthProviderClient,
-} = require("mongodb-stitch-server-sdk");
-const { out, expire, graphql, refreshWith, run } = require("./steps");
 
-const [base, appId, email, password, jwt, dataDir] = process.argv.slice(2);
+const readline = require("node:readline");
+const {
+  Stitch,
+  StitchAppClientConfiguration,
+  AnonymousCredential,
+  UserPasswordCredential,
+  UserPasswordAuthProviderClient,
+  UserApiKeyCredential,
+  UserApiKeyAuthProviderClient,
+  CustomCredential,
+} = require("mongodb-stitch-server-sdk");
+
+const TIMEOUT_MS = 60_000;
+const config = JSON.parse(process.argv[2]);
+
 const ME = "{ viewer { user { id email } } }";
+const CREATE_NOTE = "mutation ($text: String!) { createNote(data: {text: $text}) { text } }";
+
+// -- plumbing (the same in realm_web.js) ----------------------------------------------------
+
+const stdin = readline.createInterface({ input: process.stdin });
+const waiting = [];
+stdin.on("line", () => waiting.shift()?.());
+
+function out(step, data = {}) {
+  process.stdout.write(JSON.stringify({ step, ...data }) + "\n");
+}
+
+/** Let the test move the server's clock, and wait until it has. */
+function expire() {
+  return new Promise((resolve) => {
+    waiting.push(resolve);
+    out("expire");
+  });
+}
+
+/** What a caller learns from an SDK error (Stitch: errorCodeName, a numeric errorCode). */
+function describe(error) {
+  return {
+    message: String(error?.message ?? error),
+    statusCode: error?.statusCode,
+    errorCode: error?.errorCodeName ?? error?.errorCode,
+  };
+}
+
+/** The error a promise must fail with; resolving is itself a failure. */
+async function failure(promise) {
+  try {
+    await promise;
+  } catch (error) {
+    return describe(error);
+  }
+  throw new Error("expected the call to fail, it succeeded");
+}
+
+/** A plain HTTP call (what the SDK has no method for): status, exact content type, JSON body. */
+async function http(method, url, token, body) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    contentType: response.headers.get("content-type"),
+    body: text ? JSON.parse(text) : null,
+  };
+}
+
+function run(main) {
+  const timer = setTimeout(() => {
+    out("error", { message: `timed out after ${TIMEOUT_MS} ms` });
+    process.exit(1);
+  }, TIMEOUT_MS);
+  main().then(
+    () => {
+      clearTimeout(timer);
+      out("done");
+      process.exit(0);
+    },
+    (error) => {
+      out("error", { ...describe(error), stack: error?.stack });
+      process.exit(1);
+    },
+  );
+}
+
+// -- the app ---------------------------------------------------------------------------------
+
+const providers = (user) => user.identities.map((identity) => identity.providerType);
 
 run(async () => {
+  const { appId, email, password } = config;
+  // The SDK asks the location route for the hostname on its first request (and keeps it).
   const client = Stitch.initializeAppClient(
     appId,
-    new StitchAppClientConfiguration.Builder().withBaseUrl(base).withDataDirectory(dataDir).build(),
+    new StitchAppClientConfiguration.Builder()
+      .withBaseUrl(config.base)
+      .withDataDirectory(config.dataDir)
+      .build(),
   );
   const auth = client.auth;
+  const api = `${config.base}/api/client/v2.0`;
+  const graphql = (token, query, variables) =>
+    http("POST", `${api}/app/${appId}/graphql`, token, { query, variables });
 
   const anon = await auth.loginWithCredential(new AnonymousCredential());
-  out("anon", { id: anon.id, provider: anon.loggedInProviderType });
+  out("anon", {
+    id: anon.id,
+    providerType: anon.loggedInProviderType,
+    identities: providers(anon),
+    deviceId: auth.authInfo.deviceId,
+  });
 
   const userpass = auth.getProviderClient(UserPasswordAuthProviderClient.factory);
   await userpass.registerWithEmail(email, password);
+  out("register", { again: await failure(userpass.registerWithEmail(email, password)) });
+  out("wrong-password", {
+    error: await failure(auth.loginWithCredential(new UserPasswordCredential(email, "x" + password))),
+  });
+
+  // A second login: Stitch sends the device id of the active session as a plain string.
   const user = await auth.loginWithCredential(new UserPasswordCredential(email, password));
   out("userpass", {
-    id: user.id, email: user.profile.email, identities: user.identities.map((i) => i.providerType),
-  });
-  out("graphql", { result: await graphql(base, appId, auth.authInfo.accessToken, ME) });
-
-  const keys = auth.getProviderClient(UserApiKeyAuthProviderClient.factory);
-  const key = await keys.createApiKey("sdk-key");
-  out("apikey-created", {
-    id: key.id.toHexString(), name: key.name, disabled: key.disabled, secret: typeof key.key,
+    id: user.id,
+    providerType: user.loggedInProviderType,
+    email: user.profile.email,
+    identities: providers(user),
+    deviceId: auth.authInfo.deviceId,
+    current: auth.user.id === user.id,
   });
   const login = { access: auth.authInfo.accessToken, refresh: auth.authInfo.refreshToken };
+  out("graphql", {
+    me: await graphql(login.access, ME),
+    note: await graphql(login.access, CREATE_NOTE, { text: "from stitch" }),
+  });
+
+  // API keys are managed with the refresh token; `_id` comes back as a bson ObjectId.
+  const keys = auth.getProviderClient(UserApiKeyAuthProviderClient.factory);
+  const key = await keys.createApiKey("sdk-key");
+  out("api-key-created", {
+    id: key.id.toHexString(),
+    name: key.name,
+    disabled: key.disabled,
+    keyType: typeof key.key,
+  });
+  const other = await keys.createApiKey("other-key");
+  const fetched = await keys.fetchApiKey(key.id);
+  const listed = await keys.fetchApiKeys();
+  await keys.disableApiKey(other.id);
+  const disabled = await keys.fetchApiKey(other.id);
+  await keys.enableApiKey(other.id);
+  const enabled = await keys.fetchApiKey(other.id);
+  await keys.deleteApiKey(other.id);
+  out("api-keys", {
+    fetched: { id: fetched.id.toHexString(), name: fetched.name, disabled: fetched.disabled },
+    fetchedKey: fetched.key ?? null,
+    listed: listed.map((k) => k.name).sort(),
+    disabled: disabled.disabled,
+    enabled: enabled.disabled,
+    afterDelete: (await keys.fetchApiKeys()).map((k) => k.name),
+    fetchDeleted: await failure(keys.fetchApiKey(other.id)),
+  });
 
   await expire();
-  out("stale", { result: await graphql(base, appId, auth.authInfo.accessToken, ME) });
+  const stale = {
+    graphql: await graphql(login.access, ME),
+    profile: await http("GET", `${api}/auth/profile`, login.access),
+  };
   await auth.refreshCustomData();
   const first = auth.authInfo.accessToken;
-  out("refreshed", { changed: first !== login.access, result: await graphql(base, appId, first, ME) });
-  await auth.refreshCustomData();
-  out("refreshed-again", {
+  const firstMe = await graphql(first, ME);
+  await auth.refreshCustomData(); // the same refresh token again
+  out("refresh", {
+    stale,
+    firstChanged: first !== login.access,
+    firstMe,
+    secondChanged: auth.authInfo.accessToken !== login.access,
     sameRefreshToken: auth.authInfo.refreshToken === login.refresh,
-    changed: auth.authInfo.accessToken !== first,
-    result: await graphql(base, appId, auth.authInfo.accessToken, ME),
+    secondMe: await graphql(auth.authInfo.accessToken, ME),
   });
 
   await auth.logout();
-  out("logout", { loggedIn: auth.isLoggedIn, after: await refreshWith(base, login.refresh) });
+  out("logout", {
+    loggedIn: auth.isLoggedIn,
+    refused: await http("POST", `${api}/auth/session`, login.refresh),
+  });
 
   const keyUser = await auth.loginWithCredential(new UserApiKeyCredential(key.key));
-  out("apikey-login", { id: keyUser.id });
-  const custom = await auth.loginWithCredential(new CustomCredential(jwt));
-  // Stitch fills customData from the access token it gets on refresh (its documented way).
+  out("api-key-login", {
+    id: keyUser.id,
+    providerType: keyUser.loggedInProviderType,
+    identities: providers(keyUser),
+    me: await graphql(auth.authInfo.accessToken, ME),
+  });
+
+  // customData is the access token's user_data, but the server SDK's user factory drops it at
+  // login (mongodb-stitch-server-core StitchUserFactoryImpl.js:11-12): it appears only once
+  // refreshCustomData() has decoded a refreshed token (core CoreStitchAuth.js:195-197).
+  const custom = await auth.loginWithCredential(new CustomCredential(config.jwt));
+  const atLogin = custom.customData;
   await auth.refreshCustomData();
-  out("custom", {
-    id: custom.id, customData: auth.user.customData, firstName: custom.profile.firstName,
+  out("custom-token", {
+    id: custom.id,
+    providerType: custom.loggedInProviderType,
+    identities: providers(custom),
+    firstName: custom.profile.firstName,
+    customData: atLogin,
+    afterRefresh: auth.user.customData,
+    me: await graphql(auth.authInfo.accessToken, ME),
   });
 });
