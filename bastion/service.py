@@ -16,7 +16,7 @@ from bastion.auth import SYSTEM
 from bastion.auth.services import AuthServices, build_auth
 from bastion.clock import Clock, system_clock
 from bastion.errors import ProjectError
-from bastion.graphql import auth_fields, provider_fields, viewer_fields
+from bastion.graphql import admin_fields, auth_fields, provider_fields, viewer_fields
 from bastion.graphql.build import FieldMap, SchemaBuilder, build_schema
 from bastion.graphql.execute import Executor
 from bastion.graphql.field_access import FieldAccess
@@ -59,11 +59,13 @@ class Service:
                 viewer_fields.query_fields,
                 auth_fields.query_fields,
                 provider_fields.query_fields,
+                admin_fields.query_fields,
             ),
             extra_mutation=_fields_of(
                 auth_fields.mutation_fields,
                 provider_fields.mutation_fields,
                 viewer_fields.mutation_fields,
+                admin_fields.mutation_fields,
             ),
             guard=FieldAccess(self.permissions).guard,
         )

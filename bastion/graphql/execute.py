@@ -32,6 +32,7 @@ from bastion.errors import Code
 from bastion.graphql.context import RequestContext
 from bastion.graphql.errors import format_error, request_error
 from bastion.graphql.loaders import Loaders
+from bastion.graphql.visibility import executor_for, public_schema
 from bastion.permissions.compile import Permissions
 from bastion.store import Store
 
@@ -85,6 +86,8 @@ class Executor:
         self.auth = auth
         self.permissions = permissions
         self._cached = lru_cache(maxsize=cache_size)(self._parse_and_validate)
+        # Non-root introspection reads a schema without the root-only fields.
+        self._graphql_executor = executor_for(public_schema(schema))
 
     def _parse_and_validate(self, query: str) -> DocumentNode | list[dict[str, Any]]:
         """The document, or the errors that refuse it (a list: no exception is kept alive)."""
@@ -146,6 +149,7 @@ class Executor:
                 context_value=context,
                 variable_values=dict(variables) if variables else None,
                 operation_name=prepared.operation.name.value if prepared.operation.name else None,
+                executor_class=self._graphql_executor,
             )
             # execute() answers at once, without a coroutine, when variables do not fit.
             result = await outcome if isawaitable(outcome) else outcome

@@ -74,7 +74,7 @@ def _checked_page(context: RequestContext, type_name: str, args: dict[str, Any])
     return page
 
 
-async def _visible(context: RequestContext, type_name: str, node_id: str) -> Node:
+async def visible(context: RequestContext, type_name: str, node_id: str) -> Node:
     """The node as the viewer may see it; NOT_FOUND when it is missing or hidden."""
     conn = await context.connection()
     found = await context.store.reader.by_ids(conn, type_name, [node_id], context.permissions)
@@ -86,7 +86,7 @@ async def _visible(context: RequestContext, type_name: str, node_id: str) -> Nod
 async def _read_back(context: RequestContext, type_name: str, node_id: str) -> Node:
     context.loaders.clear()  # what was loaded before this write may be stale now
     try:
-        return await _visible(context, type_name, node_id)
+        return await visible(context, type_name, node_id)
     except NotFound:
         # Written, but not readable by the one who wrote it: refuse the whole write.
         raise Forbidden(f"Not allowed to read the {type_name} written") from None
@@ -111,7 +111,7 @@ def update(type_name: str) -> Resolver:
 
     async def resolve(_root: Any, info: Info, id: str, data: dict[str, Any]) -> Node:
         context = context_of(info)
-        await _visible(context, type_name, id)
+        await visible(context, type_name, id)
         conn = await context.connection()
         if context.permissions is not None:
             condition = context.permissions.write_condition(type_name, "update")
@@ -135,7 +135,7 @@ def delete(type_name: str) -> Resolver:
 
     async def resolve(_root: Any, info: Info, id: str) -> Node:
         context = context_of(info)
-        node = await _visible(context, type_name, id)
+        node = await visible(context, type_name, id)
         conn = await context.connection()
         if context.permissions is not None:
             condition = context.permissions.write_condition(type_name, "delete")

@@ -1,0 +1,73 @@
+"""What introspection shows: root-only fields are hidden from everyone but root tokens.
+
+One schema validates and executes every request, so a non-root caller who names a root-only
+field gets that field's ``FORBIDDEN`` rather than a validation error. Introspection is the one
+place that answers differently per viewer: ``__schema`` and ``__type`` of a non-root request
+read a second schema, built from the same types without the root-only root fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    SchemaMetaFieldDef,
+    TypeMetaFieldDef,
+)
+from graphql.execution import Executor
+from graphql.language import FieldNode
+from graphql.pyutils import Path
+
+from bastion.graphql.admin_fields import ROOT_ONLY
+from bastion.graphql.context import RequestContext
+
+
+def _is_root_only(field: GraphQLField) -> bool:
+    return bool(field.extensions and field.extensions.get(ROOT_ONLY))
+
+
+def _without_root_only(root: GraphQLObjectType | None) -> GraphQLObjectType | None:
+    if root is None:
+        return None
+    fields = {name: f for name, f in root.fields.items() if not _is_root_only(f)}
+    return GraphQLObjectType(root.name, fields, description=root.description)
+
+
+def public_schema(schema: GraphQLSchema) -> GraphQLSchema:
+    """``schema`` as non-root callers see it: the same types, no root-only root fields."""
+    roots = {schema.query_type, schema.mutation_type, schema.subscription_type}
+    return GraphQLSchema(
+        query=_without_root_only(schema.query_type),
+        mutation=_without_root_only(schema.mutation_type),
+        # Every other named type, so that a type reached only through a hidden field is still
+        # described (it is no secret that the User type exists).
+        types=[
+            t for name, t in schema.type_map.items() if t not in roots and not name.startswith("__")
+        ],
+        directives=schema.directives,
+    )
+
+
+def executor_for(public: GraphQLSchema) -> type[Executor[Any]]:
+    """The graphql-core executor class that answers introspection from ``public`` for non-root."""
+
+    class _ViewerExecutor(Executor[Any]):
+        def build_resolve_info(
+            self,
+            field_def: GraphQLField,
+            field_nodes: list[FieldNode],
+            parent_type: GraphQLObjectType,
+            path: Path,
+        ) -> GraphQLResolveInfo:
+            info = super().build_resolve_info(field_def, field_nodes, parent_type, path)
+            if field_def is SchemaMetaFieldDef or field_def is TypeMetaFieldDef:
+                context = self.context_value
+                if not (isinstance(context, RequestContext) and context.viewer.is_privileged):
+                    return info._replace(schema=public)
+            return info
+
+    return _ViewerExecutor
