@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bastion.auth.settings import AuthConfig
 from bastion.errors import ProjectError
+from bastion.functions.settings import FunctionConfig, check_function_names
 from bastion.permissions.rules import TypeRules
 from bastion.section import Section
 
@@ -67,6 +68,13 @@ class ProjectConfig(Section):
     permissions: dict[str, TypeRules] = {}
     # Names of the permanent root tokens `bastion deploy` keeps (`bastion root-token get NAME`).
     root_tokens: list[str] = []
+    # Python handlers: resolvers of new root fields, and hooks around writes.
+    functions: dict[str, FunctionConfig] = {}
+
+    @field_validator("functions")
+    @classmethod
+    def _function_names(cls, value: dict[str, FunctionConfig]) -> dict[str, FunctionConfig]:
+        return check_function_names(value)
 
     @field_validator("root_tokens")
     @classmethod

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
 from bastion.config import ProjectConfig, load_config
 from bastion.errors import ProjectError
+from bastion.functions.loader import Function, load_functions
 from bastion.model import Model, parse_model
 from bastion.permissions.rules import TypePolicy, check_rules
 
@@ -23,6 +24,8 @@ class Project:
     config: ProjectConfig
     model: Model
     policies: dict[str, TypePolicy]
+    # The handlers of `functions:`, imported from the project folder.
+    functions: dict[str, Function] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path:
@@ -62,6 +65,12 @@ def load_project(path: str | Path) -> Project:
     )
     model = parse_model(schema_path.read_text(encoding="utf-8"), display)
     policies, problems = check_rules(model, config.permissions, str(root / "bastion.yml"))
+    problems += [
+        f"bastion.yml: functions.{name}.operation: no type {f.type_name!r} in the model"
+        for name, f in config.functions.items()
+        if f.type_name is not None and f.type_name not in model.types
+    ]
     if problems:
         raise ProjectError(problems)
-    return Project(root=root, config=config, model=model, policies=policies)
+    functions = load_functions(root, config.functions)
+    return Project(root=root, config=config, model=model, policies=policies, functions=functions)

@@ -16,6 +16,8 @@ from bastion.auth import SYSTEM
 from bastion.auth.services import AuthServices, build_auth
 from bastion.clock import Clock, system_clock
 from bastion.errors import ProjectError
+from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
+from bastion.functions.wiring import wire_functions
 from bastion.graphql import admin_fields, auth_fields, provider_fields, viewer_fields
 from bastion.graphql.build import FieldMap, SchemaBuilder, build_schema
 from bastion.graphql.execute import Executor
@@ -53,7 +55,8 @@ class Service:
         self.store: Store = open_store(project.model, project.database_url, clock)
         self.auth: AuthServices = build_auth(project, self.store, clock, secret)
         self.permissions = Permissions(self.store.filters, project.policies)
-        self.schema: GraphQLSchema = build_schema(
+        self.functions = FunctionRuntime(project.functions, self.auth.node_tokens)
+        schema = build_schema(
             project.model,
             extra_query=_fields_of(
                 viewer_fields.query_fields,
@@ -69,15 +72,19 @@ class Service:
             ),
             guard=FieldAccess(self.permissions).guard,
         )
+        self.schema: GraphQLSchema = wire_functions(schema, self.functions)
         if project.config.auth.require_login:
             auth_fields.require_login(self.schema)
         self.executor = Executor(
             self.schema, self.store, auth=self.auth, permissions=self.permissions
         )
+        self.functions.executor = self.executor
 
     async def start(self) -> SyncReport:
         """Sync the database with the model, then seed a new database once."""
         report = await self.store.sync()
+        if self.functions.functions:
+            self.functions.root_token = await self.auth.root_tokens.ensure(FUNCTIONS_TOKEN)
         for table in report.created:
             log.info("created table %s", table)
         for column in report.added:

@@ -16,6 +16,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -61,6 +62,12 @@ class UnknownRootToken(NotFound):
         )
 
 
+def is_internal(name: str) -> bool:
+    """Names Bastion keeps for itself (``_functions``): no ``root_tokens:`` entry can take one,
+    and ``deploy`` never revokes them."""
+    return name.startswith("_")
+
+
 class RootTokens:
     """The root tokens of one project."""
 
@@ -86,32 +93,46 @@ class RootTokens:
         async with self._db.write() as conn:
             rows = {r.name: r for r in await conn.execute(select(table))}
             for name in names:
-                row = rows.get(name)
-                if row is None:
-                    await conn.execute(
-                        table.insert().values(
-                            name=name,
-                            hash=hash_token(self.derive(name, 0)),
-                            counter=0,
-                            created_at=now,
-                            rotated_at=None,
-                            last_used_at=None,
-                            revoked_at=None,
-                        )
-                    )
-                    created.append(name)
-                elif row.revoked_at is not None:
-                    # Declared again: a new token, never the one revoked before.
-                    await self._set_counter(conn, name, row.counter + 1, created_at=now)
+                if await self._create(conn, name, rows.get(name), now):
                     created.append(name)
             for name, row in rows.items():
-                if name not in names and row.revoked_at is None:
+                if name not in names and row.revoked_at is None and not is_internal(name):
                     await conn.execute(
                         update(table).where(table.c.name == name).values(revoked_at=now)
                     )
                     revoked.append(name)
         self._cache.clear()
         return Deployed(created, revoked)
+
+    async def ensure(self, name: str) -> str:
+        """The token of an internal name (the functions' token), created on first use."""
+        assert is_internal(name), "declared tokens are made by deploy"
+        table = self._table
+        async with self._db.write() as conn:
+            row = (await conn.execute(select(table).where(table.c.name == name))).first()
+            await self._create(conn, name, row, self._clock())
+        return await self.get(name)
+
+    async def _create(self, conn: AsyncConnection, name: str, row: Any, now: datetime) -> bool:
+        """Make the token ``name`` live unless it is; True when it was made."""
+        if row is None:
+            await conn.execute(
+                self._table.insert().values(
+                    name=name,
+                    hash=hash_token(self.derive(name, 0)),
+                    counter=0,
+                    created_at=now,
+                    rotated_at=None,
+                    last_used_at=None,
+                    revoked_at=None,
+                )
+            )
+            return True
+        if row.revoked_at is not None:
+            # Made live again: a new token, never the one revoked before.
+            await self._set_counter(conn, name, row.counter + 1, created_at=now)
+            return True
+        return False
 
     async def _set_counter(
         self, conn: AsyncConnection, name: str, counter: int, created_at: datetime | None = None
@@ -157,7 +178,11 @@ class RootTokens:
             rows = await conn.execute(
                 select(table).where(table.c.revoked_at.is_(None)).order_by(table.c.name)
             )
-            return [RootTokenInfo(r.name, r.created_at, r.rotated_at, r.last_used_at) for r in rows]
+            return [
+                RootTokenInfo(r.name, r.created_at, r.rotated_at, r.last_used_at)
+                for r in rows
+                if not is_internal(r.name)
+            ]
 
     async def check(self, token: str) -> str | None:
         """The name of a live root token, or None."""

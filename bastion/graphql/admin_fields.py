@@ -82,7 +82,7 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
 
         return resolve
 
-    async def revoke_sessions(_root: Any, info: Info, userId: str) -> int:  # noqa: N803
+    async def revoke_sessions(_root: Any, info: Info, userId: str) -> int:
         context = _require_root(info)
         assert context.auth is not None
         await resolvers.visible(context, _USER, userId)  # NOT_FOUND for an unknown user

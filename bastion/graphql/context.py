@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,13 @@ class RequestContext:
     response_headers: dict[str, str] = field(default_factory=dict)
     # Users a resolver proved to be the caller in this request (loginUser's result).
     own_user_ids: set[str] = field(default_factory=set)
+    # Whether the request runs in a write transaction (a mutation).
+    writes: bool = False
+    # Work to do once the request's transaction is committed (after hooks); each answers an
+    # error to add to the response, or None.
+    after_commit: list[Callable[[], Awaitable[dict[str, Any] | None]]] = field(default_factory=list)
+    # 0 for a client's request; 1 and more for documents run by functions through `api`.
+    nesting: int = 0
 
     async def connection(self) -> AsyncConnection:
         """The request's transaction (a write transaction for mutations)."""

@@ -8,6 +8,7 @@ written and ``data`` is null.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,6 +26,7 @@ from graphql import (
     validate,
 )
 from graphql.utilities import get_operation_ast
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
 from bastion.auth import ANONYMOUS, Viewer
 from bastion.auth.services import AuthServices
@@ -35,6 +37,7 @@ from bastion.graphql.loaders import Loaders
 from bastion.graphql.visibility import executor_for, public_schema
 from bastion.permissions.compile import Permissions
 from bastion.store import Store
+from bastion.store.database import LazyTransaction
 
 DOCUMENT_CACHE_SIZE = 1024
 MAX_CACHED_QUERY_LENGTH = 16_384
@@ -128,9 +131,20 @@ class Executor:
         variables: Mapping[str, Any] | None,
         viewer: Viewer,
         request: Any = None,
+        within: RequestContext | None = None,
     ) -> Outcome:
-        """Execute a prepared document for ``viewer``."""
-        transaction = self.store.db.lazy(write=prepared.is_mutation)
+        """Execute a prepared document for ``viewer``.
+
+        ``within`` is the request of a function that runs this document through its ``api``:
+        inside a mutation, the document joins that request's transaction in a savepoint, and
+        its after-commit work waits for that request's commit.
+        """
+        nested = within is not None and within.writes
+        transaction: LazyTransaction = (
+            _Savepoint(within.transaction)
+            if within is not None and nested
+            else self.store.db.lazy(write=prepared.is_mutation)
+        )
         permissions = self.permissions.for_viewer(viewer) if self.permissions else None
         context = RequestContext(
             viewer=viewer,
@@ -140,7 +154,11 @@ class Executor:
             request=request,
             auth=self.auth,
             permissions=permissions,
+            writes=prepared.is_mutation or nested,
+            nesting=within.nesting + 1 if within is not None else 0,
         )
+        if within is not None and nested:
+            context.after_commit = within.after_commit
         committed = False
         try:
             outcome = execute(
@@ -156,14 +174,20 @@ class Executor:
             if prepared.is_mutation and not result.errors:
                 await transaction.finish(commit=True)
                 committed = True
-                if self.auth is not None and transaction.was_used:
+                if self.auth is not None and transaction.was_used and not nested:
                     # A data write may have changed a user's row that sessions cache.
                     self.auth.sessions.forget_all()
         finally:
             if not committed:
                 await transaction.finish(commit=False)
+        late: list[dict[str, Any]] = []
+        if committed and not nested:
+            late = await _after_commit(context)
         if not result.errors:
-            return Outcome({"data": result.data}, headers=context.response_headers)
+            body: dict[str, Any] = {"data": result.data}
+            if late:
+                body = {"errors": late, "data": result.data}
+            return Outcome(body, headers=context.response_headers)
         if result.data is None and all(e.path is None for e in result.errors):
             # Variables that do not fit their types: execution never started.
             errors = [format_error(e, Code.BAD_USER_INPUT) for e in result.errors]
@@ -178,10 +202,56 @@ class Executor:
         variables: Mapping[str, Any] | None = None,
         viewer: Viewer | None = None,
         operation_name: str | None = None,
+        within: RequestContext | None = None,
     ) -> Outcome:
         """Prepare and execute in one call (for seeding, functions and tests)."""
         try:
             prepared = self.prepare(query, operation_name)
         except RequestFailed as failed:
             return Outcome({"errors": failed.errors}, request_error=True)
-        return await self.execute(prepared, variables, viewer or ANONYMOUS)
+        return await self.execute(prepared, variables, viewer or ANONYMOUS, within=within)
+
+
+async def _after_commit(context: RequestContext) -> list[dict[str, Any]]:
+    """Run the request's after-commit work in order; the errors it reports."""
+    errors: list[dict[str, Any]] = []
+    for work in context.after_commit:
+        error = await work()
+        if error is not None:
+            errors.append(error)
+    return errors
+
+
+class _Savepoint(LazyTransaction):
+    """A document run by a function inside a mutation: the mutation's transaction, in a
+    savepoint, so that the document's failure undoes only its own writes."""
+
+    def __init__(self, outer: LazyTransaction) -> None:
+        self._outer = outer
+        self._savepoint: AsyncTransaction | None = None
+        self._lock = asyncio.Lock()
+        self.was_used = False
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the savepoint was taken."""
+        return self._savepoint is not None
+
+    async def connection(self) -> AsyncConnection:
+        """The outer transaction's connection, once the savepoint is taken."""
+        conn = await self._outer.connection()
+        async with self._lock:
+            if self._savepoint is None:
+                self._savepoint = await conn.begin_nested()
+                self.was_used = True
+        return conn
+
+    async def finish(self, *, commit: bool) -> None:
+        """Release the savepoint (its writes stay in the outer transaction) or roll back to it."""
+        savepoint, self._savepoint = self._savepoint, None
+        if savepoint is None:
+            return
+        if commit:
+            await savepoint.commit()
+        else:
+            await savepoint.rollback()

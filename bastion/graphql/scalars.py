@@ -21,6 +21,8 @@ def _serialize_datetime(value: Any) -> str:
 
 
 def _parse_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value  # handed back by a function's hook, never found in JSON variables
     if not isinstance(value, str):
         raise GraphQLError(f"DateTime expects an ISO 8601 string, got {value!r}")
     try:

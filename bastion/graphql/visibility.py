@@ -62,7 +62,7 @@ def executor_for(public: GraphQLSchema) -> type[Executor[Any]]:
             field_nodes: list[FieldNode],
             parent_type: GraphQLObjectType,
             path: Path,
-        ) -> GraphQLResolveInfo:
+        ) -> GraphQLResolveInfo[Any]:
             info = super().build_resolve_info(field_def, field_nodes, parent_type, path)
             if field_def is SchemaMetaFieldDef or field_def is TypeMetaFieldDef:
                 context = self.context_value

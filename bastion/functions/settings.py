@@ -1,0 +1,87 @@
+"""The ``functions:`` section of ``bastion.yml``: Python handlers the project brings.
+
+Each entry is keyed by the function's name and is either a *resolver* (``schema`` extends
+``Query`` or ``Mutation`` with the one field it resolves) or a *hook* (``hook: before|after``
+on an ``operation`` such as ``Movie.create``)::
+
+    functions:
+      loginWithCode:
+        handler: passwordless:login_with_code
+        schema: "extend type Mutation { loginWithCode(email: String!, code: String!): ... }"
+      stampMovie:
+        handler: hooks:stamp
+        hook: before
+        operation: Movie.create
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from bastion.section import Section
+
+OPERATIONS = ("create", "update", "delete")
+# `package.module:function`, every part a Python identifier.
+_HANDLER = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", re.ASCII)
+_OPERATION = re.compile(r"([A-Za-z_]\w*)\.(create|update|delete)", re.ASCII)
+FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}", re.ASCII)
+
+
+class FunctionConfig(Section):
+    """One entry of ``functions:``."""
+
+    handler: str
+    schema_sdl: Annotated[str | None, Field(alias="schema", min_length=1)] = None
+    hook: Literal["before", "after"] | None = None
+    operation: str | None = None
+
+    @field_validator("handler")
+    @classmethod
+    def _handler_path(cls, value: str) -> str:
+        if not _HANDLER.fullmatch(value):
+            raise ValueError(
+                "expected module:function, like passwordless:login_with_code "
+                "(a Python module in the project folder, and a function in it)"
+            )
+        return value
+
+    @field_validator("operation")
+    @classmethod
+    def _operation_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _OPERATION.fullmatch(value):
+            raise ValueError(f"expected Type.{'|'.join(OPERATIONS)}, like Movie.create")
+        return value
+
+    @model_validator(mode="after")
+    def _resolver_or_hook(self) -> FunctionConfig:
+        if self.schema_sdl is not None:
+            if self.hook is not None or self.operation is not None:
+                raise ValueError(
+                    "give either schema (a resolver) or hook and operation (a hook), not both"
+                )
+        elif self.hook is None or self.operation is None:
+            raise ValueError(
+                "a function needs schema (a resolver) or both hook and operation (a hook)"
+            )
+        return self
+
+    @property
+    def type_name(self) -> str | None:
+        """The type a hook watches (``Movie`` of ``Movie.create``)."""
+        return self.operation.split(".")[0] if self.operation else None
+
+    @property
+    def action(self) -> str | None:
+        """The write a hook watches (``create`` of ``Movie.create``)."""
+        return self.operation.split(".")[1] if self.operation else None
+
+
+def check_function_names(value: dict[str, FunctionConfig]) -> dict[str, FunctionConfig]:
+    """Function names are used in error messages and logs: keep them plain."""
+    for name in value:
+        if not FUNCTION_NAME.fullmatch(name):
+            raise ValueError(f"{name!r}: a function name is 1 to 64 letters, digits, '-' or '_'")
+    return value
