@@ -55,7 +55,7 @@ class Service:
         self.store: Store = open_store(project.model, project.database_url, clock)
         self.auth: AuthServices = build_auth(project, self.store, clock, secret)
         self.permissions = Permissions(self.store.filters, project.policies)
-        self.functions = FunctionRuntime(project.functions, self.auth.node_tokens)
+        self.functions = FunctionRuntime(project.functions, self.auth.node_tokens, clock)
         schema = build_schema(
             project.model,
             extra_query=_fields_of(

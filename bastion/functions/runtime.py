@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
 from bastion.auth.node_tokens import DEFAULT_LIFETIME
 from bastion.auth.viewer import Viewer, ViewerKind
+from bastion.clock import Clock
 from bastion.errors import BastionError, Code
 from bastion.functions.loader import Function
 
@@ -55,6 +56,10 @@ class FunctionFailed(BastionError):
         super().__init__(f"Function {name!r} failed{detail}", function=name)
 
 
+class FunctionMisuse(RuntimeError):
+    """A handler used its context wrongly: a bug in the handler, logged with its traceback."""
+
+
 class GraphQLRequestError(Exception):
     """``context.api.request`` answered errors; ``errors`` holds them as the API gave them."""
 
@@ -75,16 +80,28 @@ class API:
         self._within = within
 
     async def request(
-        self, query: str, variables: Mapping[str, Any] | None = None
+        self, query: str, variables: Mapping[str, Any] | None = None, *, isolated: bool = False
     ) -> dict[str, Any]:
-        """Run ``query``; returns its ``data``, or raises :class:`GraphQLRequestError`."""
-        nesting = self._within.nesting + 1 if self._within is not None else 1
+        """Run ``query``; returns its ``data``, or raises :class:`GraphQLRequestError`.
+
+        ``isolated=True`` runs it in a transaction of its own, committed when it ends even if
+        the calling request fails afterwards (a failed-attempt counter). On SQLite it must come
+        before the request's own first database use, whose write lock it would wait for.
+        """
+        within = self._within
+        nesting = within.nesting + 1 if within is not None else 1
         if nesting > MAX_NESTING:
-            raise FunctionError("Functions called the API too deeply (a hook calling itself?)")
+            raise FunctionMisuse("functions called the API too deeply (a hook calling itself?)")
         executor = self._runtime.executor
         assert executor is not None, "the executor is set when the service is built"
+        if isolated and within is not None and within.writes and within.transaction.is_open:
+            if executor.store.db.is_sqlite:
+                raise FunctionMisuse(
+                    "an isolated API request must come before the request's own database use "
+                    "on SQLite (it would wait for that transaction's lock)"
+                )
         outcome = await executor.run(
-            query, variables, viewer=self._runtime.viewer, within=self._within
+            query, variables, viewer=self._runtime.viewer, within=within, share=not isolated
         )
         if "errors" in outcome.body:
             raise GraphQLRequestError(outcome.body["errors"])
@@ -104,6 +121,8 @@ class FunctionContext:
     """Run GraphQL as root in-process: ``await context.api.request(query, variables)``."""
     generate_auth_token: Callable[..., str]
     """``generate_auth_token(node_id, type_name, lifetime=3600)``: a token bound to a node."""
+    now: Callable[[], datetime]
+    """The server's clock (aware UTC): use it, not ``datetime.now()``, so tests can move it."""
 
 
 @dataclass(frozen=True)
@@ -128,9 +147,12 @@ class Event:
 class FunctionRuntime:
     """The project's functions and what their handlers are given."""
 
-    def __init__(self, functions: Mapping[str, Function], node_tokens: NodeTokens) -> None:
+    def __init__(
+        self, functions: Mapping[str, Function], node_tokens: NodeTokens, clock: Clock
+    ) -> None:
         self.functions = dict(functions)
         self._node_tokens = node_tokens
+        self._clock = clock
         # Both are set once the service exists: the executor runs `api` documents, the root
         # token is read from the database at start.
         self.executor: Executor | None = None
@@ -150,6 +172,7 @@ class FunctionRuntime:
             root_token=self.root_token,
             api=API(self, within),
             generate_auth_token=self.generate_auth_token,
+            now=self._clock,
         )
 
     async def call(self, function: Function, event: Event, after_commit: bool = False) -> Any:

@@ -132,14 +132,15 @@ class Executor:
         viewer: Viewer,
         request: Any = None,
         within: RequestContext | None = None,
+        share: bool = True,
     ) -> Outcome:
         """Execute a prepared document for ``viewer``.
 
         ``within`` is the request of a function that runs this document through its ``api``:
         inside a mutation, the document joins that request's transaction in a savepoint, and
-        its after-commit work waits for that request's commit.
+        its after-commit work waits for that request's commit (unless ``share`` is False).
         """
-        nested = within is not None and within.writes
+        nested = within is not None and within.writes and share
         transaction: LazyTransaction = (
             _Savepoint(within.transaction)
             if within is not None and nested
@@ -203,13 +204,16 @@ class Executor:
         viewer: Viewer | None = None,
         operation_name: str | None = None,
         within: RequestContext | None = None,
+        share: bool = True,
     ) -> Outcome:
         """Prepare and execute in one call (for seeding, functions and tests)."""
         try:
             prepared = self.prepare(query, operation_name)
         except RequestFailed as failed:
             return Outcome({"errors": failed.errors}, request_error=True)
-        return await self.execute(prepared, variables, viewer or ANONYMOUS, within=within)
+        return await self.execute(
+            prepared, variables, viewer or ANONYMOUS, within=within, share=share
+        )
 
 
 async def _after_commit(context: RequestContext) -> list[dict[str, Any]]:

@@ -37,7 +37,7 @@ import jwt
 import pytest
 import yaml
 
-from tests.e2e.test_serve import Server, free_port
+from tests.e2e.conftest import Server, free_port
 
 SDK_SOURCES = Path(__file__).parent / "sdk"
 APP_ID = "sdk-app"

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 from click.testing import CliRunner, Result
 
 from bastion.cli import main
+from tests.e2e.conftest import Serve
 
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
 PASSWORD = "correct horse battery"
 
 SEEDED = [
@@ -39,118 +29,9 @@ LOGIN = """mutation ($email: String!, $password: String!) {
 CREATE = "mutation ($title: String!) { createMovie(data: {title: $title, year: 2024}) { title } }"
 
 
-def free_port() -> int:
-    """A port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def bastion(*args: str, stdin: str | None = None) -> Result:
     """Run a short ``bastion`` command in-process (only ``serve`` needs a real process)."""
     return CliRunner().invoke(main, list(args), input=stdin)
-
-
-@dataclass
-class Server:
-    """One ``bastion serve`` process; its stderr goes to a file, read once it has stopped."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-    log_path: Path
-    stopped: bool = field(default=False)
-
-    def post(self, query: str, variables: dict[str, Any] | None = None, token: str = "") -> Any:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        response = httpx.post(
-            f"{self.url}/graphql",
-            json={"query": query, "variables": variables},
-            headers=headers,
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def data(self, query: str, variables: dict[str, Any] | None = None, token: str = "") -> Any:
-        body = self.post(query, variables, token)
-        assert "errors" not in body, body
-        return body["data"]
-
-    def wait_until_ready(self) -> None:
-        """Poll /healthz until it answers, the process exits, or the time is up."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            # Waiting on the process doubles as the poll interval and notices a crash at once.
-            try:
-                code = self.process.wait(timeout=0.1)
-            except subprocess.TimeoutExpired:
-                continue
-            raise AssertionError(f"bastion serve exited with {code}:\n{self.log()}")
-        raise AssertionError(f"bastion serve was not ready in {START_TIMEOUT}s:\n{self.log()}")
-
-    def stop(self) -> str:
-        """Stop the process (gracefully, else killed) and return everything it logged."""
-        if not self.stopped:
-            self.stopped = True
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.log()
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-
-Serve = Callable[..., Server]
-
-
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Serve]:
-    """Start ``bastion serve ARGS`` in a folder; every process is stopped at teardown."""
-    servers: list[Server] = []
-
-    def start(*args: str, cwd: Path = tmp_path) -> Server:
-        port = free_port()
-        log_path = tmp_path / f"serve-{len(servers)}.log"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bastion",
-                    "serve",
-                    *args,
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        server = Server(process, f"http://127.0.0.1:{port}", log_path)
-        servers.append(server)
-        server.wait_until_ready()
-        return server
-
-    try:
-        yield start
-    finally:
-        for server in servers:
-            server.stop()
 
 
 def test_example_movies_answers_the_seeded_movies(serve: Serve, tmp_path: Path) -> None:

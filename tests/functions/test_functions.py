@@ -98,6 +98,19 @@ async def recurse(event):
 
 def log_lines(event):
     return None
+
+
+async def isolated_too_late(event):
+    api = event.context.api
+    await api.request('mutation { createLog(data: {text: "shared"}) { id } }')
+    await api.request('mutation { createLog(data: {text: "isolated"}) { id } }', isolated=True)
+
+
+async def isolated_first(event):
+    api = event.context.api
+    await api.request('mutation { createLog(data: {text: "kept"}) { id } }', isolated=True)
+    await api.request('mutation { createLog(data: {text: "undone"}) { id } }')
+    raise FunctionError("refused")
 """
 
 
@@ -174,6 +187,24 @@ async def test_a_mutation_resolver_writes_through_api_in_the_request_transaction
     }
     assert await titles(client) == ["Alien"]
     assert await logs(client) == ["added"]
+
+
+async def test_an_isolated_api_request_outlives_the_refusal(serve: Callable[..., Any]) -> None:
+    sdl = "extend type Mutation {{ {}: Boolean }}"
+    client = await serve(
+        {
+            "first": {"handler": "handlers:isolated_first", "schema": sdl.format("first")},
+            "late": {"handler": "handlers:isolated_too_late", "schema": sdl.format("late")},
+        }
+    )
+    body = await client.gql("mutation { first }")
+    assert body["errors"][0]["message"] == "refused"
+    assert await logs(client) == ["kept"]
+    # On SQLite an isolated request after the request's own writes would wait for their
+    # lock: it is refused at once instead, and nothing of the request is written.
+    body = await client.gql("mutation { late }")
+    assert body["errors"][0]["extensions"]["code"] == "FUNCTION_FAILED"
+    assert await logs(client) == ["kept"]
 
 
 async def test_the_root_token_of_functions_is_a_real_root_token(serve: Callable[..., Any]) -> None:
