@@ -69,6 +69,19 @@ class Server:
             raise AssertionError(f"bastion serve exited with {code}:\n{self.log()}")
         raise AssertionError(f"bastion serve was not ready in {START_TIMEOUT}s:\n{self.log()}")
 
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Ask ``condition`` until it holds: for what the server's short caches must forget."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            try:  # the poll interval, which also notices a crash at once
+                code = self.process.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                continue
+            raise AssertionError(f"bastion serve exited with {code}:\n{self.log()}")
+        return True
+
     def stop(self) -> str:
         """Stop the process (gracefully, else killed) and return everything it logged."""
         if not self.stopped:
