@@ -94,12 +94,12 @@ class API:
             raise FunctionMisuse("functions called the API too deeply (a hook calling itself?)")
         executor = self._runtime.executor
         assert executor is not None, "the executor is set when the service is built"
-        if isolated and within is not None and within.writes and within.transaction.is_open:
-            if executor.store.db.is_sqlite:
-                raise FunctionMisuse(
-                    "an isolated API request must come before the request's own database use "
-                    "on SQLite (it would wait for that transaction's lock)"
-                )
+        opened = within is not None and within.writes and within.transaction.is_open
+        if isolated and opened and executor.store.db.is_sqlite:
+            raise FunctionMisuse(
+                "an isolated API request must come before the request's own database use "
+                "on SQLite (it would wait for that transaction's lock)"
+            )
         outcome = await executor.run(
             query, variables, viewer=self._runtime.viewer, within=within, share=not isolated
         )

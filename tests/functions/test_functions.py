@@ -123,8 +123,10 @@ def project_with(root: Path, functions: dict[str, Any], **config: Any) -> Path:
 
 @pytest.fixture
 def serve(tmp_path: Path, client_for: Callable[..., Any]) -> Callable[..., Any]:
+    folders = iter(range(100))
+
     async def start(functions: dict[str, Any], **config: Any) -> GraphQLClient:
-        root = project_with(tmp_path / f"p{len(list(tmp_path.iterdir()))}", functions, **config)
+        root = project_with(tmp_path / f"p{next(folders)}", functions, **config)
         client: GraphQLClient = await client_for(load_project(root))
         return client
 
