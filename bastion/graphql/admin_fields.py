@@ -74,13 +74,17 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
     update_user = resolvers.update(_USER)
     user = GraphQLNonNull(builder.objects[_USER])
 
-    def set_active(active: bool) -> resolvers.Resolver:
+    def set_active(active: bool, description: str) -> GraphQLField:
         async def resolve(root: Any, info: Info, id: str) -> Node:
             _require_root(info)
             node: Node = await update_user(root, info, id=id, data={"isActive": active})
             return node
 
-        return resolve
+        return _root_only(
+            GraphQLField(
+                user, args={"id": GraphQLArgument(_ID)}, resolve=resolve, description=description
+            )
+        )
 
     async def revoke_sessions(_root: Any, info: Info, userId: str) -> int:
         context = _require_root(info)
@@ -91,22 +95,10 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
         return len(await context.auth.sessions.end_all_in(conn, userId))
 
     return {
-        "deactivateUser": _root_only(
-            GraphQLField(
-                user,
-                args={"id": GraphQLArgument(_ID)},
-                resolve=set_active(False),
-                description="Switch an account off and end its sessions (root tokens only).",
-            )
+        "deactivateUser": set_active(
+            False, "Switch an account off and end its sessions (root tokens only)."
         ),
-        "activateUser": _root_only(
-            GraphQLField(
-                user,
-                args={"id": GraphQLArgument(_ID)},
-                resolve=set_active(True),
-                description="Switch an account on again (root tokens only).",
-            )
-        ),
+        "activateUser": set_active(True, "Switch an account on again (root tokens only)."),
         "revokeSessions": _root_only(
             GraphQLField(
                 GraphQLNonNull(GraphQLInt),
