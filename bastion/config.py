@@ -55,6 +55,37 @@ class ServerConfig(Section):
     port: Annotated[int, Field(ge=1, le=65535, strict=True)] = 8000
 
 
+# An origin is a scheme, a host and maybe a port: exactly what browsers send in `Origin`.
+_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
+
+
+class CorsConfig(Section):
+    """``http.cors:`` — which web pages (origins) may call the API from a browser."""
+
+    # Empty: closed, browsers refuse cross-origin calls. "*" opens it to every page, which is
+    # safe only because Bastion uses bearer tokens, never cookies.
+    origins: list[str] = []
+
+    @field_validator("origins")
+    @classmethod
+    def _origin_shape(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r}: an origin is scheme://host[:port] with no path or trailing "
+                    "slash, like https://app.example.com (or * for every origin)"
+                )
+        return value
+
+
+class HttpConfig(Section):
+    """``http:`` — what the HTTP layer allows."""
+
+    cors: CorsConfig = CorsConfig()
+
+
 class ProjectConfig(Section):
     """The whole of ``bastion.yml``."""
 
@@ -62,6 +93,7 @@ class ProjectConfig(Section):
     app_id: str
     database: DatabaseConfig = DatabaseConfig()
     server: ServerConfig = ServerConfig()
+    http: HttpConfig = HttpConfig()
     schema_file: Annotated[str, Field(alias="schema", min_length=1)] = "schema.graphql"
     seed: str | None = None
     auth: AuthConfig = AuthConfig()

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -21,6 +22,25 @@ from bastion.service import Service
 
 async def _healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
+
+
+def _cors(project: Project) -> list[Middleware]:
+    """CORS for the origins ``http.cors.origins`` lists; none at all when it lists none."""
+    origins = project.config.http.cors.origins
+    if not origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "X-Requested-With"],
+            # loginUser answers its token in these headers; a page must be able to read them.
+            expose_headers=["Authorization", "X-Authorization", "WWW-Authenticate", "Retry-After"],
+            allow_credentials=False,  # bearer tokens only: no cookies cross origins
+            max_age=600,
+        )
+    ]
 
 
 def create_app(
@@ -50,7 +70,7 @@ def create_app(
             # The MongoDB Stitch / Realm client API, for apps written against those SDKs.
             *StitchApi(service).routes(),
         ],
-        middleware=[Middleware(AccessLog)],
+        middleware=[Middleware(AccessLog), *_cors(project)],
         lifespan=lifespan,
     )
     app.state.service = service
