@@ -73,6 +73,7 @@ class Service:
             guard=FieldAccess(self.permissions).guard,
         )
         self.schema: GraphQLSchema = wire_functions(schema, self.functions)
+        auth_fields.mark_credential_fields(self.schema)
         if project.config.auth.require_login:
             auth_fields.require_login(self.schema)
         self.executor = Executor(

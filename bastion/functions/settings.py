@@ -37,6 +37,8 @@ class FunctionConfig(Section):
     schema_sdl: Annotated[str | None, Field(alias="schema", min_length=1)] = None
     hook: Literal["before", "after"] | None = None
     operation: str | None = None
+    # A resolver that takes a credential (a code, a password): one per document, like logins.
+    credential: bool = False
 
     @field_validator("handler")
     @classmethod
@@ -62,6 +64,8 @@ class FunctionConfig(Section):
                 raise ValueError(
                     "give either schema (a resolver) or hook and operation (a hook), not both"
                 )
+        elif self.credential:
+            raise ValueError("credential: true is for resolvers (it needs schema)")
         elif self.hook is None or self.operation is None:
             raise ValueError(
                 "a function needs schema (a resolver) or both hook and operation (a hook)"

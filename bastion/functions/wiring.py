@@ -32,6 +32,7 @@ from bastion.errors import BastionError, Code, ProjectError
 from bastion.functions.loader import Function
 from bastion.functions.runtime import Event, FunctionError, FunctionRuntime
 from bastion.graphql.context import Info, context_of
+from bastion.graphql.credential_limit import mark_credential
 from bastion.graphql.errors import format_error
 from bastion.model.names import names_for
 
@@ -98,6 +99,8 @@ def _add_resolver(
     root_type = extended.query_type if root == "Query" else extended.mutation_type
     assert root_type is not None
     root_type.fields[name].resolve = _resolver(function, runtime)
+    if function.config.credential:
+        mark_credential(root_type.fields[name])
     return extended
 
 

@@ -26,6 +26,7 @@ from bastion.auth.accounts import NewUser
 from bastion.auth.logins import LoggedIn
 from bastion.graphql.build import FieldMap, SchemaBuilder
 from bastion.graphql.context import Info, context_of
+from bastion.graphql.credential_limit import mark_credential
 from bastion.graphql.credentials import (
     STRING,
     Unauthorized,
@@ -190,6 +191,31 @@ PUBLIC_FIELDS = frozenset(
         "viewer",
     }
 )
+
+
+# Fields that carry a credential (a password, a token, a key): one per document.
+CREDENTIAL_FIELDS = frozenset(
+    {
+        "loginEmailPassword",
+        "loginUser",
+        "registerUserEmailPassword",
+        "refreshToken",
+        "refreshAuthToken",
+        "changePassword",
+        "loginAnonymous",
+        "loginApiKey",
+        "loginCustomToken",
+        "linkIdentity",
+    }
+)
+
+
+def mark_credential_fields(schema: GraphQLSchema) -> None:
+    """Mark the built-in credential fields for :mod:`bastion.graphql.credential_limit`."""
+    for root in (schema.query_type, schema.mutation_type):
+        for name, field in (root.fields if root is not None else {}).items():
+            if name in CREDENTIAL_FIELDS:
+                mark_credential(field)
 
 
 def require_login(schema: GraphQLSchema) -> None:

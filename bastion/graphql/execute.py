@@ -32,6 +32,7 @@ from bastion.auth import ANONYMOUS, Viewer
 from bastion.auth.services import AuthServices
 from bastion.errors import Code
 from bastion.graphql.context import RequestContext
+from bastion.graphql.credential_limit import credential_fields, credential_problem
 from bastion.graphql.errors import format_error, request_error
 from bastion.graphql.loaders import Loaders
 from bastion.graphql.visibility import executor_for, public_schema
@@ -89,6 +90,7 @@ class Executor:
         self.auth = auth
         self.permissions = permissions
         self._cached = lru_cache(maxsize=cache_size)(self._parse_and_validate)
+        self._credentials = credential_fields(schema)
         # Non-root introspection reads a schema without the root-only fields.
         self._graphql_executor = executor_for(public_schema(schema))
 
@@ -101,6 +103,9 @@ class Executor:
         errors = validate(self.schema, document)
         if errors:
             return [format_error(e, Code.GRAPHQL_VALIDATION_FAILED) for e in errors]
+        problem = credential_problem(self._credentials, document)
+        if problem:
+            return [request_error(problem)]
         return document
 
     def _document(self, query: str) -> DocumentNode | list[dict[str, Any]]:
