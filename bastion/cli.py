@@ -165,6 +165,8 @@ def serve(directory: Path | None, host: str | None, port: int | None, example: s
         log_config=None,
         access_log=False,
         server_header=False,
+        # Client addresses come from bastion.http.client_ip and http.trusted_proxies only.
+        proxy_headers=False,
         date_header=True,
     )
 

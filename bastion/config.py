@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError
 from bastion.auth.settings import AuthConfig
 from bastion.errors import ProjectError
 from bastion.functions.settings import FunctionConfig, check_function_names
+from bastion.http.client_ip import parse_networks
 from bastion.permissions.rules import TypeRules
 from bastion.section import Section
 
@@ -84,6 +85,14 @@ class HttpConfig(Section):
     """``http:`` — what the HTTP layer allows."""
 
     cors: CorsConfig = CorsConfig()
+    # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)
+        return value
 
 
 class ProjectConfig(Section):

@@ -26,6 +26,7 @@ from bastion.auth.identities import (
 from bastion.auth.providers.api_keys import ApiKeyRefused, ApiKeys
 from bastion.auth.sessions import Sessions, Start, TokenPair
 from bastion.auth.settings import ProvidersConfig
+from bastion.auth.throttle import LOGIN, SIGNUP, Throttle, account_key
 from bastion.errors import BadUserInput, BastionError, Code, Conflict
 from bastion.store import Store
 
@@ -50,6 +51,8 @@ class Client:
     user_agent: str | None = None
     device_id: str | None = None  # as the SDK sent it; checked by the session
     stitch: bool = False  # a Stitch client API login: its refresh token is a session token
+    # The client's address (see bastion.http.client_ip); None in-process, which is not limited.
+    ip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class Logins:
         api_keys: ApiKeys,
         sessions: Sessions,
         custom_tokens: CustomTokenVerifier | None,
+        throttle: Throttle,
     ) -> None:
         self.providers = providers
         self._store = store
@@ -87,6 +91,7 @@ class Logins:
         self._api_keys = api_keys
         self._sessions = sessions
         self._custom = custom_tokens
+        self._throttle = throttle
         self._users = store.tables["User"]
 
     def require(self, provider: str) -> None:
@@ -106,32 +111,50 @@ class Logins:
     ) -> LoggedIn:
         """Email (or username) and password."""
         self.require(PASSWORD)
-        db = self._store.db
-        # The ~20 ms of argon2 run on a read connection, never holding the write lock.
-        async with db.read() as conn:
-            user_id, rehash = await self._accounts.verify_login(
-                conn, password, email=email, username=username
-            )
-        async with db.write() as conn:
+        await self._throttle.attempt(client.ip, LOGIN)
+        account = account_key(email, username)
+        had_failures = await self._throttle.gate(account)
+        user_id, rehash = await self._verify_password(account, password, email, username)
+        async with self._store.db.write() as conn:
             if rehash:
                 await self._accounts.set_password(conn, user_id, password)
+            if had_failures:
+                await self._throttle.succeeded_in(conn, account)
             return await self._start(conn, Start(user_id, PASSWORD), client)
 
-    async def register(self, new: NewUser, client: Client | None) -> str | LoggedIn:
-        """A new email/password user; logged in at once when ``client`` is given."""
+    async def _verify_password(
+        self, account: str, password: str, email: str | None, username: str | None
+    ) -> tuple[str, bool]:
+        """Check a password (failures counted against ``account``): (user id, needs rehash)."""
+        try:
+            # The ~20 ms of argon2 run on a read connection, never holding the write lock.
+            async with self._store.db.read() as conn:
+                return await self._accounts.verify_login(
+                    conn, password, email=email, username=username
+                )
+        except InvalidCredentials:
+            await self._throttle.failed(account)
+            raise
+
+    async def register(
+        self, new: NewUser, client: Client, *, log_in: bool = True
+    ) -> str | LoggedIn:
+        """A new email/password user; logged in at once unless ``log_in`` is False."""
         self.require(PASSWORD)
         if not self.providers.local_userpass.signup:
             raise BastionError("Sign-up is disabled for this project", Code.FORBIDDEN)
+        await self._throttle.attempt(client.ip, SIGNUP)
         digest = await self._accounts.hash_new_password(new.password)
         async with self._store.db.write() as conn:
             user_id = await self._accounts.create(conn, new, digest)
-            if client is None:
+            if not log_in:
                 return user_id
             return await self._start(conn, Start(user_id, PASSWORD), client)
 
     async def anonymous(self, client: Client) -> LoggedIn:
         """A new anonymous user (no email, no password) and its session."""
         self.require(ANONYMOUS)
+        await self._throttle.attempt(client.ip, SIGNUP)
         async with self._store.db.write() as conn:
             user_id = await self._store.writer.create(conn, "User", {})
             await self._identities.add(conn, user_id, ANONYMOUS, user_id)
@@ -140,6 +163,7 @@ class Logins:
     async def api_key(self, key: str, client: Client) -> LoggedIn:
         """An enabled API key of an active user."""
         self.require(API_KEY)
+        await self._throttle.attempt(client.ip, LOGIN)
         async with self._store.db.write() as conn:
             user_id, key_id = await self._api_keys.verify(conn, key)
             if not await self._is_active(conn, user_id):
@@ -150,6 +174,7 @@ class Logins:
         """A JWT of the app's identity system; its subject's user is made on first login."""
         self.require(CUSTOM_TOKEN)
         assert self._custom is not None  # built whenever the provider is enabled
+        await self._throttle.attempt(client.ip, LOGIN)
         identity = await self._custom.verify(token)  # before any write: a bad token makes nothing
         async with self._store.db.write() as conn:
             user_id = await self._identities.owner(conn, CUSTOM_TOKEN, identity.subject)
@@ -186,7 +211,9 @@ class Logins:
 
     # -- linking --------------------------------------------------------------------------
 
-    async def link(self, user_id: str, provider: str, body: Mapping[str, Any]) -> None:
+    async def link(
+        self, user_id: str, provider: str, body: Mapping[str, Any], client: Client
+    ) -> None:
         """Add the identity a credential proves to the user (Stitch's ``linkCredentials``).
 
         An email/password credential whose email nobody holds gives the user that email and
@@ -195,6 +222,7 @@ class Logins:
         CONFLICT: linking never merges two users' data.
         """
         self.require(provider)
+        await self._throttle.attempt(client.ip, LOGIN)
         if provider == PASSWORD:
             await self._link_password(user_id, _text(body, "username"), _text(body, "password"))
         elif provider == CUSTOM_TOKEN:
@@ -223,8 +251,9 @@ class Logins:
             digest: str | None = await self._accounts.hash_new_password(password)
             holder = None
         else:
-            async with self._store.db.read() as conn:
-                await self._accounts.verify_login(conn, password, email=email)
+            account = account_key(email=email)
+            await self._throttle.gate(account)
+            await self._verify_password(account, password, email, None)
             digest = None
         async with self._store.db.write() as conn:
             if holder is not None:

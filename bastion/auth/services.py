@@ -17,6 +17,7 @@ from bastion.auth.secret import check_secret, load_secret
 from bastion.auth.session_tokens import SessionTokens
 from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
+from bastion.auth.throttle import Throttle
 from bastion.auth.tokens import AccessTokens
 from bastion.clock import Clock
 from bastion.project import Project
@@ -24,6 +25,7 @@ from bastion.store import Store
 from bastion.store.system import (
     API_KEY_TABLE,
     IDENTITY_TABLE,
+    LOGIN_FAILURE_TABLE,
     PASSWORD_TABLE,
     REFRESH_TABLE,
     ROOT_TOKEN_TABLE,
@@ -49,6 +51,7 @@ class AuthServices:
     logins: Logins
     custom_tokens: CustomTokenVerifier | None
     root_tokens: RootTokens
+    throttle: Throttle
 
     @property
     def node_tokens(self) -> NodeTokens:
@@ -122,6 +125,7 @@ def build_auth(
 
         custom_tokens = CustomTokenVerifier(custom, project.root, clock)
     root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], key, clock)
+    throttle = Throttle(config.throttle, store.db, tables[LOGIN_FAILURE_TABLE], clock)
     return AuthServices(
         config=config,
         accounts=accounts,
@@ -134,8 +138,16 @@ def build_auth(
         api_keys=api_keys,
         session_tokens=SessionTokens(store.db, sessions, clock),
         logins=Logins(
-            config.providers, store, accounts, identities, api_keys, sessions, custom_tokens
+            config.providers,
+            store,
+            accounts,
+            identities,
+            api_keys,
+            sessions,
+            custom_tokens,
+            throttle,
         ),
         custom_tokens=custom_tokens,
         root_tokens=root_tokens,
+        throttle=throttle,
     )

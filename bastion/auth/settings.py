@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from bastion.auth.throttle_settings import ThrottleConfig
 from bastion.section import Section
 
 DAY = 86_400
@@ -116,6 +117,7 @@ class AuthConfig(Section):
     issuer: Annotated[str | None, Field(min_length=1, max_length=200)] = None
     providers: ProvidersConfig = ProvidersConfig()
     password_hash: PasswordHashConfig = PasswordHashConfig()
+    throttle: ThrottleConfig = ThrottleConfig()
 
     @model_validator(mode="after")
     def _lifetimes_fit(self) -> AuthConfig:

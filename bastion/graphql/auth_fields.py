@@ -24,6 +24,7 @@ from graphql import (
 
 from bastion.auth.accounts import NewUser
 from bastion.auth.logins import LoggedIn
+from bastion.auth.throttle import LOGIN
 from bastion.graphql.build import FieldMap, SchemaBuilder
 from bastion.graphql.context import Info, context_of
 from bastion.graphql.credential_limit import mark_credential
@@ -31,6 +32,7 @@ from bastion.graphql.credentials import (
     STRING,
     Unauthorized,
     as_payload,
+    client_ip_of,
     client_of,
     credential_context,
     input_type,
@@ -107,7 +109,8 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
         return as_payload(logged_in.tokens)
 
     async def refresh(_root: Any, info: Info, input: dict[str, str]) -> dict[str, Any]:
-        _, auth = credential_context(info)
+        context, auth = credential_context(info)
+        await auth.throttle.attempt(client_ip_of(context.request), LOGIN)
         return as_payload(await auth.sessions.refresh(input["refreshToken"]))
 
     async def logout(_root: Any, info: Info, input: dict[str, str]) -> bool:
@@ -125,6 +128,7 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
     async def change_password(_root: Any, info: Info, input: dict[str, str]) -> bool:
         context, auth, user_id = require_user(info)
         credential_context(info)
+        await auth.throttle.attempt(client_ip_of(context.request), LOGIN)
         async with context.store.db.write() as conn:
             await auth.accounts.change_password(
                 conn, user_id, input["oldPassword"], input["newPassword"]

@@ -107,8 +107,19 @@ def credential_context(info: Info) -> tuple[RequestContext, AuthServices]:
 
 def client_of(context: RequestContext) -> Client:
     """The client facts a login records (its user agent)."""
-    headers = getattr(context.request, "headers", None)
-    return Client(user_agent=headers.get("user-agent") if headers is not None else None)
+    request = context.request
+    headers = getattr(request, "headers", None)
+    return Client(
+        user_agent=headers.get("user-agent") if headers is not None else None,
+        ip=client_ip_of(request),
+    )
+
+
+def client_ip_of(request: Any) -> str | None:
+    """The client address the HTTP edge found (bastion.http.client_ip); None in-process."""
+    state = getattr(request, "state", None)
+    ip = getattr(state, "client_ip", None) if state is not None else None
+    return ip if isinstance(ip, str) else None
 
 
 def require_user(info: Info) -> tuple[RequestContext, AuthServices, str]:

@@ -116,14 +116,14 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
         return as_payload(logged_in.tokens)
 
     async def link_identity(_root: Any, info: Info, input: dict[str, Any]) -> bool:
-        _, auth, user_id = require_user(info)
+        context, auth, user_id = require_user(info)
         credential_context(info)
         body = {
             "username": input.get("email") or input.get("username"),
             "password": input.get("password"),
             "token": input.get("token"),
         }
-        await auth.logins.link(user_id, input["provider"], body)
+        await auth.logins.link(user_id, input["provider"], body, client_of(context))
         auth.sessions.forget_all()  # the user's row (its email) may have changed
         return True
 

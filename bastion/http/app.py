@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from bastion.clock import Clock, system_clock
 from bastion.http.access_log import AccessLog
+from bastion.http.client_ip import ClientIP, parse_networks
 from bastion.http.graphql_http import GraphQLEndpoint
 from bastion.http.stitch.routes import StitchApi
 from bastion.project import Project
@@ -70,7 +71,11 @@ def create_app(
             # The MongoDB Stitch / Realm client API, for apps written against those SDKs.
             *StitchApi(service).routes(),
         ],
-        middleware=[Middleware(AccessLog), *_cors(project)],
+        middleware=[
+            Middleware(AccessLog),
+            Middleware(ClientIP, trusted=parse_networks(project.config.http.trusted_proxies)),
+            *_cors(project),
+        ],
         lifespan=lifespan,
     )
     app.state.service = service

@@ -30,6 +30,7 @@ REFRESH_TABLE = "_bastion_refresh_token"
 IDENTITY_TABLE = "_bastion_identity"
 API_KEY_TABLE = "_bastion_api_key"
 ROOT_TOKEN_TABLE = "_bastion_root_token"  # noqa: S105 - a table name
+LOGIN_FAILURE_TABLE = "_bastion_login_failure"
 
 
 def _user_key(name: str = "user_id") -> Column[str]:
@@ -137,5 +138,15 @@ def new_metadata() -> MetaData:
         Column("rotated_at", UTCDateTime, nullable=True),
         Column("last_used_at", UTCDateTime, nullable=True),
         Column("revoked_at", UTCDateTime, nullable=True),
+    )
+    Table(
+        LOGIN_FAILURE_TABLE,
+        metadata,
+        # SHA-256 of the account name tried (an email or username, existing or not): the
+        # table never collects the strings attackers send.
+        Column("account", String(64), primary_key=True),
+        Column("failures", Integer, nullable=False),
+        Column("last_failure_at", UTCDateTime, nullable=False),
+        Column("locked_until", UTCDateTime, nullable=True),
     )
     return metadata

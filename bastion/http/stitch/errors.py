@@ -20,11 +20,14 @@ INVALID_SESSION = "InvalidSession"
 class StitchError(Exception):
     """An error answered with its status and Stitch error code."""
 
-    def __init__(self, status: int, error_code: str, message: str) -> None:
+    def __init__(
+        self, status: int, error_code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error_code = error_code
         self.message = message
+        self.headers = headers or {}
 
 
 def invalid_session(message: str = "invalid session") -> StitchError:
@@ -38,7 +41,7 @@ def error_response(error: StitchError) -> Response:
         {"error": error.message, "error_code": error.error_code, "link": ""},
         status_code=error.status,
         media_type=JSON,
-        headers={"Cache-Control": "no-store"},
+        headers={**error.headers, "Cache-Control": "no-store"},
     )
 
 
@@ -52,6 +55,7 @@ _BY_CODE: dict[Code, tuple[int, str]] = {
     Code.FORBIDDEN: (403, "Forbidden"),
     Code.INVALID_CREDENTIALS: (401, "AuthError"),
     Code.INVALID_REFRESH_TOKEN: (401, INVALID_SESSION),
+    Code.RATE_LIMITED: (429, "TooManyRequests"),
 }
 
 
@@ -63,4 +67,6 @@ def from_bastion(error: BastionError, **codes: str) -> StitchError:
             404, "AuthProviderNotFound", f"authentication via '{error.provider}' is unsupported"
         )
     status, error_code = _BY_CODE.get(error.code, (400, "BadRequest"))
-    return StitchError(status, codes.get(error.code.name, error_code), error.message)
+    retry = error.extensions.get("retryAfter")
+    headers = {"Retry-After": str(retry)} if retry is not None else None
+    return StitchError(status, codes.get(error.code.name, error_code), error.message, headers)

@@ -26,7 +26,9 @@ from bastion.auth.logins import Client, ProviderDisabled
 from bastion.auth.providers.api_keys import ApiKey
 from bastion.auth.session_tokens import SessionOwner
 from bastion.auth.sessions import RefreshRefused
+from bastion.auth.throttle import LOGIN
 from bastion.errors import BastionError, Code
+from bastion.graphql.credentials import client_ip_of
 from bastion.http.bodies import BodyError, json_object, read_body
 from bastion.http.graphql_http import GraphQLEndpoint
 from bastion.http.stitch.errors import (
@@ -67,6 +69,16 @@ def _device_id(body: dict[str, Any]) -> str | None:
         value = value.get("$oid")
     # Anything else, and the all-zero id of a new device, gets a fresh id from the session.
     return value if is_id(value) and value != NULL_ID else None
+
+
+def _client(request: Request, body: dict[str, Any]) -> Client:
+    """The client facts of a Stitch login (its device id comes in the body)."""
+    return Client(
+        user_agent=request.headers.get("user-agent"),
+        device_id=_device_id(body),
+        stitch=True,
+        ip=client_ip_of(request),
+    )
 
 
 def _key_json(key: ApiKey) -> dict[str, Any]:
@@ -166,7 +178,7 @@ class StitchApi:
         if request.query_params.get("link") == "true":
             auth = await self._viewer(request)
             assert auth.viewer.user_id is not None and auth.viewer.session_id is not None
-            await logins.link(auth.viewer.user_id, provider, body)
+            await logins.link(auth.viewer.user_id, provider, body, _client(request, body))
             self._auth.sessions.forget_all()  # the user's row may have changed (its email)
             access = await self._auth.sessions.access_token(auth.viewer.session_id)
             if access is None:
@@ -176,10 +188,7 @@ class StitchApi:
             return _ok(
                 {"user_id": auth.viewer.user_id, "access_token": access, "device_id": device}
             )
-        client = Client(
-            user_agent=request.headers.get("user-agent"), device_id=_device_id(body), stitch=True
-        )
-        logged_in = await logins.login(provider, body, client)
+        logged_in = await logins.login(provider, body, _client(request, body))
         return _ok(
             {
                 "access_token": logged_in.tokens.access_token,
@@ -194,7 +203,8 @@ class StitchApi:
         email, password = body.get("email"), body.get("password")
         if not isinstance(email, str) or not isinstance(password, str):
             raise StitchError(400, "InvalidParameter", "email and password must be strings")
-        await self._auth.logins.register(NewUser(email=email, password=password), None)
+        new = NewUser(email=email, password=password)
+        await self._auth.logins.register(new, _client(request, body), log_in=False)
         return _ok({}, 201)
 
     async def graphql_route(self, request: Request) -> Response:
@@ -238,6 +248,7 @@ class StitchApi:
 
     async def refresh(self, request: Request) -> Response:
         token = bearer_token(request.headers.get("authorization")) or ""
+        await self._auth.throttle.attempt(client_ip_of(request), LOGIN)
         try:
             access = await self._auth.session_tokens.refresh(token)
         except RefreshRefused:

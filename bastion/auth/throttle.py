@@ -1,0 +1,165 @@
+"""Brute-force limits on credential attempts: per client IP and per account.
+
+Every attempt counts, whether it comes alone, as an alias or in a batch, because the login
+code calls this once per attempt (see :class:`bastion.auth.logins.Logins`):
+
+- Per client IP, the ``limits`` library's moving window (memory, or Redis for several
+  workers): logins and refreshes together, and anonymous logins with sign-ups apart. Over a
+  limit the attempt is refused with ``RATE_LIMITED`` and ``retryAfter`` seconds.
+- Per account (the email or username tried, whether or not it exists, so the answer never
+  tells which accounts exist): from ``delay_after`` failures each attempt must wait 1 s, 2 s,
+  4 s... after the last failure (``RATE_LIMITED``); from ``lock_after`` failures the account is
+  locked for a minute, doubling at each further failure up to ``max_lock_minutes``, and every
+  attempt meanwhile gets the same "Invalid credentials" as a wrong password, without a
+  password hash being computed. Failures older than ``reset_after_hours`` are forgotten, a
+  success forgets them at once, and a lock always ends. This state lives in the database, so
+  it holds across workers and restarts and reads the injected clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from datetime import datetime, timedelta
+
+from limits import RateLimitItem, parse
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bastion.auth.accounts import InvalidCredentials
+from bastion.auth.throttle_settings import ThrottleConfig
+from bastion.clock import Clock
+from bastion.errors import BastionError, Code
+from bastion.store.database import Database
+
+LOGIN = "login"
+"""Logins of every provider and refreshes."""
+SIGNUP = "signup"
+"""Anonymous logins and sign-ups: each makes a user."""
+
+
+class RateLimited(BastionError):
+    """Too many attempts: try again in ``retry_after`` seconds."""
+
+    code = Code.RATE_LIMITED
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many attempts; try again in {retry_after} seconds", retryAfter=retry_after
+        )
+        self.retry_after = retry_after
+
+
+def account_key(email: str | None = None, username: str | None = None) -> str:
+    """The key of the account a password attempt names (a digest: no attacker text is kept)."""
+    # Lower-cased as the login looks it up, never validated: a malformed name is an account
+    # name like any other here, and its attempt is refused later with the generic error.
+    name = f"email:{email.strip().lower()}" if email is not None else f"username:{username}"
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Throttle:
+    """The limits of one project."""
+
+    def __init__(self, config: ThrottleConfig, db: Database, table: Table, clock: Clock) -> None:
+        self.config = config
+        self._db = db
+        self._table = table
+        self._clock = clock
+        self._limiter = MovingWindowRateLimiter(storage_from_string(config.storage))
+        self._items: dict[str, RateLimitItem] = {
+            LOGIN: parse(config.login_per_ip),
+            SIGNUP: parse(config.signup_per_ip),
+        }
+
+    # -- per client IP ----------------------------------------------------------------------
+
+    async def attempt(self, ip: str | None, kind: str) -> None:
+        """Count one attempt of ``kind`` from ``ip``; RateLimited when over the limit.
+
+        ``ip`` is None for in-process callers (seeding, functions): they are not limited.
+        """
+        if not self.config.enabled or ip is None:
+            return
+        item = self._items[kind]
+        if await self._limiter.hit(item, kind, ip):
+            return
+        stats = await self._limiter.get_window_stats(item, kind, ip)
+        # The storage keeps its own (real) time: the window ends at its reset time.
+        raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+
+    # -- per account ------------------------------------------------------------------------
+
+    def _wait_until(self, failures: int, last: datetime) -> datetime | None:
+        config = self.config
+        if failures < config.delay_after or failures >= config.lock_after:
+            return None  # no delay yet, or the locks govern
+        return last + timedelta(seconds=2 ** min(failures - config.delay_after, 20))
+
+    async def gate(self, account: str) -> bool:
+        """Refuse an attempt on a locked or cooling-down account; True when it has failures.
+
+        A locked account answers InvalidCredentials, like a wrong password; a delay answers
+        RateLimited.
+        """
+        if not self.config.enabled:
+            return False
+        table, now = self._table, self._clock()
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(table).where(table.c.account == account))).first()
+        if row is None or self._forgotten(row.last_failure_at, now):
+            return row is not None
+        if row.locked_until is not None and row.locked_until > now:
+            raise InvalidCredentials()
+        ready = self._wait_until(row.failures, row.last_failure_at)
+        if ready is not None and now < ready:
+            raise RateLimited(max(1, math.ceil((ready - now).total_seconds())))
+        return True
+
+    def _forgotten(self, last_failure: datetime, now: datetime) -> bool:
+        return now - last_failure > timedelta(hours=self.config.reset_after_hours)
+
+    async def failed(self, account: str) -> None:
+        """Record a failed attempt on ``account`` (in a transaction of its own)."""
+        if not self.config.enabled:
+            return
+        for _ in range(2):  # a concurrent first failure may insert the row before us
+            try:
+                async with self._db.write() as conn:
+                    await self._record_failure(conn, account)
+                return
+            except IntegrityError:
+                continue
+
+    async def _record_failure(self, conn: AsyncConnection, account: str) -> None:
+        table, now, config = self._table, self._clock(), self.config
+        row = (
+            await conn.execute(
+                select(table.c.failures, table.c.last_failure_at)
+                .where(table.c.account == account)
+                .with_for_update()
+            )
+        ).first()
+        failures = (
+            1 if row is None or self._forgotten(row.last_failure_at, now) else row.failures + 1
+        )
+        locked_until = None
+        if failures >= config.lock_after:
+            minutes = min(
+                config.max_lock_minutes,
+                config.lock_minutes * 2 ** min(failures - config.lock_after, 20),
+            )
+            locked_until = now + timedelta(minutes=minutes)
+        values = {"failures": failures, "last_failure_at": now, "locked_until": locked_until}
+        if row is None:
+            await conn.execute(insert(table).values(account=account, **values))
+        else:
+            await conn.execute(update(table).where(table.c.account == account).values(**values))
+
+    async def succeeded_in(self, conn: AsyncConnection, account: str) -> None:
+        """Forget the account's failures, in the caller's (login) transaction."""
+        await conn.execute(delete(self._table).where(self._table.c.account == account))
