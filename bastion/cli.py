@@ -190,12 +190,14 @@ def schema_print(directory: Path | None) -> None:
 
 def _register_subcommands() -> None:
     from bastion.cli_api_keys import api_keys
+    from bastion.cli_audit import audit
     from bastion.cli_root_tokens import deploy, root_token
     from bastion.cli_tokens import token
     from bastion.cli_users import users
 
     main.add_command(users)
     main.add_command(api_keys)
+    main.add_command(audit)
     main.add_command(deploy)
     main.add_command(root_token)
     main.add_command(token)

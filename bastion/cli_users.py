@@ -13,6 +13,7 @@ from typing import TypeVar
 import click
 
 from bastion.auth.accounts import NewUser
+from bastion.auth.audit import switched
 from bastion.auth.providers.anonymous import Pruned, prune_anonymous
 from bastion.errors import BastionError
 from bastion.project import load_project
@@ -116,6 +117,7 @@ def _set_active(email: str, project_dir: Path, active: bool) -> None:
     async def action(service: Service) -> None:
         async with service.store.db.write() as conn:
             user_id = await service.auth.accounts.set_active(conn, email, active)
+            await service.auth.audit.record(switched(user_id, active, "cli"), conn)
         if not active:
             await service.auth.sessions.end_all(user_id)
 

@@ -8,7 +8,8 @@ needed and starts the session.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.accounts import Accounts, InvalidCredentials, NewUser, normalize_email
+from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.identities import (
     ANONYMOUS,
     API_KEY,
@@ -83,6 +85,7 @@ class Logins:
         sessions: Sessions,
         custom_tokens: CustomTokenVerifier | None,
         throttle: Throttle,
+        audit: Audit,
     ) -> None:
         self.providers = providers
         self._store = store
@@ -92,6 +95,7 @@ class Logins:
         self._sessions = sessions
         self._custom = custom_tokens
         self._throttle = throttle
+        self._audit = audit
         self._users = store.tables["User"]
 
     def require(self, provider: str) -> None:
@@ -113,8 +117,9 @@ class Logins:
         self.require(PASSWORD)
         await self._throttle.attempt(client.ip, LOGIN)
         account = account_key(email, username)
-        had_failures = await self._throttle.gate(account)
-        user_id, rehash = await self._verify_password(account, password, email, username)
+        async with self._failures_audited(PASSWORD, client, account):
+            had_failures = await self._throttle.gate(account)
+            user_id, rehash = await self._verify_password(account, password, email, username)
         async with self._store.db.write() as conn:
             if rehash:
                 await self._accounts.set_password(conn, user_id, password)
@@ -164,7 +169,7 @@ class Logins:
         """An enabled API key of an active user."""
         self.require(API_KEY)
         await self._throttle.attempt(client.ip, LOGIN)
-        async with self._store.db.write() as conn:
+        async with self._failures_audited(API_KEY, client), self._store.db.write() as conn:
             user_id, key_id = await self._api_keys.verify(conn, key)
             if not await self._is_active(conn, user_id):
                 raise ApiKeyRefused()
@@ -175,7 +180,10 @@ class Logins:
         self.require(CUSTOM_TOKEN)
         assert self._custom is not None  # built whenever the provider is enabled
         await self._throttle.attempt(client.ip, LOGIN)
-        identity = await self._custom.verify(token)  # before any write: a bad token makes nothing
+        async with self._failures_audited(CUSTOM_TOKEN, client):
+            identity = await self._custom.verify(
+                token
+            )  # before any write: a bad token makes nothing
         async with self._store.db.write() as conn:
             user_id = await self._identities.owner(conn, CUSTOM_TOKEN, identity.subject)
             if user_id is None:
@@ -277,7 +285,36 @@ class Logins:
             credential_id=start.credential_id,
             stitch=client.stitch,
         )
-        return LoggedIn(start.user_id, await self._sessions.start(conn, start))
+        tokens = await self._sessions.start(conn, start)
+        event = AuditEvent(
+            AuditType.LOGIN,
+            user_id=start.user_id,
+            provider=start.provider,
+            ip=client.ip,
+            user_agent=client.user_agent,
+            session_id=tokens.session_id,
+        )
+        await self._audit.record(event, conn)  # in the login's transaction: no login, no event
+        return LoggedIn(start.user_id, tokens)
+
+    @asynccontextmanager
+    async def _failures_audited(
+        self, provider: str, client: Client, account: str | None = None
+    ) -> AsyncIterator[None]:
+        """Record a refused credential (never the credential: at most its account's digest)."""
+        try:
+            yield
+        except BastionError as error:
+            if error.code is Code.INVALID_CREDENTIALS:
+                event = AuditEvent(
+                    AuditType.LOGIN_FAILED,
+                    provider=provider,
+                    ip=client.ip,
+                    user_agent=client.user_agent,
+                    detail={"account": account[:16]} if account else {},
+                )
+                await self._audit.record(event)
+            raise
 
     async def _is_active(self, conn: AsyncConnection, user_id: str) -> bool:
         users = self._users

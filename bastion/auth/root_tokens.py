@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.sessions import STATE_TTL_SECONDS, hash_token
 from bastion.clock import Clock
 from bastion.errors import NotFound
@@ -71,8 +72,11 @@ def is_internal(name: str) -> bool:
 class RootTokens:
     """The root tokens of one project."""
 
-    def __init__(self, db: Database, table: Table, secret: bytes, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, table: Table, secret: bytes, clock: Clock, audit: Audit
+    ) -> None:
         self._db = db
+        self._audit = audit
         self._table = table
         self._secret = secret
         self._clock = clock
@@ -219,3 +223,6 @@ class RootTokens:
             await conn.execute(
                 update(self._table).where(self._table.c.name == name).values(last_used_at=now)
             )
+            # As often as last use is written (once a minute), not at every request.
+            event = AuditEvent(AuditType.ROOT_TOKEN_USED, detail={"name": name})
+            await self._audit.record(event, conn)

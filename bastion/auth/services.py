@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bastion.auth.accounts import Accounts
+from bastion.auth.audit import Audit
 from bastion.auth.authenticate import Authenticator
 from bastion.auth.identities import Identities
 from bastion.auth.logins import Logins
@@ -24,6 +25,7 @@ from bastion.project import Project
 from bastion.store import Store
 from bastion.store.system import (
     API_KEY_TABLE,
+    AUDIT_TABLE,
     IDENTITY_TABLE,
     LOGIN_FAILURE_TABLE,
     PASSWORD_TABLE,
@@ -52,6 +54,7 @@ class AuthServices:
     custom_tokens: CustomTokenVerifier | None
     root_tokens: RootTokens
     throttle: Throttle
+    audit: Audit
 
     @property
     def node_tokens(self) -> NodeTokens:
@@ -90,6 +93,7 @@ def build_auth(
     )
     tables = store.tables.metadata.tables
     tokens = access_tokens_for(project, key, clock)
+    audit = Audit(store.db, tables[AUDIT_TABLE], clock)
     sessions = Sessions(
         store.db,
         {
@@ -101,6 +105,7 @@ def build_auth(
         config,
         clock,
         key,
+        audit,
     )
     accounts = Accounts(
         store,
@@ -124,8 +129,8 @@ def build_auth(
         from bastion.auth.providers.custom_token import CustomTokenVerifier
 
         custom_tokens = CustomTokenVerifier(custom, project.root, clock)
-    root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], key, clock)
-    throttle = Throttle(config.throttle, store.db, tables[LOGIN_FAILURE_TABLE], clock)
+    root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], key, clock, audit)
+    throttle = Throttle(config.throttle, store.db, tables[LOGIN_FAILURE_TABLE], clock, audit)
     return AuthServices(
         config=config,
         accounts=accounts,
@@ -146,8 +151,10 @@ def build_auth(
             sessions,
             custom_tokens,
             throttle,
+            audit,
         ),
         custom_tokens=custom_tokens,
         root_tokens=root_tokens,
         throttle=throttle,
+        audit=audit,
     )

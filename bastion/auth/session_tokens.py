@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Row, Select, select, update
 
+from bastion.auth.audit import AuditEvent, AuditType
 from bastion.auth.sessions import RefreshRefused, Sessions, hash_token
 from bastion.clock import Clock
 from bastion.store.database import Database
@@ -49,7 +50,7 @@ class SessionTokens:
             row = (await conn.execute(self._query(token))).first() if _plausible(token) else None
         return self._check(row)
 
-    async def refresh(self, token: str) -> str:
+    async def refresh(self, token: str, ip: str | None = None) -> str:
         """A new access token of the session; the session token itself stays the same."""
         async with self._db.write() as conn:
             row = (await conn.execute(self._query(token))).first() if _plausible(token) else None
@@ -59,6 +60,10 @@ class SessionTokens:
                 .where(self._table.c.id == owner.session_id)
                 .values(last_used_at=self._clock())
             )
+            event = AuditEvent(
+                AuditType.REFRESH, user_id=owner.user_id, session_id=owner.session_id, ip=ip
+            )
+            await self._sessions.audit.record(event, conn)
         access = await self._sessions.access_token(owner.session_id)
         if access is None:  # revoked between the commit above and now
             raise RefreshRefused()

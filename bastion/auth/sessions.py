@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.settings import AuthConfig
 from bastion.auth.tokens import AccessClaims, AccessTokens
 from bastion.clock import Clock
@@ -139,8 +140,10 @@ class Sessions:
         config: AuthConfig,
         clock: Clock,
         secret: bytes,
+        audit: Audit,
     ) -> None:
         self._db = db
+        self.audit = audit  # also the Stitch session tokens' (bastion.auth.session_tokens)
         self.tables = tables
         self._sessions = tables["session"]
         self._refresh = tables["refresh"]
@@ -254,7 +257,7 @@ class Sessions:
 
     # -- refresh ----------------------------------------------------------------------
 
-    async def refresh(self, token: str) -> TokenPair:
+    async def refresh(self, token: str, ip: str | None = None) -> TokenPair:
         """Trade a refresh token for a new pair; raises :class:`RefreshRefused`."""
         if not token or len(token) > 200:
             raise RefreshRefused()
@@ -301,6 +304,12 @@ class Sessions:
                 await conn.execute(
                     update(sessions).where(sessions.c.id == row.session_id).values(last_used_at=now)
                 )
+                await self.audit.record(
+                    AuditEvent(
+                        AuditType.REFRESH, user_id=row.user_id, session_id=row.session_id, ip=ip
+                    ),
+                    conn,
+                )
                 return await self._issue(
                     conn,
                     row.session_id,
@@ -338,6 +347,11 @@ class Sessions:
                 .where(sessions.c.id == revoke, sessions.c.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+            # A used refresh token again: stolen, most likely. The session ends, loudly.
+            await self.audit.record(
+                AuditEvent(AuditType.REFRESH_REUSE, user_id=row.user_id, session_id=revoke, ip=ip),
+                conn,
+            )
         # Reuse of a used token: the session was ended above (committed), now refuse.
         self.forget([revoke])
         raise RefreshRefused()
@@ -355,24 +369,29 @@ class Sessions:
             ).scalar_one_or_none()
             if session_id is None:
                 return False
-            ended = await self._revoke(conn, self._sessions.c.id == session_id)
+            ended = await self._revoke(conn, self._sessions.c.id == session_id, AuditType.LOGOUT)
         self.forget(ended)
         return bool(ended)
 
     async def end(self, session_id: str) -> bool:
-        """End one session by id."""
+        """Log out one session by id (the Stitch logout)."""
         async with self._db.write() as conn:
-            ended = await self._revoke(conn, self._sessions.c.id == session_id)
+            ended = await self._revoke(conn, self._sessions.c.id == session_id, AuditType.LOGOUT)
         self.forget(ended)
         return bool(ended)
 
-    async def end_all(self, user_id: str, keep: str | None = None) -> int:
+    async def end_all(
+        self,
+        user_id: str,
+        keep: str | None = None,
+        reason: AuditType = AuditType.SESSIONS_REVOKED,
+    ) -> int:
         """End every session of a user (but ``keep``); returns how many ended."""
         condition = self._sessions.c.user_id == user_id
         if keep is not None:
             condition = and_(condition, self._sessions.c.id != keep)
         async with self._db.write() as conn:
-            ended = await self._revoke(conn, condition)
+            ended = await self._revoke(conn, condition, reason)
         self.forget(ended)
         return len(ended)
 
@@ -380,7 +399,7 @@ class Sessions:
         """End one of the user's own sessions; False when they have no such live session."""
         condition = and_(self._sessions.c.id == session_id, self._sessions.c.user_id == user_id)
         async with self._db.write() as conn:
-            ended = await self._revoke(conn, condition)
+            ended = await self._revoke(conn, condition, AuditType.SESSION_REVOKED)
         self.forget(ended)
         return bool(ended)
 
@@ -389,7 +408,8 @@ class Sessions:
 
         The caller passes the returned ids to :meth:`forget` once it has committed.
         """
-        return await self._revoke(conn, self._sessions.c.credential_id == credential_id)
+        condition = self._sessions.c.credential_id == credential_id
+        return await self._revoke(conn, condition, AuditType.SESSIONS_REVOKED)
 
     async def live(self, user_id: str) -> list[SessionInfo]:
         """The user's sessions that are still usable, newest first."""
@@ -419,13 +439,18 @@ class Sessions:
                 for r in rows
             ]
 
-    async def end_all_in(self, conn: AsyncConnection, user_id: str) -> list[str]:
+    async def end_all_in(
+        self,
+        conn: AsyncConnection,
+        user_id: str,
+        reason: AuditType = AuditType.SESSIONS_REVOKED,
+    ) -> list[str]:
         """End every session of a user inside the caller's transaction.
 
         The caller commits, then calls :meth:`forget` with the ids (or :meth:`forget_all`)
         so no cached state outlives the commit.
         """
-        return await self._revoke(conn, self._sessions.c.user_id == user_id)
+        return await self._revoke(conn, self._sessions.c.user_id == user_id, reason)
 
     def forget(self, session_ids: Sequence[str]) -> None:
         """Drop cached states of sessions whose revocation was just committed."""
@@ -435,22 +460,29 @@ class Sessions:
         for session_id in session_ids:
             self._cache.pop(session_id, None)
 
-    async def _revoke(self, conn: AsyncConnection, condition: ColumnElement[bool]) -> list[str]:
+    async def _revoke(
+        self, conn: AsyncConnection, condition: ColumnElement[bool], reason: AuditType
+    ) -> list[str]:
         sessions = self._sessions
-        ids = (
-            (
-                await conn.execute(
-                    select(sessions.c.id).where(condition, sessions.c.revoked_at.is_(None))
+        rows = (
+            await conn.execute(
+                select(sessions.c.id, sessions.c.user_id).where(
+                    condition, sessions.c.revoked_at.is_(None)
                 )
             )
-            .scalars()
-            .all()
-        )
+        ).all()
+        ids = [row.id for row in rows]
         if ids:
             await conn.execute(
                 update(sessions).where(sessions.c.id.in_(ids)).values(revoked_at=self._clock())
             )
-        return list(ids)
+            for user_id in sorted({row.user_id for row in rows}):
+                one = ids[0] if len(ids) == 1 else None
+                event = AuditEvent(
+                    reason, user_id=user_id, session_id=one, detail={"sessions": len(ids)}
+                )
+                await self.audit.record(event, conn)
+        return ids
 
     def forget_user(self, user_id: str) -> None:
         """Drop cached states of a user's sessions (after deactivation)."""

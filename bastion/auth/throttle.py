@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.accounts import InvalidCredentials
+from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.throttle_settings import ThrottleConfig
 from bastion.clock import Clock
 from bastion.errors import BastionError, Code
@@ -65,8 +66,11 @@ def account_key(email: str | None = None, username: str | None = None) -> str:
 class Throttle:
     """The limits of one project."""
 
-    def __init__(self, config: ThrottleConfig, db: Database, table: Table, clock: Clock) -> None:
+    def __init__(
+        self, config: ThrottleConfig, db: Database, table: Table, clock: Clock, audit: Audit
+    ) -> None:
         self.config = config
+        self._audit = audit
         self._db = db
         self._table = table
         self._clock = clock
@@ -89,6 +93,8 @@ class Throttle:
         if await self._limiter.hit(item, kind, ip):
             return
         stats = await self._limiter.get_window_stats(item, kind, ip)
+        event = AuditEvent(AuditType.RATE_LIMITED, ip=ip, detail={"limit": kind})
+        await self._audit.sampled((AuditType.RATE_LIMITED, kind, ip), event)
         # The storage keeps its own (real) time: the window ends at its reset time.
         raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
 
@@ -117,6 +123,8 @@ class Throttle:
             raise InvalidCredentials()
         ready = self._wait_until(row.failures, row.last_failure_at)
         if ready is not None and now < ready:
+            event = AuditEvent(AuditType.RATE_LIMITED, detail={"account": account[:16]})
+            await self._audit.sampled((AuditType.RATE_LIMITED, account), event)
             raise RateLimited(max(1, math.ceil((ready - now).total_seconds())))
         return True
 

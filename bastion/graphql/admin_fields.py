@@ -13,16 +13,22 @@ from typing import Any
 
 from graphql import (
     GraphQLArgument,
+    GraphQLBoolean,
     GraphQLField,
     GraphQLID,
     GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLString,
 )
 
+from bastion.auth.audit import AuditEvent
+from bastion.errors import BadUserInput
 from bastion.graphql import resolvers
 from bastion.graphql.build import FieldMap, SchemaBuilder
 from bastion.graphql.context import Info, RequestContext, context_of
+from bastion.graphql.scalars import DateTimeScalar, JSONScalar
 from bastion.model.names import names_for
 from bastion.permissions.compile import Forbidden
 from bastion.store import Node
@@ -31,6 +37,7 @@ ROOT_ONLY = "bastionRootOnly"
 """The extension key that marks a root field as root-only (hidden from others)."""
 
 _ID = GraphQLNonNull(GraphQLID)
+MAX_AUDIT_PAGE = 1000
 _USER = "User"
 
 
@@ -55,7 +62,34 @@ def query_fields(builder: SchemaBuilder) -> FieldMap:
         result: list[Node] = await list_all(root, info, **args)
         return result
 
+    async def audit_events(
+        _root: Any,
+        info: Info,
+        first: int = 50,
+        type: list[str] | None = None,
+        userId: str | None = None,
+        before: int | None = None,
+    ) -> list[AuditEvent]:
+        context = _require_root(info)
+        assert context.auth is not None
+        if not 1 <= first <= MAX_AUDIT_PAGE:
+            raise BadUserInput(f"first must be 1 to {MAX_AUDIT_PAGE}", field="first")
+        return await context.auth.audit.tail(first, types=type or (), user_id=userId, before=before)
+
     return {
+        "auditEvents": _root_only(
+            GraphQLField(
+                GraphQLNonNull(GraphQLList(GraphQLNonNull(_audit_event_type()))),
+                args={
+                    "first": GraphQLArgument(GraphQLInt, default_value=50),
+                    "type": GraphQLArgument(GraphQLList(GraphQLNonNull(GraphQLString))),
+                    "userId": GraphQLArgument(GraphQLID),
+                    "before": GraphQLArgument(GraphQLInt, description="Events older than this id."),
+                },
+                resolve=audit_events,
+                description="Security events, newest first (root tokens only).",
+            )
+        ),
         names_for(_USER).many: _root_only(
             GraphQLField(
                 GraphQLNonNull(GraphQLList(GraphQLNonNull(builder.objects[_USER]))),
@@ -63,8 +97,27 @@ def query_fields(builder: SchemaBuilder) -> FieldMap:
                 resolve=users,
                 description="Every user account (root tokens only).",
             )
-        )
+        ),
     }
+
+
+def _audit_event_type() -> GraphQLObjectType:
+    return GraphQLObjectType(
+        "AuditEvent",
+        {
+            "id": GraphQLField(GraphQLNonNull(GraphQLInt)),
+            "at": GraphQLField(GraphQLNonNull(DateTimeScalar)),
+            "type": GraphQLField(GraphQLNonNull(GraphQLString), resolve=lambda e, _: e.type.value),
+            "security": GraphQLField(GraphQLNonNull(GraphQLBoolean)),
+            "userId": GraphQLField(GraphQLID, resolve=lambda e, _: e.user_id),
+            "provider": GraphQLField(GraphQLString),
+            "ip": GraphQLField(GraphQLString),
+            "userAgent": GraphQLField(GraphQLString, resolve=lambda e, _: e.user_agent),
+            "sessionId": GraphQLField(GraphQLID, resolve=lambda e, _: e.session_id),
+            "detail": GraphQLField(GraphQLNonNull(JSONScalar)),
+        },
+        description="A security event of the audit log.",
+    )
 
 
 def mutation_fields(builder: SchemaBuilder) -> FieldMap:

@@ -23,6 +23,7 @@ from graphql import (
 )
 
 from bastion.auth.accounts import NewUser
+from bastion.auth.audit import AuditType
 from bastion.auth.logins import LoggedIn
 from bastion.auth.throttle import LOGIN
 from bastion.graphql.build import FieldMap, SchemaBuilder
@@ -110,8 +111,9 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
 
     async def refresh(_root: Any, info: Info, input: dict[str, str]) -> dict[str, Any]:
         context, auth = credential_context(info)
-        await auth.throttle.attempt(client_ip_of(context.request), LOGIN)
-        return as_payload(await auth.sessions.refresh(input["refreshToken"]))
+        ip = client_ip_of(context.request)
+        await auth.throttle.attempt(ip, LOGIN)
+        return as_payload(await auth.sessions.refresh(input["refreshToken"], ip))
 
     async def logout(_root: Any, info: Info, input: dict[str, str]) -> bool:
         _, auth = credential_context(info)
@@ -122,7 +124,7 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
 
     async def logout_all(_root: Any, info: Info) -> bool:
         _, auth, user_id = require_user(info)
-        await auth.sessions.end_all(user_id)
+        await auth.sessions.end_all(user_id, reason=AuditType.LOGOUT)
         return True
 
     async def change_password(_root: Any, info: Info, input: dict[str, str]) -> bool:

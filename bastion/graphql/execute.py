@@ -29,8 +29,9 @@ from graphql.utilities import get_operation_ast
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
 from bastion.auth import ANONYMOUS, Viewer
+from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.services import AuthServices
-from bastion.errors import Code
+from bastion.errors import BastionError, Code
 from bastion.graphql.context import RequestContext
 from bastion.graphql.credential_limit import credential_fields, credential_problem
 from bastion.graphql.errors import format_error, request_error
@@ -189,6 +190,8 @@ class Executor:
         late: list[dict[str, Any]] = []
         if committed and not nested:
             late = await _after_commit(context)
+        if result.errors and self.auth is not None:
+            await _audit_refusals(self.auth.audit, viewer, result.errors)
         if not result.errors:
             body: dict[str, Any] = {"data": result.data}
             if late:
@@ -219,6 +222,17 @@ class Executor:
         return await self.execute(
             prepared, variables, viewer or ANONYMOUS, within=within, share=share
         )
+
+
+async def _audit_refusals(audit: Audit, viewer: Viewer, errors: list[GraphQLError]) -> None:
+    """Permission refusals go to the audit log, sampled per viewer and message."""
+    for error in errors:
+        original = error.original_error
+        if isinstance(original, BastionError) and original.code is Code.FORBIDDEN:
+            detail = {"message": original.message, "path": ".".join(map(str, error.path or ()))}
+            event = AuditEvent(AuditType.PERMISSION_DENIED, user_id=viewer.user_id, detail=detail)
+            key = (AuditType.PERMISSION_DENIED, viewer.kind, viewer.user_id, original.message)
+            await audit.sampled(key, event)
 
 
 async def _after_commit(context: RequestContext) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bastion.auth.audit import switched
 from bastion.errors import NotFound
 from bastion.graphql.context import Info, RequestContext, context_of
 from bastion.model import RelationField
@@ -121,10 +122,13 @@ def update(type_name: str) -> Resolver:
         journal: Journal = []
         await context.store.writer.update(conn, type_name, id, data, journal=journal)
         await check_writes(context, journal)
-        if type_name == "User" and data.get("isActive") is False and context.auth:
-            # Deactivated through the API as through the CLI: its sessions end, so that
-            # activating it again does not bring old tokens back to life.
-            await context.auth.sessions.end_all_in(conn, id)
+        if type_name == "User" and "isActive" in data and context.auth:
+            active = bool(data["isActive"])
+            await context.auth.audit.record(switched(id, active, context.viewer.kind), conn)
+            if not active:
+                # Deactivated through the API as through the CLI: its sessions end, so that
+                # activating it again does not bring old tokens back to life.
+                await context.auth.sessions.end_all_in(conn, id)
         return await _read_back(context, type_name, id)
 
     return resolve

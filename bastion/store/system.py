@@ -31,6 +31,7 @@ IDENTITY_TABLE = "_bastion_identity"
 API_KEY_TABLE = "_bastion_api_key"
 ROOT_TOKEN_TABLE = "_bastion_root_token"  # noqa: S105 - a table name
 LOGIN_FAILURE_TABLE = "_bastion_login_failure"
+AUDIT_TABLE = "_bastion_audit"
 
 
 def _user_key(name: str = "user_id") -> Column[str]:
@@ -148,5 +149,20 @@ def new_metadata() -> MetaData:
         Column("failures", Integer, nullable=False),
         Column("last_failure_at", UTCDateTime, nullable=False),
         Column("locked_until", UTCDateTime, nullable=True),
+    )
+    Table(
+        AUDIT_TABLE,
+        metadata,
+        # Security events (bastion.auth.audit); no foreign key: events outlive their users.
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("at", UTCDateTime, nullable=False),
+        Column("type", String(40), nullable=False, index=True),
+        Column("security", Boolean, nullable=False),
+        Column("user_id", String(ID_LENGTH), nullable=True, index=True),
+        Column("provider", String(40), nullable=True),
+        Column("ip", String(64), nullable=True),
+        Column("user_agent", String(256), nullable=True),
+        Column("session_id", String(64), nullable=True),
+        Column("detail", Text, nullable=True),
     )
     return metadata

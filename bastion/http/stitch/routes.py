@@ -248,9 +248,10 @@ class StitchApi:
 
     async def refresh(self, request: Request) -> Response:
         token = bearer_token(request.headers.get("authorization")) or ""
-        await self._auth.throttle.attempt(client_ip_of(request), LOGIN)
+        ip = client_ip_of(request)
+        await self._auth.throttle.attempt(ip, LOGIN)
         try:
-            access = await self._auth.session_tokens.refresh(token)
+            access = await self._auth.session_tokens.refresh(token, ip)
         except RefreshRefused:
             raise invalid_session("invalid refresh token") from None
         return _ok({"access_token": access}, 201)

@@ -1,0 +1,172 @@
+"""The audit log: a table of security events, read with ``bastion audit tail`` and by root.
+
+An event says what happened (a login, a failed one, a refresh, a reuse of a refresh token...),
+to whom (the user, when known), through which provider, and from where (IP, user agent).
+It never holds a token, a password or a secret: the callers pass only those facts, and
+``detail`` is for short reasons and names (``{"reason": "disabled key"}``, a root token's
+name). Events of an action are written in the action's own transaction when it has one, so a
+login that is rolled back leaves no "login" event; refusals are written on their own.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bastion.clock import Clock
+from bastion.store.database import Database
+
+MAX_AGENT_LENGTH = 256
+# Refusals and throttling come in floods: one event per (who, what) per window, counted.
+SAMPLE_WINDOW_SECONDS = 60.0
+
+
+class AuditType(StrEnum):
+    """The kinds of event."""
+
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    RATE_LIMITED = "rate_limited"
+    REFRESH = "refresh"
+    REFRESH_REUSE = "refresh_reuse"
+    LOGOUT = "logout"
+    SESSION_REVOKED = "session_revoked"
+    SESSIONS_REVOKED = "sessions_revoked"
+    USER_DEACTIVATED = "user_deactivated"
+    USER_ACTIVATED = "user_activated"
+    ROOT_TOKEN_USED = "root_token_used"  # noqa: S105 - an event name
+    KEY_ROTATED = "key_rotated"
+    PERMISSION_DENIED = "permission_denied"
+
+
+# Events that point at an attack rather than ordinary use.
+SECURITY_EVENTS = frozenset({AuditType.REFRESH_REUSE, AuditType.RATE_LIMITED})
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One event, as recorded or as read back (``id`` and ``at`` set when read)."""
+
+    type: AuditType
+    user_id: str | None = None
+    provider: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    session_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+    at: datetime | None = None
+
+    @property
+    def security(self) -> bool:
+        """True for events that point at an attack (a refresh token used twice...)."""
+        return self.type in SECURITY_EVENTS
+
+
+class Audit:
+    """Write and read the audit table of one project."""
+
+    def __init__(self, db: Database, table: Table, clock: Clock) -> None:
+        self._db = db
+        self._table = table
+        self._clock = clock
+        self._sampled: dict[tuple[str | None, ...], tuple[float, int]] = {}
+
+    def _row(self, event: AuditEvent) -> dict[str, Any]:
+        agent = event.user_agent[:MAX_AGENT_LENGTH] if event.user_agent else None
+        return {
+            "at": self._clock(),
+            "type": event.type.value,
+            "security": event.security,
+            "user_id": event.user_id,
+            "provider": event.provider,
+            "ip": event.ip,
+            # Text a client sent: kept only when it can be stored as it is.
+            "user_agent": agent if agent is None or _storable(agent) else None,
+            "session_id": event.session_id,
+            "detail": json.dumps(event.detail, sort_keys=True) if event.detail else None,
+        }
+
+    async def record(self, event: AuditEvent, conn: AsyncConnection | None = None) -> None:
+        """Write ``event``, in ``conn``'s transaction when given, else in one of its own."""
+        if conn is not None:
+            await conn.execute(insert(self._table).values(**self._row(event)))
+            return
+        async with self._db.write() as own:
+            await own.execute(insert(self._table).values(**self._row(event)))
+
+    async def sampled(self, key: tuple[str | None, ...], event: AuditEvent) -> None:
+        """An event that floods (refusals, throttling): the first of each window per ``key``
+        is written, with how many of the previous window were not."""
+        now = time.monotonic()
+        first, count = self._sampled.get(key, (0.0, 0))
+        if now - first < SAMPLE_WINDOW_SECONDS:
+            self._sampled[key] = (first, count + 1)
+            return
+        if len(self._sampled) > 10_000:  # bound what a flood of distinct keys takes
+            self._sampled.clear()
+        self._sampled[key] = (now, 1)
+        if count > 1:
+            event = replace(event, detail={**event.detail, "unrecorded_before": count - 1})
+        await self.record(event)
+
+    async def tail(
+        self,
+        limit: int = 50,
+        *,
+        types: Sequence[str] = (),
+        user_id: str | None = None,
+        after: int | None = None,
+        before: int | None = None,
+    ) -> list[AuditEvent]:
+        """The newest ``limit`` events matching, newest first (or oldest first after ``after``)."""
+        table = self._table
+        query = select(table)
+        if types:
+            query = query.where(table.c.type.in_(list(types)))
+        if user_id is not None:
+            query = query.where(table.c.user_id == user_id)
+        if before is not None:
+            query = query.where(table.c.id < before)
+        if after is not None:
+            query = query.where(table.c.id > after).order_by(table.c.id.asc())
+        else:
+            query = query.order_by(table.c.id.desc())
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query.limit(limit))).mappings().all()
+        return [
+            AuditEvent(
+                type=AuditType(r["type"]),
+                user_id=r["user_id"],
+                provider=r["provider"],
+                ip=r["ip"],
+                user_agent=r["user_agent"],
+                session_id=r["session_id"],
+                detail=json.loads(r["detail"]) if r["detail"] else {},
+                id=r["id"],
+                at=r["at"],
+            )
+            for r in rows
+        ]
+
+
+def switched(user_id: str, active: bool, by: str) -> AuditEvent:
+    """The event of a user (de)activated ``by`` the CLI or a kind of viewer."""
+    kind = AuditType.USER_ACTIVATED if active else AuditType.USER_DEACTIVATED
+    return AuditEvent(kind, user_id=user_id, detail={"by": by})
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
