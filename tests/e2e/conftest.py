@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+DEBIAN_FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
@@ -106,10 +108,10 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     """Start ``bastion serve ARGS`` in a folder; every process is stopped at teardown."""
     servers: list[Server] = []
 
-    def start(*args: str, cwd: Path = tmp_path) -> Server:
+    def start(*args: str, cwd: Path = tmp_path, env: dict[str, str] | None = None) -> Server:
         port = free_port()
         log_path = tmp_path / f"serve-{len(servers)}.log"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [
@@ -139,3 +141,52 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     finally:
         for server in servers:
             server.stop()
+
+
+# -- libfaketime ---------------------------------------------------------------------------
+
+
+def faketime_library() -> Path:
+    """The libfaketime shared object: the PyPI ``libfaketime`` package's build (a dev extra),
+    else Debian's ``faketime`` package; a test fails with how to get one when neither is."""
+    package = importlib.util.find_spec("libfaketime")  # located, not imported
+    if package is not None and package.origin is not None:
+        found = sorted(Path(package.origin).parent.rglob("libfaketime.so.1"))
+        if found:
+            return found[0]
+    if DEBIAN_FAKETIME.is_file():
+        return DEBIAN_FAKETIME
+    pytest.fail(
+        "libfaketime is needed to move the server's clock: pip install -e '.[dev]' "
+        "(the libfaketime package) or apt-get install faketime",
+        pytrace=False,
+    )
+
+
+class FakeClock:
+    """The offset libfaketime adds to the wall clock of the processes that read ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self._write()
+
+    def advance(self, seconds: int) -> None:
+        self.offset += seconds
+        self._write()
+
+    def env(self) -> dict[str, str]:
+        """The environment that puts a process on this clock."""
+        preload = [str(faketime_library()), os.environ.get("LD_PRELOAD", "")]
+        return {
+            "LD_PRELOAD": ":".join(p for p in preload if p),
+            "FAKETIME_TIMESTAMP_FILE": str(self.path),
+            "FAKETIME_NO_CACHE": "1",  # read the file on every call, so a jump is seen at once
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # timers and the event loop keep real time
+        }
+
+    def _write(self) -> None:
+        # Whole or not at all: the server may read the file at any moment.
+        partial = self.path.with_suffix(".tmp")
+        partial.write_text(f"+{self.offset}\n", encoding="ascii")
+        partial.replace(self.path)

@@ -19,7 +19,6 @@ node and npm are required: without them the tests fail (they are not skipped).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -37,7 +36,7 @@ import jwt
 import pytest
 import yaml
 
-from tests.e2e.conftest import Server, free_port
+from tests.e2e.conftest import FakeClock, Server, free_port
 
 SDK_SOURCES = Path(__file__).parent / "sdk"
 APP_ID = "sdk-app"
@@ -46,58 +45,8 @@ JWT_SECRET = "sdk-e2e-secret-" + "0123456789abcdef" * 2
 NPM_TIMEOUT = 300
 SCRIPT_TIMEOUT = 90  # the scripts stop themselves after 60 s; this is the backstop
 JUMP = 7200  # seconds: far past the 60 s access-token lifetime and the 30 s leeway
-DEBIAN_FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 HEX_ID = re.compile(r"^[0-9a-f]{24}$")
 NULL_ID = "0" * 24
-
-
-# -- libfaketime ---------------------------------------------------------------------------
-
-
-def faketime_library() -> Path:
-    """The libfaketime shared object: the PyPI ``libfaketime`` package's build (a dev extra),
-    else Debian's ``faketime`` package; a test fails with how to get one when neither is."""
-    package = importlib.util.find_spec("libfaketime")  # located, not imported
-    if package is not None and package.origin is not None:
-        found = sorted(Path(package.origin).parent.rglob("libfaketime.so.1"))
-        if found:
-            return found[0]
-    if DEBIAN_FAKETIME.is_file():
-        return DEBIAN_FAKETIME
-    pytest.fail(
-        "libfaketime is needed to move the server's clock: pip install -e '.[dev]' "
-        "(the libfaketime package) or apt-get install faketime",
-        pytrace=False,
-    )
-
-
-class FakeClock:
-    """The offset libfaketime adds to the wall clock of the processes that read ``path``."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self._write()
-
-    def advance(self, seconds: int) -> None:
-        self.offset += seconds
-        self._write()
-
-    def env(self) -> dict[str, str]:
-        """The environment that puts a process on this clock."""
-        preload = [str(faketime_library()), os.environ.get("LD_PRELOAD", "")]
-        return {
-            "LD_PRELOAD": ":".join(p for p in preload if p),
-            "FAKETIME_TIMESTAMP_FILE": str(self.path),
-            "FAKETIME_NO_CACHE": "1",  # read the file on every call, so a jump is seen at once
-            "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # timers and the event loop keep real time
-        }
-
-    def _write(self) -> None:
-        # Whole or not at all: the server may read the file at any moment.
-        partial = self.path.with_suffix(".tmp")
-        partial.write_text(f"+{self.offset}\n", encoding="ascii")
-        partial.replace(self.path)
 
 
 def test_faketime_moves_the_wall_clock_of_a_python_process(tmp_path: Path) -> None:
