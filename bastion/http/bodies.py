@@ -59,12 +59,12 @@ def json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BodyError(400, "The request body must be a JSON object")
     if not is_text(body):
-        raise BodyError(400, "The request holds text that is not valid Unicode")
+        raise BodyError(400, "The request holds text that is not valid Unicode (or a NUL)")
     return body
 
 
 def is_text(value: Any) -> bool:
-    """False when a string anywhere in ``value`` holds a lone UTF-16 surrogate.
+    """False when a string anywhere in ``value`` holds a lone UTF-16 surrogate or a NUL.
 
     JSON escapes can carry them ("\\ud800"); they are not Unicode text, and would fail deep in
     the password hasher or the database instead of here.
@@ -74,7 +74,8 @@ def is_text(value: Any) -> bool:
             value.encode("utf-8")
         except UnicodeEncodeError:
             return False
-        return True
+        # NUL is valid JSON but no text a person types; PostgreSQL cannot even store it.
+        return "\x00" not in value
     if isinstance(value, dict):
         return all(is_text(k) and is_text(v) for k, v in value.items())
     if isinstance(value, list):

@@ -1,0 +1,275 @@
+"""An attacker's afternoon: the cases of RFC 8725 and of the OWASP JWT and GraphQL cheat sheets.
+
+Every hostile request is answered safely: never a 500, never a token accepted that Bastion did
+not sign, and nothing written (counted in the database after each attack).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from sqlalchemy import func, select
+
+from bastion.store.system import SESSION_TABLE
+from tests.conftest import GraphQLClient
+
+SCHEMA = """
+type Movie {
+  title: String! @unique
+  director: Person
+}
+
+type Person {
+  name: String!
+  movies: [Movie!]!
+}
+"""
+PASSWORD = "correct horse battery"
+VIEWER = "{ viewer { user { id } } }"
+SIGNUP = {"providers": {"local-userpass": {"signup": True}, "api-key": {"enabled": True}}}
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def forged(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b"") -> str:
+    """A compact JWT with any header and signature, as an attacker writes one by hand."""
+    parts = [json.dumps(header).encode(), json.dumps(claims).encode()]
+    return ".".join([*(b64(p) for p in parts), b64(signature)])
+
+
+class Target:
+    """A served project with one real user, and counts of what attacks could have written."""
+
+    def __init__(self, client: GraphQLClient) -> None:
+        self.client = client
+        self.claims: dict[str, Any] = {}
+
+    @property
+    def service(self) -> Any:
+        return self.client.app.state.service
+
+    async def rows(self) -> dict[str, int]:
+        store = self.service.store
+        tables = {
+            "users": store.tables["User"],
+            "movies": store.tables["Movie"],
+            "sessions": store.tables.metadata.tables[SESSION_TABLE],
+        }
+        async with store.db.read() as conn:
+            return {
+                name: int((await conn.execute(select(func.count()).select_from(t))).scalar_one())
+                for name, t in tables.items()
+            }
+
+    async def as_bearer(self, token: str) -> dict[str, Any]:
+        """The viewer a request with ``token`` runs as; the token must be refused."""
+        response = await self.client.http.post(
+            "/graphql", json={"query": VIEWER}, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture
+async def target(make_project: Callable[..., Any], client_for: Callable[..., Any]) -> Target:
+    client: GraphQLClient = await client_for(make_project(SCHEMA, auth=SIGNUP))
+    found = Target(client)
+    registered = await client.data(
+        "mutation ($p: String!) { registerUserEmailPassword(input: "
+        '{email: "ann@example.com", password: $p}) { accessToken } }',
+        {"p": PASSWORD},
+    )
+    token = registered["registerUserEmailPassword"]["accessToken"]
+    # A real token's claims: the forgeries below reuse them, so only the signature is wrong.
+    found.claims = jwt.decode(token, options={"verify_signature": False})
+    return found
+
+
+def refused(body: dict[str, Any]) -> None:
+    assert body["data"] == {"viewer": {"user": None}}, body
+    assert body["extensions"]["authentication"]["code"] == "ACCESS_TOKEN_INVALID"
+
+
+# -- tokens (RFC 8725, OWASP JWT cheat sheet) -----------------------------------------------
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+async def test_alg_none_in_every_casing(target: Target, alg: str) -> None:
+    before = await target.rows()
+    refused(await target.as_bearer(forged({"alg": alg, "typ": "JWT"}, target.claims)))
+    refused(await target.as_bearer(forged({"alg": alg}, target.claims)[:-1]))  # no "." at end
+    assert await target.rows() == before
+
+
+async def test_a_token_signed_with_another_secret(target: Target) -> None:
+    token = jwt.encode(target.claims, "a" * 64, algorithm="HS256")
+    refused(await target.as_bearer(token))
+
+
+@pytest.mark.parametrize(
+    "kid", ["../../../../../../dev/null", "' OR '1'='1", 'x\'; DROP TABLE "User"; --', "\u0000"]
+)
+async def test_kid_traversal_and_injection(target: Target, kid: str) -> None:
+    before = await target.rows()
+    # An empty HMAC key (what /dev/null would give), and a guessable one.
+    for key in (b"\x00" * 32, b"0" * 32):
+        token = jwt.encode(target.claims, key, algorithm="HS256", headers={"kid": kid})
+        refused(await target.as_bearer(token))
+    assert await target.rows() == before
+
+
+async def test_keys_named_by_the_token_itself_are_never_fetched_or_trusted(
+    target: Target,
+) -> None:
+    attacker = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(attacker.public_key()))
+    headers = [
+        {"jku": "http://127.0.0.1:9/keys.json"},
+        {"x5u": "http://127.0.0.1:9/cert.pem"},
+        {"jwk": public_jwk},
+        {"x5c": ["MIIB"]},
+    ]
+    for extra in headers:
+        token = jwt.encode(target.claims, attacker, algorithm="RS256", headers=extra)
+        refused(await target.as_bearer(token))
+
+
+async def test_zero_value_ecdsa_signatures(target: Target) -> None:
+    # CVE-2022-21449 ("psychic signatures"): r = s = 0 verified everything in some libraries.
+    for alg, size in (("ES256", 64), ("ES384", 96), ("ES512", 132)):
+        refused(
+            await target.as_bearer(forged({"alg": alg, "typ": "JWT"}, target.claims, b"\0" * size))
+        )
+    key = ec.generate_private_key(ec.SECP256R1())
+    refused(await target.as_bearer(jwt.encode(target.claims, key, algorithm="ES256")))
+
+
+async def test_tampered_claims_and_shapes(target: Target) -> None:
+    real = jwt.encode(target.claims, "b" * 64, algorithm="HS256")  # wrong key on purpose
+    header, payload, signature = real.split(".")
+    cases = [
+        f"{header}.{payload}.{signature}=",
+        f"{header}.{payload}",
+        f"{header}.{payload}.{signature}.{signature}",
+        "a" * 10_000,
+        "Bearer",
+        "\u2603.\u2603.\u2603",
+    ]
+    for token in cases:
+        response = await target.client.http.post(
+            "/graphql",
+            json={"query": VIEWER},
+            headers={"Authorization": f"Bearer {token}".encode()},
+        )
+        assert response.status_code == 200
+        assert response.json()["data"] == {"viewer": {"user": None}}
+
+
+# -- GraphQL (OWASP GraphQL cheat sheet) ----------------------------------------------------
+
+
+async def test_a_hundred_aliased_logins_are_one_refusal(target: Target) -> None:
+    before = await target.rows()
+    aliases = " ".join(
+        f'a{i}: loginEmailPassword(input: {{email: "ann@example.com", password: "g{i}"}}) '
+        "{ accessToken }"
+        for i in range(100)
+    )
+    body = await target.client.gql(f"mutation {{ {aliases} }}")
+    assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert await target.rows() == before
+
+
+async def test_a_batch_of_fifty_operations_is_refused(target: Target) -> None:
+    before = await target.rows()
+    login = (
+        'mutation { loginEmailPassword(input: {email: "ann@example.com", password: "x"}) '
+        "{ accessToken } }"
+    )
+    response = await target.client.http.post("/graphql", json=[{"query": login}] * 50)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert await target.rows() == before
+
+
+async def test_a_hundred_deep_query_is_answered_safely(target: Target) -> None:
+    query = "{ movies { director { movies { " * 50 + "title" + " } } }" * 50
+    response = await target.client.http.post("/graphql", json={"query": query})
+    assert response.status_code in (200, 400)
+    body = response.json()
+    assert "errors" not in body or body["errors"][0]["extensions"]["code"] != (
+        "INTERNAL_SERVER_ERROR"
+    )
+
+
+async def test_a_ten_megabyte_body(target: Target) -> None:
+    before = await target.rows()
+    title = "x" * (10 * 1024 * 1024)
+    response = await target.client.http.post(
+        "/graphql",
+        json={"query": "mutation ($t: String!) { createMovie(data: {title: $t}) { id } }",
+              "variables": {"t": title}},
+    )  # fmt: skip
+    assert response.status_code == 413
+    assert await target.rows() == before
+
+
+# -- hostile text in every input -------------------------------------------------------------
+
+HOSTILE = ["\u0000", "a\u0000b", "\ud800", "x\udfff", "\ud83d"]
+INPUTS = [
+    ("mutation ($v: String!) { loginEmailPassword(input: {email: $v, password: $v}) "
+     "{ accessToken } }"),
+    ("mutation ($v: String!) { registerUserEmailPassword(input: {email: $v, password: $v}) "
+     "{ accessToken } }"),
+    "mutation ($v: String!) { refreshToken(input: {refreshToken: $v}) { accessToken } }",
+    "mutation ($v: String!) { logout(input: {refreshToken: $v}) }",
+    "mutation ($v: String!) { loginApiKey(input: {key: $v}) { accessToken } }",
+    "mutation ($v: String!) { createMovie(data: {title: $v}) { id } }",
+    "query ($v: String!) { movies(where: {title_contains: $v}) { id } }",
+    "query ($v: ID!) { movie(id: $v) { id } }",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("query", INPUTS)
+async def test_nul_bytes_and_lone_surrogates_in_every_text_input(
+    target: Target, query: str
+) -> None:
+    before = await target.rows()
+    for value in HOSTILE:
+        raw = json.dumps({"query": query, "variables": {"v": value}})  # \u escapes, as sent
+        response = await target.client.http.post(
+            "/graphql", content=raw, headers={"content-type": "application/json"}
+        )
+        assert response.status_code in (200, 400), (value, response.text)
+        body = response.json()
+        if "errors" in body:
+            codes = {e["extensions"]["code"] for e in body["errors"]}
+            assert "INTERNAL_SERVER_ERROR" not in codes, (value, body)
+    assert await target.rows() == before
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+async def test_hostile_text_on_the_stitch_routes(target: Target, value: str) -> None:
+    before = await target.rows()
+    base = "/api/client/v2.0/app/test-app/auth/providers"
+    for path, body in (
+        ("/local-userpass/login", {"username": value, "password": value}),
+        ("/local-userpass/register", {"email": value, "password": value}),
+        ("/api-key/login", {"key": value}),
+    ):
+        raw = json.dumps(body)
+        response = await target.client.http.post(
+            base + path, content=raw, headers={"content-type": "application/json"}
+        )
+        assert response.status_code in (400, 401, 404), (path, value, response.text)
+    assert await target.rows() == before
