@@ -312,7 +312,7 @@ def test_serve_refuses_an_unsafe_schema_change(tmp_path: Path, no_server: None) 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--example", "nope"], "no example named 'nope' (available: movies)"),
+        (["--example", "nope"], "no example named 'nope' (available: movies, passwordless)"),
         (["somewhere", "--example", "movies"], "either DIRECTORY or --example"),
         (["--port", "0"], "--port"),
         (["--port", "http"], "--port"),
