@@ -191,7 +191,8 @@ def schema_print(directory: Path | None) -> None:
 def _register_subcommands() -> None:
     from bastion.cli_api_keys import api_keys
     from bastion.cli_audit import audit
-    from bastion.cli_root_tokens import deploy, root_token
+    from bastion.cli_deploy import deploy
+    from bastion.cli_root_tokens import root_token
     from bastion.cli_tokens import token
     from bastion.cli_users import users
 

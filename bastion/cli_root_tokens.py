@@ -1,4 +1,4 @@
-"""``bastion deploy`` and ``bastion root-token``: apply a project, and its root tokens."""
+"""``bastion root-token``: print, list and rotate the project's root tokens."""
 
 from __future__ import annotations
 
@@ -7,28 +7,10 @@ from pathlib import Path
 
 import click
 
-from bastion.auth.root_tokens import Deployed, RootTokenInfo
+from bastion.auth.root_tokens import RootTokenInfo
 from bastion.cli_users import project_option, run_with_service
 from bastion.project import load_project
 from bastion.service import Service
-
-
-@click.command()
-@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
-def deploy(directory: Path | None) -> None:
-    """Apply the project in DIRECTORY to its database: the model, then the root tokens."""
-
-    async def action(service: Service) -> Deployed:
-        names = service.project.config.root_tokens
-        return await service.auth.root_tokens.deploy(names)
-
-    deployed = run_with_service(directory or Path("."), action)
-    for name in deployed.created:
-        click.echo(f"created root token {name} (bastion root-token get {name})")
-    for name in deployed.revoked:
-        click.echo(f"revoked root token {name}: it is no longer in bastion.yml")
-    if not deployed.created and not deployed.revoked:
-        click.echo("Deployed: nothing to change")
 
 
 @click.group("root-token")

@@ -108,6 +108,20 @@ class RootTokens:
         self._cache.clear()
         return Deployed(created, revoked)
 
+    async def plan(self, names: list[str]) -> Deployed:
+        """What :meth:`deploy` would do, changing nothing (``bastion deploy --dry-run``)."""
+        table = self._table
+        async with self._db.read() as conn:
+            exists = await conn.run_sync(lambda c: c.dialect.has_table(c, table.name))
+            rows = {r.name: r for r in await conn.execute(select(table))} if exists else {}
+        created = [n for n in names if n not in rows or rows[n].revoked_at is not None]
+        revoked = [
+            n
+            for n, row in rows.items()
+            if n not in names and row.revoked_at is None and not is_internal(n)
+        ]
+        return Deployed(created, revoked)
+
     async def ensure(self, name: str) -> str:
         """The token of an internal name (the functions' token), created on first use."""
         assert is_internal(name), "declared tokens are made by deploy"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,13 @@ _WRITE = "bastion_write"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any, *, foreign_keys: bool = True) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     for pragma in (
         "journal_mode=WAL",
-        "foreign_keys=ON",
+        # Off only for `bastion deploy`, whose table rebuilds check references themselves.
+        f"foreign_keys={'ON' if foreign_keys else 'OFF'}",
         "synchronous=FULL",
         f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
         # LIKE is case-insensitive in SQLite and case-sensitive in PostgreSQL; make the
@@ -48,7 +50,8 @@ def _sqlite_begin(conn: Connection) -> None:
 class Database:
     """One engine per server process; connections come from its pool."""
 
-    def __init__(self, url: URL, *, echo: bool = False) -> None:
+    def __init__(self, url: URL, *, echo: bool = False, enforce_foreign_keys: bool = True) -> None:
+        """``enforce_foreign_keys=False`` is for schema deploys only (SQLite table rebuilds)."""
         self.url = url
         self.is_sqlite = url.get_backend_name() == "sqlite"
         if self.is_sqlite and url.database:
@@ -63,7 +66,11 @@ class Database:
                 ]
             ) from None
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
+            event.listen(
+                self.engine.sync_engine,
+                "connect",
+                partial(_sqlite_connect, foreign_keys=enforce_foreign_keys),
+            )
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
 
     @asynccontextmanager

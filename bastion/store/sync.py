@@ -1,15 +1,15 @@
-"""Bring the database in line with the model at start, without ever losing data.
+"""Bring the database in line with the model: at every start, and with ``bastion deploy``.
 
-Alembic's autogenerate comparison computes the difference between the tables the model asks
-for and the tables the database has. At start Bastion applies only what is safe everywhere:
-new tables, new optional columns, new and dropped indexes. Anything else (a removed type or
-field holding data, a changed type, a field made required) stops the start with a message
-naming it; nothing is written in that case.
+The plan comes from :mod:`bastion.store.plan`. A start applies the safe changes (new types,
+new optional fields, indexes) and refuses to run when any other change is pending, naming
+each, so a server never serves a model its database does not hold. ``deploy`` applies every
+change in one transaction; those that drop or convert data only with ``force``. Nothing is
+ever half applied: a refusal or a failure leaves the database as it was.
 
-Some type changes are invisible to the database: String and enums are both text, lists and JSON
-both JSON. So the value type of every field is recorded at each start, and a field whose
-recorded type changed is refused when it holds values the new type cannot read (an enum that
-lost a value still in use, ``[String!]`` become ``[Int!]``).
+SQLite rebuilds a table to change or drop a column (Alembic's batch mode). Dropping the old
+copy of a table other tables point at would, with foreign keys enforced, delete or block their
+rows; so deploy runs on a connection with enforcement off and checks every reference with
+``PRAGMA foreign_key_check`` before it commits.
 """
 
 from __future__ import annotations
@@ -18,78 +18,33 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import Column, Index, MetaData, Table, func, select
+from sqlalchemy import Column, MetaData, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.schema import CreateColumn
 
 from bastion.errors import SchemaChangeRefused
 from bastion.store.database import Database
+from bastion.store.plan import Change, Level, operations, plan_changes
 from bastion.store.system import META_TABLE
 from bastion.store.tables import VALUE_TYPE
 
 _TYPES_KEY = "model_tables"
 _COLUMNS_KEY = "model_columns"
-_SHOWN_VALUES = 5
+_AT_START = (Level.DEPLOY, Level.DESTRUCTIVE, Level.BLOCKED)
 
 
 @dataclass
 class SyncReport:
-    """What a sync did."""
+    """What a sync or a deploy did (or, for a dry run, would do)."""
 
     fresh: bool = False
     created: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     indexes: list[str] = field(default_factory=list)
-
-
-def _rows_with_values(conn: Connection, table: str, column: str | None = None) -> int:
-    target = Table(table, MetaData(), *([Column(column)] if column else []))
-    query = select(func.count()).select_from(target)
-    if column:
-        query = query.where(target.c[column].is_not(None))
-    return int(conn.execute(query).scalar_one())
-
-
-def _values_outside(conn: Connection, table: str, column: str, allowed: list[str]) -> list[str]:
-    target = Table(table, MetaData(), Column(column))
-    query = (
-        select(target.c[column])
-        .where(target.c[column].is_not(None), target.c[column].not_in(allowed))
-        .distinct()
-        .limit(_SHOWN_VALUES)
-    )
-    return sorted(str(v) for v in conn.execute(query).scalars())
-
-
-def _value_type_change(
-    conn: Connection, table: str, column: str, old: dict[str, Any] | None, new: dict[str, Any]
-) -> str | None:
-    """Why a column whose SQL type stays the same cannot take its new value type, if it cannot."""
-    label = f"{table}.{column}"
-    new_enum = set(new.get("enum", ()))
-    same_type = old is not None and old["type"] == new["type"]
-    if old is not None and same_type and set(old.get("enum", ())) <= new_enum:
-        return None  # the same type, or an enum with more values: every stored value still fits
-    if new_enum and not new["type"].startswith("["):
-        # Stored text is readable when every value is one of the enum's; ask the rows.
-        outside = _values_outside(conn, table, column, sorted(new_enum))
-        if not outside:
-            return None
-        return f"field {label} holds values that enum {new['type']} lacks ({', '.join(outside)})"
-    if old is None:
-        return None  # recorded by an older version: nothing to compare with
-    if new["type"] == "JSON" or (new["type"] == "String" and "enum" in old):
-        return None  # JSON holds any list, and text holds any enum value
-    if not _rows_with_values(conn, table, column):
-        return None
-    if same_type:
-        lost = ", ".join(sorted(set(old["enum"]) - new_enum))
-        return f"field {label}: enum {new['type'].strip('[]')} no longer has {lost}"
-    return f"field {label} changed type ({old['type']} -> {new['type']})"
+    changes: list[Change] = field(default_factory=list)
+    applied: bool = False
 
 
 def _add_column(ops: Operations, conn: Connection, table: str, column: Column[Any]) -> None:
@@ -111,151 +66,193 @@ def _add_column(ops: Operations, conn: Connection, table: str, column: Column[An
     conn.exec_driver_sql(ddl)
 
 
-def _plan(
-    conn: Connection,
-    metadata: MetaData,
-    owned: set[str],
-    recorded: dict[str, dict[str, Any]],
-) -> SyncReport:
-    context = MigrationContext.configure(conn, opts={"compare_type": True})
-    diffs = compare_metadata(context, metadata)
-    ops = Operations(context)
-    report = SyncReport()
-    refused: list[str] = []
-    new_tables = {d[1].name for d in diffs if isinstance(d, tuple) and d[0] == "add_table"}
-    added_columns: set[tuple[str, str]] = set()
-    retyped: set[tuple[str, str]] = set()
-    indexes: list[tuple[str, Index]] = []
-    for diff in diffs:
-        for change in diff if isinstance(diff, list) else [diff]:
-            kind = change[0]
-            if kind == "add_table":
-                continue
-            if kind == "remove_table":
-                name = change[1].name
-                if name in owned and _rows_with_values(conn, name):
-                    refused.append(
-                        f"type {name} was removed from the model, but its table holds rows"
-                    )
-            elif kind == "add_column":
-                _, _, table, column = change
-                if not column.nullable:
-                    refused.append(
-                        f"new required field {table}.{column.name} cannot be added "
-                        "to an existing table: make it optional"
-                    )
-                added_columns.add((table, column.name))
-            elif kind == "remove_column":
-                _, _, table, column = change
-                if table in owned and _rows_with_values(conn, table, column.name):
-                    refused.append(
-                        f"field {table}.{column.name} was removed from the model, "
-                        "but rows hold values for it"
-                    )
-                elif table in owned and not column.nullable and _rows_with_values(conn, table):
-                    refused.append(
-                        f"field {table}.{column.name} was removed, but the "
-                        "database still requires it"
-                    )
-            elif kind == "modify_type":
-                _, _, table, column, _, old, new = change
-                retyped.add((table, column))
-                refused.append(f"field {table}.{column} changed type ({old} -> {new})")
-            elif kind == "modify_nullable":
-                _, _, table, column, _, _, nullable = change
-                state = "optional" if nullable else "required"
-                refused.append(f"field {table}.{column} was made {state}")
-            elif kind in ("add_index", "remove_index"):
-                index = change[1]
-                if index.table is not None and index.table.name not in new_tables:
-                    indexes.append((kind, index))
-            elif kind in ("add_fk", "remove_fk"):
-                constraint = change[1]
-                columns = {c.name for c in constraint.columns}
-                if not any((constraint.table.name, c) in added_columns for c in columns):
-                    refused.append(
-                        f"the relation on {constraint.table.name}."
-                        f"{', '.join(sorted(columns))} changed"
-                    )
-            # modify_default and comment changes do not matter: defaults live in the model.
-    for table in metadata.sorted_tables:
-        if table.name in new_tables:
-            continue
-        for column in table.columns:
-            key = (table.name, column.name)
-            if VALUE_TYPE not in column.info or key in added_columns or key in retyped:
-                continue
-            reason = _value_type_change(
-                conn,
-                table.name,
-                column.name,
-                recorded.get(f"{table.name}.{column.name}"),
-                column.info[VALUE_TYPE],
-            )
-            if reason:
-                refused.append(reason)
-    if refused:
-        raise SchemaChangeRefused(
-            [f"cannot apply at start: {reason}" for reason in refused]
-            + [
-                "nothing was changed; revert these edits in schema.graphql, or move the data "
-                "out first"
-            ]
-        )
-    for table in metadata.sorted_tables:
-        if table.name in new_tables:
+def _apply(conn: Connection, metadata: MetaData, changes: list[Change], report: SyncReport) -> None:
+    """Apply ``changes`` in order: new tables, columns, rebuilds, indexes, dropped tables."""
+    ops = operations(conn)
+    new = {c.target.name for c in changes if c.kind == "add_table"}
+    for table in metadata.sorted_tables:  # the model's own Table: its indexes come with it
+        if table.name in new:
             table.create(conn)
             report.created.append(table.name)
-    for table_name, column_name in sorted(added_columns):
-        _add_column(ops, conn, table_name, metadata.tables[table_name].c[column_name])
-        report.added.append(f"{table_name}.{column_name}")
-    for kind, index in indexes:
-        assert index.table is not None and index.name is not None
-        if kind == "add_index":
-            try:
-                index.create(conn)
-            except IntegrityError:
-                column = ", ".join(c.name for c in index.columns)
-                raise SchemaChangeRefused(
-                    [
-                        f"cannot apply at start: {index.table.name}.{column} is now unique, "
-                        "but rows hold duplicate values; nothing was changed"
-                    ]
-                ) from None
-        else:
-            ops.drop_index(index.name, table_name=index.table.name)
-        report.indexes.append(f"{kind.split('_')[0]} {index.name}")
-    report.fresh = bool(new_tables) and not owned
-    return report
+    for change in changes:
+        if change.kind == "add_column":
+            assert change.table is not None
+            _add_column(
+                ops, conn, change.table, metadata.tables[change.table].c[change.target.name]
+            )
+            report.added.append(f"{change.table}.{change.target.name}")
+    steps: dict[str, list[Change]] = {}
+    for change in changes:
+        if change.step is not None and change.table is not None:
+            steps.setdefault(change.table, []).append(change)
+    for table_name, batch_changes in steps.items():
+        with ops.batch_alter_table(table_name, recreate="auto") as batch:
+            for change in batch_changes:
+                assert change.step is not None
+                change.step(batch)
+    for change in changes:
+        if change.kind in ("add_index", "remove_index"):
+            _index(ops, conn, change)
+            report.indexes.append(change.text)
+    dropped = [c.target for c in changes if c.kind == "remove_table"]
+    names = {t.name for t in dropped}
+    # Reflected tables know their references: those pointing at other dropped tables go first.
+    for table in sorted(
+        dropped, key=lambda t: -sum(fk.column.table.name in names for fk in t.foreign_keys)
+    ):
+        ops.drop_table(table.name)
+
+
+def _index(ops: Operations, conn: Connection, change: Change) -> None:
+    index = change.target
+    assert index.table is not None and index.name is not None
+    if change.kind == "remove_index":
+        ops.drop_index(index.name, table_name=index.table.name)
+        return
+    try:
+        index.create(conn)
+    except IntegrityError:
+        column = ", ".join(c.name for c in index.columns)
+        raise SchemaChangeRefused(
+            [
+                f"{index.table.name}.{column} is now unique, but rows hold duplicate values; "
+                "nothing was changed"
+            ]
+        ) from None
+
+
+def _refusal(changes: list[Change], levels: tuple[Level, ...], advice: str) -> SchemaChangeRefused:
+    lines = [describe(c) for c in changes if c.level in levels]
+    return SchemaChangeRefused([*lines, advice])
+
+
+_SIGNS = {
+    Level.SAFE: "+",
+    Level.CLEANUP: "-",
+    Level.DEPLOY: "~",
+    Level.DESTRUCTIVE: "! (destructive)",
+    Level.BLOCKED: "x (blocked)",
+}
+
+
+def describe(change: Change) -> str:
+    """One line of a plan: a sign for its level, then what it does."""
+    return f"{_SIGNS[change.level]} {change.text}"
+
+
+def _read_meta(conn: Connection, metadata: MetaData) -> dict[str, Any]:
+    meta = metadata.tables[META_TABLE]
+    if not conn.dialect.has_table(conn, META_TABLE):
+        return {}
+    rows = conn.execute(
+        select(meta.c.key, meta.c.value).where(meta.c.key.in_([_TYPES_KEY, _COLUMNS_KEY]))
+    )
+    return {key: json.loads(value) for key, value in rows}
+
+
+def _write_meta(
+    conn: Connection, metadata: MetaData, owned: set[str], model_tables: list[str]
+) -> None:
+    meta = metadata.tables[META_TABLE]
+    columns = {
+        f"{table.name}.{column.name}": column.info[VALUE_TYPE]
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if VALUE_TYPE in column.info
+    }
+    conn.execute(meta.delete().where(meta.c.key.in_([_TYPES_KEY, _COLUMNS_KEY])))
+    conn.execute(
+        meta.insert(),
+        [
+            {"key": _TYPES_KEY, "value": json.dumps(sorted(owned | set(model_tables)))},
+            {"key": _COLUMNS_KEY, "value": json.dumps(columns, sort_keys=True)},
+        ],
+    )
 
 
 async def sync_schema(db: Database, metadata: MetaData, model_tables: list[str]) -> SyncReport:
-    """Create what is missing and refuse what is unsafe, in one transaction."""
+    """At start: apply the safe changes, or refuse when any other is pending."""
 
     def run(conn: Connection) -> SyncReport:
-        meta = metadata.tables[META_TABLE]
-        stored: dict[str, Any] = {}
-        if conn.dialect.has_table(conn, META_TABLE):
-            rows = conn.execute(
-                select(meta.c.key, meta.c.value).where(meta.c.key.in_([_TYPES_KEY, _COLUMNS_KEY]))
-            )
-            stored = {key: json.loads(value) for key, value in rows}
+        stored = _read_meta(conn, metadata)
         owned = set(stored.get(_TYPES_KEY, ()))
-        report = _plan(conn, metadata, owned, stored.get(_COLUMNS_KEY, {}))
-        columns = {
-            f"{table.name}.{column.name}": column.info[VALUE_TYPE]
-            for table in metadata.sorted_tables
-            for column in table.columns
-            if VALUE_TYPE in column.info
-        }
-        conn.execute(meta.delete().where(meta.c.key.in_([_TYPES_KEY, _COLUMNS_KEY])))
-        conn.execute(
-            meta.insert(),
-            [
-                {"key": _TYPES_KEY, "value": json.dumps(sorted(owned | set(model_tables)))},
-                {"key": _COLUMNS_KEY, "value": json.dumps(columns, sort_keys=True)},
-            ],
-        )
+        changes = plan_changes(conn, metadata, owned, stored.get(_COLUMNS_KEY, {}))
+        report = SyncReport(changes=changes)
+        if any(c.level in _AT_START for c in changes):
+            blocked = any(c.level is Level.BLOCKED for c in changes)
+            advice = (
+                "nothing was changed; revert these edits in schema.graphql, or move the data "
+                "out first"
+                if blocked
+                else "nothing was changed; run `bastion deploy` to apply them "
+                "(`bastion deploy --dry-run` shows the plan), or revert these edits in "
+                "schema.graphql"
+            )
+            raise _refusal(changes, _AT_START, advice)
+        _apply(conn, metadata, [c for c in changes if c.level is Level.SAFE], report)
+        _write_meta(conn, metadata, owned, model_tables)
+        report.fresh = bool(report.created) and not owned
+        report.applied = True
+        return report
+
+    async with db.write() as conn:
+        return await conn.run_sync(run)
+
+
+async def deploy_schema(
+    db: Database,
+    metadata: MetaData,
+    model_tables: list[str],
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+) -> SyncReport:
+    """Apply every change of the plan in one transaction (``force`` for destructive ones).
+
+    ``db`` must not enforce foreign keys on SQLite (see :class:`Database`): the references are
+    checked once, before the commit, instead.
+    """
+
+    def run(conn: Connection) -> SyncReport:
+        stored = _read_meta(conn, metadata)
+        owned = set(stored.get(_TYPES_KEY, ()))
+        changes = plan_changes(conn, metadata, owned, stored.get(_COLUMNS_KEY, {}))
+        report = SyncReport(changes=changes)
+        if dry_run:
+            return report
+        if any(c.level is Level.BLOCKED for c in changes):
+            raise _refusal(
+                changes,
+                (Level.BLOCKED,),
+                "nothing was changed; revert these edits in schema.graphql, or change the data "
+                "first",
+            )
+        if not force and any(c.level is Level.DESTRUCTIVE for c in changes):
+            raise _refusal(
+                changes,
+                (Level.DESTRUCTIVE,),
+                "nothing was changed; these drop or convert data: run `bastion deploy --force` "
+                "to apply them",
+            )
+        try:
+            _apply(conn, metadata, changes, report)
+        except DBAPIError as error:
+            raise SchemaChangeRefused(
+                [f"the database refused the change: {error.orig}", "nothing was changed"]
+            ) from None
+        if conn.dialect.name == "sqlite":
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                tables = sorted({str(row[0]) for row in broken})
+                raise SchemaChangeRefused(
+                    [
+                        f"the change would leave rows of {', '.join(tables)} pointing at nothing",
+                        "nothing was changed",
+                    ]
+                )
+        _write_meta(conn, metadata, owned, model_tables)
+        report.fresh = bool(report.created) and not owned
+        report.applied = True
         return report
 
     async with db.write() as conn:
