@@ -305,8 +305,8 @@ def test_serve_refuses_an_unsafe_schema_change(tmp_path: Path, no_server: None) 
 
     result = run("serve", str(root))
     assert result.exit_code == 1
-    assert "error: cannot apply at start:" in result.stderr
-    assert "Movie.year" in result.stderr
+    assert "convert field Movie.year from Int to String" in result.stderr
+    assert "nothing was changed; run `bastion deploy`" in result.stderr
 
 
 @pytest.mark.parametrize(
