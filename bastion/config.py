@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator
@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError
 from bastion.auth.settings import AuthConfig
 from bastion.errors import ProjectError
 from bastion.functions.settings import FunctionConfig, check_function_names
+from bastion.graphql.settings import GraphQLConfig
 from bastion.http.client_ip import parse_networks
 from bastion.permissions.rules import TypeRules
 from bastion.section import Section
@@ -85,6 +86,8 @@ class HttpConfig(Section):
     """``http:`` — what the HTTP layer allows."""
 
     cors: CorsConfig = CorsConfig()
+    # Request bodies are read up to this size and refused with 413 past it.
+    max_body_bytes: Annotated[int, Field(ge=1024, le=100_000_000)] = 1_000_000
     # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
     trusted_proxies: list[str] = []
 
@@ -100,9 +103,12 @@ class ProjectConfig(Section):
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
     app_id: str
+    # production: introspection for root tokens only, no "Did you mean" suggestions.
+    mode: Literal["development", "production"] = "development"
     database: DatabaseConfig = DatabaseConfig()
     server: ServerConfig = ServerConfig()
     http: HttpConfig = HttpConfig()
+    graphql: GraphQLConfig = GraphQLConfig()
     schema_file: Annotated[str, Field(alias="schema", min_length=1)] = "schema.graphql"
     seed: str | None = None
     auth: AuthConfig = AuthConfig()

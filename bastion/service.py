@@ -77,7 +77,12 @@ class Service:
         if project.config.auth.require_login:
             auth_fields.require_login(self.schema)
         self.executor = Executor(
-            self.schema, self.store, auth=self.auth, permissions=self.permissions
+            self.schema,
+            self.store,
+            auth=self.auth,
+            permissions=self.permissions,
+            limits=project.config.graphql,
+            introspection=project.config.mode == "development",
         )
         self.functions.executor = self.executor
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bastion.auth import Viewer
 from bastion.auth.services import AuthServices
 from bastion.graphql.loaders import Loaders
+from bastion.graphql.settings import GraphQLConfig
 from bastion.permissions.compile import ViewerPermissions
 from bastion.store import Store
 from bastion.store.database import LazyTransaction
@@ -40,6 +41,8 @@ class RequestContext:
     after_commit: list[Callable[[], Awaitable[dict[str, Any] | None]]] = field(default_factory=list)
     # 0 for a client's request; 1 and more for documents run by functions through `api`.
     nesting: int = 0
+    # The request limits; resolvers read the page sizes from them.
+    limits: GraphQLConfig = field(default_factory=GraphQLConfig)
 
     async def connection(self) -> AsyncConnection:
         """The request's transaction (a write transaction for mutations)."""

@@ -42,6 +42,11 @@ def format_error(error: GraphQLError, default_code: Code) -> dict[str, Any]:
     return formatted
 
 
-def request_error(message: str, code: Code = Code.BAD_REQUEST) -> dict[str, Any]:
+def request_error(message: str, code: Code = Code.BAD_REQUEST, **extensions: Any) -> dict[str, Any]:
     """An error about the request as a whole (no path): a bad body, a missing query."""
-    return {"message": message, "extensions": {"code": code.value}}
+    return {"message": message, "extensions": {**extensions, "code": code.value}}
+
+
+def refusal(error: BastionError) -> dict[str, Any]:
+    """A :class:`BastionError` that refuses the whole request, as a request error."""
+    return request_error(error.message, error.code, **error.extensions)

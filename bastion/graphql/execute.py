@@ -19,6 +19,7 @@ from graphql import (
     DocumentNode,
     GraphQLError,
     GraphQLSchema,
+    GraphQLSyntaxError,
     OperationDefinitionNode,
     OperationType,
     execute,
@@ -34,8 +35,16 @@ from bastion.auth.services import AuthServices
 from bastion.errors import BastionError, Code
 from bastion.graphql.context import RequestContext
 from bastion.graphql.credential_limit import credential_fields, credential_problem
-from bastion.graphql.errors import format_error, request_error
+from bastion.graphql.errors import format_error, refusal, request_error
+from bastion.graphql.limits import (
+    LimitExceeded,
+    check_cost,
+    check_shape,
+    estimate_cost,
+    measure,
+)
 from bastion.graphql.loaders import Loaders
+from bastion.graphql.settings import GraphQLConfig
 from bastion.graphql.visibility import executor_for, public_schema
 from bastion.permissions.compile import Permissions
 from bastion.store import Store
@@ -53,12 +62,25 @@ class RequestFailed(Exception):
         self.errors = errors
 
 
+INTROSPECTION_OFF = "Introspection is turned off (mode: production) for all but root tokens"
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A document that parsed, fits the limits and validated; kept in the cache."""
+
+    document: DocumentNode
+    introspects: bool
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A parsed and validated document with the operation chosen to run."""
 
     document: DocumentNode
     operation: OperationDefinitionNode
+    # Whether the document asks for `__schema` or `__type`.
+    introspects: bool = False
 
     @property
     def is_mutation(self) -> bool:
@@ -76,7 +98,11 @@ class Outcome:
 
 
 class Executor:
-    """One per app: the schema, the store and the document cache."""
+    """One per app: the schema, the store, the request limits and the document cache.
+
+    ``introspection`` False is production mode: ``__schema`` and ``__type`` are for root tokens
+    only, and no error suggests names ("Did you mean ...?") that introspection would reveal.
+    """
 
     def __init__(
         self,
@@ -85,31 +111,44 @@ class Executor:
         cache_size: int = DOCUMENT_CACHE_SIZE,
         auth: AuthServices | None = None,
         permissions: Permissions | None = None,
+        limits: GraphQLConfig | None = None,
+        introspection: bool = True,
     ) -> None:
         self.schema = schema
         self.store = store
         self.auth = auth
         self.permissions = permissions
+        self.limits = limits or GraphQLConfig()
+        self.introspection = introspection
         self._cached = lru_cache(maxsize=cache_size)(self._parse_and_validate)
         self._credentials = credential_fields(schema)
         # Non-root introspection reads a schema without the root-only fields.
         self._graphql_executor = executor_for(public_schema(schema))
 
-    def _parse_and_validate(self, query: str) -> DocumentNode | list[dict[str, Any]]:
+    def _parse_and_validate(self, query: str) -> _Checked | list[dict[str, Any]]:
         """The document, or the errors that refuse it (a list: no exception is kept alive)."""
+        max_tokens = self.limits.max_tokens
         try:
-            document = parse(query)
-        except GraphQLError as error:
+            document = parse(query, max_tokens=max_tokens)
+        except GraphQLSyntaxError as error:
+            if max_tokens is not None and error.message.endswith("tokens. Parsing aborted."):
+                return [refusal(LimitExceeded("tokens", max_tokens, max_tokens + 1, "is too long"))]
             return [format_error(error, Code.GRAPHQL_PARSE_FAILED)]
-        errors = validate(self.schema, document)
+        # The cheap limits come before validation, whose cost they bound.
+        shape = measure(document)
+        try:
+            check_shape(self.limits, shape)
+        except LimitExceeded as exceeded:
+            return [refusal(exceeded)]
+        errors = validate(self.schema, document, hide_suggestions=not self.introspection)
         if errors:
             return [format_error(e, Code.GRAPHQL_VALIDATION_FAILED) for e in errors]
         problem = credential_problem(self._credentials, document)
         if problem:
             return [request_error(problem)]
-        return document
+        return _Checked(document, shape.introspects)
 
-    def _document(self, query: str) -> DocumentNode | list[dict[str, Any]]:
+    def _document(self, query: str) -> _Checked | list[dict[str, Any]]:
         # Only documents of ordinary size are cached, so that the cache's memory stays
         # bounded (1,024 entries of at most 16 KB) whatever clients send.
         if len(query) > MAX_CACHED_QUERY_LENGTH:
@@ -118,9 +157,10 @@ class Executor:
 
     def prepare(self, query: str, operation_name: str | None = None) -> Prepared:
         """Parse (cached), validate (cached) and pick the operation; raises RequestFailed."""
-        document = self._document(query)
-        if isinstance(document, list):
-            raise RequestFailed(document)
+        checked = self._document(query)
+        if isinstance(checked, list):
+            raise RequestFailed(checked)
+        document = checked.document
         operation = get_operation_ast(document, operation_name)
         if operation is None:
             message = (
@@ -129,7 +169,7 @@ class Executor:
                 else "Must provide operation name if query contains multiple operations."
             )
             raise RequestFailed([request_error(message)])
-        return Prepared(document, operation)
+        return Prepared(document, operation, checked.introspects)
 
     async def execute(
         self,
@@ -146,6 +186,9 @@ class Executor:
         inside a mutation, the document joins that request's transaction in a savepoint, and
         its after-commit work waits for that request's commit (unless ``share`` is False).
         """
+        refused = self._refusal(prepared, variables, viewer)
+        if refused is not None:
+            return Outcome({"errors": [refused]}, request_error=True)
         nested = within is not None and within.writes and share
         transaction: LazyTransaction = (
             _Savepoint(within.transaction)
@@ -163,6 +206,7 @@ class Executor:
             permissions=permissions,
             writes=prepared.is_mutation or nested,
             nesting=within.nesting + 1 if within is not None else 0,
+            limits=self.limits,
         )
         if within is not None and nested:
             context.after_commit = within.after_commit
@@ -175,6 +219,7 @@ class Executor:
                 variable_values=dict(variables) if variables else None,
                 operation_name=prepared.operation.name.value if prepared.operation.name else None,
                 executor_class=self._graphql_executor,
+                hide_suggestions=not self.introspection,
             )
             # execute() answers at once, without a coroutine, when variables do not fit.
             result = await outcome if isawaitable(outcome) else outcome
@@ -204,6 +249,23 @@ class Executor:
         errors = [format_error(e, Code.INTERNAL_SERVER_ERROR) for e in result.errors]
         data = None if prepared.is_mutation else result.data
         return Outcome({"errors": errors, "data": data}, headers=context.response_headers)
+
+    def _refusal(
+        self, prepared: Prepared, variables: Mapping[str, Any] | None, viewer: Viewer
+    ) -> dict[str, Any] | None:
+        """Why the document may not run for this viewer with these variables, or None."""
+        if prepared.introspects and not self.introspection and not viewer.is_privileged:
+            return request_error(INTROSPECTION_OFF, Code.FORBIDDEN)
+        if self.limits.max_cost is None:
+            return None
+        cost = estimate_cost(
+            self.schema, prepared.document, prepared.operation, variables, self.limits
+        )
+        try:
+            check_cost(self.limits, cost)
+        except LimitExceeded as exceeded:
+            return refusal(exceeded)
+        return None
 
     async def run(
         self,

@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bastion.auth.audit import switched
-from bastion.errors import NotFound
+from bastion.errors import BadUserInput, NotFound
 from bastion.graphql.context import Info, RequestContext, context_of
+from bastion.graphql.settings import GraphQLConfig
 from bastion.model import RelationField
 from bastion.permissions.compile import Forbidden
 from bastion.permissions.writes import check_writes
@@ -22,12 +23,22 @@ from bastion.store.writes import Journal
 Resolver = Callable[..., Any]
 
 
-def _page(args: dict[str, Any]) -> Page:
+def _page(args: dict[str, Any], limits: GraphQLConfig) -> Page:
+    """The page a list asks for: at most ``max_page_size`` items, a default page without
+    ``first`` (so that no list answers a whole table)."""
     order = args.get("orderBy")
+    first = args.get("first")
+    if first is None:
+        first = limits.default_page_size
+    elif first > limits.max_page_size:
+        raise BadUserInput(
+            f"`first` may be at most {limits.max_page_size} (page with `skip`)",
+            max=limits.max_page_size,
+        )
     return Page(
         where=args.get("where"),
         order_by=tuple(order) if order else None,
-        first=args.get("first"),
+        first=first,
         skip=args.get("skip"),
     )
 
@@ -67,7 +78,7 @@ def count(type_name: str) -> Resolver:
 
 
 def _checked_page(context: RequestContext, type_name: str, args: dict[str, Any]) -> Page:
-    page = _page(args)
+    page = _page(args, context.limits)
     page.check()
     if context.permissions is not None:
         context.permissions.check_where(type_name, page.where)

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -164,11 +165,17 @@ def faketime_library() -> Path:
 
 
 class FakeClock:
-    """The offset libfaketime adds to the wall clock of the processes that read ``path``."""
+    """The offset libfaketime adds to the wall clock of the processes that read ``path``.
 
-    def __init__(self, path: Path) -> None:
+    ``frozen``: the clock stands still (at the real time of its making, plus the offset) and
+    moves only by :meth:`advance`, so that what a test counts cannot depend on how fast the
+    machine answers.
+    """
+
+    def __init__(self, path: Path, frozen: bool = False) -> None:
         self.path = path
         self.offset = 0
+        self.frozen_at = int(time.time()) if frozen else None
         self._write()
 
     def advance(self, seconds: int) -> None:
@@ -183,10 +190,17 @@ class FakeClock:
             "FAKETIME_TIMESTAMP_FILE": str(self.path),
             "FAKETIME_NO_CACHE": "1",  # read the file on every call, so a jump is seen at once
             "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # timers and the event loop keep real time
+            "TZ": "UTC",  # the frozen clock's absolute date is read in the local zone
         }
 
     def _write(self) -> None:
         # Whole or not at all: the server may read the file at any moment.
         partial = self.path.with_suffix(".tmp")
-        partial.write_text(f"+{self.offset}\n", encoding="ascii")
+        if self.frozen_at is None:
+            spec = f"+{self.offset}"
+        else:
+            # An absolute date without "@" is a clock that does not run.
+            at = datetime.fromtimestamp(self.frozen_at + self.offset, UTC)
+            spec = at.strftime("%Y-%m-%d %H:%M:%S")
+        partial.write_text(f"{spec}\n", encoding="ascii")
         partial.replace(self.path)

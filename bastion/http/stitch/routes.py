@@ -95,6 +95,7 @@ class StitchApi:
         self.graphql = GraphQLEndpoint(
             service.executor,
             service.auth.authenticator.authenticate,
+            max_body_bytes=service.project.config.http.max_body_bytes,
             on_refused_token=lambda _auth: error_response(invalid_session()),
         )
 
