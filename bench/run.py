@@ -108,6 +108,26 @@ def wrk(url: str, body: str, connections: int, token: str | None = None) -> dict
     return {"rps": float(rps[1]), "p50": latency("50"), "p99": latency("99")}
 
 
+def create_user(root: Path, env: dict[str, str]) -> None:
+    """The bench user (EMAIL, PASSWORD) in the project at ``root``, made by the CLI."""
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "bastion", "users", "create"),
+            *("--email", EMAIL, "--password-stdin", "--project", str(root)),
+        ],
+        input=PASSWORD + "\n",
+        text=True,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def serve_command(root: Path, port: int) -> list[str]:
+    """The command that serves the project at ``root`` on ``port``."""
+    return [sys.executable, "-m", "bastion", "serve", str(root), "--port", str(port)]
+
+
 def argon2_ms(samples: int = 40) -> float:
     """Median time of one argon2id verification at Bastion's default parameters."""
     hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1, type=Type.ID)
@@ -121,6 +141,7 @@ def argon2_ms(samples: int = 40) -> float:
 
 
 def main() -> None:
+    """Every benchmark but the limits one (``scripts/bench limits``)."""
     root = Path(tempfile.mkdtemp(prefix="bastion-bench-"))
     (root / "schema.graphql").write_text(SCHEMA)
     (root / "bastion.yml").write_text(
@@ -135,29 +156,10 @@ def main() -> None:
         )
     )
     env = {**os.environ, "BASTION_SECRET": "b" * 64}
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bastion",
-            "users",
-            "create",
-            "--email",
-            EMAIL,
-            "--password-stdin",
-            "--project",
-            str(root),
-        ],
-        input=PASSWORD + "\n",
-        text=True,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    create_user(root, env)
     rows: list[tuple[str, dict[str, float]]] = []
     port = free_port()
-    serve = [sys.executable, "-m", "bastion", "serve", str(root), "--port", str(port)]
-    with process(serve, port, env, root) as url:
+    with process(serve_command(root, port), port, env, root) as url:
         login = httpx.post(f"{url}/graphql", json={"query": LOGIN}).json()
         token = login["data"]["loginEmailPassword"]["accessToken"]
         check = httpx.post(
@@ -185,4 +187,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["limits"]:
+        from bench import limits
+
+        limits.main()
+    else:
+        main()
