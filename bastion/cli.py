@@ -192,6 +192,7 @@ def _register_subcommands() -> None:
     from bastion.cli_api_keys import api_keys
     from bastion.cli_audit import audit
     from bastion.cli_deploy import deploy
+    from bastion.cli_keys import keys
     from bastion.cli_root_tokens import root_token
     from bastion.cli_tokens import token
     from bastion.cli_users import users
@@ -200,6 +201,7 @@ def _register_subcommands() -> None:
     main.add_command(api_keys)
     main.add_command(audit)
     main.add_command(deploy)
+    main.add_command(keys)
     main.add_command(root_token)
     main.add_command(token)
 

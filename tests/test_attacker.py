@@ -7,13 +7,16 @@ not sign, and nothing written (counted in the database after each attack).
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import func, select
 
 from bastion.store.system import SESSION_TABLE
@@ -172,6 +175,99 @@ async def test_tampered_claims_and_shapes(target: Target) -> None:
         )
         assert response.status_code == 200
         assert response.json()["data"] == {"viewer": {"user": None}}
+
+
+# -- Bastion's own signing keys (kid, algorithm pinned by the key) -------------------------
+
+
+def hs256(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> str:
+    """An HS256 token made by hand: PyJWT refuses a PEM as an HMAC secret, an attacker not."""
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    digest = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(digest)}"
+
+
+async def own_target(
+    make_project: Callable[..., Any], client_for: Callable[..., Any], algorithm: str
+) -> Target:
+    auth = {**SIGNUP, "signing": {"algorithm": algorithm}}
+    client: GraphQLClient = await client_for(make_project(SCHEMA, auth=auth))
+    found = Target(client)
+    registered = await client.data(
+        "mutation ($p: String!) { registerUserEmailPassword(input: "
+        '{email: "ann@example.com", password: $p}) { accessToken } }',
+        {"p": PASSWORD},
+    )
+    found.claims = jwt.decode(
+        registered["registerUserEmailPassword"]["accessToken"],
+        options={"verify_signature": False},
+    )
+    return found
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA"])
+async def test_hs256_with_the_public_key_as_secret(
+    make_project: Callable[..., Any], client_for: Callable[..., Any], algorithm: str
+) -> None:
+    # The HS/RS confusion: the public key is public (it is in the JWKS); used as an HMAC
+    # secret, it would forge any token if the token's alg were believed.
+    target = await own_target(make_project, client_for, algorithm)
+    key = target.service.auth.keys.signing_key()
+    public = key.verifier
+    honest = jwt.encode(target.claims, key.material, algorithm=algorithm, headers={"kid": key.kid})
+    assert (await target.as_bearer(honest))["data"]["viewer"]["user"] is not None
+    jwks = (await target.client.http.get("/.well-known/jwks.json")).text
+    secrets = [
+        public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo),
+        public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo),
+        json.dumps(key.public_jwk()).encode(),
+        jwks.encode(),
+    ]
+    before = await target.rows()
+    for secret in secrets:
+        for header in ({"alg": "HS256", "kid": key.kid}, {"alg": "HS256"}):
+            refused(await target.as_bearer(hs256(header, target.claims, secret)))
+    assert await target.rows() == before
+
+
+async def test_the_real_kid_with_another_algorithm(target: Target) -> None:
+    kid = target.service.auth.keys.signing_key().kid  # an Ed25519 key (the default)
+    refused(await target.as_bearer(forged({"alg": "none", "kid": kid}, target.claims)))
+    for algorithm, key in (
+        ("RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        ("ES256", ec.generate_private_key(ec.SECP256R1())),
+        ("EdDSA", ed25519.Ed25519PrivateKey.generate()),  # the right algorithm, not our key
+        ("HS256", b"k" * 32),
+    ):
+        token = jwt.encode(target.claims, key, algorithm=algorithm, headers={"kid": kid})
+        refused(await target.as_bearer(token))
+
+
+@pytest.mark.parametrize(
+    "kid",
+    [
+        "../../secret",
+        "../../../.bastion/secret",
+        "/dev/null",
+        "' OR 1=1 --",
+        "keys/../secret",
+        "legacy",
+        "a" * 16,  # shaped like our kids, but unknown
+    ],
+)
+async def test_kids_that_name_no_key_of_ours(target: Target, kid: str) -> None:
+    # Even signed with what the path names (the server secret itself), a kid is only ever
+    # looked up among the loaded keys.
+    server_secret = (target.service.project.data_dir / "secret").read_bytes().strip()
+    before = await target.rows()
+    for key, algorithm in (
+        (server_secret, "HS256"),
+        (b"\0" * 32, "HS256"),
+        (ed25519.Ed25519PrivateKey.generate(), "EdDSA"),
+    ):
+        token = jwt.encode(target.claims, key, algorithm=algorithm, headers={"kid": kid})
+        refused(await target.as_bearer(token))
+    assert await target.rows() == before
 
 
 # -- GraphQL (OWASP GraphQL cheat sheet) ----------------------------------------------------

@@ -44,6 +44,7 @@ class AuditType(StrEnum):
     USER_ACTIVATED = "user_activated"
     ROOT_TOKEN_USED = "root_token_used"  # noqa: S105 - an event name
     KEY_ROTATED = "key_rotated"
+    KEY_PRUNED = "key_pruned"
     PERMISSION_DENIED = "permission_denied"
 
 

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from bastion.auth.secret import check_secret, load_secret
+from bastion.auth.secret import has_secret
 from bastion.auth.sessions import STATE_TTL_SECONDS
-from bastion.auth.tokens import AccessClaims, AccessTokens
+from bastion.auth.tokens import LONGEST_LIFETIME, AccessClaims, AccessTokens
 from bastion.auth.viewer import Viewer, ViewerKind
 from bastion.clock import Clock, system_clock
 from bastion.errors import BadUserInput
@@ -27,10 +27,11 @@ from bastion.store import Store
 from bastion.store.ids import is_id
 
 if TYPE_CHECKING:
+    from bastion.auth.keys import KeySet
     from bastion.project import Project
 
 DEFAULT_LIFETIME = 3600
-MAX_LIFETIME = 365 * 86_400
+MAX_LIFETIME = LONGEST_LIFETIME
 
 
 def lifetime_seconds(lifetime: int | timedelta) -> int:
@@ -95,22 +96,21 @@ def generate_auth_token(
     type_name: str,
     lifetime: int | timedelta = DEFAULT_LIFETIME,
     *,
-    secret: bytes | None = None,
+    keys: KeySet | None = None,
     clock: Clock = system_clock,
 ) -> str:
     """A temporary access token bound to a node of ``project`` (a :class:`bastion.Project`).
 
     The node is checked when the token is used, not here: this needs no database, only the
-    project's secret (``BASTION_SECRET`` or ``.bastion/secret``).
+    project's signing keys (``BASTION_SIGNING_KEYS`` or ``.bastion/keys``), unless ``keys``
+    gives them.
     """
-    from bastion.auth.services import access_tokens_for
+    from bastion.auth.services import access_tokens_for, signing_keys_for
 
-    key = (
-        check_secret(secret, "the given secret")
-        if secret is not None
-        else load_secret(project.data_dir)
-    )
-    tokens = access_tokens_for(project, key, clock)
+    if keys is None:
+        # Signing only: the server secret (which verifies legacy tokens) is not needed.
+        keys = signing_keys_for(project, clock, None, has_secret(project.data_dir))
+    tokens = access_tokens_for(project, keys, clock)
     return NodeTokens(tokens, project.model).issue(node_id, type_name, lifetime)
 
 

@@ -1,4 +1,7 @@
-"""The server secret that signs access tokens.
+"""The server secret: root tokens and refresh-token successors are derived from it (HMAC).
+
+Access tokens are signed by the signing keys (:mod:`bastion.auth.keys`); the secret still
+verifies the tokens it signed before a project had keys, until that legacy key is pruned.
 
 From ``BASTION_SECRET`` when set (every worker of a deployment must share it), else from
 ``.bastion/secret``, made once with 32 random bytes and written atomically with mode 0600.
@@ -13,6 +16,7 @@ import secrets
 from pathlib import Path
 
 from bastion.errors import ProjectError
+from bastion.files import write_private_file
 
 SECRET_ENV = "BASTION_SECRET"  # noqa: S105 - a variable name, not a secret
 SECRET_FILE = "secret"  # noqa: S105 - a file name
@@ -28,30 +32,18 @@ def check_secret(secret: bytes, source: str) -> bytes:
     return secret
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        # link, not rename: it fails when the file exists, so two processes starting at
-        # once can never end up with different secrets.
-        os.link(temp, path)
-    finally:
-        os.unlink(temp)
+def has_secret(data_dir: Path) -> bool:
+    """Whether a server secret exists already (in the environment or in ``data_dir``)."""
+    return SECRET_ENV in os.environ or (data_dir / SECRET_FILE).exists()
 
 
 def load_secret(data_dir: Path) -> bytes:
-    """The signing secret of a project, made on first use."""
+    """The server secret of a project, made on first use."""
     from_env = os.environ.get(SECRET_ENV)
     if from_env is not None:
         return check_secret(from_env.encode(), SECRET_ENV)
     path = data_dir / SECRET_FILE
     if not path.exists():
         with contextlib.suppress(FileExistsError):  # another process made it first
-            _write_atomically(path, secrets.token_hex(MIN_SECRET_BYTES).encode())
+            write_private_file(path, secrets.token_hex(MIN_SECRET_BYTES).encode())
     return check_secret(path.read_bytes().strip(), str(path))

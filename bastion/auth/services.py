@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -9,12 +10,13 @@ from bastion.auth.accounts import Accounts
 from bastion.auth.audit import Audit
 from bastion.auth.authenticate import Authenticator
 from bastion.auth.identities import Identities
+from bastion.auth.keys import KeySet, open_keys
 from bastion.auth.logins import Logins
 from bastion.auth.node_tokens import NodeTokens
 from bastion.auth.passwords import Passwords
 from bastion.auth.providers.api_keys import ApiKeys
 from bastion.auth.root_tokens import RootTokens
-from bastion.auth.secret import check_secret, load_secret
+from bastion.auth.secret import check_secret, has_secret, load_secret
 from bastion.auth.session_tokens import SessionTokens
 from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
@@ -34,8 +36,10 @@ from bastion.store.system import (
     SESSION_TABLE,
 )
 
-if TYPE_CHECKING:  # imported when the provider is on: it loads `cryptography`
+if TYPE_CHECKING:  # imported when the provider is on: it makes an HTTP client
     from bastion.auth.providers.custom_token import CustomTokenVerifier
+
+log = logging.getLogger("bastion.auth")
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class AuthServices:
     """Accounts, sessions, tokens, the providers and the request authenticator."""
 
     config: AuthConfig
+    keys: KeySet
     accounts: Accounts
     sessions: Sessions
     tokens: AccessTokens
@@ -68,11 +73,31 @@ class AuthServices:
             await self.custom_tokens.aclose()
 
 
-def access_tokens_for(project: Project, key: bytes, clock: Clock) -> AccessTokens:
-    """The access tokens of ``project``, signed with ``key``."""
+def signing_keys_for(
+    project: Project, clock: Clock, server_secret: bytes | None, had_secret: bool
+) -> KeySet:
+    """The signing keys of ``project`` (made on first use, see :func:`open_keys`).
+
+    ``had_secret``: the project had a server secret before this start, so tokens signed with
+    it may be out there; a new key folder then lets the secret keep verifying them.
+    """
+    algorithm = project.config.auth.signing.algorithm
+    keys = open_keys(project.data_dir, algorithm, clock, server_secret, legacy=had_secret)
+    current = keys.signing_key().algorithm
+    if current != algorithm and keys.folder is not None:
+        log.info(
+            "auth.signing.algorithm is %s; the signing key is %s until `bastion keys rotate`",
+            algorithm,
+            current,
+        )
+    return keys
+
+
+def access_tokens_for(project: Project, keys: KeySet, clock: Clock) -> AccessTokens:
+    """The access tokens of ``project``, signed with ``keys``."""
     config = project.config.auth
     return AccessTokens(
-        key,
+        keys,
         issuer=config.issuer or f"bastion:{project.config.app_id}",
         audience=project.config.app_id,
         lifetime=config.access_token_lifetime,
@@ -85,6 +110,7 @@ def build_auth(
 ) -> AuthServices:
     """Wire the services of ``project``; the secret is loaded (or made) unless given."""
     config = project.config.auth
+    had_secret = secret is not None or has_secret(project.data_dir)
     # An injected secret gets the same length check as one from the environment or the file.
     key = (
         check_secret(secret, "the injected secret")
@@ -92,7 +118,8 @@ def build_auth(
         else load_secret(project.data_dir)
     )
     tables = store.tables.metadata.tables
-    tokens = access_tokens_for(project, key, clock)
+    keys = signing_keys_for(project, clock, key, had_secret)
+    tokens = access_tokens_for(project, keys, clock)
     audit = Audit(store.db, tables[AUDIT_TABLE], clock)
     sessions = Sessions(
         store.db,
@@ -133,6 +160,7 @@ def build_auth(
     throttle = Throttle(config.throttle, store.db, tables[LOGIN_FAILURE_TABLE], clock, audit)
     return AuthServices(
         config=config,
+        keys=keys,
         accounts=accounts,
         sessions=sessions,
         tokens=tokens,

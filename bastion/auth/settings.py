@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -10,6 +10,9 @@ from bastion.auth.throttle_settings import ThrottleConfig
 from bastion.section import Section
 
 DAY = 86_400
+
+SigningAlgorithm = Literal["EdDSA", "ES256", "RS256", "HS256"]
+"""The algorithms a signing key may use (``auth.signing.algorithm``)."""
 
 
 class PasswordHashConfig(Section):
@@ -104,6 +107,18 @@ class ProvidersConfig(Section):
         }.get(name, False)
 
 
+class SigningConfig(Section):
+    """``auth.signing``: how new signing keys are made (``bastion keys rotate``).
+
+    EdDSA (Ed25519) by default: small, fast and deterministic signatures, and a public key
+    other services can verify with (``/.well-known/jwks.json``) without sharing a secret.
+    ES256 and RS256 (3072-bit) suit verifiers that lack EdDSA; HS256 keeps tokens verifiable
+    only by Bastion. A change applies to the next key: the signing key keeps its algorithm.
+    """
+
+    algorithm: SigningAlgorithm = "EdDSA"
+
+
 class AuthConfig(Section):
     """``auth:`` — tokens, sessions and the login providers."""
 
@@ -118,6 +133,7 @@ class AuthConfig(Section):
     providers: ProvidersConfig = ProvidersConfig()
     password_hash: PasswordHashConfig = PasswordHashConfig()
     throttle: ThrottleConfig = ThrottleConfig()
+    signing: SigningConfig = SigningConfig()
 
     @model_validator(mode="after")
     def _lifetimes_fit(self) -> AuthConfig:

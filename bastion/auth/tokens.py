@@ -1,8 +1,12 @@
-"""Access tokens: JWTs signed with HS256 by PyJWT, verified strictly.
+"""Access tokens: JWTs signed by PyJWT with the project's signing key, verified strictly.
 
-PyJWT's defaults are not safe (no claim is required, a string ``exp`` passes), so verification
-pins the algorithm, requires every claim we rely on, checks their types, and reads the time from
-the injected clock (30 s of skew allowed). The compact form is checked before PyJWT sees it.
+The token's header names its key (``kid``); the key is looked up in the in-memory key set
+only (:mod:`bastion.auth.keys`), and the algorithm is the key's, never the token's: a header
+``alg`` other than the key's is refused before PyJWT runs, so an RSA public key can never be
+used as an HMAC secret. Headers naming other keys (``jku``, ``x5u``, ``jwk``, ``x5c``) are
+ignored. PyJWT's defaults are not safe (no claim is required, a string ``exp`` passes), so
+verification requires every claim we rely on, checks their types, and reads the time from the
+injected clock (30 s of skew allowed). The compact form is checked before PyJWT sees it.
 """
 
 from __future__ import annotations
@@ -12,14 +16,18 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
 from bastion.clock import Clock
 
-ALGORITHM = "HS256"
+if TYPE_CHECKING:  # the key set reads LEEWAY_SECONDS from here
+    from bastion.auth.keys import KeySet
+
 LEEWAY_SECONDS = 30
+# No token Bastion signs lives longer (node tokens: a year; access tokens: a day at most).
+LONGEST_LIFETIME = 365 * 86_400
 MAX_TOKEN_LENGTH = 8192
 _COMPACT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 VERIFIED_CACHE_SIZE = 10_000
@@ -61,16 +69,23 @@ class AccessTokens:
     """Issues and verifies the access tokens of one project."""
 
     def __init__(
-        self, secret: bytes, issuer: str, audience: str, lifetime: int, clock: Clock
+        self, keys: KeySet, issuer: str, audience: str, lifetime: int, clock: Clock
     ) -> None:
-        self._secret = secret
+        self._keys = keys
         self.issuer = issuer
         self.audience = audience
         self.lifetime = lifetime
         self._clock = clock
-        # Tokens whose signature and claims were checked already: a token is sent with every
-        # request of a client, and checking its HMAC again each time is most of the cost.
-        self._verified: dict[str, AccessClaims] = {}
+        # Tokens whose signature and claims were checked already, with their key's kid: a
+        # token is sent with every request of a client, and checking its signature again each
+        # time is most of the cost.
+        self._verified: dict[str, tuple[str | None, AccessClaims]] = {}
+
+    def _sign(self, payload: dict[str, Any]) -> str:
+        key = self._keys.signing_key()
+        token = jwt.encode(payload, key.material, algorithm=key.algorithm, headers={"kid": key.kid})
+        self._keys.signed(key, payload["exp"])
+        return token
 
     def issue(
         self,
@@ -105,12 +120,12 @@ class AccessTokens:
             "sid": session_id,
             "typ": ACCESS,
         }
-        return jwt.encode(payload, self._secret, algorithm=ALGORITHM), claims
+        return self._sign(payload), claims
 
     def issue_for_node(self, node_id: str, type_name: str, lifetime: int) -> str:
         """A token bound to a node, with its own lifetime and no session."""
         iat = int(self._clock().timestamp())
-        payload = {
+        payload: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
             "sub": node_id,
@@ -120,16 +135,21 @@ class AccessTokens:
             "typ": NODE,
             "ntp": type_name,
         }
-        return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
+        return self._sign(payload)
 
     def verify(self, token: str) -> AccessClaims:
         """The claims of a valid token; raises :class:`TokenRefused` otherwise."""
-        claims = self._verified.get(token)
-        if claims is None:
-            claims = self._verify_signed(token)
+        cached = self._verified.get(token)
+        if cached is not None and not self._keys.holds(cached[0]):
+            # Its key was pruned: the cache must not keep the token alive.
+            del self._verified[token]
+            raise TokenRefused(INVALID)
+        if cached is None:
+            cached = self._verify_signed(token)
             if len(self._verified) >= VERIFIED_CACHE_SIZE:
                 self._verified.pop(next(iter(self._verified)))
-            self._verified[token] = claims
+            self._verified[token] = cached
+        claims = cached[1]
         # Time moves on: check it on every use, cached or not.
         now = self._clock().timestamp()
         if claims.issued_at > now + LEEWAY_SECONDS:
@@ -138,15 +158,27 @@ class AccessTokens:
             raise TokenRefused(EXPIRED)
         return claims
 
-    def _verify_signed(self, token: str) -> AccessClaims:
-        """Check form, signature and claims (all but time) of a token not seen before."""
+    def _verify_signed(self, token: str) -> tuple[str | None, AccessClaims]:
+        """Check form, key, signature and claims (all but time) of a token not seen before."""
         if not looks_like_jwt(token):
+            raise TokenRefused(INVALID)
+        try:
+            header = jwt.get_unverified_header(token)
+        except (jwt.PyJWTError, ValueError, TypeError, RecursionError):
+            raise TokenRefused(INVALID) from None
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise TokenRefused(INVALID)
+        key = self._keys.verifying_key(kid)
+        # Exact match with the key's one algorithm: "none" in any casing, HS256 over an
+        # asymmetric key, RS256 over an Ed25519 one all stop here.
+        if key is None or header.get("alg") != key.algorithm:
             raise TokenRefused(INVALID)
         try:
             payload = jwt.decode(
                 token,
-                self._secret,
-                algorithms=[ALGORITHM],
+                key.verifier,
+                algorithms=[key.algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
                 options={
@@ -159,7 +191,7 @@ class AccessTokens:
                     "enforce_minimum_key_length": True,
                 },
             )
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, ValueError, TypeError, RecursionError):
             raise TokenRefused(INVALID) from None
         exp, iat, kind = payload.get("exp"), payload.get("iat"), payload.get("typ")
         if type(exp) is not int or type(iat) is not int or kind not in (ACCESS, NODE):
@@ -169,7 +201,7 @@ class AccessTokens:
         for claim in ("sub", "jti", extra):
             if not isinstance(payload.get(claim), str) or not payload[claim]:
                 raise TokenRefused(INVALID)
-        return AccessClaims(
+        return kid, AccessClaims(
             user_id=payload["sub"],
             session_id=payload["sid"] if kind == ACCESS else "",
             issued_at=iat,

@@ -16,6 +16,7 @@ from bastion.clock import Clock, system_clock
 from bastion.http.access_log import AccessLog
 from bastion.http.client_ip import ClientIP, parse_networks
 from bastion.http.graphql_http import GraphQLEndpoint
+from bastion.http.jwks import jwks_endpoint
 from bastion.http.stitch.routes import StitchApi
 from bastion.project import Project
 from bastion.service import Service
@@ -68,6 +69,7 @@ def create_app(
             # An ASGI app, not a function: the route passes it every method (see __call__).
             Route("/graphql", endpoint),
             Route("/healthz", _healthz, methods=["GET"]),
+            Route("/.well-known/jwks.json", jwks_endpoint(service.auth.keys), methods=["GET"]),
             # The MongoDB Stitch / Realm client API, for apps written against those SDKs.
             *StitchApi(service).routes(),
         ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bastion.auth.secret import load_secret
+from bastion.auth.key_material import SigningKey
 from tests.auth.conftest import Auth
 
 # Printable ASCII: what a client can put in a header value.
@@ -32,20 +33,27 @@ class Forger:
     def __init__(self, auth: Auth, token: str) -> None:
         self.auth = auth
         self.token = token
-        self.secret = load_secret(auth.service.project.data_dir)
+        # The project's own signing key: the forger holds it, to test the claim checks.
+        self.key: SigningKey = auth.service.auth.keys.signing_key()
         self.claims: dict[str, Any] = jwt.decode(
             token,
-            self.secret,
-            algorithms=["HS256"],
+            self.key.verifier,
+            algorithms=[self.key.algorithm],
             audience="test-app",
             options={"verify_iat": False},
         )
 
-    def sign(self, key: bytes | None = None, algorithm: str = "HS256", **changes: Any) -> str:
-        """The real claims with ``changes`` (None removes a claim), signed with ``key``."""
+    def sign(self, key: Any = None, algorithm: str | None = None, **changes: Any) -> str:
+        """The real claims with ``changes`` (None removes a claim), signed with ``key`` (by
+        default the project's key, with its kid)."""
         claims = {**self.claims, **changes}
         claims = {name: value for name, value in claims.items() if value is not None}
-        return jwt.encode(claims, key or self.secret, algorithm=algorithm)
+        return jwt.encode(
+            claims,
+            key or self.key.material,
+            algorithm=algorithm or self.key.algorithm,
+            headers={"kid": self.key.kid},
+        )
 
     def unsigned(self, alg: str, signature: str = "", **changes: Any) -> str:
         """A token whose header says ``alg``, built by hand (no library would make it)."""
@@ -104,11 +112,17 @@ async def test_alg_none(forger: Forger, subtests: pytest.Subtests) -> None:
 
 
 async def test_another_secret(forger: Forger) -> None:
-    token = forger.sign(key=b"another secret of 32 bytes or more!!")
+    token = forger.sign(key=b"another secret of 32 bytes or more!!", algorithm="HS256")
     assert await forger.auth.refused(token) == "ACCESS_TOKEN_INVALID"
 
 
-async def test_another_algorithm_with_the_right_secret(forger: Forger) -> None:
+# The 32-byte key is short for HS384/HS512 on purpose: it is the project's HS256 key.
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+async def test_another_algorithm_with_the_right_secret(auth_for: Callable[..., Any]) -> None:
+    auth = await auth_for(signing={"algorithm": "HS256"})
+    forger = Forger(auth, (await auth.register("ann@example.com"))["accessToken"])
+    assert forger.key.algorithm == "HS256"
+    assert await auth.viewer(forger.sign()) is not None
     for algorithm in ("HS384", "HS512"):
         assert await forger.auth.refused(forger.sign(algorithm=algorithm)) == "ACCESS_TOKEN_INVALID"
 
@@ -182,6 +196,8 @@ async def test_refused_tokens_create_nothing(forger: Forger) -> None:
     # No session, user or renewal comes out of a bad token.
     auth = forger.auth
     before = await auth.gql("{ usersCount }")
-    response = await auth.post("{ viewer { user { id } } }", token=forger.sign(key=b"k" * 32))
+    response = await auth.post(
+        "{ viewer { user { id } } }", token=forger.sign(key=b"k" * 32, algorithm="HS256")
+    )
     assert "x-authorization" not in response.headers
     assert await auth.gql("{ usersCount }") == before

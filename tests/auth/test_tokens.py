@@ -16,6 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from bastion import create_app
+from bastion.auth.key_material import SigningKey
+from bastion.auth.keys import KeySet
 from bastion.auth.secret import SECRET_ENV, load_secret
 from bastion.auth.tokens import LEEWAY_SECONDS, AccessTokens, TokenRefused
 from bastion.clock import FrozenClock
@@ -27,12 +29,23 @@ from tests.auth.conftest import Auth
 KEY = b"k" * 32
 
 
+def hmac_tokens(clock: FrozenClock) -> AccessTokens:
+    """Access tokens over a key set of one HS256 key, held in memory."""
+    return AccessTokens(
+        KeySet(clock, None, [SigningKey("k1", "HS256", KEY)]), "iss", "aud", 100, clock
+    )
+
+
 def decode(auth: Auth, token: str) -> dict[str, Any]:
-    """The claims of a token, checked with the project's own secret."""
-    secret = load_secret(auth.service.project.data_dir)
+    """The claims of a token, checked with the project's key its header names."""
+    key = auth.service.auth.keys.verifying_key(jwt.get_unverified_header(token)["kid"])
     # The injected clock is in 2030: time is the app's to check, not this decoder's.
     claims: dict[str, Any] = jwt.decode(
-        token, secret, algorithms=["HS256"], audience="test-app", options={"verify_iat": False}
+        token,
+        key.verifier,
+        algorithms=[key.algorithm],
+        audience="test-app",
+        options={"verify_iat": False},
     )
     return claims
 
@@ -42,7 +55,9 @@ async def test_access_token_claims(auth: Auth, clock: FrozenClock) -> None:
     user = await auth.viewer(pair["accessToken"])
     assert user is not None
     header = jwt.get_unverified_header(pair["accessToken"])
-    assert header["alg"] == "HS256"
+    # Signed with the project's key (EdDSA by default), which the header names.
+    assert header["alg"] == "EdDSA"
+    assert header["kid"] == auth.service.auth.keys.signing_key().kid
     claims = decode(auth, pair["accessToken"])
     now = int(clock().timestamp())
     assert set(claims) == {"iss", "aud", "sub", "iat", "exp", "jti", "sid", "typ", "baas_device_id"}
@@ -87,7 +102,7 @@ async def test_expiry_at_the_boundary_with_skew(
 
 def test_expiry_boundary_of_the_verifier_and_its_cache() -> None:
     clock = FrozenClock()
-    tokens = AccessTokens(KEY, "iss", "aud", 100, clock)
+    tokens = hmac_tokens(clock)
     token, claims = tokens.issue("user", "session")
     assert tokens.verify(token) == claims  # now cached
     clock.advance(100 + 29)
@@ -100,7 +115,7 @@ def test_expiry_boundary_of_the_verifier_and_its_cache() -> None:
 
 def test_a_token_from_the_future_beyond_the_skew_is_refused() -> None:
     clock = FrozenClock()
-    tokens = AccessTokens(KEY, "iss", "aud", 100, clock)
+    tokens = hmac_tokens(clock)
     near, _ = tokens.issue("user", "s", issued_at=clock() + timedelta(seconds=30))
     far, _ = tokens.issue("user", "s", issued_at=clock() + timedelta(seconds=31))
     assert tokens.verify(near).user_id == "user"

@@ -1,0 +1,387 @@
+"""Signing keys: each algorithm end to end, rotation across workers, pruning, legacy tokens.
+
+Every test runs real apps on real project folders; "another worker" is a second app (or a key
+set opened on the same folder, as ``bastion keys`` does), and time is the injected clock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import jwt
+import pytest
+
+from bastion import generate_auth_token
+from bastion.auth import keys as keys_module
+from bastion.auth.key_material import SigningKey
+from bastion.auth.keys import ACTIVATION_DELAY, KEYS_ENV, KeySet, open_keys
+from bastion.auth.secret import SECRET_ENV
+from bastion.clock import FrozenClock
+from bastion.errors import ProjectError
+from bastion.project import Project, load_project
+from tests.auth.conftest import SIGNUP, Auth
+
+ALGORITHMS = ["EdDSA", "ES256", "RS256", "HS256"]
+
+
+def kid_of(token: str) -> str:
+    kid: str = jwt.get_unverified_header(token)["kid"]
+    return kid
+
+
+def worker(project: Project, clock: FrozenClock) -> KeySet:
+    """The key set of another process on the same folder (``bastion keys`` opens one so)."""
+    return open_keys(project.data_dir, project.config.auth.signing.algorithm, clock)
+
+
+async def signup_app(
+    make_project: Callable[..., Project], client_for: Callable[..., Any], **auth: Any
+) -> tuple[Project, Auth]:
+    project = make_project(auth={**SIGNUP, **auth})
+    return project, Auth(await client_for(project))
+
+
+# -- each algorithm, end to end -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+async def test_a_token_of_each_algorithm_is_accepted(
+    auth_for: Callable[..., Any], algorithm: str
+) -> None:
+    auth = await auth_for(signing={"algorithm": algorithm})
+    pair = await auth.register("ann@example.com")
+    header = jwt.get_unverified_header(pair["accessToken"])
+    assert header["alg"] == algorithm
+    assert header["kid"] == auth.service.auth.keys.signing_key().kid
+    user = await auth.viewer(pair["accessToken"])
+    assert user is not None and user["email"] == "ann@example.com"
+    # The refreshed pair is signed the same way and works too.
+    refreshed = (await auth.refresh(pair["refreshToken"]))["data"]["refreshToken"]
+    assert await auth.viewer(refreshed["accessToken"]) == user
+
+
+async def test_default_algorithm_is_eddsa(auth: Auth) -> None:
+    token = (await auth.register("ann@example.com"))["accessToken"]
+    assert jwt.get_unverified_header(token)["alg"] == "EdDSA"
+
+
+def test_a_bad_algorithm_setting_is_refused(make_project: Callable[..., Project]) -> None:
+    with pytest.raises(ProjectError) as error:
+        make_project(auth={"signing": {"algorithm": "HS512"}})
+    assert "auth.signing.algorithm" in str(error.value)
+    assert "'EdDSA', 'ES256', 'RS256' or 'HS256'" in str(error.value)
+    with pytest.raises(ProjectError, match=r"auth\.signing\.kid"):
+        make_project(auth={"signing": {"kid": "mine"}})
+
+
+# -- files ----------------------------------------------------------------------------------
+
+
+async def test_key_files_are_private_and_whole(
+    make_project: Callable[..., Project], client_for: Callable[..., Any], clock: FrozenClock
+) -> None:
+    project, auth = await signup_app(make_project, client_for)
+    await auth.register("ann@example.com")
+    worker(project, clock).rotate("RS256")
+    folder = project.data_dir / "keys"
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    names = sorted(p.name for p in folder.iterdir())
+    assert not [n for n in names if n.startswith(".")]  # no temporary file left behind
+    files = [folder / n for n in names if n.endswith(".json")]
+    assert len(files) == 2  # a new project: no legacy record
+    for path in files:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        document = json.loads(path.read_text())
+        assert path.name == f"{document['kid']}.json"
+        assert set(document) >= {"kid", "algorithm", "created", "activates", "retired"}
+    # The expiry of the token signed is recorded beside its key (for prune).
+    assert any(".until-" in n for n in names)
+
+
+async def test_two_workers_on_a_new_folder_share_one_key(
+    make_project: Callable[..., Project], client_for: Callable[..., Any]
+) -> None:
+    project = make_project(auth=SIGNUP)
+    first, second = Auth(await client_for(project)), Auth(await client_for(project))
+    assert first.service.auth.keys.signing_key().kid == second.service.auth.keys.signing_key().kid
+    token = (await first.register("ann@example.com"))["accessToken"]
+    assert await second.viewer(token) is not None
+
+
+async def test_a_broken_key_file_stops_the_start(
+    make_project: Callable[..., Project], client_for: Callable[..., Any], clock: FrozenClock
+) -> None:
+    project = make_project()
+    worker(project, clock)
+    path = next((project.data_dir / "keys").glob("*.json"))
+    path.write_text('{"kid": "x", "algorithm": "EdDSA", "private_key": "nope"}')
+    with pytest.raises(ProjectError, match="the key cannot be read"):
+        await client_for(load_project(project.root))
+
+
+# -- rotation -----------------------------------------------------------------------------
+
+
+async def test_tokens_from_before_and_after_a_rotation_both_work(
+    make_project: Callable[..., Project], client_for: Callable[..., Any], clock: FrozenClock
+) -> None:
+    project, auth = await signup_app(make_project, client_for)
+    before = (await auth.register("ann@example.com"))["accessToken"]
+    new = worker(project, clock).rotate("ES256")
+    # Published, not signing yet: every worker must read it first.
+    assert kid_of((await auth.login_pair("ann@example.com"))["accessToken"]) == kid_of(before)
+    clock.advance(ACTIVATION_DELAY)
+    after = (await auth.login_pair("ann@example.com"))["accessToken"]
+    assert kid_of(after) == new.kid != kid_of(before)
+    assert jwt.get_unverified_header(after)["alg"] == "ES256"
+    assert await auth.viewer(before) is not None
+    assert await auth.viewer(after) is not None
+
+
+async def test_a_worker_started_before_a_rotation_accepts_a_newer_workers_tokens(
+    make_project: Callable[..., Project], client_for: Callable[..., Any], clock: FrozenClock
+) -> None:
+    project, old = await signup_app(make_project, client_for)
+    await old.register("ann@example.com")
+    new = worker(project, clock).rotate("RS256")
+    clock.advance(ACTIVATION_DELAY)
+    young = Auth(await client_for(project))
+    token = (await young.login_pair("ann@example.com"))["accessToken"]
+    assert kid_of(token) == new.kid
+    assert await old.viewer(token) == await young.viewer(token) is not None
+    # And the old worker signs with the new key as well now.
+    assert kid_of((await old.login_pair("ann@example.com"))["accessToken"]) == new.kid
+
+
+async def test_an_unknown_kid_makes_a_worker_read_the_folder_again(
+    make_project: Callable[..., Project], client_for: Callable[..., Any], clock: FrozenClock
+) -> None:
+    # A key active at once (no grace): the first worker has not read it when the token comes.
+    project, old = await signup_app(make_project, client_for)
+    await old.register("ann@example.com")
+    clock.advance(1)
+    new = worker(project, clock).rotate("EdDSA", activate_after=0)
+    young = Auth(await client_for(project))
+    token = (await young.login_pair("ann@example.com"))["accessToken"]
+    assert kid_of(token) == new.kid
+    assert await old.viewer(token) is not None
+
+
+async def test_made_up_kids_cost_one_read_of_the_folder(
+    make_project: Callable[..., Project],
+    client_for: Callable[..., Any],
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, auth = await signup_app(make_project, client_for)
+    real = (await auth.register("ann@example.com"))["accessToken"]
+    reads: list[object] = []
+    listdir = os.listdir
+
+    def counted(path: Any) -> list[str]:
+        reads.append(path)
+        return listdir(path)
+
+    monkeypatch.setattr(keys_module.os, "listdir", counted)
+    claims = jwt.decode(real, options={"verify_signature": False})
+    attacker = b"a" * 32
+    for index in range(100):
+        kid = f"made-up-kid-{index:04d}"
+        token = jwt.encode(claims, attacker, algorithm="HS256", headers={"kid": kid})
+        assert await auth.refused(token) == "ACCESS_TOKEN_INVALID"
+    assert len(reads) == 1
+    clock.advance(keys_module.UNKNOWN_KID_RELOAD)
+    await auth.refused(jwt.encode(claims, attacker, algorithm="HS256", headers={"kid": "again"}))
+    assert len(reads) == 2
+
+
+# -- pruning ------------------------------------------------------------------------------
+
+
+async def test_a_pruned_keys_tokens_are_anonymous(
+    make_project: Callable[..., Project], client_for: Callable[..., Any], clock: FrozenClock
+) -> None:
+    project, auth = await signup_app(make_project, client_for)
+    token = (await auth.register("ann@example.com"))["accessToken"]
+    assert await auth.viewer(token) is not None  # verified once: now in the verified cache
+    other = worker(project, clock)
+    other.rotate("EdDSA")
+    clock.advance(ACTIVATION_DELAY)
+    kept = other.prune()
+    assert kept.removed == []  # its token has 20 minutes to live
+    assert [s.kid for s in kept.kept if s.status == "verifying"] == [kid_of(token)]
+    assert await auth.viewer(token) is not None
+    forced = other.prune(force=True)
+    assert [s.kid for s in forced.removed] == [kid_of(token)]
+    clock.advance(keys_module.RELOAD_INTERVAL)  # the app reads the folder again
+    assert await auth.refused(token) == "ACCESS_TOKEN_INVALID"
+    assert await auth.viewer((await auth.login_pair("ann@example.com"))["accessToken"])
+
+
+async def test_prune_waits_for_the_longest_token_a_key_signed(
+    make_project: Callable[..., Project], client_for: Callable[..., Any], clock: FrozenClock
+) -> None:
+    project, auth = await signup_app(make_project, client_for)
+    await auth.register("ann@example.com")
+    user_id = (await auth.viewer((await auth.login_pair("ann@example.com"))["accessToken"]))["id"]
+    # A node token of 30 days, made by a script: its key must outlive it.
+    node = generate_auth_token(project, user_id, "User", lifetime=timedelta(days=30), clock=clock)
+    other = worker(project, clock)
+    other.rotate("EdDSA")
+    clock.advance(ACTIVATION_DELAY + 86_400)
+    pruned = other.prune()
+    assert pruned.removed == []
+    (status,) = [s for s in pruned.kept if s.kid == kid_of(node)]
+    assert status.status == "verifying" and status.reason == "latest token it signed"
+    assert status.prunable_at is not None
+    expiry = jwt.decode(node, options={"verify_signature": False})["exp"]
+    assert expiry + 30 <= status.prunable_at.timestamp() <= expiry + 3600 + 30
+    clock.advance(28 * 86_400)
+    assert await auth.viewer(node) == {"id": user_id, "email": "ann@example.com"}
+    assert other.prune().removed == []  # a day left
+    clock.advance(2 * 86_400)
+    assert [s.kid for s in other.prune().removed] == [kid_of(node)]
+    assert [s.status for s in other.statuses()] == ["signing"]
+
+
+async def test_prune_never_removes_the_signing_or_a_pending_key(
+    make_project: Callable[..., Project], clock: FrozenClock
+) -> None:
+    project = make_project()
+    keys = worker(project, clock)
+    signing = keys.signing_key()
+    pending = keys.rotate("ES256")
+    clock.advance(60)
+    pruned = keys.prune(force=True)
+    assert pruned.removed == []
+    assert {s.kid: s.status for s in pruned.kept} == {
+        signing.kid: "signing",
+        pending.kid: "pending",
+    }
+
+
+# -- projects that signed tokens before keys existed --------------------------------------
+
+
+def legacy_token(token: str, secret: bytes) -> str:
+    """The token as the previous version signed it: HS256 with the server secret, no kid."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+async def test_tokens_signed_before_the_upgrade_keep_working_until_pruned(
+    make_project: Callable[..., Project], client_for: Callable[..., Any], clock: FrozenClock
+) -> None:
+    project = make_project(auth=SIGNUP)
+    secret = b"0123456789abcdef" * 4
+    (project.data_dir).mkdir()
+    (project.data_dir / "secret").write_bytes(secret)  # a project served before keys existed
+    auth = Auth(await client_for(project))
+    token = (await auth.register("ann@example.com"))["accessToken"]
+    old = legacy_token(token, secret)
+    assert "kid" not in jwt.get_unverified_header(old)
+    assert await auth.viewer(old) == await auth.viewer(token) is not None
+    statuses = worker(project, clock).statuses()
+    assert [(s.kid, s.algorithm, s.status) for s in statuses][-1] == (None, "HS256", "verifying")
+    # Nothing recorded what the secret signed: a year, the longest node token.
+    clock.advance(300 * 86_400)
+    assert worker(project, clock).prune().removed == []
+    assert [s.kid for s in worker(project, clock).prune(force=True).removed] == [None]
+    clock.advance(keys_module.RELOAD_INTERVAL)
+    fresh = legacy_token((await auth.login_pair("ann@example.com"))["accessToken"], secret)
+    assert await auth.refused(fresh) == "ACCESS_TOKEN_INVALID"
+
+
+async def test_a_new_project_accepts_no_kidless_tokens(
+    make_project: Callable[..., Project], client_for: Callable[..., Any]
+) -> None:
+    project = make_project(auth=SIGNUP)
+    auth = Auth(await client_for(project))
+    token = (await auth.register("ann@example.com"))["accessToken"]
+    secret = (project.data_dir / "secret").read_bytes().strip()
+    assert await auth.refused(legacy_token(token, secret)) == "ACCESS_TOKEN_INVALID"
+    assert not (project.data_dir / "keys" / "legacy.json").exists()
+
+
+# -- keys from the environment ------------------------------------------------------------
+
+
+def private_jwk(key: SigningKey) -> dict[str, Any]:
+    assert not isinstance(key.material, bytes)
+    algorithm = jwt.get_algorithm_by_name(key.algorithm)
+    jwk: dict[str, Any] = json.loads(algorithm.to_jwk(key.material))
+    jwk.update(kid=key.kid, alg=key.algorithm)
+    return jwk
+
+
+async def test_keys_from_the_environment(
+    make_project: Callable[..., Project],
+    client_for: Callable[..., Any],
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bastion.auth.key_material import generate_key
+
+    first = generate_key("ES256", clock(), clock())
+    second = generate_key("EdDSA", clock(), clock())
+    monkeypatch.setenv(KEYS_ENV, json.dumps({"keys": [private_jwk(first), private_jwk(second)]}))
+    project, auth = await signup_app(make_project, client_for)
+    token = (await auth.register("ann@example.com"))["accessToken"]
+    assert kid_of(token) == first.kid  # the first key signs
+    claims = jwt.decode(token, options={"verify_signature": False})
+    by_second = jwt.encode(claims, second.material, algorithm="EdDSA", headers={"kid": second.kid})
+    assert await auth.viewer(by_second) is not None  # the others verify
+    assert not (project.data_dir / "keys").exists()  # nothing written
+    with pytest.raises(keys_module.KeysFromEnvironment):
+        worker(project, clock).rotate("EdDSA")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("not json", "not JSON"),
+        ('{"keys": []}', "expected a JWK set"),
+        ('{"keys": [{"kty": "oct", "k": "c2hvcnQ", "kid": "a", "alg": "HS256"}]}', "32 bytes"),
+        ('{"keys": [{"kty": "oct", "k": "c2hvcnQ", "alg": "HS256"}]}', "kid must be"),
+        ('{"keys": [{"kty": "oct", "k": "c2hvcnQ", "kid": "a", "alg": "HS512"}]}', "alg must be"),
+    ],
+)
+def test_bad_keys_in_the_environment_stop_the_start(
+    make_project: Callable[..., Project],
+    monkeypatch: pytest.MonkeyPatch,
+    clock: FrozenClock,
+    value: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv(KEYS_ENV, value)
+    with pytest.raises(ProjectError, match=message):
+        worker(make_project(), clock)
+
+
+def test_a_public_key_alone_cannot_sign(
+    make_project: Callable[..., Project], monkeypatch: pytest.MonkeyPatch, clock: FrozenClock
+) -> None:
+    from bastion.auth.key_material import generate_key
+
+    key = generate_key("EdDSA", clock(), clock())
+    public = key.public_jwk()
+    monkeypatch.setenv(KEYS_ENV, json.dumps({"keys": [public]}))
+    with pytest.raises(ProjectError, match="needs its private part"):
+        worker(make_project(), clock)
+
+
+async def test_a_server_secret_in_the_environment_counts_as_an_old_project(
+    make_project: Callable[..., Project],
+    client_for: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, "e" * 64)
+    project, auth = await signup_app(make_project, client_for)
+    token = (await auth.register("ann@example.com"))["accessToken"]
+    assert await auth.viewer(legacy_token(token, b"e" * 64)) is not None
+    assert (project.data_dir / "keys" / "legacy.json").exists()
