@@ -55,8 +55,10 @@ def list_tokens(project_dir: Path) -> None:
     def when(moment: datetime | None) -> str:
         return moment.isoformat(timespec="seconds") if moment else "never"
 
+    # run_with_service answers a missing or bad project with its error; only then is it read.
+    infos = run_with_service(project_dir, action)
     declared = set(load_project(project_dir).config.root_tokens)
-    for info in run_with_service(project_dir, action):
+    for info in infos:
         note = "" if info.name in declared else "  (not in bastion.yml: run bastion deploy)"
         click.echo(
             f"{info.name}  created {when(info.created_at)}  rotated {when(info.rotated_at)}"

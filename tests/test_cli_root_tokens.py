@@ -126,3 +126,12 @@ async def test_root_tokens_are_not_refreshed_or_logged_out(project: Path) -> Non
             headers={"Authorization": f"Bearer {token[:-2]}xx"},
         )
         assert forged.json()["data"]["viewer"]["isRoot"] is False
+
+
+def test_every_command_names_a_missing_project(tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    for args in (["get", "ci"], ["rotate", "ci"], ["list"]):
+        result = cli("root-token", *args, "--project", str(missing))
+        assert result.exit_code != 0
+        assert f"{missing}: no such project folder" in result.output
+        assert "Traceback" not in result.output

@@ -54,7 +54,11 @@ def create_app(
     project's secret (``BASTION_SECRET`` or ``.bastion/secret``).
     """
     service = Service(project, clock, secret)
-    endpoint = GraphQLEndpoint(service.executor, service.auth.authenticator.authenticate)
+    endpoint = GraphQLEndpoint(
+        service.executor,
+        service.auth.authenticator.authenticate,
+        max_body_bytes=project.config.http.max_body_bytes,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

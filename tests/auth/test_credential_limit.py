@@ -33,7 +33,8 @@ def refused(body: dict[str, Any]) -> None:
 
 
 A, B = login("a"), login("b")
-MANY = " ".join(login(f"a{i}", f"guess{i}") for i in range(100))
+# Within the alias limit (30): the one-credential rule is what refuses it.
+MANY = " ".join(login(f"a{i}", f"guess{i}") for i in range(25))
 REFRESH = 'refreshToken(input: {refreshToken: "x"}) { accessToken }'
 
 
@@ -48,7 +49,7 @@ REFRESH = 'refreshToken(input: {refreshToken: "x"}) { accessToken }'
         f"mutation A {{ {A} }} mutation B {{ {B} }}",
         "mutation { loginAnonymous { accessToken } again: loginAnonymous { accessToken } }",
     ],
-    ids=["two aliases", "100 aliases", "fragments", "inline", "login+refresh", "two ops", "anon"],
+    ids=["two aliases", "25 aliases", "fragments", "inline", "login+refresh", "two ops", "anon"],
 )
 async def test_documents_with_several_credential_fields_are_refused_whole(
     auth: Auth, document: str
