@@ -71,6 +71,9 @@ class _Checked:
 
     document: DocumentNode
     introspects: bool
+    # The cost of each operation without variables, by name: it cannot change, so a cached
+    # document is costed once, not on every request.
+    costs: dict[str | None, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class Prepared:
     operation: OperationDefinitionNode
     # Whether the document asks for `__schema` or `__type`.
     introspects: bool = False
+    costs: dict[str | None, int] = field(default_factory=dict)
 
     @property
     def is_mutation(self) -> bool:
@@ -169,7 +173,7 @@ class Executor:
                 else "Must provide operation name if query contains multiple operations."
             )
             raise RequestFailed([request_error(message)])
-        return Prepared(document, operation, checked.introspects)
+        return Prepared(document, operation, checked.introspects, checked.costs)
 
     async def execute(
         self,
@@ -258,9 +262,14 @@ class Executor:
             return request_error(INTROSPECTION_OFF, Code.FORBIDDEN)
         if self.limits.max_cost is None:
             return None
-        cost = estimate_cost(
-            self.schema, prepared.document, prepared.operation, variables, self.limits
-        )
+        operation = prepared.operation
+        static = not operation.variable_definitions
+        name = operation.name.value if operation.name else None
+        cost = prepared.costs.get(name) if static else None
+        if cost is None:
+            cost = estimate_cost(self.schema, prepared.document, operation, variables, self.limits)
+            if static:
+                prepared.costs[name] = cost
         try:
             check_cost(self.limits, cost)
         except LimitExceeded as exceeded:

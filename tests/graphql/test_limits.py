@@ -167,6 +167,8 @@ async def test_lists_without_first_count_as_a_default_page(movies: GraphQLClient
     query = "{ movies { director { movies { director { movies { title } } } } } }"
     error = refused(await movies.gql(query), "cost")
     assert error["extensions"]["found"] == 100 + 100 + 10_000 + 10_000 + 1_000_000
+    # Costed once for the cached document, refused every time.
+    assert refused(await movies.gql(query), "cost") == error
 
 
 async def test_a_refused_mutation_writes_nothing(movies: GraphQLClient) -> None:
