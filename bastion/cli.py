@@ -33,6 +33,8 @@ type Movie {
 INIT_CONFIG = """\
 name: {name}
 app_id: {app_id}
+# development: introspection for everyone; production: for root tokens only, no suggestions.
+mode: development
 schema: schema.graphql
 database:
   url: sqlite:///.bastion/data.db
