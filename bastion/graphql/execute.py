@@ -139,11 +139,15 @@ class Executor:
                 return [refusal(LimitExceeded("tokens", max_tokens, max_tokens + 1, "is too long"))]
             return [format_error(error, Code.GRAPHQL_PARSE_FAILED)]
         # The cheap limits come before validation, whose cost they bound.
-        shape = measure(document)
         try:
+            shape = measure(document)
             check_shape(self.limits, shape)
         except LimitExceeded as exceeded:
             return [refusal(exceeded)]
+        except RecursionError:
+            # Fragments chained deeper than Python's stack (only without a token limit).
+            message = "The document nests fragments too deeply to measure"
+            return [request_error(message, Code.QUERY_TOO_COMPLEX, limit="depth")]
         errors = validate(self.schema, document, hide_suggestions=not self.introspection)
         if errors:
             return [format_error(e, Code.GRAPHQL_VALIDATION_FAILED) for e in errors]

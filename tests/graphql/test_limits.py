@@ -77,6 +77,22 @@ async def test_introspection_does_not_count_towards_depth(movies: GraphQLClient)
     assert "errors" not in body, body
 
 
+async def test_fragments_chained_past_the_stack_are_refused_not_a_crash(
+    make_project: Callable[..., Project], client_for: Callable[..., Any]
+) -> None:
+    # Only possible with the token limit off: 3,000 fragments, each one level deeper.
+    client = await start(make_project, client_for, graphql={"max_tokens": None, "max_depth": None})
+    chained = [
+        f"fragment f{i} on Movie {{ director {{ movies(first: 1) {{ ...f{i + 1} }} }} }}"
+        for i in range(3000)
+    ]
+    query = "{ movies(first: 1) { ...f0 } } " + " ".join(chained)
+    query += " fragment f3000 on Movie { title }"
+    body = await client.gql(query)
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": "QUERY_TOO_COMPLEX", "limit": "depth"}
+
+
 # -- aliases and directives ------------------------------------------------------------------
 
 
