@@ -4,7 +4,8 @@ realm-web keeps sending the refresh token it got at login and ignores any new on
 ``/api/client/v2.0/auth/session`` a refresh token cannot be single use: it stays valid until
 logout, revocation, deactivation of its user, ``refresh_token_lifetime`` without use, or the
 session's absolute end. Only its SHA-256 is stored, on the session row; the rotating refresh
-tokens of GraphQL sessions live in another table, so neither route accepts the other's.
+tokens of GraphQL sessions live in another table, so neither refresh accepts the other's
+(logging out takes either: :meth:`SessionTokens.end_any`).
 """
 
 from __future__ import annotations
@@ -76,6 +77,14 @@ class SessionTokens:
         except RefreshRefused:
             return False
         return await self._sessions.end(owner.session_id)
+
+    async def end_any(self, token: str) -> bool:
+        """Log out the session of a refresh token of either style; False when none has it.
+
+        Both logouts (GraphQL's ``logout`` and ``DELETE /auth/session``) take either token:
+        ending a session is no way around reuse detection, unlike refreshing with it.
+        """
+        return await self.end(token) or await self._sessions.end_by_refresh_token(token)
 
     def _query(self, token: str) -> Select[Any]:
         table, users = self._table, self._users

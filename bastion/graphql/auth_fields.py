@@ -117,7 +117,7 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
 
     async def logout(_root: Any, info: Info, input: dict[str, str]) -> bool:
         _, auth = credential_context(info)
-        return await auth.sessions.end_by_refresh_token(input["refreshToken"])
+        return await auth.session_tokens.end_any(input["refreshToken"])
 
     async def logout_user(root: Any, info: Info, input: dict[str, str]) -> dict[str, bool]:
         return {"success": await logout(root, info, input)}

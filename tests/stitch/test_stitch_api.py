@@ -153,6 +153,42 @@ async def test_the_two_refresh_families_do_not_mix(stitch: Stitch) -> None:
     assert_stitch_error(refused, 401, "InvalidSession")
 
 
+async def test_either_logout_ends_a_session_of_either_style(stitch: Stitch) -> None:
+    stitch_login = await stitch.user()
+    logout = "mutation ($t: String!) { logout(input: {refreshToken: $t}) }"
+    # GraphQL's logout with a Stitch session token...
+    result = await stitch.client.gql(logout, {"t": stitch_login["refresh_token"]})
+    assert result == {"data": {"logout": True}}
+    refused = await stitch.http.post(
+        f"{BASE}/auth/session", headers=bearer(stitch_login["refresh_token"])
+    )
+    assert_stitch_error(refused, 401, "InvalidSession")
+    profile = await stitch.http.get(
+        f"{BASE}/auth/profile", headers=bearer(stitch_login["access_token"])
+    )
+    assert_stitch_error(profile, 401, "InvalidSession")
+    # ...and the Stitch logout with a GraphQL refresh token.
+    login = await stitch.client.gql(
+        'mutation { loginEmailPassword(input: {email: "ann@example.com", password: '
+        f'"{PASSWORD}"}}) {{ accessToken refreshToken }} }}'
+    )
+    tokens = login["data"]["loginEmailPassword"]
+    response = await stitch.http.delete(
+        f"{BASE}/auth/session", headers=bearer(tokens["refreshToken"])
+    )
+    assert response.status_code == 204
+    viewer = await stitch.client.gql(
+        "{ viewer { user { id } } }", headers=bearer(tokens["accessToken"])
+    )
+    assert viewer["data"]["viewer"]["user"] is None
+    again = await stitch.client.gql(
+        "mutation ($t: String!) { refreshToken(input: {refreshToken: $t}) { accessToken } }",
+        {"t": tokens["refreshToken"]},
+    )
+    assert again["errors"][0]["extensions"]["code"] == "INVALID_REFRESH_TOKEN"
+    assert await stitch.client.gql(logout, {"t": "unknown"}) == {"data": {"logout": False}}
+
+
 async def test_access_tokens_work_on_both_graphql_routes(stitch: Stitch) -> None:
     body = await stitch.user()
     query = "{ viewer { user { id } } }"

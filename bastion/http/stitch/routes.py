@@ -260,7 +260,7 @@ class StitchApi:
     async def logout(self, request: Request) -> Response:
         token = bearer_token(request.headers.get("authorization")) or ""
         # Logging out twice is not an error: the SDKs forget their tokens either way.
-        await self._auth.session_tokens.end(token)
+        await self._auth.session_tokens.end_any(token)
         return _no_content()
 
     # -- the user's API keys ----------------------------------------------------------
