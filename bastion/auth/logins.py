@@ -34,6 +34,7 @@ from bastion.store import Store
 
 if TYPE_CHECKING:  # imported when the provider is on: it loads `cryptography`
     from bastion.auth.providers.custom_token import CustomTokenVerifier
+    from bastion.auth.providers.user_fields import UserFields
 
 
 class ProviderDisabled(BastionError):
@@ -86,6 +87,7 @@ class Logins:
         custom_tokens: CustomTokenVerifier | None,
         throttle: Throttle,
         audit: Audit,
+        user_fields: UserFields | None = None,
     ) -> None:
         self.providers = providers
         self._store = store
@@ -94,6 +96,7 @@ class Logins:
         self._api_keys = api_keys
         self._sessions = sessions
         self._custom = custom_tokens
+        self._user_fields = user_fields  # the custom token's metadata_fields, checked
         self._throttle = throttle
         self._audit = audit
         self._users = store.tables["User"]
@@ -178,24 +181,26 @@ class Logins:
     async def custom_token(self, token: str, client: Client) -> LoggedIn:
         """A JWT of the app's identity system; its subject's user is made on first login."""
         self.require(CUSTOM_TOKEN)
-        assert self._custom is not None  # built whenever the provider is enabled
+        # Both are built whenever the provider is enabled.
+        assert self._custom is not None and self._user_fields is not None
         await self._throttle.attempt(client.ip, LOGIN)
         async with self._failures_audited(CUSTOM_TOKEN, client):
             identity = await self._custom.verify(
                 token
             )  # before any write: a bad token makes nothing
+        fields = self._user_fields.fit(identity.fields)  # only values that fit their fields
         async with self._store.db.write() as conn:
             user_id = await self._identities.owner(conn, CUSTOM_TOKEN, identity.subject)
             if user_id is None:
-                user_id = await self._store.writer.create(conn, "User", dict(identity.fields))
+                user_id = await self._store.writer.create(conn, "User", fields)
                 await self._identities.add(
                     conn, user_id, CUSTOM_TOKEN, identity.subject, identity.user_data
                 )
             else:
                 if not await self._is_active(conn, user_id):
                     raise InvalidCredentials()
-                if identity.fields:
-                    await self._store.writer.update(conn, "User", user_id, dict(identity.fields))
+                if fields:
+                    await self._store.writer.update(conn, "User", user_id, fields)
                 await self._identities.set_data(
                     conn, CUSTOM_TOKEN, identity.subject, identity.user_data
                 )

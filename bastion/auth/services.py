@@ -151,11 +151,13 @@ def build_auth(
         config.providers.api_key.max_keys_per_user,
     )
     custom = config.providers.custom_token
-    custom_tokens = None
+    custom_tokens = user_fields = None
     if custom.enabled:
         from bastion.auth.providers.custom_token import CustomTokenVerifier
+        from bastion.auth.providers.user_fields import UserFields
 
         custom_tokens = CustomTokenVerifier(custom, project.root, clock)
+        user_fields = UserFields(project.model, custom.metadata_fields)
     root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], key, clock, audit)
     throttle = Throttle(config.throttle, store.db, tables[LOGIN_FAILURE_TABLE], clock, audit)
     return AuthServices(
@@ -180,6 +182,7 @@ def build_auth(
             custom_tokens,
             throttle,
             audit,
+            user_fields,
         ),
         custom_tokens=custom_tokens,
         root_tokens=root_tokens,

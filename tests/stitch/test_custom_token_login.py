@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import jwt
+import pytest
 
+from bastion.errors import ProjectError
+from bastion.service import Service
 from tests.stitch.conftest import APP, BASE, CUSTOM_TOKEN, JWT_SECRET, PROVIDERS, Stitch, bearer
 
 
@@ -115,3 +118,63 @@ async def test_link_a_token_to_an_anonymous_user(stitch_for: Any) -> None:
         headers=bearer(bob["access_token"]),
     )
     assert taken.status_code == 409
+
+
+async def test_claims_go_into_user_fields_only_when_they_fit(stitch_for: Any) -> None:
+    mapping = {"email": "email", "firstName": "first_name", "username": "nick"}
+    stitch: Stitch = await stitch_for(
+        {**PROVIDERS, "custom-token": {**CUSTOM_TOKEN, "metadata_fields": mapping}}
+    )
+    first = await stitch.logged_in(
+        "custom-token",
+        {"token": token(stitch, email=" Ann@IdP.Example ", first_name="Ann", nick="ann")},
+    )
+    query = "{ viewer { user { email firstName username } } }"
+    viewer = await stitch.graphql(first["access_token"], query)
+    assert viewer.json()["data"]["viewer"]["user"] == {
+        "email": "ann@idp.example",  # normalised like a registration's
+        "firstName": "Ann",
+        "username": "ann",
+    }
+    # An email that differs only in case is the same email: the login is refused, not doubled.
+    taken = await stitch.login(
+        "custom-token", {"token": token(stitch, sub="idp|7", email="ANN@idp.example")}
+    )
+    assert taken.status_code == 409 and taken.json()["error_code"] == "AccountNameInUse"
+    # Values that do not fit their field are left out; the logins go through, and empty or
+    # invalid values never make one user's login block another's.
+    for sub in ("idp|8", "idp|9"):
+        odd = await stitch.logged_in(
+            "custom-token",
+            {"token": token(stitch, sub=sub, email="not-an-email", first_name=5, nick="")},
+        )
+        viewer = await stitch.graphql(odd["access_token"], query)
+        assert viewer.json()["data"]["viewer"]["user"] == {
+            "email": None,
+            "firstName": None,
+            "username": None,
+        }
+    assert await _users(stitch) == 3
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("nickname", "User has no such field"),
+        ("isActive", "a token cannot set this field"),
+        ("id", "a token cannot set this field"),
+        ("createdAt", "a token cannot set this field"),
+    ],
+)
+def test_metadata_fields_must_be_settable_user_fields(
+    make_project: Any, field: str, message: str
+) -> None:
+    project = make_project(
+        "type Note { text: String! }\n",
+        auth={"providers": {"custom-token": {**CUSTOM_TOKEN, "metadata_fields": {field: "c"}}}},
+    )
+    with pytest.raises(ProjectError) as caught:
+        Service(project)
+    assert str(caught.value) == (
+        f"bastion.yml: auth.providers.custom-token.metadata_fields.{field}: {message}"
+    )
