@@ -14,6 +14,7 @@ it waits on anything (``api`` is async).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -184,7 +185,20 @@ class FunctionRuntime:
         except BastionError as error:
             error.extensions.setdefault("function", function.name)
             raise
-        except Exception:
+        except BaseException as error:
+            # A handler's sys.exit() or stray CancelledError is its failure too, answered like
+            # any other, not a 500; a real cancellation of this request (the client went
+            # away, the server stops) and Ctrl+C go on.
+            if isinstance(error, KeyboardInterrupt) or _cancelled(error):
+                raise
             log.exception("function %s failed", function.name)
             raise FunctionFailed(function.name, after_commit) from None
         return result
+
+
+def _cancelled(error: BaseException) -> bool:
+    """Whether ``error`` is the cancellation of the running task, not a handler's own raise."""
+    if not isinstance(error, asyncio.CancelledError):
+        return False
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0

@@ -63,6 +63,16 @@ def crash(event):
     raise RuntimeError("secret internals")
 
 
+def leave(event):
+    import sys
+
+    sys.exit(3)
+
+
+async def cancel(event):
+    raise asyncio.CancelledError("not a real cancellation")
+
+
 def shout(event):
     data = dict(event.data)
     data["title"] = data["title"].upper()
@@ -243,6 +253,24 @@ async def test_a_crashing_handler_is_an_error_naming_it(
     assert "secret internals" not in str(body)
     assert "secret internals" in caplog.text and "Traceback" in caplog.text
     # The server goes on.
+    assert await titles(client) == []
+
+
+@pytest.mark.parametrize("handler", ["leave", "cancel"])
+async def test_a_handler_exiting_or_cancelling_itself_is_an_error_naming_it(
+    serve: Callable[..., Any], caplog: pytest.LogCaptureFixture, handler: str
+) -> None:
+    client = await serve(
+        {"quit": {"handler": f"handlers:{handler}", "schema": "extend type Query { quit: Int }"}}
+    )
+    with caplog.at_level(logging.ERROR, logger="bastion.functions"):
+        response = await client.http.post("/graphql", json={"query": "{ quit }"})
+    assert response.status_code == 200
+    assert response.json()["errors"][0]["extensions"] == {
+        "code": "FUNCTION_FAILED",
+        "function": "quit",
+    }
+    assert "function quit failed" in caplog.text and "Traceback" in caplog.text
     assert await titles(client) == []
 
 
