@@ -259,3 +259,18 @@ async def test_register_conflict_and_signup_off(stitch_for: Any) -> None:
         json={"email": "ann@example.com", "password": PASSWORD},
     )
     assert_stitch_error(response, 403, "Forbidden")
+
+
+async def test_routes_it_does_not_have_answer_stitch_errors(stitch: Stitch) -> None:
+    for method, path in (
+        ("POST", f"/app/{APP}/functions/call"),  # functions are not offered
+        ("DELETE", "/auth/delete"),
+        ("GET", "/nothing/here"),
+    ):
+        response = await stitch.http.request(method, BASE + path)
+        assert_stitch_error(response, 404, "NotFound")
+    response = await stitch.http.get(f"{BASE}/auth/session")
+    assert_stitch_error(response, 405, "MethodNotAllowed")
+    assert response.headers["allow"] == "DELETE, POST"
+    response = await stitch.http.put(f"{BASE}/auth/api_keys/{'a' * 24}/enable", json={})
+    assert_stitch_error(response, 401, "InvalidSession")  # the real route, not the fallback

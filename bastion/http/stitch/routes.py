@@ -85,6 +85,27 @@ def _key_json(key: ApiKey) -> dict[str, Any]:
     return {"_id": key.id, "name": key.name, "disabled": key.disabled}
 
 
+def _unmatched(routes: list[Route]) -> Handler:
+    """404 for a path no route has, 405 for a method its routes do not take, as Stitch errors
+    (Starlette's own answers are plain text, which the SDKs cannot read)."""
+
+    async def endpoint(request: Request) -> Response:
+        path = request.url.path
+        allowed = sorted({m for r in routes if r.path_regex.match(path) for m in r.methods or ()})
+        if allowed:
+            error = StitchError(
+                405,
+                "MethodNotAllowed",
+                f"{request.method} is not allowed here",
+                {"Allow": ", ".join(allowed)},
+            )
+        else:
+            error = StitchError(404, "NotFound", "no such route")
+        return error_response(error)
+
+    return endpoint
+
+
 class StitchApi:
     """The handlers of one project."""
 
@@ -310,7 +331,7 @@ class StitchApi:
         """Every route of the API."""
         app = "/app/{app_id}"
         keys = "/auth/api_keys"
-        return [
+        routes = [
             self._route(f"{app}/location", self.location, ["GET"], app=True),
             self._route(
                 f"{app}/auth/providers/local-userpass/register", self.register, ["POST"], app=True
@@ -327,3 +348,6 @@ class StitchApi:
             self._route(f"{keys}/{{key_id}}/enable", self.enable_key, ["PUT"]),
             self._route(f"{keys}/{{key_id}}/disable", self.disable_key, ["PUT"]),
         ]
+        # Last: whatever the routes above do not answer still gets an error the SDKs parse.
+        methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+        return [*routes, Route(PREFIX + "/{rest:path}", _unmatched(routes), methods=methods)]
