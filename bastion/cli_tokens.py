@@ -1,4 +1,8 @@
-"""``bastion token create``: a temporary token bound to a node, for scripts and tests."""
+"""``bastion token create``: a temporary token bound to a node, for scripts and tests.
+
+A type the model lacks, an id that is no node's, or a lifetime out of range is a usage error:
+the option is named and the exit status is 2, as for any bad option.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import click
 from sqlalchemy import select
 
 from bastion.cli_users import duration, project_option, run_with_service
-from bastion.errors import NotFound
+from bastion.errors import BadUserInput
 from bastion.service import Service
 
 
@@ -33,12 +37,16 @@ def create(type_name: str, node_id: str, lifetime: timedelta, project_dir: Path)
     """Print a token that authenticates as the node ID of type TYPE."""
 
     async def action(service: Service) -> str:
-        issued = service.auth.node_tokens.issue(node_id, type_name, lifetime)
+        try:
+            issued = service.auth.node_tokens.issue(node_id, type_name, lifetime)
+        except BadUserInput as error:
+            option = {"type": "--type", "id": "--id"}.get(error.extensions.get("field", ""))
+            raise click.BadParameter(error.message, param_hint=option or "--lifetime") from None
         table = service.store.tables[type_name]
         async with service.store.db.read() as conn:
             found = await conn.execute(select(table.c.id).where(table.c.id == node_id))
             if found.first() is None:
-                raise NotFound(f"No {type_name} with id {node_id}")
+                raise click.BadParameter(f"no {type_name} with id {node_id}", param_hint="--id")
         return issued
 
     click.echo(run_with_service(project_dir, action))

@@ -56,7 +56,8 @@ class NodeTokens:
     ) -> str:
         """A token bound to the node ``node_id`` of type ``type_name``."""
         if type_name not in self._model.types:
-            raise BadUserInput(f"No type {type_name!r} in the model", field="type")
+            known = ", ".join(sorted(self._model.types))
+            raise BadUserInput(f"No type {type_name!r} in the model (types: {known})", field="type")
         if not is_id(node_id):
             raise BadUserInput(f"{node_id!r} is not a node id", field="id")
         return self._tokens.issue_for_node(node_id, type_name, lifetime_seconds(lifetime))

@@ -20,6 +20,7 @@ from tests.conftest import GraphQLClient, served
 SCHEMA = """
 type Movie { title: String! }
 type Review { text: String! movie: Movie }
+type Note { text: String! byType: String byId: String }
 """
 RULES = {
     "Movie": {
@@ -29,6 +30,8 @@ RULES = {
         "delete": "everyone",
     },
     "Review": {"read": "everyone", "create": "everyone"},
+    # Only a node token may sign a note, and only as itself.
+    "Note": {"read": "everyone", "create": {"byType": "$viewer.type", "byId": "$viewer.node"}},
     "User": {"read": {"id": "$viewer.id"}},
 }
 VIEWER = (
@@ -78,6 +81,25 @@ async def test_node_token_is_its_node(setup: Any, clock: FrozenClock) -> None:
     assert other["errors"][0]["extensions"]["code"] in ("FORBIDDEN", "NOT_FOUND")
     anonymous = await client.gql(update, {"i": alien})
     assert "errors" in anonymous
+
+
+async def test_rules_read_the_node_and_its_type(setup: Any, clock: FrozenClock) -> None:
+    project, client = setup
+    alien = await _movie(client, "Alien")
+    token = generate_auth_token(project, alien, "Movie", clock=clock)
+    note = (
+        "mutation ($type: String, $id: String) "
+        '{ createNote(data: {text: "hi", byType: $type, byId: $id}) { byType byId } }'
+    )
+    signed = await client.gql(note, {"type": "Movie", "id": alien}, headers=bearer(token))
+    assert signed["data"] == {"createNote": {"byType": "Movie", "byId": alien}}
+    for variables, headers in (
+        ({"type": "User", "id": alien}, bearer(token)),  # not its type
+        ({"type": "Movie", "id": "0" * 24}, bearer(token)),  # not its node
+        ({"type": "Movie", "id": alien}, {}),  # anonymous: no node, no type
+    ):
+        refused = await client.gql(note, variables, headers=headers)
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", variables
 
 
 async def test_node_token_expires_and_dies_with_its_node(setup: Any, clock: FrozenClock) -> None:
@@ -143,9 +165,15 @@ async def test_cli_token_create(make_project: Callable[..., Project]) -> None:
             "/graphql", json={"query": VIEWER}, headers=bearer(made.stdout.strip())
         )
         assert body.json()["data"]["viewer"]["node"]["id"] == alien
-    missing = await asyncio.to_thread(run, "--type", "Movie", "--id", "0" * 24)
-    assert missing.exit_code == 1 and f"No Movie with id {'0' * 24}" in missing.output
-    unknown = await asyncio.to_thread(run, "--type", "Nope", "--id", alien)
-    assert unknown.exit_code == 1 and "No type 'Nope'" in unknown.output
-    bad = await asyncio.to_thread(run, "--type", "Movie", "--id", alien, "--lifetime", "soon")
-    assert bad.exit_code == 2
+    # Bad input is a usage error naming the option: exit 2, no traceback.
+    for args, message in (
+        (("--type", "Nope", "--id", alien), "--type: No type 'Nope' in the model (types: Movie"),
+        (("--type", "Movie", "--id", "0" * 24), f"--id: no Movie with id {'0' * 24}"),
+        (("--type", "Movie", "--id", "x"), "--id: 'x' is not a node id"),
+        (("--type", "Movie", "--id", alien, "--lifetime", "soon"), "--lifetime"),
+        (("--type", "Movie", "--id", alien, "--lifetime", "500d"), "--lifetime: A node token"),
+    ):
+        refused = await asyncio.to_thread(run, *args)
+        assert refused.exit_code == 2, refused.output
+        assert message in refused.output and "Traceback" not in refused.output
+        assert refused.stdout == ""
