@@ -135,3 +135,65 @@ def test_every_command_names_a_missing_project(tmp_path: Path) -> None:
         assert result.exit_code != 0
         assert f"{missing}: no such project folder" in result.output
         assert "Traceback" not in result.output
+
+
+async def test_a_root_token_passes_every_rule_of_types_and_fields(tmp_path: Path) -> None:
+    nobody = {"id": "000000000000000000000000"}  # a filter no node matches
+    project = write_project(
+        tmp_path / "rules",
+        "type Film { title: String! budget: Int notes: String }\n",
+        permissions={
+            "Film": {
+                **{op: nobody for op in ("read", "create", "update", "delete")},
+                "fields": {
+                    "budget": {"read": "root", "write": "root"},
+                    "notes": {"read": nobody, "write": nobody},
+                },
+            }
+        },
+        root_tokens=["ci"],
+    )
+    assert (await acli("deploy", str(project))).exit_code == 0
+    token = (await acli("root-token", "get", "ci", "--project", str(project))).stdout.strip()
+    root = {"Authorization": f"Bearer {token}"}
+    async with served(project) as http:
+
+        async def gql(query: str, headers: dict[str, str]) -> dict[str, object]:
+            body: dict[str, object] = (
+                await http.post("/graphql", json={"query": query}, headers=headers)
+            ).json()
+            return body
+
+        made = await gql(
+            'mutation { a: createFilm(data: {title: "A", budget: 2, notes: "n"}) { id } '
+            'b: createFilm(data: {title: "B", budget: 1}) { id } }',
+            root,
+        )
+        assert "errors" not in made, made
+        listed = await gql(
+            "{ films(where: {budget_gt: 0}, orderBy: [budget_ASC]) { title budget notes } "
+            "filmsCount }",
+            root,
+        )
+        assert listed == {
+            "data": {
+                "films": [
+                    {"title": "B", "budget": 1, "notes": None},
+                    {"title": "A", "budget": 2, "notes": "n"},
+                ],
+                "filmsCount": 2,
+            }
+        }
+        film = made["data"]["a"]["id"]  # type: ignore[index]
+        changed = await gql(
+            f'mutation {{ updateFilm(id: "{film}", data: {{budget: 3, notes: "m"}}) '
+            f'{{ budget notes }} deleteFilm(id: "{film}") {{ title }} }}',
+            root,
+        )
+        assert changed == {
+            "data": {"updateFilm": {"budget": 3, "notes": "m"}, "deleteFilm": {"title": "A"}}
+        }
+        # The same rules hold everyone else out.
+        assert await gql("{ films { title } }", {}) == {"data": {"films": []}}
+        refused = await gql('mutation { createFilm(data: {title: "C"}) { id } }', {})
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]
