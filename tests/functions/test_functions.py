@@ -523,7 +523,7 @@ def test_handlers_of_two_projects_do_not_mix(tmp_path: Path) -> None:
     assert load_project(first).functions["f"].handler(None) == 10
 
 
-def test_serve_stops_on_a_handler_that_does_not_import(tmp_path: Path) -> None:
+def test_serve_and_deploy_stop_on_a_handler_that_does_not_import(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from bastion.cli import main
@@ -532,8 +532,10 @@ def test_serve_stops_on_a_handler_that_does_not_import(tmp_path: Path) -> None:
         tmp_path / "p", {"f": {"handler": "handlers:f", "schema": "extend type Query { f: Int }"}}
     )
     (root / "handlers.py").write_text("import not_a_real_package\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["serve", str(root)])
-    assert result.exit_code == 1
-    assert "functions.f.handler: cannot import module 'handlers'" in result.output
-    assert "No module named 'not_a_real_package'" in result.output
-    assert "Traceback" not in result.output
+    for command in ("serve", "deploy"):
+        result = CliRunner().invoke(main, [command, str(root)])
+        assert result.exit_code == 1, command
+        assert "functions.f.handler: cannot import module 'handlers'" in result.output
+        assert "No module named 'not_a_real_package'" in result.output
+        assert "Traceback" not in result.output
+    assert not (root / ".bastion" / "data.db").exists()  # deploy stopped before the database
