@@ -21,6 +21,7 @@ from graphql import (
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLInt,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -52,6 +53,25 @@ def _non_null(kind: Any, required: bool) -> Any:
     return GraphQLNonNull(kind) if required else kind
 
 
+NODE_TYPE_KEY = "__typename"
+"""Where a row answered as a ``Node`` names its type (rows do not know their type)."""
+
+
+def _node_type(value: Any, _info: Any, _abstract: Any) -> str | None:
+    return value.get(NODE_TYPE_KEY) if isinstance(value, dict) else None
+
+
+def _node_interface() -> GraphQLInterfaceType:
+    # `id` may be null here: a field rule on a type's id makes that type's id nullable, and
+    # the interface must admit every type.
+    return GraphQLInterfaceType(
+        "Node",
+        {"id": GraphQLField(GraphQLID)},
+        resolve_type=_node_type,
+        description="Any node of the model, by its id (`... on Movie` for the rest).",
+    )
+
+
 class SchemaBuilder:
     """Builds the types of one model; each GraphQL type is made once and reused."""
 
@@ -67,10 +87,13 @@ class SchemaBuilder:
         self.order_enums: dict[str, GraphQLEnumType] = {}
         # Types the auth modules share (a login payload is answered by several fields).
         self.shared: dict[str, Any] = {}
+        # Every type of the model implements it.
+        self.node = _node_interface()
         for obj in model.types.values():
             self.objects[obj.name] = GraphQLObjectType(
                 obj.name,
                 (lambda o=obj: self._object_fields(o)),  # type: ignore[misc]
+                interfaces=[self.node],
             )
 
     # -- scalars ------------------------------------------------------------------------

@@ -17,14 +17,13 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLString,
-    GraphQLUnionType,
 )
 
 from bastion.auth.identities import Identity
 from bastion.auth.sessions import SessionInfo
 from bastion.auth.viewer import ViewerKind
 from bastion.errors import NotFound
-from bastion.graphql.build import FieldMap, SchemaBuilder
+from bastion.graphql.build import NODE_TYPE_KEY, FieldMap, SchemaBuilder
 from bastion.graphql.context import Info, context_of
 from bastion.graphql.credentials import STRING, require_user, shared_type
 from bastion.graphql.scalars import DateTimeScalar
@@ -87,20 +86,11 @@ async def _own_node(info: Info, type_name: str, node_id: str) -> Node | None:
 async def _viewer_node(_root: Any, info: Info) -> Node | None:
     viewer = context_of(info).viewer
     if viewer.node_id is not None and viewer.node_type is not None:
-        return await _own_node(info, viewer.node_type, viewer.node_id)
-    return await _viewer_user(_root, info)
-
-
-def _node_union(builder: SchemaBuilder) -> GraphQLUnionType:
-    def resolve_type(_node: Any, info: Info, _type: Any) -> str:
-        return context_of(info).viewer.node_type or "User"
-
-    return GraphQLUnionType(
-        "Node",
-        types=list(builder.objects.values()),
-        resolve_type=resolve_type,
-        description="Any node of the model: the one a node token is bound to.",
-    )
+        type_name, node = viewer.node_type, await _own_node(info, viewer.node_type, viewer.node_id)
+    else:
+        type_name, node = "User", await _viewer_user(_root, info)
+    # Answered as the Node interface: the row says which type it is.
+    return {**node, NODE_TYPE_KEY: type_name} if node is not None else None
 
 
 async def _sessions(_root: Any, info: Info) -> list[SessionInfo]:
@@ -135,7 +125,7 @@ def viewer_type(builder: SchemaBuilder) -> GraphQLObjectType:
                     resolve=_identities,
                 ),
                 "node": GraphQLField(
-                    _node_union(builder),
+                    builder.node,
                     resolve=_viewer_node,
                     description="The node a node token is bound to (a user's own User node).",
                 ),
