@@ -27,6 +27,7 @@ from sqlalchemy import Column, Index, MetaData, Table, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import ForeignKeyConstraint
 
+from bastion.store.system import SYSTEM_PREFIX
 from bastion.store.tables import VALUE_TYPE
 
 _SHOWN_VALUES = 5
@@ -187,7 +188,9 @@ class _Planner:
 
     def _add_table(self, change: tuple[Any, ...]) -> None:
         table: Table = change[1]
-        self.add(Level.SAFE, f"add type {table.name}", kind="add_table", target=table)
+        # Bastion's own tables (users' sessions, the audit log...) are no type of the model.
+        what = "Bastion's table" if table.name.startswith(SYSTEM_PREFIX) else "type"
+        self.add(Level.SAFE, f"add {what} {table.name}", kind="add_table", target=table)
 
     def _remove_table(self, change: tuple[Any, ...]) -> None:
         table: Table = change[1]

@@ -23,6 +23,8 @@ from sqlalchemy import (
 from bastion.store.columns import UTCDateTime
 from bastion.store.tables import ID_LENGTH, NAMING_CONVENTION
 
+SYSTEM_PREFIX = "_bastion_"
+"""Every table of Bastion's own starts with it (no model type name can)."""
 META_TABLE = "_bastion_meta"
 PASSWORD_TABLE = "_bastion_password"  # noqa: S105 - a table name
 SESSION_TABLE = "_bastion_session"

@@ -189,3 +189,14 @@ def test_a_bad_project_stops_deploy(make_project: Callable[..., Project]) -> Non
     result = deploy(project)
     assert result.exit_code == 1
     assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_a_new_database_is_planned_as_types_and_bastions_own_tables(
+    make_project: Callable[..., Project],
+) -> None:
+    project = make_project(BASE)
+    result = deploy(project, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "+ add type Movie\n" in result.output
+    assert "+ add Bastion's table _bastion_session\n" in result.output
+    assert "add type _bastion" not in result.output
