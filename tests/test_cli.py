@@ -140,7 +140,7 @@ def test_schema_print_shows_the_generated_api(tmp_path: Path) -> None:
     result = run("schema", "print", str(tmp_path / "myapp"))
     assert result.exit_code == 0, result.output
     for line in (
-        "type Movie {",
+        "type Movie implements Node {",
         "movie(id: ID!): Movie",
         "movies(where: MovieWhereInput, orderBy: [MovieOrderByInput!], first: Int, skip: Int):"
         " [Movie!]!",
@@ -148,7 +148,8 @@ def test_schema_print_shows_the_generated_api(tmp_path: Path) -> None:
         "createMovie(data: MovieCreateInput!): Movie!",
         "updateMovie(id: ID!, data: MovieUpdateInput!): Movie!",
         "deleteMovie(id: ID!): Movie!",
-        "type User {",
+        "type User implements Node {",
+        "interface Node {",
     ):
         assert line in result.output
 
@@ -160,7 +161,7 @@ def test_schema_print_defaults_to_the_current_folder(
     monkeypatch.chdir(tmp_path / "p")
     result = run("schema", "print")
     assert result.exit_code == 0, result.output
-    assert "type Person {" in result.output
+    assert "type Person implements Node {" in result.output
 
 
 def test_schema_print_of_a_missing_project(tmp_path: Path) -> None:
