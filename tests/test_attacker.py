@@ -82,9 +82,8 @@ class Target:
         return body
 
 
-@pytest.fixture
-async def target(make_project: Callable[..., Any], client_for: Callable[..., Any]) -> Target:
-    client: GraphQLClient = await client_for(make_project(SCHEMA, auth=SIGNUP))
+async def signed_up(client: GraphQLClient) -> Target:
+    """Ann registered on ``client``, with the claims of her real token."""
     found = Target(client)
     registered = await client.data(
         "mutation ($p: String!) { registerUserEmailPassword(input: "
@@ -95,6 +94,11 @@ async def target(make_project: Callable[..., Any], client_for: Callable[..., Any
     # A real token's claims: the forgeries below reuse them, so only the signature is wrong.
     found.claims = jwt.decode(token, options={"verify_signature": False})
     return found
+
+
+@pytest.fixture
+async def target(make_project: Callable[..., Any], client_for: Callable[..., Any]) -> Target:
+    return await signed_up(await client_for(make_project(SCHEMA, auth=SIGNUP)))
 
 
 def refused(body: dict[str, Any]) -> None:
@@ -191,18 +195,7 @@ async def own_target(
     make_project: Callable[..., Any], client_for: Callable[..., Any], algorithm: str
 ) -> Target:
     auth = {**SIGNUP, "signing": {"algorithm": algorithm}}
-    client: GraphQLClient = await client_for(make_project(SCHEMA, auth=auth))
-    found = Target(client)
-    registered = await client.data(
-        "mutation ($p: String!) { registerUserEmailPassword(input: "
-        '{email: "ann@example.com", password: $p}) { accessToken } }',
-        {"p": PASSWORD},
-    )
-    found.claims = jwt.decode(
-        registered["registerUserEmailPassword"]["accessToken"],
-        options={"verify_signature": False},
-    )
-    return found
+    return await signed_up(await client_for(make_project(SCHEMA, auth=auth)))
 
 
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA"])
