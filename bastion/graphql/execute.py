@@ -70,6 +70,7 @@ class _Checked:
     """A document that parsed, fits the limits and validated; kept in the cache."""
 
     document: DocumentNode
+    # Whether the document asks for `__schema` or `__type`.
     introspects: bool
     # The cost of each operation without variables, by name: it cannot change, so a cached
     # document is costed once, not on every request.
@@ -80,11 +81,13 @@ class _Checked:
 class Prepared:
     """A parsed and validated document with the operation chosen to run."""
 
-    document: DocumentNode
+    checked: _Checked
     operation: OperationDefinitionNode
-    # Whether the document asks for `__schema` or `__type`.
-    introspects: bool = False
-    costs: dict[str | None, int] = field(default_factory=dict)
+
+    @property
+    def document(self) -> DocumentNode:
+        """The parsed document."""
+        return self.checked.document
 
     @property
     def is_mutation(self) -> bool:
@@ -168,8 +171,7 @@ class Executor:
         checked = self._document(query)
         if isinstance(checked, list):
             raise RequestFailed(checked)
-        document = checked.document
-        operation = get_operation_ast(document, operation_name)
+        operation = get_operation_ast(checked.document, operation_name)
         if operation is None:
             message = (
                 f"Unknown operation named '{operation_name}'."
@@ -177,7 +179,7 @@ class Executor:
                 else "Must provide operation name if query contains multiple operations."
             )
             raise RequestFailed([request_error(message)])
-        return Prepared(document, operation, checked.introspects, checked.costs)
+        return Prepared(checked, operation)
 
     async def execute(
         self,
@@ -262,18 +264,19 @@ class Executor:
         self, prepared: Prepared, variables: Mapping[str, Any] | None, viewer: Viewer
     ) -> dict[str, Any] | None:
         """Why the document may not run for this viewer with these variables, or None."""
-        if prepared.introspects and not self.introspection and not viewer.is_privileged:
+        if prepared.checked.introspects and not self.introspection and not viewer.is_privileged:
             return request_error(INTROSPECTION_OFF, Code.FORBIDDEN)
         if self.limits.max_cost is None:
             return None
         operation = prepared.operation
         static = not operation.variable_definitions
         name = operation.name.value if operation.name else None
-        cost = prepared.costs.get(name) if static else None
+        costs = prepared.checked.costs
+        cost = costs.get(name) if static else None
         if cost is None:
             cost = estimate_cost(self.schema, prepared.document, operation, variables, self.limits)
             if static:
-                prepared.costs[name] = cost
+                costs[name] = cost
         try:
             check_cost(self.limits, cost)
         except LimitExceeded as exceeded:
