@@ -11,14 +11,17 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
+import yaml
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import func, select
 
+from bastion.auth import SYSTEM
 from bastion.store.system import SESSION_TABLE
 from tests.conftest import GraphQLClient
 
@@ -364,3 +367,179 @@ async def test_hostile_text_on_the_stitch_routes(target: Target, value: str) -> 
         )
         assert response.status_code in (400, 401, 404), (path, value, response.text)
     assert await target.rows() == before
+
+
+# -- relation writes and connect errors (issue 13) ------------------------------------------
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+async def _user(client: GraphQLClient, email: str) -> tuple[dict[str, str], str]:
+    """Register ``email``; its bearer header and user id."""
+    data = await client.data(
+        "mutation($e: String!, $p: String!) { registerUserEmailPassword("
+        "input: {email: $e, password: $p}) { accessToken } }",
+        {"e": email, "p": PASSWORD},
+    )
+    headers = {"Authorization": f"Bearer {data['registerUserEmailPassword']['accessToken']}"}
+    viewer = await client.gql(VIEWER, headers=headers)
+    return headers, viewer["data"]["viewer"]["user"]["id"]
+
+
+async def _as_root(client: GraphQLClient, query: str) -> dict[str, Any]:
+    outcome = await client.app.state.service.executor.run(query, {}, viewer=SYSTEM)
+    assert "errors" not in outcome.body, outcome.body
+    data: dict[str, Any] = outcome.body["data"]
+    return data
+
+
+async def test_moving_anothers_task_into_ones_own_project(
+    make_project: Callable[..., Any], client_for: Callable[..., Any]
+) -> None:
+    by_project = {"project": {"owner": {"id": "$viewer.id"}}}
+    own = {"owner": {"id": "$viewer.id"}}
+    client = await client_for(
+        make_project(
+            "type Project { name: String! @unique owner: User tasks: [Task!]! }\n"
+            "type Task { title: String! @unique secret: String project: Project }\n"
+            "extend type User { projects: [Project!]! }",
+            auth=SIGNUP,
+            permissions={
+                "Project": {"read": own, "create": "authenticated", "update": own},
+                "Task": {"read": by_project, "create": "authenticated", "update": by_project},
+                "User": {"read": {"id": "$viewer.id"}},
+            },
+        )
+    )
+    ann, ann_id = await _user(client, "ann@example.com")
+    bob, bob_id = await _user(client, "bob@example.com")
+    for who, headers, user in (("ann", ann, ann_id), ("bob", bob, bob_id)):
+        body = await client.gql(
+            "mutation($u: ID!, $n: String!) { createProject(data: {name: $n, owner: {connect: "
+            '{id: $u}}, tasks: {create: [{title: $n, secret: "s"}]}}) { id tasks { id } } }',
+            {"u": user, "n": who},
+            headers=headers,
+        )
+        assert "errors" not in body, body
+        if who == "ann":
+            ann_task = body["data"]["createProject"]["tasks"][0]["id"]
+        else:
+            bob_project = body["data"]["createProject"]["id"]
+
+    for document in (
+        "mutation($p: ID!, $t: ID!) { updateProject(id: $p, data: {tasks: {connect: [{id: $t}]}})"
+        " { id } }",
+        "mutation($p: ID!, $t: ID!) { updateProject(id: $p, data: {tasks: {set: [{id: $t}]}})"
+        " { id } }",
+        'mutation($t: ID!) { createProject(data: {name: "x", tasks: {connect: [{id: $t}]}}) '
+        "{ id } }",
+    ):
+        body = await client.gql(document, {"p": bob_project, "t": ann_task}, headers=bob)
+        assert body["data"] is None, body
+        assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", body
+    tasks = await _as_root(client, "{ tasks(orderBy: title_ASC) { title project { name } } }")
+    assert tasks["tasks"] == [
+        {"title": "ann", "project": {"name": "ann"}},
+        {"title": "bob", "project": {"name": "bob"}},
+    ]
+
+
+def _example(name: str, **changes: Any) -> tuple[str, dict[str, Any]]:
+    """An example's schema and bastion.yml settings, with ``changes`` merged in."""
+    folder = EXAMPLES / name
+    config = yaml.safe_load((folder / "bastion.yml").read_text(encoding="utf-8"))
+    schema = (folder / "schema.graphql").read_text(encoding="utf-8")
+    settings = {k: v for k, v in config.items() if k not in ("name", "app_id", "schema", "seed")}
+    settings.pop("database", None)
+    settings.pop("server", None)
+    for key, value in changes.items():
+        settings[key] = {**settings.get(key, {}), **value}
+    return schema, settings
+
+
+async def test_relinking_anothers_movie_from_the_users_side(
+    make_project: Callable[..., Any], client_for: Callable[..., Any]
+) -> None:
+    # The movies example, where users may also update their own account.
+    schema, settings = _example("movies")
+    settings["permissions"]["User"] = {"read": {"id": "$viewer.id"}, "update": {"id": "$viewer.id"}}
+    client = await client_for(make_project(schema, **settings))
+    ann, ann_id = await _user(client, "ann@example.com")
+    bob, bob_id = await _user(client, "bob@example.com")
+    body = await client.gql(
+        'mutation($u: ID!) { createMovie(data: {title: "Bob\'s", owner: {connect: {id: $u}}}) '
+        "{ id } }",
+        {"u": bob_id},
+        headers=bob,
+    )
+    bobs_movie = body["data"]["createMovie"]["id"]
+
+    body = await client.gql(
+        "mutation($u: ID!, $m: ID!) { updateUser(id: $u, data: {movies: {connect: [{id: $m}]}}) "
+        "{ id } }",
+        {"u": ann_id, "m": bobs_movie},
+        headers=ann,
+    )
+
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    assert body["errors"][0]["message"] == "Not allowed to update this Movie"
+    movies = await _as_root(client, "{ movies { title owner { email } } }")
+    assert movies["movies"] == [{"title": "Bob's", "owner": {"email": "bob@example.com"}}]
+    edit = await client.gql(
+        'mutation($m: ID!) { updateMovie(id: $m, data: {title: "Ann\'s now"}) { id } }',
+        {"m": bobs_movie},
+        headers=ann,
+    )
+    assert edit["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_root_only_director_set_from_the_persons_side(
+    make_project: Callable[..., Any], client_for: Callable[..., Any]
+) -> None:
+    schema, settings = _example("movies")
+    settings["permissions"]["Movie"]["fields"]["director"] = {"write": "root"}
+    client = await client_for(make_project(schema, **settings))
+    ann, ann_id = await _user(client, "ann@example.com")
+    body = await client.gql(
+        'mutation($u: ID!) { createMovie(data: {title: "Mine", owner: {connect: {id: $u}}}) '
+        "{ id } }",
+        {"u": ann_id},
+        headers=ann,
+    )
+    assert "errors" not in body, body
+
+    for document in (
+        'mutation { createPerson(data: {name: "P", movies: {connect: [{title: "Mine"}]}}) { id } }',
+        'mutation { createPerson(data: {name: "P", movies: {create: [{title: "New"}]}}) { id } }',
+    ):
+        body = await client.gql(document, headers=ann)
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+        assert body["errors"][0]["message"] == "Not allowed to set Movie.director"
+    after = await _as_root(client, "{ movies { title director { name } } peopleCount }")
+    assert after == {"movies": [{"title": "Mine", "director": None}], "peopleCount": 0}
+
+
+@pytest.mark.parametrize("who", ["anonymous", "signed in"])
+async def test_connect_errors_do_not_tell_which_accounts_exist(
+    make_project: Callable[..., Any], client_for: Callable[..., Any], who: str
+) -> None:
+    schema, settings = _example("movies")
+    settings["permissions"]["Movie"]["create"] = "everyone"
+    client = await client_for(make_project(schema, **settings))
+    await _user(client, "bob@example.com")
+    headers = (await _user(client, "eve@example.com"))[0] if who == "signed in" else {}
+
+    answers = []
+    for email in ("bob@example.com", "nobody@example.com"):
+        body = await client.gql(
+            "mutation($e: String!) { createMovie(data: {title: $e, owner: {connect: "
+            "{email: $e}}}) { id } }",
+            {"e": email},
+            headers=headers,
+        )
+        answers.append(body)
+
+    assert answers[0] == answers[1]
+    assert answers[0]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert answers[0]["errors"][0]["message"] == "No User matches the given email"
+    assert (await _as_root(client, "{ moviesCount }")) == {"moviesCount": 0}

@@ -264,6 +264,11 @@ class SchemaBuilder:
                 }
                 if not creating:
                     fields["disconnect"] = GraphQLInputField(GraphQLList(GraphQLNonNull(unique)))
+                    fields["set"] = GraphQLInputField(
+                        GraphQLList(GraphQLNonNull(unique)),
+                        description="Link exactly these nodes: the ones linked now and not "
+                        "named are disconnected.",
+                    )
                 return fields
 
             return self._input(name, many_fields)

@@ -16,9 +16,8 @@ from bastion.graphql.context import Info, RequestContext, context_of
 from bastion.graphql.settings import GraphQLConfig
 from bastion.model import RelationField
 from bastion.permissions.compile import Forbidden
-from bastion.permissions.writes import check_writes
+from bastion.permissions.writes import check_writes, journal_for
 from bastion.store import Node, Page
-from bastion.store.writes import Journal
 
 Resolver = Callable[..., Any]
 
@@ -110,7 +109,7 @@ def create(type_name: str) -> Resolver:
     async def resolve(_root: Any, info: Info, data: dict[str, Any]) -> Node:
         context = context_of(info)
         conn = await context.connection()
-        journal: Journal = []
+        journal = journal_for(context.permissions)
         node_id = await context.store.writer.create(conn, type_name, data, journal=journal)
         await check_writes(context, journal)
         return await _read_back(context, type_name, node_id)
@@ -130,7 +129,7 @@ def update(type_name: str) -> Resolver:
             await context.permissions.require(
                 conn, type_name, [id], condition, f"Not allowed to update this {type_name}"
             )
-        journal: Journal = []
+        journal = journal_for(context.permissions)
         await context.store.writer.update(conn, type_name, id, data, journal=journal)
         await check_writes(context, journal)
         if type_name == "User" and "isActive" in data and context.auth:
@@ -157,7 +156,8 @@ def delete(type_name: str) -> Resolver:
             await context.permissions.require(
                 conn, type_name, [id], condition, f"Not allowed to delete this {type_name}"
             )
-        await context.store.writer.delete(conn, type_name, id)
+        journal = journal_for(context.permissions)
+        await context.store.writer.delete(conn, type_name, id, journal=journal)
         context.loaders.clear()
         return node
 

@@ -23,6 +23,7 @@ from bastion.auth.viewer import Viewer
 from bastion.errors import BastionError, Code
 from bastion.permissions.rules import Access, Rule, TypePolicy
 from bastion.store.filters import Condition, FilterCompiler, Where
+from bastion.store.tables import Tables
 
 _VARIABLES = {
     "$viewer.id": "viewer_id",
@@ -130,6 +131,11 @@ class ViewerPermissions:
         if source is not None:
             condition = ClauseAdapter(source).traverse(condition)
         return condition
+
+    @property
+    def tables(self) -> Tables:
+        """The tables the rules are conditions over."""
+        return self._permissions.filters.tables
 
     # -- the read policy the store applies ---------------------------------------------
 

@@ -201,9 +201,14 @@ class FilterCompiler:
         if field.holds_key:
             # The key is on this table: `director: {...}` looks the target up by id.
             column = table.c[relation.column]
-            if value is None:
-                return column.is_(None)
             target = self.tables[field.target].alias()
+            if value is None:
+                # A link to a node the viewer may not see reads as null, so it filters as
+                # null too: nothing tells a hidden link from none.
+                scope = policy.row_scope(field.target, target) if policy else None
+                if scope is None:
+                    return column.is_(None)
+                return or_(column.is_(None), column.not_in(select(target.c.id).where(scope)))
             return column.in_(
                 select(target.c.id).where(self._related(field.target, value, target, policy))
             )

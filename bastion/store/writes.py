@@ -1,23 +1,31 @@
-"""Create, update and delete nodes, with nested create/connect/disconnect of relations.
+"""Create, update and delete nodes, with nested create/connect/disconnect/set of relations.
 
 Every method runs on a connection inside a write transaction that the caller owns: a mutation
 either writes everything it asked for or nothing. Database constraint failures are turned into
 :class:`Conflict` errors naming the field, here, where the table is known.
+
+A write on behalf of a viewer carries a :class:`Journal` with a :class:`LinkGuard`. A relation
+has two sides, and a write that names one side changes a row of the type holding the key,
+whichever side it names: so the guard is asked before every key of an existing row changes
+(the permission layer refuses unless that row may be updated), every node a write looks up is
+looked up through the viewer's read scope (a hidden node is a missing one), and every change is
+noted for the checks that follow the write.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Executable, FromClause
 
 from bastion.clock import Clock
 from bastion.errors import BadUserInput, Conflict, NotFound
@@ -25,12 +33,13 @@ from bastion.model import (
     MANAGED_TIMESTAMPS,
     Model,
     OnDelete,
+    Relation,
     RelationField,
     ScalarField,
     ScalarKind,
 )
 from bastion.model.values import format_datetime, parse_datetime
-from bastion.store.filters import FilterCompiler
+from bastion.store.filters import Condition, FilterCompiler
 from bastion.store.ids import new_id
 from bastion.store.reads import Node
 from bastion.store.tables import Tables, unique_index_name
@@ -80,11 +89,18 @@ class Writer:
             )
         return Conflict(f"The write to {type_name} breaks a database constraint")
 
-    async def _id_of(self, conn: AsyncConnection, type_name: str, where: Data) -> str:
+    async def _id_of(
+        self, conn: AsyncConnection, type_name: str, where: Data, journal: Journal | None
+    ) -> str:
+        """The id of the node ``where`` names, among the nodes the viewer may see."""
         table = self.tables[type_name]
-        condition = self.filters.where_unique(type_name, where)
-        found = (await conn.execute(select(table.c.id).where(condition))).scalar_one_or_none()
+        query = select(table.c.id).where(self.filters.where_unique(type_name, where))
+        scope = _lookup_scope(journal, type_name, table)
+        if scope is not None:
+            query = query.where(scope)
+        found = (await conn.execute(query)).scalar_one_or_none()
         if found is None:
+            # One answer for a node that does not exist and one the viewer may not see.
             raise NotFound(f"No {type_name} matches the given {_keys(where)}")
         return str(found)
 
@@ -101,45 +117,48 @@ class Writer:
         conn: AsyncConnection,
         type_name: str,
         data: Data,
-        link: tuple[str, str] | None = None,
+        link: tuple[Relation, str] | None = None,
         journal: Journal | None = None,
     ) -> str:
         """Insert a node (and the nodes nested in ``data``); returns its id.
 
-        ``link`` is (key column, parent id) when the node is created inside its parent.
+        ``link`` is (relation, parent id) when the node is created inside its parent.
         Every node created, connected or re-linked is noted in ``journal``, for the
         permission checks that follow in the same transaction.
         """
         obj = self.model.type(type_name)
         now = _to_millis(self.clock())
         row: dict[str, Any] = {"id": new_id()}
-        for field in obj.scalars:
-            if field.managed:
-                if field.name in MANAGED_TIMESTAMPS and field.kind is ScalarKind.DATETIME:
-                    row[field.name] = now
-            elif data.get(field.name) is not None:
-                row[field.name] = _stored(field, data[field.name])
-            elif field.has_default:
-                row[field.name] = _stored(field, field.default)
-            elif field.required:
-                raise BadUserInput(f"{type_name}.{field.name} is required")
+        for scalar in obj.scalars:
+            if scalar.managed:
+                if scalar.name in MANAGED_TIMESTAMPS and scalar.kind is ScalarKind.DATETIME:
+                    row[scalar.name] = now
+            elif data.get(scalar.name) is not None:
+                row[scalar.name] = _stored(scalar, data[scalar.name])
+            elif scalar.has_default:
+                row[scalar.name] = _stored(scalar, scalar.default)
+            elif scalar.required:
+                raise BadUserInput(f"{type_name}.{scalar.name} is required")
         for link_field in obj.relations:
             if link_field.holds_key and data.get(link_field.name) is not None:
                 row[link_field.relation.column] = await self._one_target(
                     conn, link_field, data[link_field.name], journal
                 )
+        fields = tuple(data)
         if link is not None:
-            column, parent = link
-            if row.get(column) is not None:
+            relation, parent = link
+            if row.get(relation.column) is not None:
                 raise BadUserInput(
                     f"{type_name}: the link to its parent is set by the enclosing create"
                 )
-            row[column] = parent
+            row[relation.column] = parent
+            # Created inside its parent, the node sets its own side of the link as well.
+            fields += _side(relation.holder_field)
         for relation in obj.foreign_keys:
             if relation.required and row.get(relation.column) is None:
                 raise BadUserInput(f"{type_name}.{relation.holder_field} is required")
         await self._run(conn, type_name, insert(self.tables[type_name]).values(row))
-        _note(journal, "create", type_name, row["id"], data)
+        _note(journal, "create", type_name, row["id"], fields)
         for link_field in obj.relations:
             if not link_field.holds_key and data.get(link_field.name) is not None:
                 await self._link_children(
@@ -157,11 +176,14 @@ class Writer:
                 f"{field.name}: give exactly one of create, connect"
                 + (", disconnect" if "disconnect" in value else "")
             )
+        back = _side(field.relation.target_field)
         if "create" in ops:
-            return await self.create(conn, field.target, ops["create"], journal=journal)
+            target_id = await self.create(conn, field.target, ops["create"], journal=journal)
+            _note(journal, "connect", field.target, target_id, back)
+            return target_id
         if "connect" in ops:
-            target_id = await self._id_of(conn, field.target, ops["connect"])
-            _note(journal, "connect", field.target, target_id)
+            target_id = await self._id_of(conn, field.target, ops["connect"], journal)
+            _note(journal, "connect", field.target, target_id, back)
             return target_id
         if field.relation.required:
             raise BadUserInput(f"{field.name} is required and cannot be disconnected")
@@ -175,13 +197,17 @@ class Writer:
         value: Data,
         journal: Journal | None,
     ) -> None:
-        """Apply create/connect/disconnect on the side of a relation that holds no key."""
+        """Apply create/connect/disconnect/set on the side of a relation that holds no key."""
         relation = field.relation
         child = self.tables[field.target]
         column = child.c[relation.column]
         if field.many:
             creates, connects = value.get("create") or [], value.get("connect") or []
             disconnects = value.get("disconnect") or []
+            if value.get("set") is not None:
+                if connects or disconnects:
+                    raise BadUserInput(f"{field.name}: give set, or connect and disconnect")
+                connects = await self._replace(conn, field, parent, value["set"], journal)
         else:
             ops = {k: v for k, v in value.items() if v is not None and v is not False}
             if len(ops) != 1:
@@ -197,28 +223,50 @@ class Writer:
                     f"{relation.holder}.{relation.holder_field} is required, so a "
                     f"{field.target} cannot be disconnected from {field.name}"
                 )
-            child_id = await self._id_of(conn, field.target, where)
-            statement = (
-                update(child)
-                .where(child.c.id == child_id, column == parent)
-                .values({relation.column: None})
-            )
-            if await self._run(conn, field.target, statement) == 0:
+            child_id = await self._id_of(conn, field.target, where, journal)
+            linked = (child.c.id == child_id) & (column == parent)
+            if (await conn.execute(select(child.c.id).where(linked))).first() is None:
                 raise NotFound(
                     f"No {field.target} in {field.name} matches the given {_keys(where)}"
                 )
-            _note(journal, "link", field.target, child_id)
+            await self._relink(conn, relation, [child_id], None, journal)
         for item in creates:
-            await self.create(
-                conn, field.target, item, link=(relation.column, parent), journal=journal
-            )
+            await self.create(conn, field.target, item, link=(relation, parent), journal=journal)
         for where in connects:
-            child_id = await self._id_of(conn, field.target, where)
-            statement = (
-                update(child).where(child.c.id == child_id).values({relation.column: parent})
+            child_id = await self._id_of(conn, field.target, where, journal)
+            await self._relink(conn, relation, [child_id], parent, journal)
+
+    async def _replace(
+        self,
+        conn: AsyncConnection,
+        field: RelationField,
+        parent: str,
+        wanted: list[Data],
+        journal: Journal | None,
+    ) -> list[Data]:
+        """``set``: unlink the children not in ``wanted``; returns those left to connect.
+
+        Children already linked and wanted stay as they are: nothing of theirs changes. The
+        list is the one the viewer sees: children hidden from them are not in it, and stay.
+        """
+        relation = field.relation
+        child = self.tables[field.target]
+        keep = {await self._id_of(conn, field.target, where, journal) for where in wanted}
+        query = select(child.c.id).where(child.c[relation.column] == parent)
+        scope = (
+            journal.guard.lookup_scope(field.target, child) if journal and journal.guard else None
+        )
+        if scope is not None:
+            query = query.where(scope)
+        current = {str(row[0]) for row in await conn.execute(query)}
+        dropped = sorted(current - keep)
+        if dropped and relation.required:
+            raise BadUserInput(
+                f"{relation.holder}.{relation.holder_field} is required, so `set` on "
+                f"{field.name} cannot leave a {field.target} out"
             )
-            await self._run(conn, field.target, statement)
-            _note(journal, "link", field.target, child_id)
+        await self._relink(conn, relation, dropped, None, journal)
+        return [{"id": node_id} for node_id in sorted(keep - current)]
 
     async def _unlink(
         self,
@@ -232,15 +280,31 @@ class Writer:
         linked = (await conn.execute(select(child.c.id).where(condition))).first()
         if linked is None:
             return
-        _note(journal, "link", field.target, linked[0])
         if relation.required:
             raise Conflict(
                 f"{field.name} is already linked, and "
                 f"{relation.holder}.{relation.holder_field} is required"
             )
-        await self._run(
-            conn, field.target, update(child).where(condition).values({relation.column: None})
-        )
+        await self._relink(conn, relation, [str(linked[0])], None, journal)
+
+    async def _relink(
+        self,
+        conn: AsyncConnection,
+        relation: Relation,
+        holders: Sequence[str],
+        target: str | None,
+        journal: Journal | None,
+    ) -> None:
+        """Point the key of existing ``holders`` at ``target`` (None: unlink them)."""
+        if not holders:
+            return
+        if journal is not None and journal.guard is not None:
+            await journal.guard.before_relink(conn, relation, holders)
+        table = self.tables[relation.holder]
+        statement = update(table).where(table.c.id.in_(holders)).values({relation.column: target})
+        await self._run(conn, relation.holder, statement)
+        for holder in holders:
+            _note(journal, "link", relation.holder, holder, _side(relation.holder_field))
 
     # -- update ---------------------------------------------------------------------------
 
@@ -257,14 +321,16 @@ class Writer:
             raise NotFound(f"No {type_name} with id {node_id}")
         obj = self.model.type(type_name)
         values: dict[str, Any] = {}
-        for field in obj.scalars:
-            if field.managed or field.name not in data:
+        for scalar in obj.scalars:
+            if scalar.managed or scalar.name not in data:
                 continue
-            if data[field.name] is None and field.required:
-                raise BadUserInput(f"{type_name}.{field.name} is required and cannot be null")
-            values[field.name] = _stored(field, data[field.name])
+            if data[scalar.name] is None and scalar.required:
+                raise BadUserInput(f"{type_name}.{scalar.name} is required and cannot be null")
+            values[scalar.name] = _stored(scalar, data[scalar.name])
         for link_field in obj.relations:
             if link_field.holds_key and data.get(link_field.name) is not None:
+                if journal is not None and journal.guard is not None:
+                    await journal.guard.before_relink(conn, link_field.relation, [node_id])
                 values[link_field.relation.column] = await self._one_target(
                     conn, link_field, data[link_field.name], journal
                 )
@@ -277,26 +343,67 @@ class Writer:
             await self._run(
                 conn, type_name, update(table).where(table.c.id == node_id).values(values)
             )
-        _note(journal, "update", type_name, node_id, data)
+        _note(journal, "update", type_name, node_id, tuple(data))
         for link_field in obj.relations:
             if not link_field.holds_key and data.get(link_field.name) is not None:
                 await self._link_children(conn, link_field, node_id, data[link_field.name], journal)
 
     # -- delete ---------------------------------------------------------------------------
 
-    async def delete(self, conn: AsyncConnection, type_name: str, node_id: str) -> Node:
+    async def delete(
+        self,
+        conn: AsyncConnection,
+        type_name: str,
+        node_id: str,
+        journal: Journal | None = None,
+    ) -> Node:
         """Delete a node and return it as it was; linked nodes follow their onDelete."""
         table = self.tables[type_name]
         row = (await conn.execute(select(table).where(table.c.id == node_id))).mappings().first()
         if row is None:
             raise NotFound(f"No {type_name} with id {node_id}")
+        if journal is not None and journal.guard is not None:
+            await self._check_fallout(conn, journal.guard, type_name, [node_id], set())
         await self._run(conn, type_name, delete(table).where(table.c.id == node_id))
         return dict(row)
+
+    async def _check_fallout(
+        self,
+        conn: AsyncConnection,
+        guard: LinkGuard,
+        type_name: str,
+        ids: Sequence[str],
+        seen: set[tuple[str, str]],
+    ) -> None:
+        """Ask the guard about every node the database will change when ``ids`` go.
+
+        ``SET_NULL`` unlinks the nodes that point at them, ``CASCADE`` deletes them (and what
+        points at those in turn); ``RESTRICT`` refuses the delete on its own.
+        """
+        seen.update((type_name, node_id) for node_id in ids)
+        for relation in self.model.pointing_at(type_name):
+            if relation.on_delete is OnDelete.RESTRICT:
+                continue
+            holder = self.tables[relation.holder]
+            query = select(holder.c.id).where(holder.c[relation.column].in_(ids))
+            found = [str(row[0]) for row in await conn.execute(query)]
+            found = [i for i in found if (relation.holder, i) not in seen]
+            if not found:
+                continue
+            if relation.on_delete is OnDelete.SET_NULL:
+                await guard.before_relink(conn, relation, found)
+            else:
+                await guard.before_delete(conn, relation.holder, found)
+                await self._check_fallout(conn, guard, relation.holder, found, seen)
 
 
 @dataclass(frozen=True)
 class Change:
-    """One node a write touched: created, updated, connected to, or re-linked (``link``)."""
+    """One node a write touched: created, updated, connected to, or re-linked (``link``).
+
+    ``fields`` are the fields the write set on it, including its side of a relation that was
+    written from the other side.
+    """
 
     operation: str
     type_name: str
@@ -304,14 +411,52 @@ class Change:
     fields: tuple[str, ...] = ()
 
 
-Journal = list[Change]
+class LinkGuard(Protocol):
+    """What a viewer's write must pass as it goes; the permission layer implements it."""
+
+    def lookup_scope(self, type_name: str, source: FromClause) -> Condition | None:
+        """The condition a node must meet to be found by a connect, disconnect or set."""
+
+    async def before_relink(
+        self, conn: AsyncConnection, relation: Relation, holders: Sequence[str]
+    ) -> None:
+        """Refuse unless the key of ``relation`` may change on each of ``holders``, as they
+        are now (before the change)."""
+
+    async def before_delete(
+        self, conn: AsyncConnection, type_name: str, ids: Sequence[str]
+    ) -> None:
+        """Refuse unless each of ``ids`` may be deleted (a delete cascades to them)."""
+
+
+@dataclass
+class Journal:
+    """The changes of one write, and the guard its links are checked with on the way."""
+
+    guard: LinkGuard | None = None
+    changes: list[Change] = dataclasses.field(default_factory=list)
 
 
 def _note(
-    journal: Journal | None, operation: str, type_name: str, node_id: str, data: Data | None = None
+    journal: Journal | None,
+    operation: str,
+    type_name: str,
+    node_id: str,
+    fields: tuple[str, ...] = (),
 ) -> None:
     if journal is not None:
-        journal.append(Change(operation, type_name, str(node_id), tuple(data or ())))
+        journal.changes.append(Change(operation, type_name, str(node_id), fields))
+
+
+def _lookup_scope(journal: Journal | None, type_name: str, source: FromClause) -> Condition | None:
+    if journal is None or journal.guard is None:
+        return None
+    return journal.guard.lookup_scope(type_name, source)
+
+
+def _side(field_name: str | None) -> tuple[str, ...]:
+    """The field a side of a relation is declared as, if it is declared."""
+    return () if field_name is None else (field_name,)
 
 
 def _mentions(text: str, name: str) -> bool:

@@ -593,6 +593,7 @@ async def test_generated_object_and_input_types(movies: GraphQLClient) -> None:
         "create": "[MovieCreateInput!]",
         "connect": "[MovieWhereUniqueInput!]",
         "disconnect": "[MovieWhereUniqueInput!]",
+        "set": "[MovieWhereUniqueInput!]",
     }
     where = await input_fields(movies, "MovieWhereInput")
     assert where["AND"] == where["OR"] == where["NOT"] == "[MovieWhereInput!]"

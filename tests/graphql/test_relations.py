@@ -284,6 +284,52 @@ async def test_disconnecting_a_node_that_is_not_linked_is_not_found(
     assert (await movies.data("{ people { born } }"))["people"] == [{"born": None}, {"born": None}]
 
 
+async def test_update_to_many_set_replaces_the_list(movies: GraphQLClient) -> None:
+    await movies.data(
+        'mutation { a: createPerson(data: {name: "A", movies: {create: [{title: "A1"},'
+        ' {title: "A2"}]}}) { id } b: createPerson(data: {name: "B", movies: {create: '
+        '[{title: "B1"}]}}) { id } }'
+    )
+    person = (await movies.data('{ people(where: {name: "A"}) { id } }'))["people"][0]
+
+    data = await movies.data(
+        "mutation($id: ID!) { updatePerson(id: $id, data: {movies: {"
+        'set: [{title: "A2"}, {title: "B1"}], create: [{title: "A3"}]}})'
+        " { movies(orderBy: title_ASC) { title } } }",
+        {"id": person["id"]},
+    )
+
+    assert data["updatePerson"]["movies"] == [{"title": "A2"}, {"title": "A3"}, {"title": "B1"}]
+    assert await directors(movies) == {"A1": None, "A2": "A", "B1": "A", "A3": "A"}
+    emptied = await movies.data(
+        "mutation($id: ID!) { updatePerson(id: $id, data: {movies: {set: []}}) "
+        "{ movies { title } } }",
+        {"id": person["id"]},
+    )
+    assert emptied["updatePerson"]["movies"] == []
+
+
+async def test_set_goes_alone_and_keeps_required_links(rel: GraphQLClient) -> None:
+    await rel.data(
+        'mutation { createStudio(data: {name: "S", films: {create: [{title: "F"}]}}) { id } }'
+    )
+    studio = (await rel.data("{ studios { id } }"))["studios"][0]["id"]
+    mixed = await rel.gql(
+        "mutation($id: ID!) { updateStudio(id: $id, data: {films: "
+        '{set: [], connect: [{title: "F"}]}}) { id } }',
+        {"id": studio},
+    )
+    assert code_of(mixed) == "BAD_USER_INPUT"
+    dropped = await rel.gql(
+        "mutation($id: ID!) { updateStudio(id: $id, data: {films: {set: []}}) { id } }",
+        {"id": studio},
+    )
+    assert code_of(dropped) == "BAD_USER_INPUT"
+    assert "required" in dropped["errors"][0]["message"]
+    films = await rel.data("{ films { title studio { name } } }")
+    assert films["films"] == [{"title": "F", "studio": {"name": "S"}}]
+
+
 # -- required relations and onDelete ----------------------------------------------------
 
 

@@ -69,6 +69,7 @@ async def test_filter_through_a_type_that_cannot_be_read(world: World) -> None:
 
 
 async def test_changing_the_owner_to_someone_else(world: World) -> None:
+    # B's account is hidden from A, so it is answered as a missing one.
     body = await world.gql(
         "A",
         "mutation($id: ID!, $b: ID!) { updateMovie(id: $id, data: {owner: {connect: {id: $b}}}) "
@@ -76,7 +77,7 @@ async def test_changing_the_owner_to_someone_else(world: World) -> None:
         id=world.nodes["movie"],
         b=world.users["B"],
     )
-    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     check = await world.system(
         "query($id: ID!) { movie(id: $id) { owner { id } } }", id=world.nodes["movie"]
     )
@@ -90,7 +91,7 @@ async def test_connecting_a_node_one_may_not_read(world: World) -> None:
         "{ id } }",
         a=world.users["A"],
     )
-    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert (await world.system("{ n: diariesCount }"))["n"] == 1
 
 
@@ -111,3 +112,23 @@ async def test_deactivated_users_old_token_is_anonymous(world: World) -> None:
     body = await world.gql("D", "{ viewer { user { id } } }")
     assert body["data"]["viewer"]["user"] is None
     assert body["extensions"]["authentication"]["code"] == "SESSION_REVOKED"
+
+
+async def test_a_hidden_link_filters_as_no_link(world: World) -> None:
+    await world.system('mutation { createMovie(data: {title: "Orphan"}) { id } }')
+    # B sees both movies without an owner: A's because A is hidden from B.
+    shown = await world.gql("B", "{ movies(orderBy: title_ASC) { title owner { id } } }")
+    assert shown["data"]["movies"] == [
+        {"title": "Alien", "owner": None},
+        {"title": "Orphan", "owner": None},
+    ]
+    # So no filter tells the hidden owner from none.
+    body = await world.gql(
+        "B",
+        "{ none: movies(where: {owner: null}, orderBy: title_ASC) { title } "
+        "some: movies(where: {NOT: [{owner: null}]}) { title } "
+        "n: moviesCount(where: {owner: null}) }",
+    )
+    assert body["data"] == {"none": [{"title": "Alien"}, {"title": "Orphan"}], "some": [], "n": 2}
+    own = await world.gql("A", "{ movies(where: {owner: null}) { title } }")
+    assert own["data"]["movies"] == [{"title": "Orphan"}]
