@@ -232,9 +232,9 @@ class Writer:
             await self._relink(conn, relation, [child_id], None, journal)
         for item in creates:
             await self.create(conn, field.target, item, link=(relation, parent), journal=journal)
-        for where in connects:
-            child_id = await self._id_of(conn, field.target, where, journal)
-            await self._relink(conn, relation, [child_id], parent, journal)
+        # One statement (and one set of checks) for all the children a list connects.
+        connected = [await self._id_of(conn, field.target, where, journal) for where in connects]
+        await self._relink(conn, relation, sorted(set(connected)), parent, journal)
 
     async def _replace(
         self,
