@@ -422,6 +422,17 @@ async def test_another_spelling_of_an_email_never_takes_its_account_over(
         variables = {"password": MALLORY_PASSWORD, "email": lookalike}
         assert codes(await client.gql(CHANGE_EMAIL, variables, as_mallory)) == ["BAD_USER_INPUT"]
 
+    # The Stitch routes take the same rule: no second account, and his password logs in.
+    base = "/api/client/v2.0/app/test-app/auth/providers/local-userpass"
+    response = await client.http.post(
+        f"{base}/register", json={"email": "BOB@Example.COM", "password": MALLORY_PASSWORD}
+    )
+    assert response.status_code == 409, response.text
+    response = await client.http.post(
+        f"{base}/login", json={"username": "Bob@EXAMPLE.com", "password": PASSWORD}
+    )
+    assert response.status_code == 200 and response.json()["user_id"] == bob
+
     # Bob's password opens Bob's account, by any spelling; Mallory's opens neither.
     for spelling in ("bob@example.com", "BOB@EXAMPLE.COM"):
         data = await client.data(LOGIN, {"email": spelling, "password": PASSWORD})
