@@ -290,7 +290,7 @@ class Logins:
         """Give the user another address, proven by their password: a credential change.
 
         Throttled and audited like a login (a stolen session guessing the password meets the
-        same per-account lock); the change itself is audited in its own transaction.
+        same per-account lock); the change is audited in its own transaction.
         """
         await self._throttle.attempt(client.ip, LOGIN)
         email = self._store.emails.check(new_email)  # a bad address costs no hashing
@@ -303,6 +303,8 @@ class Logins:
             if not await self._accounts.passwords.verify(stored, password):
                 await self._throttle.failed(account)
                 raise InvalidCredentials()
+        if email == current:
+            return  # the address they have, in another spelling: nothing changes
         async with self._store.db.write() as conn:
             await self._store.writer.update(conn, "User", user_id, {"email": email})
             event = email_changed(user_id, "user", ip=client.ip, user_agent=client.user_agent)

@@ -2,7 +2,9 @@
 
 The plan comes from :mod:`bastion.store.plan`. A start applies the safe changes (new types,
 new optional fields, indexes) and refuses to run when any other change is pending, naming
-each, so a server never serves a model its database does not hold. ``deploy`` applies every
+each, so a server never serves a model its database does not hold. The stored User emails
+are planned the same way (:mod:`bastion.store.emails`): rows from before their normal form
+need a deploy, and rows that would become one address block it. ``deploy`` applies every
 change in one transaction; those that drop or convert data only with ``force``. Nothing is
 ever half applied: a refusal or a failure leaves the database as it was.
 
