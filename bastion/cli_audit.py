@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import click
-from sqlalchemy import func, select
 
 from bastion.auth.audit import AuditEvent, AuditType
 from bastion.cli_users import project_option, run_with_service
@@ -38,14 +37,11 @@ def _line(event: AuditEvent) -> str:
 
 
 async def _user_id(service: Service, email: str) -> str:
-    users = service.store.tables["User"]
     async with service.store.db.read() as conn:
-        found = (
-            await conn.execute(select(users.c.id).where(func.lower(users.c.email) == email.lower()))
-        ).scalar_one_or_none()
+        found = await service.auth.accounts.by_email(conn, email)
     if found is None:
         raise NotFound(f"No user with email {email}")
-    return str(found)
+    return str(found["id"])
 
 
 @click.group()

@@ -88,21 +88,26 @@ def create(
     """Create a user with a password (asked for without echo)."""
     password = _read_password(password_stdin)
 
-    async def action(service: Service) -> str:
+    async def action(service: Service) -> tuple[str, str]:
         digest = await service.auth.accounts.hash_new_password(password)
         async with service.store.db.write() as conn:
-            return await service.auth.accounts.create(
+            user_id = await service.auth.accounts.create(
                 conn, NewUser(email, password, username, first_name, last_name), digest
             )
+        return user_id, service.store.emails.check(email)
 
-    user_id = run_with_service(project_dir, action)
-    click.echo(f"Created user {email.strip().lower()} ({user_id})")
+    user_id, stored = run_with_service(project_dir, action)
+    click.echo(f"Created user {stored} ({user_id})")
 
 
 @users.command("list")
 @project_option
 def list_users(project_dir: Path) -> None:
-    """List the users: id, email, username, active."""
+    """List the users: id, email, username, active.
+
+    An address with characters beyond ASCII is marked, its text escaped beside it, so a
+    look-alike (a Cyrillic letter among Latin ones) stands out.
+    """
 
     async def action(service: Service) -> list[dict[str, object]]:
         async with service.store.db.read() as conn:
@@ -110,7 +115,10 @@ def list_users(project_dir: Path) -> None:
 
     for user in run_with_service(project_dir, action):
         state = "active" if user["isActive"] else "deactivated"
-        click.echo(f"{user['id']}  {user['email'] or '-'}  {user['username'] or '-'}  {state}")
+        email = str(user["email"] or "-")
+        if not email.isascii():
+            email += f" [non-ASCII: {email.encode('ascii', 'backslashreplace').decode()}]"
+        click.echo(f"{user['id']}  {email}  {user['username'] or '-'}  {state}")
 
 
 def _set_active(email: str, project_dir: Path, active: bool) -> None:

@@ -22,6 +22,7 @@ from bastion.graphql import admin_fields, auth_fields, provider_fields, viewer_f
 from bastion.graphql.build import FieldMap, SchemaBuilder, build_schema
 from bastion.graphql.execute import Executor
 from bastion.graphql.field_access import FieldAccess
+from bastion.model.emails import EmailRules
 from bastion.permissions.compile import Permissions
 from bastion.project import Project
 from bastion.store import Store, SyncReport, open_store
@@ -52,7 +53,8 @@ class Service:
     ) -> None:
         self.project = project
         self.clock = clock
-        self.store: Store = open_store(project.model, project.database_url, clock)
+        emails = EmailRules(project.config.auth.emails.allow_mixed_scripts)
+        self.store: Store = open_store(project.model, project.database_url, clock, emails)
         self.auth: AuthServices = build_auth(project, self.store, clock, secret)
         self.permissions = Permissions(self.store.filters, project.policies)
         self.functions = FunctionRuntime(project.functions, self.auth.node_tokens, clock)

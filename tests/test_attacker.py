@@ -543,3 +543,85 @@ async def test_connect_errors_do_not_tell_which_accounts_exist(
     assert answers[0]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert answers[0]["errors"][0]["message"] == "No User matches the given email"
     assert (await _as_root(client, "{ moviesCount }")) == {"moviesCount": 0}
+
+
+# -- email identity (issue 13) ----------------------------------------------------------------
+
+OWN_ACCOUNT = {"User": {"read": {"id": "$viewer.id"}, "update": {"id": "$viewer.id"}}}
+MALLORY_PASSWORD = "mallory's own password"
+UPDATE_EMAIL = """mutation ($id: ID!, $email: String) {
+  updateUser(id: $id, data: {email: $email}) { email }
+}"""
+CHANGE_EMAIL = """mutation ($password: String!, $email: String!) {
+  changeEmail(input: {password: $password, newEmail: $email}) { email }
+}"""
+LOGIN = """mutation ($email: String!, $password: String!) {
+  loginEmailPassword(input: {email: $email, password: $password}) { accessToken }
+}"""
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+async def registered(client: GraphQLClient, email: str, password: str) -> tuple[str, str]:
+    """(access token, user id) of a new account."""
+    data = await client.data(
+        "mutation ($e: String!, $p: String!) { registerUserEmailPassword(input: "
+        "{email: $e, password: $p}) { accessToken } }",
+        {"e": email, "p": password},
+    )
+    token = data["registerUserEmailPassword"]["accessToken"]
+    me = await client.data(VIEWER, headers={"Authorization": f"Bearer {token}"})
+    return token, me["viewer"]["user"]["id"]
+
+
+async def test_another_spelling_of_an_email_never_takes_its_account_over(
+    make_project: Callable[..., Any], client_for: Callable[..., Any]
+) -> None:
+    client = await client_for(make_project(SCHEMA, auth=SIGNUP, permissions=OWN_ACCOUNT))
+    mallory_token, mallory = await registered(client, "mallory@example.com", MALLORY_PASSWORD)
+    _, bob = await registered(client, "bob@example.com", PASSWORD)
+    as_mallory = {"Authorization": f"Bearer {mallory_token}"}
+
+    for spelling in ("BOB@EXAMPLE.COM", " Bob@Example.com ", "bob@EXAMPLE.com"):
+        # The generated update may change her profile, not the address she logs in with...
+        body = await client.gql(UPDATE_EMAIL, {"id": mallory, "email": spelling}, as_mallory)
+        assert codes(body) == ["FORBIDDEN"], body
+        assert "changeEmail" in body["errors"][0]["message"]
+        # ...and the mutation made for that, with her own password, finds Bob's address taken.
+        variables = {"password": MALLORY_PASSWORD, "email": spelling}
+        assert codes(await client.gql(CHANGE_EMAIL, variables, as_mallory)) == ["CONFLICT"]
+    # Look-alikes of Bob's address: a Cyrillic a, full-width letters, an invisible space.
+    for lookalike in (
+        "bob@ex\u0430mple.com",
+        "\uff42\uff4f\uff42@example.com",
+        "bob\u200b@example.com",
+    ):
+        variables = {"password": MALLORY_PASSWORD, "email": lookalike}
+        assert codes(await client.gql(CHANGE_EMAIL, variables, as_mallory)) == ["BAD_USER_INPUT"]
+
+    # The Stitch routes take the same rule: no second account, and his password logs in.
+    base = "/api/client/v2.0/app/test-app/auth/providers/local-userpass"
+    response = await client.http.post(
+        f"{base}/register", json={"email": "BOB@Example.COM", "password": MALLORY_PASSWORD}
+    )
+    assert response.status_code == 409, response.text
+    response = await client.http.post(
+        f"{base}/login", json={"username": "Bob@EXAMPLE.com", "password": PASSWORD}
+    )
+    assert response.status_code == 200 and response.json()["user_id"] == bob
+
+    # Bob's password opens Bob's account, by any spelling; Mallory's opens neither.
+    for spelling in ("bob@example.com", "BOB@EXAMPLE.COM"):
+        data = await client.data(LOGIN, {"email": spelling, "password": PASSWORD})
+        token = data["loginEmailPassword"]["accessToken"]
+        me = await client.data(VIEWER, headers={"Authorization": f"Bearer {token}"})
+        assert me["viewer"]["user"]["id"] == bob
+        body = await client.gql(LOGIN, {"email": spelling, "password": MALLORY_PASSWORD})
+        assert codes(body) == ["INVALID_CREDENTIALS"]
+    service = client.app.state.service
+    users = service.store.tables["User"]
+    async with service.store.db.read() as conn:
+        rows = (await conn.execute(select(users.c.id, users.c.email).order_by(users.c.id))).all()
+    assert [tuple(r) for r in rows] == [(mallory, "mallory@example.com"), (bob, "bob@example.com")]

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from bastion.auth import SYSTEM
 from bastion.cli import main
 from bastion.project import load_project
+from bastion.service import Service
 from tests.conftest import write_project
 
 PASSWORD = "correct horse battery"
@@ -160,3 +162,45 @@ def test_an_undecodable_email_is_refused(project: Path) -> None:
     assert result.exit_code == 1
     assert "error: The email address is not valid" in result.output
     assert listing(project) == []
+
+
+def test_deactivate_finds_the_one_account_an_address_names(project: Path) -> None:
+    # Mallory signed up first, then Bob; whatever spelling of his address is typed, Bob's row is
+    # the one found, because no other row can hold another spelling of it.
+    assert create(project, "mallory@example.com").exit_code == 0
+    assert create(project, "bob@example.com").exit_code == 0
+    mallory = listing(project)[0][0]
+
+    async def respell() -> dict[str, Any]:
+        service = Service(load_project(project))
+        await service.start()
+        try:
+            outcome = await service.executor.run(
+                'mutation ($id: ID!) { updateUser(id: $id, data: {email: "BOB@EXAMPLE.COM"}) '
+                "{ id } }",
+                {"id": mallory},
+                viewer=SYSTEM,  # past every rule, as a root token
+            )
+        finally:
+            await service.stop()
+        body: dict[str, Any] = outcome.body
+        return body
+
+    refused = asyncio.run(respell())
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["CONFLICT"]
+    result = users(project, "deactivate", "Bob@Example.com")
+    assert result.exit_code == 0, result.output
+    assert [row[1:] for row in listing(project)] == [
+        ["mallory@example.com", "-", "active"],
+        ["bob@example.com", "-", "deactivated"],
+    ]
+
+
+def test_list_marks_addresses_beyond_ascii(project: Path) -> None:
+    assert create(project, "Ivan@\u041f\u0440\u0438\u043c\u0435\u0440.\u0420\u0424").exit_code == 0
+    assert create(project, "ann@example.com").exit_code == 0
+    result = users(project, "list")
+    assert result.exit_code == 0, result.output
+    ivan, ann = result.output.splitlines()
+    assert "ivan@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444 [non-ASCII: ivan@\\u043f" in ivan
+    assert "non-ASCII" not in ann

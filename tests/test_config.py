@@ -234,6 +234,19 @@ BAD_CONFIGS = [
         ["bastion.yml: expected a mapping of keys (name, app_id, ...)"],
         id="only-comments",
     ),
+    pytest.param(
+        MINIMAL + "auth:\n  emails:\n    allow_mixed_scripts: yes please\n",
+        [
+            "bastion.yml:5:26: auth.emails.allow_mixed_scripts: Input should be a valid boolean "
+            "(got 'yes please')"
+        ],
+        id="emails-allow-mixed-scripts-not-a-boolean",
+    ),
+    pytest.param(
+        MINIMAL + "auth:\n  emails:\n    allow_mixed_script: true\n",
+        ["bastion.yml:5:5: unknown key 'auth.emails.allow_mixed_script'"],
+        id="emails-unknown-key",
+    ),
 ]
 
 

@@ -1,6 +1,7 @@
 """Accounts of the email/password provider: users with a password hash beside them.
 
-Emails are kept in lower case and matched case-insensitively. A failed login says only
+Emails are stored and looked up in their normal form (:mod:`bastion.model.emails`), by every
+path: registration, login, the CLI, a change of address. A failed login says only
 "Invalid credentials", whatever failed (no account, wrong password, deactivated account),
 and costs one argon2 verification in every case.
 """
@@ -10,15 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.passwords import Passwords, check_password_rules
 from bastion.clock import Clock
 from bastion.errors import BadUserInput, BastionError, Code, Conflict, NotFound
+from bastion.model.emails import email_key
 from bastion.store import Store
-
-MAX_EMAIL_LENGTH = 254
 
 
 class InvalidCredentials(BastionError):
@@ -37,19 +37,6 @@ def _is_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def normalize_email(email: str) -> str:
-    """Trimmed and lower-cased; refuses what cannot be an address."""
-    value = email.strip().lower()
-    if (
-        not _is_text(value)
-        or not 3 <= len(value) <= MAX_EMAIL_LENGTH
-        or "@" not in value[1:-1]
-        or any(c.isspace() or c in "\x00" for c in value)
-    ):
-        raise BadUserInput("The email address is not valid", field="email")
-    return value
 
 
 @dataclass(frozen=True)
@@ -81,13 +68,13 @@ class Accounts:
         self._clock = clock
         self.min_password_length = min_password_length
 
-    async def _by_email(self, conn: AsyncConnection, email: str) -> Any:
+    async def by_email(self, conn: AsyncConnection, email: str) -> Any:
+        """The row of the user holding the address ``email`` spells, or None."""
         users = self._users
-        return (
-            (await conn.execute(select(users).where(func.lower(users.c.email) == email)))
-            .mappings()
-            .first()
-        )
+        key = email_key(email)
+        if not _is_text(key):
+            return None
+        return (await conn.execute(select(users).where(users.c.email == key))).mappings().first()
 
     async def hash_new_password(self, password: str) -> str:
         """Apply the password rules, then hash (before any write transaction opens)."""
@@ -96,7 +83,7 @@ class Accounts:
 
     async def create(self, conn: AsyncConnection, new: NewUser, digest: str) -> str:
         """Create a user with a hashed password; CONFLICT when the email or username is taken."""
-        email = normalize_email(new.email)
+        email = self._store.emails.check(new.email)
         for name, value in (
             ("username", new.username),
             ("firstName", new.first_name),
@@ -104,7 +91,7 @@ class Accounts:
         ):
             if value is not None and not _is_text(value):
                 raise BadUserInput(f"The {name} is not valid Unicode text", field=name)
-        if await self._by_email(conn, email) is not None:
+        if await self.by_email(conn, email) is not None:
             raise Conflict("A User with this email already exists", field="email")
         data = {
             "email": email,
@@ -134,8 +121,8 @@ class Accounts:
             table, table.c.user_id == users.c.id
         )
         if email is not None:
-            key = email.strip().lower()
-            query = query.where(func.lower(users.c.email) == key)
+            key = email_key(email)
+            query = query.where(users.c.email == key)
         elif username is not None:
             key = username
             query = query.where(users.c.username == key)
@@ -183,7 +170,7 @@ class Accounts:
 
     async def set_active(self, conn: AsyncConnection, email: str, active: bool) -> str:
         """Activate or deactivate the user with this email; returns their id."""
-        row = await self._by_email(conn, normalize_email(email))
+        row = await self.by_email(conn, email)
         if row is None:
             raise NotFound(f"No user with email {email}")
         await conn.execute(

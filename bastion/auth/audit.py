@@ -42,6 +42,7 @@ class AuditType(StrEnum):
     SESSIONS_REVOKED = "sessions_revoked"
     USER_DEACTIVATED = "user_deactivated"
     USER_ACTIVATED = "user_activated"
+    EMAIL_CHANGED = "email_changed"
     ROOT_TOKEN_USED = "root_token_used"  # noqa: S105 - an event name
     KEY_ROTATED = "key_rotated"
     KEY_PRUNED = "key_pruned"
@@ -163,6 +164,18 @@ def switched(user_id: str, active: bool, by: str) -> AuditEvent:
     """The event of a user (de)activated ``by`` the CLI or a kind of viewer."""
     kind = AuditType.USER_ACTIVATED if active else AuditType.USER_DEACTIVATED
     return AuditEvent(kind, user_id=user_id, detail={"by": by})
+
+
+def email_changed(
+    user_id: str, by: str, *, ip: str | None = None, user_agent: str | None = None
+) -> AuditEvent:
+    """The event of a user's address changed ``by`` them (``changeEmail``), root, a provider.
+
+    Neither address is kept: the user's row holds the new one.
+    """
+    return AuditEvent(
+        AuditType.EMAIL_CHANGED, user_id=user_id, ip=ip, user_agent=user_agent, detail={"by": by}
+    )
 
 
 def _storable(text: str) -> bool:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bastion.auth.accounts import Accounts, InvalidCredentials, NewUser, normalize_email
-from bastion.auth.audit import Audit, AuditEvent, AuditType
+from bastion.auth.accounts import Accounts, InvalidCredentials, NewUser
+from bastion.auth.audit import Audit, AuditEvent, AuditType, email_changed
 from bastion.auth.identities import (
     ANONYMOUS,
     API_KEY,
@@ -199,6 +199,8 @@ class Logins:
             else:
                 if not await self._is_active(conn, user_id):
                     raise InvalidCredentials()
+                if fields.get("email", None) not in (None, await self._email_of(conn, user_id)):
+                    await self._audit.record(email_changed(user_id, CUSTOM_TOKEN), conn)
                 if fields:
                     await self._store.writer.update(conn, "User", user_id, fields)
                 await self._identities.set_data(
@@ -253,13 +255,13 @@ class Logins:
             raise BadUserInput(f"An identity of the {provider} provider cannot be linked")
 
     async def _link_password(self, user_id: str, email: str, password: str) -> None:
-        email = normalize_email(email)
+        email = self._store.emails.check(email)
         async with self._store.db.read() as conn:
             if await self._identities.has_password(conn, user_id):
                 raise Conflict("This user has an email/password identity already")
             holder = (
                 await conn.execute(select(self._users.c.id).where(self._users.c.email == email))
-            ).scalar_one_or_none()
+            ).scalar_one_or_none()  # `email` is in the normal form the column holds
         if holder is None or holder == user_id:
             digest: str | None = await self._accounts.hash_new_password(password)
             holder = None
@@ -275,8 +277,38 @@ class Logins:
                 digest = await self._accounts.password_hash(conn, holder)
                 await self._store.writer.delete(conn, "User", holder)
             assert digest is not None
+            if await self._email_of(conn, user_id) != email:
+                await self._audit.record(email_changed(user_id, PASSWORD), conn)
             await self._store.writer.update(conn, "User", user_id, {"email": email})
             await self._accounts.add_password(conn, user_id, digest)
+
+    # -- changing the address ---------------------------------------------------------------
+
+    async def change_email(
+        self, user_id: str, password: str, new_email: str, client: Client
+    ) -> None:
+        """Give the user another address, proven by their password: a credential change.
+
+        Throttled and audited like a login (a stolen session guessing the password meets the
+        same per-account lock); the change is audited in its own transaction.
+        """
+        await self._throttle.attempt(client.ip, LOGIN)
+        email = self._store.emails.check(new_email)  # a bad address costs no hashing
+        async with self._store.db.read() as conn:
+            current = await self._email_of(conn, user_id)
+            stored = await self._accounts.password_hash(conn, user_id)
+        account = account_key(email=current) if current else account_key(username=user_id)
+        async with self._failures_audited(PASSWORD, client, account):
+            await self._throttle.gate(account)
+            if not await self._accounts.passwords.verify(stored, password):
+                await self._throttle.failed(account)
+                raise InvalidCredentials()
+        if email == current:
+            return  # the address they have, in another spelling: nothing changes
+        async with self._store.db.write() as conn:
+            await self._store.writer.update(conn, "User", user_id, {"email": email})
+            event = email_changed(user_id, "user", ip=client.ip, user_agent=client.user_agent)
+            await self._audit.record(event, conn)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -320,6 +352,12 @@ class Logins:
                 )
                 await self._audit.record(event)
             raise
+
+    async def _email_of(self, conn: AsyncConnection, user_id: str) -> str | None:
+        users = self._users
+        found = await conn.execute(select(users.c.email).where(users.c.id == user_id))
+        email: str | None = found.scalar_one_or_none()
+        return email
 
     async def _is_active(self, conn: AsyncConnection, user_id: str) -> bool:
         users = self._users

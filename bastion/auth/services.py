@@ -157,7 +157,7 @@ def build_auth(
         from bastion.auth.providers.user_fields import UserFields
 
         custom_tokens = CustomTokenVerifier(custom, project.root, clock)
-        user_fields = UserFields(project.model, custom.metadata_fields)
+        user_fields = UserFields(project.model, custom.metadata_fields, store.emails)
     root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], key, clock, audit)
     throttle = Throttle(config.throttle, store.db, tables[LOGIN_FAILURE_TABLE], clock, audit)
     return AuthServices(

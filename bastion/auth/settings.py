@@ -119,6 +119,14 @@ class SigningConfig(Section):
     algorithm: SigningAlgorithm = "EdDSA"
 
 
+class EmailsConfig(Section):
+    """``auth.emails``: which new addresses are taken (see :mod:`bastion.model.emails`)."""
+
+    # Addresses mixing writing systems (a Cyrillic er in example.com) or holding full-width
+    # letters look like other people's; a project whose users need them opts in.
+    allow_mixed_scripts: bool = False
+
+
 class AuthConfig(Section):
     """``auth:`` — tokens, sessions and the login providers."""
 
@@ -134,6 +142,7 @@ class AuthConfig(Section):
     password_hash: PasswordHashConfig = PasswordHashConfig()
     throttle: ThrottleConfig = ThrottleConfig()
     signing: SigningConfig = SigningConfig()
+    emails: EmailsConfig = EmailsConfig()
 
     @model_validator(mode="after")
     def _lifetimes_fit(self) -> AuthConfig:

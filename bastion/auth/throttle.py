@@ -35,6 +35,7 @@ from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.throttle_settings import ThrottleConfig
 from bastion.clock import Clock
 from bastion.errors import BastionError, Code
+from bastion.model.emails import email_key
 from bastion.store.database import Database
 
 LOGIN = "login"
@@ -57,9 +58,9 @@ class RateLimited(BastionError):
 
 def account_key(email: str | None = None, username: str | None = None) -> str:
     """The key of the account a password attempt names (a digest: no attacker text is kept)."""
-    # Lower-cased as the login looks it up, never validated: a malformed name is an account
+    # In the form the login looks it up in, never refused: a malformed name is an account
     # name like any other here, and its attempt is refused later with the generic error.
-    name = f"email:{email.strip().lower()}" if email is not None else f"username:{username}"
+    name = f"email:{email_key(email)}" if email is not None else f"username:{username}"
     return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
 
 

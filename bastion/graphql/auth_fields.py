@@ -82,7 +82,7 @@ def query_fields(builder: SchemaBuilder) -> FieldMap:
 
 
 def mutation_fields(builder: SchemaBuilder) -> FieldMap:
-    """Login, registration, refresh, logout and password change."""
+    """Login, registration, refresh, logout, and changing the password or the email."""
     login = login_payload(builder)
     refresh_input = input_type("refreshTokenInput", ("refreshToken",))
     logout_payload = GraphQLObjectType(
@@ -138,6 +138,18 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
         await auth.sessions.end_all(user_id, keep=context.viewer.session_id)
         return True
 
+    async def change_email(_root: Any, info: Info, input: dict[str, str]) -> Node | None:
+        context, auth, user_id = require_user(info)
+        credential_context(info)
+        await auth.logins.change_email(
+            user_id, input["password"], input["newEmail"], client_of(context)
+        )
+        # A credential change, as a new password is: every other session ends.
+        await auth.sessions.end_all(user_id, keep=context.viewer.session_id)
+        auth.sessions.forget_user(user_id)  # this session's cached row holds the old address
+        conn = await context.connection()
+        return (await context.store.reader.by_ids(conn, "User", [user_id])).get(user_id)
+
     def arg(kind: GraphQLInputObjectType) -> dict[str, GraphQLArgument]:
         return {"input": GraphQLArgument(GraphQLNonNull(kind))}
 
@@ -178,6 +190,12 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
             args=arg(input_type("changePasswordInput", ("oldPassword", "newPassword"))),
             resolve=change_password,
         ),
+        "changeEmail": GraphQLField(
+            GraphQLNonNull(builder.objects["User"]),
+            args=arg(input_type("changeEmailInput", ("password", "newEmail"))),
+            resolve=change_email,
+            description="Give the viewer another email address, proven by their password.",
+        ),
     }
 
 
@@ -208,6 +226,7 @@ CREDENTIAL_FIELDS = frozenset(
         "refreshToken",
         "refreshAuthToken",
         "changePassword",
+        "changeEmail",
         "loginAnonymous",
         "loginApiKey",
         "loginCustomToken",

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bastion.auth.audit import switched
+from sqlalchemy import select
+
+from bastion.auth.audit import email_changed, switched
 from bastion.errors import BadUserInput, NotFound
 from bastion.graphql.context import Info, RequestContext, context_of
 from bastion.graphql.settings import GraphQLConfig
 from bastion.model import RelationField
+from bastion.model.emails import EMAIL_FIELD, EMAIL_TYPE, email_key
 from bastion.permissions.compile import Forbidden
 from bastion.permissions.writes import check_writes, journal_for
 from bastion.store import Node, Page
@@ -129,9 +132,19 @@ def update(type_name: str) -> Resolver:
             await context.permissions.require(
                 conn, type_name, [id], condition, f"Not allowed to update this {type_name}"
             )
+        email_changes = type_name == EMAIL_TYPE and await _changes_email(context, id, data)
+        if email_changes and not context.viewer.is_privileged:
+            raise Forbidden(
+                "The email is a credential: change it with "
+                "changeEmail(input: {password, newEmail})",
+                field=EMAIL_FIELD,
+            )
         journal = journal_for(context.permissions)
         await context.store.writer.update(conn, type_name, id, data, journal=journal)
         await check_writes(context, journal)
+        if email_changes and context.auth:
+            await context.auth.audit.record(email_changed(id, context.viewer.kind), conn)
+            context.auth.sessions.forget_user(id)  # their cached row holds the old address
         if type_name == "User" and "isActive" in data and context.auth:
             active = bool(data["isActive"])
             await context.auth.audit.record(switched(id, active, context.viewer.kind), conn)
@@ -142,6 +155,22 @@ def update(type_name: str) -> Resolver:
         return await _read_back(context, type_name, id)
 
     return resolve
+
+
+async def _changes_email(context: RequestContext, user_id: str, data: dict[str, Any]) -> bool:
+    """Whether an update gives the user another address (or none): a credential change.
+
+    Sending the current address back, in any spelling, changes nothing (forms save every
+    field).
+    """
+    if EMAIL_FIELD not in data:
+        return False
+    users = context.store.tables[EMAIL_TYPE]
+    conn = await context.connection()
+    query = select(users.c[EMAIL_FIELD]).where(users.c.id == user_id)
+    current = (await conn.execute(query)).scalar_one_or_none()
+    new = data[EMAIL_FIELD]
+    return (email_key(new) if isinstance(new, str) else new) != current
 
 
 def delete(type_name: str) -> Resolver:

@@ -8,7 +8,9 @@ from sqlalchemy.engine import URL
 
 from bastion.clock import Clock
 from bastion.model import Model
+from bastion.model.emails import EmailRules
 from bastion.store.database import Database
+from bastion.store.emails import EmailWriter
 from bastion.store.filters import FilterCompiler
 from bastion.store.reads import Node, Page, Reader
 from bastion.store.sync import SyncReport, sync_schema
@@ -26,6 +28,8 @@ class Store:
     filters: FilterCompiler
     reader: Reader
     writer: Writer
+    emails: EmailRules
+    """What the project takes as a new address (the writer applies it to User.email)."""
 
     async def sync(self) -> SyncReport:
         """Create missing tables and columns; refuse unsafe changes."""
@@ -36,16 +40,18 @@ class Store:
         await self.db.close()
 
 
-def open_store(model: Model, url: URL, clock: Clock) -> Store:
+def open_store(model: Model, url: URL, clock: Clock, emails: EmailRules | None = None) -> Store:
     """Build the store of ``model`` over the database at ``url`` (no I/O until used)."""
     tables = build_tables(model, new_metadata())
     filters = FilterCompiler(model, tables)
+    emails = emails or EmailRules()
     return Store(
         db=Database(url),
         tables=tables,
         filters=filters,
         reader=Reader(tables, filters),
-        writer=Writer(model, tables, filters, clock),
+        writer=EmailWriter(model, tables, filters, clock, emails),
+        emails=emails,
     )
 
 

@@ -36,6 +36,7 @@ from sqlalchemy.sql.elements import Label, UnaryExpression
 from bastion.errors import BadUserInput
 from bastion.model import Model, RelationField, ScalarField, ScalarKind
 from bastion.model import names as n
+from bastion.model.emails import EMAIL_FIELD, EMAIL_TYPE, email_key
 from bastion.store.tables import Tables
 
 Where = Mapping[str, Any]
@@ -98,6 +99,21 @@ def scalar_filter_suffixes(field: ScalarField) -> tuple[str, ...]:
     if field.kind is ScalarKind.ENUM:
         return ("", *n.EQUALITY_FILTERS)
     return ("", *n.BOOLEAN_FILTERS)
+
+
+def _stored_form(type_name: str, field: str, value: Any) -> Any:
+    """A filter's value on User.email in the form the column holds (the lists' items too).
+
+    So ``{email: "Bob@Example.com"}`` finds bob@example.com, and ``email_contains: "BOB"``
+    compares lower case with lower case.
+    """
+    if type_name != EMAIL_TYPE or field != EMAIL_FIELD:
+        return value
+    if isinstance(value, str):
+        return email_key(value)
+    if isinstance(value, list):
+        return [email_key(v) if isinstance(v, str) else v for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -176,7 +192,9 @@ class FilterCompiler:
             if spec is None:
                 raise BadUserInput(f"unknown filter '{key}' on {type_name}")
             if isinstance(spec.field, ScalarField):
-                condition = self._scalar(table, spec, value)
+                condition = self._scalar(
+                    table, spec, _stored_form(type_name, spec.field.name, value)
+                )
             else:
                 condition = self._relation(table, spec.field, spec.op, value, policy)
             guard = policy.field_scope(type_name, spec.field.name, table) if policy else None
@@ -250,7 +268,7 @@ class FilterCompiler:
             )
         table = source if source is not None else self.tables[type_name]
         ((key, value),) = given.items()
-        condition: Condition = table.c[key] == value
+        condition: Condition = table.c[key] == _stored_form(type_name, key, value)
         return condition
 
     def order_by(

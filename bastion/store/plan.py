@@ -67,6 +67,8 @@ class Change:
     """Alembic's diff kind (``add_table``, ``remove_column``...)."""
     target: Any = None
     """The diff's object: the Table of a new or dropped type, the Index, the Column."""
+    rewrite: Callable[[Connection], None] | None = None
+    """A change of the rows' values (``bastion.store.emails``), run after the columns'."""
 
 
 def rows_with_values(conn: Connection, table: str, column: str | None = None) -> int:

@@ -2,7 +2,9 @@
 
 The plan comes from :mod:`bastion.store.plan`. A start applies the safe changes (new types,
 new optional fields, indexes) and refuses to run when any other change is pending, naming
-each, so a server never serves a model its database does not hold. ``deploy`` applies every
+each, so a server never serves a model its database does not hold. The stored User emails
+are planned the same way (:mod:`bastion.store.emails`): rows from before their normal form
+need a deploy, and rows that would become one address block it. ``deploy`` applies every
 change in one transaction; those that drop or convert data only with ``force``. Nothing is
 ever half applied: a refusal or a failure leaves the database as it was.
 
@@ -25,13 +27,16 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.schema import CreateColumn
 
 from bastion.errors import SchemaChangeRefused
+from bastion.model.emails import FORM_VERSION
 from bastion.store.database import Database
+from bastion.store.emails import plan_emails
 from bastion.store.plan import Change, Level, operations, plan_changes
 from bastion.store.system import META_TABLE
 from bastion.store.tables import VALUE_TYPE
 
 _TYPES_KEY = "model_tables"
 _COLUMNS_KEY = "model_columns"
+_EMAILS_KEY = "email_form"  # the version of the normal form the stored User emails have
 _AT_START = (Level.DEPLOY, Level.DESTRUCTIVE, Level.BLOCKED)
 
 
@@ -91,6 +96,9 @@ def _apply(conn: Connection, metadata: MetaData, changes: list[Change], report: 
                 assert change.step is not None
                 change.step(batch)
     for change in changes:
+        if change.rewrite is not None:
+            change.rewrite(conn)
+    for change in changes:
         if change.kind in ("add_index", "remove_index"):
             _index(ops, conn, change)
             report.indexes.append(change.text)
@@ -145,7 +153,9 @@ def _read_meta(conn: Connection, metadata: MetaData) -> dict[str, Any]:
     if not conn.dialect.has_table(conn, META_TABLE):
         return {}
     rows = conn.execute(
-        select(meta.c.key, meta.c.value).where(meta.c.key.in_([_TYPES_KEY, _COLUMNS_KEY]))
+        select(meta.c.key, meta.c.value).where(
+            meta.c.key.in_([_TYPES_KEY, _COLUMNS_KEY, _EMAILS_KEY])
+        )
     )
     return {key: json.loads(value) for key, value in rows}
 
@@ -160,14 +170,24 @@ def _write_meta(
         for column in table.columns
         if VALUE_TYPE in column.info
     }
-    conn.execute(meta.delete().where(meta.c.key.in_([_TYPES_KEY, _COLUMNS_KEY])))
+    keys = [_TYPES_KEY, _COLUMNS_KEY, _EMAILS_KEY]
+    conn.execute(meta.delete().where(meta.c.key.in_(keys)))
     conn.execute(
         meta.insert(),
         [
             {"key": _TYPES_KEY, "value": json.dumps(sorted(owned | set(model_tables)))},
             {"key": _COLUMNS_KEY, "value": json.dumps(columns, sort_keys=True)},
+            # Written only once no email change is pending: every row has the normal form.
+            {"key": _EMAILS_KEY, "value": json.dumps(FORM_VERSION)},
         ],
     )
+
+
+def _plan(conn: Connection, metadata: MetaData, stored: dict[str, Any]) -> list[Change]:
+    """The model's changes, then those of the stored emails' values."""
+    owned = set(stored.get(_TYPES_KEY, ()))
+    changes = plan_changes(conn, metadata, owned, stored.get(_COLUMNS_KEY, {}))
+    return changes + plan_emails(conn, stored.get(_EMAILS_KEY))
 
 
 async def sync_schema(db: Database, metadata: MetaData, model_tables: list[str]) -> SyncReport:
@@ -176,7 +196,7 @@ async def sync_schema(db: Database, metadata: MetaData, model_tables: list[str])
     def run(conn: Connection) -> SyncReport:
         stored = _read_meta(conn, metadata)
         owned = set(stored.get(_TYPES_KEY, ()))
-        changes = plan_changes(conn, metadata, owned, stored.get(_COLUMNS_KEY, {}))
+        changes = _plan(conn, metadata, stored)
         report = SyncReport(changes=changes)
         if any(c.level in _AT_START for c in changes):
             blocked = any(c.level is Level.BLOCKED for c in changes)
@@ -216,7 +236,7 @@ async def deploy_schema(
     def run(conn: Connection) -> SyncReport:
         stored = _read_meta(conn, metadata)
         owned = set(stored.get(_TYPES_KEY, ()))
-        changes = plan_changes(conn, metadata, owned, stored.get(_COLUMNS_KEY, {}))
+        changes = _plan(conn, metadata, stored)
         report = SyncReport(changes=changes)
         if dry_run:
             return report

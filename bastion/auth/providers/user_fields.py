@@ -5,8 +5,9 @@ At start, every configured field must be a plain scalar field of User that a tok
 typo or a field that would let the identity system switch accounts off stops the start
 instead of being ignored. At login a claim goes in only when its value fits the field, as a
 GraphQL write would have to: ``email`` is normalised like a registration's and left out when
-it is no address, and an empty or NUL-holding string never goes in (an empty value in a
-unique field would let one user's login block every other's).
+it is no address or a look-alike the project refuses (:mod:`bastion.model.emails`), and an
+empty or NUL-holding string never goes in (an empty value in a unique field would let one
+user's login block every other's).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bastion.auth.accounts import normalize_email
 from bastion.errors import BastionError, ProjectError
+from bastion.model.emails import EmailRules
 from bastion.model.types import Model, ScalarField, ScalarKind
 
 _SETTABLE = (ScalarKind.STRING, ScalarKind.INT, ScalarKind.FLOAT, ScalarKind.BOOLEAN)
@@ -24,7 +25,7 @@ _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1  # GraphQL's Int
 _WHERE = "bastion.yml: auth.providers.custom-token.metadata_fields"
 
 
-def _fits(field: ScalarField, value: Any) -> Any:
+def _fits(field: ScalarField, value: Any, emails: EmailRules) -> Any:
     """The value as the field keeps it, or None when it does not fit the field."""
     if field.kind is ScalarKind.BOOLEAN:
         return value if isinstance(value, bool) else None
@@ -38,7 +39,7 @@ def _fits(field: ScalarField, value: Any) -> Any:
         return None
     if field.name == "email":
         try:
-            return normalize_email(value)
+            return emails.check(value)
         except BastionError:
             return None
     return value
@@ -47,8 +48,11 @@ def _fits(field: ScalarField, value: Any) -> Any:
 class UserFields:
     """The checked ``metadata_fields`` of a project: User field -> its model field."""
 
-    def __init__(self, model: Model, names: Mapping[str, str]) -> None:
+    def __init__(
+        self, model: Model, names: Mapping[str, str], emails: EmailRules | None = None
+    ) -> None:
         """Raise :class:`ProjectError` for any name that is no settable User field."""
+        self._emails = emails or EmailRules()
         by_name = {field.name: field for field in model.type("User").scalars}
         errors = []
         self._fields: dict[str, ScalarField] = {}
@@ -73,7 +77,7 @@ class UserFields:
         fitted = {}
         for name, value in values.items():
             field = self._fields.get(name)
-            kept = _fits(field, value) if field is not None else None
+            kept = _fits(field, value, self._emails) if field is not None else None
             if kept is not None:
                 fitted[name] = kept
         return fitted

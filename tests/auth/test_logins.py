@@ -1,0 +1,111 @@
+"""An email address is a credential: ``changeEmail`` needs the password, the generated
+``updateUser`` leaves it to root, every change is audited, and look-alikes are refused at
+sign-up unless the project opts in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tests.auth.conftest import PASSWORD, Auth, bearer, error_code
+from tests.auth.test_audit import events, root_token
+
+CHANGE_EMAIL = """mutation ($password: String!, $email: String!) {
+  changeEmail(input: {password: $password, newEmail: $email}) { id email }
+}"""
+UPDATE_EMAIL = """mutation ($id: ID!, $email: String) {
+  updateUser(id: $id, data: {email: $email, firstName: "Ann"}) { email firstName }
+}"""
+OWN_ACCOUNT = {"User": {"read": {"id": "$viewer.id"}, "update": {"id": "$viewer.id"}}}
+
+
+async def signed_up(auth: Auth, email: str = "ann@example.com") -> tuple[dict[str, Any], str]:
+    pair = await auth.register(email)
+    me = await auth.viewer(pair["accessToken"])
+    assert me is not None
+    return pair, me["id"]
+
+
+async def test_changing_the_email_needs_the_password_and_is_audited(
+    make_project: Callable[..., Any], client_for: Callable[..., Any]
+) -> None:
+    auth = Auth(
+        await client_for(
+            make_project(
+                auth={"providers": {"local-userpass": {"signup": True}}}, permissions=OWN_ACCOUNT
+            )
+        )
+    )
+    pair, ann = await signed_up(auth)
+    other = await auth.login_pair("ann@example.com")  # a second device
+    token = pair["accessToken"]
+    wrong = {"password": "not her password", "email": "ann@new.example"}
+
+    assert error_code(await auth.gql(CHANGE_EMAIL, wrong, token)) == "INVALID_CREDENTIALS"
+    assert error_code(await auth.gql(CHANGE_EMAIL, wrong)) == "UNAUTHENTICATED"
+    assert (await auth.viewer(token)) == {"id": ann, "email": "ann@example.com"}
+    assert [e["type"] for e in await events(auth, type=["login_failed"])] == ["login_failed"]
+
+    body = await auth.gql(CHANGE_EMAIL, {"password": PASSWORD, "email": " Ann@New.Example "}, token)
+    assert "errors" not in body, body
+    assert body["data"]["changeEmail"] == {"id": ann, "email": "ann@new.example"}
+    assert (await auth.viewer(token)) == {"id": ann, "email": "ann@new.example"}
+    # The old address logs in no more, the new one does; the other device was logged out.
+    assert error_code(await auth.login("ann@example.com")) == "INVALID_CREDENTIALS"
+    assert "errors" not in await auth.login("ANN@new.example")
+    assert await auth.refused(other["accessToken"]) == "SESSION_REVOKED"
+    changed = await events(auth, type=["email_changed"])
+    assert [(e["userId"], e["detail"]) for e in changed] == [(ann, {"by": "user"})]
+    assert "example" not in repr(changed)  # neither address is kept in the log
+
+
+async def test_update_user_leaves_the_email_to_change_email_but_root_may_change_it(
+    make_project: Callable[..., Any], client_for: Callable[..., Any]
+) -> None:
+    auth = Auth(
+        await client_for(
+            make_project(
+                auth={"providers": {"local-userpass": {"signup": True}}}, permissions=OWN_ACCOUNT
+            )
+        )
+    )
+    pair, ann = await signed_up(auth)
+    token = pair["accessToken"]
+
+    body = await auth.gql(UPDATE_EMAIL, {"id": ann, "email": "ann@elsewhere.example"}, token)
+    assert error_code(body) == "FORBIDDEN"
+    assert "changeEmail(input: {password, newEmail})" in body["errors"][0]["message"]
+    body = await auth.gql(UPDATE_EMAIL, {"id": ann, "email": None}, token)
+    assert error_code(body) == "FORBIDDEN"  # removing it is a change too
+    # A form that saves every field sends the address back unchanged, in any spelling.
+    body = await auth.gql(UPDATE_EMAIL, {"id": ann, "email": "ANN@example.com"}, token)
+    assert body["data"] == {"updateUser": {"email": "ann@example.com", "firstName": "Ann"}}
+    assert await events(auth, type=["email_changed"]) == []
+
+    root = bearer(await root_token(auth))
+    body = await auth.client.gql(
+        UPDATE_EMAIL, {"id": ann, "email": "Ann@Elsewhere.example"}, headers=root
+    )
+    assert body["data"] == {"updateUser": {"email": "ann@elsewhere.example", "firstName": "Ann"}}
+    changed = await events(auth, type=["email_changed"])
+    assert [(e["userId"], e["detail"]) for e in changed] == [(ann, {"by": "root"})]
+    assert "errors" not in await auth.login("ann@elsewhere.example")
+
+
+async def test_look_alike_addresses_are_refused_at_sign_up_unless_allowed(
+    auth_for: Callable[..., Any],
+) -> None:
+    lookalike = "bob@ex\u0430mple.com"  # a Cyrillic a
+    strict: Auth = await auth_for()
+    body = await strict.gql(
+        "mutation ($e: String!, $p: String!) { registerUserEmailPassword(input: "
+        "{email: $e, password: $p}) { accessToken } }",
+        {"e": lookalike, "p": PASSWORD},
+    )
+    assert error_code(body) == "BAD_USER_INPUT"
+    assert body["errors"][0]["extensions"]["field"] == "email"
+    assert "look-alike" in body["errors"][0]["message"]
+    # A project whose users write their addresses so opts in.
+    allowing: Auth = await auth_for(emails={"allow_mixed_scripts": True})
+    pair = await allowing.register(lookalike)
+    assert (await allowing.viewer(pair["accessToken"]) or {})["email"] == lookalike
