@@ -140,6 +140,7 @@ def build_auth(
         Passwords(config.password_hash),
         clock,
         config.providers.local_userpass.min_password_length,
+        (project.config.name, project.config.app_id),
     )
     identities = Identities(tables[IDENTITY_TABLE], tables[PASSWORD_TABLE], clock)
     api_keys = ApiKeys(
