@@ -75,9 +75,7 @@ def context_words(*texts: str | None) -> list[str]:
     return sorted((w for w in words if len(w) >= MIN_CONTEXT_WORD), key=lambda w: (-len(w), w))
 
 
-def check_password_rules(
-    password: str, min_length: int, context: Iterable[str] = ()
-) -> None:
+def check_password_rules(password: str, min_length: int, context: Iterable[str] = ()) -> None:
     """Refuse a new password that is too short, too long, common, or built on ``context``
     (the app's name and id, the user's email: see :func:`context_words`).
 
