@@ -43,8 +43,8 @@ class WeakPassword(BadUserInput):
 
 
 def _folded(text: str) -> str:
-    # One form for comparing: "Password", "PASSWORD" and a full-width "ｐａｓｓｗｏｒｄ" are
-    # the same guess.
+    # One form for comparing: "Password", "PASSWORD" and "password" in full-width letters
+    # are the same guess.
     return unicodedata.normalize("NFKC", text).casefold()
 
 

@@ -209,10 +209,10 @@ class AccessTokens:
         longest = self.lifetime if kind == ACCESS else LONGEST_LIFETIME
         if exp - iat > longest + LEEWAY_SECONDS:
             raise TokenRefused(INVALID)
-        if key.kid is None and key.retired_at is not None:
-            # The legacy key verifies only what it signed before keys took over.
-            if iat > key.retired_at.timestamp() + LEEWAY_SECONDS:
-                raise TokenRefused(INVALID)
+        # The legacy key verifies only what it signed before keys took over.
+        retired = key.retired_at if key.kid is None else None
+        if retired is not None and iat > retired.timestamp() + LEEWAY_SECONDS:
+            raise TokenRefused(INVALID)
         # An access token names its session; a node token its node's type.
         extra = "sid" if kind == ACCESS else "ntp"
         for claim in ("sub", "jti", extra):

@@ -222,7 +222,15 @@ def test_the_shipped_list_holds_the_common_passwords_that_pass_the_length_rule()
     assert common_passwords() is common  # read once
 
 
-@pytest.mark.parametrize("password", ["password1", "PassWord1", "Ｐａｓｓｗｏｒｄ１", "qwertyuiop"])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "password1",
+        "PassWord1",
+        "\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44\uff11",
+        "qwertyuiop",
+    ],
+)
 async def test_a_common_password_is_refused_without_echoing_it(
     auth: Auth, counter: Counter, password: str
 ) -> None:
