@@ -1,4 +1,5 @@
-"""The server secret: root tokens and refresh-token successors are derived from it (HMAC).
+"""The server secret: root tokens and refresh-token successors are derived from it, bound to
+the project (:mod:`bastion.auth.derived`), so projects may share one secret.
 
 Access tokens are signed by the signing keys (:mod:`bastion.auth.keys`); the secret still
 verifies the tokens it signed before a project had keys, until that legacy key is pruned.
