@@ -33,11 +33,6 @@ def check_secret(secret: bytes, source: str) -> bytes:
     return secret
 
 
-def has_secret(data_dir: Path) -> bool:
-    """Whether a server secret exists already (in the environment or in ``data_dir``)."""
-    return SECRET_ENV in os.environ or (data_dir / SECRET_FILE).exists()
-
-
 def load_secret(data_dir: Path) -> bytes:
     """The server secret of a project, made on first use."""
     from_env = os.environ.get(SECRET_ENV)
