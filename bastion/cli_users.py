@@ -89,7 +89,7 @@ def create(
     password = _read_password(password_stdin)
 
     async def action(service: Service) -> tuple[str, str]:
-        digest = await service.auth.accounts.hash_new_password(password)
+        digest = await service.auth.accounts.hash_new_password(password, email)
         async with service.store.db.write() as conn:
             user_id = await service.auth.accounts.create(
                 conn, NewUser(email, password, username, first_name, last_name), digest

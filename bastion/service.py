@@ -91,6 +91,7 @@ class Service:
     async def start(self) -> SyncReport:
         """Sync the database with the model, then seed a new database once."""
         report = await self.store.sync()
+        await self.auth.start()  # before anything derives a token or signs one
         if self.functions.functions:
             self.functions.root_token = await self.auth.root_tokens.ensure(FUNCTIONS_TOKEN)
         for table in report.created:

@@ -625,3 +625,73 @@ async def test_another_spelling_of_an_email_never_takes_its_account_over(
     async with service.store.db.read() as conn:
         rows = (await conn.execute(select(users.c.id, users.c.email).order_by(users.c.id))).all()
     assert [tuple(r) for r in rows] == [(mallory, "mallory@example.com"), (bob, "bob@example.com")]
+
+
+# -- tokens bound to their project and their time (issue 13) ---------------------------------
+
+SHARED_SECRET = "staging-and-production-share-me-" * 2  # one BASTION_SECRET for both
+
+
+async def test_a_staging_root_token_replayed_on_production(
+    make_project: Callable[..., Any],
+    client_for: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BASTION_SECRET", SHARED_SECRET)
+    # The same bastion.yml deployed twice: same name, same app id, same root token names.
+    staging = await signed_up(await client_for(make_project(SCHEMA, auth=SIGNUP)))
+    production = await signed_up(await client_for(make_project(SCHEMA, auth=SIGNUP)))
+    for target in (staging, production):
+        await target.service.auth.root_tokens.deploy(["ci"])
+    stolen = await staging.service.auth.root_tokens.get("ci")
+    before = await production.rows()
+    response = await production.client.http.post(
+        "/graphql",
+        json={"query": "{ viewer { isRoot } users { email } }"},
+        headers={"Authorization": f"Bearer {stolen}"},
+    )
+    body = response.json()
+    assert body["data"] is None or body["data"]["viewer"]["isRoot"] is False, body
+    assert body["extensions"]["authentication"]["code"] == "ACCESS_TOKEN_INVALID"
+    assert "ann@example.com" not in response.text
+    assert await production.rows() == before
+
+
+def _with_our_key(target: Target, **claims: Any) -> str:
+    """Ann's token re-signed with the project's own signing key (a leaked backup of
+    .bastion/keys, say), with ``claims`` changed."""
+    key = target.service.auth.keys.signing_key()
+    payload = {**target.claims, **claims}
+    return jwt.encode(payload, key.material, algorithm=key.algorithm, headers={"kid": key.kid})
+
+
+async def test_a_token_minted_to_become_valid_later(target: Target) -> None:
+    now = int(target.service.clock().timestamp())
+    later = _with_our_key(target, nbf=now + 86_400, iat=now, exp=now + 600)
+    refused(await target.as_bearer(later))
+    refused(await target.as_bearer(_with_our_key(target, nbf=str(now))))
+
+
+async def test_a_token_minted_to_last_for_years(target: Target) -> None:
+    now = int(target.service.clock().timestamp())
+    refused(await target.as_bearer(_with_our_key(target, iat=now, exp=now + 10 * 365 * 86_400)))
+    lifetime = target.service.auth.tokens.lifetime
+    refused(await target.as_bearer(_with_our_key(target, iat=now, exp=now + lifetime + 31)))
+    # A node token may live a year, and not a second (plus the skew) more.
+    node = {"typ": "node", "ntp": "User", "sid": None, "iat": now, "exp": now + 365 * 86_400 + 31}
+    refused(await target.as_bearer(_with_our_key(target, **node)))
+
+
+async def test_kidless_hs256_with_the_shared_secret_on_a_new_project(
+    make_project: Callable[..., Any],
+    client_for: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BASTION_SECRET", SHARED_SECRET)
+    target = await signed_up(await client_for(make_project(SCHEMA, auth=SIGNUP)))
+    # What the server secret signed before signing keys existed: HS256, no kid.
+    token = jwt.encode(target.claims, SHARED_SECRET, algorithm="HS256")
+    assert "kid" not in jwt.get_unverified_header(token)
+    before = await target.rows()
+    refused(await target.as_bearer(token))
+    assert await target.rows() == before

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bastion.auth.passwords import Passwords, check_password_rules
+from bastion.auth.passwords import Passwords, check_password_rules, context_words
 from bastion.clock import Clock
 from bastion.errors import BadUserInput, BastionError, Code, Conflict, NotFound
 from bastion.model.emails import email_key
@@ -60,13 +60,16 @@ class Accounts:
         passwords: Passwords,
         clock: Clock,
         min_password_length: int,
+        app_names: tuple[str, ...] = (),
     ) -> None:
+        """``app_names`` (the project's name and app id) may not make up a password."""
         self._store = store
         self._users = store.tables["User"]
         self._passwords_table = passwords_table
         self.passwords = passwords
         self._clock = clock
         self.min_password_length = min_password_length
+        self._app_names = app_names
 
     async def by_email(self, conn: AsyncConnection, email: str) -> Any:
         """The row of the user holding the address ``email`` spells, or None."""
@@ -76,9 +79,14 @@ class Accounts:
             return None
         return (await conn.execute(select(users).where(users.c.email == key))).mappings().first()
 
-    async def hash_new_password(self, password: str) -> str:
+    def check_new_password(self, password: str, email: str | None = None) -> None:
+        """Apply the password rules, with the app's names and ``email`` as context words."""
+        context = context_words(*self._app_names, email)
+        check_password_rules(password, self.min_password_length, context)
+
+    async def hash_new_password(self, password: str, email: str | None = None) -> str:
         """Apply the password rules, then hash (before any write transaction opens)."""
-        check_password_rules(password, self.min_password_length)
+        self.check_new_password(password, email)
         return await self.passwords.hash(password)
 
     async def create(self, conn: AsyncConnection, new: NewUser, digest: str) -> str:
@@ -165,7 +173,11 @@ class Accounts:
         stored = await self.password_hash(conn, user_id)
         if not await self.passwords.verify(stored, old):
             raise InvalidCredentials()
-        check_password_rules(new, self.min_password_length)
+        users = self._users
+        email = (
+            await conn.execute(select(users.c.email).where(users.c.id == user_id))
+        ).scalar_one_or_none()
+        self.check_new_password(new, email)
         await self.set_password(conn, user_id, new)
 
     async def set_active(self, conn: AsyncConnection, email: str, active: bool) -> str:

@@ -8,7 +8,10 @@ changing the variable. Otherwise ``.bastion/keys/`` holds one file per key
 - ``<kid>.json``: kid, algorithm, created, activates, retired, the private key;
 - ``<kid>.until-<epoch>``: empty; the key signed a token that expires at or before then;
 - ``legacy.json``: the server secret still verifies the kid-less HS256 tokens it signed
-  before the project had keys (made only for a project that already had a secret).
+  before the project had keys. Made only for an old project (one whose database held data
+  before its derivation record existed, see :mod:`bastion.auth.derived`), and honoured only
+  there: a new project accepts no kid-less token, whatever its secret. Even there it verifies
+  only tokens issued before it retired (see :mod:`bastion.auth.tokens`).
 
 Several workers share the folder, so a token signed by any of them must verify on all:
 
@@ -135,6 +138,9 @@ class KeySet:
         self._clock = clock
         self.folder = folder
         self._server_secret = server_secret
+        # Whether the project may still accept the legacy key's tokens: only an old project
+        # (see bastion.auth.derived), which the service learns at start from its database.
+        self._legacy_admitted = False
         self._loaded = _Loaded({k.kid: k for k in keys or []}, {})
         self._order = [k.kid for k in keys or []]  # the environment's order
         self._read_at = self._now()
@@ -173,7 +179,7 @@ class KeySet:
                 raise ProjectError([f"{path}: cannot read it ({error.strerror})"]) from None
             if name == LEGACY_FILE:
                 legacy = _legacy_retired(data, str(path))
-                if self._server_secret is not None:
+                if self._server_secret is not None and self._legacy_admitted:
                     keys[None] = SigningKey(None, "HS256", self._server_secret, retired_at=legacy)
             elif name.endswith(".json"):
                 key = read_key_file(data, str(path))
@@ -197,6 +203,26 @@ class KeySet:
             log.warning("signing keys: %s holds no key; kept the loaded keys", self.folder)
             return
         self._loaded = loaded
+
+    def admit_legacy(self, admitted: bool) -> None:
+        """Let the legacy key (the server secret, when the folder records one) verify kid-less
+        tokens, or not: a project that never signed any must not accept them."""
+        self._legacy_admitted = admitted
+        self.reload()
+
+    def create(self, algorithm: SigningAlgorithm, legacy: bool = False) -> None:
+        """Make the folder with a first key of ``algorithm`` when it holds none; with
+        ``legacy`` (an old project, whose secret signed tokens before keys existed) the new
+        folder also records that the secret keeps verifying them."""
+        folder = self.folder
+        if folder is None or not self.empty:
+            return
+        _make_folder(folder, algorithm, self._clock(), legacy)
+        self.reload()
+        if self.empty:  # a folder that existed with no key in it
+            key = generate_key(algorithm, self._clock(), self._clock())
+            write_private_file(folder / f"{key.kid}.json", key_file_bytes(key))
+            self.reload()
 
     @property
     def empty(self) -> bool:
@@ -414,24 +440,19 @@ def open_keys(
     clock: Clock,
     server_secret: bytes | None = None,
     legacy: bool = False,
+    create: bool = True,
 ) -> KeySet:
     """The signing keys of a project: from ``BASTION_SIGNING_KEYS``, else ``data_dir/keys``.
 
-    A missing folder is made with a first key of ``algorithm``; with ``legacy`` (a project
-    that had a server secret already, which may have signed tokens) the folder also records
-    that the secret keeps verifying its kid-less tokens. ``server_secret`` is what verifies
-    them (without it, those tokens are refused: enough for a process that only signs).
+    Unless ``create`` is False, a missing folder is made at once (see :meth:`KeySet.create`,
+    and ``legacy``). ``server_secret`` is what verifies the legacy key's tokens once
+    :meth:`KeySet.admit_legacy` allows them (without it, they are refused: enough for a
+    process that only signs).
     """
     from_env = os.environ.get(KEYS_ENV)
     if from_env is not None:
         return KeySet(clock, None, keys_from_jwks(from_env, KEYS_ENV))
-    folder = data_dir / KEYS_DIR
-    keys = KeySet(clock, folder, server_secret=server_secret)
-    if keys.empty:
-        _make_folder(folder, algorithm, clock(), legacy)
-        keys.reload()
-    if keys.empty:  # a folder that existed with no key in it
-        key = generate_key(algorithm, clock(), clock())
-        write_private_file(folder / f"{key.kid}.json", key_file_bytes(key))
-        keys.reload()
+    keys = KeySet(clock, data_dir / KEYS_DIR, server_secret=server_secret)
+    if create:
+        keys.create(algorithm, legacy)
     return keys

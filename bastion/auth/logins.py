@@ -152,7 +152,7 @@ class Logins:
         if not self.providers.local_userpass.signup:
             raise BastionError("Sign-up is disabled for this project", Code.FORBIDDEN)
         await self._throttle.attempt(client.ip, SIGNUP)
-        digest = await self._accounts.hash_new_password(new.password)
+        digest = await self._accounts.hash_new_password(new.password, new.email)
         async with self._store.db.write() as conn:
             user_id = await self._accounts.create(conn, new, digest)
             if not log_in:
@@ -263,7 +263,7 @@ class Logins:
                 await conn.execute(select(self._users.c.id).where(self._users.c.email == email))
             ).scalar_one_or_none()  # `email` is in the normal form the column holds
         if holder is None or holder == user_id:
-            digest: str | None = await self._accounts.hash_new_password(password)
+            digest: str | None = await self._accounts.hash_new_password(password, email)
             holder = None
         else:
             account = account_key(email=email)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from bastion.auth.secret import has_secret
 from bastion.auth.sessions import STATE_TTL_SECONDS
 from bastion.auth.tokens import LONGEST_LIFETIME, AccessClaims, AccessTokens
 from bastion.auth.viewer import Viewer, ViewerKind
@@ -110,7 +109,7 @@ def generate_auth_token(
 
     if keys is None:
         # Signing only: the server secret (which verifies legacy tokens) is not needed.
-        keys = signing_keys_for(project, clock, None, has_secret(project.data_dir))
+        keys = signing_keys_for(project, clock)
     tokens = access_tokens_for(project, keys, clock)
     return NodeTokens(tokens, project.model).issue(node_id, type_name, lifetime)
 

@@ -1,5 +1,11 @@
 """Password rules and argon2id hashing (argon2-cffi).
 
+A new password (sign-up, change, the CLI) must be 8 to 1024 bytes long, at least the
+configured minimum of characters, and not easy to guess, as NIST SP 800-63B (section 3.1.1.2)
+and ASVS 6.2.4 ask: not one of the 100,000 most common passwords (the list ships with the
+package, ``data/common-passwords.txt.gz``), and not the app's name, its id or the user's
+email with a little around it. No composition rules, never truncated.
+
 Hashing runs in a worker thread so a login does not stall the event loop for its ~20 ms.
 An unknown account is verified against a dummy hash, so that "no such user" takes as long
 as "wrong password".
@@ -8,26 +14,101 @@ as "wrong password".
 from __future__ import annotations
 
 import asyncio
+import functools
+import gzip
+import unicodedata
+from collections.abc import Iterable
+from importlib import resources
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from bastion.auth.settings import PasswordHashConfig
-from bastion.errors import BadUserInput
+from bastion.errors import BadUserInput, Code
 
 MAX_PASSWORD_BYTES = 1024
+MIN_PASSWORD_LENGTH = 8  # the lowest minimum a project may configure
+BLOCKLIST = "common-passwords.txt.gz"
+# Shorter context words (an email's "al") would refuse too much and protect nothing.
+MIN_CONTEXT_WORD = 3
 
 
-def check_password_rules(password: str, min_length: int) -> None:
-    """Refuse a new password that is too short or too long; any Unicode is fine."""
+class WeakPassword(BadUserInput):
+    """A new password that is easy to guess: common, or made of the app's or the user's names.
+
+    The message never repeats the password.
+    """
+
+    code = Code.WEAK_PASSWORD
+
+
+def _folded(text: str) -> str:
+    # One form for comparing: "Password", "PASSWORD" and "password" in full-width letters
+    # are the same guess.
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords, read once, case-folded; only the entries that
+    the length rule lets through (shorter ones are refused anyway)."""
+    data = resources.files("bastion.auth").joinpath("data", BLOCKLIST).read_bytes()
+    lines = gzip.decompress(data).decode("utf-8", "replace").splitlines()
+    return frozenset(
+        folded for line in lines if len(folded := _folded(line)) >= MIN_PASSWORD_LENGTH
+    )
+
+
+def context_words(*texts: str | None) -> list[str]:
+    """The words a password must not be built on: each text, and an email's parts."""
+    words: set[str] = set()
+    for text in texts:
+        if not text:
+            continue
+        folded = _folded(text.strip())
+        words.add(folded)
+        local, at, domain = folded.partition("@")
+        if at:
+            words.update((local, domain, domain.split(".")[0]))
+        words.add("".join(ch for ch in folded if ch.isalnum()))  # "My App" -> "myapp"
+    # Longest first: "myapp" is taken out before "app" would split it.
+    return sorted((w for w in words if len(w) >= MIN_CONTEXT_WORD), key=lambda w: (-len(w), w))
+
+
+def check_password_rules(password: str, min_length: int, context: Iterable[str] = ()) -> None:
+    """Refuse a new password that is too short, too long, common, or built on ``context``
+    (the app's name and id, the user's email: see :func:`context_words`).
+
+    Lengths are refused with BAD_USER_INPUT, guessable passwords with WEAK_PASSWORD.
+    """
     try:
         size = len(password.encode("utf-8"))
     except UnicodeEncodeError:
-        raise BadUserInput("The password is not valid Unicode text") from None
+        raise BadUserInput("The password is not valid Unicode text", field="password") from None
     if size > MAX_PASSWORD_BYTES:
-        raise BadUserInput(f"The password must be at most {MAX_PASSWORD_BYTES} bytes")
+        raise BadUserInput(
+            f"The password must be at most {MAX_PASSWORD_BYTES} bytes", field="password"
+        )
     if len(password) < min_length:
-        raise BadUserInput(f"The password must be at least {min_length} characters")
+        raise BadUserInput(
+            f"The password must be at least {min_length} characters", field="password"
+        )
+    folded = _folded(password)
+    blocked = common_passwords()
+    if folded in blocked:
+        raise WeakPassword(
+            "This password is one of the most common passwords: choose another",
+            field="password",
+        )
+    rest = folded
+    for word in context:
+        rest = rest.replace(word, "")
+    # What is left once the names are taken out must stand as a password on its own.
+    if rest != folded and (len(rest) < min_length or rest in blocked):
+        raise WeakPassword(
+            "This password is built on the app's name or your email: choose another",
+            field="password",
+        )
 
 
 class Passwords:

@@ -1,16 +1,22 @@
 """Root tokens: permanent bearer tokens with full access, declared by name in ``bastion.yml``.
 
 As Graphcool's CLI did, ``bastion root-token get NAME`` prints a token at any time, yet the
-database never holds one: each token is derived from the server secret, its name and a
-rotation counter (HMAC-SHA256), and only its SHA-256 is stored. A dump of the database alone
-yields no usable token; rotating bumps the counter, so the old token's hash no longer matches
-and it is refused at once in this process, and within ``STATE_TTL_SECONDS`` in others.
+database never holds one: each token is derived from the server secret, bound to the project
+(:mod:`bastion.auth.derived`: its app id and random salt), from its name and a rotation
+counter (HMAC-SHA256), and only its SHA-256 is stored. A dump of the database alone yields no
+usable token, and another project sharing the secret derives other tokens. Rotating bumps the
+counter, so the old token's hash no longer matches and it is refused at once in this process,
+and within ``STATE_TTL_SECONDS`` in others.
+
+Tokens made before derivations were bound to the project (from the secret, the name and the
+counter only: the same in every project sharing the secret) keep working until rotated: their
+stored hash is the old token's, and ``get`` answers the token whose hash is stored. A start
+warns about them (:meth:`RootTokens.unbound_names`). A new project never stores one.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 import time
@@ -22,6 +28,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.audit import Audit, AuditEvent, AuditType
+from bastion.auth.derived import DerivedSecrets
 from bastion.auth.sessions import STATE_TTL_SECONDS, hash_token
 from bastion.clock import Clock
 from bastion.errors import NotFound
@@ -73,21 +80,51 @@ class RootTokens:
     """The root tokens of one project."""
 
     def __init__(
-        self, db: Database, table: Table, secret: bytes, clock: Clock, audit: Audit
+        self, db: Database, table: Table, secrets: DerivedSecrets, clock: Clock, audit: Audit
     ) -> None:
         self._db = db
         self._audit = audit
         self._table = table
-        self._secret = secret
+        self._secrets = secrets
         self._clock = clock
         self._cache: dict[str, tuple[str | None, float]] = {}  # hash -> (name, loaded at)
         self._last_used: dict[str, datetime] = {}
 
     def derive(self, name: str, counter: int) -> str:
-        """The token of ``name`` at rotation ``counter``."""
-        message = f"root-token\0{name}\0{counter}".encode()
-        digest = hmac.new(self._secret, message, hashlib.sha256).digest()
+        """The token of ``name`` at rotation ``counter``, bound to this project."""
+        digest = self._secrets.derive("root-token", f"{name}\0{counter}".encode())
         return PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def _unbound(self, name: str, counter: int) -> str:
+        """The token as it was derived before tokens were bound to their project."""
+        digest = self._secrets.unbound(f"root-token\0{name}\0{counter}".encode())
+        return PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def _stored_token(self, name: str, counter: int, stored_hash: str) -> str:
+        """The token whose hash is stored: the bound one, or an old project's unbound one."""
+        if self._secrets.record.legacy:
+            old = self._unbound(name, counter)
+            if hmac.compare_digest(hash_token(old), stored_hash):
+                return old
+        return self.derive(name, counter)
+
+    async def unbound_names(self) -> list[str]:
+        """The live tokens still derived the old way (shared by every project with this
+        secret): each should be rotated."""
+        if not self._secrets.record.legacy:
+            return []
+        table = self._table
+        async with self._db.read() as conn:
+            rows = await conn.execute(
+                select(table.c.name, table.c.counter, table.c.hash)
+                .where(table.c.revoked_at.is_(None))
+                .order_by(table.c.name)
+            )
+            return [
+                r.name
+                for r in rows
+                if hmac.compare_digest(hash_token(self._unbound(r.name, r.counter)), r.hash)
+            ]
 
     async def deploy(self, names: list[str]) -> Deployed:
         """Create the declared tokens that are missing; revoke those no longer declared."""
@@ -165,26 +202,30 @@ class RootTokens:
             values.update(created_at=created_at, rotated_at=None, last_used_at=None)
         await conn.execute(update(self._table).where(self._table.c.name == name).values(**values))
 
-    async def _live_counter(self, conn: AsyncConnection, name: str) -> int:
+    async def _live(self, conn: AsyncConnection, name: str) -> tuple[int, str]:
+        """(counter, stored hash) of the live token ``name``."""
         table = self._table
         row = (
             await conn.execute(
-                select(table.c.counter).where(table.c.name == name, table.c.revoked_at.is_(None))
+                select(table.c.counter, table.c.hash).where(
+                    table.c.name == name, table.c.revoked_at.is_(None)
+                )
             )
         ).first()
         if row is None:
             raise UnknownRootToken(name)
-        return int(row.counter)
+        return int(row.counter), str(row.hash)
 
     async def get(self, name: str) -> str:
         """The current token of ``name``."""
         async with self._db.read() as conn:
-            return self.derive(name, await self._live_counter(conn, name))
+            counter, stored = await self._live(conn, name)
+        return self._stored_token(name, counter, stored)
 
     async def rotate(self, name: str) -> str:
         """A new token for ``name``; the old one stops working."""
         async with self._db.write() as conn:
-            counter = await self._live_counter(conn, name) + 1
+            counter = (await self._live(conn, name))[0] + 1
             await self._set_counter(conn, name, counter)
         self._cache.clear()
         return self.derive(name, counter)

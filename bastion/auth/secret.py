@@ -1,4 +1,5 @@
-"""The server secret: root tokens and refresh-token successors are derived from it (HMAC).
+"""The server secret: root tokens and refresh-token successors are derived from it, bound to
+the project (:mod:`bastion.auth.derived`), so projects may share one secret.
 
 Access tokens are signed by the signing keys (:mod:`bastion.auth.keys`); the secret still
 verifies the tokens it signed before a project had keys, until that legacy key is pruned.
@@ -30,11 +31,6 @@ def check_secret(secret: bytes, source: str) -> bytes:
             [f"{source}: the secret must be at least {MIN_SECRET_BYTES} bytes (got {len(secret)})"]
         )
     return secret
-
-
-def has_secret(data_dir: Path) -> bool:
-    """Whether a server secret exists already (in the environment or in ``data_dir``)."""
-    return SECRET_ENV in os.environ or (data_dir / SECRET_FILE).exists()
 
 
 def load_secret(data_dir: Path) -> bytes:

@@ -6,9 +6,12 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy import Table
+
 from bastion.auth.accounts import Accounts
 from bastion.auth.audit import Audit
 from bastion.auth.authenticate import Authenticator
+from bastion.auth.derived import DerivedSecrets
 from bastion.auth.identities import Identities
 from bastion.auth.keys import KeySet, open_keys
 from bastion.auth.logins import Logins
@@ -16,7 +19,7 @@ from bastion.auth.node_tokens import NodeTokens
 from bastion.auth.passwords import Passwords
 from bastion.auth.providers.api_keys import ApiKeys
 from bastion.auth.root_tokens import RootTokens
-from bastion.auth.secret import check_secret, has_secret, load_secret
+from bastion.auth.secret import check_secret, load_secret
 from bastion.auth.session_tokens import SessionTokens
 from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
@@ -30,6 +33,7 @@ from bastion.store.system import (
     AUDIT_TABLE,
     IDENTITY_TABLE,
     LOGIN_FAILURE_TABLE,
+    META_TABLE,
     PASSWORD_TABLE,
     REFRESH_TABLE,
     ROOT_TOKEN_TABLE,
@@ -60,6 +64,26 @@ class AuthServices:
     root_tokens: RootTokens
     throttle: Throttle
     audit: Audit
+    derived: DerivedSecrets
+    # Tables whose rows show that the project was served before its derivation record.
+    evidence: tuple[Table, ...] = ()
+
+    async def start(self) -> None:
+        """Once the database is synced: read (or make) the project's derivation record, make
+        the key folder if missing, and warn about what an old project still accepts."""
+        record = await self.derived.load(self.evidence)
+        self.keys.admit_legacy(record.legacy)
+        algorithm = self.config.signing.algorithm
+        self.keys.create(algorithm, legacy=record.legacy)
+        _note_algorithm(self.keys, algorithm)
+        unbound = await self.root_tokens.unbound_names()
+        if unbound:
+            log.warning(
+                "root tokens %s were derived from the server secret without this project: "
+                "any project sharing the secret accepts them; rotate each with "
+                "`bastion root-token rotate NAME`",
+                ", ".join(unbound),
+            )
 
     @property
     def node_tokens(self) -> NodeTokens:
@@ -74,15 +98,19 @@ class AuthServices:
 
 
 def signing_keys_for(
-    project: Project, clock: Clock, server_secret: bytes | None, had_secret: bool
+    project: Project, clock: Clock, server_secret: bytes | None = None, *, create: bool = True
 ) -> KeySet:
-    """The signing keys of ``project`` (made on first use, see :func:`open_keys`).
-
-    ``had_secret``: the project had a server secret before this start, so tokens signed with
-    it may be out there; a new key folder then lets the secret keep verifying them.
-    """
+    """The signing keys of ``project`` (see :func:`open_keys`); a missing folder is made at
+    once unless ``create`` is False (the service makes it at start, once it knows whether
+    the project is an old one)."""
     algorithm = project.config.auth.signing.algorithm
-    keys = open_keys(project.data_dir, algorithm, clock, server_secret, legacy=had_secret)
+    keys = open_keys(project.data_dir, algorithm, clock, server_secret, create=create)
+    if create:
+        _note_algorithm(keys, algorithm)
+    return keys
+
+
+def _note_algorithm(keys: KeySet, algorithm: str) -> None:
     current = keys.signing_key().algorithm
     if current != algorithm and keys.folder is not None:
         log.info(
@@ -90,7 +118,6 @@ def signing_keys_for(
             algorithm,
             current,
         )
-    return keys
 
 
 def access_tokens_for(project: Project, keys: KeySet, clock: Clock) -> AccessTokens:
@@ -108,9 +135,11 @@ def access_tokens_for(project: Project, keys: KeySet, clock: Clock) -> AccessTok
 def build_auth(
     project: Project, store: Store, clock: Clock, secret: bytes | None = None
 ) -> AuthServices:
-    """Wire the services of ``project``; the secret is loaded (or made) unless given."""
+    """Wire the services of ``project``; the secret is loaded (or made) unless given.
+
+    :meth:`AuthServices.start` must run once the database is synced.
+    """
     config = project.config.auth
-    had_secret = secret is not None or has_secret(project.data_dir)
     # An injected secret gets the same length check as one from the environment or the file.
     key = (
         check_secret(secret, "the injected secret")
@@ -118,9 +147,10 @@ def build_auth(
         else load_secret(project.data_dir)
     )
     tables = store.tables.metadata.tables
-    keys = signing_keys_for(project, clock, key, had_secret)
+    keys = signing_keys_for(project, clock, key, create=False)
     tokens = access_tokens_for(project, keys, clock)
     audit = Audit(store.db, tables[AUDIT_TABLE], clock)
+    derived = DerivedSecrets(key, project.config.app_id, store.db, tables[META_TABLE], clock)
     sessions = Sessions(
         store.db,
         {
@@ -131,7 +161,7 @@ def build_auth(
         tokens,
         config,
         clock,
-        key,
+        derived,
         audit,
     )
     accounts = Accounts(
@@ -140,6 +170,7 @@ def build_auth(
         Passwords(config.password_hash),
         clock,
         config.providers.local_userpass.min_password_length,
+        (project.config.name, project.config.app_id),
     )
     identities = Identities(tables[IDENTITY_TABLE], tables[PASSWORD_TABLE], clock)
     api_keys = ApiKeys(
@@ -158,7 +189,7 @@ def build_auth(
 
         custom_tokens = CustomTokenVerifier(custom, project.root, clock)
         user_fields = UserFields(project.model, custom.metadata_fields, store.emails)
-    root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], key, clock, audit)
+    root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], derived, clock, audit)
     throttle = Throttle(config.throttle, store.db, tables[LOGIN_FAILURE_TABLE], clock, audit)
     return AuthServices(
         config=config,
@@ -188,4 +219,10 @@ def build_auth(
         root_tokens=root_tokens,
         throttle=throttle,
         audit=audit,
+        derived=derived,
+        evidence=(
+            tables[SESSION_TABLE],
+            tables[ROOT_TOKEN_TABLE],
+            *(store.tables[name] for name in sorted(store.tables.by_type)),
+        ),
     )

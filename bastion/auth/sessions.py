@@ -5,8 +5,8 @@ conditional UPDATE, so among parallel refreshes of one token exactly one wins, w
 number of processes. Presenting a used token again is treated as theft and ends the whole
 session, unless it comes within ``auth.refresh_reuse_interval`` of the first use: then the
 same successor pair is answered again. That is possible without storing the successor
-because it is derived from the used token with the server secret (HMAC), and the access token
-is rebuilt from the same claims.
+because it is derived from the used token with the server secret, bound to the project
+(:mod:`bastion.auth.derived`), and the access token is rebuilt from the same claims.
 
 Whether a session is still alive is checked on every authenticated request through a small
 per-process cache: a revocation in this process takes effect at once; one made by another
@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import hmac
 import json
 import secrets
 import time
@@ -37,6 +36,7 @@ from sqlalchemy import ColumnElement, Table, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.audit import Audit, AuditEvent, AuditType
+from bastion.auth.derived import DerivedSecrets
 from bastion.auth.settings import AuthConfig
 from bastion.auth.tokens import AccessClaims, AccessTokens
 from bastion.clock import Clock
@@ -139,7 +139,7 @@ class Sessions:
         tokens: AccessTokens,
         config: AuthConfig,
         clock: Clock,
-        secret: bytes,
+        derived: DerivedSecrets,
         audit: Audit,
     ) -> None:
         self._db = db
@@ -151,7 +151,7 @@ class Sessions:
         self.tokens = tokens
         self._config = config
         self._clock = clock
-        self._secret = secret
+        self._derived = derived
         self._cache: dict[str, tuple[SessionState, float]] = {}
         # Loads in flight, with the generation they began in.
         self._pending: dict[str, tuple[int, asyncio.Future[SessionState | None]]] = {}
@@ -159,13 +159,12 @@ class Sessions:
 
     # -- derivations ------------------------------------------------------------------
 
-    def _derive(self, label: bytes, token: str) -> bytes:
-        message = label + b"\0" + token.encode("utf-8", "surrogatepass")
-        return hmac.new(self._secret, message, hashlib.sha256).digest()
+    def _derive(self, purpose: str, token: str) -> bytes:
+        return self._derived.derive(purpose, token.encode("utf-8", "surrogatepass"))
 
     def _successor(self, token: str) -> tuple[str, str]:
         """(next refresh token, id of the next access token) for a used refresh token."""
-        return _b64(self._derive(b"refresh", token)), self._derive(b"jti", token).hex()[:32]
+        return _b64(self._derive("refresh", token)), self._derive("jti", token).hex()[:32]
 
     # -- issuing ----------------------------------------------------------------------
 

@@ -63,6 +63,9 @@ class CustomTokenConfig(Section):
     public_key_file: Annotated[str, Field(min_length=1)] | None = None
     jwks_url: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
     jwks_refresh_interval: Annotated[int, Field(ge=10, le=DAY)] = 600
+    # The longest a token may be valid: its `exp` at most this long after its `iat` (or, with
+    # no `iat`, after now). A login token is used at once; a long-lived one is a replay risk.
+    max_lifetime: Annotated[int, Field(ge=60, le=365 * DAY)] = DAY
     # For a public key or a JWKS: the algorithms accepted (each must fit the key's type).
     algorithms: list[str] | None = None
     # User field <- claim (a dotted path into the token's claims), copied at every login.

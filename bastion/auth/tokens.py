@@ -6,7 +6,10 @@ only (:mod:`bastion.auth.keys`), and the algorithm is the key's, never the token
 used as an HMAC secret. Headers naming other keys (``jku``, ``x5u``, ``jwk``, ``x5c``) are
 ignored. PyJWT's defaults are not safe (no claim is required, a string ``exp`` passes), so
 verification requires every claim we rely on, checks their types, and reads the time from the
-injected clock (30 s of skew allowed). The compact form is checked before PyJWT sees it.
+injected clock (30 s of skew allowed): ``iat`` and ``nbf`` (when present) may not be ahead of
+it, and ``exp`` may not lie further after ``iat`` than the lifetime of the token's kind (the
+configured access-token lifetime; a year for node tokens), so a token signed with a leaked or
+legacy key cannot be made to last. The compact form is checked before PyJWT sees it.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class AccessClaims:
     expires_at: int
     token_id: str
     node_type: str | None = None  # the type of a node token's node
+    not_before: int | None = None  # ``nbf``: Bastion signs none, but honours one it finds
 
 
 def looks_like_jwt(token: str) -> bool:
@@ -154,6 +158,8 @@ class AccessTokens:
         now = self._clock().timestamp()
         if claims.issued_at > now + LEEWAY_SECONDS:
             raise TokenRefused(INVALID)
+        if claims.not_before is not None and claims.not_before > now + LEEWAY_SECONDS:
+            raise TokenRefused(INVALID)
         if now >= claims.expires_at + LEEWAY_SECONDS:
             raise TokenRefused(EXPIRED)
         return claims
@@ -194,7 +200,18 @@ class AccessTokens:
         except (jwt.PyJWTError, ValueError, TypeError, RecursionError):
             raise TokenRefused(INVALID) from None
         exp, iat, kind = payload.get("exp"), payload.get("iat"), payload.get("typ")
+        nbf = payload.get("nbf")
         if type(exp) is not int or type(iat) is not int or kind not in (ACCESS, NODE):
+            raise TokenRefused(INVALID)
+        if nbf is not None and type(nbf) is not int:
+            raise TokenRefused(INVALID)
+        # No token of this kind is signed to live longer: one that claims to was not ours.
+        longest = self.lifetime if kind == ACCESS else LONGEST_LIFETIME
+        if exp - iat > longest + LEEWAY_SECONDS:
+            raise TokenRefused(INVALID)
+        # The legacy key verifies only what it signed before keys took over.
+        retired = key.retired_at if key.kid is None else None
+        if retired is not None and iat > retired.timestamp() + LEEWAY_SECONDS:
             raise TokenRefused(INVALID)
         # An access token names its session; a node token its node's type.
         extra = "sid" if kind == ACCESS else "ntp"
@@ -208,4 +225,5 @@ class AccessTokens:
             expires_at=exp,
             token_id=payload["jti"],
             node_type=payload["ntp"] if kind == NODE else None,
+            not_before=nbf,
         )

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+import hashlib
+import hmac
+import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import delete, update
 
+from bastion.auth import SYSTEM
+from bastion.auth.derived import RECORD_KEY
+from bastion.auth.secret import load_secret
+from bastion.auth.sessions import hash_token
+from bastion.clock import FrozenClock
 from bastion.project import Project
+from bastion.store.system import META_TABLE, ROOT_TOKEN_TABLE
 from tests.conftest import GraphQLClient
 
 PASSWORD = "correct horse battery"
@@ -144,3 +155,37 @@ async def auth(auth_for: Callable[..., Any]) -> Auth:
     """A project with sign-up on and default settings."""
     started: Auth = await auth_for()
     return started
+
+
+def unbound_root_token(secret: bytes, name: str, counter: int = 0) -> str:
+    """A root token as versions before project-bound derivations made it: from the secret,
+    the name and the counter alone (the same in every project sharing the secret)."""
+    digest = hmac.new(secret, f"root-token\0{name}\0{counter}".encode(), hashlib.sha256).digest()
+    return "bastion_root_" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+async def age(project: Project, clock: FrozenClock, root_tokens: Sequence[str] = ()) -> bytes:
+    """Leave ``project``'s database and folder as a version before signing keys and
+    project-bound derivations did: a user in it, ``root_tokens`` derived the old way, no
+    derivation record, no key folder. Returns the server secret (the project's file)."""
+    from bastion.service import Service
+
+    service = Service(project, clock)
+    await service.start()
+    try:
+        secret = load_secret(project.data_dir)
+        await service.executor.run(
+            'mutation { createUser(data: {email: "old@example.com"}) { id } }', viewer=SYSTEM
+        )
+        await service.auth.root_tokens.deploy(list(root_tokens))
+        tables = service.store.tables.metadata.tables
+        root, meta = tables[ROOT_TOKEN_TABLE], tables[META_TABLE]
+        async with service.store.db.write() as conn:
+            for name in root_tokens:
+                old = hash_token(unbound_root_token(secret, name))
+                await conn.execute(update(root).where(root.c.name == name).values(hash=old))
+            await conn.execute(delete(meta).where(meta.c.key == RECORD_KEY))
+    finally:
+        await service.stop()
+    shutil.rmtree(project.data_dir / "keys")
+    return secret

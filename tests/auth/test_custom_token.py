@@ -237,6 +237,11 @@ def hostile_tokens(clock: FrozenClock) -> dict[str, str]:
         "missing iss": without("iss"),
         "wrong iss": signed(iss="https://evil.example"),
         "nbf in the future": signed(nbf=now + 3600),
+        "nbf beyond the skew": signed(nbf=now + 31),
+        "exp over a day after iat": signed(exp=now + 86_400 + 31),
+        "exp over a day away, no iat": jwt.encode(
+            {k: v for k, v in {**good, "exp": now + 86_400 + 31}.items() if k != "iat"}, SECRET
+        ),
         "string nbf": signed(nbf="0"),
         "iat in the future": signed(iat=now + 3600),
         "string iat": signed(iat="0"),
@@ -706,3 +711,13 @@ def test_construction_errors(
     verifier(clock, jwks_url="https://id.example/.well-known/jwks.json")
     verifier(clock, jwks_url="http://localhost:8080/jwks")
     verifier(clock, public_key=pem(rsa_key), algorithms=["RS256", "PS512"])
+
+
+async def test_the_longest_lifetime_is_configurable(clock: FrozenClock) -> None:
+    now = int(clock().timestamp())
+    week = jwt.encode(claims(clock, exp=now + 7 * 86_400), SECRET)
+    await refused(verifier(clock, secret=SECRET), week)  # a day by default
+    assert await verifier(clock, secret=SECRET, max_lifetime=7 * 86_400).verify(week)
+    assert await verifier(clock, secret=SECRET).verify(
+        jwt.encode(claims(clock, exp=now + 86_400 + 30), SECRET)  # a day and the skew
+    )

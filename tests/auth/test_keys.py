@@ -24,7 +24,7 @@ from bastion.auth.secret import SECRET_ENV
 from bastion.clock import FrozenClock
 from bastion.errors import ProjectError
 from bastion.project import Project, load_project
-from tests.auth.conftest import SIGNUP, Auth
+from tests.auth.conftest import SIGNUP, Auth, age
 
 ALGORITHMS = ["EdDSA", "ES256", "RS256", "HS256"]
 
@@ -278,9 +278,7 @@ async def test_tokens_signed_before_the_upgrade_keep_working_until_pruned(
     make_project: Callable[..., Project], client_for: Callable[..., Any], clock: FrozenClock
 ) -> None:
     project = make_project(auth=SIGNUP)
-    secret = b"0123456789abcdef" * 4
-    (project.data_dir).mkdir()
-    (project.data_dir / "secret").write_bytes(secret)  # a project served before keys existed
+    secret = await age(project, clock)  # a project served before keys existed
     auth = Auth(await client_for(project))
     token = (await auth.register("ann@example.com"))["accessToken"]
     old = legacy_token(token, secret)
@@ -306,6 +304,26 @@ async def test_a_new_project_accepts_no_kidless_tokens(
     secret = (project.data_dir / "secret").read_bytes().strip()
     assert await auth.refused(legacy_token(token, secret)) == "ACCESS_TOKEN_INVALID"
     assert not (project.data_dir / "keys" / "legacy.json").exists()
+
+
+async def test_the_legacy_key_verifies_only_what_it_signed_before_keys_took_over(
+    make_project: Callable[..., Project], client_for: Callable[..., Any], clock: FrozenClock
+) -> None:
+    project = make_project(auth=SIGNUP)
+    secret = await age(project, clock)
+    auth = Auth(await client_for(project))
+    token = (await auth.register("ann@example.com"))["accessToken"]
+    clock.advance(3600)
+    # Whoever holds the secret cannot mint new kid-less tokens: their iat gives them away,
+    # and one dated back cannot be made to last (exp within its kind's lifetime of iat).
+    claims = jwt.decode(token, options={"verify_signature": False})
+    now = int(clock().timestamp())
+    minted = jwt.encode({**claims, "iat": now, "exp": now + 600}, secret, algorithm="HS256")
+    assert await auth.refused(minted) == "ACCESS_TOKEN_INVALID"
+    dated = {**claims, "iat": claims["iat"], "exp": now + 600}
+    assert await auth.refused(jwt.encode(dated, secret, algorithm="HS256")) == (
+        "ACCESS_TOKEN_INVALID"
+    )
 
 
 # -- keys from the environment ------------------------------------------------------------
@@ -375,13 +393,28 @@ def test_a_public_key_alone_cannot_sign(
         worker(make_project(), clock)
 
 
-async def test_a_server_secret_in_the_environment_counts_as_an_old_project(
+async def test_a_server_secret_in_the_environment_does_not_make_a_new_project_old(
     make_project: Callable[..., Project],
     client_for: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(SECRET_ENV, "e" * 64)
+    monkeypatch.setenv(SECRET_ENV, "e" * 64)  # shared with staging, say
     project, auth = await signup_app(make_project, client_for)
+    token = (await auth.register("ann@example.com"))["accessToken"]
+    assert await auth.refused(legacy_token(token, b"e" * 64)) == "ACCESS_TOKEN_INVALID"
+    assert not (project.data_dir / "keys" / "legacy.json").exists()
+
+
+async def test_an_old_project_with_its_secret_in_the_environment_keeps_its_tokens(
+    make_project: Callable[..., Project],
+    client_for: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    clock: FrozenClock,
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, "e" * 64)
+    project = make_project(auth=SIGNUP)
+    await age(project, clock)
+    auth = Auth(await client_for(project))
     token = (await auth.register("ann@example.com"))["accessToken"]
     assert await auth.viewer(legacy_token(token, b"e" * 64)) is not None
     assert (project.data_dir / "keys" / "legacy.json").exists()

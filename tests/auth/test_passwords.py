@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from bastion.auth import SYSTEM
+from bastion.auth.passwords import common_passwords, context_words
 from bastion.project import load_project
 from bastion.store.system import PASSWORD_TABLE
 from tests.auth.conftest import LOGIN, PASSWORD, REGISTER, SIGNUP, Auth, error_code
@@ -71,7 +72,7 @@ async def test_too_short_is_refused(auth: Auth, counter: Counter) -> None:
     assert body["errors"][0]["message"] == "The password must be at least 8 characters"
     assert counter.hashed == []
     assert await auth.gql("{ usersCount }") == {"data": {"usersCount": 0}}
-    assert "errors" not in await _register(auth, "12345678")
+    assert "errors" not in await _register(auth, "k7#qpw2m")  # 8 characters, not a common one
 
 
 async def test_too_long_is_refused_before_hashing(auth: Auth, counter: Counter) -> None:
@@ -208,3 +209,86 @@ async def test_passwords_never_reach_the_logs(auth: Auth, caplog: pytest.LogCapt
     assert secret not in text
     assert pair["refreshToken"] not in text
     assert pair["accessToken"] not in text
+
+
+# -- guessable passwords (NIST SP 800-63B 3.1.1.2, ASVS 6.2.4) -----------------------------
+
+
+def test_the_shipped_list_holds_the_common_passwords_that_pass_the_length_rule() -> None:
+    common = common_passwords()
+    assert {"password", "12345678", "qwertyuiop", "iloveyou1"} <= common
+    assert "123456" not in common  # shorter than any minimum: refused by length already
+    assert all(len(entry) >= 8 for entry in common)
+    assert common_passwords() is common  # read once
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "password1",
+        "PassWord1",
+        "\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44\uff11",
+        "qwertyuiop",
+    ],
+)
+async def test_a_common_password_is_refused_without_echoing_it(
+    auth: Auth, counter: Counter, password: str
+) -> None:
+    body = await _register(auth, password)
+    assert error_code(body) == "WEAK_PASSWORD"
+    (error,) = body["errors"]
+    assert error["message"] == "This password is one of the most common passwords: choose another"
+    assert error["extensions"]["field"] == "password"
+    assert password.lower() not in json.dumps(body).lower()
+    assert counter.hashed == []  # refused before any hashing
+    assert await auth.gql("{ usersCount }") == {"data": {"usersCount": 0}}
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "ann@example.com",  # the email itself
+        "ann@example.com1!",
+        "Example2024!",  # the email's domain with a little around it
+        "test-app123",  # the app id
+        "TestTest2024",  # the app's name (twice)
+        "example.compassword",  # what is left is a common password
+    ],
+)
+async def test_a_password_built_on_the_email_or_the_app_is_refused(
+    auth: Auth, password: str
+) -> None:
+    body = await _register(auth, password)
+    assert error_code(body) == "WEAK_PASSWORD"
+    assert body["errors"][0]["message"] == (
+        "This password is built on the app's name or your email: choose another"
+    )
+    assert password.lower() not in json.dumps(body).lower()
+
+
+async def test_a_long_passphrase_may_hold_a_name(auth: Auth) -> None:
+    assert "errors" not in await _register(auth, "ann likes a quiet test of patience")
+
+
+async def test_a_new_password_is_checked_against_the_users_email(auth: Auth) -> None:
+    pair = await auth.register("zoe.quinn@example.com")
+    change = """mutation ($old: String!, $new: String!) {
+      changePassword(input: {oldPassword: $old, newPassword: $new}) }"""
+    for new in ("zoe.quinn2024", "letmein123"):
+        body = await auth.gql(change, {"old": PASSWORD, "new": new}, token=pair["accessToken"])
+        assert error_code(body) == "WEAK_PASSWORD"
+    assert (await auth.login_pair("zoe.quinn@example.com"))["accessToken"]  # unchanged
+
+
+def test_context_words_are_the_texts_and_the_parts_of_an_email() -> None:
+    assert context_words("My App", "my-app-x1", "Ann.Lee@Example.COM", None, "") == [
+        "ann.lee@example.com",
+        "annleeexamplecom",
+        "example.com",
+        "my-app-x1",
+        "ann.lee",
+        "example",
+        "myappx1",
+        "my app",
+        "myapp",
+    ]

@@ -124,6 +124,46 @@ def test_a_token_from_the_future_beyond_the_skew_is_refused() -> None:
     assert refused.value.code == "ACCESS_TOKEN_INVALID"
 
 
+def _signed(tokens: AccessTokens, clock: FrozenClock, **claims: Any) -> str:
+    """A token signed with the set's own key, with ``claims`` over the usual ones."""
+    now = int(clock().timestamp())
+    payload = {"iss": "iss", "aud": "aud", "sub": "user", "iat": now, "exp": now + 100}
+    payload.update({"jti": "j", "sid": "s", "typ": "access", **claims})
+    return jwt.encode(payload, KEY, algorithm="HS256", headers={"kid": "k1"})
+
+
+def test_a_token_not_valid_yet_is_refused_until_its_nbf() -> None:
+    clock = FrozenClock()
+    tokens = hmac_tokens(clock)
+    now = int(clock().timestamp())
+    later = _signed(tokens, clock, nbf=now + 60)
+    assert tokens.verify(_signed(tokens, clock, nbf=now + 30)).user_id == "user"  # the skew
+    with pytest.raises(TokenRefused) as refused:
+        tokens.verify(later)
+    assert refused.value.code == "ACCESS_TOKEN_INVALID"
+    clock.advance(31)
+    assert tokens.verify(later).user_id == "user"  # cached, and checked again in time
+    with pytest.raises(TokenRefused):
+        tokens.verify(_signed(tokens, clock, nbf=str(now)))  # a string nbf
+
+
+def test_an_exp_beyond_the_lifetime_of_its_kind_is_refused() -> None:
+    clock = FrozenClock()
+    tokens = hmac_tokens(clock)  # access tokens live 100 s
+    now = int(clock().timestamp())
+    assert tokens.verify(_signed(tokens, clock, exp=now + 130)).user_id == "user"
+    for token in (
+        _signed(tokens, clock, exp=now + 131),
+        _signed(tokens, clock, exp=now + 365 * 86_400),
+        _signed(tokens, clock, typ="node", ntp="Movie", exp=now + 365 * 86_400 + 31),
+    ):
+        with pytest.raises(TokenRefused) as refused:
+            tokens.verify(token)
+        assert refused.value.code == "ACCESS_TOKEN_INVALID"
+    year = _signed(tokens, clock, typ="node", ntp="Movie", exp=now + 365 * 86_400)
+    assert tokens.verify(year).node_type == "Movie"
+
+
 async def test_scheme_is_case_insensitive(auth: Auth) -> None:
     token = (await auth.register("ann@example.com"))["accessToken"]
     for scheme in ("Bearer", "bearer", "BEARER"):

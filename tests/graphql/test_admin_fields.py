@@ -45,8 +45,8 @@ class Admin:
 
     async def signup(self, email: str) -> dict[str, Any]:
         data = await self.client.data(
-            "mutation($e: String!) { registerUserEmailPassword(input: {email: $e, password: $e}) "
-            "{ accessToken refreshToken } }",
+            "mutation($e: String!) { registerUserEmailPassword(input: {email: $e, "
+            'password: "correct horse battery"}) { accessToken refreshToken } }',
             {"e": email},
         )
         payload: dict[str, Any] = data["registerUserEmailPassword"]
@@ -102,7 +102,7 @@ async def test_deactivate_ends_sessions_and_activate_lets_the_user_back(admin: A
     assert refresh["errors"][0]["extensions"]["code"] == "INVALID_REFRESH_TOKEN"
     login = await admin.client.gql(
         'mutation { loginEmailPassword(input: {email: "ann@example.com", '
-        'password: "ann@example.com"}) { accessToken } }'
+        'password: "correct horse battery"}) { accessToken } }'
     )
     assert login["errors"][0]["extensions"]["code"] == "INVALID_CREDENTIALS"
 
@@ -112,7 +112,7 @@ async def test_deactivate_ends_sessions_and_activate_lets_the_user_back(admin: A
     assert body["data"]["activateUser"] == {"isActive": True}
     again = await admin.client.data(
         'mutation { loginEmailPassword(input: {email: "ann@example.com", '
-        'password: "ann@example.com"}) { accessToken } }'
+        'password: "correct horse battery"}) { accessToken } }'
     )
     me = await admin.client.gql(
         "{ viewer { user { email } } }",
@@ -128,7 +128,7 @@ async def test_revoke_sessions_ends_only_that_users_sessions(admin: Admin) -> No
     ann, bob = admin.users["ann@example.com"], admin.users["bob@example.com"]
     second = await admin.client.data(
         'mutation { loginEmailPassword(input: {email: "ann@example.com", '
-        'password: "ann@example.com"}) { accessToken } }'
+        'password: "correct horse battery"}) { accessToken } }'
     )
     body = await admin.as_root(
         "mutation($id: ID!) { revokeSessions(userId: $id) }", id=ann["user"]["id"]
@@ -144,7 +144,7 @@ async def test_revoke_sessions_ends_only_that_users_sessions(admin: Admin) -> No
     # Revoking is no deactivation: ann logs in again.
     await admin.client.data(
         'mutation { loginEmailPassword(input: {email: "ann@example.com", '
-        'password: "ann@example.com"}) { accessToken } }'
+        'password: "correct horse battery"}) { accessToken } }'
     )
 
 

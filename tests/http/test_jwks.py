@@ -11,6 +11,7 @@ import pytest
 from bastion.auth.keys import ACTIVATION_DELAY, RELOAD_INTERVAL, open_keys
 from bastion.clock import FrozenClock
 from bastion.project import Project
+from tests.auth.conftest import age
 from tests.conftest import GraphQLClient
 
 SIGNUP = {"providers": {"local-userpass": {"signup": True}}}
@@ -88,11 +89,10 @@ async def test_a_new_key_is_published_before_it_signs_and_a_pruned_one_goes(
 
 
 async def test_the_legacy_secret_is_not_published(
-    make_project: Callable[..., Project], client_for: Callable[..., Any]
+    make_project: Callable[..., Project], client_for: Callable[..., Any], clock: FrozenClock
 ) -> None:
     project = make_project(auth=SIGNUP)
-    project.data_dir.mkdir()
-    (project.data_dir / "secret").write_text("x" * 64)  # a project from before keys
+    await age(project, clock)  # a project from before keys
     client = await client_for(project)
     assert (project.data_dir / "keys" / "legacy.json").exists()
     (entry,) = (await jwks(client))["keys"]

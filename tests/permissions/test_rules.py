@@ -69,7 +69,7 @@ async def test_require_login(
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     login = await client.data(
-        'mutation { registerUserEmailPassword(input: {email: "a@b.co", password: "12345678"})'
+        'mutation { registerUserEmailPassword(input: {email: "a@b.co", password: "k7#qpw2m"})'
         " { accessToken } }"
     )
     token = login["registerUserEmailPassword"]["accessToken"]

@@ -11,7 +11,8 @@ the verifier trusts nothing the token says about how to verify it:
 - Headers that name other keys (``jku``, ``x5u``, ``jwk``, ``x5c``) are ignored; ``kid``
   only picks among keys we already hold.
 - PyJWT's defaults are unsafe (see SECURITY-NOTES.md): every claim we rely on is required,
-  its type is checked, and time is read from the injected clock with 30 s of leeway.
+  its type is checked, and time is read from the injected clock with 30 s of leeway: ``exp``
+  and ``nbf``, ``iat`` when present, and ``exp`` at most ``max_lifetime`` after ``iat``.
 - A JWKS is fetched with httpx, parsed by PyJWT's ``PyJWKSet``, cached for
   ``jwks_refresh_interval`` seconds, and refetched for an unknown ``kid`` at most every
   ``JWKS_MIN_REFETCH`` seconds, so tokens with made-up kids cannot become a flood of fetches.
@@ -365,6 +366,9 @@ class CustomTokenVerifier:
             raise CustomTokenRefused("not valid yet or non-numeric nbf")
         if iat is not None and (not _is_number(iat) or iat > now + LEEWAY_SECONDS):
             raise CustomTokenRefused("issued in the future or non-numeric iat")
+        start = iat if iat is not None else now
+        if exp - start > self._config.max_lifetime + LEEWAY_SECONDS:
+            raise CustomTokenRefused("exp too far after iat (over max_lifetime)")
         subject = claims.get("sub")
         if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT_LENGTH:
             raise CustomTokenRefused("sub is not a string of 1 to 255 characters")
