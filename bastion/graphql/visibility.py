@@ -53,7 +53,9 @@ def public_schema(schema: GraphQLSchema) -> GraphQLSchema:
     hidden: dict[str, GraphQLField] = {}
     public: dict[str, GraphQLField] = {}
     for root in (schema.query_type, schema.mutation_type):
-        for name, field in (root.fields if root is not None else {}).items():
+        if root is None:
+            continue
+        for name, field in root.fields.items():
             (hidden if _is_root_only(field) else public)[f"{root.name}_{name}"] = field
     only_root = _reached(hidden) - _reached(public)
     return GraphQLSchema(
