@@ -6,6 +6,7 @@ not sign, and nothing written (counted in the database after each attack).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -16,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -424,3 +426,54 @@ async def test_introspection_does_not_describe_the_audit_log(target: Target) -> 
     assert body == {"data": {"__type": None}}
     names = await target.client.data("{ __schema { types { name } } }")
     assert "AuditEvent" not in {t["name"] for t in names["__schema"]["types"]}
+
+
+# -- credential functions (issue 13) ---------------------------------------------------------
+
+COUNTED_PIN = """
+from pathlib import Path
+
+from bastion.functions.runtime import FunctionError
+
+
+def check_pin(event):
+    with (Path(__file__).parent / "checks.log").open("a") as log:
+        log.write("checked\\n")
+    if event.data["pin"] != "4321":
+        raise FunctionError("Wrong PIN")
+    return True
+"""
+
+
+def test_forty_parallel_guesses_at_a_credential_function(
+    serve: Serve,  # noqa: F811 - the fixture of tests/e2e, imported above
+    tmp_path: Path,
+) -> None:
+    check = {
+        "handler": "pins:check_pin",
+        "credential": True,
+        "schema": "extend type Mutation { checkPin(email: String!, pin: String!): Boolean! }",
+    }
+    root = write_project(tmp_path / "pins", SCHEMA, functions={"checkPin": check})
+    (root / "pins.py").write_text(COUNTED_PIN, encoding="utf-8")
+    server = serve(str(root))
+    query = 'mutation ($p: String!) { checkPin(email: "ann@example.com", pin: $p) }'
+
+    async def storm() -> list[dict[str, Any]]:
+        limits = httpx.Limits(max_connections=40)
+        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) as http:
+            sent = [
+                http.post("/graphql", json={"query": query, "variables": {"p": f"{n:04d}"}})
+                for n in range(40)
+            ]
+            return [r.json() for r in await asyncio.gather(*sent)]
+
+    answers = asyncio.run(storm())
+    codes = [a["errors"][0]["extensions"]["code"] for a in answers]
+    assert set(codes) <= {"BAD_USER_INPUT", "RATE_LIMITED"}, codes
+    # The account's count was taken before each check: five reached the handler, not forty.
+    checks = (root / "checks.log").read_text().count("checked")
+    assert checks == codes.count("BAD_USER_INPUT") == 5
+    body = server.post(query, {"p": "4321"})
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
