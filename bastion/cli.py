@@ -135,6 +135,7 @@ def serve(directory: Path | None, host: str | None, port: int | None, example: s
     import uvicorn
 
     from bastion.http.app import create_app
+    from bastion.http.server import uvicorn_options
 
     _logging()
     if example is not None:
@@ -162,6 +163,8 @@ def serve(directory: Path | None, host: str | None, port: int | None, example: s
     click.echo(f"Serving {project.config.name}: GraphQL at http://{host}:{port}/graphql", err=True)
     uvicorn.run(
         create_app(project),
+        # Request heads are capped while they are read (http.max_header_bytes): 431 past it.
+        **uvicorn_options(project.config.http.max_header_bytes),
         host=host,
         port=port,
         log_config=None,

@@ -20,6 +20,7 @@ from bastion.errors import ProjectError
 from bastion.functions.settings import FunctionConfig, check_function_names
 from bastion.graphql.settings import GraphQLConfig
 from bastion.http.client_ip import parse_networks
+from bastion.http.header_limit import MAX_HEADER_BYTES
 from bastion.permissions.rules import TypeRules
 from bastion.section import Section
 
@@ -88,6 +89,8 @@ class HttpConfig(Section):
     cors: CorsConfig = CorsConfig()
     # Request bodies are read up to this size and refused with 413 past it.
     max_body_bytes: Annotated[int, Field(ge=1024, le=100_000_000)] = 1_000_000
+    # The request line and headers together are refused with 431 past this size.
+    max_header_bytes: Annotated[int, Field(ge=4096, le=1_048_576, strict=True)] = MAX_HEADER_BYTES
     # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
     trusted_proxies: list[str] = []
 

@@ -85,6 +85,7 @@ class Service:
             permissions=self.permissions,
             limits=project.config.graphql,
             introspection=project.config.mode == "development",
+            require_login=project.config.auth.require_login,
         )
         self.functions.executor = self.executor
 

@@ -6,14 +6,18 @@ not sign, and nothing written (counted in the database after each attack).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 import yaml
@@ -23,7 +27,8 @@ from sqlalchemy import func, select
 
 from bastion.auth import SYSTEM
 from bastion.store.system import SESSION_TABLE
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, write_project
+from tests.e2e.conftest import Serve, post_with_huge_header, rss_bytes, serve  # noqa: F401
 
 SCHEMA = """
 type Movie {
@@ -695,3 +700,115 @@ async def test_kidless_hs256_with_the_shared_secret_on_a_new_project(
     before = await target.rows()
     refused(await target.as_bearer(token))
     assert await target.rows() == before
+
+
+# -- request edges (issue 13) ----------------------------------------------------------------
+
+
+def test_a_forty_megabyte_authorization_header_against_the_real_server(
+    serve: Serve,  # noqa: F811 - the fixture of tests/e2e, imported above
+    tmp_path: Path,
+) -> None:
+    root = write_project(tmp_path / "edges", SCHEMA, auth=SIGNUP)
+    server = serve(str(root))
+    before = rss_bytes(server.process.pid)
+    started = time.monotonic()
+    answer = post_with_huge_header(server.url, 40_000_000)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    # Four at once, 20 MB each: memory stays put, none is read whole.
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: post_with_huge_header(server.url, 20_000_000), range(4)))
+    assert all(a.startswith(b"HTTP/1.1 431 ") for a in answers)
+    assert time.monotonic() - started < 10
+    assert rss_bytes(server.process.pid) - before < 16_000_000
+    assert server.data("{ __typename }") == {"__typename": "Query"}
+
+
+async def test_a_utf16_body_is_not_read_as_another_request(target: Target) -> None:
+    # A front proxy reading UTF-8 sees no query here; Bastion must not see one either.
+    raw = json.dumps({"query": 'mutation { createMovie(data: {title: "x"}) { id } }'})
+    before = await target.rows()
+    for encoded in (raw.encode("utf-16"), raw.encode("utf-16-le"), raw.encode("utf-32-be")):
+        response = await target.client.http.post(
+            "/graphql", content=encoded, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert await target.rows() == before
+
+
+async def test_require_login_leaks_no_schema_to_anonymous_callers(
+    make_project: Callable[..., Any], client_for: Callable[..., Any]
+) -> None:
+    client = await client_for(make_project(SCHEMA, auth={**SIGNUP, "require_login": True}))
+    for query in (
+        "{ __typename }",
+        "query { ...on Query { __schema { types { name } } } }",
+        '{ viewer { user { id } } t: __type(name: "Movie") { fields { name } } }',
+    ):
+        body = await client.gql(query)
+        assert "data" not in body, (query, body)
+        assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_introspection_does_not_describe_the_audit_log(target: Target) -> None:
+    body = await target.client.gql('{ __type(name: "AuditEvent") { fields { name } } }')
+    assert body == {"data": {"__type": None}}
+    names = await target.client.data("{ __schema { types { name } } }")
+    assert "AuditEvent" not in {t["name"] for t in names["__schema"]["types"]}
+
+
+# -- credential functions (issue 13) ---------------------------------------------------------
+
+COUNTED_PIN = """
+from pathlib import Path
+
+from bastion.functions.runtime import FunctionError
+
+
+def check_pin(event):
+    with (Path(__file__).parent / "checks.log").open("a") as log:
+        log.write("checked\\n")
+    if event.data["pin"] != "4321":
+        raise FunctionError("Wrong PIN")
+    return True
+"""
+
+
+def test_forty_parallel_guesses_at_a_credential_function(
+    serve: Serve,  # noqa: F811 - the fixture of tests/e2e, imported above
+    tmp_path: Path,
+) -> None:
+    check = {
+        "handler": "pins:check_pin",
+        "credential": True,
+        "schema": "extend type Mutation { checkPin(email: String!, pin: String!): Boolean! }",
+    }
+    # Locked at the fifth failure, so that what is counted cannot depend on the storm's speed
+    # (a delay of a second could run out during it on a slow machine).
+    throttle = {"delay_after": 5, "lock_after": 5}
+    root = write_project(
+        tmp_path / "pins", SCHEMA, functions={"checkPin": check}, auth={"throttle": throttle}
+    )
+    (root / "pins.py").write_text(COUNTED_PIN, encoding="utf-8")
+    server = serve(str(root))
+    query = 'mutation ($p: String!) { checkPin(email: "ann@example.com", pin: $p) }'
+
+    async def storm() -> list[dict[str, Any]]:
+        limits = httpx.Limits(max_connections=40)
+        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) as http:
+            sent = [
+                http.post("/graphql", json={"query": query, "variables": {"p": f"{n:04d}"}})
+                for n in range(40)
+            ]
+            return [r.json() for r in await asyncio.gather(*sent)]
+
+    answers = asyncio.run(storm())
+    codes = [a["errors"][0]["extensions"]["code"] for a in answers]
+    assert set(codes) <= {"BAD_USER_INPUT", "INVALID_CREDENTIALS"}, codes
+    # The account's count was taken before each check: five reached the handler, not forty.
+    checks = (root / "checks.log").read_text().count("checked")
+    assert checks == codes.count("BAD_USER_INPUT") == 5
+    body = server.post(query, {"p": "4321"})
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_CREDENTIALS"

@@ -302,3 +302,15 @@ def test_load_config_without_a_folder(tmp_path: Path) -> None:
     with pytest.raises(ProjectError) as caught:
         load_config(missing)
     assert caught.value.problems == [f"{missing}: no such project folder"]
+
+
+def test_max_header_bytes_defaults_to_16_kib_and_is_checked() -> None:
+    assert parse_config(MINIMAL).http.max_header_bytes == 16_384
+    assert parse_config(MINIMAL + "http:\n  max_header_bytes: 8192\n").http.max_header_bytes == 8192
+    assert problems(MINIMAL + "http:\n  max_header_bytes: 100\n") == [
+        "bastion.yml:4:21: http.max_header_bytes: Input should be greater than or equal to 4096 "
+        "(got 100)"
+    ]
+    assert problems(MINIMAL + 'http:\n  max_header_bytes: "16384"\n') == [
+        "bastion.yml:4:21: http.max_header_bytes: Input should be a valid integer (got '16384')"
+    ]

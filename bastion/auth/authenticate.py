@@ -13,7 +13,7 @@ from bastion.auth.node_tokens import NodeTokens
 from bastion.auth.root_tokens import PREFIX as ROOT_PREFIX
 from bastion.auth.root_tokens import RootTokens
 from bastion.auth.sessions import Sessions
-from bastion.auth.tokens import AccessTokens, TokenRefused
+from bastion.auth.tokens import MAX_TOKEN_LENGTH, AccessTokens, TokenRefused
 from bastion.auth.viewer import ANONYMOUS, Viewer, ViewerKind
 from bastion.clock import Clock
 
@@ -32,9 +32,16 @@ class Authentication:
 NOBODY = Authentication(ANONYMOUS)
 
 
+# The longest Authorization value read: a scheme and a token of the longest kind we accept.
+MAX_AUTHORIZATION_LENGTH = MAX_TOKEN_LENGTH + 64
+
+
 def bearer_token(header: str | None) -> str | None:
-    """The token of ``Authorization: Bearer <token>`` (scheme case-insensitive), if any."""
-    if not header:
+    """The token of ``Authorization: Bearer <token>`` (scheme case-insensitive), if any.
+
+    A value longer than any token Bastion issues is no token, refused before it is parsed.
+    """
+    if not header or len(header) > MAX_AUTHORIZATION_LENGTH:
         return None
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer":
@@ -61,7 +68,9 @@ class Authenticator:
 
     async def authenticate(self, authorization: str | None) -> Authentication:
         """The viewer named by an ``Authorization`` header value."""
-        if authorization is None or not authorization.strip():
+        if authorization is None or (
+            len(authorization) <= MAX_AUTHORIZATION_LENGTH and not authorization.strip()
+        ):
             return NOBODY
         token = bearer_token(authorization)
         if token is None:

@@ -59,7 +59,7 @@ from bastion.auth.tokens import LEEWAY_SECONDS as LEEWAY
 from bastion.auth.tokens import LONGEST_LIFETIME as LEGACY_LIFETIME
 from bastion.clock import Clock
 from bastion.errors import BastionError, ProjectError
-from bastion.files import sync_folder, write_private_file
+from bastion.files import make_private_folder, sync_folder, write_private_file
 
 KEYS_ENV = "BASTION_SIGNING_KEYS"
 KEYS_DIR = "keys"
@@ -417,7 +417,7 @@ def _make_folder(folder: Path, algorithm: SigningAlgorithm, now: datetime, legac
     start at once, one rename wins and the others find its key (they never sign with keys of
     their own).
     """
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folder(folder.parent)
     temp = folder.with_name(f".{folder.name}-{secrets.token_hex(4)}")
     temp.mkdir(mode=0o700)
     try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+import unicodedata
 from datetime import datetime, timedelta
 
 from limits import RateLimitItem, parse
@@ -61,6 +62,18 @@ def account_key(email: str | None = None, username: str | None = None) -> str:
     # In the form the login looks it up in, never refused: a malformed name is an account
     # name like any other here, and its attempt is refused later with the generic error.
     name = f"email:{email_key(email)}" if email is not None else f"username:{username}"
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def function_account_key(function: str, value: object) -> str:
+    """The key of the account a credential function's attempt names (see ``throttle_by``).
+
+    Apart from the built-in logins' keys, and per function: a code request's success must not
+    forget the failures of the code check. The value is trimmed, NFKC-normalised and
+    case-folded, so that spellings the function may treat as one account count as one.
+    """
+    text = unicodedata.normalize("NFKC", "" if value is None else str(value)).strip().casefold()
+    name = f"function:{function}:{text}"
     return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -128,6 +141,52 @@ class Throttle:
             await self._audit.sampled((AuditType.RATE_LIMITED, account), event)
             raise RateLimited(max(1, math.ceil((ready - now).total_seconds())))
         return True
+
+    async def reserve(self, account: str) -> None:
+        """Count an attempt on ``account`` as a failure before it is checked, in the same
+        transaction as the check of its lock and delay; a success then forgets it.
+
+        The check and the count are one step, so concurrent attempts cannot all pass a gate
+        that has not counted any of them yet: the tenth of forty parallel attempts finds nine
+        failures. Refusals are those of :meth:`gate`.
+        """
+        if not self.config.enabled:
+            return
+        refusal: BastionError | None = None
+        for _ in range(2):  # a concurrent first attempt may insert the row before us
+            try:
+                async with self._db.write() as conn:
+                    refusal = await self._refusal(conn, account)
+                    if refusal is None:
+                        await self._record_failure(conn, account)
+                break
+            except IntegrityError:
+                continue
+        if isinstance(refusal, RateLimited):
+            event = AuditEvent(AuditType.RATE_LIMITED, detail={"account": account[:16]})
+            await self._audit.sampled((AuditType.RATE_LIMITED, account), event)
+        if refusal is not None:
+            raise refusal
+
+    async def _refusal(self, conn: AsyncConnection, account: str) -> BastionError | None:
+        """Why an attempt on ``account`` is refused now (its row locked until the commit)."""
+        table, now = self._table, self._clock()
+        query = select(table).where(table.c.account == account).with_for_update()
+        row = (await conn.execute(query)).first()
+        if row is None or self._forgotten(row.last_failure_at, now):
+            return None
+        if row.locked_until is not None and row.locked_until > now:
+            return InvalidCredentials()
+        ready = self._wait_until(row.failures, row.last_failure_at)
+        if ready is not None and now < ready:
+            return RateLimited(max(1, math.ceil((ready - now).total_seconds())))
+        return None
+
+    async def succeeded(self, account: str) -> None:
+        """Forget the account's failures, in a transaction of its own."""
+        if self.config.enabled:
+            async with self._db.write() as conn:
+                await self.succeeded_in(conn, account)
 
     def _forgotten(self, last_failure: datetime, now: datetime) -> bool:
         return now - last_failure > timedelta(hours=self.config.reset_after_hours)

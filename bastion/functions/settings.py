@@ -17,6 +17,7 @@ on an ``operation`` such as ``Movie.create``)::
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -27,6 +28,8 @@ OPERATIONS = ("create", "update", "delete")
 # `package.module:function`, every part a Python identifier.
 _HANDLER = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", re.ASCII)
 _OPERATION = re.compile(r"([A-Za-z_]\w*)\.(create|update|delete)", re.ASCII)
+DEFAULT_ACCOUNT_ARGUMENTS = ("email", "username")
+"""The arguments a credential function is throttled by when ``throttle_by`` is not given."""
 FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}", re.ASCII)
 
 
@@ -37,8 +40,12 @@ class FunctionConfig(Section):
     schema_sdl: Annotated[str | None, Field(alias="schema", min_length=1)] = None
     hook: Literal["before", "after"] | None = None
     operation: str | None = None
-    # A resolver that takes a credential (a code, a password): one per document, like logins.
+    # A resolver that takes a credential (a code, a password): one per document, like logins,
+    # and throttled like them, per client IP and per account.
     credential: bool = False
+    # The argument that names the account a credential attempt is counted against: by
+    # default `email`, else `username`, when the field has one; null counts per IP only.
+    throttle_by: Annotated[str | None, Field(min_length=1, max_length=64)] = None
 
     @field_validator("handler")
     @classmethod
@@ -59,6 +66,8 @@ class FunctionConfig(Section):
 
     @model_validator(mode="after")
     def _resolver_or_hook(self) -> FunctionConfig:
+        if "throttle_by" in self.model_fields_set and not self.credential:
+            raise ValueError("throttle_by is for resolvers with credential: true")
         if self.schema_sdl is not None:
             if self.hook is not None or self.operation is not None:
                 raise ValueError(
@@ -71,6 +80,12 @@ class FunctionConfig(Section):
                 "a function needs schema (a resolver) or both hook and operation (a hook)"
             )
         return self
+
+    def account_argument(self, arguments: Collection[str]) -> str | None:
+        """The argument of the field (named ``arguments``) that names the account, or None."""
+        if "throttle_by" in self.model_fields_set:
+            return self.throttle_by
+        return next((name for name in DEFAULT_ACCOUNT_ARGUMENTS if name in arguments), None)
 
     @property
     def type_name(self) -> str | None:

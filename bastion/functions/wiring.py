@@ -31,6 +31,7 @@ from graphql import (
 from bastion.errors import BastionError, Code, ProjectError
 from bastion.functions.loader import Function
 from bastion.functions.runtime import Event, FunctionError, FunctionRuntime
+from bastion.functions.throttling import throttled
 from bastion.graphql.context import Info, context_of
 from bastion.graphql.credential_limit import mark_credential
 from bastion.graphql.errors import format_error
@@ -98,9 +99,19 @@ def _add_resolver(
         raise ProjectError([f"{where}: {problem.message}" for problem in problems])
     root_type = extended.query_type if root == "Query" else extended.mutation_type
     assert root_type is not None
-    root_type.fields[name].resolve = _resolver(function, runtime)
+    field = root_type.fields[name]
+    field.resolve = _resolver(function, runtime)
     if function.config.credential:
-        mark_credential(root_type.fields[name])
+        mark_credential(field)
+        argument = function.config.account_argument(field.args)
+        if argument is not None and argument not in field.args:
+            raise ProjectError(
+                [
+                    f"bastion.yml: functions.{function.name}.throttle_by: {root}.{name} has no "
+                    f"argument {argument!r} (its arguments: {', '.join(field.args) or 'none'})"
+                ]
+            )
+        field.resolve = throttled(field.resolve, function.name, argument)
     return extended
 
 

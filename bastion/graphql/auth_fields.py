@@ -11,6 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLArgument,
     GraphQLBoolean,
     GraphQLField,
@@ -19,6 +23,9 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLString,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
     default_field_resolver,
 )
 
@@ -28,7 +35,7 @@ from bastion.auth.logins import LoggedIn
 from bastion.auth.throttle import LOGIN
 from bastion.graphql.build import FieldMap, SchemaBuilder
 from bastion.graphql.context import Info, context_of
-from bastion.graphql.credential_limit import mark_credential
+from bastion.graphql.credential_limit import is_credential, mark_credential
 from bastion.graphql.credentials import (
     STRING,
     Unauthorized,
@@ -244,13 +251,47 @@ def mark_credential_fields(schema: GraphQLSchema) -> None:
 
 
 def require_login(schema: GraphQLSchema) -> None:
-    """Make every root field but the login fields refuse anonymous callers (Stitch's mode)."""
+    """Make every root field but the login fields refuse anonymous callers (Stitch's mode).
+
+    Functions marked ``credential: true`` are login fields too. The meta fields that have no
+    resolver to wrap (``__typename``, ``__schema``, ``__type``) are refused by the executor,
+    through :func:`names_meta_field`.
+    """
     for root in (schema.query_type, schema.mutation_type):
         if root is None:
             continue
         for name, field in root.fields.items():
-            if name not in PUBLIC_FIELDS:
+            # A function's credential field is a way to log in; the built-in ones that are
+            # not (changePassword, linkIdentity) stay for logged-in users.
+            function_login = is_credential(field) and name not in CREDENTIAL_FIELDS
+            if name not in PUBLIC_FIELDS and not function_login:
                 field.resolve = _logged_in(field.resolve)
+
+
+# The root fields graphql-core answers itself, without a resolver Bastion could wrap.
+_META_FIELDS = frozenset({"__typename", "__schema", "__type"})
+
+
+def names_meta_field(document: DocumentNode, operation: OperationDefinitionNode) -> bool:
+    """Whether ``operation`` selects a meta field at its root (through fragments too)."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    pending: list[SelectionSetNode] = [operation.selection_set]
+    seen: set[str] = set()
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value in _META_FIELDS:
+                    return True
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in fragments and name not in seen:
+                    seen.add(name)
+                    pending.append(fragments[name].selection_set)
+    return False
 
 
 def _logged_in(inner: Any) -> Any:

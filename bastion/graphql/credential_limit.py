@@ -32,12 +32,17 @@ def mark_credential(field: GraphQLField) -> None:
     field.extensions = {**(field.extensions or {}), CREDENTIAL: True}
 
 
+def is_credential(field: GraphQLField) -> bool:
+    """Whether ``field`` is marked as credential-bearing."""
+    return bool((field.extensions or {}).get(CREDENTIAL))
+
+
 def credential_fields(schema: GraphQLSchema) -> frozenset[str]:
     """The names of the root fields marked as credential-bearing."""
     names: set[str] = set()
     for root in (schema.query_type, schema.mutation_type):
         if root is not None:
-            names |= {n for n, f in root.fields.items() if (f.extensions or {}).get(CREDENTIAL)}
+            names |= {n for n, f in root.fields.items() if is_credential(f)}
     return frozenset(names)
 
 

@@ -33,6 +33,7 @@ from bastion.auth import ANONYMOUS, Viewer
 from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.services import AuthServices
 from bastion.errors import BastionError, Code
+from bastion.graphql.auth_fields import names_meta_field
 from bastion.graphql.context import RequestContext
 from bastion.graphql.credential_limit import credential_fields, credential_problem
 from bastion.graphql.errors import format_error, refusal, request_error
@@ -120,8 +121,11 @@ class Executor:
         permissions: Permissions | None = None,
         limits: GraphQLConfig | None = None,
         introspection: bool = True,
+        require_login: bool = False,
     ) -> None:
         self.schema = schema
+        # auth.require_login: anonymous callers get the login fields only.
+        self.require_login = require_login
         self.store = store
         self.auth = auth
         self.permissions = permissions
@@ -266,6 +270,13 @@ class Executor:
         """Why the document may not run for this viewer with these variables, or None."""
         if prepared.checked.introspects and not self.introspection and not viewer.is_privileged:
             return request_error(INTROSPECTION_OFF, Code.FORBIDDEN)
+        if (
+            self.require_login
+            and not viewer.is_authenticated
+            and names_meta_field(prepared.document, prepared.operation)
+        ):
+            # `{ __typename }` and introspection have no resolver that could refuse them.
+            return request_error("Unauthorized", Code.UNAUTHENTICATED)
         if self.limits.max_cost is None:
             return None
         operation = prepared.operation

@@ -37,16 +37,36 @@ def _without_root_only(root: GraphQLObjectType | None) -> GraphQLObjectType | No
     return GraphQLObjectType(root.name, fields, description=root.description)
 
 
+def _reached(fields: dict[str, GraphQLField]) -> set[str]:
+    """The names of the types ``fields`` reach (their arguments and results, transitively)."""
+    if not fields:
+        return set()
+    return set(GraphQLSchema(query=GraphQLObjectType("Reached", fields)).type_map) - {"Reached"}
+
+
 def public_schema(schema: GraphQLSchema) -> GraphQLSchema:
-    """``schema`` as non-root callers see it: the same types, no root-only root fields."""
+    """``schema`` as non-root callers see it: no root-only root fields, nor the types only
+    they reach (``AuditEvent``)."""
     roots = {schema.query_type, schema.mutation_type, schema.subscription_type}
+    query = _without_root_only(schema.query_type)
+    mutation = _without_root_only(schema.mutation_type)
+    hidden: dict[str, GraphQLField] = {}
+    public: dict[str, GraphQLField] = {}
+    for root in (schema.query_type, schema.mutation_type):
+        if root is None:
+            continue
+        for name, field in root.fields.items():
+            (hidden if _is_root_only(field) else public)[f"{root.name}_{name}"] = field
+    only_root = _reached(hidden) - _reached(public)
     return GraphQLSchema(
-        query=_without_root_only(schema.query_type),
-        mutation=_without_root_only(schema.mutation_type),
-        # Every other named type, so that a type reached only through a hidden field is still
-        # described (it is no secret that the User type exists).
+        query=query,
+        mutation=mutation,
+        # Every other named type but those, so that a type no field reaches (a model type
+        # known only through the Node interface) is still described.
         types=[
-            t for name, t in schema.type_map.items() if t not in roots and not name.startswith("__")
+            t
+            for name, t in schema.type_map.items()
+            if t not in roots and not name.startswith("__") and name not in only_root
         ],
         directives=schema.directives,
     )

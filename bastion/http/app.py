@@ -16,6 +16,7 @@ from bastion.clock import Clock, system_clock
 from bastion.http.access_log import AccessLog
 from bastion.http.client_ip import ClientIP, parse_networks
 from bastion.http.graphql_http import GraphQLEndpoint
+from bastion.http.header_limit import HeaderLimit
 from bastion.http.jwks import jwks_endpoint
 from bastion.http.stitch.routes import StitchApi
 from bastion.project import Project
@@ -79,6 +80,8 @@ def create_app(
         ],
         middleware=[
             Middleware(AccessLog),
+            # A head over the limit is refused before anything reads its headers.
+            Middleware(HeaderLimit, limit=project.config.http.max_header_bytes),
             Middleware(ClientIP, trusted=parse_networks(project.config.http.trusted_proxies)),
             *_cors(project),
         ],

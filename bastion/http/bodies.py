@@ -2,6 +2,9 @@
 
 Starlette reads whatever a client sends; these helpers stop at the limit while reading, so a
 10 MB body costs no more than the limit, and refuse what the layers below would choke on.
+A body must be UTF-8 without a byte order mark (RFC 8259 section 8.1): ``json.loads`` would
+guess UTF-16 or UTF-32 from the first bytes, and a proxy or firewall in front of Bastion that
+reads the body as UTF-8 would then see a different request than Bastion runs.
 """
 
 from __future__ import annotations
@@ -50,10 +53,25 @@ def parse_json(text: str | bytes) -> Any:
     return json.loads(text, parse_constant=_reject_constant)
 
 
+NOT_UTF8 = "The request body must be UTF-8 text, without a byte order mark"
+
+
+def utf8_text(raw: bytes) -> str:
+    """The body decoded as strict UTF-8; a BOM or any other encoding is :class:`BodyError`."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BodyError(400, NOT_UTF8) from None
+    if text.startswith("\ufeff"):
+        raise BodyError(400, NOT_UTF8)
+    return text
+
+
 def json_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object of Unicode text; raises :class:`BodyError` (400)."""
+    text = utf8_text(raw)  # never bytes to json.loads, which guesses their encoding
     try:
-        body = parse_json(raw)
+        body = parse_json(text)
     except (ValueError, RecursionError):
         raise BodyError(400, "The request body is not valid JSON") from None
     if not isinstance(body, dict):

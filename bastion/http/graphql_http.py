@@ -96,6 +96,15 @@ def _check_params(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, s
     return query, variables, name
 
 
+def _utf8_charset(parameters: list[str]) -> bool:
+    """Whether the ``charset`` of a Content-Type (if any) is UTF-8, the only one read."""
+    for parameter in parameters:
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip('"').lower() in ("utf-8", "utf8")
+    return True
+
+
 def _json(
     body: dict[str, Any], status: int, media_type: str, headers: dict[str, str] | None = None
 ) -> Response:
@@ -161,9 +170,11 @@ class GraphQLEndpoint:
 
     async def _handle(self, request: Request, media_type: str) -> Response:
         if request.method == "POST":
-            content_type = request.headers.get("content-type", "").split(";")[0].strip()
-            if content_type.lower() != JSON:
+            content_type, *parameters = request.headers.get("content-type", "").split(";")
+            if content_type.strip().lower() != JSON:
                 raise _BadRequest(415, f"POST bodies must be {JSON}")
+            if not _utf8_charset(parameters):
+                raise _BadRequest(415, f"POST bodies must be {JSON} in UTF-8")
             params = json_object(await read_body(request, self.max_body_bytes))
         elif request.method == "GET":
             params = _params_from_query_string(request)

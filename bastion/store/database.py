@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bastion.errors import ProjectError
+from bastion.files import create_private_file
 
 _WRITE = "bastion_write"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -55,7 +56,9 @@ class Database:
         self.url = url
         self.is_sqlite = url.get_backend_name() == "sqlite"
         if self.is_sqlite and url.database:
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            # Made here, empty (an empty file is an empty database), so that it is the owner's
+            # alone whatever the umask; SQLite gives its -wal and -shm files the same mode.
+            create_private_file(Path(url.database))
         try:
             self.engine: AsyncEngine = create_async_engine(url, echo=echo)
         except ModuleNotFoundError as missing:

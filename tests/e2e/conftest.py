@@ -204,3 +204,38 @@ class FakeClock:
             spec = at.strftime("%Y-%m-%d %H:%M:%S")
         partial.write_text(f"{spec}\n", encoding="ascii")
         partial.replace(self.path)
+
+
+# -- raw HTTP --------------------------------------------------------------------------------
+
+
+def post_with_huge_header(url: str, size: int, name: str = "authorization") -> bytes:
+    """POST to ``url``/graphql with one header of ``size`` bytes, sent as fast as the server
+    reads it; returns what the server answered (its first 4 KB), even if it stopped reading."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        head = f"POST /graphql HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        sock.sendall(f"{head}{name}: Bearer ".encode())
+        chunk = b"a" * 65_536
+        try:
+            for _ in range(size // len(chunk)):
+                sock.sendall(chunk)
+            body = b'{"query": "{ __typename }"}'
+            sock.sendall(b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        except OSError:
+            pass  # the server answered and closed: read what it said
+        answer = b""
+        try:
+            while len(answer) < 4096 and (data := sock.recv(4096)):
+                answer += data
+        except OSError:
+            pass
+        return answer
+
+
+def rss_bytes(pid: int) -> int:
+    """The resident memory of process ``pid`` (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")

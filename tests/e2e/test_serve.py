@@ -9,7 +9,7 @@ import httpx
 from click.testing import CliRunner, Result
 
 from bastion.cli import main
-from tests.e2e.conftest import Serve
+from tests.e2e.conftest import Serve, post_with_huge_header
 
 PASSWORD = "correct horse battery"
 
@@ -129,3 +129,23 @@ def test_an_init_project_serves_and_accepts_create_movie(serve: Serve, tmp_path:
         "movies": [{"title": "Alien", "year": 2024}]
     }
     assert (tmp_path / "myapp" / ".bastion" / "data.db").is_file()
+
+
+def test_request_heads_are_capped_by_the_real_server(serve: Serve, tmp_path: Path) -> None:
+    root = tmp_path / "capped"
+    assert bastion("init", str(root)).exit_code == 0
+    config = root / "bastion.yml"
+    config.write_text(config.read_text() + "http:\n  max_header_bytes: 8192\n")
+    server = serve(str(root))
+    query = {"query": "{ __typename }"}
+    ok = httpx.post(f"{server.url}/graphql", json=query, headers={"x-pad": "a" * 7000})
+    assert ok.json() == {"data": {"__typename": "Query"}}
+    response = httpx.post(f"{server.url}/graphql", json=query, headers={"x-pad": "a" * 9000})
+    assert response.status_code == 431
+    assert response.json()["errors"][0]["extensions"]["code"] == "HEADERS_TOO_LARGE"
+    # A head that arrives faster than it is parsed is stopped by uvicorn's own cap, with the
+    # same answer, after reading at most the limit and one network read.
+    answer = post_with_huge_header(server.url, 2_000_000)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert b'"code": "HEADERS_TOO_LARGE"' in answer
+    assert server.data("{ __typename }") == {"__typename": "Query"}
