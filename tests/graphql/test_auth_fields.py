@@ -12,7 +12,7 @@ from bastion.project import Project
 SCHEMA = "type Note { text: String! }"
 AUTH = {"require_login": True, "providers": {"local-userpass": {"signup": True}}}
 REGISTER = (
-    'mutation { registerUserEmailPassword(input: {email: "a@b.co", password: "12345678"})'
+    'mutation { registerUserEmailPassword(input: {email: "a@b.co", password: "a pass of my own"})'
     " { accessToken } }"
 )
 
