@@ -14,7 +14,7 @@ import click
 from bastion.auth.audit import AuditEvent, AuditType
 from bastion.auth.key_material import SigningKey
 from bastion.auth.keys import KeyStatus, Pruned
-from bastion.cli_users import run_with_service
+from bastion.cli.common import run_with_service
 from bastion.config import PROJECT_FILE
 from bastion.service import Service
 

@@ -194,13 +194,13 @@ def schema_print(directory: Path | None) -> None:
 
 
 def _register_subcommands() -> None:
-    from bastion.cli_api_keys import api_keys
-    from bastion.cli_audit import audit
-    from bastion.cli_deploy import deploy
-    from bastion.cli_keys import keys
-    from bastion.cli_root_tokens import root_token
-    from bastion.cli_tokens import token
-    from bastion.cli_users import users
+    from bastion.cli.api_keys import api_keys
+    from bastion.cli.audit import audit
+    from bastion.cli.deploy import deploy
+    from bastion.cli.keys import keys
+    from bastion.cli.root_tokens import root_token
+    from bastion.cli.tokens import token
+    from bastion.cli.users import users
 
     main.add_command(users)
     main.add_command(api_keys)

@@ -385,7 +385,7 @@ def test_materialize_copies_once_into_a_missing_or_empty_folder(tmp_path: Path) 
 
 
 def test_the_shipped_example_is_a_valid_project(tmp_path: Path) -> None:
-    source = Path(__file__).resolve().parent.parent / "examples" / "movies"
+    source = Path(__file__).resolve().parents[2] / "examples" / "movies"
     project = load_project(source)
     assert project.config.seed == "seed.graphql"
     assert yaml.safe_load((source / "bastion.yml").read_text())["name"] == "movies"

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from bastion.auth.providers.api_keys import NewApiKey, ServerKey
-from bastion.cli_users import project_option, run_with_service
+from bastion.cli.common import project_option, run_with_service
 from bastion.errors import BastionError, Code
 from bastion.service import Service
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from bastion.auth.audit import AuditEvent, AuditType
-from bastion.cli_users import project_option, run_with_service
+from bastion.cli.common import project_option, run_with_service
 from bastion.errors import NotFound
 from bastion.service import Service
 

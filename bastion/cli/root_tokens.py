@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from bastion.auth.root_tokens import RootTokenInfo
-from bastion.cli_users import project_option, run_with_service
+from bastion.cli.common import project_option, run_with_service
 from bastion.project import load_project
 from bastion.service import Service
 

@@ -2,53 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import click
 
 from bastion.auth.accounts import NewUser
 from bastion.auth.audit import switched
 from bastion.auth.providers.anonymous import Pruned, prune_anonymous
-from bastion.errors import BastionError
-from bastion.project import load_project
+from bastion.cli.common import duration, project_option, run_with_service
 from bastion.service import Service
 from bastion.store.system import IDENTITY_TABLE, PASSWORD_TABLE, SESSION_TABLE
-
-T = TypeVar("T")
-
-project_option = click.option(
-    "--project",
-    "project_dir",
-    default=".",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The project folder.",
-)
-
-
-def run_with_service(project_dir: Path, action: Callable[[Service], Awaitable[T]]) -> T:
-    """Start the project's service, run ``action``, stop; a BastionError exits 1 with its lines."""
-
-    async def main() -> T:
-        service = Service(load_project(project_dir))
-        await service.start()
-        try:
-            return await action(service)
-        finally:
-            await service.stop()
-
-    try:
-        return asyncio.run(main())
-    except BastionError as error:
-        for line in str(error).splitlines():
-            click.echo(f"error: {line}", err=True)
-        sys.exit(getattr(error, "exit_code", 1))
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -147,18 +112,6 @@ def deactivate(email: str, project_dir: Path) -> None:
 def activate(email: str, project_dir: Path) -> None:
     """Let a deactivated user log in again."""
     _set_active(email, project_dir, True)
-
-
-_DURATION = re.compile(r"(\d+)([smhdw])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-
-
-def duration(_ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
-    """A duration such as ``30d``, ``12h`` or ``90m``; a usage error (exit 2) otherwise."""
-    match = _DURATION.fullmatch(value.strip())
-    if match is None:
-        raise click.BadParameter(f"{value!r} is not a duration like 30d, 12h, 90m, 2w", param=param)
-    return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
 
 
 @users.command("prune-anonymous")

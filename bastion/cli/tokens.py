@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from bastion.cli_users import duration, project_option, run_with_service
+from bastion.cli.common import duration, project_option, run_with_service
 from bastion.errors import BadUserInput
 from bastion.service import Service
 
