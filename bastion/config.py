@@ -19,10 +19,12 @@ from bastion.auth.settings import AuthConfig
 from bastion.errors import ProjectError
 from bastion.functions.settings import FunctionConfig, check_function_names
 from bastion.graphql.settings import GraphQLConfig
-from bastion.http.client_ip import parse_networks
-from bastion.http.header_limit import MAX_HEADER_BYTES
 from bastion.permissions.rules import TypeRules
-from bastion.section import Section
+from bastion.tools.network import parse_networks
+from bastion.tools.section import Section
+
+MAX_HEADER_BYTES = 16_384
+"""The default cap on a request's line and headers together (``http.max_header_bytes``)."""
 
 PROJECT_FILE = "bastion.yml"
 DEFAULT_DATABASE_URL = "sqlite:///.bastion/data.db"

@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from bastion.auth import SYSTEM
 from bastion.auth.services import AuthServices, build_auth
-from bastion.clock import Clock, system_clock
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
@@ -27,6 +26,7 @@ from bastion.permissions.compile import Permissions
 from bastion.project import Project
 from bastion.store import Store, SyncReport, open_store
 from bastion.store.system import META_TABLE
+from bastion.tools.clock import Clock, system_clock
 
 log = logging.getLogger("bastion")
 

@@ -13,10 +13,10 @@ import yaml
 from asgi_lifespan import LifespanManager
 
 from bastion import create_app, load_project
-from bastion.clock import FrozenClock, system_clock
 from bastion.errors import ProjectError
 from bastion.model import parse_model
 from bastion.project import Project
+from bastion.tools.clock import FrozenClock, system_clock
 
 MOVIES_SCHEMA = """
 enum Genre { ACTION DRAMA SCIFI }

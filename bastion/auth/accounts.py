@@ -15,10 +15,10 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.passwords import Passwords, check_password_rules, context_words
-from bastion.clock import Clock
 from bastion.errors import BadUserInput, BastionError, Code, Conflict, NotFound
 from bastion.model.emails import email_key
 from bastion.store import Store
+from bastion.tools.clock import Clock
 
 
 class InvalidCredentials(BastionError):

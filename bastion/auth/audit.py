@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bastion.clock import Clock
 from bastion.store.database import Database
+from bastion.tools.clock import Clock
 
 MAX_AGENT_LENGTH = 256
 # Refusals and throttling come in floods: one event per (who, what) per window, counted.

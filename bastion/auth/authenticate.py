@@ -15,7 +15,7 @@ from bastion.auth.root_tokens import RootTokens
 from bastion.auth.sessions import Sessions
 from bastion.auth.tokens import MAX_TOKEN_LENGTH, AccessTokens, TokenRefused
 from bastion.auth.viewer import ANONYMOUS, Viewer, ViewerKind
-from bastion.clock import Clock
+from bastion.tools.clock import Clock
 
 SESSION_REVOKED = "SESSION_REVOKED"
 

@@ -32,9 +32,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 
-from bastion.clock import Clock
 from bastion.errors import ProjectError
 from bastion.store.database import Database
+from bastion.tools.clock import Clock
 
 RECORD_KEY = "auth_project"  # its row in _bastion_meta
 SALT_BYTES = 32

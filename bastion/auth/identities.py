@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Table, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bastion.clock import Clock
 from bastion.store.ids import new_id
+from bastion.tools.clock import Clock
 
 ANONYMOUS = "anon-user"
 PASSWORD = "local-userpass"  # noqa: S105 - a provider name

@@ -57,9 +57,9 @@ from bastion.auth.key_material import (
 from bastion.auth.settings import SigningAlgorithm
 from bastion.auth.tokens import LEEWAY_SECONDS as LEEWAY
 from bastion.auth.tokens import LONGEST_LIFETIME as LEGACY_LIFETIME
-from bastion.clock import Clock
 from bastion.errors import BastionError, ProjectError
-from bastion.files import make_private_folder, sync_folder, write_private_file
+from bastion.tools.clock import Clock
+from bastion.tools.private_files import make_private_folder, sync_folder, write_private_file
 
 KEYS_ENV = "BASTION_SIGNING_KEYS"
 KEYS_DIR = "keys"

@@ -19,11 +19,11 @@ from sqlalchemy import select
 from bastion.auth.sessions import STATE_TTL_SECONDS
 from bastion.auth.tokens import LONGEST_LIFETIME, AccessClaims, AccessTokens
 from bastion.auth.viewer import Viewer, ViewerKind
-from bastion.clock import Clock, system_clock
 from bastion.errors import BadUserInput
 from bastion.model import Model
 from bastion.store import Store
 from bastion.store.ids import is_id
+from bastion.tools.clock import Clock, system_clock
 
 if TYPE_CHECKING:
     from bastion.auth.keys import KeySet

@@ -30,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.derived import DerivedSecrets
 from bastion.auth.sessions import STATE_TTL_SECONDS, hash_token
-from bastion.clock import Clock
 from bastion.errors import NotFound
 from bastion.store.database import Database
+from bastion.tools.clock import Clock
 
 PREFIX = "bastion_root_"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")

@@ -17,7 +17,7 @@ import secrets
 from pathlib import Path
 
 from bastion.errors import ProjectError
-from bastion.files import write_private_file
+from bastion.tools.private_files import write_private_file
 
 SECRET_ENV = "BASTION_SECRET"  # noqa: S105 - a variable name, not a secret
 SECRET_FILE = "secret"  # noqa: S105 - a file name

@@ -25,7 +25,6 @@ from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
 from bastion.auth.throttle import Throttle
 from bastion.auth.tokens import AccessTokens
-from bastion.clock import Clock
 from bastion.project import Project
 from bastion.store import Store
 from bastion.store.system import (
@@ -39,6 +38,7 @@ from bastion.store.system import (
     ROOT_TOKEN_TABLE,
     SESSION_TABLE,
 )
+from bastion.tools.clock import Clock
 
 if TYPE_CHECKING:  # imported when the provider is on: it makes an HTTP client
     from bastion.auth.providers.custom_token import CustomTokenVerifier

@@ -17,8 +17,8 @@ from sqlalchemy import Row, Select, select, update
 
 from bastion.auth.audit import AuditEvent, AuditType
 from bastion.auth.sessions import RefreshRefused, Sessions, hash_token
-from bastion.clock import Clock
 from bastion.store.database import Database
+from bastion.tools.clock import Clock
 
 MAX_TOKEN_LENGTH = 200
 

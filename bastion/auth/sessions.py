@@ -39,10 +39,10 @@ from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.derived import DerivedSecrets
 from bastion.auth.settings import AuthConfig
 from bastion.auth.tokens import AccessClaims, AccessTokens
-from bastion.clock import Clock
 from bastion.errors import BastionError, Code
 from bastion.store.database import Database
 from bastion.store.ids import is_id, new_id
+from bastion.tools.clock import Clock
 
 STATE_TTL_SECONDS = 1.0
 

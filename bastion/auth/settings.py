@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from bastion.auth.throttle_settings import ThrottleConfig
-from bastion.section import Section
+from bastion.tools.section import Section
 
 DAY = 86_400
 

@@ -34,10 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bastion.auth.accounts import InvalidCredentials
 from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.throttle_settings import ThrottleConfig
-from bastion.clock import Clock
 from bastion.errors import BastionError, Code
 from bastion.model.emails import email_key
 from bastion.store.database import Database
+from bastion.tools.clock import Clock
 
 LOGIN = "login"
 """Logins of every provider and refreshes."""

@@ -13,7 +13,7 @@ from typing import Annotated
 from limits import parse
 from pydantic import Field, field_validator
 
-from bastion.section import Section
+from bastion.tools.section import Section
 
 
 class ThrottleConfig(Section):

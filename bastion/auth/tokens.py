@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from bastion.clock import Clock
+from bastion.tools.clock import Clock
 
 if TYPE_CHECKING:  # the key set reads LEEWAY_SECONDS from here
     from bastion.auth.keys import KeySet

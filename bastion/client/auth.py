@@ -32,7 +32,7 @@ from bastion.client.errors import ClientError, GraphQLError, SessionExpired, Une
 from bastion.client.protocol import refresh_request, renewed_token, response_data, token_refused
 from bastion.client.stores import MemoryTokenStore, TokenStore
 from bastion.client.tokens import TokenSet
-from bastion.clock import Clock, system_clock
+from bastion.tools.clock import Clock, system_clock
 
 log = logging.getLogger("bastion.client")
 

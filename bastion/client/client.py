@@ -29,7 +29,7 @@ from bastion.client.protocol import (
 )
 from bastion.client.stores import TokenStore
 from bastion.client.tokens import TokenSet
-from bastion.clock import Clock, system_clock
+from bastion.tools.clock import Clock, system_clock
 
 DEFAULT_TIMEOUT = 30.0
 _NO_AUTH = httpx.Auth()  # sends a request as it is

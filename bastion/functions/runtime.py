@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from bastion.auth.node_tokens import DEFAULT_LIFETIME
 from bastion.auth.viewer import Viewer, ViewerKind
-from bastion.clock import Clock
 from bastion.errors import BastionError, Code
 from bastion.functions.loader import Function
+from bastion.tools.clock import Clock
 
 if TYPE_CHECKING:
     from bastion.auth.node_tokens import NodeTokens

@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from bastion.section import Section
+from bastion.tools.section import Section
 
 OPERATIONS = ("create", "update", "delete")
 # `package.module:function`, every part a Python identifier.

@@ -10,7 +10,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from bastion.section import Section
+from bastion.tools.section import Section
 
 _Limit = Annotated[int, Field(ge=1, le=10_000_000)] | None
 

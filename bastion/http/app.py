@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bastion.clock import Clock, system_clock
 from bastion.http.access_log import AccessLog
 from bastion.http.client_ip import ClientIP, parse_networks
 from bastion.http.graphql_http import GraphQLEndpoint
@@ -21,6 +20,7 @@ from bastion.http.jwks import jwks_endpoint
 from bastion.http.stitch.routes import StitchApi
 from bastion.project import Project
 from bastion.service import Service
+from bastion.tools.clock import Clock, system_clock
 
 
 async def _healthz(_request: Request) -> Response:

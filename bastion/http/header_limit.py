@@ -15,7 +15,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bastion.errors import Code
 
-MAX_HEADER_BYTES = 16_384
 STATUS = 431
 
 
@@ -36,7 +35,7 @@ def head_size(scope: Scope) -> int:
 class HeaderLimit:
     """Refuse HTTP requests whose head passes ``limit`` bytes with 431."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_HEADER_BYTES) -> None:
+    def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
 

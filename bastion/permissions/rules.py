@@ -16,8 +16,8 @@ from typing import Any
 from bastion.model import Model, RelationField, ScalarField, ScalarKind
 from bastion.model import names as n
 from bastion.model.values import parse_datetime
-from bastion.section import Section
 from bastion.store.filters import scalar_filter_suffixes
+from bastion.tools.section import Section
 
 VIEWER_VARIABLES = ("$viewer.id", "$viewer.node", "$viewer.type")
 OPERATIONS = ("read", "create", "update", "delete")

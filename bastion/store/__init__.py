@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import URL
 
-from bastion.clock import Clock
 from bastion.model import Model
 from bastion.model.emails import EmailRules
 from bastion.store.database import Database
@@ -17,6 +16,7 @@ from bastion.store.sync import SyncReport, sync_schema
 from bastion.store.system import new_metadata
 from bastion.store.tables import Tables, build_tables
 from bastion.store.writes import Writer
+from bastion.tools.clock import Clock
 
 
 @dataclass

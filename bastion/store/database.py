@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bastion.errors import ProjectError
-from bastion.files import create_private_file
+from bastion.tools.private_files import create_private_file
 
 _WRITE = "bastion_write"
 SQLITE_BUSY_TIMEOUT_MS = 10_000

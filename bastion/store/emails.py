@@ -20,7 +20,6 @@ from sqlalchemy import Column, MetaData, Table, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bastion.clock import Clock
 from bastion.errors import BadUserInput
 from bastion.model import Model
 from bastion.model.emails import EMAIL_FIELD, EMAIL_TYPE, FORM_VERSION, EmailRules, email_key
@@ -28,6 +27,7 @@ from bastion.store.filters import FilterCompiler
 from bastion.store.plan import Change, Level
 from bastion.store.tables import Tables
 from bastion.store.writes import Writer
+from bastion.tools.clock import Clock
 
 _SHOWN = 5
 

@@ -27,7 +27,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable, FromClause
 
-from bastion.clock import Clock
 from bastion.errors import BadUserInput, Conflict, NotFound
 from bastion.model import (
     MANAGED_TIMESTAMPS,
@@ -43,6 +42,7 @@ from bastion.store.filters import Condition, FilterCompiler
 from bastion.store.ids import new_id
 from bastion.store.reads import Node
 from bastion.store.tables import Tables, unique_index_name
+from bastion.tools.clock import Clock
 
 Data = Mapping[str, Any]
 

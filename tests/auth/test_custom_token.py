@@ -27,8 +27,8 @@ from bastion.auth.providers.custom_token import (
     CustomTokenVerifier,
 )
 from bastion.auth.settings import CustomTokenConfig
-from bastion.clock import FrozenClock
 from bastion.errors import Code, ProjectError
+from bastion.tools.clock import FrozenClock
 
 AUD = "my-app"
 ISS = "https://id.example"

@@ -21,9 +21,9 @@ from bastion.auth import keys as keys_module
 from bastion.auth.key_material import SigningKey
 from bastion.auth.keys import ACTIVATION_DELAY, KEYS_ENV, KeySet, open_keys
 from bastion.auth.secret import SECRET_ENV
-from bastion.clock import FrozenClock
 from bastion.errors import ProjectError
 from bastion.project import Project, load_project
+from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import SIGNUP, Auth, age
 
 ALGORITHMS = ["EdDSA", "ES256", "RS256", "HS256"]

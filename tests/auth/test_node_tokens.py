@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from bastion import generate_auth_token, generate_node_token
 from bastion.cli import main
-from bastion.clock import FrozenClock
 from bastion.errors import BadUserInput
 from bastion.project import Project
+from bastion.tools.clock import FrozenClock
 from tests.conftest import GraphQLClient, served
 
 SCHEMA = """

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from bastion.clock import FrozenClock
 from bastion.store.system import SESSION_TABLE
+from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import LOGOUT, REFRESH, Auth, error_code
 
 ALIAS = REFRESH.replace("refreshToken(input", "refreshAuthToken(input")

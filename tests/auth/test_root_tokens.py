@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from bastion.auth.secret import SECRET_ENV
-from bastion.clock import FrozenClock
 from bastion.project import Project
+from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import SECRET, age, bearer, unbound_root_token
 from tests.conftest import GraphQLClient
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from bastion.clock import FrozenClock
 from bastion.errors import ProjectError
-from bastion.http.client_ip import client_ip, parse_networks
 from bastion.project import load_project
+from bastion.tools.clock import FrozenClock
+from bastion.tools.network import client_ip, parse_networks
 from tests.auth.conftest import LOGIN, PASSWORD, Auth, error_code
 from tests.conftest import write_project
 

@@ -20,10 +20,10 @@ from bastion.auth.key_material import SigningKey
 from bastion.auth.keys import KeySet
 from bastion.auth.secret import SECRET_ENV, load_secret
 from bastion.auth.tokens import LEEWAY_SECONDS, AccessTokens, TokenRefused
-from bastion.clock import FrozenClock
 from bastion.errors import ProjectError
 from bastion.project import Project
 from bastion.store.system import REFRESH_TABLE
+from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import Auth
 
 KEY = b"k" * 32

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from bastion.clock import FrozenClock
+from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import LOGOUT, VIEWER, Auth
 
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bastion.cli import main
-from bastion.clock import FrozenClock
+from bastion.tools.clock import FrozenClock
 from tests.conftest import served, write_project
 
 BASE = "/api/client/v2.0/app/test-app/auth/providers"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bastion.client import FileTokenStore, GraphQLError, TokenSet, refresh_margin
-from bastion.clock import FrozenClock
+from bastion.tools.clock import FrozenClock
 
 
 def _jwt(claims: dict[str, object]) -> str:

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from bastion import load_project
-from bastion.clock import FrozenClock
+from bastion.tools.clock import FrozenClock
 from tests.conftest import GraphQLClient
 from tests.e2e.conftest import Serve, Server
 

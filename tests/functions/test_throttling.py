@@ -10,9 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from bastion import load_project
-from bastion.clock import FrozenClock
 from bastion.errors import ProjectError
 from bastion.functions.settings import FunctionConfig
+from bastion.tools.clock import FrozenClock
 from tests.conftest import GraphQLClient, write_project
 
 # A PIN check with no counter of its own: Bastion's throttle is all that guards it.

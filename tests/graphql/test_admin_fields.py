@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bastion import generate_auth_token
-from bastion.clock import FrozenClock
 from bastion.project import Project
+from bastion.tools.clock import FrozenClock
 from tests.conftest import GraphQLClient
 
 SCHEMA = """

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bastion.clock import FrozenClock
+from bastion.tools.clock import FrozenClock
 from tests.conftest import GraphQLClient
 
 MOVIE_FIELDS = "id title year rating genre tags extra released seen createdAt updatedAt"

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bastion.clock import FrozenClock
 from bastion.project import Project
+from bastion.tools.clock import FrozenClock
 from tests.conftest import GraphQLClient
 
 RELATIONS_SCHEMA = """

@@ -9,8 +9,8 @@ import jwt
 import pytest
 
 from bastion.auth.keys import ACTIVATION_DELAY, RELOAD_INTERVAL, open_keys
-from bastion.clock import FrozenClock
 from bastion.project import Project
+from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import age
 from tests.conftest import GraphQLClient
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bastion.clock import FrozenClock
 from bastion.project import Project
+from bastion.tools.clock import FrozenClock
 from tests.conftest import GraphQLClient
 
 APP = "test-app"

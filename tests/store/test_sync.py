@@ -17,10 +17,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from bastion import create_app, load_project
-from bastion.clock import FrozenClock
 from bastion.errors import SchemaChangeRefused
 from bastion.project import Project
 from bastion.service import Service
+from bastion.tools.clock import FrozenClock
 from tests.conftest import MOVIES_SCHEMA, GraphQLClient, write_project
 
 BASE = """

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.identities import API_KEY, Identities
 from bastion.auth.sessions import Sessions, hash_token
-from bastion.clock import Clock
 from bastion.errors import BadUserInput, BastionError, Code, Conflict, NotFound
 from bastion.store import Store
 from bastion.store.ids import is_id, new_id
+from bastion.tools.clock import Clock
 
 SERVER_PREFIX = "server:"
 

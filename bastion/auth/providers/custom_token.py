@@ -41,8 +41,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from bastion.auth.secret import MIN_SECRET_BYTES
 from bastion.auth.settings import CustomTokenConfig
 from bastion.auth.tokens import LEEWAY_SECONDS, looks_like_jwt
-from bastion.clock import Clock
 from bastion.errors import BastionError, Code, ProjectError
+from bastion.tools.clock import Clock
 
 MAX_USER_DATA_BYTES = 4096
 MAX_SUBJECT_LENGTH = 255
