@@ -24,12 +24,12 @@ _LAZY = {
     "create_app": "bastion.http.app",
     "Project": "bastion.project",
     "load_project": "bastion.project",
-    "generate_auth_token": "bastion.auth.node_tokens",
-    "generate_node_token": "bastion.auth.node_tokens",
+    "generate_auth_token": "bastion.auth.generate",
+    "generate_node_token": "bastion.auth.generate",
 }
 
 if TYPE_CHECKING:
-    from bastion.auth.node_tokens import generate_auth_token, generate_node_token
+    from bastion.auth.generate import generate_auth_token, generate_node_token
     from bastion.http.app import create_app
     from bastion.project import Project, load_project
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -23,11 +22,6 @@ from bastion.errors import BadUserInput
 from bastion.model import Model
 from bastion.store import Store
 from bastion.store.ids import is_id
-from bastion.tools.clock import Clock, system_clock
-
-if TYPE_CHECKING:
-    from bastion.auth.keys import KeySet
-    from bastion.project import Project
 
 DEFAULT_LIFETIME = 3600
 MAX_LIFETIME = LONGEST_LIFETIME
@@ -88,31 +82,3 @@ class NodeTokens:
             self._cache.clear()
         self._cache[key] = (alive, time.monotonic())
         return alive
-
-
-def generate_auth_token(
-    project: Project,
-    node_id: str,
-    type_name: str,
-    lifetime: int | timedelta = DEFAULT_LIFETIME,
-    *,
-    keys: KeySet | None = None,
-    clock: Clock = system_clock,
-) -> str:
-    """A temporary access token bound to a node of ``project`` (a :class:`bastion.Project`).
-
-    The node is checked when the token is used, not here: this needs no database, only the
-    project's signing keys (``BASTION_SIGNING_KEYS`` or ``.bastion/keys``), unless ``keys``
-    gives them.
-    """
-    from bastion.auth.services import access_tokens_for, signing_keys_for
-
-    if keys is None:
-        # Signing only: the server secret (which verifies legacy tokens) is not needed.
-        keys = signing_keys_for(project, clock)
-    tokens = access_tokens_for(project, keys, clock)
-    return NodeTokens(tokens, project.model).issue(node_id, type_name, lifetime)
-
-
-generate_node_token = generate_auth_token
-"""graphcool-lib's name for :func:`generate_auth_token`."""

@@ -17,6 +17,7 @@ from bastion.auth.keys import KeySet, open_keys
 from bastion.auth.logins import Logins
 from bastion.auth.node_tokens import NodeTokens
 from bastion.auth.passwords import Passwords
+from bastion.auth.project_view import AuthProject
 from bastion.auth.providers.api_keys import ApiKeys
 from bastion.auth.root_tokens import RootTokens
 from bastion.auth.secret import check_secret, load_secret
@@ -25,7 +26,6 @@ from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
 from bastion.auth.throttle import Throttle
 from bastion.auth.tokens import AccessTokens
-from bastion.project import Project
 from bastion.store import Store
 from bastion.store.system import (
     API_KEY_TABLE,
@@ -98,7 +98,7 @@ class AuthServices:
 
 
 def signing_keys_for(
-    project: Project, clock: Clock, server_secret: bytes | None = None, *, create: bool = True
+    project: AuthProject, clock: Clock, server_secret: bytes | None = None, *, create: bool = True
 ) -> KeySet:
     """The signing keys of ``project`` (see :func:`open_keys`); a missing folder is made at
     once unless ``create`` is False (the service makes it at start, once it knows whether
@@ -120,7 +120,7 @@ def _note_algorithm(keys: KeySet, algorithm: str) -> None:
         )
 
 
-def access_tokens_for(project: Project, keys: KeySet, clock: Clock) -> AccessTokens:
+def access_tokens_for(project: AuthProject, keys: KeySet, clock: Clock) -> AccessTokens:
     """The access tokens of ``project``, signed with ``keys``."""
     config = project.config.auth
     return AccessTokens(
@@ -133,7 +133,7 @@ def access_tokens_for(project: Project, keys: KeySet, clock: Clock) -> AccessTok
 
 
 def build_auth(
-    project: Project, store: Store, clock: Clock, secret: bytes | None = None
+    project: AuthProject, store: Store, clock: Clock, secret: bytes | None = None
 ) -> AuthServices:
     """Wire the services of ``project``; the secret is loaded (or made) unless given.
 
