@@ -55,8 +55,8 @@ from bastion.auth.key_material import (
     read_key_file,
 )
 from bastion.auth.settings import SigningAlgorithm
-from bastion.auth.tokens import LEEWAY_SECONDS as LEEWAY
-from bastion.auth.tokens import LONGEST_LIFETIME as LEGACY_LIFETIME
+from bastion.auth.token_times import LEEWAY_SECONDS as LEEWAY
+from bastion.auth.token_times import LONGEST_LIFETIME as LEGACY_LIFETIME
 from bastion.errors import BastionError, ProjectError
 from bastion.tools.clock import Clock
 from bastion.tools.private_files import make_private_folder, sync_folder, write_private_file

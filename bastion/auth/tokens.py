@@ -19,18 +19,14 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jwt
 
+from bastion.auth.keys import KeySet
+from bastion.auth.token_times import LEEWAY_SECONDS, LONGEST_LIFETIME
 from bastion.tools.clock import Clock
 
-if TYPE_CHECKING:  # the key set reads LEEWAY_SECONDS from here
-    from bastion.auth.keys import KeySet
-
-LEEWAY_SECONDS = 30
-# No token Bastion signs lives longer (node tokens: a year; access tokens: a day at most).
-LONGEST_LIFETIME = 365 * 86_400
 MAX_TOKEN_LENGTH = 8192
 _COMPACT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 VERIFIED_CACHE_SIZE = 10_000

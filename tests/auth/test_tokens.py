@@ -19,7 +19,8 @@ from bastion import create_app
 from bastion.auth.key_material import SigningKey
 from bastion.auth.keys import KeySet
 from bastion.auth.secret import SECRET_ENV, load_secret
-from bastion.auth.tokens import LEEWAY_SECONDS, AccessTokens, TokenRefused
+from bastion.auth.token_times import LEEWAY_SECONDS
+from bastion.auth.tokens import AccessTokens, TokenRefused
 from bastion.errors import ProjectError
 from bastion.project import Project
 from bastion.store.system import REFRESH_TABLE
