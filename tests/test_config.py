@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bastion.config import DEFAULT_DATABASE_URL, load_config, parse_config
 from bastion.errors import ProjectError
+from bastion.project.config import DEFAULT_DATABASE_URL, load_config, parse_config
 
 MINIMAL = "name: Movies\napp_id: movies-app\n"
 

@@ -14,7 +14,7 @@ import click
 from bastion.auth.providers.api_keys import NewApiKey, ServerKey
 from bastion.cli.common import project_option, run_with_service
 from bastion.errors import BastionError, Code
-from bastion.service import Service
+from bastion.project.service import Service
 
 
 def _require_provider(service: Service) -> None:

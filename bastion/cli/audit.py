@@ -13,7 +13,7 @@ import click
 from bastion.auth.audit import AuditEvent, AuditType
 from bastion.cli.common import project_option, run_with_service
 from bastion.errors import NotFound
-from bastion.service import Service
+from bastion.project.service import Service
 
 FOLLOW_INTERVAL = 1.0  # seconds between two reads of --follow
 

@@ -15,7 +15,7 @@ import click
 
 from bastion.errors import BastionError
 from bastion.project import load_project
-from bastion.service import Service
+from bastion.project.service import Service
 
 T = TypeVar("T")
 

@@ -17,7 +17,7 @@ import click
 from bastion.auth.root_tokens import Deployed
 from bastion.errors import BastionError
 from bastion.project import Project, load_project
-from bastion.service import Service
+from bastion.project.service import Service
 from bastion.store.database import Database
 from bastion.store.sync import SyncReport, deploy_schema, describe
 from bastion.store.system import new_metadata

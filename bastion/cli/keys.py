@@ -15,8 +15,8 @@ from bastion.auth.audit import AuditEvent, AuditType
 from bastion.auth.key_material import SigningKey
 from bastion.auth.keys import KeyStatus, Pruned
 from bastion.cli.common import run_with_service
-from bastion.config import PROJECT_FILE
-from bastion.service import Service
+from bastion.project.config import PROJECT_FILE
+from bastion.project.service import Service
 
 directory_argument = click.argument(
     "directory", required=False, type=click.Path(file_okay=False, path_type=Path)

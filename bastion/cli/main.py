@@ -14,9 +14,9 @@ from typing import NoReturn
 
 import click
 
-from bastion import __version__, examples
+from bastion import __version__
 from bastion.errors import BastionError
-from bastion.project import Project, load_project
+from bastion.project import Project, examples, load_project
 
 INIT_SCHEMA = """\
 # The data model: object types, enums and relations. Every project also has a built-in
@@ -112,7 +112,7 @@ def init(directory: Path) -> None:
 
 
 async def _preflight(project: Project) -> None:
-    from bastion.service import Service
+    from bastion.project.service import Service
 
     service = Service(project)
     try:

@@ -10,7 +10,7 @@ import click
 from bastion.auth.root_tokens import RootTokenInfo
 from bastion.cli.common import project_option, run_with_service
 from bastion.project import load_project
-from bastion.service import Service
+from bastion.project.service import Service
 
 
 @click.group("root-token")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bastion.cli.common import duration, project_option, run_with_service
 from bastion.errors import BadUserInput
-from bastion.service import Service
+from bastion.project.service import Service
 
 
 @click.group("token")

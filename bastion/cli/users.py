@@ -12,7 +12,7 @@ from bastion.auth.accounts import NewUser
 from bastion.auth.audit import switched
 from bastion.auth.providers.anonymous import Pruned, prune_anonymous
 from bastion.cli.common import duration, project_option, run_with_service
-from bastion.service import Service
+from bastion.project.service import Service
 from bastion.store.system import IDENTITY_TABLE, PASSWORD_TABLE, SESSION_TABLE
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from bastion.auth.throttle import LOGIN, function_account_key
 from bastion.errors import BastionError, Code
+from bastion.graphql.auth.credentials import client_ip_of
 from bastion.graphql.context import Info, context_of
-from bastion.graphql.credentials import client_ip_of
 
 Resolve = Callable[..., Awaitable[Any]]
 

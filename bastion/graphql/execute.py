@@ -33,7 +33,6 @@ from bastion.auth import ANONYMOUS, Viewer
 from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.services import AuthServices
 from bastion.errors import BastionError, Code
-from bastion.graphql.auth_fields import names_meta_field
 from bastion.graphql.context import RequestContext
 from bastion.graphql.credential_limit import credential_fields, credential_problem
 from bastion.graphql.errors import format_error, refusal, request_error
@@ -45,6 +44,7 @@ from bastion.graphql.limits import (
     measure,
 )
 from bastion.graphql.loaders import Loaders
+from bastion.graphql.meta_fields import names_meta_field
 from bastion.graphql.settings import GraphQLConfig
 from bastion.graphql.visibility import executor_for, public_schema
 from bastion.permissions.compile import Permissions

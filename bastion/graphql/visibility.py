@@ -22,8 +22,10 @@ from graphql.execution import Executor
 from graphql.language import FieldNode
 from graphql.pyutils import Path
 
-from bastion.graphql.admin_fields import ROOT_ONLY
 from bastion.graphql.context import RequestContext
+
+ROOT_ONLY = "bastionRootOnly"
+"""The extension key marking a root field as root-only: hidden from non-root introspection."""
 
 
 def _is_root_only(field: GraphQLField) -> bool:

@@ -19,7 +19,7 @@ from bastion.http.header_limit import HeaderLimit
 from bastion.http.jwks import jwks_endpoint
 from bastion.http.stitch.routes import StitchApi
 from bastion.project import Project
-from bastion.service import Service
+from bastion.project.service import Service
 from bastion.tools.clock import Clock, system_clock
 
 

@@ -168,7 +168,7 @@ async def age(project: Project, clock: FrozenClock, root_tokens: Sequence[str] =
     """Leave ``project``'s database and folder as a version before signing keys and
     project-bound derivations did: a user in it, ``root_tokens`` derived the old way, no
     derivation record, no key folder. Returns the server secret (the project's file)."""
-    from bastion.service import Service
+    from bastion.project.service import Service
 
     service = Service(project, clock)
     await service.start()

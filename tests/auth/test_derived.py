@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from bastion.auth.derived import RECORD_KEY, SALT_BYTES
 from bastion.errors import ProjectError
 from bastion.project import Project, load_project
-from bastion.service import Service
+from bastion.project.service import Service
 from bastion.store.system import META_TABLE
 from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import age

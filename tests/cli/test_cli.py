@@ -14,10 +14,10 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from bastion import __version__, examples
+from bastion import __version__
 from bastion.cli import main
-from bastion.project import load_project
-from bastion.service import Service
+from bastion.project import examples, load_project
+from bastion.project.service import Service
 from tests.conftest import write_project
 
 LOCATED = re.compile(r"^error: (?P<place>\S+:\d+:\d+): (?P<reason>.+)$")

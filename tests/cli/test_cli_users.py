@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from bastion.auth import SYSTEM
 from bastion.cli import main
 from bastion.project import load_project
-from bastion.service import Service
+from bastion.project.service import Service
 from tests.conftest import write_project
 
 PASSWORD = "correct horse battery"

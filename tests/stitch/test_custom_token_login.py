@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from bastion.errors import ProjectError
-from bastion.service import Service
+from bastion.project.service import Service
 from tests.stitch.conftest import APP, BASE, CUSTOM_TOKEN, JWT_SECRET, PROVIDERS, Stitch, bearer
 
 

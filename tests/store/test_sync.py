@@ -19,7 +19,7 @@ from asgi_lifespan import LifespanManager
 from bastion import create_app, load_project
 from bastion.errors import SchemaChangeRefused
 from bastion.project import Project
-from bastion.service import Service
+from bastion.project.service import Service
 from bastion.tools.clock import FrozenClock
 from tests.conftest import MOVIES_SCHEMA, GraphQLClient, write_project
 

@@ -28,7 +28,7 @@ from bastion.auth.session_tokens import SessionOwner
 from bastion.auth.sessions import RefreshRefused
 from bastion.auth.throttle import LOGIN
 from bastion.errors import BastionError, Code
-from bastion.graphql.credentials import client_ip_of
+from bastion.graphql.auth.credentials import client_ip_of
 from bastion.http.bodies import BodyError, json_object, read_body
 from bastion.http.graphql_http import GraphQLEndpoint
 from bastion.http.stitch.errors import (
@@ -38,7 +38,7 @@ from bastion.http.stitch.errors import (
     from_bastion,
     invalid_session,
 )
-from bastion.service import Service
+from bastion.project.service import Service
 from bastion.store.ids import NULL_ID, is_id
 
 PREFIX = "/api/client/v2.0"

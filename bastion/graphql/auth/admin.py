@@ -29,11 +29,11 @@ from bastion.graphql import resolvers
 from bastion.graphql.build import FieldMap, SchemaBuilder
 from bastion.graphql.context import Info, RequestContext, context_of
 from bastion.graphql.scalars import DateTimeScalar, JSONScalar
+from bastion.graphql.visibility import ROOT_ONLY
 from bastion.model.names import names_for
 from bastion.permissions.compile import Forbidden
 from bastion.store import Node
 
-ROOT_ONLY = "bastionRootOnly"
 """The extension key that marks a root field as root-only (hidden from others)."""
 
 _ID = GraphQLNonNull(GraphQLID)

@@ -23,9 +23,9 @@ from bastion.auth.identities import Identity
 from bastion.auth.sessions import SessionInfo
 from bastion.auth.viewer import ViewerKind
 from bastion.errors import NotFound
+from bastion.graphql.auth.credentials import STRING, require_user, shared_type
 from bastion.graphql.build import NODE_TYPE_KEY, FieldMap, SchemaBuilder
 from bastion.graphql.context import Info, context_of
-from bastion.graphql.credentials import STRING, require_user, shared_type
 from bastion.graphql.scalars import DateTimeScalar
 from bastion.store import Node
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from bastion.errors import ProjectError
 
-_HERE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]
 # A wheel carries them inside the package; a source checkout has them beside it.
-_PLACES = (_HERE / "_examples", _HERE.parent / "examples")
+_PLACES = (_PACKAGE / "_examples", _PACKAGE.parent / "examples")
 
 
 def available() -> list[str]:

@@ -23,9 +23,7 @@ from graphql import (
 )
 
 from bastion.auth.providers.api_keys import ApiKey
-from bastion.graphql.build import FieldMap, SchemaBuilder
-from bastion.graphql.context import Info
-from bastion.graphql.credentials import (
+from bastion.graphql.auth.credentials import (
     STRING,
     as_payload,
     client_of,
@@ -35,6 +33,8 @@ from bastion.graphql.credentials import (
     require_user,
     shared_type,
 )
+from bastion.graphql.build import FieldMap, SchemaBuilder
+from bastion.graphql.context import Info
 from bastion.graphql.scalars import DateTimeScalar
 
 _ID = GraphQLNonNull(GraphQLID)

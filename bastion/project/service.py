@@ -17,7 +17,7 @@ from bastion.auth.services import AuthServices, build_auth
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
-from bastion.graphql import admin_fields, auth_fields, provider_fields, viewer_fields
+from bastion.graphql.auth import admin, contract, providers, viewer
 from bastion.graphql.build import FieldMap, SchemaBuilder, build_schema
 from bastion.graphql.execute import Executor
 from bastion.graphql.field_access import FieldAccess
@@ -61,23 +61,23 @@ class Service:
         schema = build_schema(
             project.model,
             extra_query=_fields_of(
-                viewer_fields.query_fields,
-                auth_fields.query_fields,
-                provider_fields.query_fields,
-                admin_fields.query_fields,
+                viewer.query_fields,
+                contract.query_fields,
+                providers.query_fields,
+                admin.query_fields,
             ),
             extra_mutation=_fields_of(
-                auth_fields.mutation_fields,
-                provider_fields.mutation_fields,
-                viewer_fields.mutation_fields,
-                admin_fields.mutation_fields,
+                contract.mutation_fields,
+                providers.mutation_fields,
+                viewer.mutation_fields,
+                admin.mutation_fields,
             ),
             guard=FieldAccess(self.permissions).guard,
         )
         self.schema: GraphQLSchema = wire_functions(schema, self.functions)
-        auth_fields.mark_credential_fields(self.schema)
+        contract.mark_credential_fields(self.schema)
         if project.config.auth.require_login:
-            auth_fields.require_login(self.schema)
+            contract.require_login(self.schema)
         self.executor = Executor(
             self.schema,
             self.store,

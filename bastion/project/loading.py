@@ -7,11 +7,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
-from bastion.config import ProjectConfig, load_config
 from bastion.errors import ProjectError
 from bastion.functions.loader import Function, load_functions
 from bastion.model import Model, parse_model
 from bastion.permissions.rules import TypePolicy, check_rules
+from bastion.project.config import ProjectConfig, load_config
 
 DATA_DIR = ".bastion"
 

@@ -11,10 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import (
-    DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLArgument,
     GraphQLBoolean,
     GraphQLField,
@@ -23,9 +19,6 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLString,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
     default_field_resolver,
 )
 
@@ -33,10 +26,7 @@ from bastion.auth.accounts import NewUser
 from bastion.auth.audit import AuditType
 from bastion.auth.logins import LoggedIn
 from bastion.auth.throttle import LOGIN
-from bastion.graphql.build import FieldMap, SchemaBuilder
-from bastion.graphql.context import Info, context_of
-from bastion.graphql.credential_limit import is_credential, mark_credential
-from bastion.graphql.credentials import (
+from bastion.graphql.auth.credentials import (
     STRING,
     Unauthorized,
     as_payload,
@@ -48,6 +38,9 @@ from bastion.graphql.credentials import (
     refresh_payload,
     require_user,
 )
+from bastion.graphql.build import FieldMap, SchemaBuilder
+from bastion.graphql.context import Info, context_of
+from bastion.graphql.credential_limit import is_credential, mark_credential
 from bastion.store import Node
 
 
@@ -266,32 +259,6 @@ def require_login(schema: GraphQLSchema) -> None:
             function_login = is_credential(field) and name not in CREDENTIAL_FIELDS
             if name not in PUBLIC_FIELDS and not function_login:
                 field.resolve = _logged_in(field.resolve)
-
-
-# The root fields graphql-core answers itself, without a resolver Bastion could wrap.
-_META_FIELDS = frozenset({"__typename", "__schema", "__type"})
-
-
-def names_meta_field(document: DocumentNode, operation: OperationDefinitionNode) -> bool:
-    """Whether ``operation`` selects a meta field at its root (through fragments too)."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    pending: list[SelectionSetNode] = [operation.selection_set]
-    seen: set[str] = set()
-    while pending:
-        for selection in pending.pop().selections:
-            if isinstance(selection, FieldNode):
-                if selection.name.value in _META_FIELDS:
-                    return True
-            elif isinstance(selection, InlineFragmentNode):
-                pending.append(selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name in fragments and name not in seen:
-                    seen.add(name)
-                    pending.append(fragments[name].selection_set)
-    return False
 
 
 def _logged_in(inner: Any) -> Any:
