@@ -207,7 +207,7 @@ class Writer:
             if value.get("set") is not None:
                 if connects or disconnects:
                     raise BadUserInput(f"{field.name}: give set, or connect and disconnect")
-                connects = await self._replace(conn, field, parent, value["set"], journal)
+                await self._replace(conn, field, parent, value["set"], journal)
         else:
             ops = {k: v for k, v in value.items() if v is not None and v is not False}
             if len(ops) != 1:
@@ -243,8 +243,8 @@ class Writer:
         parent: str,
         wanted: list[Data],
         journal: Journal | None,
-    ) -> list[Data]:
-        """``set``: unlink the children not in ``wanted``; returns those left to connect.
+    ) -> None:
+        """``set``: unlink the children not in ``wanted`` and link those not linked yet.
 
         Children already linked and wanted stay as they are: nothing of theirs changes. The
         list is the one the viewer sees: children hidden from them are not in it, and stay.
@@ -253,9 +253,7 @@ class Writer:
         child = self.tables[field.target]
         keep = {await self._id_of(conn, field.target, where, journal) for where in wanted}
         query = select(child.c.id).where(child.c[relation.column] == parent)
-        scope = (
-            journal.guard.lookup_scope(field.target, child) if journal and journal.guard else None
-        )
+        scope = _lookup_scope(journal, field.target, child)
         if scope is not None:
             query = query.where(scope)
         current = {str(row[0]) for row in await conn.execute(query)}
@@ -266,7 +264,7 @@ class Writer:
                 f"{field.name} cannot leave a {field.target} out"
             )
         await self._relink(conn, relation, dropped, None, journal)
-        return [{"id": node_id} for node_id in sorted(keep - current)]
+        await self._relink(conn, relation, sorted(keep - current), parent, journal)
 
     async def _unlink(
         self,
