@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bastion.auth.access_tokens import MAX_TOKEN_LENGTH, AccessTokens, TokenRefused
 from bastion.auth.node_tokens import NodeTokens
 from bastion.auth.root_tokens import PREFIX as ROOT_PREFIX
 from bastion.auth.root_tokens import RootTokens
 from bastion.auth.sessions import Sessions
-from bastion.auth.tokens import MAX_TOKEN_LENGTH, AccessTokens, TokenRefused
 from bastion.auth.viewer import ANONYMOUS, Viewer, ViewerKind
 from bastion.tools.clock import Clock
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bastion.auth.assembly import access_tokens_for, signing_keys_for
 from bastion.auth.keys import KeySet
 from bastion.auth.node_tokens import DEFAULT_LIFETIME, NodeTokens
 from bastion.auth.project_view import AuthProject
-from bastion.auth.services import access_tokens_for, signing_keys_for
 from bastion.tools.clock import Clock, system_clock
 
 

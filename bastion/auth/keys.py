@@ -11,7 +11,7 @@ changing the variable. Otherwise ``.bastion/keys/`` holds one file per key
   before the project had keys. Made only for an old project (one whose database held data
   before its derivation record existed, see :mod:`bastion.auth.derived`), and honoured only
   there: a new project accepts no kid-less token, whatever its secret. Even there it verifies
-  only tokens issued before it retired (see :mod:`bastion.auth.tokens`).
+  only tokens issued before it retired (see :mod:`bastion.auth.access_tokens`).
 
 Several workers share the folder, so a token signed by any of them must verify on all:
 
@@ -100,7 +100,7 @@ class KeyStatus:
 
 
 @dataclass(frozen=True)
-class Pruned:
+class PrunedKeys:
     """What :meth:`KeySet.prune` removed, and what it kept."""
 
     removed: list[KeyStatus]
@@ -366,7 +366,7 @@ class KeySet:
         reason = "latest token it signed" if signed and signed > retired.timestamp() else "retired"
         return ("prunable" if now >= until else "verifying"), until, reason
 
-    def prune(self, force: bool = False) -> Pruned:
+    def prune(self, force: bool = False) -> PrunedKeys:
         """Remove the keys whose tokens have all expired (with ``force``: every key that no
         longer signs, and the legacy key). Never the signing key, never a pending one."""
         folder = self._folder()
@@ -390,7 +390,7 @@ class KeySet:
                             os.unlink(folder / marker)
             removed.append(status)
         self.reload()
-        return Pruned(removed, kept)
+        return PrunedKeys(removed, kept)
 
 
 def _legacy_retired(data: bytes, where: str) -> datetime:

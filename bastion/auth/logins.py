@@ -48,7 +48,7 @@ class ProviderDisabled(BastionError):
 
 
 @dataclass(frozen=True)
-class Client:
+class LoginClient:
     """What a login knows about the client beside its credential."""
 
     user_agent: str | None = None
@@ -111,7 +111,7 @@ class Logins:
     async def password(
         self,
         password: str,
-        client: Client,
+        client: LoginClient,
         *,
         email: str | None = None,
         username: str | None = None,
@@ -145,7 +145,7 @@ class Logins:
             raise
 
     async def register(
-        self, new: NewUser, client: Client, *, log_in: bool = True
+        self, new: NewUser, client: LoginClient, *, log_in: bool = True
     ) -> str | LoggedIn:
         """A new email/password user; logged in at once unless ``log_in`` is False."""
         self.require(PASSWORD)
@@ -159,7 +159,7 @@ class Logins:
                 return user_id
             return await self._start(conn, Start(user_id, PASSWORD), client)
 
-    async def anonymous(self, client: Client) -> LoggedIn:
+    async def anonymous(self, client: LoginClient) -> LoggedIn:
         """A new anonymous user (no email, no password) and its session."""
         self.require(ANONYMOUS)
         await self._throttle.attempt(client.ip, SIGNUP)
@@ -168,7 +168,7 @@ class Logins:
             await self._identities.add(conn, user_id, ANONYMOUS, user_id)
             return await self._start(conn, Start(user_id, ANONYMOUS), client)
 
-    async def api_key(self, key: str, client: Client) -> LoggedIn:
+    async def api_key(self, key: str, client: LoginClient) -> LoggedIn:
         """An enabled API key of an active user."""
         self.require(API_KEY)
         await self._throttle.attempt(client.ip, LOGIN)
@@ -178,7 +178,7 @@ class Logins:
                 raise ApiKeyRefused()
             return await self._start(conn, Start(user_id, API_KEY, credential_id=key_id), client)
 
-    async def custom_token(self, token: str, client: Client) -> LoggedIn:
+    async def custom_token(self, token: str, client: LoginClient) -> LoggedIn:
         """A JWT of the app's identity system; its subject's user is made on first login."""
         self.require(CUSTOM_TOKEN)
         # Both are built whenever the provider is enabled.
@@ -209,7 +209,7 @@ class Logins:
             start = Start(user_id, CUSTOM_TOKEN, user_data=identity.user_data)
             return await self._start(conn, start, client)
 
-    async def login(self, provider: str, body: Mapping[str, Any], client: Client) -> LoggedIn:
+    async def login(self, provider: str, body: Mapping[str, Any], client: LoginClient) -> LoggedIn:
         """A login with a Stitch credential body (``{"username", "password"}``, ``{"key"}``...)."""
         self.require(provider)
         if provider == PASSWORD:
@@ -227,7 +227,7 @@ class Logins:
     # -- linking --------------------------------------------------------------------------
 
     async def link(
-        self, user_id: str, provider: str, body: Mapping[str, Any], client: Client
+        self, user_id: str, provider: str, body: Mapping[str, Any], client: LoginClient
     ) -> None:
         """Add the identity a credential proves to the user (Stitch's ``linkCredentials``).
 
@@ -285,7 +285,7 @@ class Logins:
     # -- changing the address ---------------------------------------------------------------
 
     async def change_email(
-        self, user_id: str, password: str, new_email: str, client: Client
+        self, user_id: str, password: str, new_email: str, client: LoginClient
     ) -> None:
         """Give the user another address, proven by their password: a credential change.
 
@@ -312,7 +312,7 @@ class Logins:
 
     # -- helpers --------------------------------------------------------------------------
 
-    async def _start(self, conn: AsyncConnection, start: Start, client: Client) -> LoggedIn:
+    async def _start(self, conn: AsyncConnection, start: Start, client: LoginClient) -> LoggedIn:
         start = Start(
             start.user_id,
             start.provider,
@@ -336,7 +336,7 @@ class Logins:
 
     @asynccontextmanager
     async def _failures_audited(
-        self, provider: str, client: Client, account: str | None = None
+        self, provider: str, client: LoginClient, account: str | None = None
     ) -> AsyncIterator[None]:
         """Record a refused credential (never the credential: at most its account's digest)."""
         try:

@@ -15,9 +15,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bastion.auth.access_tokens import AccessClaims, AccessTokens
 from bastion.auth.sessions import STATE_TTL_SECONDS
 from bastion.auth.token_times import LONGEST_LIFETIME
-from bastion.auth.tokens import AccessClaims, AccessTokens
 from bastion.auth.viewer import Viewer, ViewerKind
 from bastion.errors import BadUserInput
 from bastion.model import Model

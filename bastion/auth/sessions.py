@@ -35,10 +35,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bastion.auth.access_tokens import AccessClaims, AccessTokens
 from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.derived import DerivedSecrets
 from bastion.auth.settings import AuthConfig
-from bastion.auth.tokens import AccessClaims, AccessTokens
 from bastion.errors import BastionError, Code
 from bastion.store.database import Database
 from bastion.store.ids import is_id, new_id

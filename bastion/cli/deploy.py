@@ -1,6 +1,6 @@
 """``bastion deploy``: apply a project to its database: the model, then the root tokens.
 
-The model's changes come from Alembic's comparison (:mod:`bastion.store.plan`). Exit status:
+The model's changes come from Alembic's comparison (:mod:`bastion.store.schema_plan`). Exit status:
 0 when everything was applied (or, with ``--dry-run``, planned), 1 when a change was refused
 (destructive without ``--force``, or blocked by the data) or the project is invalid; nothing
 is changed then.
@@ -18,9 +18,9 @@ from bastion.auth.root_tokens import Deployed
 from bastion.errors import BastionError
 from bastion.project import Project, load_project
 from bastion.project.service import Service
+from bastion.store.auth_tables import new_metadata
 from bastion.store.database import Database
 from bastion.store.sync import SyncReport, deploy_schema, describe
-from bastion.store.system import new_metadata
 from bastion.store.tables import build_tables
 
 

@@ -13,7 +13,7 @@ import click
 
 from bastion.auth.audit import AuditEvent, AuditType
 from bastion.auth.key_material import SigningKey
-from bastion.auth.keys import KeyStatus, Pruned
+from bastion.auth.keys import KeyStatus, PrunedKeys
 from bastion.cli.common import run_with_service
 from bastion.project.config import PROJECT_FILE
 from bastion.project.service import Service
@@ -116,7 +116,7 @@ def prune(directory: Path | None, force: bool) -> None:
     """
     folder = _project_dir(directory)
 
-    async def action(service: Service) -> Pruned:
+    async def action(service: Service) -> PrunedKeys:
         pruned = service.auth.keys.prune(force=force)
         for status in pruned.removed:
             detail = {"kid": _name(status.kid), "algorithm": status.algorithm, "by": "cli"}

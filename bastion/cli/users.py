@@ -10,10 +10,10 @@ import click
 
 from bastion.auth.accounts import NewUser
 from bastion.auth.audit import switched
-from bastion.auth.providers.anonymous import Pruned, prune_anonymous
+from bastion.auth.providers.anonymous import PrunedAnonymous, prune_anonymous
 from bastion.cli.common import duration, project_option, run_with_service
 from bastion.project.service import Service
-from bastion.store.system import IDENTITY_TABLE, PASSWORD_TABLE, SESSION_TABLE
+from bastion.store.auth_tables import IDENTITY_TABLE, PASSWORD_TABLE, SESSION_TABLE
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -126,7 +126,7 @@ def activate(email: str, project_dir: Path) -> None:
 def prune_anonymous_users(older_than: timedelta, project_dir: Path) -> None:
     """Delete old anonymous users and their data (as their relations' onDelete says)."""
 
-    async def action(service: Service) -> Pruned:
+    async def action(service: Service) -> PrunedAnonymous:
         tables = service.store.tables.metadata.tables
         return await prune_anonymous(
             service.store,

@@ -10,7 +10,7 @@ from graphql import GraphQLResolveInfo
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth import Viewer
-from bastion.auth.services import AuthServices
+from bastion.auth.assembly import AuthServices
 from bastion.graphql.loaders import Loaders
 from bastion.graphql.settings import GraphQLConfig
 from bastion.permissions.compile import ViewerPermissions

@@ -30,8 +30,8 @@ from graphql.utilities import get_operation_ast
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
 from bastion.auth import ANONYMOUS, Viewer
+from bastion.auth.assembly import AuthServices
 from bastion.auth.audit import Audit, AuditEvent, AuditType
-from bastion.auth.services import AuthServices
 from bastion.errors import BastionError, Code
 from bastion.graphql.context import RequestContext
 from bastion.graphql.credential_limit import credential_fields, credential_problem

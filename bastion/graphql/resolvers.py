@@ -19,7 +19,7 @@ from bastion.graphql.settings import GraphQLConfig
 from bastion.model import RelationField
 from bastion.model.emails import EMAIL_FIELD, EMAIL_TYPE, email_key
 from bastion.permissions.compile import Forbidden
-from bastion.permissions.writes import check_writes, journal_for
+from bastion.permissions.write_checks import check_writes, journal_for
 from bastion.store import Node, Page
 
 Resolver = Callable[..., Any]

@@ -13,7 +13,7 @@ from graphql import GraphQLSchema, OperationDefinitionNode, parse
 from sqlalchemy import select
 
 from bastion.auth import SYSTEM
-from bastion.auth.services import AuthServices, build_auth
+from bastion.auth.assembly import AuthServices, build_auth
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
@@ -25,7 +25,7 @@ from bastion.model.emails import EmailRules
 from bastion.permissions.compile import Permissions
 from bastion.project import Project
 from bastion.store import Store, SyncReport, open_store
-from bastion.store.system import META_TABLE
+from bastion.store.auth_tables import META_TABLE
 from bastion.tools.clock import Clock, system_clock
 
 log = logging.getLogger("bastion")

@@ -8,12 +8,12 @@ from sqlalchemy.engine import URL
 
 from bastion.model import Model
 from bastion.model.emails import EmailRules
+from bastion.store.auth_tables import new_metadata
 from bastion.store.database import Database
 from bastion.store.emails import EmailWriter
 from bastion.store.filters import FilterCompiler
 from bastion.store.reads import Node, Page, Reader
 from bastion.store.sync import SyncReport, sync_schema
-from bastion.store.system import new_metadata
 from bastion.store.tables import Tables, build_tables
 from bastion.store.writes import Writer
 from bastion.tools.clock import Clock

@@ -24,7 +24,7 @@ from bastion.errors import BadUserInput
 from bastion.model import Model
 from bastion.model.emails import EMAIL_FIELD, EMAIL_TYPE, FORM_VERSION, EmailRules, email_key
 from bastion.store.filters import FilterCompiler
-from bastion.store.plan import Change, Level
+from bastion.store.schema_plan import Level, SchemaChange
 from bastion.store.tables import Tables
 from bastion.store.writes import Writer
 from bastion.tools.clock import Clock
@@ -78,7 +78,7 @@ def _text(value: Any) -> str:
     return value
 
 
-def plan_emails(conn: Connection, recorded: str | None) -> list[Change]:
+def plan_emails(conn: Connection, recorded: str | None) -> list[SchemaChange]:
     """What brings the stored emails to the normal form of :data:`FORM_VERSION`.
 
     Nothing once a sync recorded that version (every write since kept it); otherwise a
@@ -96,7 +96,7 @@ def plan_emails(conn: Connection, recorded: str | None) -> list[Change]:
     collisions = [(key, found) for key, found in sorted(by_key.items()) if len(found) > 1]
     if collisions:
         return [
-            Change(
+            SchemaChange(
                 Level.BLOCKED,
                 f"User emails that are one address once normalised ({key}): "
                 + ", ".join(f"{row_id} {email!r}" for row_id, email in sorted(found))
@@ -118,7 +118,7 @@ def plan_emails(conn: Connection, recorded: str | None) -> list[Change]:
             sync_conn.execute(update(users).where(users.c.id == row_id).values({EMAIL_FIELD: key}))
 
     return [
-        Change(
+        SchemaChange(
             Level.DEPLOY,
             f"normalise {len(changed)} User emails (trimmed, lower-cased, NFC): {shown}{more}",
             kind="rewrite_rows",

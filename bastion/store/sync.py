@@ -1,6 +1,6 @@
 """Bring the database in line with the model: at every start, and with ``bastion deploy``.
 
-The plan comes from :mod:`bastion.store.plan`. A start applies the safe changes (new types,
+The plan comes from :mod:`bastion.store.schema_plan`. A start applies the safe changes (new types,
 new optional fields, indexes) and refuses to run when any other change is pending, naming
 each, so a server never serves a model its database does not hold. The stored User emails
 are planned the same way (:mod:`bastion.store.emails`): rows from before their normal form
@@ -28,10 +28,10 @@ from sqlalchemy.schema import CreateColumn
 
 from bastion.errors import SchemaChangeRefused
 from bastion.model.emails import FORM_VERSION
+from bastion.store.auth_tables import META_TABLE
 from bastion.store.database import Database
 from bastion.store.emails import plan_emails
-from bastion.store.plan import Change, Level, operations, plan_changes
-from bastion.store.system import META_TABLE
+from bastion.store.schema_plan import Level, SchemaChange, operations, plan_changes
 from bastion.store.tables import VALUE_TYPE
 
 _TYPES_KEY = "model_tables"
@@ -48,7 +48,7 @@ class SyncReport:
     created: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     indexes: list[str] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
+    changes: list[SchemaChange] = field(default_factory=list)
     applied: bool = False
 
 
@@ -71,7 +71,9 @@ def _add_column(ops: Operations, conn: Connection, table: str, column: Column[An
     conn.exec_driver_sql(ddl)
 
 
-def _apply(conn: Connection, metadata: MetaData, changes: list[Change], report: SyncReport) -> None:
+def _apply(
+    conn: Connection, metadata: MetaData, changes: list[SchemaChange], report: SyncReport
+) -> None:
     """Apply ``changes`` in order: new tables, columns, rebuilds, indexes, dropped tables."""
     ops = operations(conn)
     new = {c.target.name for c in changes if c.kind == "add_table"}
@@ -86,7 +88,7 @@ def _apply(conn: Connection, metadata: MetaData, changes: list[Change], report: 
                 ops, conn, change.table, metadata.tables[change.table].c[change.target.name]
             )
             report.added.append(f"{change.table}.{change.target.name}")
-    steps: dict[str, list[Change]] = {}
+    steps: dict[str, list[SchemaChange]] = {}
     for change in changes:
         if change.step is not None and change.table is not None:
             steps.setdefault(change.table, []).append(change)
@@ -111,7 +113,7 @@ def _apply(conn: Connection, metadata: MetaData, changes: list[Change], report: 
         ops.drop_table(table.name)
 
 
-def _index(ops: Operations, conn: Connection, change: Change) -> None:
+def _index(ops: Operations, conn: Connection, change: SchemaChange) -> None:
     index = change.target
     assert index.table is not None and index.name is not None
     if change.kind == "remove_index":
@@ -129,7 +131,9 @@ def _index(ops: Operations, conn: Connection, change: Change) -> None:
         ) from None
 
 
-def _refusal(changes: list[Change], levels: tuple[Level, ...], advice: str) -> SchemaChangeRefused:
+def _refusal(
+    changes: list[SchemaChange], levels: tuple[Level, ...], advice: str
+) -> SchemaChangeRefused:
     lines = [describe(c) for c in changes if c.level in levels]
     return SchemaChangeRefused([*lines, advice])
 
@@ -143,7 +147,7 @@ _SIGNS = {
 }
 
 
-def describe(change: Change) -> str:
+def describe(change: SchemaChange) -> str:
     """One line of a plan: a sign for its level, then what it does."""
     return f"{_SIGNS[change.level]} {change.text}"
 
@@ -183,7 +187,7 @@ def _write_meta(
     )
 
 
-def _plan(conn: Connection, metadata: MetaData, stored: dict[str, Any]) -> list[Change]:
+def _plan(conn: Connection, metadata: MetaData, stored: dict[str, Any]) -> list[SchemaChange]:
     """The model's changes, then those of the stored emails' values."""
     owned = set(stored.get(_TYPES_KEY, ()))
     changes = plan_changes(conn, metadata, owned, stored.get(_COLUMNS_KEY, {}))

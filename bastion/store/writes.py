@@ -396,7 +396,7 @@ class Writer:
 
 
 @dataclass(frozen=True)
-class Change:
+class Touched:
     """One node a write touched: created, updated, connected to, or re-linked (``link``).
 
     ``fields`` are the fields the write set on it, including its side of a relation that was
@@ -432,7 +432,7 @@ class Journal:
     """The changes of one write, and the guard its links are checked with on the way."""
 
     guard: LinkGuard | None = None
-    changes: list[Change] = dataclasses.field(default_factory=list)
+    changes: list[Touched] = dataclasses.field(default_factory=list)
 
 
 def _note(
@@ -443,7 +443,7 @@ def _note(
     fields: tuple[str, ...] = (),
 ) -> None:
     if journal is not None:
-        journal.changes.append(Change(operation, type_name, str(node_id), fields))
+        journal.changes.append(Touched(operation, type_name, str(node_id), fields))
 
 
 def _lookup_scope(journal: Journal | None, type_name: str, source: FromClause) -> Condition | None:

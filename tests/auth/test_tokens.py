@@ -16,14 +16,14 @@ import pytest
 from sqlalchemy import select
 
 from bastion import create_app
+from bastion.auth.access_tokens import AccessTokens, TokenRefused
 from bastion.auth.key_material import SigningKey
 from bastion.auth.keys import KeySet
 from bastion.auth.secret import SECRET_ENV, load_secret
 from bastion.auth.token_times import LEEWAY_SECONDS
-from bastion.auth.tokens import AccessTokens, TokenRefused
 from bastion.errors import ProjectError
 from bastion.project import Project
-from bastion.store.system import REFRESH_TABLE
+from bastion.store.auth_tables import REFRESH_TABLE
 from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import Auth
 

@@ -11,9 +11,9 @@ import jwt
 import pytest
 from click.testing import CliRunner, Result
 
+from bastion.auth.access_tokens import AccessTokens
 from bastion.auth.key_material import generate_key
 from bastion.auth.keys import KEYS_ENV, open_keys
-from bastion.auth.tokens import AccessTokens
 from bastion.tools.clock import FrozenClock
 from tests.conftest import write_project
 

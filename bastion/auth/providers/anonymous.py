@@ -20,7 +20,7 @@ from bastion.store import Store
 
 
 @dataclass
-class Pruned:
+class PrunedAnonymous:
     """What a pruning did."""
 
     deleted: int = 0
@@ -33,7 +33,7 @@ async def prune_anonymous(
     passwords: Table,
     sessions: Table,
     cutoff: datetime,
-) -> Pruned:
+) -> PrunedAnonymous:
     """Delete anonymous users created before ``cutoff`` and unused since."""
     users = store.tables["User"]
     query = select(users.c.id).where(
@@ -45,7 +45,7 @@ async def prune_anonymous(
     )
     async with store.db.read() as conn:
         ids = list((await conn.execute(query)).scalars())
-    result = Pruned()
+    result = PrunedAnonymous()
     for user_id in ids:
         try:
             async with store.db.write() as conn:

@@ -38,10 +38,10 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from bastion.auth.access_tokens import looks_like_jwt
 from bastion.auth.secret import MIN_SECRET_BYTES
 from bastion.auth.settings import CustomTokenConfig
 from bastion.auth.token_times import LEEWAY_SECONDS
-from bastion.auth.tokens import looks_like_jwt
 from bastion.errors import BastionError, Code, ProjectError
 from bastion.tools.clock import Clock
 

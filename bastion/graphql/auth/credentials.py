@@ -19,8 +19,8 @@ from graphql import (
     GraphQLString,
 )
 
-from bastion.auth.logins import Client
-from bastion.auth.services import AuthServices
+from bastion.auth.assembly import AuthServices
+from bastion.auth.logins import LoginClient
 from bastion.auth.sessions import TokenPair
 from bastion.errors import BastionError, Code
 from bastion.graphql.build import SchemaBuilder
@@ -105,11 +105,11 @@ def credential_context(info: Info) -> tuple[RequestContext, AuthServices]:
     return context, context.auth
 
 
-def client_of(context: RequestContext) -> Client:
+def client_of(context: RequestContext) -> LoginClient:
     """The client facts a login records (its user agent)."""
     request = context.request
     headers = getattr(request, "headers", None)
-    return Client(
+    return LoginClient(
         user_agent=headers.get("user-agent") if headers is not None else None,
         ip=client_ip_of(request),
     )

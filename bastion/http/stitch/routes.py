@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 from bastion.auth.accounts import NewUser
 from bastion.auth.authenticate import Authentication, bearer_token
 from bastion.auth.identities import PASSWORD, PROVIDERS
-from bastion.auth.logins import Client, ProviderDisabled
+from bastion.auth.logins import LoginClient, ProviderDisabled
 from bastion.auth.providers.api_keys import ApiKey
 from bastion.auth.session_tokens import SessionOwner
 from bastion.auth.sessions import RefreshRefused
@@ -71,9 +71,9 @@ def _device_id(body: dict[str, Any]) -> str | None:
     return value if is_id(value) and value != NULL_ID else None
 
 
-def _client(request: Request, body: dict[str, Any]) -> Client:
+def _client(request: Request, body: dict[str, Any]) -> LoginClient:
     """The client facts of a Stitch login (its device id comes in the body)."""
-    return Client(
+    return LoginClient(
         user_agent=request.headers.get("user-agent"),
         device_id=_device_id(body),
         stitch=True,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Table
 
+from bastion.auth.access_tokens import AccessTokens
 from bastion.auth.accounts import Accounts
 from bastion.auth.audit import Audit
 from bastion.auth.authenticate import Authenticator
@@ -25,9 +26,8 @@ from bastion.auth.session_tokens import SessionTokens
 from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
 from bastion.auth.throttle import Throttle
-from bastion.auth.tokens import AccessTokens
 from bastion.store import Store
-from bastion.store.system import (
+from bastion.store.auth_tables import (
     API_KEY_TABLE,
     AUDIT_TABLE,
     IDENTITY_TABLE,

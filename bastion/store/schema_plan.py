@@ -1,7 +1,7 @@
 """What it takes to bring the database in line with the model: a plan of changes.
 
 Alembic's autogenerate comparison finds the differences between the tables the model asks for
-and the tables the database has; this module turns each into a :class:`Change` that says in
+and the tables the database has; this module turns each into a :class:`SchemaChange` that says in
 the model's words what it does, how much it risks, and how to apply it with Alembic's
 operations. One plan serves both callers: every start applies the safe changes and refuses
 to run beside the others, and ``bastion deploy`` applies them all (``--force`` for those that
@@ -27,7 +27,7 @@ from sqlalchemy import Column, Index, MetaData, Table, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import ForeignKeyConstraint
 
-from bastion.store.system import SYSTEM_PREFIX
+from bastion.store.auth_tables import SYSTEM_PREFIX
 from bastion.store.tables import VALUE_TYPE
 
 _SHOWN_VALUES = 5
@@ -54,7 +54,7 @@ Step = Callable[[BatchOperations], None]
 
 
 @dataclass
-class Change:
+class SchemaChange:
     """One difference between the model and the database."""
 
     level: Level
@@ -161,16 +161,16 @@ class _Planner:
         self.metadata = metadata
         self.owned = owned
         self.recorded = recorded
-        self.changes: list[Change] = []
+        self.changes: list[SchemaChange] = []
         self.new_tables: set[str] = set()
         self.added: set[tuple[str, str]] = set()
         self.removed: set[tuple[str, str]] = set()
         self.retyped: set[tuple[str, str]] = set()
 
     def add(self, level: Level, text: str, **extra: Any) -> None:
-        self.changes.append(Change(level, text, **extra))
+        self.changes.append(SchemaChange(level, text, **extra))
 
-    def plan(self) -> list[Change]:
+    def plan(self) -> list[SchemaChange]:
         context = MigrationContext.configure(self.conn, opts={"compare_type": True})
         diffs = [
             change
@@ -405,7 +405,7 @@ class _Planner:
 
 def plan_changes(
     conn: Connection, metadata: MetaData, owned: set[str], recorded: dict[str, dict[str, Any]]
-) -> list[Change]:
+) -> list[SchemaChange]:
     """Every change that brings the database of ``conn`` to ``metadata``.
 
     ``owned`` are the tables Bastion made (others are never touched); ``recorded`` the value
