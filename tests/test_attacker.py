@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import func, select
 
 from bastion.auth import SYSTEM
-from bastion.store.auth_tables import SESSION_TABLE
+from bastion.store.auth.tables import SESSION_TABLE
 from tests.conftest import GraphQLClient, write_project
 from tests.e2e.conftest import Serve, post_with_huge_header, rss_bytes, serve  # noqa: F401
 

@@ -27,7 +27,7 @@ from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
 from bastion.auth.throttle import Throttle
 from bastion.store import Store
-from bastion.store.auth_tables import (
+from bastion.store.auth.tables import (
     API_KEY_TABLE,
     AUDIT_TABLE,
     IDENTITY_TABLE,

@@ -18,7 +18,7 @@ from bastion.auth.root_tokens import Deployed
 from bastion.errors import BastionError
 from bastion.project import Project, load_project
 from bastion.project.service import Service
-from bastion.store.auth_tables import new_metadata
+from bastion.store.auth.tables import new_metadata
 from bastion.store.database import Database
 from bastion.store.sync import SyncReport, deploy_schema, describe
 from bastion.store.tables import build_tables

@@ -13,7 +13,7 @@ from bastion.auth.audit import switched
 from bastion.auth.providers.anonymous import PrunedAnonymous, prune_anonymous
 from bastion.cli.common import duration, project_option, run_with_service
 from bastion.project.service import Service
-from bastion.store.auth_tables import IDENTITY_TABLE, PASSWORD_TABLE, SESSION_TABLE
+from bastion.store.auth.tables import IDENTITY_TABLE, PASSWORD_TABLE, SESSION_TABLE
 
 
 def _read_password(from_stdin: bool) -> str:

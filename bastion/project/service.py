@@ -25,7 +25,7 @@ from bastion.model.emails import EmailRules
 from bastion.permissions.compile import Permissions
 from bastion.project import Project
 from bastion.store import Store, SyncReport, open_store
-from bastion.store.auth_tables import META_TABLE
+from bastion.store.auth.tables import META_TABLE
 from bastion.tools.clock import Clock, system_clock
 
 log = logging.getLogger("bastion")

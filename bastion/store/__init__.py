@@ -8,7 +8,7 @@ from sqlalchemy.engine import URL
 
 from bastion.model import Model
 from bastion.model.emails import EmailRules
-from bastion.store.auth_tables import new_metadata
+from bastion.store.auth.tables import new_metadata
 from bastion.store.database import Database
 from bastion.store.emails import EmailWriter
 from bastion.store.filters import FilterCompiler

@@ -27,7 +27,7 @@ from sqlalchemy import Column, Index, MetaData, Table, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import ForeignKeyConstraint
 
-from bastion.store.auth_tables import SYSTEM_PREFIX
+from bastion.store.auth.tables import SYSTEM_PREFIX
 from bastion.store.tables import VALUE_TYPE
 
 _SHOWN_VALUES = 5

@@ -28,7 +28,7 @@ from sqlalchemy.schema import CreateColumn
 
 from bastion.errors import SchemaChangeRefused
 from bastion.model.emails import FORM_VERSION
-from bastion.store.auth_tables import META_TABLE
+from bastion.store.auth.tables import META_TABLE
 from bastion.store.database import Database
 from bastion.store.emails import plan_emails
 from bastion.store.schema_plan import Level, SchemaChange, operations, plan_changes

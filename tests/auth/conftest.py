@@ -19,7 +19,7 @@ from bastion.auth.derived import RECORD_KEY
 from bastion.auth.secret import load_secret
 from bastion.auth.sessions import hash_token
 from bastion.project import Project
-from bastion.store.auth_tables import META_TABLE, ROOT_TOKEN_TABLE
+from bastion.store.auth.tables import META_TABLE, ROOT_TOKEN_TABLE
 from bastion.tools.clock import FrozenClock
 from tests.conftest import GraphQLClient
 

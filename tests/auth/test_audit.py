@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from bastion.store.auth_tables import AUDIT_TABLE
+from bastion.store.auth.tables import AUDIT_TABLE
 from tests.auth.conftest import PASSWORD, Auth, error_code
 
 EVENTS = """query ($type: [String!], $user: ID) {

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bastion.auth import sessions
-from bastion.store.auth_tables import REFRESH_TABLE
+from bastion.store.auth.tables import REFRESH_TABLE
 from tests.auth.conftest import LOGOUT, Auth, error_code
 
 CLIENTS = 20

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bastion.store.auth_tables import SESSION_TABLE
+from bastion.store.auth.tables import SESSION_TABLE
 from tests.auth.conftest import PASSWORD, Auth
 
 LOGIN_ARGS = '(input: {email: "ann@example.com", password: "%s"}) { accessToken }'

@@ -14,7 +14,7 @@ from bastion.auth.derived import RECORD_KEY, SALT_BYTES
 from bastion.errors import ProjectError
 from bastion.project import Project, load_project
 from bastion.project.service import Service
-from bastion.store.auth_tables import META_TABLE
+from bastion.store.auth.tables import META_TABLE
 from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import age
 from tests.conftest import write_project

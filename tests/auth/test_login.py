@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bastion.store.auth_tables import SESSION_TABLE
+from bastion.store.auth.tables import SESSION_TABLE
 from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import LOGIN, PASSWORD, REGISTER, Auth, error_code
 

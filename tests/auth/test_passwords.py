@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bastion.auth import SYSTEM
 from bastion.auth.passwords import common_passwords, context_words
 from bastion.project import load_project
-from bastion.store.auth_tables import PASSWORD_TABLE
+from bastion.store.auth.tables import PASSWORD_TABLE
 from tests.auth.conftest import LOGIN, PASSWORD, REGISTER, SIGNUP, Auth, error_code
 from tests.conftest import write_project
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from bastion.store.auth_tables import SESSION_TABLE
+from bastion.store.auth.tables import SESSION_TABLE
 from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import LOGOUT, REFRESH, Auth, error_code
 

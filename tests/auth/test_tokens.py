@@ -23,7 +23,7 @@ from bastion.auth.secret import SECRET_ENV, load_secret
 from bastion.auth.token_times import LEEWAY_SECONDS
 from bastion.errors import ProjectError
 from bastion.project import Project
-from bastion.store.auth_tables import REFRESH_TABLE
+from bastion.store.auth.tables import REFRESH_TABLE
 from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import Auth
 
