@@ -19,7 +19,6 @@ from typing import Any
 
 from bastion.auth.throttle import LOGIN, function_account_key
 from bastion.errors import BastionError, Code
-from bastion.graphql.auth.credentials import client_ip_of
 from bastion.graphql.context import Info, context_of
 
 Resolve = Callable[..., Awaitable[Any]]
@@ -42,7 +41,7 @@ def throttled(resolve: Resolve, function: str, argument: str | None) -> Resolve:
             )
         account = function_account_key(function, args.get(argument)) if argument else None
         try:
-            await throttle.attempt(client_ip_of(context.request), LOGIN)
+            await throttle.attempt(context.caller.ip, LOGIN)
             if account is not None:
                 await throttle.reserve(account)
         except BastionError as refused:

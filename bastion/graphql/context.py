@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth import Viewer
 from bastion.auth.assembly import AuthServices
+from bastion.graphql.caller import IN_PROCESS, Caller
 from bastion.graphql.loaders import Loaders
 from bastion.graphql.settings import GraphQLConfig
 from bastion.permissions.compile import ViewerPermissions
@@ -26,7 +27,8 @@ class RequestContext:
     store: Store
     transaction: LazyTransaction
     loaders: Loaders
-    request: Any = None
+    # The client as the HTTP edge described it; in-process documents have none.
+    caller: Caller = IN_PROCESS
     auth: AuthServices | None = None
     # What the viewer may read and write; None only where no rules apply (tests of the store).
     permissions: ViewerPermissions | None = None

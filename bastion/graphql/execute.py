@@ -33,6 +33,7 @@ from bastion.auth import ANONYMOUS, Viewer
 from bastion.auth.assembly import AuthServices
 from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.errors import BastionError, Code
+from bastion.graphql.caller import IN_PROCESS, Caller
 from bastion.graphql.context import RequestContext
 from bastion.graphql.credential_limit import credential_fields, credential_problem
 from bastion.graphql.errors import format_error, refusal, request_error
@@ -190,11 +191,11 @@ class Executor:
         prepared: Prepared,
         variables: Mapping[str, Any] | None,
         viewer: Viewer,
-        request: Any = None,
+        caller: Caller = IN_PROCESS,
         within: RequestContext | None = None,
         share: bool = True,
     ) -> Outcome:
-        """Execute a prepared document for ``viewer``.
+        """Execute a prepared document for ``viewer``, sent by ``caller``.
 
         ``within`` is the request of a function that runs this document through its ``api``:
         inside a mutation, the document joins that request's transaction in a savepoint, and
@@ -215,7 +216,7 @@ class Executor:
             store=self.store,
             transaction=transaction,
             loaders=Loaders(self.store, transaction, permissions),
-            request=request,
+            caller=caller,
             auth=self.auth,
             permissions=permissions,
             writes=prepared.is_mutation or nested,
@@ -303,7 +304,12 @@ class Executor:
         within: RequestContext | None = None,
         share: bool = True,
     ) -> Outcome:
-        """Prepare and execute in one call (for seeding, functions and tests)."""
+        """Prepare and execute in one call (for seeding, functions and tests).
+
+        The document runs in-process (:data:`IN_PROCESS`), also ``within`` a client's request:
+        a function's ``api`` document is the server's own, so it is neither refused as a GET
+        nor counted against the client's address.
+        """
         try:
             prepared = self.prepare(query, operation_name)
         except RequestFailed as failed:

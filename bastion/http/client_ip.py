@@ -13,11 +13,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bastion.tools.network import Network, client_ip, parse_networks
 
-__all__ = ["ClientIP", "Network", "client_ip", "parse_networks"]
+__all__ = ["ClientIP", "Network", "client_ip", "found_ip", "parse_networks"]
+
+_STATE_KEY = "client_ip"
 
 
 class ClientIP:
-    """ASGI middleware putting the client's address in ``request.state.client_ip``."""
+    """ASGI middleware putting the client's address in the request's state (see found_ip)."""
 
     def __init__(self, app: ASGIApp, trusted: list[Network]) -> None:
         self.app = app
@@ -34,5 +36,11 @@ class ClientIP:
                         text = value.decode("latin-1")
                         forwarded = f"{forwarded}, {text}" if forwarded else text
             ip = client_ip(peer[0] if peer else None, forwarded, self.trusted)
-            scope.setdefault("state", {})["client_ip"] = ip
+            scope.setdefault("state", {})[_STATE_KEY] = ip
         await self.app(scope, receive, send)
+
+
+def found_ip(scope: Scope) -> str | None:
+    """The address :class:`ClientIP` found for this request; None where it did not run."""
+    ip = scope.get("state", {}).get(_STATE_KEY)
+    return ip if isinstance(ip, str) else None

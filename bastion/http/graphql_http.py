@@ -25,6 +25,7 @@ from bastion.graphql.errors import INTERNAL_MESSAGE, request_error
 from bastion.graphql.execute import Executor, Outcome, RequestFailed
 from bastion.http.bodies import BodyError as _BadRequest
 from bastion.http.bodies import is_text, json_object, parse_json, read_body
+from bastion.http.caller import caller_of
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -191,6 +192,8 @@ class GraphQLEndpoint:
         auth = await self.authenticate(request.headers.get("authorization"))
         if auth.refused and self.on_refused_token is not None:
             return self.on_refused_token(auth)
-        outcome = await self.executor.execute(prepared, variables, auth.viewer, request)
+        outcome = await self.executor.execute(
+            prepared, variables, auth.viewer, caller=caller_of(request)
+        )
         status = 400 if strict and outcome.request_error else 200
         return _json(outcome.body, status, media_type, _auth_headers(auth, outcome))

@@ -30,7 +30,6 @@ from bastion.graphql.auth.credentials import (
     STRING,
     Unauthorized,
     as_payload,
-    client_ip_of,
     client_of,
     credential_context,
     input_type,
@@ -111,7 +110,7 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
 
     async def refresh(_root: Any, info: Info, input: dict[str, str]) -> dict[str, Any]:
         context, auth = credential_context(info)
-        ip = client_ip_of(context.request)
+        ip = context.caller.ip
         await auth.throttle.attempt(ip, LOGIN)
         return as_payload(await auth.sessions.refresh(input["refreshToken"], ip))
 
@@ -130,7 +129,7 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
     async def change_password(_root: Any, info: Info, input: dict[str, str]) -> bool:
         context, auth, user_id = require_user(info)
         credential_context(info)
-        await auth.throttle.attempt(client_ip_of(context.request), LOGIN)
+        await auth.throttle.attempt(context.caller.ip, LOGIN)
         async with context.store.db.write() as conn:
             await auth.accounts.change_password(
                 conn, user_id, input["oldPassword"], input["newPassword"]

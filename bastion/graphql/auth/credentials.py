@@ -94,7 +94,7 @@ def credential_context(info: Info) -> tuple[RequestContext, AuthServices]:
     """The context of a credential field, refusing the shapes that must not carry one."""
     context = context_of(info)
     assert context.auth is not None
-    if getattr(context.request, "method", "POST") != "POST":
+    if context.caller.method not in (None, "POST"):  # None: in-process, no URL to leak into
         raise BastionError("Credentials must be sent with POST", Code.BAD_REQUEST)
     if context.transaction.is_open:
         # The document's own write transaction holds the database: a credential field
@@ -106,20 +106,9 @@ def credential_context(info: Info) -> tuple[RequestContext, AuthServices]:
 
 
 def client_of(context: RequestContext) -> LoginClient:
-    """The client facts a login records (its user agent)."""
-    request = context.request
-    headers = getattr(request, "headers", None)
-    return LoginClient(
-        user_agent=headers.get("user-agent") if headers is not None else None,
-        ip=client_ip_of(request),
-    )
-
-
-def client_ip_of(request: Any) -> str | None:
-    """The client address the HTTP edge found (bastion.http.client_ip); None in-process."""
-    state = getattr(request, "state", None)
-    ip = getattr(state, "client_ip", None) if state is not None else None
-    return ip if isinstance(ip, str) else None
+    """The client facts a login records (its user agent) and is counted by (its address)."""
+    caller = context.caller
+    return LoginClient(user_agent=caller.user_agent, ip=caller.ip)
 
 
 def require_user(info: Info) -> tuple[RequestContext, AuthServices, str]:

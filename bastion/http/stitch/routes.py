@@ -28,8 +28,8 @@ from bastion.auth.session_tokens import SessionOwner
 from bastion.auth.sessions import RefreshRefused
 from bastion.auth.throttle import LOGIN
 from bastion.errors import BastionError, Code
-from bastion.graphql.auth.credentials import client_ip_of
 from bastion.http.bodies import BodyError, json_object, read_body
+from bastion.http.caller import caller_of
 from bastion.http.graphql_http import GraphQLEndpoint
 from bastion.http.stitch.errors import (
     JSON,
@@ -73,11 +73,9 @@ def _device_id(body: dict[str, Any]) -> str | None:
 
 def _client(request: Request, body: dict[str, Any]) -> LoginClient:
     """The client facts of a Stitch login (its device id comes in the body)."""
+    caller = caller_of(request)
     return LoginClient(
-        user_agent=request.headers.get("user-agent"),
-        device_id=_device_id(body),
-        stitch=True,
-        ip=client_ip_of(request),
+        user_agent=caller.user_agent, device_id=_device_id(body), stitch=True, ip=caller.ip
     )
 
 
@@ -270,7 +268,7 @@ class StitchApi:
 
     async def refresh(self, request: Request) -> Response:
         token = bearer_token(request.headers.get("authorization")) or ""
-        ip = client_ip_of(request)
+        ip = caller_of(request).ip
         await self._auth.throttle.attempt(ip, LOGIN)
         try:
             access = await self._auth.session_tokens.refresh(token, ip)
