@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.passwords import Passwords, check_password_rules, context_words
 from bastion.errors import BadUserInput, BastionError, Code, Conflict, NotFound
 from bastion.model.emails import email_key
 from bastion.store import Store
+from bastion.store.auth.users import PasswordRows, UserRows
 from bastion.tools.clock import Clock
 
 
@@ -64,20 +65,31 @@ class Accounts:
     ) -> None:
         """``app_names`` (the project's name and app id) may not make up a password."""
         self._store = store
-        self._users = store.tables["User"]
-        self._passwords_table = passwords_table
+        self._users = UserRows(store.tables["User"], passwords_table)
+        self._password_rows = PasswordRows(passwords_table)
         self.passwords = passwords
         self._clock = clock
         self.min_password_length = min_password_length
         self._app_names = app_names
 
-    async def by_email(self, conn: AsyncConnection, email: str) -> Any:
+    async def by_email(self, conn: AsyncConnection, email: str) -> dict[str, Any] | None:
         """The row of the user holding the address ``email`` spells, or None."""
-        users = self._users
         key = email_key(email)
         if not _is_text(key):
             return None
-        return (await conn.execute(select(users).where(users.c.email == key))).mappings().first()
+        return await self._users.by_email(conn, key)
+
+    async def email_of(self, conn: AsyncConnection, user_id: str) -> str | None:
+        """The user's address as stored (None when they have none)."""
+        return await self._users.email_of(conn, user_id)
+
+    async def holder_of(self, conn: AsyncConnection, email: str) -> str | None:
+        """The id of the user holding ``email``, which is in its normal form already."""
+        return await self._users.id_by_email(conn, email)
+
+    async def is_active(self, conn: AsyncConnection, user_id: str) -> bool:
+        """Whether the user exists and may log in."""
+        return await self._users.is_active(conn, user_id)
 
     def check_new_password(self, password: str, email: str | None = None) -> None:
         """Apply the password rules, with the app's names and ``email`` as context words."""
@@ -124,47 +136,35 @@ class Accounts:
         Raises :class:`InvalidCredentials` otherwise. Runs on a read connection, so the
         ~20 ms of hashing never holds the database's write lock.
         """
-        users, table = self._users, self._passwords_table
-        query = select(users.c.id, users.c.isActive, table.c.hash).join(
-            table, table.c.user_id == users.c.id
-        )
         if email is not None:
-            key = email_key(email)
-            query = query.where(users.c.email == key)
+            key = email = email_key(email)
         elif username is not None:
             key = username
-            query = query.where(users.c.username == key)
         else:
             raise BadUserInput("Give an email or a username")
         # A key the database cannot even encode names no account: the dummy hash runs below.
-        row = (await conn.execute(query)).first() if key and _is_text(key) else None
+        row = (
+            await self._users.password_login(conn, email=email, username=username)
+            if key and _is_text(key)
+            else None
+        )
         ok = await self.passwords.verify(row.hash if row else None, password)
-        if row is None or not ok or not row.isActive:
+        if row is None or not ok or not row.is_active:
             raise InvalidCredentials()
-        return str(row.id), self.passwords.needs_rehash(row.hash)
+        return row.user_id, self.passwords.needs_rehash(row.hash)
 
     async def add_password(self, conn: AsyncConnection, user_id: str, digest: str) -> None:
         """Give a user without one a password (linking the email/password identity)."""
-        await conn.execute(
-            self._passwords_table.insert().values(
-                user_id=user_id, hash=digest, updated_at=self._clock()
-            )
-        )
+        await self._password_rows.add(conn, user_id, digest, self._clock())
 
     async def password_hash(self, conn: AsyncConnection, user_id: str) -> str | None:
         """The stored hash of a user's password, if they have one."""
-        table = self._passwords_table
-        found = await conn.execute(select(table.c.hash).where(table.c.user_id == user_id))
-        return found.scalar_one_or_none()
+        return await self._password_rows.hash_of(conn, user_id)
 
     async def set_password(self, conn: AsyncConnection, user_id: str, password: str) -> None:
         """Store a new hash of ``password`` for the user."""
         digest = await self.passwords.hash(password)
-        await conn.execute(
-            update(self._passwords_table)
-            .where(self._passwords_table.c.user_id == user_id)
-            .values(hash=digest, updated_at=self._clock())
-        )
+        await self._password_rows.set_hash(conn, user_id, digest, self._clock())
 
     async def change_password(
         self, conn: AsyncConnection, user_id: str, old: str, new: str
@@ -173,10 +173,7 @@ class Accounts:
         stored = await self.password_hash(conn, user_id)
         if not await self.passwords.verify(stored, old):
             raise InvalidCredentials()
-        users = self._users
-        email = (
-            await conn.execute(select(users.c.email).where(users.c.id == user_id))
-        ).scalar_one_or_none()
+        email = await self._users.email_of(conn, user_id)
         self.check_new_password(new, email)
         await self.set_password(conn, user_id, new)
 
@@ -185,15 +182,9 @@ class Accounts:
         row = await self.by_email(conn, email)
         if row is None:
             raise NotFound(f"No user with email {email}")
-        await conn.execute(
-            update(self._users)
-            .where(self._users.c.id == row["id"])
-            .values(isActive=active, updatedAt=self._clock())
-        )
+        await self._users.set_active(conn, row["id"], active, self._clock())
         return str(row["id"])
 
     async def list(self, conn: AsyncConnection) -> list[dict[str, Any]]:
         """Every user, oldest first (for the CLI)."""
-        users = self._users
-        rows = await conn.execute(select(users).order_by(users.c.id))
-        return [dict(r) for r in rows.mappings()]
+        return await self._users.all(conn)

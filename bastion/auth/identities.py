@@ -7,14 +7,14 @@ user. The email/password identity is the password row itself, so it is listed fr
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, exists, select, update
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bastion.store.auth.users import IdentityRow, IdentityRows, PasswordRows
 from bastion.store.ids import new_id
 from bastion.tools.clock import Clock
 
@@ -40,18 +40,17 @@ class Identities:
     """The identity rows, and the password rows read as identities."""
 
     def __init__(self, table: Table, passwords: Table, clock: Clock) -> None:
-        self._table = table
-        self.table = table
-        self._passwords = passwords
+        self._rows = IdentityRows(table)
+        self._password_rows = PasswordRows(passwords)
         self._clock = clock
 
     async def owner(self, conn: AsyncConnection, provider: str, subject: str) -> str | None:
         """The user holding the identity, if anyone does."""
-        table = self._table
-        found = await conn.execute(
-            select(table.c.user_id).where(table.c.provider == provider, table.c.subject == subject)
-        )
-        return found.scalar_one_or_none()
+        return await self._rows.owner(conn, provider, subject)
+
+    async def holders(self, conn: AsyncConnection, provider: str) -> list[str]:
+        """The users holding an identity of ``provider``, oldest identity first."""
+        return await self._rows.holders(conn, provider)
 
     async def add(
         self,
@@ -62,50 +61,27 @@ class Identities:
         data: dict[str, Any] | None = None,
     ) -> None:
         """Give the user a new identity (the caller made sure nobody holds it)."""
-        await conn.execute(
-            self._table.insert().values(
-                id=new_id(),
-                user_id=user_id,
-                provider=provider,
-                subject=subject,
-                created_at=self._clock(),
-                data=json.dumps(data) if data is not None else None,
-            )
-        )
+        row = IdentityRow(new_id(), user_id, provider, subject, self._clock(), data)
+        await self._rows.add(conn, row)
 
     async def set_data(
         self, conn: AsyncConnection, provider: str, subject: str, data: dict[str, Any] | None
     ) -> None:
         """Keep the provider's latest word on the user (a custom token's `user_data`)."""
-        table = self._table
-        await conn.execute(
-            update(table)
-            .where(table.c.provider == provider, table.c.subject == subject)
-            .values(data=json.dumps(data) if data is not None else None)
-        )
+        await self._rows.set_data(conn, provider, subject, data)
 
     async def of(self, conn: AsyncConnection, user_id: str) -> list[Identity]:
         """Every identity of the user, the email/password one first."""
         found: list[Identity] = []
-        password = (
-            await conn.execute(
-                select(self._passwords.c.updated_at).where(self._passwords.c.user_id == user_id)
-            )
-        ).first()
-        if password is not None:
-            found.append(Identity(user_id, PASSWORD, user_id, password.updated_at))
-        rows = await conn.execute(
-            select(self._table).where(self._table.c.user_id == user_id).order_by(self._table.c.id)
-        )
+        password_set = await self._password_rows.changed_at(conn, user_id)
+        if password_set is not None:
+            found.append(Identity(user_id, PASSWORD, user_id, password_set))
         found += [
-            Identity(
-                r.id, r.provider, r.subject, r.created_at, json.loads(r.data) if r.data else None
-            )
-            for r in rows
+            Identity(r.id, r.provider, r.subject, r.created_at, r.data)
+            for r in await self._rows.of(conn, user_id)
         ]
         return found
 
     async def has_password(self, conn: AsyncConnection, user_id: str) -> bool:
         """Whether the user can log in with email/password."""
-        query = select(exists().where(self._passwords.c.user_id == user_id))
-        return bool((await conn.execute(query)).scalar())
+        return await self._password_rows.held_by(conn, user_id)

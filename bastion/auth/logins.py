@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.accounts import Accounts, InvalidCredentials, NewUser
@@ -31,6 +30,8 @@ from bastion.auth.settings import ProvidersConfig
 from bastion.auth.throttle import LOGIN, SIGNUP, Throttle, account_key
 from bastion.errors import BadUserInput, BastionError, Code, Conflict
 from bastion.store import Store
+from bastion.store.auth.tables import SESSION_TABLE
+from bastion.store.auth.users import has_sessions
 
 if TYPE_CHECKING:  # imported when the provider is on: it loads `cryptography`
     from bastion.auth.providers.custom_token import CustomTokenVerifier
@@ -99,7 +100,7 @@ class Logins:
         self._user_fields = user_fields  # the custom token's metadata_fields, checked
         self._throttle = throttle
         self._audit = audit
-        self._users = store.tables["User"]
+        self._session_table = store.tables.metadata.tables[SESSION_TABLE]
 
     def require(self, provider: str) -> None:
         """Refuse a provider that is unknown or not enabled."""
@@ -174,7 +175,7 @@ class Logins:
         await self._throttle.attempt(client.ip, LOGIN)
         async with self._failures_audited(API_KEY, client), self._store.db.write() as conn:
             user_id, key_id = await self._api_keys.verify(conn, key)
-            if not await self._is_active(conn, user_id):
+            if not await self._accounts.is_active(conn, user_id):
                 raise ApiKeyRefused()
             return await self._start(conn, Start(user_id, API_KEY, credential_id=key_id), client)
 
@@ -197,9 +198,10 @@ class Logins:
                     conn, user_id, CUSTOM_TOKEN, identity.subject, identity.user_data
                 )
             else:
-                if not await self._is_active(conn, user_id):
+                if not await self._accounts.is_active(conn, user_id):
                     raise InvalidCredentials()
-                if fields.get("email", None) not in (None, await self._email_of(conn, user_id)):
+                current = await self._accounts.email_of(conn, user_id)
+                if fields.get("email", None) not in (None, current):
                     await self._audit.record(email_changed(user_id, CUSTOM_TOKEN), conn)
                 if fields:
                     await self._store.writer.update(conn, "User", user_id, fields)
@@ -259,9 +261,7 @@ class Logins:
         async with self._store.db.read() as conn:
             if await self._identities.has_password(conn, user_id):
                 raise Conflict("This user has an email/password identity already")
-            holder = (
-                await conn.execute(select(self._users.c.id).where(self._users.c.email == email))
-            ).scalar_one_or_none()  # `email` is in the normal form the column holds
+            holder = await self._accounts.holder_of(conn, email)  # `email` is in normal form
         if holder is None or holder == user_id:
             digest: str | None = await self._accounts.hash_new_password(password, email)
             holder = None
@@ -272,12 +272,13 @@ class Logins:
             digest = None
         async with self._store.db.write() as conn:
             if holder is not None:
-                if not await self._never_logged_in(conn, holder):
+                # Only a user who never logged in (registered, then linked) is moved.
+                if await has_sessions(conn, self._session_table, holder):
                     raise Conflict("This identity belongs to another user")
                 digest = await self._accounts.password_hash(conn, holder)
                 await self._store.writer.delete(conn, "User", holder)
             assert digest is not None
-            if await self._email_of(conn, user_id) != email:
+            if await self._accounts.email_of(conn, user_id) != email:
                 await self._audit.record(email_changed(user_id, PASSWORD), conn)
             await self._store.writer.update(conn, "User", user_id, {"email": email})
             await self._accounts.add_password(conn, user_id, digest)
@@ -295,7 +296,7 @@ class Logins:
         await self._throttle.attempt(client.ip, LOGIN)
         email = self._store.emails.check(new_email)  # a bad address costs no hashing
         async with self._store.db.read() as conn:
-            current = await self._email_of(conn, user_id)
+            current = await self._accounts.email_of(conn, user_id)
             stored = await self._accounts.password_hash(conn, user_id)
         account = account_key(email=current) if current else account_key(username=user_id)
         async with self._failures_audited(PASSWORD, client, account):
@@ -352,19 +353,3 @@ class Logins:
                 )
                 await self._audit.record(event)
             raise
-
-    async def _email_of(self, conn: AsyncConnection, user_id: str) -> str | None:
-        users = self._users
-        found = await conn.execute(select(users.c.email).where(users.c.id == user_id))
-        email: str | None = found.scalar_one_or_none()
-        return email
-
-    async def _is_active(self, conn: AsyncConnection, user_id: str) -> bool:
-        users = self._users
-        found = await conn.execute(select(users.c.isActive).where(users.c.id == user_id))
-        return bool(found.scalar_one_or_none())
-
-    async def _never_logged_in(self, conn: AsyncConnection, user_id: str) -> bool:
-        sessions = self._sessions.tables["session"]
-        query = select(exists().where(sessions.c.user_id == user_id))
-        return not (await conn.execute(query)).scalar()

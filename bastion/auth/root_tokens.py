@@ -22,15 +22,15 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.derived import DerivedSecrets
 from bastion.auth.sessions import STATE_TTL_SECONDS, hash_token
 from bastion.errors import NotFound
+from bastion.store.auth.root_tokens import RootTokenRow, RootTokenRows
 from bastion.store.database import Database
 from bastion.tools.clock import Clock
 
@@ -84,7 +84,7 @@ class RootTokens:
     ) -> None:
         self._db = db
         self._audit = audit
-        self._table = table
+        self._rows = RootTokenRows(table)
         self._secrets = secrets
         self._clock = clock
         self._cache: dict[str, tuple[str | None, float]] = {}  # hash -> (name, loaded at)
@@ -113,44 +113,36 @@ class RootTokens:
         secret): each should be rotated."""
         if not self._secrets.record.legacy:
             return []
-        table = self._table
         async with self._db.read() as conn:
-            rows = await conn.execute(
-                select(table.c.name, table.c.counter, table.c.hash)
-                .where(table.c.revoked_at.is_(None))
-                .order_by(table.c.name)
-            )
-            return [
-                r.name
-                for r in rows
-                if hmac.compare_digest(hash_token(self._unbound(r.name, r.counter)), r.hash)
-            ]
+            rows = await self._rows.live(conn)
+        return [
+            r.name
+            for r in rows
+            if hmac.compare_digest(hash_token(self._unbound(r.name, r.counter)), r.hash)
+        ]
 
     async def deploy(self, names: list[str]) -> Deployed:
         """Create the declared tokens that are missing; revoke those no longer declared."""
-        table, now = self._table, self._clock()
+        now = self._clock()
         created: list[str] = []
         revoked: list[str] = []
         async with self._db.write() as conn:
-            rows = {r.name: r for r in await conn.execute(select(table))}
+            rows = await self._rows.all(conn)
             for name in names:
                 if await self._create(conn, name, rows.get(name), now):
                     created.append(name)
             for name, row in rows.items():
                 if name not in names and row.revoked_at is None and not is_internal(name):
-                    await conn.execute(
-                        update(table).where(table.c.name == name).values(revoked_at=now)
-                    )
+                    await self._rows.revoke(conn, name, now)
                     revoked.append(name)
         self._cache.clear()
         return Deployed(created, revoked)
 
     async def plan(self, names: list[str]) -> Deployed:
         """What :meth:`deploy` would do, changing nothing (``bastion deploy --dry-run``)."""
-        table = self._table
         async with self._db.read() as conn:
-            exists = await conn.run_sync(lambda c: c.dialect.has_table(c, table.name))
-            rows = {r.name: r for r in await conn.execute(select(table))} if exists else {}
+            exists = await self._rows.table_exists(conn)
+            rows = await self._rows.all(conn) if exists else {}
         created = [n for n in names if n not in rows or rows[n].revoked_at is not None]
         revoked = [
             n
@@ -162,59 +154,33 @@ class RootTokens:
     async def ensure(self, name: str) -> str:
         """The token of an internal name (the functions' token), created on first use."""
         assert is_internal(name), "declared tokens are made by deploy"
-        table = self._table
         async with self._db.write() as conn:
-            row = (await conn.execute(select(table).where(table.c.name == name))).first()
+            row = await self._rows.get(conn, name)
             await self._create(conn, name, row, self._clock())
         return await self.get(name)
 
-    async def _create(self, conn: AsyncConnection, name: str, row: Any, now: datetime) -> bool:
+    async def _create(
+        self, conn: AsyncConnection, name: str, row: RootTokenRow | None, now: datetime
+    ) -> bool:
         """Make the token ``name`` live unless it is; True when it was made."""
         if row is None:
-            await conn.execute(
-                self._table.insert().values(
-                    name=name,
-                    hash=hash_token(self.derive(name, 0)),
-                    counter=0,
-                    created_at=now,
-                    rotated_at=None,
-                    last_used_at=None,
-                    revoked_at=None,
-                )
-            )
+            await self._rows.add(conn, name, hash_token(self.derive(name, 0)), now)
             return True
         if row.revoked_at is not None:
             # Made live again: a new token, never the one revoked before.
-            await self._set_counter(conn, name, row.counter + 1, created_at=now)
+            counter = row.counter + 1
+            await self._rows.revive(
+                conn, name, counter, hash_token(self.derive(name, counter)), now
+            )
             return True
         return False
 
-    async def _set_counter(
-        self, conn: AsyncConnection, name: str, counter: int, created_at: datetime | None = None
-    ) -> None:
-        values: dict[str, object] = {
-            "counter": counter,
-            "hash": hash_token(self.derive(name, counter)),
-            "rotated_at": self._clock(),
-            "revoked_at": None,
-        }
-        if created_at is not None:
-            values.update(created_at=created_at, rotated_at=None, last_used_at=None)
-        await conn.execute(update(self._table).where(self._table.c.name == name).values(**values))
-
     async def _live(self, conn: AsyncConnection, name: str) -> tuple[int, str]:
         """(counter, stored hash) of the live token ``name``."""
-        table = self._table
-        row = (
-            await conn.execute(
-                select(table.c.counter, table.c.hash).where(
-                    table.c.name == name, table.c.revoked_at.is_(None)
-                )
-            )
-        ).first()
+        row = await self._rows.live_one(conn, name)
         if row is None:
             raise UnknownRootToken(name)
-        return int(row.counter), str(row.hash)
+        return row.counter, row.hash
 
     async def get(self, name: str) -> str:
         """The current token of ``name``."""
@@ -226,22 +192,20 @@ class RootTokens:
         """A new token for ``name``; the old one stops working."""
         async with self._db.write() as conn:
             counter = (await self._live(conn, name))[0] + 1
-            await self._set_counter(conn, name, counter)
+            digest = hash_token(self.derive(name, counter))
+            await self._rows.rotate(conn, name, counter, digest, self._clock())
         self._cache.clear()
         return self.derive(name, counter)
 
     async def list(self) -> list[RootTokenInfo]:
         """The live root tokens, by name."""
-        table = self._table
         async with self._db.read() as conn:
-            rows = await conn.execute(
-                select(table).where(table.c.revoked_at.is_(None)).order_by(table.c.name)
-            )
-            return [
-                RootTokenInfo(r.name, r.created_at, r.rotated_at, r.last_used_at)
-                for r in rows
-                if not is_internal(r.name)
-            ]
+            rows = await self._rows.live(conn)
+        return [
+            RootTokenInfo(r.name, r.created_at, r.rotated_at, r.last_used_at)
+            for r in rows
+            if not is_internal(r.name)
+        ]
 
     async def check(self, token: str) -> str | None:
         """The name of a live root token, or None."""
@@ -252,15 +216,8 @@ class RootTokens:
         if cached is not None and time.monotonic() - cached[1] < STATE_TTL_SECONDS:
             name = cached[0]
         else:
-            table = self._table
             async with self._db.read() as conn:
-                name = (
-                    await conn.execute(
-                        select(table.c.name).where(
-                            table.c.hash == digest, table.c.revoked_at.is_(None)
-                        )
-                    )
-                ).scalar_one_or_none()
+                name = await self._rows.live_name(conn, digest)
             if len(self._cache) > 10_000:  # bound what a flood of made-up tokens can take
                 self._cache.clear()
             self._cache[digest] = (name, time.monotonic())
@@ -275,9 +232,7 @@ class RootTokens:
             return
         self._last_used[name] = now
         async with self._db.write() as conn:
-            await conn.execute(
-                update(self._table).where(self._table.c.name == name).values(last_used_at=now)
-            )
+            await self._rows.used(conn, name, now)
             # As often as last use is written (once a minute), not at every request.
             event = AuditEvent(AuditType.ROOT_TOKEN_USED, detail={"name": name})
             await self._audit.record(event, conn)

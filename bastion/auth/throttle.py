@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -36,6 +36,7 @@ from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.throttle_settings import ThrottleConfig
 from bastion.errors import BastionError, Code
 from bastion.model.emails import email_key
+from bastion.store.auth.login_failures import LoginFailureRows, LoginFailures
 from bastion.store.database import Database
 from bastion.tools.clock import Clock
 
@@ -86,7 +87,7 @@ class Throttle:
         self.config = config
         self._audit = audit
         self._db = db
-        self._table = table
+        self._rows = LoginFailureRows(table)
         self._clock = clock
         self._limiter = MovingWindowRateLimiter(storage_from_string(config.storage))
         self._items: dict[str, RateLimitItem] = {
@@ -128,9 +129,9 @@ class Throttle:
         """
         if not self.config.enabled:
             return False
-        table, now = self._table, self._clock()
+        now = self._clock()
         async with self._db.read() as conn:
-            row = (await conn.execute(select(table).where(table.c.account == account))).first()
+            row = await self._rows.get(conn, account)
         if row is None or self._forgotten(row.last_failure_at, now):
             return row is not None
         if row.locked_until is not None and row.locked_until > now:
@@ -170,9 +171,8 @@ class Throttle:
 
     async def _refusal(self, conn: AsyncConnection, account: str) -> BastionError | None:
         """Why an attempt on ``account`` is refused now (its row locked until the commit)."""
-        table, now = self._table, self._clock()
-        query = select(table).where(table.c.account == account).with_for_update()
-        row = (await conn.execute(query)).first()
+        now = self._clock()
+        row = await self._rows.get(conn, account, for_update=True)
         if row is None or self._forgotten(row.last_failure_at, now):
             return None
         if row.locked_until is not None and row.locked_until > now:
@@ -204,14 +204,8 @@ class Throttle:
                 continue
 
     async def _record_failure(self, conn: AsyncConnection, account: str) -> None:
-        table, now, config = self._table, self._clock(), self.config
-        row = (
-            await conn.execute(
-                select(table.c.failures, table.c.last_failure_at)
-                .where(table.c.account == account)
-                .with_for_update()
-            )
-        ).first()
+        now, config = self._clock(), self.config
+        row = await self._rows.get(conn, account, for_update=True)
         failures = (
             1 if row is None or self._forgotten(row.last_failure_at, now) else row.failures + 1
         )
@@ -222,12 +216,12 @@ class Throttle:
                 config.lock_minutes * 2 ** min(failures - config.lock_after, 20),
             )
             locked_until = now + timedelta(minutes=minutes)
-        values = {"failures": failures, "last_failure_at": now, "locked_until": locked_until}
+        state = LoginFailures(failures, now, locked_until)
         if row is None:
-            await conn.execute(insert(table).values(account=account, **values))
+            await self._rows.add(conn, account, state)
         else:
-            await conn.execute(update(table).where(table.c.account == account).values(**values))
+            await self._rows.replace(conn, account, state)
 
     async def succeeded_in(self, conn: AsyncConnection, account: str) -> None:
         """Forget the account's failures, in the caller's (login) transaction."""
-        await conn.execute(delete(self._table).where(self._table.c.account == account))
+        await self._rows.forget(conn, account)

@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 from bastion.cli.common import duration, project_option, run_with_service
 from bastion.errors import BadUserInput
@@ -42,11 +41,10 @@ def create(type_name: str, node_id: str, lifetime: timedelta, project_dir: Path)
         except BadUserInput as error:
             option = {"type": "--type", "id": "--id"}.get(error.extensions.get("field", ""))
             raise click.BadParameter(error.message, param_hint=option or "--lifetime") from None
-        table = service.store.tables[type_name]
         async with service.store.db.read() as conn:
-            found = await conn.execute(select(table.c.id).where(table.c.id == node_id))
-            if found.first() is None:
-                raise click.BadParameter(f"no {type_name} with id {node_id}", param_hint="--id")
+            found = await service.store.reader.by_ids(conn, type_name, [node_id])
+        if node_id not in found:
+            raise click.BadParameter(f"no {type_name} with id {node_id}", param_hint="--id")
         return issued
 
     click.echo(run_with_service(project_dir, action))

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select
-
 from bastion.auth.audit import email_changed, switched
 from bastion.errors import BadUserInput, NotFound
 from bastion.graphql.context import Info, RequestContext, context_of
@@ -165,10 +163,9 @@ async def _changes_email(context: RequestContext, user_id: str, data: dict[str, 
     """
     if EMAIL_FIELD not in data:
         return False
-    users = context.store.tables[EMAIL_TYPE]
     conn = await context.connection()
-    query = select(users.c[EMAIL_FIELD]).where(users.c.id == user_id)
-    current = (await conn.execute(query)).scalar_one_or_none()
+    found = await context.store.reader.by_ids(conn, EMAIL_TYPE, [user_id])
+    current = found[user_id][EMAIL_FIELD] if user_id in found else None
     new = data[EMAIL_FIELD]
     return (email_key(new) if isinstance(new, str) else new) != current
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, bindparam, case, false, select, true
+from sqlalchemy import String, bindparam, case, false, true
 from sqlalchemy.sql import FromClause, visitors
 from sqlalchemy.sql.elements import BindParameter, Label
 from sqlalchemy.sql.util import ClauseAdapter
@@ -22,8 +22,8 @@ from sqlalchemy.sql.util import ClauseAdapter
 from bastion.auth.viewer import Viewer
 from bastion.errors import BastionError, Code
 from bastion.permissions.rules import Access, Rule, TypePolicy
-from bastion.store.filters import Condition, FilterCompiler, Where
-from bastion.store.tables import Tables
+from bastion.store.filters import Condition, Where
+from bastion.store.reads import Reader
 
 _VARIABLES = {
     "$viewer.id": "viewer_id",
@@ -74,8 +74,10 @@ class _Compiled:
 class Permissions:
     """The compiled rules of one project."""
 
-    def __init__(self, filters: FilterCompiler, policies: dict[str, TypePolicy]) -> None:
-        self.filters = filters
+    def __init__(self, reader: Reader, policies: dict[str, TypePolicy]) -> None:
+        """``reader`` runs the checks of writes; its filters compile the rules."""
+        self.reader = reader
+        self.filters = reader.filters
         self.policies = policies
         self._rules: dict[tuple[str, str], _Compiled] = {}
         self._field_rules: dict[tuple[str, str, str], _Compiled] = {}
@@ -133,9 +135,9 @@ class ViewerPermissions:
         return condition
 
     @property
-    def tables(self) -> Tables:
-        """The tables the rules are conditions over."""
-        return self._permissions.filters.tables
+    def reader(self) -> Reader:
+        """The store's reader, which runs the checks over the tables the rules are about."""
+        return self._permissions.reader
 
     # -- the read policy the store applies ---------------------------------------------
 
@@ -241,9 +243,7 @@ class ViewerPermissions:
         """Raise FORBIDDEN unless every node in ``ids`` meets ``condition``."""
         if condition is None or not ids:
             return
-        table = self._permissions.filters.tables[type_name]
-        query = select(table.c.id).where(table.c.id.in_(set(ids)), condition)
-        found = {row[0] for row in (await conn.execute(query)).all()}
+        found = await self._permissions.reader.ids_matching(conn, type_name, ids, condition)
         if found != set(ids):
             raise Forbidden(message)
 

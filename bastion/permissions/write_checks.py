@@ -25,7 +25,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Protocol
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import FromClause
 
@@ -70,10 +69,7 @@ class _Guard:
         if condition is None:
             return
         # The node each holder leaves loses it from its side of the relation.
-        table = permissions.tables[holder]
-        column = table.c[relation.column]
-        query = select(column).where(table.c.id.in_(holders), column.is_not(None)).distinct()
-        left = [str(row[0]) for row in await conn.execute(query)]
+        left = await permissions.reader.linked_ids(conn, holder, relation.column, holders)
         message = f"Not allowed to set {relation.target}.{relation.target_field}"
         await permissions.require(conn, relation.target, left, condition, message)
 

@@ -10,7 +10,6 @@ import logging
 from collections.abc import Callable
 
 from graphql import GraphQLSchema, OperationDefinitionNode, parse
-from sqlalchemy import select
 
 from bastion.auth import SYSTEM
 from bastion.auth.assembly import AuthServices, build_auth
@@ -25,12 +24,10 @@ from bastion.model.emails import EmailRules
 from bastion.permissions.compile import Permissions
 from bastion.project import Project
 from bastion.store import Store, SyncReport, open_store
-from bastion.store.auth.tables import META_TABLE
+from bastion.store.seed_marker import is_seeded, mark_seeded
 from bastion.tools.clock import Clock, system_clock
 
 log = logging.getLogger("bastion")
-
-_SEEDED_KEY = "seeded"
 
 
 def _fields_of(*hooks: Callable[[SchemaBuilder], FieldMap]) -> Callable[[SchemaBuilder], FieldMap]:
@@ -56,7 +53,7 @@ class Service:
         emails = EmailRules(project.config.auth.emails.allow_mixed_scripts)
         self.store: Store = open_store(project.model, project.database_url, clock, emails)
         self.auth: AuthServices = build_auth(project, self.store, clock, secret)
-        self.permissions = Permissions(self.store.filters, project.policies)
+        self.permissions = Permissions(self.store.reader, project.policies)
         self.functions = FunctionRuntime(project.functions, self.auth.node_tokens, clock)
         schema = build_schema(
             project.model,
@@ -104,12 +101,9 @@ class Service:
 
     async def _seed(self) -> None:
         seed = self.project.seed_file
-        meta = self.store.tables.metadata.tables[META_TABLE]
         async with self.store.db.read() as conn:
-            done = (
-                await conn.execute(select(meta.c.value).where(meta.c.key == _SEEDED_KEY))
-            ).first()
-        if seed is None or done is not None:
+            done = await is_seeded(conn, self.store.tables)
+        if seed is None or done:
             return
         text = seed.read_text(encoding="utf-8")
         try:
@@ -124,7 +118,7 @@ class Service:
             if "errors" in outcome.body:
                 raise ProjectError([f"{seed}: {e['message']}" for e in outcome.body["errors"]])
         async with self.store.db.write() as conn:
-            await conn.execute(meta.insert().values(key=_SEEDED_KEY, value="true"))
+            await mark_seeded(conn, self.store.tables)
         log.info("seeded the database from %s", seed.name)
 
     async def stop(self) -> None:

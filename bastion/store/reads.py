@@ -16,7 +16,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.errors import BadUserInput
-from bastion.store.filters import FilterCompiler, ReadPolicy, Where
+from bastion.store.filters import Condition, FilterCompiler, ReadPolicy, Where
 from bastion.store.tables import Tables
 
 Node = dict[str, Any]
@@ -109,6 +109,23 @@ class Reader:
         query = self._select(type_name, policy).where(table.c.id.in_(set(ids)))
         result = await conn.execute(query)
         return {row["id"]: dict(row) for row in result.mappings()}
+
+    async def ids_matching(
+        self, conn: AsyncConnection, type_name: str, ids: Sequence[str], condition: Condition
+    ) -> set[str]:
+        """Which of the nodes ``ids`` meet ``condition`` (a permission's, say)."""
+        table = self.tables[type_name]
+        query = select(table.c.id).where(table.c.id.in_(set(ids)), condition)
+        return {row[0] for row in (await conn.execute(query)).all()}
+
+    async def linked_ids(
+        self, conn: AsyncConnection, type_name: str, column: str, ids: Sequence[str]
+    ) -> list[str]:
+        """The ids the nodes ``ids`` point at through their key ``column``, each once."""
+        table = self.tables[type_name]
+        key = table.c[column]
+        query = select(key).where(table.c.id.in_(ids), key.is_not(None)).distinct()
+        return [str(row[0]) for row in await conn.execute(query)]
 
     async def by_key(
         self,

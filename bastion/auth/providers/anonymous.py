@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Table, exists, select
+from sqlalchemy import Table
 
 from bastion.auth.identities import ANONYMOUS
 from bastion.errors import BastionError
 from bastion.store import Store
+from bastion.store.auth.users import only_of_provider
 
 
 @dataclass
@@ -35,16 +36,16 @@ async def prune_anonymous(
     cutoff: datetime,
 ) -> PrunedAnonymous:
     """Delete anonymous users created before ``cutoff`` and unused since."""
-    users = store.tables["User"]
-    query = select(users.c.id).where(
-        users.c.createdAt < cutoff,
-        exists().where(identities.c.user_id == users.c.id, identities.c.provider == ANONYMOUS),
-        ~exists().where(identities.c.user_id == users.c.id, identities.c.provider != ANONYMOUS),
-        ~exists().where(passwords.c.user_id == users.c.id),
-        ~exists().where(sessions.c.user_id == users.c.id, sessions.c.last_used_at >= cutoff),
-    )
     async with store.db.read() as conn:
-        ids = list((await conn.execute(query)).scalars())
+        ids = await only_of_provider(
+            conn,
+            users=store.tables["User"],
+            identities=identities,
+            passwords=passwords,
+            sessions=sessions,
+            provider=ANONYMOUS,
+            cutoff=cutoff,
+        )
     result = PrunedAnonymous()
     for user_id in ids:
         try:

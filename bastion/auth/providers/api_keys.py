@@ -12,15 +12,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.identities import API_KEY, Identities
 from bastion.auth.sessions import Sessions, hash_token
 from bastion.errors import BadUserInput, BastionError, Code, Conflict, NotFound
 from bastion.store import Store
+from bastion.store.auth.api_keys import ApiKeyRow, ApiKeyRows
 from bastion.store.ids import is_id, new_id
 from bastion.tools.clock import Clock
 
@@ -72,11 +72,11 @@ def check_key_name(name: str) -> str:
     return value
 
 
-def _as_key(row: Any) -> ApiKey:
+def _as_key(row: ApiKeyRow) -> ApiKey:
     return ApiKey(
         id=row.id,
         name=row.name,
-        disabled=bool(row.disabled),
+        disabled=row.disabled,
         created_at=row.created_at,
         last_used_at=row.last_used_at,
     )
@@ -102,7 +102,7 @@ class ApiKeys:
         clock: Clock,
         max_per_user: int,
     ) -> None:
-        self._table = table
+        self._rows = ApiKeyRows(table)
         self._store = store
         self._identities = identities
         self._sessions = sessions
@@ -157,16 +157,10 @@ class ApiKeys:
 
     async def servers(self) -> list[ServerKey]:
         """Every server key, oldest first."""
-        identities = self._identities.table
         async with self._store.db.read() as conn:
-            rows = await conn.execute(
-                select(identities.c.user_id)
-                .where(identities.c.provider == API_KEY)
-                .order_by(identities.c.id)
-            )
             found: list[ServerKey] = []
-            for row in rows.all():
-                found += [ServerKey(row.user_id, key) for key in await self.of(conn, row.user_id)]
+            for user_id in await self._identities.holders(conn, API_KEY):
+                found += [ServerKey(user_id, key) for key in await self.of(conn, user_id)]
             return found
 
     async def delete_server(self, name: str) -> None:
@@ -184,52 +178,23 @@ class ApiKeys:
 
     async def create(self, conn: AsyncConnection, user_id: str, name: str) -> NewApiKey:
         """A new enabled key for the user; CONFLICT when the name is taken or too many exist."""
-        table, name = self._table, check_key_name(name)
-        count = (
-            await conn.execute(select(func.count()).where(table.c.user_id == user_id))
-        ).scalar_one()
-        if count >= self.max_per_user:
+        name = check_key_name(name)
+        if await self._rows.count_of(conn, user_id) >= self.max_per_user:
             raise Conflict(f"A user may hold at most {self.max_per_user} API keys")
-        taken = await conn.execute(
-            select(table.c.id).where(table.c.user_id == user_id, table.c.name == name)
-        )
-        if taken.first() is not None:
+        if await self._rows.name_taken(conn, user_id, name):
             raise Conflict("An API key with this name already exists", field="name")
         secret = secrets.token_urlsafe(32)
-        key = ApiKey(new_id(), name, False, self._clock(), None)
-        await conn.execute(
-            table.insert().values(
-                id=key.id,
-                user_id=user_id,
-                name=key.name,
-                hash=hash_token(secret),
-                created_at=key.created_at,
-                last_used_at=None,
-                disabled=False,
-            )
-        )
-        return NewApiKey(key, secret)
+        row = ApiKeyRow(new_id(), user_id, name, False, self._clock(), None)
+        await self._rows.add(conn, row, hash_token(secret))
+        return NewApiKey(_as_key(row), secret)
 
     async def of(self, conn: AsyncConnection, user_id: str) -> list[ApiKey]:
         """The user's keys, oldest first."""
-        table = self._table
-        rows = await conn.execute(
-            select(table).where(table.c.user_id == user_id).order_by(table.c.id)
-        )
-        return [_as_key(r) for r in rows]
+        return [_as_key(r) for r in await self._rows.of(conn, user_id)]
 
     async def get(self, conn: AsyncConnection, user_id: str, key_id: str) -> ApiKey:
         """One of the user's keys; NOT_FOUND for any other id (another user's looks missing)."""
-        table = self._table
-        row = (
-            (
-                await conn.execute(
-                    select(table).where(table.c.id == key_id, table.c.user_id == user_id)
-                )
-            ).first()
-            if is_id(key_id)
-            else None
-        )
+        row = await self._rows.get(conn, user_id, key_id) if is_id(key_id) else None
         if row is None:
             raise NotFound("No API key with this id")
         return _as_key(row)
@@ -237,7 +202,7 @@ class ApiKeys:
     async def delete(self, conn: AsyncConnection, user_id: str, key_id: str) -> ApiKey:
         """Delete one of the user's keys; returns it as it was."""
         key = await self.get(conn, user_id, key_id)
-        await conn.execute(delete(self._table).where(self._table.c.id == key.id))
+        await self._rows.delete(conn, key.id)
         return key
 
     async def set_disabled(
@@ -245,26 +210,15 @@ class ApiKeys:
     ) -> ApiKey:
         """Disable or enable one of the user's keys."""
         key = await self.get(conn, user_id, key_id)
-        await conn.execute(
-            update(self._table).where(self._table.c.id == key.id).values(disabled=disabled)
-        )
+        await self._rows.set_disabled(conn, key.id, disabled)
         return ApiKey(key.id, key.name, disabled, key.created_at, key.last_used_at)
 
     async def verify(self, conn: AsyncConnection, secret: str) -> tuple[str, str]:
         """(user id, key id) of an enabled key; raises :class:`ApiKeyRefused` otherwise."""
-        table = self._table
         if not 0 < len(secret) <= MAX_KEY_LENGTH:
             raise ApiKeyRefused()
-        row = (
-            await conn.execute(
-                select(table.c.id, table.c.user_id, table.c.disabled).where(
-                    table.c.hash == hash_token(secret)
-                )
-            )
-        ).first()
+        row = await self._rows.by_digest(conn, hash_token(secret))
         if row is None or row.disabled:
             raise ApiKeyRefused()
-        await conn.execute(
-            update(table).where(table.c.id == row.id).values(last_used_at=self._clock())
-        )
+        await self._rows.used(conn, row.id, self._clock())
         return row.user_id, row.id
