@@ -1,20 +1,19 @@
 """Access tokens: JWTs signed by PyJWT with the project's signing key, verified strictly.
 
-The token's header names its key (``kid``); the key is looked up in the in-memory key set
-only (:mod:`bastion.auth.keys`), and the algorithm is the key's, never the token's: a header
-``alg`` other than the key's is refused before PyJWT runs, so an RSA public key can never be
-used as an HMAC secret. Headers naming other keys (``jku``, ``x5u``, ``jwk``, ``x5c``) are
-ignored. PyJWT's defaults are not safe (no claim is required, a string ``exp`` passes), so
-verification requires every claim we rely on, checks their types, and reads the time from the
-injected clock (30 s of skew allowed): ``iat`` and ``nbf`` (when present) may not be ahead of
-it, and ``exp`` may not lie further after ``iat`` than the lifetime of the token's kind (the
-configured access-token lifetime; a year for node tokens), so a token signed with a leaked or
-legacy key cannot be made to last. The compact form is checked before PyJWT sees it.
+Verification takes the steps every JWT takes (:mod:`bastion.auth.jwt_checks`: the compact
+form and length cap first, the header only choosing, PyJWT with every claim required), with
+this module's policy: the header's ``kid`` is looked up in the in-memory key set only
+(:mod:`bastion.auth.keys`) and its ``alg`` must be that key's one algorithm, so an RSA public
+key can never be used as an HMAC secret; ``aud`` is strict (exactly ours). Beyond what PyJWT
+checks, the claims' types are checked and the time is read from the injected clock (30 s of
+skew allowed): ``iat`` and ``nbf`` (when present) may not be ahead of it, and ``exp`` may not
+lie further after ``iat`` than the lifetime of the token's kind (the configured access-token
+lifetime; a year for node tokens), so a token signed with a leaked or legacy key cannot be
+made to last.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,12 +22,17 @@ from typing import Any
 
 import jwt
 
+from bastion.auth.jwt_checks import (
+    JwtRefused,
+    decode,
+    header_alg,
+    header_kid,
+    unverified_header,
+)
 from bastion.auth.keys import KeySet
 from bastion.auth.token_times import LEEWAY_SECONDS, LONGEST_LIFETIME
 from bastion.tools.clock import Clock
 
-MAX_TOKEN_LENGTH = 8192
-_COMPACT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 VERIFIED_CACHE_SIZE = 10_000
 _REQUIRED = ["iss", "aud", "sub", "iat", "exp", "jti", "typ"]
 ACCESS = "access"
@@ -58,11 +62,6 @@ class AccessClaims:
     token_id: str
     node_type: str | None = None  # the type of a node token's node
     not_before: int | None = None  # ``nbf``: Bastion signs none, but honours one it finds
-
-
-def looks_like_jwt(token: str) -> bool:
-    """Three base64url parts within the length cap: worth handing to the JWT library."""
-    return len(token) <= MAX_TOKEN_LENGTH and _COMPACT.match(token) is not None
 
 
 class AccessTokens:
@@ -162,38 +161,25 @@ class AccessTokens:
 
     def _verify_signed(self, token: str) -> tuple[str | None, AccessClaims]:
         """Check form, key, signature and claims (all but time) of a token not seen before."""
-        if not looks_like_jwt(token):
-            raise TokenRefused(INVALID)
         try:
-            header = jwt.get_unverified_header(token)
-        except (jwt.PyJWTError, ValueError, TypeError, RecursionError):
-            raise TokenRefused(INVALID) from None
-        kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
-            raise TokenRefused(INVALID)
-        key = self._keys.verifying_key(kid)
-        # Exact match with the key's one algorithm: "none" in any casing, HS256 over an
-        # asymmetric key, RS256 over an Ed25519 one all stop here.
-        if key is None or header.get("alg") != key.algorithm:
-            raise TokenRefused(INVALID)
-        try:
-            payload = jwt.decode(
+            header = unverified_header(token)
+            kid = header_kid(header)
+            key = self._keys.verifying_key(kid)
+            if key is None:
+                raise TokenRefused(INVALID)
+            # Exact match with the key's one algorithm: "none" in any casing, HS256 over an
+            # asymmetric key, RS256 over an Ed25519 one all stop here.
+            header_alg(header, (key.algorithm,))
+            payload = decode(
                 token,
                 key.verifier,
-                algorithms=[key.algorithm],
+                key.algorithm,
                 audience=self.audience,
                 issuer=self.issuer,
-                options={
-                    "require": _REQUIRED,
-                    "strict_aud": True,
-                    # Time is checked below against the injected clock.
-                    "verify_exp": False,
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                    "enforce_minimum_key_length": True,
-                },
+                require=_REQUIRED,
+                strict_aud=True,  # our tokens name exactly one audience: ours
             )
-        except (jwt.PyJWTError, ValueError, TypeError, RecursionError):
+        except JwtRefused:
             raise TokenRefused(INVALID) from None
         exp, iat, kind = payload.get("exp"), payload.get("iat"), payload.get("typ")
         nbf = payload.get("nbf")

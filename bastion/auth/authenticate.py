@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bastion.auth.access_tokens import MAX_TOKEN_LENGTH, AccessTokens, TokenRefused
+from bastion.auth.access_tokens import AccessTokens, TokenRefused
+from bastion.auth.jwt_checks import MAX_TOKEN_LENGTH
 from bastion.auth.node_tokens import NodeTokens
 from bastion.auth.root_tokens import PREFIX as ROOT_PREFIX
 from bastion.auth.root_tokens import RootTokens

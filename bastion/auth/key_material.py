@@ -29,7 +29,7 @@ from bastion.errors import ProjectError
 ALGORITHMS: tuple[SigningAlgorithm, ...] = get_args(SigningAlgorithm)
 KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 RSA_BITS = 3072  # NIST SP 800-57: 2048 bits are fine until 2030, 3072 beyond
-MIN_RSA_BITS = 2048
+MIN_RSA_BITS = 2048  # PyJWT's floor (enforce_minimum_key_length), for any RSA key we trust
 HMAC_BYTES = 32
 
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from bastion.model.auth_names import AUTH_ROOT_FIELDS
 from bastion.model.plural import plural_word
 
 TYPE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
@@ -34,35 +35,11 @@ RESERVED_TYPE_NAMES = frozenset(
     }
     | SCALAR_NAMES
 )
-RESERVED_ROOT_FIELDS = frozenset(
-    {
-        "viewer",
-        "node",
-        "loginEmailPassword",
-        "loginUser",
-        "registerUserEmailPassword",
-        "refreshToken",
-        "refreshAuthToken",
-        "logout",
-        "logoutAll",
-        "logoutUser",
-        "changePassword",
-        "loginAnonymous",
-        "loginApiKey",
-        "loginCustomToken",
-        "linkIdentity",
-        "createApiKey",
-        "apiKeys",
-        "deleteApiKey",
-        "disableApiKey",
-        "enableApiKey",
-        "revokeSession",
-        "revokeSessions",
-        "deactivateUser",
-        "activateUser",
-        "auditEvents",
-    }
-)
+# `node` is the engine's; the others are the auth contract's. All but `changeEmail`, which came
+# after this list and was never added to it: a model type `ChangeEmail` generates the Query field
+# `changeEmail`, which does not meet the Mutation of that name, and such a model loads today.
+# Reserving it too would refuse that model, a change of behaviour left for its own issue.
+RESERVED_ROOT_FIELDS = frozenset({"node"} | (AUTH_ROOT_FIELDS.keys() - {"changeEmail"}))
 
 ENUM_VALUE_FORBIDDEN = frozenset({"true", "false", "null"})
 

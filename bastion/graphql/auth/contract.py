@@ -40,6 +40,7 @@ from bastion.graphql.auth.credentials import (
 from bastion.graphql.build import FieldMap, SchemaBuilder
 from bastion.graphql.context import Info, context_of
 from bastion.graphql.credential_limit import is_credential, mark_credential
+from bastion.model.auth_names import CREDENTIAL_FIELDS, PUBLIC_FIELDS
 from bastion.store import Node
 
 
@@ -196,42 +197,6 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
             description="Give the viewer another email address, proven by their password.",
         ),
     }
-
-
-# Fields anyone may call when `auth.require_login` is on: the ways to log in.
-PUBLIC_FIELDS = frozenset(
-    {
-        "loginEmailPassword",
-        "loginUser",
-        "registerUserEmailPassword",
-        "refreshToken",
-        "refreshAuthToken",
-        "logout",
-        "logoutUser",
-        "loginAnonymous",
-        "loginApiKey",
-        "loginCustomToken",
-        "viewer",
-    }
-)
-
-
-# Fields that carry a credential (a password, a token, a key): one per document.
-CREDENTIAL_FIELDS = frozenset(
-    {
-        "loginEmailPassword",
-        "loginUser",
-        "registerUserEmailPassword",
-        "refreshToken",
-        "refreshAuthToken",
-        "changePassword",
-        "changeEmail",
-        "loginAnonymous",
-        "loginApiKey",
-        "loginCustomToken",
-        "linkIdentity",
-    }
-)
 
 
 def mark_credential_fields(schema: GraphQLSchema) -> None:

@@ -42,15 +42,19 @@ def _user_key(name: str = "user_id") -> Column[str]:
     )
 
 
-def new_metadata() -> MetaData:
-    """An empty MetaData with Bastion's naming convention and its system tables."""
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+def _meta_table(metadata: MetaData) -> None:
+    # What Bastion remembers about this database, one text value per key: the model last
+    # synced (bastion.store.sync), whether the seed ran, the project record of derived secrets.
     Table(
         META_TABLE,
         metadata,
         Column("key", String(100), primary_key=True),
         Column("value", Text, nullable=False),
     )
+
+
+def _password_table(metadata: MetaData) -> None:
+    # One argon2id hash per user that has a password; the user's id is the key.
     Table(
         PASSWORD_TABLE,
         metadata,
@@ -63,6 +67,11 @@ def new_metadata() -> MetaData:
         Column("hash", Text, nullable=False),
         Column("updated_at", UTCDateTime, nullable=False),
     )
+
+
+def _session_tables(metadata: MetaData) -> None:
+    # A session and the rotating refresh tokens of its GraphQL clients: one table each,
+    # since a token belongs to one session and goes with it.
     Table(
         SESSION_TABLE,
         metadata,
@@ -103,6 +112,9 @@ def new_metadata() -> MetaData:
         Column("used_at", UTCDateTime, nullable=True),
         Index(f"ix_{REFRESH_TABLE}_session_id", "session_id"),
     )
+
+
+def _identity_table(metadata: MetaData) -> None:
     Table(
         IDENTITY_TABLE,
         metadata,
@@ -117,6 +129,10 @@ def new_metadata() -> MetaData:
         UniqueConstraint("provider", "subject"),
         Index(f"ix_{IDENTITY_TABLE}_user_id", "user_id"),
     )
+
+
+def _key_tables(metadata: MetaData) -> None:
+    # The long-lived credentials: users' API keys and the project's root tokens.
     Table(
         API_KEY_TABLE,
         metadata,
@@ -142,6 +158,9 @@ def new_metadata() -> MetaData:
         Column("last_used_at", UTCDateTime, nullable=True),
         Column("revoked_at", UTCDateTime, nullable=True),
     )
+
+
+def _login_failure_table(metadata: MetaData) -> None:
     Table(
         LOGIN_FAILURE_TABLE,
         metadata,
@@ -152,6 +171,9 @@ def new_metadata() -> MetaData:
         Column("last_failure_at", UTCDateTime, nullable=False),
         Column("locked_until", UTCDateTime, nullable=True),
     )
+
+
+def _audit_table(metadata: MetaData) -> None:
     Table(
         AUDIT_TABLE,
         metadata,
@@ -167,4 +189,20 @@ def new_metadata() -> MetaData:
         Column("session_id", String(64), nullable=True),
         Column("detail", Text, nullable=True),
     )
+
+
+def new_metadata() -> MetaData:
+    """An empty MetaData with Bastion's naming convention and its system tables."""
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # The order in which `metadata.tables` has always listed them.
+    for add_tables in (
+        _meta_table,
+        _password_table,
+        _session_tables,
+        _identity_table,
+        _key_tables,
+        _login_failure_table,
+        _audit_table,
+    ):
+        add_tables(metadata)
     return metadata
