@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-from sqlalchemy import Table
 
 from bastion.auth.access_tokens import AccessTokens
 from bastion.auth.accounts import Accounts
@@ -27,6 +25,8 @@ from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
 from bastion.auth.throttle import Throttle
 from bastion.store import Store
+from bastion.store.auth.audit import AuditRows
+from bastion.store.auth.meta import Evidence, MetaRows
 from bastion.store.auth.tables import (
     API_KEY_TABLE,
     AUDIT_TABLE,
@@ -66,7 +66,7 @@ class AuthServices:
     audit: Audit
     derived: DerivedSecrets
     # Tables whose rows show that the project was served before its derivation record.
-    evidence: tuple[Table, ...] = ()
+    evidence: Evidence = field(default_factory=Evidence)
 
     async def start(self) -> None:
         """Once the database is synced: read (or make) the project's derivation record, make
@@ -149,8 +149,9 @@ def build_auth(
     tables = store.tables.metadata.tables
     keys = signing_keys_for(project, clock, key, create=False)
     tokens = access_tokens_for(project, keys, clock)
-    audit = Audit(store.db, tables[AUDIT_TABLE], clock)
-    derived = DerivedSecrets(key, project.config.app_id, store.db, tables[META_TABLE], clock)
+    audit = Audit(store.db, AuditRows(tables[AUDIT_TABLE]), clock)
+    meta = MetaRows(tables[META_TABLE])
+    derived = DerivedSecrets(key, project.config.app_id, store.db, meta, clock)
     sessions = Sessions(
         store.db,
         {
@@ -220,9 +221,11 @@ def build_auth(
         throttle=throttle,
         audit=audit,
         derived=derived,
-        evidence=(
-            tables[SESSION_TABLE],
-            tables[ROOT_TOKEN_TABLE],
-            *(store.tables[name] for name in sorted(store.tables.by_type)),
+        evidence=Evidence(
+            (
+                tables[SESSION_TABLE],
+                tables[ROOT_TOKEN_TABLE],
+                *(store.tables[name] for name in sorted(store.tables.by_type)),
+            )
         ),
     )
