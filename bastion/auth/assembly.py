@@ -39,6 +39,7 @@ from bastion.store.auth.tables import (
     SESSION_TABLE,
 )
 from bastion.tools.clock import Clock
+from bastion.tools.events import EventHub
 
 if TYPE_CHECKING:  # imported when the provider is on: it makes an HTTP client
     from bastion.auth.providers.custom_token import CustomTokenVerifier
@@ -65,6 +66,8 @@ class AuthServices:
     throttle: Throttle
     audit: Audit
     derived: DerivedSecrets
+    # Where what the floor's state depends on is announced (bastion.auth.events).
+    events: EventHub
     # Tables whose rows show that the project was served before its derivation record.
     evidence: Evidence = field(default_factory=Evidence)
 
@@ -133,11 +136,17 @@ def access_tokens_for(project: AuthProject, keys: KeySet, clock: Clock) -> Acces
 
 
 def build_auth(
-    project: AuthProject, store: Store, clock: Clock, secret: bytes | None = None
+    project: AuthProject,
+    store: Store,
+    clock: Clock,
+    secret: bytes | None = None,
+    *,
+    events: EventHub,
 ) -> AuthServices:
     """Wire the services of ``project``; the secret is loaded (or made) unless given.
 
-    :meth:`AuthServices.start` must run once the database is synced.
+    Sessions announce their revocations on ``events``, to which the caller subscribes the
+    session-state cache. :meth:`AuthServices.start` must run once the database is synced.
     """
     config = project.config.auth
     # An injected secret gets the same length check as one from the environment or the file.
@@ -221,6 +230,7 @@ def build_auth(
         throttle=throttle,
         audit=audit,
         derived=derived,
+        events=events,
         evidence=Evidence(
             (
                 tables[SESSION_TABLE],
