@@ -173,6 +173,7 @@ def build_auth(
         clock,
         derived,
         audit,
+        events,
     )
     accounts = Accounts(
         store,
