@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-from sqlalchemy import Table
 
 from bastion.auth.access_tokens import AccessTokens
 from bastion.auth.accounts import Accounts
@@ -27,6 +25,8 @@ from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
 from bastion.auth.throttle import Throttle
 from bastion.store import Store
+from bastion.store.auth.audit import AuditRows
+from bastion.store.auth.meta import Evidence, MetaRows
 from bastion.store.auth.tables import (
     API_KEY_TABLE,
     AUDIT_TABLE,
@@ -39,6 +39,7 @@ from bastion.store.auth.tables import (
     SESSION_TABLE,
 )
 from bastion.tools.clock import Clock
+from bastion.tools.events import EventHub
 
 if TYPE_CHECKING:  # imported when the provider is on: it makes an HTTP client
     from bastion.auth.providers.custom_token import CustomTokenVerifier
@@ -65,8 +66,10 @@ class AuthServices:
     throttle: Throttle
     audit: Audit
     derived: DerivedSecrets
+    # Where what the floor's state depends on is announced (bastion.auth.events).
+    events: EventHub
     # Tables whose rows show that the project was served before its derivation record.
-    evidence: tuple[Table, ...] = ()
+    evidence: Evidence = field(default_factory=Evidence)
 
     async def start(self) -> None:
         """Once the database is synced: read (or make) the project's derivation record, make
@@ -133,11 +136,17 @@ def access_tokens_for(project: AuthProject, keys: KeySet, clock: Clock) -> Acces
 
 
 def build_auth(
-    project: AuthProject, store: Store, clock: Clock, secret: bytes | None = None
+    project: AuthProject,
+    store: Store,
+    clock: Clock,
+    secret: bytes | None = None,
+    *,
+    events: EventHub,
 ) -> AuthServices:
     """Wire the services of ``project``; the secret is loaded (or made) unless given.
 
-    :meth:`AuthServices.start` must run once the database is synced.
+    Sessions announce their revocations on ``events``, to which the caller subscribes the
+    session-state cache. :meth:`AuthServices.start` must run once the database is synced.
     """
     config = project.config.auth
     # An injected secret gets the same length check as one from the environment or the file.
@@ -149,8 +158,9 @@ def build_auth(
     tables = store.tables.metadata.tables
     keys = signing_keys_for(project, clock, key, create=False)
     tokens = access_tokens_for(project, keys, clock)
-    audit = Audit(store.db, tables[AUDIT_TABLE], clock)
-    derived = DerivedSecrets(key, project.config.app_id, store.db, tables[META_TABLE], clock)
+    audit = Audit(store.db, AuditRows(tables[AUDIT_TABLE]), clock)
+    meta = MetaRows(tables[META_TABLE])
+    derived = DerivedSecrets(key, project.config.app_id, store.db, meta, clock)
     sessions = Sessions(
         store.db,
         {
@@ -163,6 +173,7 @@ def build_auth(
         clock,
         derived,
         audit,
+        events,
     )
     accounts = Accounts(
         store,
@@ -220,9 +231,12 @@ def build_auth(
         throttle=throttle,
         audit=audit,
         derived=derived,
-        evidence=(
-            tables[SESSION_TABLE],
-            tables[ROOT_TOKEN_TABLE],
-            *(store.tables[name] for name in sorted(store.tables.by_type)),
+        events=events,
+        evidence=Evidence(
+            (
+                tables[SESSION_TABLE],
+                tables[ROOT_TOKEN_TABLE],
+                *(store.tables[name] for name in sorted(store.tables.by_type)),
+            )
         ),
     )

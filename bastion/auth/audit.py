@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from bastion.store.auth.audit import AuditQuery, AuditRow, AuditRows
 from bastion.store.database import Database
 from bastion.tools.clock import Clock
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 MAX_AGENT_LENGTH = 256
 # Refusals and throttling come in floods: one event per (who, what) per window, counted.
@@ -76,34 +77,34 @@ class AuditEvent:
 class Audit:
     """Write and read the audit table of one project."""
 
-    def __init__(self, db: Database, table: Table, clock: Clock) -> None:
+    def __init__(self, db: Database, rows: AuditRows, clock: Clock) -> None:
         self._db = db
-        self._table = table
+        self._rows = rows
         self._clock = clock
         self._sampled: dict[tuple[str | None, ...], tuple[float, int]] = {}
 
-    def _row(self, event: AuditEvent) -> dict[str, Any]:
+    def _row(self, event: AuditEvent) -> AuditRow:
         agent = event.user_agent[:MAX_AGENT_LENGTH] if event.user_agent else None
-        return {
-            "at": self._clock(),
-            "type": event.type.value,
-            "security": event.security,
-            "user_id": event.user_id,
-            "provider": event.provider,
-            "ip": event.ip,
+        return AuditRow(
+            at=self._clock(),
+            type=event.type.value,
+            security=event.security,
+            user_id=event.user_id,
+            provider=event.provider,
+            ip=event.ip,
             # Text a client sent: kept only when it can be stored as it is.
-            "user_agent": agent if agent is None or _storable(agent) else None,
-            "session_id": event.session_id,
-            "detail": json.dumps(event.detail, sort_keys=True) if event.detail else None,
-        }
+            user_agent=agent if agent is None or _storable(agent) else None,
+            session_id=event.session_id,
+            detail=json.dumps(event.detail, sort_keys=True) if event.detail else None,
+        )
 
     async def record(self, event: AuditEvent, conn: AsyncConnection | None = None) -> None:
         """Write ``event``, in ``conn``'s transaction when given, else in one of its own."""
         if conn is not None:
-            await conn.execute(insert(self._table).values(**self._row(event)))
+            await self._rows.insert(conn, self._row(event))
             return
         async with self._db.write() as own:
-            await own.execute(insert(self._table).values(**self._row(event)))
+            await self._rows.insert(own, self._row(event))
 
     async def sampled(self, key: tuple[str | None, ...], event: AuditEvent) -> None:
         """An event that floods (refusals, throttling): the first of each window per ``key``
@@ -130,31 +131,20 @@ class Audit:
         before: int | None = None,
     ) -> list[AuditEvent]:
         """The newest ``limit`` events matching, newest first (or oldest first after ``after``)."""
-        table = self._table
-        query = select(table)
-        if types:
-            query = query.where(table.c.type.in_(list(types)))
-        if user_id is not None:
-            query = query.where(table.c.user_id == user_id)
-        if before is not None:
-            query = query.where(table.c.id < before)
-        if after is not None:
-            query = query.where(table.c.id > after).order_by(table.c.id.asc())
-        else:
-            query = query.order_by(table.c.id.desc())
+        query = AuditQuery(limit, types, user_id, after, before)
         async with self._db.read() as conn:
-            rows = (await conn.execute(query.limit(limit))).mappings().all()
+            rows = await self._rows.read(conn, query)
         return [
             AuditEvent(
-                type=AuditType(r["type"]),
-                user_id=r["user_id"],
-                provider=r["provider"],
-                ip=r["ip"],
-                user_agent=r["user_agent"],
-                session_id=r["session_id"],
-                detail=json.loads(r["detail"]) if r["detail"] else {},
-                id=r["id"],
-                at=r["at"],
+                type=AuditType(r.type),
+                user_id=r.user_id,
+                provider=r.provider,
+                ip=r.ip,
+                user_agent=r.user_agent,
+                session_id=r.session_id,
+                detail=json.loads(r.detail) if r.detail else {},
+                id=r.id,
+                at=r.at,
             )
             for r in rows
         ]

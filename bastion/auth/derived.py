@@ -23,16 +23,14 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Table, select
-from sqlalchemy.exc import IntegrityError
 
 from bastion.errors import ProjectError
+from bastion.store.auth.meta import Evidence, KeyTaken, MetaRows
 from bastion.store.database import Database
 from bastion.tools.clock import Clock
 
@@ -73,7 +71,9 @@ def _decoded(value: str) -> ProjectRecord:
 class DerivedSecrets:
     """The project's derivations from the server secret (usable once :meth:`load` ran)."""
 
-    def __init__(self, secret: bytes, app_id: str, db: Database, meta: Table, clock: Clock) -> None:
+    def __init__(
+        self, secret: bytes, app_id: str, db: Database, meta: MetaRows, clock: Clock
+    ) -> None:
         self._secret = secret
         self._app_id = app_id
         self._db = db
@@ -89,7 +89,7 @@ class DerivedSecrets:
             raise RuntimeError("DerivedSecrets.load() has not run: start the service first")
         return self._record
 
-    async def load(self, evidence: Sequence[Table]) -> ProjectRecord:
+    async def load(self, evidence: Evidence) -> ProjectRecord:
         """Read the project's record, making it on the first start.
 
         ``evidence`` are the tables whose rows show that the project was served before this
@@ -99,27 +99,20 @@ class DerivedSecrets:
             try:
                 self._record = await self._read_or_make(evidence)
                 break
-            except IntegrityError:
+            except KeyTaken:
                 continue
         self._keys.clear()
         return self.record
 
-    async def _read_or_make(self, evidence: Sequence[Table]) -> ProjectRecord:
-        meta = self._meta
+    async def _read_or_make(self, evidence: Evidence) -> ProjectRecord:
         async with self._db.write() as conn:
-            found = (
-                await conn.execute(select(meta.c.value).where(meta.c.key == RECORD_KEY))
-            ).scalar_one_or_none()
+            found = await self._meta.get(conn, RECORD_KEY)
             if found is not None:
                 return _decoded(found)
-            legacy = False
-            for table in evidence:
-                if (await conn.execute(select(1).select_from(table).limit(1))).first():
-                    legacy = True
-                    break
+            legacy = await evidence.found(conn)
             now: datetime = self._clock()
             record = ProjectRecord(secrets.token_bytes(SALT_BYTES), now.isoformat(), legacy)
-            await conn.execute(meta.insert().values(key=RECORD_KEY, value=_encoded(record)))
+            await self._meta.add(conn, RECORD_KEY, _encoded(record))
             return record
 
     def _key(self, purpose: str) -> bytes:

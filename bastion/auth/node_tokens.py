@@ -13,8 +13,6 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from bastion.auth.access_tokens import AccessClaims, AccessTokens
 from bastion.auth.sessions import STATE_TTL_SECONDS
 from bastion.auth.token_times import LONGEST_LIFETIME
@@ -22,6 +20,7 @@ from bastion.auth.viewer import Viewer, ViewerKind
 from bastion.errors import BadUserInput
 from bastion.model import Model
 from bastion.store import Store
+from bastion.store.auth.nodes import node_exists
 from bastion.store.ids import is_id
 
 DEFAULT_LIFETIME = 3600
@@ -74,11 +73,9 @@ class NodeTokens:
             return cached[0]
         assert self._store is not None
         table = self._store.tables[type_name]
-        query = select(table.c.id).where(table.c.id == node_id)
-        if type_name == "User":
-            query = query.where(table.c.isActive.is_(True))
         async with self._store.db.read() as conn:
-            alive = (await conn.execute(query)).first() is not None
+            # A user's token dies with the user's deactivation, as their sessions do.
+            alive = await node_exists(conn, table, node_id, active=type_name == "User")
         if len(self._cache) > 100_000:
             self._cache.clear()
         self._cache[key] = (alive, time.monotonic())

@@ -11,20 +11,17 @@ tokens of GraphQL sessions live in another table, so neither refresh accepts the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Row, Select, select, update
+from typing import TYPE_CHECKING
 
 from bastion.auth.audit import AuditEvent, AuditType
 from bastion.auth.sessions import RefreshRefused, Sessions, hash_token
+from bastion.auth.sessions.values import plausible
+from bastion.store.auth.sessions import TokenSessionRow
 from bastion.store.database import Database
 from bastion.tools.clock import Clock
 
-MAX_TOKEN_LENGTH = 200
-
-
-def _plausible(token: str) -> bool:
-    return 0 < len(token) <= MAX_TOKEN_LENGTH
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 @dataclass(frozen=True)
@@ -41,26 +38,19 @@ class SessionTokens:
     def __init__(self, db: Database, sessions: Sessions, clock: Clock) -> None:
         self._db = db
         self._sessions = sessions
-        self._table = sessions.tables["session"]
-        self._users = sessions.tables["user"]
+        self._rows = sessions.rows
         self._clock = clock
 
     async def owner(self, token: str) -> SessionOwner:
         """The live session of ``token``; raises :class:`RefreshRefused` otherwise."""
         async with self._db.read() as conn:
-            row = (await conn.execute(self._query(token))).first() if _plausible(token) else None
-        return self._check(row)
+            return self._check(await self._find(conn, token))
 
     async def refresh(self, token: str, ip: str | None = None) -> str:
         """A new access token of the session; the session token itself stays the same."""
         async with self._db.write() as conn:
-            row = (await conn.execute(self._query(token))).first() if _plausible(token) else None
-            owner = self._check(row)
-            await conn.execute(
-                update(self._table)
-                .where(self._table.c.id == owner.session_id)
-                .values(last_used_at=self._clock())
-            )
+            owner = self._check(await self._find(conn, token))
+            await self._rows.touch(conn, owner.session_id, self._clock())
             event = AuditEvent(
                 AuditType.REFRESH, user_id=owner.user_id, session_id=owner.session_id, ip=ip
             )
@@ -86,27 +76,14 @@ class SessionTokens:
         """
         return await self.end(token) or await self._sessions.end_by_refresh_token(token)
 
-    def _query(self, token: str) -> Select[Any]:
-        table, users = self._table, self._users
-        digest = hash_token(token)
-        return (
-            select(
-                table.c.id,
-                table.c.user_id,
-                table.c.revoked_at,
-                table.c.expires_at,
-                table.c.last_used_at,
-                users.c.isActive,
-            )
-            .join(users, users.c.id == table.c.user_id)
-            .where(table.c.token_hash == digest)
-        )
+    async def _find(self, conn: AsyncConnection, token: str) -> TokenSessionRow | None:
+        return await self._rows.by_token(conn, hash_token(token)) if plausible(token) else None
 
-    def _check(self, row: Row[Any] | None) -> SessionOwner:
+    def _check(self, row: TokenSessionRow | None) -> SessionOwner:
         if (
             row is None
             or row.revoked_at is not None
-            or not row.isActive
+            or not row.user_active
             or self._sessions.idle_end(row.last_used_at, row.expires_at) <= self._clock()
         ):
             raise RefreshRefused()

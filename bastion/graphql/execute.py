@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 from bastion.auth import ANONYMOUS, Viewer
 from bastion.auth.assembly import AuthServices
 from bastion.auth.audit import Audit, AuditEvent, AuditType
+from bastion.auth.events import UsersChanged
 from bastion.errors import BastionError, Code
 from bastion.graphql.caller import IN_PROCESS, Caller
 from bastion.graphql.context import RequestContext
@@ -243,7 +244,7 @@ class Executor:
                 committed = True
                 if self.auth is not None and transaction.was_used and not nested:
                     # A data write may have changed a user's row that sessions cache.
-                    self.auth.sessions.forget_all()
+                    self.auth.events.publish(UsersChanged())
         finally:
             if not committed:
                 await transaction.finish(commit=False)

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bastion.auth.audit import email_changed, switched
+from bastion.auth.events import UserChanged
 from bastion.errors import BadUserInput, NotFound
 from bastion.graphql.context import Info, RequestContext, context_of
 from bastion.graphql.settings import GraphQLConfig
@@ -19,6 +20,7 @@ from bastion.model.emails import EMAIL_FIELD, EMAIL_TYPE, email_key
 from bastion.permissions.compile import Forbidden
 from bastion.permissions.write_checks import check_writes, journal_for
 from bastion.store import Node, Page
+from bastion.tools.events import EventHub
 
 Resolver = Callable[..., Any]
 
@@ -142,7 +144,8 @@ def update(type_name: str) -> Resolver:
         await check_writes(context, journal)
         if email_changes and context.auth:
             await context.auth.audit.record(email_changed(id, context.viewer.kind), conn)
-            context.auth.sessions.forget_user(id)  # their cached row holds the old address
+            # Their cached row holds the old address: told once the write is committed.
+            context.after_commit.append(_announce(context.auth.events, UserChanged(id)))
         if type_name == "User" and "isActive" in data and context.auth:
             active = bool(data["isActive"])
             await context.auth.audit.record(switched(id, active, context.viewer.kind), conn)
@@ -153,6 +156,15 @@ def update(type_name: str) -> Resolver:
         return await _read_back(context, type_name, id)
 
     return resolve
+
+
+def _announce(events: EventHub, event: object) -> Callable[[], Awaitable[None]]:
+    """After-commit work that publishes ``event``: a change is told once it is true."""
+
+    async def publish() -> None:
+        events.publish(event)
+
+    return publish
 
 
 async def _changes_email(context: RequestContext, user_id: str, data: dict[str, Any]) -> bool:

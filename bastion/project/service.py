@@ -13,6 +13,8 @@ from graphql import GraphQLSchema, OperationDefinitionNode, parse
 
 from bastion.auth import SYSTEM
 from bastion.auth.assembly import AuthServices, build_auth
+from bastion.auth.events import SessionsEnded, UserChanged, UsersChanged
+from bastion.auth.sessions import Sessions
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
@@ -26,6 +28,7 @@ from bastion.project import Project
 from bastion.store import Store, SyncReport, open_store
 from bastion.store.seed_marker import is_seeded, mark_seeded
 from bastion.tools.clock import Clock, system_clock
+from bastion.tools.events import EventHub
 
 log = logging.getLogger("bastion")
 
@@ -42,6 +45,13 @@ def _fields_of(*hooks: Callable[[SchemaBuilder], FieldMap]) -> Callable[[SchemaB
     return fields
 
 
+def _follow_events(events: EventHub, sessions: Sessions) -> None:
+    """The session-state cache forgets what a committed change made stale, as it is told."""
+    events.subscribe(SessionsEnded, lambda ended: sessions.forget(ended.session_ids))
+    events.subscribe(UserChanged, lambda changed: sessions.forget_user(changed.user_id))
+    events.subscribe(UsersChanged, lambda _: sessions.forget_all())
+
+
 class Service:
     """Everything one project needs at run time."""
 
@@ -52,7 +62,10 @@ class Service:
         self.clock = clock
         emails = EmailRules(project.config.auth.emails.allow_mixed_scripts)
         self.store: Store = open_store(project.model, project.database_url, clock, emails)
-        self.auth: AuthServices = build_auth(project, self.store, clock, secret)
+        # Effects that cross floors: published by the floor that knows, wired here.
+        self.events = EventHub()
+        self.auth: AuthServices = build_auth(project, self.store, clock, secret, events=self.events)
+        _follow_events(self.events, self.auth.sessions)
         self.permissions = Permissions(self.store.reader, project.policies)
         self.functions = FunctionRuntime(project.functions, self.auth.node_tokens, clock)
         schema = build_schema(

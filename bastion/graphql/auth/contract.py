@@ -24,6 +24,7 @@ from graphql import (
 
 from bastion.auth.accounts import NewUser
 from bastion.auth.audit import AuditType
+from bastion.auth.events import UserChanged
 from bastion.auth.logins import LoggedIn
 from bastion.auth.throttle import LOGIN
 from bastion.graphql.auth.credentials import (
@@ -146,7 +147,7 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
         )
         # A credential change, as a new password is: every other session ends.
         await auth.sessions.end_all(user_id, keep=context.viewer.session_id)
-        auth.sessions.forget_user(user_id)  # this session's cached row holds the old address
+        auth.events.publish(UserChanged(user_id))  # this session's cached row holds the old address
         conn = await context.connection()
         return (await context.store.reader.by_ids(conn, "User", [user_id])).get(user_id)
 

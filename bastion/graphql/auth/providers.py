@@ -22,6 +22,7 @@ from graphql import (
     GraphQLObjectType,
 )
 
+from bastion.auth.events import UsersChanged
 from bastion.auth.providers.api_keys import ApiKey
 from bastion.graphql.auth.credentials import (
     STRING,
@@ -124,7 +125,7 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
             "token": input.get("token"),
         }
         await auth.logins.link(user_id, input["provider"], body, client_of(context))
-        auth.sessions.forget_all()  # the user's row (its email) may have changed
+        auth.events.publish(UsersChanged())  # the user's row (its email) may have changed
         return True
 
     async def create_api_key(_root: Any, info: Info, input: dict[str, str]) -> _CreatedKey:

@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from bastion.auth.accounts import NewUser
 from bastion.auth.authenticate import Authentication, bearer_token
+from bastion.auth.events import UsersChanged
 from bastion.auth.identities import PASSWORD, PROVIDERS
 from bastion.auth.logins import LoginClient, ProviderDisabled
 from bastion.auth.providers.api_keys import ApiKey
@@ -199,7 +200,7 @@ class StitchApi:
             auth = await self._viewer(request)
             assert auth.viewer.user_id is not None and auth.viewer.session_id is not None
             await logins.link(auth.viewer.user_id, provider, body, _client(request, body))
-            self._auth.sessions.forget_all()  # the user's row may have changed (its email)
+            self._auth.events.publish(UsersChanged())  # the user's row (its email) may have changed
             access = await self._auth.sessions.access_token(auth.viewer.session_id)
             if access is None:
                 raise invalid_session()

@@ -1,0 +1,32 @@
+"""What the authentication floor's state depends on, told as events once it is committed.
+
+Each event is a fact about the database, published (:class:`bastion.tools.events.EventHub`)
+after the transaction that made it true has committed, never before: a listener that reads
+the database on hearing it reads the new state. The composition root
+(:mod:`bastion.project.service`) subscribes the per-process session-state cache
+(:mod:`bastion.auth.sessions.cache`) to them; an event is a value, so that it can also be
+carried to other processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SessionsEnded:
+    """These sessions were revoked (a logout, a revocation, a refresh token used twice)."""
+
+    session_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UserChanged:
+    """The row of this user changed (their email, say): what was read of it is stale."""
+
+    user_id: str
+
+
+@dataclass(frozen=True)
+class UsersChanged:
+    """Rows of ``User`` may have changed (a data write, a linked identity): which, unknown."""

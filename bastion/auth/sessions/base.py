@@ -1,0 +1,67 @@
+"""What every part of :class:`bastion.auth.sessions.Sessions` works with."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from bastion.auth.access_tokens import AccessTokens
+from bastion.auth.audit import Audit
+from bastion.auth.derived import DerivedSecrets
+from bastion.auth.events import SessionsEnded
+from bastion.auth.sessions.values import SessionState
+from bastion.auth.settings import AuthConfig
+from bastion.store.auth.refresh_tokens import RefreshTokenRows
+from bastion.store.auth.sessions import SessionRows
+from bastion.store.database import Database
+from bastion.tools.clock import Clock
+from bastion.tools.events import EventHub
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+
+
+class SessionsBase:
+    """The dependencies and the state the parts of :class:`Sessions` share."""
+
+    def __init__(
+        self,
+        db: Database,
+        tables: Mapping[str, Table],
+        tokens: AccessTokens,
+        config: AuthConfig,
+        clock: Clock,
+        derived: DerivedSecrets,
+        audit: Audit,
+        events: EventHub,
+    ) -> None:
+        """``tables`` are the ``session``, ``refresh`` and ``user`` tables; ``events`` is
+        where committed revocations are announced (:class:`SessionsEnded`)."""
+        self._db = db
+        self.audit = audit  # also the Stitch session tokens' (bastion.auth.session_tokens)
+        # The tables, for the auth modules whose statements have not moved to the store yet.
+        self.tables = tables
+        self.rows = SessionRows(tables["session"], tables["user"])
+        """The session rows' statements (the Stitch session tokens use them too)."""
+        self._refresh_rows = RefreshTokenRows(tables["refresh"], tables["session"], tables["user"])
+        self.tokens = tokens
+        self._config = config
+        self._clock = clock
+        self._derived = derived
+        self._events = events
+        # The state cache's (bastion.auth.sessions.cache): states with when they were read;
+        # loads in flight with the generation they began in; the generation, bumped by every
+        # revocation so that no read begun before it is cached.
+        self._cache: dict[str, tuple[SessionState, float]] = {}
+        self._pending: dict[str, tuple[int, asyncio.Future[SessionState | None]]] = {}
+        self._generation = 0
+
+    def announce_ended(self, session_ids: Sequence[str]) -> None:
+        """Tell whoever listens that the revocation of these sessions is committed.
+
+        Only after the commit: the session-state cache forgets them on hearing it, and what
+        it read before the commit (the sessions alive) would be read again and kept.
+        """
+        if session_ids:
+            self._events.publish(SessionsEnded(tuple(session_ids)))

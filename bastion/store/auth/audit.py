@@ -1,0 +1,87 @@
+"""The rows of the audit log: written one by one, read back newest first or as a feed.
+
+What an event is, and what of it may be kept, is :mod:`bastion.auth.audit`'s business; a row
+arrives here ready to be stored (``detail`` already JSON, a client's text already checked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One row of the audit table (``id`` is given by the database)."""
+
+    at: datetime
+    type: str
+    security: bool
+    user_id: str | None = None
+    provider: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    session_id: str | None = None
+    detail: str | None = None  # JSON
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which rows to read: all of ``types`` (or any type), of ``user_id`` (or anyone's),
+    with ids after ``after`` and before ``before``; at most ``limit``."""
+
+    limit: int = 50
+    types: Sequence[str] = ()
+    user_id: str | None = None
+    after: int | None = None
+    before: int | None = None
+
+
+class AuditRows:
+    """The statements over the audit table."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    async def insert(self, conn: AsyncConnection, row: AuditRow) -> None:
+        """Write ``row`` (its ``id`` is ignored: the database numbers the rows)."""
+        values = asdict(row)
+        del values["id"]
+        await conn.execute(insert(self._table).values(**values))
+
+    async def read(self, conn: AsyncConnection, query: AuditQuery) -> list[AuditRow]:
+        """The rows ``query`` names: the newest first, or the oldest first after ``after``
+        (a feed read forward from the last id it saw)."""
+        table = self._table
+        statement = select(table)
+        if query.types:
+            statement = statement.where(table.c.type.in_(list(query.types)))
+        if query.user_id is not None:
+            statement = statement.where(table.c.user_id == query.user_id)
+        if query.before is not None:
+            statement = statement.where(table.c.id < query.before)
+        if query.after is not None:
+            statement = statement.where(table.c.id > query.after).order_by(table.c.id.asc())
+        else:
+            statement = statement.order_by(table.c.id.desc())
+        rows = (await conn.execute(statement.limit(query.limit))).mappings().all()
+        return [
+            AuditRow(
+                at=r["at"],
+                type=r["type"],
+                security=r["security"],
+                user_id=r["user_id"],
+                provider=r["provider"],
+                ip=r["ip"],
+                user_agent=r["user_agent"],
+                session_id=r["session_id"],
+                detail=r["detail"],
+                id=r["id"],
+            )
+            for r in rows
+        ]

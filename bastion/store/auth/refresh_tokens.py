@@ -1,0 +1,126 @@
+"""The rows of the rotating refresh tokens of GraphQL sessions, stored as SHA-256 digests.
+
+A refresh token works once. Which of several parallel refreshes of one token wins is decided
+here, by the database, with a conditional UPDATE (:meth:`RefreshTokenRows.claim`): exactly
+one of them marks the row used, whatever the number of processes. What a refused or repeated
+use means (reuse detection, the grace interval) is :mod:`bastion.auth.sessions`' business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+@dataclass(frozen=True)
+class RefreshTokenRow:
+    """A refresh token's row, with what its session and its user say."""
+
+    session_id: str
+    used_at: datetime | None
+    expires_at: datetime
+    user_id: str
+    session_end: datetime  # the session's absolute end
+    revoked_at: datetime | None  # the session's revocation
+    device_id: str | None
+    user_data: str | None  # JSON
+    user_active: bool
+
+
+class RefreshTokenRows:
+    """The statements over the refresh-token table."""
+
+    def __init__(self, refresh: Table, sessions: Table, users: Table) -> None:
+        self._refresh = refresh
+        self._sessions = sessions
+        self._users = users
+
+    async def insert(
+        self,
+        conn: AsyncConnection,
+        digest: str,
+        session_id: str,
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> None:
+        """Write an unused refresh token of the session."""
+        await conn.execute(
+            self._refresh.insert().values(
+                hash=digest,
+                session_id=session_id,
+                created_at=created_at,
+                expires_at=expires_at,
+                used_at=None,
+            )
+        )
+
+    async def claim(self, conn: AsyncConnection, digest: str, now: datetime) -> bool:
+        """Mark the token used at ``now`` if it is unused and unexpired; whether this call did.
+
+        One conditional UPDATE: among parallel claims of one token, exactly one is True.
+        """
+        refresh = self._refresh
+        claimed = await conn.execute(
+            update(refresh)
+            .where(
+                refresh.c.hash == digest,
+                refresh.c.used_at.is_(None),
+                refresh.c.expires_at > now,
+            )
+            .values(used_at=now)
+        )
+        return claimed.rowcount == 1
+
+    async def load(self, conn: AsyncConnection, digest: str) -> RefreshTokenRow | None:
+        """The token's row with its session's and its user's, or None when it is unknown."""
+        refresh, sessions, users = self._refresh, self._sessions, self._users
+        row = (
+            await conn.execute(
+                select(
+                    refresh.c.session_id,
+                    refresh.c.used_at,
+                    refresh.c.expires_at,
+                    sessions.c.user_id,
+                    sessions.c.expires_at.label("session_end"),
+                    sessions.c.revoked_at,
+                    sessions.c.device_id,
+                    sessions.c.user_data,
+                    users.c.isActive,
+                )
+                .join(sessions, sessions.c.id == refresh.c.session_id)
+                .join(users, users.c.id == sessions.c.user_id)
+                .where(refresh.c.hash == digest)
+            )
+        ).first()
+        if row is None:
+            return None
+        return RefreshTokenRow(
+            session_id=row.session_id,
+            used_at=row.used_at,
+            expires_at=row.expires_at,
+            user_id=row.user_id,
+            session_end=row.session_end,
+            revoked_at=row.revoked_at,
+            device_id=row.device_id,
+            user_data=row.user_data,
+            user_active=bool(row.isActive),
+        )
+
+    async def expiry(self, conn: AsyncConnection, digest: str) -> datetime | None:
+        """When the token stops working, or None when it is unknown."""
+        refresh = self._refresh
+        found: datetime | None = (
+            await conn.execute(select(refresh.c.expires_at).where(refresh.c.hash == digest))
+        ).scalar_one_or_none()
+        return found
+
+    async def session_of(self, conn: AsyncConnection, digest: str) -> str | None:
+        """The id of the token's session, or None when it is unknown."""
+        refresh = self._refresh
+        found: str | None = (
+            await conn.execute(select(refresh.c.session_id).where(refresh.c.hash == digest))
+        ).scalar_one_or_none()
+        return found
