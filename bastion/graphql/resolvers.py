@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bastion.auth.audit import email_changed, switched
-from bastion.auth.events import UserChanged
+from bastion.auth.events import SessionsEnded, UserChanged
 from bastion.errors import BadUserInput, NotFound
 from bastion.graphql.context import Info, RequestContext, context_of
 from bastion.graphql.settings import GraphQLConfig
@@ -145,20 +145,23 @@ def update(type_name: str) -> Resolver:
         if email_changes and context.auth:
             await context.auth.audit.record(email_changed(id, context.viewer.kind), conn)
             # Their cached row holds the old address: told once the write is committed.
-            context.after_commit.append(_announce(context.auth.events, UserChanged(id)))
+            context.after_commit.append(announce(context.auth.events, UserChanged(id)))
         if type_name == "User" and "isActive" in data and context.auth:
             active = bool(data["isActive"])
             await context.auth.audit.record(switched(id, active, context.viewer.kind), conn)
             if not active:
                 # Deactivated through the API as through the CLI: its sessions end, so that
                 # activating it again does not bring old tokens back to life.
-                await context.auth.sessions.end_all_in(conn, id)
+                ended = await context.auth.sessions.end_all_in(conn, id)
+                context.after_commit.append(
+                    announce(context.auth.events, SessionsEnded(tuple(ended)))
+                )
         return await _read_back(context, type_name, id)
 
     return resolve
 
 
-def _announce(events: EventHub, event: object) -> Callable[[], Awaitable[None]]:
+def announce(events: EventHub, event: object) -> Callable[[], Awaitable[None]]:
     """After-commit work that publishes ``event``: a change is told once it is true."""
 
     async def publish() -> None:

@@ -131,7 +131,7 @@ class ApiKeys:
         async with self._store.db.write() as conn:
             key = await self.delete(conn, user_id, key_id)
             ended = await self._sessions.end_by_credential_in(conn, key.id)
-        self._sessions.forget(ended)
+        self._sessions.announce_ended(ended)
         return key
 
     async def set_disabled_for(self, user_id: str, key_id: str, disabled: bool) -> ApiKey:
@@ -139,7 +139,7 @@ class ApiKeys:
         async with self._store.db.write() as conn:
             key = await self.set_disabled(conn, user_id, key_id, disabled)
             ended = await self._sessions.end_by_credential_in(conn, key.id) if disabled else []
-        self._sessions.forget(ended)
+        self._sessions.announce_ended(ended)
         return key
 
     # -- server keys ----------------------------------------------------------------------
@@ -172,7 +172,7 @@ class ApiKeys:
                 raise NotFound(f"No server API key named {name!r}")
             ended = await self._sessions.end_all_in(conn, user_id)
             await self._store.writer.delete(conn, "User", user_id)
-        self._sessions.forget(ended)
+        self._sessions.announce_ended(ended)
 
     # -- within a caller's transaction ----------------------------------------------------
 

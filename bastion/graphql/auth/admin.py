@@ -24,6 +24,7 @@ from graphql import (
 )
 
 from bastion.auth.audit import AuditEvent
+from bastion.auth.events import SessionsEnded
 from bastion.errors import BadUserInput
 from bastion.graphql import resolvers
 from bastion.graphql.build import FieldMap, SchemaBuilder
@@ -144,8 +145,12 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
         assert context.auth is not None
         await resolvers.visible(context, _USER, userId)  # NOT_FOUND for an unknown user
         conn = await context.connection()
-        # Forgotten from the session cache when the executor commits the mutation.
-        return len(await context.auth.sessions.end_all_in(conn, userId))
+        ended = await context.auth.sessions.end_all_in(conn, userId)
+        # Told (and forgotten from the session cache) once the mutation is committed.
+        context.after_commit.append(
+            resolvers.announce(context.auth.events, SessionsEnded(tuple(ended)))
+        )
+        return len(ended)
 
     return {
         "deactivateUser": set_active(
