@@ -96,6 +96,15 @@ def make_project(tmp_path: Path) -> Callable[..., Project]:
     return make
 
 
+def unauthenticated(body: dict[str, Any]) -> str | None:
+    """The reason of the one UNAUTHENTICATED error of a response, if that is what it is."""
+    errors = body.get("errors", [])
+    if len(errors) != 1 or errors[0].get("extensions", {}).get("code") != "UNAUTHENTICATED":
+        return None
+    reason: str = errors[0]["extensions"]["reason"]
+    return reason
+
+
 class GraphQLClient:
     """An httpx client bound to one in-process app, with a GraphQL helper."""
 

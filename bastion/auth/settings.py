@@ -136,10 +136,33 @@ class AuthConfig(Section):
     access_token_lifetime: Annotated[int, Field(ge=10, le=DAY)] = 1800
     refresh_token_lifetime: Annotated[int, Field(ge=60, le=365 * DAY)] = 30 * DAY
     session_max_lifetime: Annotated[int, Field(ge=60, le=3650 * DAY)] = 90 * DAY
-    refresh_reuse_interval: Annotated[int, Field(ge=0, le=300)] = 0
+    refresh_reuse_interval: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=300,
+            description=(
+                "Seconds during which a refresh token presented again answers the same new "
+                "pair instead of ending the session as stolen: two tabs refreshing at once, or "
+                "a retry after an answer that never arrived. 0 makes every reuse a theft."
+            ),
+        ),
+    ] = 10
     renew_in_response_header: bool = True
     # Stitch's mode: every operation but the login fields needs a logged-in viewer.
     require_login: bool = False
+    invalid_token: Annotated[
+        Literal["refuse", "anonymous"],
+        Field(
+            description=(
+                "What a request whose access token is refused (expired, revoked, forged) gets: "
+                "`refuse` answers UNAUTHENTICATED (HTTP 401 with "
+                "application/graphql-response+json) so that clients refresh and retry; "
+                "`anonymous` runs it as anonymous, as Graphcool did. Logins, refresh and "
+                "logout run either way."
+            )
+        ),
+    ] = "refuse"  # noqa: S105 - a mode, not a secret
     issuer: Annotated[str | None, Field(min_length=1, max_length=200)] = None
     providers: ProvidersConfig = ProvidersConfig()
     password_hash: PasswordHashConfig = PasswordHashConfig()

@@ -35,6 +35,7 @@ from bastion.functions.throttling import throttled
 from bastion.graphql.context import Info, context_of
 from bastion.graphql.credential_limit import mark_credential
 from bastion.graphql.errors import format_error
+from bastion.graphql.own_proof import mark_own_proof
 from bastion.model.names import names_for
 
 _ROOTS = ("Query", "Mutation")
@@ -102,7 +103,10 @@ def _add_resolver(
     field = root_type.fields[name]
     field.resolve = _resolver(function, runtime)
     if function.config.credential:
+        # A login of the project's own (a code, a password): like the built-in ones, one per
+        # document, and it runs whatever stale token the client still sends.
         mark_credential(field)
+        mark_own_proof(field)
         argument = function.config.account_argument(field.args)
         if argument is not None and argument not in field.args:
             raise ProjectError(

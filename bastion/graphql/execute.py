@@ -17,6 +17,7 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
     GraphQLSyntaxError,
@@ -47,6 +48,7 @@ from bastion.graphql.limits import (
 )
 from bastion.graphql.loaders import Loaders
 from bastion.graphql.meta_fields import names_meta_field
+from bastion.graphql.own_proof import proves_itself
 from bastion.graphql.settings import GraphQLConfig
 from bastion.graphql.visibility import executor_for, public_schema
 from bastion.permissions.compile import Permissions
@@ -186,6 +188,17 @@ class Executor:
             )
             raise RequestFailed([request_error(message)])
         return Prepared(checked, operation)
+
+    def proves_itself(self, prepared: Prepared) -> bool:
+        """Whether the operation asks only fields that prove who asks by their arguments
+        (logins, refresh, logout): those run even when the request's token was refused."""
+        root = self.schema.mutation_type if prepared.is_mutation else self.schema.query_type
+        fragments = {
+            d.name.value: d
+            for d in prepared.document.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
+        return proves_itself(root, prepared.operation.selection_set, fragments)
 
     async def execute(
         self,

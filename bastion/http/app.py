@@ -59,6 +59,7 @@ def create_app(
         service.executor,
         service.auth.authenticator.authenticate,
         max_body_bytes=project.config.http.max_body_bytes,
+        refuse_invalid_tokens=project.config.auth.invalid_token == "refuse",  # noqa: S105
     )
 
     @asynccontextmanager

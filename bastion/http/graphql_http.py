@@ -7,6 +7,13 @@
 - With ``application/graphql-response+json``, a request that fails before execution (parse,
   validation, variables) is 400; with ``application/json`` it is 200, as legacy clients expect.
   A body that is not a well-formed GraphQL request is 400 with either type.
+- A request whose access token is refused (expired, revoked, forged) is answered with one
+  error, ``extensions.code: UNAUTHENTICATED`` and the ``reason``, and nothing runs: standard
+  refresh links (Apollo's ErrorLink, urql's authExchange) refresh on that code and retry. The
+  status is 401 with ``WWW-Authenticate`` (RFC 6750) under ``application/graphql-response+json``
+  and 200 under ``application/json``, where only a 200 tells a client the body is GraphQL's.
+  Documents of logins, refresh and logout run anyway (:mod:`bastion.graphql.own_proof`), and
+  ``auth.invalid_token: anonymous`` runs every such request as anonymous instead (Graphcool).
 """
 
 from __future__ import annotations
@@ -34,6 +41,12 @@ MAX_BODY_BYTES = 1_000_000
 log = logging.getLogger("bastion.http")
 
 Authenticate = Callable[[str | None], Awaitable[Authentication]]
+
+_REFUSALS = {
+    "ACCESS_TOKEN_EXPIRED": "The access token has expired; refresh it",
+    "SESSION_REVOKED": "The session of this access token has ended; log in again",
+}
+_CHALLENGE = 'Bearer error="invalid_token"'
 
 
 def choose_media_type(accept: str | None) -> str | None:
@@ -120,11 +133,19 @@ def _auth_headers(auth: Authentication, outcome: Outcome) -> dict[str, str]:
         headers["Authorization"] = headers["X-Authorization"] = f"Bearer {auth.renewed_token}"
     if auth.refused:
         # The request ran as anonymous; tell the client why, so it can refresh or log in.
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        headers["WWW-Authenticate"] = _CHALLENGE
         outcome.body.setdefault("extensions", {})["authentication"] = {"code": auth.refused}
     # Responses may carry tokens or a user's data: no cache may keep them.
     headers["Cache-Control"] = "no-store"
     return headers
+
+
+def _unauthenticated(reason: str, strict: bool, media_type: str) -> Response:
+    """The answer to a request whose access token was refused: nothing of it ran."""
+    message = _REFUSALS.get(reason, "The access token is not valid")
+    error = request_error(message, Code.UNAUTHENTICATED, reason=reason)
+    headers = {"WWW-Authenticate": _CHALLENGE, "Cache-Control": "no-store"}
+    return _json({"errors": [error]}, 401 if strict else 200, media_type, headers)
 
 
 class GraphQLEndpoint:
@@ -136,13 +157,16 @@ class GraphQLEndpoint:
         authenticate: Authenticate,
         max_body_bytes: int = MAX_BODY_BYTES,
         on_refused_token: Callable[[Authentication], Response] | None = None,
+        refuse_invalid_tokens: bool = True,
     ) -> None:
         self.executor = executor
         self.authenticate = authenticate
         self.max_body_bytes = max_body_bytes
-        # Where a refused token must be an error rather than an anonymous request (the Stitch
-        # route answers 401 so that the SDKs refresh and retry).
+        # The Stitch route answers a refused token its own way (401 InvalidSession, on which
+        # the SDKs refresh and retry).
         self.on_refused_token = on_refused_token
+        # auth.invalid_token: False runs such requests as anonymous (Graphcool's way).
+        self.refuse_invalid_tokens = refuse_invalid_tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The endpoint as an ASGI app, so a route hands it every method: the ones it does not
@@ -190,8 +214,11 @@ class GraphQLEndpoint:
         if request.method == "GET" and prepared.is_mutation:
             raise _BadRequest(405, "Mutations must be sent with POST", {"Allow": "POST"})
         auth = await self.authenticate(request.headers.get("authorization"))
-        if auth.refused and self.on_refused_token is not None:
-            return self.on_refused_token(auth)
+        if auth.refused:
+            if self.on_refused_token is not None:
+                return self.on_refused_token(auth)
+            if self.refuse_invalid_tokens and not self.executor.proves_itself(prepared):
+                return _unauthenticated(auth.refused, strict, media_type)
         outcome = await self.executor.execute(
             prepared, variables, auth.viewer, caller=caller_of(request)
         )

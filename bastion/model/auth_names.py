@@ -32,9 +32,13 @@ class Role(Flag):
     """Callable before logging in: the ways to log in, and asking whether one is."""
     CREDENTIAL = auto()
     """Carries a password, a token or a key: at most one such field per document."""
+    OWN_PROOF = auto()
+    """Proves who asks by its own arguments (a password, a refresh token, a key), so it runs
+    whatever the ``Authorization`` header holds: a client whose access token has expired must
+    still be able to refresh it, log in again or log out."""
 
 
-_LOGIN = Role.PUBLIC | Role.CREDENTIAL
+_LOGIN = Role.PUBLIC | Role.CREDENTIAL | Role.OWN_PROOF
 
 AUTH_ROOT_FIELDS: Mapping[str, Role] = MappingProxyType(
     {
@@ -45,8 +49,8 @@ AUTH_ROOT_FIELDS: Mapping[str, Role] = MappingProxyType(
         "registerUserEmailPassword": _LOGIN,
         "refreshToken": _LOGIN,
         "refreshAuthToken": _LOGIN,
-        "logout": Role.PUBLIC,
-        "logoutUser": Role.PUBLIC,
+        "logout": Role.PUBLIC | Role.OWN_PROOF,
+        "logoutUser": Role.PUBLIC | Role.OWN_PROOF,
         "logoutAll": Role.NONE,
         # Proven by the password again: credentials, but only for a logged-in user.
         "changePassword": Role.CREDENTIAL,
@@ -77,3 +81,7 @@ CREDENTIAL_FIELDS = frozenset(
     name for name, role in AUTH_ROOT_FIELDS.items() if Role.CREDENTIAL in role
 )
 """The fields that carry a credential (a password, a token, a key)."""
+OWN_PROOF_FIELDS = frozenset(
+    name for name, role in AUTH_ROOT_FIELDS.items() if Role.OWN_PROOF in role
+)
+"""The fields that run whatever the ``Authorization`` header holds (see :attr:`Role.OWN_PROOF`)."""

@@ -18,14 +18,18 @@ from bastion.auth import SYSTEM
 from bastion.auth.derived import RECORD_KEY
 from bastion.auth.secret import load_secret
 from bastion.auth.sessions import hash_token
+from bastion.auth.settings import AuthConfig
 from bastion.project import Project
 from bastion.store.auth.tables import META_TABLE, ROOT_TOKEN_TABLE
 from bastion.tools.clock import FrozenClock
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, unauthenticated
 
 PASSWORD = "correct horse battery"
 SECRET = "s" * 64  # BASTION_SECRET of the tests that sign tokens by hand
 SIGNUP = {"providers": {"local-userpass": {"signup": True}}}
+REUSE_INTERVAL = AuthConfig().refresh_reuse_interval
+"""Seconds a used refresh token answers its successor again by default; reuse after it ends
+the session."""
 
 REGISTER = """
 mutation ($email: String!, $password: String!, $firstName: String, $username: String) {
@@ -115,20 +119,28 @@ class Auth:
         return await self.gql(REFRESH, {"token": token})
 
     async def viewer(self, token: str | None) -> dict[str, Any] | None:
-        """``viewer.user`` of a request carrying ``token`` (None: anonymous)."""
+        """``viewer.user`` of a request carrying ``token`` (None: anonymous, or the token
+        was refused)."""
         body = await self.gql(VIEWER, token=token)
+        if token is not None and unauthenticated(body) is not None:
+            return None
         assert "errors" not in body, body
         user: dict[str, Any] | None = body["data"]["viewer"]["user"]
         return user
 
     async def refused(self, token: str) -> str | None:
-        """The code a request with ``token`` was refused with, checking it ran as anonymous."""
+        """Why a request with ``token`` was refused (None: it was not), checking that a refused
+        one ran nothing and asked the client to refresh or log in."""
         response = await self.post(VIEWER, token=token)
         body = response.json()
-        assert body["data"] == {"viewer": {"user": None}}, body
-        code: str | None = body.get("extensions", {}).get("authentication", {}).get("code")
-        assert (code is None) == ("www-authenticate" not in response.headers)
-        return code
+        reason = unauthenticated(body)
+        assert (reason is None) == ("www-authenticate" not in response.headers), body
+        if reason is None:
+            assert body["data"] == {"viewer": {"user": None}}, body
+        else:
+            assert "data" not in body, body
+            assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+        return reason
 
 
 @pytest.fixture

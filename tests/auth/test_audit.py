@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bastion.store.auth.tables import AUDIT_TABLE
-from tests.auth.conftest import PASSWORD, Auth, error_code
+from bastion.tools.clock import FrozenClock
+from tests.auth.conftest import PASSWORD, REUSE_INTERVAL, Auth, error_code
 
 EVENTS = """query ($type: [String!], $user: ID) {
   auditEvents(type: $type, userId: $user) {
@@ -45,7 +46,7 @@ async def table_text(auth: Auth) -> str:
 
 
 async def test_logins_refreshes_and_reuse_are_recorded_without_secrets(
-    auth: Auth, caplog: pytest.LogCaptureFixture
+    auth: Auth, clock: FrozenClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     pair = await auth.register("ann@example.com")
@@ -57,7 +58,8 @@ async def test_logins_refreshes_and_reuse_are_recorded_without_secrets(
     )
     second = await auth.login_pair("ann@example.com")
     renewed = (await auth.refresh(second["refreshToken"]))["data"]["refreshToken"]["refreshToken"]
-    # The used refresh token again: reuse, a security event, and the session ends.
+    # The used refresh token again, after the reuse interval: a security event, the session ends.
+    clock.advance(REUSE_INTERVAL + 1)
     assert error_code(await auth.refresh(second["refreshToken"])) == "INVALID_REFRESH_TOKEN"
 
     found = [e for e in await events(auth) if e["type"] != "root_token_used"]

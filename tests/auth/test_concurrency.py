@@ -27,7 +27,10 @@ async def _refresh_rows(auth: Auth) -> int:
     return count
 
 
-async def test_strict_one_wins_and_the_repeats_end_the_session(auth: Auth) -> None:
+async def test_strict_one_wins_and_the_repeats_end_the_session(
+    auth_for: Callable[..., Any],
+) -> None:
+    auth = await auth_for(refresh_reuse_interval=0)  # strict: every repeat is a theft
     pair = await auth.register("ann@example.com")
     answers = await _refresh_at_once(auth, pair["refreshToken"])
     won = [a["data"]["refreshToken"] for a in answers if "errors" not in a]

@@ -15,7 +15,7 @@ import pytest
 from bastion.auth.secret import SECRET_ENV
 from bastion.project import Project
 from bastion.tools.clock import FrozenClock
-from tests.auth.conftest import SECRET, age, bearer, unbound_root_token
+from tests.auth.conftest import SECRET, age, bearer, unauthenticated, unbound_root_token
 from tests.conftest import GraphQLClient
 
 IS_ROOT = "{ viewer { isRoot } }"
@@ -23,6 +23,8 @@ IS_ROOT = "{ viewer { isRoot } }"
 
 async def is_root(client: GraphQLClient, token: str) -> bool:
     body = await client.gql(IS_ROOT, headers=bearer(token))
+    if unauthenticated(body) == "ACCESS_TOKEN_INVALID":
+        return False  # refused: not root, nor anybody
     return bool(body["data"]["viewer"]["isRoot"])
 
 

@@ -7,8 +7,18 @@ from typing import Any
 
 from sqlalchemy import event
 
+from bastion.http.graphql_http import GRAPHQL_RESPONSE
 from bastion.tools.clock import FrozenClock
-from tests.auth.conftest import LOGOUT, VIEWER, Auth
+from tests.auth.conftest import (
+    LOGIN,
+    LOGOUT,
+    PASSWORD,
+    REFRESH,
+    VIEWER,
+    Auth,
+    bearer,
+    unauthenticated,
+)
 
 
 async def test_anonymous_viewer(auth: Auth) -> None:
@@ -68,16 +78,95 @@ async def test_a_field_needing_a_user_does_not_stop_the_others(
     assert body == {"data": {"movie": None}}
 
 
-async def test_refused_tokens_say_why(auth_for: Callable[..., Any], clock: FrozenClock) -> None:
-    auth = await auth_for(access_token_lifetime=60)
+async def _revoked_and_broken(auth: Auth) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """A live pair, and tokens refused for each reason but expiry."""
     pair = await auth.register("ann@example.com")
     revoked = await auth.login_pair("ann@example.com")
     await auth.gql(LOGOUT, {"token": revoked["refreshToken"]})
-    for token, code in [
+    return pair, [
         ("garbage", "ACCESS_TOKEN_INVALID"),
         (pair["accessToken"][:-2], "ACCESS_TOKEN_INVALID"),
         (revoked["accessToken"], "SESSION_REVOKED"),
-    ]:
+    ]
+
+
+async def test_refused_tokens_are_unauthenticated_errors(
+    auth_for: Callable[..., Any], clock: FrozenClock
+) -> None:
+    auth = await auth_for(access_token_lifetime=60)
+    pair, refused = await _revoked_and_broken(auth)
+    refused.append((pair["accessToken"], "ACCESS_TOKEN_EXPIRED"))
+    for token, reason in refused:
+        if reason == "ACCESS_TOKEN_EXPIRED":
+            clock.advance(90)
+        for accept, status in [("application/json", 200), (GRAPHQL_RESPONSE, 401)]:
+            response = await auth.client.http.post(
+                "/graphql",
+                json={"query": VIEWER},
+                headers={**bearer(token), "Accept": accept},
+            )
+            # Nothing ran: one request error that standard refresh links recognise.
+            assert response.status_code == status, (reason, accept)
+            body = response.json()
+            assert list(body) == ["errors"] and len(body["errors"]) == 1, body
+            assert body["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED", "reason": reason}
+            assert body["errors"][0]["message"]
+            assert response.headers["content-type"].startswith(accept)
+            assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+            assert response.headers["cache-control"] == "no-store"
+            assert "authorization" not in response.headers
+            assert "x-authorization" not in response.headers
+
+
+async def test_a_refused_token_leaves_a_mutation_unrun(auth: Auth) -> None:
+    pair, refused = await _revoked_and_broken(auth)
+    for token, reason in refused:
+        response = await auth.post("mutation { logoutAll }", token=token)
+        assert unauthenticated(response.json()) == reason
+    assert await auth.viewer(pair["accessToken"]) is not None  # logoutAll never ran
+
+
+async def test_logins_refreshes_and_logouts_run_beside_a_refused_token(
+    auth_for: Callable[..., Any], clock: FrozenClock
+) -> None:
+    # What a client does once its token is refused must not be refused for that token:
+    # Apollo's and urql's refresh set-ups send the expired header along with the refresh.
+    auth = await auth_for(access_token_lifetime=60)
+    pair = await auth.register("ann@example.com")
+    clock.advance(90)
+    stale = pair["accessToken"]
+    assert await auth.refused(stale) == "ACCESS_TOKEN_EXPIRED"
+    refreshed = await auth.gql(REFRESH, {"token": pair["refreshToken"]}, token=stale)
+    fresh = refreshed["data"]["refreshToken"]
+    assert await auth.viewer(fresh["accessToken"]) is not None
+    login = await auth.gql(LOGIN, {"email": "ann@example.com", "password": PASSWORD}, token=stale)
+    assert login["data"]["loginEmailPassword"]["accessToken"]
+    typed = await auth.gql(
+        "fragment F on Mutation { logoutUser(input: {refreshToken: $t}) { success } }\n"
+        "mutation ($t: String) { __typename ...F }",
+        {"t": fresh["refreshToken"]},
+        token=stale,
+    )
+    assert typed["data"]["logoutUser"] == {"success": True}
+    assert await auth.refused(fresh["accessToken"]) == "SESSION_REVOKED"
+    # A document that asks anything else besides is refused whole.
+    mixed = await auth.gql(
+        "mutation ($t: String) { logoutUser(input: {refreshToken: $t}) { success } logoutAll }",
+        {"t": login["data"]["loginEmailPassword"]["refreshToken"]},
+        token=stale,
+    )
+    assert unauthenticated(mixed) == "ACCESS_TOKEN_EXPIRED"
+
+
+async def test_graphcools_invalid_token_is_no_token_by_one_setting(
+    auth_for: Callable[..., Any], clock: FrozenClock
+) -> None:
+    auth = await auth_for(access_token_lifetime=60, invalid_token="anonymous")
+    pair, refused = await _revoked_and_broken(auth)
+    refused.append((pair["accessToken"], "ACCESS_TOKEN_EXPIRED"))
+    for token, code in refused:
+        if code == "ACCESS_TOKEN_EXPIRED":
+            clock.advance(90)
         response = await auth.post(VIEWER, token=token)
         assert response.status_code == 200
         assert response.json() == {
@@ -86,12 +175,6 @@ async def test_refused_tokens_say_why(auth_for: Callable[..., Any], clock: Froze
         }
         assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
         assert "authorization" not in response.headers
-        assert "x-authorization" not in response.headers
-    clock.advance(90)
-    assert await auth.refused(pair["accessToken"]) == "ACCESS_TOKEN_EXPIRED"
-
-
-async def test_a_refused_token_beside_an_error(auth: Auth) -> None:
     # The top-level extensions sit beside errors and data of the anonymous run.
     response = await auth.post("mutation { logoutAll }", token="garbage")
     body = response.json()

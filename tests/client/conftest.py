@@ -99,6 +99,9 @@ def _serve(root: Path, **auth: object) -> Iterator[tuple[Server, Callable[[], No
         auth={
             "access_token_lifetime": LIFETIME,
             "providers": {"local-userpass": {"signup": True}},
+            # Strict reuse detection: a copied token used elsewhere is caught at once, without
+            # waiting out the default reuse interval (which tests/auth covers).
+            "refresh_reuse_interval": 0,
             **auth,
         },
     )

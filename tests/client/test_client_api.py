@@ -107,11 +107,13 @@ def test_logout_ends_the_session_and_forgets_the_tokens(server: Server, email: s
 
 
 def test_root_token_is_sent_as_is_and_never_dropped(server: Server) -> None:
-    # Root tokens (issue 6) are not served yet: the server runs the request as anonymous,
-    # and the client keeps the static token instead of treating that as an ended session.
+    # A root token the server does not know is refused; the client has nothing to refresh
+    # and keeps the static token instead of treating that as an ended session.
     with Client(server.url) as client:
         client.login_with_root_token("a-root-token-of-the-project")
-        assert client.viewer() is None
+        with pytest.raises(GraphQLError) as refused:
+            client.viewer()
+        assert refused.value.errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
         tokens = client.auth.tokens
         assert tokens is not None and tokens.root
     assert "a-root-token" not in (server.root / "serve.log").read_text()

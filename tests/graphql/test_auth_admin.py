@@ -14,7 +14,7 @@ import pytest
 from bastion import generate_auth_token
 from bastion.project import Project
 from bastion.tools.clock import FrozenClock
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, unauthenticated
 
 SCHEMA = """
 type Note {
@@ -92,9 +92,9 @@ async def test_deactivate_ends_sessions_and_activate_lets_the_user_back(admin: A
         "mutation($id: ID!) { deactivateUser(id: $id) { email isActive } }", id=ann["user"]["id"]
     )
     assert body["data"]["deactivateUser"] == {"email": "ann@example.com", "isActive": False}
-    # Her access token is anonymous now and her refresh token is dead.
+    # Her access token is refused now and her refresh token is dead.
     me = await admin.client.gql("{ viewer { user { id } } }", headers=bearer(ann["accessToken"]))
-    assert me["data"]["viewer"]["user"] is None
+    assert unauthenticated(me) == "SESSION_REVOKED"
     refresh = await admin.client.gql(
         "mutation($t: String!) { refreshToken(input: {refreshToken: $t}) { accessToken } }",
         {"t": ann["refreshToken"]},
@@ -121,7 +121,7 @@ async def test_deactivate_ends_sessions_and_activate_lets_the_user_back(admin: A
     assert me["data"]["viewer"]["user"] == {"email": "ann@example.com"}
     # Activation does not bring the old session back.
     me = await admin.client.gql("{ viewer { user { id } } }", headers=bearer(ann["accessToken"]))
-    assert me["data"]["viewer"]["user"] is None
+    assert unauthenticated(me) == "SESSION_REVOKED"
 
 
 async def test_revoke_sessions_ends_only_that_users_sessions(admin: Admin) -> None:
@@ -136,7 +136,7 @@ async def test_revoke_sessions_ends_only_that_users_sessions(admin: Admin) -> No
     assert body["data"]["revokeSessions"] == 2
     for token in (ann["accessToken"], second["loginEmailPassword"]["accessToken"]):
         me = await admin.client.gql("{ viewer { user { id } } }", headers=bearer(token))
-        assert me["data"]["viewer"]["user"] is None
+        assert unauthenticated(me) == "SESSION_REVOKED"
     bob_me = await admin.client.gql(
         "{ viewer { user { id } } }", headers=bearer(bob["accessToken"])
     )

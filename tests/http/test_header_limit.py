@@ -47,7 +47,7 @@ async def test_the_limit_is_set_in_bastion_yml(
     assert response.status_code == 431
 
 
-async def test_an_authorization_longer_than_any_token_is_no_token(
+async def test_an_authorization_longer_than_any_token_is_refused_unread(
     make_project: Callable[..., Project], client_for: Callable[..., Any]
 ) -> None:
     client = await client_for(make_project())
@@ -57,6 +57,10 @@ async def test_an_authorization_longer_than_any_token_is_no_token(
         headers={"authorization": "Bearer " + "a" * 9000},
     )
     assert response.json() == {
-        "data": {"viewer": {"user": None}},
-        "extensions": {"authentication": {"code": "ACCESS_TOKEN_INVALID"}},
+        "errors": [
+            {
+                "message": "The access token is not valid",
+                "extensions": {"code": "UNAUTHENTICATED", "reason": "ACCESS_TOKEN_INVALID"},
+            }
+        ]
     }

@@ -76,9 +76,10 @@ async def _register(client: GraphQLClient, email: str) -> tuple[str, str]:
 
 @pytest.fixture
 async def world(make_project: Callable[..., Project], client_for: Callable[..., Any]) -> World:
-    project = make_project(
-        SCHEMA, permissions=RULES, auth={"providers": {"local-userpass": {"signup": True}}}
-    )
+    # D's refused token runs as anonymous here (Graphcool's way), so that every cell of the
+    # matrix shows what the rules give it; by default it is refused whole (test_bypass.py).
+    auth = {"providers": {"local-userpass": {"signup": True}}, "invalid_token": "anonymous"}
+    project = make_project(SCHEMA, permissions=RULES, auth=auth)
     client: GraphQLClient = await client_for(project)
     tokens: dict[str, str | None] = {"anonymous": None}
     users: dict[str, str] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.conftest import unauthenticated
 from tests.stitch.conftest import APP, BASE, PASSWORD, Stitch, bearer
 
 LOGIN_FIELDS = "accessToken refreshToken accessTokenLifetime refreshTokenLifetime"
@@ -20,6 +21,8 @@ def _code(body: dict[str, Any]) -> str:
 
 async def _viewer_id(stitch: Stitch, token: str) -> str | None:
     body = await _gql(stitch, "{ viewer { user { id } } }", token)
+    if unauthenticated(body) is not None:
+        return None  # the token is refused
     user = body["data"]["viewer"]["user"]
     return user["id"] if user else None
 

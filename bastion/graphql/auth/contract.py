@@ -41,7 +41,8 @@ from bastion.graphql.auth.credentials import (
 from bastion.graphql.build import FieldMap, SchemaBuilder
 from bastion.graphql.context import Info, context_of
 from bastion.graphql.credential_limit import is_credential, mark_credential
-from bastion.model.auth_names import CREDENTIAL_FIELDS, PUBLIC_FIELDS
+from bastion.graphql.own_proof import mark_own_proof
+from bastion.model.auth_names import CREDENTIAL_FIELDS, OWN_PROOF_FIELDS, PUBLIC_FIELDS
 from bastion.store import Node
 
 
@@ -85,7 +86,9 @@ def query_fields(builder: SchemaBuilder) -> FieldMap:
 def mutation_fields(builder: SchemaBuilder) -> FieldMap:
     """Login, registration, refresh, logout, and changing the password or the email."""
     login = login_payload(builder)
-    refresh_input = input_type("refreshTokenInput", ("refreshToken",))
+    # Optional, as Slicknode declares it (its token may come from a cookie); a refresh without
+    # one is refused like a wrong one.
+    refresh_input = input_type("refreshTokenInput", (), ("refreshToken",))
     logout_payload = GraphQLObjectType(
         "logoutUserPayload",
         {
@@ -114,11 +117,17 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
         context, auth = credential_context(info)
         ip = context.caller.ip
         await auth.throttle.attempt(ip, LOGIN)
-        return as_payload(await auth.sessions.refresh(input["refreshToken"], ip))
+        return as_payload(await auth.sessions.refresh(input.get("refreshToken") or "", ip))
 
-    async def logout(_root: Any, info: Info, input: dict[str, str]) -> bool:
-        _, auth = credential_context(info)
-        return await auth.session_tokens.end_any(input["refreshToken"])
+    async def logout(_root: Any, info: Info, input: dict[str, str | None]) -> bool:
+        context, auth = credential_context(info)
+        token = input.get("refreshToken")
+        if token:
+            return await auth.session_tokens.end_any(token)
+        # No refresh token (Slicknode's clients send null once theirs has expired): the
+        # session of the access token sent, if it is a live one.
+        session_id = context.viewer.session_id
+        return bool(session_id) and await auth.sessions.end(session_id)
 
     async def logout_user(root: Any, info: Info, input: dict[str, str]) -> dict[str, bool]:
         return {"success": await logout(root, info, input)}
@@ -177,12 +186,12 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
         "refreshAuthToken": refresh_field,
         "logout": GraphQLField(
             GraphQLNonNull(GraphQLBoolean),
-            args=arg(input_type("logoutInput", ("refreshToken",))),
+            args=arg(input_type("logoutInput", (), ("refreshToken",))),
             resolve=logout,
         ),
         "logoutUser": GraphQLField(
             logout_payload,
-            args=arg(input_type("logoutUserInput", ("refreshToken",))),
+            args=arg(input_type("logoutUserInput", (), ("refreshToken",))),
             resolve=logout_user,
         ),
         "logoutAll": GraphQLField(GraphQLNonNull(GraphQLBoolean), resolve=logout_all),
@@ -201,11 +210,14 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
 
 
 def mark_credential_fields(schema: GraphQLSchema) -> None:
-    """Mark the built-in credential fields for :mod:`bastion.graphql.credential_limit`."""
+    """Mark the built-in credential fields for :mod:`bastion.graphql.credential_limit`, and
+    those that carry their own proof for :mod:`bastion.graphql.own_proof`."""
     for root in (schema.query_type, schema.mutation_type):
         for name, field in (root.fields if root is not None else {}).items():
             if name in CREDENTIAL_FIELDS:
                 mark_credential(field)
+            if name in OWN_PROOF_FIELDS:
+                mark_own_proof(field)
 
 
 def require_login(schema: GraphQLSchema) -> None:
