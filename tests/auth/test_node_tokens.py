@@ -1,46 +1,20 @@
-"""Tokens bound to a node: made in Python or by the CLI, checked at every request."""
+"""Tokens bound to a node: made in Python, checked at every request (the CLI's ``bastion token
+create``: tests/cli/test_tokens.py)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from bastion import generate_auth_token, generate_node_token
-from bastion.cli import main
 from bastion.errors import BadUserInput
 from bastion.project import Project
 from bastion.tools.clock import FrozenClock
-from tests.auth.conftest import unauthenticated
-from tests.conftest import GraphQLClient, served
-
-SCHEMA = """
-type Movie { title: String! }
-type Review { text: String! movie: Movie }
-type Note { text: String! byType: String byId: String }
-"""
-RULES = {
-    "Movie": {
-        "read": "everyone",
-        "create": "everyone",
-        "update": {"id": "$viewer.node"},
-        "delete": "everyone",
-    },
-    "Review": {"read": "everyone", "create": "everyone"},
-    # Only a node token may sign a note, and only as itself.
-    "Note": {"read": "everyone", "create": {"byType": "$viewer.type", "byId": "$viewer.node"}},
-    "User": {"read": {"id": "$viewer.id"}},
-}
-# As the issue writes it: `id` and `__typename` straight on the Node interface.
-VIEWER = "{ viewer { isRoot user { id } node { id __typename ... on Movie { title } } } }"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.auth.node_project import RULES, SCHEMA, VIEWER, bearer
+from tests.conftest import GraphQLClient, unauthenticated
 
 
 @pytest.fixture
@@ -142,35 +116,3 @@ def test_bad_types_ids_and_lifetimes_are_refused(make_project: Callable[..., Pro
     for lifetime in (0, -5, 10**9):
         with pytest.raises(BadUserInput, match="A node token lives"):
             generate_auth_token(project, "0" * 24, "Movie", lifetime=lifetime)
-
-
-async def test_cli_token_create(make_project: Callable[..., Project]) -> None:
-    project = make_project(SCHEMA, permissions=RULES)
-
-    def run(*args: str) -> Any:
-        return CliRunner().invoke(main, ["token", "create", *args, "--project", str(project.root)])
-
-    # The CLI runs on the real clock: so does this app.
-    async with served(project.root) as http:
-        made_movie = await http.post(
-            "/graphql", json={"query": 'mutation { createMovie(data: {title: "Alien"}) { id } }'}
-        )
-        alien = made_movie.json()["data"]["createMovie"]["id"]
-        made = await asyncio.to_thread(run, "--type", "Movie", "--id", alien, "--lifetime", "2h")
-        assert made.exit_code == 0, made.output
-        body = await http.post(
-            "/graphql", json={"query": VIEWER}, headers=bearer(made.stdout.strip())
-        )
-        assert body.json()["data"]["viewer"]["node"]["id"] == alien
-    # Bad input is a usage error naming the option: exit 2, no traceback.
-    for args, message in (
-        (("--type", "Nope", "--id", alien), "--type: No type 'Nope' in the model (types: Movie"),
-        (("--type", "Movie", "--id", "0" * 24), f"--id: no Movie with id {'0' * 24}"),
-        (("--type", "Movie", "--id", "x"), "--id: 'x' is not a node id"),
-        (("--type", "Movie", "--id", alien, "--lifetime", "soon"), "--lifetime"),
-        (("--type", "Movie", "--id", alien, "--lifetime", "500d"), "--lifetime: A node token"),
-    ):
-        refused = await asyncio.to_thread(run, *args)
-        assert refused.exit_code == 2, refused.output
-        assert message in refused.output and "Traceback" not in refused.output
-        assert refused.stdout == ""

@@ -88,8 +88,8 @@ class Ending(SessionsBase):
         self, conn: AsyncConnection, match: SessionMatch, reason: AuditType
     ) -> list[str]:
         """Revoke the live sessions ``match`` names, one audit event per user; their ids."""
-        # Its callers pass arguments by position: tests/auth/test_concurrency.py wraps it as
-        # `(self, *args)` to race a request against the open revocation.
+        # Its callers pass arguments by position: tests/auth/sessions/test_concurrency.py wraps
+        # it as `(self, *args)` to race a request against the open revocation.
         ended = await self.rows.revoke(conn, match, self._clock())
         ids = [session.id for session in ended]
         for user_id in sorted({session.user_id for session in ended}):

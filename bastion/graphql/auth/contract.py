@@ -127,9 +127,9 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
         # No refresh token (Slicknode's clients send null once theirs has expired): the
         # session of the access token sent, if it is a live one.
         session_id = context.viewer.session_id
-        return bool(session_id) and await auth.sessions.end(session_id)
+        return session_id is not None and await auth.sessions.end(session_id)
 
-    async def logout_user(root: Any, info: Info, input: dict[str, str]) -> dict[str, bool]:
+    async def logout_user(root: Any, info: Info, input: dict[str, str | None]) -> dict[str, bool]:
         return {"success": await logout(root, info, input)}
 
     async def logout_all(_root: Any, info: Info) -> bool:

@@ -1,4 +1,5 @@
-"""Automatic refresh against a real server: single flight, retries, ended sessions.
+"""``BastionAuth`` against a real server: automatic refresh (single flight, retries, ended
+sessions), and gql's HTTPX transports with ``auth=BastionAuth``, the README's example.
 
 Refreshes are counted in the server's database. The client is put at its token's expiry by
 moving its own clock (the server's cannot be moved from here), so nothing sleeps.
@@ -13,6 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
+from gql import Client as GQLClient
+from gql import gql
+from gql.transport.httpx import HTTPXAsyncTransport, HTTPXTransport
 
 from bastion.client import AsyncClient, Client, SessionExpired, TokenSet
 from tests.client.conftest import PASSWORD, Server, ShiftedClock
@@ -125,3 +129,37 @@ def test_a_refresh_token_used_elsewhere_ends_the_session(server: Server, email: 
         # The whole session ended: the thief's fresh tokens are refused too.
         with pytest.raises(SessionExpired):
             thief.viewer()
+
+
+# -- gql's HTTPX transports with auth=BastionAuth ------------------------------------------
+
+VIEWER = gql("{ viewer { user { email } } }")
+
+
+def test_gql_sync_transport_refreshes_at_expiry(server: Server, email: str) -> None:
+    clock = ShiftedClock()
+    with Client(server.url, clock=clock) as bastion:
+        bastion.login_email_password(email, PASSWORD)
+        transport = HTTPXTransport(url=server.url, auth=bastion.auth)
+        with GQLClient(transport=transport) as session:
+            first = session.execute(VIEWER)
+            tokens = bastion.auth.tokens
+            assert tokens is not None
+            clock.reach(tokens.expires_at)
+            second = session.execute(VIEWER)
+    assert first == second == {"viewer": {"user": {"email": email}}}
+    assert server.refreshes(email) == 1
+
+
+async def test_gql_async_transport_refreshes_at_expiry(server: Server, email: str) -> None:
+    clock = ShiftedClock()
+    async with AsyncClient(server.url, clock=clock) as bastion:
+        await bastion.login_email_password(email, PASSWORD)
+        transport = HTTPXAsyncTransport(url=server.url, auth=bastion.auth)
+        async with GQLClient(transport=transport) as session:
+            tokens = bastion.auth.tokens
+            assert tokens is not None
+            clock.reach(tokens.expires_at)
+            result = await session.execute(VIEWER)
+    assert result == {"viewer": {"user": {"email": email}}}
+    assert server.refreshes(email) == 1

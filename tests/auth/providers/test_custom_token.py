@@ -9,7 +9,15 @@ import pytest
 
 from bastion.errors import ProjectError
 from bastion.project.service import Service
-from tests.stitch.conftest import APP, BASE, CUSTOM_TOKEN, JWT_SECRET, PROVIDERS, Stitch, bearer
+from tests.http.stitch.conftest import (
+    APP,
+    BASE,
+    CUSTOM_TOKEN,
+    JWT_SECRET,
+    PROVIDERS,
+    Stitch,
+    bearer,
+)
 
 
 def token(stitch: Stitch, secret: str = JWT_SECRET, **claims: Any) -> str:

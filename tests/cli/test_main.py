@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from bastion import __version__
 from bastion.cli import main
-from bastion.project import examples, load_project
+from bastion.project import load_project
 from bastion.project.service import Service
 from tests.conftest import write_project
 
@@ -368,20 +368,6 @@ def test_serve_example_with_a_file_of_the_same_name(
     assert result.exit_code == 1
     assert "error: movies: exists and is not a Bastion project" in result.stderr
     assert (tmp_path / "movies").read_text() == "notes"
-
-
-def test_materialize_copies_once_into_a_missing_or_empty_folder(tmp_path: Path) -> None:
-    (tmp_path / "empty").mkdir()
-    for target in (tmp_path / "new", tmp_path / "empty"):
-        assert examples.materialize("movies", target) is True
-        assert sorted(p.name for p in target.iterdir()) == [
-            "bastion.yml",
-            "schema.graphql",
-            "seed.graphql",
-        ]
-        (target / "schema.graphql").write_text("# edited\n")
-        assert examples.materialize("movies", target) is False
-        assert (target / "schema.graphql").read_text() == "# edited\n"
 
 
 def test_the_shipped_example_is_a_valid_project(tmp_path: Path) -> None:

@@ -1,18 +1,14 @@
-"""When a token is due for a refresh, and how tokens are kept: no server needed."""
+"""When a token is due for a refresh, and what a token set shows: no server needed."""
 
 from __future__ import annotations
 
 import base64
 import json
-import stat
-from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bastion.client import FileTokenStore, GraphQLError, TokenSet, refresh_margin
+from bastion.client import TokenSet, refresh_margin
 from bastion.tools.clock import FrozenClock
 
 
@@ -63,38 +59,3 @@ def test_root_tokens_and_tokens_without_refresh_token_are_never_due() -> None:
 def test_repr_never_shows_a_token() -> None:
     tokens = TokenSet.issued("secret-access", FrozenClock()(), "secret-refresh", 60)
     assert "secret" not in repr(tokens)
-
-
-def test_file_store_writes_mode_0600_and_leaves_no_temporary_file(tmp_path: Path) -> None:
-    store = FileTokenStore(tmp_path / "auth" / "tokens.json")
-    tokens = TokenSet.issued("a", FrozenClock()(), refresh_token="r", lifetime=60)
-    store.save(tokens)
-    store.save(replace(tokens, access_token="b"))
-    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
-    assert [p.name for p in store.path.parent.iterdir()] == ["tokens.json"]
-    assert FileTokenStore(store.path).load() == replace(tokens, access_token="b")
-    store.clear()
-    assert not store.path.exists()
-    assert store.load() is None
-
-
-def test_file_store_ignores_a_file_it_did_not_write(tmp_path: Path) -> None:
-    path = tmp_path / "tokens.json"
-    path.write_text("not json")
-    assert FileTokenStore(path).load() is None
-
-
-def test_graphql_error_has_the_first_errors_fields_and_all_errors() -> None:
-    errors: list[dict[str, Any]] = [
-        {"message": "Unauthorized", "path": ["logoutAll"], "locations": [{"line": 1, "column": 12}],
-         "extensions": {"code": "UNAUTHENTICATED"}},
-        {"message": "Other"},
-    ]  # fmt: skip
-    error = GraphQLError(errors, {"logoutAll": None})
-    assert (error.code, error.path, error.locations) == (
-        "UNAUTHENTICATED",
-        ["logoutAll"],
-        [{"line": 1, "column": 12}],
-    )
-    assert error.errors == errors and error.data == {"logoutAll": None}
-    assert str(error) == "Unauthorized (UNAUTHENTICATED)"

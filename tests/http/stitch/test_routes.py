@@ -8,7 +8,7 @@ from typing import Any
 import jwt
 
 from tests.conftest import unauthenticated
-from tests.stitch.conftest import APP, BASE, PASSWORD, Stitch, bearer
+from tests.http.stitch.conftest import APP, BASE, PASSWORD, Stitch, bearer
 
 HEX24 = re.compile("[0-9a-f]{24}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import unauthenticated
-from tests.stitch.conftest import APP, BASE, PASSWORD, Stitch, bearer
+from tests.http.stitch.conftest import APP, BASE, PASSWORD, Stitch, bearer
 
 LOGIN_FIELDS = "accessToken refreshToken accessTokenLifetime refreshTokenLifetime"
 
