@@ -127,7 +127,9 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
         # No refresh token (Slicknode's clients send null once theirs has expired): the
         # session of the access token sent, if it is a live one.
         session_id = context.viewer.session_id
-        return session_id is not None and await auth.sessions.end(session_id)
+        if not session_id:  # anonymous, root or a node token: no session to end
+            return False
+        return await auth.sessions.end(session_id)
 
     async def logout_user(root: Any, info: Info, input: dict[str, str | None]) -> dict[str, bool]:
         return {"success": await logout(root, info, input)}
