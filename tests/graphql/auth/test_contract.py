@@ -270,3 +270,53 @@ async def test_login_user_header_wins_over_a_renewal(auth: Auth, clock: FrozenCl
     user = await auth.viewer(token)
     assert user is not None
     assert user["email"] == "bob@example.com"
+
+
+# -- Slicknode's optional refresh token -----------------------------------------------------
+
+SLICKNODE_LOGOUT = """mutation logout($refreshToken: String) {
+  logoutUser(input: {refreshToken: $refreshToken}) { success }
+}"""
+SLICKNODE_REFRESH = """mutation refreshToken($token: String!) {
+  refreshAuthToken(input: {refreshToken: $token}) { accessToken refreshToken }
+}"""
+
+
+async def test_slicknode_logout_with_its_refresh_token(auth: Auth) -> None:
+    pair = await auth.register("ann@example.com")
+    body = await auth.gql(SLICKNODE_LOGOUT, {"refreshToken": pair["refreshToken"]})
+    assert body == {"data": {"logoutUser": {"success": True}}}
+    assert await auth.refused(pair["accessToken"]) == "SESSION_REVOKED"
+    again = await auth.gql(SLICKNODE_REFRESH, {"token": pair["refreshToken"]})
+    assert error_code(again) == "INVALID_REFRESH_TOKEN"
+
+
+async def test_slicknode_logout_without_a_refresh_token_ends_the_access_tokens_session(
+    auth: Auth,
+) -> None:
+    # Slicknode's clients send null once their refresh token has expired by their own clock.
+    pair = await auth.register("ann@example.com")
+    other = await auth.login_pair("ann@example.com")
+    body = await auth.gql(SLICKNODE_LOGOUT, {"refreshToken": None}, token=pair["accessToken"])
+    assert body == {"data": {"logoutUser": {"success": True}}}
+    assert await auth.refused(pair["accessToken"]) == "SESSION_REVOKED"
+    assert error_code(await auth.refresh(pair["refreshToken"])) == "INVALID_REFRESH_TOKEN"
+    assert await auth.viewer(other["accessToken"]) is not None  # only that session
+    # Nobody to log out: anonymous, or the same session again.
+    for token in (None, pair["accessToken"]):
+        body = await auth.gql(SLICKNODE_LOGOUT, {"refreshToken": None}, token=token)
+        assert body["data"] == {"logoutUser": {"success": False}}
+    body = await auth.gql("mutation { logout(input: {}) }", token=other["accessToken"])
+    assert body == {"data": {"logout": True}}
+
+
+async def test_a_refresh_without_a_token_is_refused_like_a_wrong_one(auth: Auth) -> None:
+    for document, variables in [
+        ("mutation { refreshAuthToken(input: {}) { accessToken } }", None),
+        (
+            "mutation ($t: String) { refreshToken(input: {refreshToken: $t}) { accessToken } }",
+            {"t": None},
+        ),
+    ]:
+        body = await auth.gql(document, variables)
+        assert error_code(body) == "INVALID_REFRESH_TOKEN", body
