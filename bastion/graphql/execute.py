@@ -208,8 +208,12 @@ class Executor:
         caller: Caller = IN_PROCESS,
         within: RequestContext | None = None,
         share: bool = True,
+        reference: bool = False,
     ) -> Outcome:
         """Execute a prepared document for ``viewer``, sent by ``caller``.
+
+        ``reference`` runs it through graphql-core's executor, field by field, whatever
+        ``graphql.compiled`` says: the answer the compiled plans must equal.
 
         ``within`` is the request of a function that runs this document through its ``api``:
         inside a mutation, the document joins that request's transaction in a savepoint, and

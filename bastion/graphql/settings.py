@@ -35,6 +35,17 @@ class GraphQLConfig(Section):
     # `first` may not ask for more; a list without `first` returns default_page_size items.
     max_page_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
     default_page_size: Annotated[int, Field(ge=1, le=100_000)] = 100
+    compiled: Annotated[
+        bool,
+        Field(
+            description=(
+                "Answer the queries Bastion generates (lists, nodes, counts, relations, the "
+                "viewer) with plans compiled once per document instead of resolving field by "
+                "field; the answers are the same. Off sends every request through graphql-core's "
+                "executor."
+            )
+        ),
+    ] = True
 
     @model_validator(mode="after")
     def _default_within_max(self) -> Self:
