@@ -32,6 +32,7 @@ from graphql import (
 
 from bastion.graphql import resolvers
 from bastion.graphql.scalars import DateTimeScalar, JSONScalar
+from bastion.graphql.sources import Column, Link, Root, mark
 from bastion.model import Field, Model, ObjectType, RelationField, ScalarField, ScalarKind
 from bastion.model import names as n
 from bastion.model.names import names_for
@@ -135,20 +136,26 @@ class SchemaBuilder:
             # A guarded field may answer null for some viewers, so it is never non-null.
             required = field.required and guard is None
             resolve = guard or inner
+            guarded = guard is not None
             if isinstance(field, ScalarField):
-                fields[field.name] = GraphQLField(
-                    self._value_type(field, required), resolve=resolve
+                fields[field.name] = mark(
+                    GraphQLField(self._value_type(field, required), resolve=resolve),
+                    Column(field.name, guarded),
                 )
             elif field.many:
                 items = GraphQLList(GraphQLNonNull(self.objects[field.target]))
-                fields[field.name] = GraphQLField(
-                    items if guard else GraphQLNonNull(items),
-                    args=self.list_args(field.target),
-                    resolve=resolve,
+                fields[field.name] = mark(
+                    GraphQLField(
+                        items if guard else GraphQLNonNull(items),
+                        args=self.list_args(field.target),
+                        resolve=resolve,
+                    ),
+                    Link(field, guarded),
                 )
             else:
-                fields[field.name] = GraphQLField(
-                    _non_null(self.objects[field.target], required), resolve=resolve
+                fields[field.name] = mark(
+                    GraphQLField(_non_null(self.objects[field.target], required), resolve=resolve),
+                    Link(field, guarded),
                 )
         return fields
 
@@ -289,20 +296,29 @@ class SchemaBuilder:
         fields: FieldMap = {}
         for name, obj in self.objects.items():
             names = names_for(name)
-            fields[names.single] = GraphQLField(
-                obj,
-                args={"id": GraphQLArgument(GraphQLNonNull(GraphQLID))},
-                resolve=resolvers.single(name),
+            fields[names.single] = mark(
+                GraphQLField(
+                    obj,
+                    args={"id": GraphQLArgument(GraphQLNonNull(GraphQLID))},
+                    resolve=resolvers.single(name),
+                ),
+                Root("single", name),
             )
-            fields[names.many] = GraphQLField(
-                GraphQLNonNull(GraphQLList(GraphQLNonNull(obj))),
-                args=self.list_args(name),
-                resolve=resolvers.many(name),
+            fields[names.many] = mark(
+                GraphQLField(
+                    GraphQLNonNull(GraphQLList(GraphQLNonNull(obj))),
+                    args=self.list_args(name),
+                    resolve=resolvers.many(name),
+                ),
+                Root("many", name),
             )
-            fields[names.count] = GraphQLField(
-                GraphQLNonNull(GraphQLInt),
-                args={"where": GraphQLArgument(self.where(name))},
-                resolve=resolvers.count(name),
+            fields[names.count] = mark(
+                GraphQLField(
+                    GraphQLNonNull(GraphQLInt),
+                    args={"where": GraphQLArgument(self.where(name))},
+                    resolve=resolvers.count(name),
+                ),
+                Root("count", name),
             )
         return fields
 

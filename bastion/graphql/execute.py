@@ -17,6 +17,7 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
@@ -27,6 +28,7 @@ from graphql import (
     parse,
     validate,
 )
+from graphql.execution.values import VariableValues, get_variable_values
 from graphql.utilities import get_operation_ast
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
@@ -36,6 +38,8 @@ from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.events import UsersChanged
 from bastion.errors import BastionError, Code
 from bastion.graphql.caller import IN_PROCESS, Caller
+from bastion.graphql.compiled.plan import OperationPlan, Planner, directive_variables
+from bastion.graphql.compiled.run import CompiledRun
 from bastion.graphql.context import RequestContext
 from bastion.graphql.credential_limit import credential_fields, credential_problem
 from bastion.graphql.errors import format_error, refusal, request_error
@@ -80,6 +84,11 @@ class _Checked:
     # The cost of each operation without variables, by name: it cannot change, so a cached
     # document is costed once, not on every request.
     costs: dict[str | None, int] = field(default_factory=dict)
+    # The compiled plans of its operations, by name and by the values of the variables its
+    # @skip/@include read (see bastion.graphql.compiled).
+    plans: dict[tuple[str | None, tuple[Any, ...]], OperationPlan] = field(default_factory=dict)
+    # The variables each operation's @skip/@include read: the part of the plans' key.
+    directive_variables: dict[str | None, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,7 @@ class Executor:
         self.introspection = introspection
         self._cached = lru_cache(maxsize=cache_size)(self._parse_and_validate)
         self._credentials = credential_fields(schema)
+        self._model_types = frozenset(store.tables.by_type)
         # Non-root introspection reads a schema without the root-only fields.
         self._graphql_executor = executor_for(public_schema(schema))
 
@@ -245,17 +255,14 @@ class Executor:
             context.after_commit = within.after_commit
         committed = False
         try:
-            outcome = execute(
-                self.schema,
-                prepared.document,
-                context_value=context,
-                variable_values=dict(variables) if variables else None,
-                operation_name=prepared.operation.name.value if prepared.operation.name else None,
-                executor_class=self._graphql_executor,
-                hide_suggestions=not self.introspection,
-            )
-            # execute() answers at once, without a coroutine, when variables do not fit.
-            result = await outcome if isawaitable(outcome) else outcome
+            compiled = None if reference else self._compiled(prepared, variables, viewer)
+            if compiled is not None:
+                plan, coerced = compiled
+                result = await CompiledRun(
+                    self.schema, prepared.document, prepared.operation, context, coerced
+                ).run(plan, lambda document: self._reference(document, None, context, variables))
+            else:
+                result = await self._reference(prepared.document, prepared, context, variables)
             if prepared.is_mutation and not result.errors:
                 await transaction.finish(commit=True)
                 committed = True
@@ -282,6 +289,66 @@ class Executor:
         errors = [format_error(e, Code.INTERNAL_SERVER_ERROR) for e in result.errors]
         data = None if prepared.is_mutation else result.data
         return Outcome({"errors": errors, "data": data}, headers=context.response_headers)
+
+    async def _reference(
+        self,
+        document: DocumentNode,
+        prepared: Prepared | None,
+        context: RequestContext,
+        variables: Mapping[str, Any] | None,
+    ) -> ExecutionResult:
+        """graphql-core's answer to ``document`` (the prepared one, or a part of it)."""
+        operation = prepared.operation if prepared is not None else None
+        outcome = execute(
+            self.schema,
+            document,
+            context_value=context,
+            variable_values=dict(variables) if variables else None,
+            operation_name=operation.name.value if operation and operation.name else None,
+            executor_class=self._graphql_executor,
+            hide_suggestions=not self.introspection,
+        )
+        # execute() answers at once, without a coroutine, when variables do not fit.
+        result: ExecutionResult = await outcome if isawaitable(outcome) else outcome
+        return result
+
+    def _compiled(
+        self, prepared: Prepared, variables: Mapping[str, Any] | None, viewer: Viewer
+    ) -> tuple[OperationPlan, VariableValues] | None:
+        """The plan of a query and its coerced variables, or None where graphql-core answers."""
+        if not self.limits.compiled or prepared.operation.operation is not OperationType.QUERY:
+            return None
+        if self.require_login and not viewer.is_authenticated:
+            return None  # the root fields' resolvers refuse anonymous callers themselves
+        operation = prepared.operation
+        coerced = get_variable_values(
+            self.schema,
+            operation.variable_definitions or (),
+            dict(variables or {}),
+            hide_suggestions=not self.introspection,
+        )
+        if isinstance(coerced, list):
+            return None  # graphql-core answers the variables' errors
+        name = operation.name.value if operation.name else None
+        checked = prepared.checked
+        names = checked.directive_variables.get(name)
+        if names is None:
+            names = checked.directive_variables[name] = directive_variables([operation])
+        plans = checked.plans
+        key = (name, tuple(coerced.coerced.get(v) for v in names))
+        plan = plans.get(key)
+        if plan is None:
+            fragments = {
+                d.name.value: d
+                for d in prepared.document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+            planner = Planner(self.schema, fragments, coerced.coerced, self._model_types)
+            plan = planner.operation(operation)
+            plans[key] = plan
+        if all(field is None for _key, _nodes, field in plan.fields):
+            return None
+        return plan, coerced
 
     def _refusal(
         self, prepared: Prepared, variables: Mapping[str, Any] | None, viewer: Viewer

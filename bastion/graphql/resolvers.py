@@ -59,7 +59,7 @@ def many(type_name: str) -> Resolver:
 
     async def resolve(_root: Any, info: Info, **args: Any) -> list[Node]:
         context = context_of(info)
-        page = _checked_page(context, type_name, args)
+        page = checked_page(context, type_name, args)
         conn = await context.connection()
         return await context.store.reader.find_many(conn, type_name, page, context.permissions)
 
@@ -79,7 +79,8 @@ def count(type_name: str) -> Resolver:
     return resolve
 
 
-def _checked_page(context: RequestContext, type_name: str, args: dict[str, Any]) -> Page:
+def checked_page(context: RequestContext, type_name: str, args: dict[str, Any]) -> Page:
+    """The page a list's arguments ask for, refused when it reads what the viewer may not."""
     page = _page(args, context.limits)
     page.check()
     if context.permissions is not None:
@@ -229,7 +230,7 @@ def relation(field: RelationField) -> Resolver:
 
     def to_many(node: Node, info: Info, **args: Any) -> Awaitable[list[Node]]:
         context = context_of(info)
-        page = _checked_page(context, field.target, args)
+        page = checked_page(context, field.target, args)
         return context.loaders.children(field.target, column, node["id"], page)
 
     return to_many

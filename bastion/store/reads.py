@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Result, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.errors import BadUserInput
@@ -39,6 +39,17 @@ class Page:
             raise BadUserInput("`skip` must be 0 or more")
 
 
+def _nodes(result: Result[Any]) -> list[Node]:
+    """The rows of ``result`` as dicts by column name (the names read once, not per row)."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
+def _with_id(columns: Sequence[str]) -> list[str]:
+    """``columns`` with ``id`` first, each once."""
+    return ["id", *(name for name in dict.fromkeys(columns) if name != "id")]
+
+
 class Reader:
     """Runs the SELECTs of one project's model."""
 
@@ -46,20 +57,33 @@ class Reader:
         self.tables = tables
         self.filters = filters
 
-    def _select(self, type_name: str, policy: ReadPolicy | None) -> Select[Any]:
-        """The type's rows the policy lets through, with its extra columns."""
+    def _select(
+        self,
+        type_name: str,
+        policy: ReadPolicy | None,
+        columns: Sequence[str] | None = None,
+    ) -> Select[Any]:
+        """The type's rows the policy lets through, with its extra columns; only ``columns``
+        (and ``id``) when they are named."""
         table = self.tables[type_name]
+        chosen: list[Any] = (
+            [table] if columns is None else [table.c[name] for name in _with_id(columns)]
+        )
         if policy is None:
-            return select(table)
-        query = select(table, *policy.extra_columns(type_name, table))
+            return select(*chosen)
+        query = select(*chosen, *policy.extra_columns(type_name, table))
         scope = policy.row_scope(type_name, table)
         return query if scope is None else query.where(scope)
 
     def _filtered(
-        self, type_name: str, where: Where | None, policy: ReadPolicy | None
+        self,
+        type_name: str,
+        where: Where | None,
+        policy: ReadPolicy | None,
+        columns: Sequence[str] | None = None,
     ) -> Select[Any]:
         condition = self.filters.where(type_name, where, policy=policy)
-        return self._select(type_name, policy).where(condition)
+        return self._select(type_name, policy, columns).where(condition)
 
     async def find_many(
         self,
@@ -67,10 +91,11 @@ class Reader:
         type_name: str,
         page: Page,
         policy: ReadPolicy | None = None,
+        columns: Sequence[str] | None = None,
     ) -> list[Node]:
-        """A page of nodes matching the filter."""
+        """A page of nodes matching the filter (only ``columns`` and ``id`` when named)."""
         page.check()
-        query = self._filtered(type_name, page.where, policy).order_by(
+        query = self._filtered(type_name, page.where, policy, columns).order_by(
             *self.filters.order_by(type_name, page.order_by, policy=policy)
         )
         if page.first is not None:
@@ -78,7 +103,7 @@ class Reader:
         if page.skip:
             query = query.offset(page.skip)
         result = await conn.execute(query)
-        return [dict(row) for row in result.mappings()]
+        return _nodes(result)
 
     async def count(
         self,
@@ -101,14 +126,15 @@ class Reader:
         type_name: str,
         ids: Sequence[str],
         policy: ReadPolicy | None = None,
+        columns: Sequence[str] | None = None,
     ) -> dict[str, Node]:
         """The nodes with these ids (missing ones are absent from the result)."""
         if not ids:
             return {}
         table = self.tables[type_name]
-        query = self._select(type_name, policy).where(table.c.id.in_(set(ids)))
+        query = self._select(type_name, policy, columns).where(table.c.id.in_(set(ids)))
         result = await conn.execute(query)
-        return {row["id"]: dict(row) for row in result.mappings()}
+        return {node["id"]: node for node in _nodes(result)}
 
     async def ids_matching(
         self, conn: AsyncConnection, type_name: str, ids: Sequence[str], condition: Condition
@@ -135,6 +161,7 @@ class Reader:
         keys: Sequence[str],
         page: Page,
         policy: ReadPolicy | None = None,
+        columns: Sequence[str] | None = None,
     ) -> dict[str, list[Node]]:
         """Children of many parents at once: rows whose ``column`` is one of ``keys``.
 
@@ -147,11 +174,15 @@ class Reader:
         if not keys:
             return grouped
         order = self.filters.order_by(type_name, page.order_by, policy=policy)
-        query = self._filtered(type_name, page.where, policy).where(table.c[column].in_(set(keys)))
+        if columns is not None and column not in columns:
+            columns = [*columns, column]  # the rows are grouped by it
+        query = self._filtered(type_name, page.where, policy, columns).where(
+            table.c[column].in_(set(keys))
+        )
         if page.first is None and not page.skip:
             result = await conn.execute(query.order_by(*order))
-            for row in result.mappings():
-                grouped[row[column]].append(dict(row))
+            for node in _nodes(result):
+                grouped[node[column]].append(node)
             return grouped
         number = func.row_number().over(partition_by=table.c[column], order_by=order)
         numbered = query.add_columns(number.label("_n")).subquery()
@@ -161,6 +192,6 @@ class Reader:
         if page.first is not None:
             outer = outer.where(numbered.c._n <= low + page.first)
         result = await conn.execute(outer.order_by(numbered.c[column], numbered.c._n))
-        for row in result.mappings():
-            grouped[row[column]].append(dict(row))
+        for node in _nodes(result):
+            grouped[node[column]].append(node)
         return grouped

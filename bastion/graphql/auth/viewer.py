@@ -27,6 +27,7 @@ from bastion.graphql.auth.credentials import STRING, require_user, shared_type
 from bastion.graphql.build import NODE_TYPE_KEY, FieldMap, SchemaBuilder
 from bastion.graphql.context import Info, context_of
 from bastion.graphql.scalars import DateTimeScalar
+from bastion.graphql.sources import RESOLVED, mark
 from bastion.store import Node
 
 _ID = GraphQLNonNull(GraphQLID)
@@ -39,15 +40,17 @@ def _session_type() -> GraphQLObjectType:
 
     return GraphQLObjectType(
         "Session",
-        {
-            "id": GraphQLField(_ID),
-            "provider": GraphQLField(STRING),
-            "createdAt": GraphQLField(_WHEN, resolve=lambda s, _: s.created_at),
-            "lastUsedAt": GraphQLField(_WHEN, resolve=lambda s, _: s.last_used_at),
-            "userAgent": GraphQLField(GraphQLString, resolve=lambda s, _: s.user_agent),
-            "deviceId": GraphQLField(GraphQLID, resolve=lambda s, _: s.device_id),
-            "current": GraphQLField(GraphQLNonNull(GraphQLBoolean), resolve=current),
-        },
+        _resolved(
+            {
+                "id": GraphQLField(_ID),
+                "provider": GraphQLField(STRING),
+                "createdAt": GraphQLField(_WHEN, resolve=lambda s, _: s.created_at),
+                "lastUsedAt": GraphQLField(_WHEN, resolve=lambda s, _: s.last_used_at),
+                "userAgent": GraphQLField(GraphQLString, resolve=lambda s, _: s.user_agent),
+                "deviceId": GraphQLField(GraphQLID, resolve=lambda s, _: s.device_id),
+                "current": GraphQLField(GraphQLNonNull(GraphQLBoolean), resolve=current),
+            }
+        ),
         description="A login of the viewer that is still usable.",
     )
 
@@ -55,11 +58,13 @@ def _session_type() -> GraphQLObjectType:
 def _identity_type() -> GraphQLObjectType:
     return GraphQLObjectType(
         "Identity",
-        {
-            "id": GraphQLField(_ID),
-            "provider": GraphQLField(STRING),
-            "createdAt": GraphQLField(_WHEN, resolve=lambda i, _: i.created_at),
-        },
+        _resolved(
+            {
+                "id": GraphQLField(_ID),
+                "provider": GraphQLField(STRING),
+                "createdAt": GraphQLField(_WHEN, resolve=lambda i, _: i.created_at),
+            }
+        ),
         description="A way the viewer logs in (a provider and its account).",
     )
 
@@ -108,34 +113,43 @@ async def _identities(_root: Any, info: Info) -> list[Identity]:
     return await context.auth.identities.of(conn, context.viewer.user_id)
 
 
+def _resolved(fields: FieldMap) -> FieldMap:
+    """The fields, marked as answerable by calling their resolvers (the compiled read path
+    does, instead of graphql-core): they read only the request's context and their parent."""
+    return {name: mark(field, RESOLVED) for name, field in fields.items()}
+
+
 def viewer_type(builder: SchemaBuilder) -> GraphQLObjectType:
     """The ``Viewer`` type of this schema."""
 
     def make() -> GraphQLObjectType:
         return GraphQLObjectType(
             "Viewer",
-            {
-                "user": GraphQLField(builder.objects["User"], resolve=_viewer_user),
-                "sessions": GraphQLField(
-                    GraphQLNonNull(GraphQLList(GraphQLNonNull(_session_type()))),
-                    resolve=_sessions,
-                ),
-                "identities": GraphQLField(
-                    GraphQLNonNull(GraphQLList(GraphQLNonNull(_identity_type()))),
-                    resolve=_identities,
-                ),
-                "node": GraphQLField(
-                    builder.node,
-                    resolve=_viewer_node,
-                    description="The node a node token is bound to (a user's own User node).",
-                ),
-                "isRoot": GraphQLField(
-                    GraphQLNonNull(GraphQLBoolean),
-                    resolve=lambda _v, info: context_of(info).viewer.kind is ViewerKind.ROOT,
-                    description="True for a request made with a root token.",
-                ),
-            },
+            lambda: _resolved(fields()),
         )
+
+    def fields() -> FieldMap:
+        return {
+            "user": GraphQLField(builder.objects["User"], resolve=_viewer_user),
+            "sessions": GraphQLField(
+                GraphQLNonNull(GraphQLList(GraphQLNonNull(_session_type()))),
+                resolve=_sessions,
+            ),
+            "identities": GraphQLField(
+                GraphQLNonNull(GraphQLList(GraphQLNonNull(_identity_type()))),
+                resolve=_identities,
+            ),
+            "node": GraphQLField(
+                builder.node,
+                resolve=_viewer_node,
+                description="The node a node token is bound to (a user's own User node).",
+            ),
+            "isRoot": GraphQLField(
+                GraphQLNonNull(GraphQLBoolean),
+                resolve=lambda _v, info: context_of(info).viewer.kind is ViewerKind.ROOT,
+                description="True for a request made with a root token.",
+            ),
+        }
 
     viewer: GraphQLObjectType = shared_type(builder, "Viewer", make)
     return viewer
@@ -143,7 +157,8 @@ def viewer_type(builder: SchemaBuilder) -> GraphQLObjectType:
 
 def query_fields(builder: SchemaBuilder) -> FieldMap:
     """``viewer``."""
-    return {"viewer": GraphQLField(GraphQLNonNull(viewer_type(builder)), resolve=lambda *_: {})}
+    viewer = GraphQLField(GraphQLNonNull(viewer_type(builder)), resolve=lambda *_: {})
+    return {"viewer": mark(viewer, RESOLVED)}
 
 
 def mutation_fields(_builder: SchemaBuilder) -> FieldMap:

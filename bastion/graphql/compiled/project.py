@@ -1,0 +1,174 @@
+"""Project rows into the response, as graphql-core would complete them, without its machinery.
+
+Every step here mirrors graphql-core's completion: a field the viewer may not read answers
+null with its ``FORBIDDEN`` error; a value is serialized by its type's own serializer; a null
+where the type says non-null is an error and makes the nearest nullable parent null (the
+sentinel :data:`INVALID` carries that upwards). Nothing here awaits: the rows were read before
+(:mod:`.fetch`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError, Undefined, located_error
+from graphql.pyutils import inspect
+
+from bastion.graphql.compiled.fetch import Loaded
+from bastion.graphql.compiled.plan import FieldPlan, LeafShape, ObjectPlan
+from bastion.graphql.context import RequestContext
+from bastion.graphql.field_access import readable, refused
+from bastion.graphql.sources import Column, Link
+from bastion.store import Node
+
+INVALID: Any = object()
+"""A value that failed where null is not allowed: its parent becomes null in its place."""
+
+Path = tuple[Any, str | int] | None
+"""Where a value sits: ``(path of its parent, its key or index)``; built as cheaply as a tuple,
+read only when an error needs it."""
+
+
+def at(path: Path, key: str | int) -> Path:
+    """The path of ``key`` under ``path``."""
+    return (path, key)
+
+
+def as_list(path: Path) -> list[str | int]:
+    """The path as an error carries it: keys and indexes from the root."""
+    keys: list[str | int] = []
+    while path is not None:
+        path, key = path
+        keys.append(key)
+    keys.reverse()
+    return keys
+
+
+def non_null_error(plan: FieldPlan, path: Path) -> GraphQLError:
+    """graphql-core's error for a null where the field's type forbids it."""
+    message = f"Cannot return null for non-nullable field {plan.parent.name}.{plan.name}."
+    return GraphQLError(message, plan.nodes, path=as_list(path))
+
+
+class Projector:
+    """Builds the answers of one request's model objects from the rows read for it."""
+
+    def __init__(self, context: RequestContext, loaded: Loaded, errors: list[GraphQLError]) -> None:
+        self.context = context
+        self.loaded = loaded
+        self.errors = errors
+
+    def fail(self, error: Exception, plan: FieldPlan, path: Path) -> Any:
+        """Record ``error`` at ``path``: null where allowed, else :data:`INVALID`."""
+        self.errors.append(located_error(error, plan.nodes, as_list(path)))
+        return INVALID if plan.non_null else None
+
+    # -- objects ---------------------------------------------------------------------------
+
+    def object(self, plan: ObjectPlan, row: Node, path: Path) -> Any:
+        """The answer of one row of ``plan``'s model type (or :data:`INVALID`)."""
+        result: dict[str, Any] = {}
+        type_name = plan.type.name
+        for field in plan.fields:
+            source = field.source
+            key = field.key
+            if source is None:
+                result[key] = type_name
+                continue
+            assert isinstance(source, Column | Link)
+            if source.guarded and not readable(self.context, type_name, field.name, row):
+                value = self.fail(refused(type_name, field.name), field, (path, key))
+            elif isinstance(source, Column):
+                value = row.get(source.name)
+                shape = field.leaf
+                assert shape is not None
+                if value is None or shape.serialize is not None or shape.items is not None:
+                    value = self.leaf(shape, value, field, (path, key))
+            else:
+                value = self.link(field, source, row, (path, key))
+            if value is INVALID:
+                return INVALID
+            result[key] = value
+        return result
+
+    def link(self, field: FieldPlan, source: Link, row: Node, path: Path) -> Any:
+        """The answer of a relation field of ``row``."""
+        relation = source.field
+        child = field.child
+        assert child is not None
+        marker = id(field)
+        problem = self.loaded.refused.get(marker)
+        if problem is not None:
+            return self.fail(problem, field, path)
+        if relation.holds_key:
+            target_id = row.get(relation.relation.column)
+            found = (
+                self.loaded.to_one.get(marker, {}).get(target_id) if target_id is not None else None
+            )
+            return self.maybe_object(field, child, found, path)
+        rows = self.loaded.to_many.get(marker, {}).get(row["id"], [])
+        if not relation.many:
+            return self.maybe_object(field, child, rows[0] if rows else None, path)
+        return self.rows(field, child, rows, path)
+
+    def maybe_object(
+        self, field: FieldPlan, child: ObjectPlan, row: Node | None, path: Path
+    ) -> Any:
+        """A to-one answer: the object, or null (an error where null is not allowed)."""
+        if row is None:
+            if field.non_null:
+                self.errors.append(non_null_error(field, path))
+                return INVALID
+            return None
+        value = self.object(child, row, path)
+        if value is INVALID:
+            if field.non_null:
+                return INVALID
+            return None
+        return value
+
+    def rows(self, field: FieldPlan, child: ObjectPlan, rows: list[Node], path: Path) -> Any:
+        """A list answer: one object per row; a failed item fails the list."""
+        items: list[Any] = []
+        for index, row in enumerate(rows):
+            value = self.object(child, row, (path, index))
+            if value is INVALID:
+                return INVALID if field.non_null else None
+            items.append(value)
+        return items
+
+    # -- values ----------------------------------------------------------------------------
+
+    def leaf(self, shape: LeafShape, value: Any, field: FieldPlan, path: Path) -> Any:
+        """A scalar or enum value as its type serializes it (a list of them item by item)."""
+        if value is None:
+            if shape.non_null:
+                self.errors.append(non_null_error(field, path))
+                return INVALID
+            return None
+        if shape.items is not None:
+            if not isinstance(value, list | tuple):
+                error = GraphQLError(
+                    "Expected Iterable, but did not find one for field"
+                    f" '{field.parent.name}.{field.name}'."
+                )
+                return self.fail(error, field, path)
+            items: list[Any] = []
+            for index, item in enumerate(value):
+                done = self.leaf(shape.items, item, field, (path, index))
+                if done is INVALID:
+                    return INVALID if shape.non_null else None
+                items.append(done)
+            return items
+        if shape.serialize is None:
+            return value
+        try:
+            serialized = shape.serialize(value)
+            if serialized is Undefined or serialized is None:
+                raise TypeError(
+                    f"Expected `{shape.type_name}.serialize({inspect(value)})`"
+                    f" to return non-nullish value, returned: {inspect(serialized)}"
+                )
+        except Exception as error:  # as graphql-core: any failure is the field's
+            return self.fail(error, field, path)
+        return serialized

@@ -1,0 +1,273 @@
+"""Run a compiled query: its root fields from plans, the rest through graphql-core.
+
+Root fields run one after the other on the request's one transaction (they would share its
+connection anyway). A generated root field reads its rows, the levels below them, then
+projects; a field whose resolver the plans may call (the viewer's) is called as graphql-core
+calls it, with a resolve info of its own. Root fields no plan answers run through graphql-core
+as a document of their own, with the same variables and context, and their answers are put
+back at their places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from inspect import isawaitable
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    default_field_resolver,
+)
+from graphql.execution.values import VariableValues
+from graphql.pyutils import Path as GraphQLPath
+
+from bastion.graphql.build import NODE_TYPE_KEY
+from bastion.graphql.compiled.fetch import Fetcher, arguments
+from bastion.graphql.compiled.plan import FieldPlan, ObjectPlan, OperationPlan
+from bastion.graphql.compiled.project import INVALID, Path, Projector, as_list, non_null_error
+from bastion.graphql.context import RequestContext
+from bastion.graphql.resolvers import checked_page
+from bastion.graphql.sources import Resolved, Root
+from bastion.store import Node
+
+Fallback = Any
+"""Runs a document through graphql-core: ``(document) -> awaitable ExecutionResult``."""
+
+
+class CompiledRun:
+    """One request's run of an operation plan."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        context: RequestContext,
+        variables: VariableValues,
+    ) -> None:
+        self.schema = schema
+        self.document = document
+        self.operation = operation
+        self.context = context
+        self.variables = variables
+        self.errors: list[GraphQLError] = []
+        self.fetcher = Fetcher(context, variables)
+        self.projector = Projector(context, self.fetcher.loaded, self.errors)
+        # Rows of the document's `movie(id)` fields, read together by type (as their loader
+        # batches them in graphql-core).
+        self._singles: dict[str, dict[str, Node]] = {}
+
+    async def run(self, plan: OperationPlan, fallback: Fallback) -> ExecutionResult:
+        """The operation's result: ``data`` and ``errors`` as graphql-core shapes them."""
+        data: dict[str, Any] | None = {}
+        answers: dict[str, Any] = {}
+        await self._read_singles([field for _key, _nodes, field in plan.fields if field])
+        for key, _nodes, field in plan.fields:
+            if field is None:
+                continue
+            value = await self.root_field(field)
+            if value is INVALID:
+                data = None
+                break
+            answers[key] = value
+        others = [(key, nodes) for key, nodes, field in plan.fields if field is None]
+        fallback_data: dict[str, Any] | None = {}
+        if others and data is not None:
+            result: ExecutionResult = await fallback(self._document_of(others))
+            self.errors.extend(result.errors or ())
+            fallback_data = result.data
+        if data is None or fallback_data is None:
+            return ExecutionResult(None, self.errors or None)
+        for key, _nodes, field in plan.fields:
+            data[key] = answers[key] if field is not None else fallback_data[key]
+        return ExecutionResult(data, self.errors or None)
+
+    def _document_of(self, fields: Sequence[tuple[str, list[FieldNode]]]) -> DocumentNode:
+        """The operation with only these root fields, and every fragment of the document."""
+        selections = tuple(node for _key, nodes in fields for node in nodes)
+        operation = OperationDefinitionNode(
+            operation=self.operation.operation,
+            name=self.operation.name,
+            variable_definitions=self.operation.variable_definitions,
+            directives=self.operation.directives,
+            selection_set=SelectionSetNode(selections=selections),
+        )
+        others = tuple(d for d in self.document.definitions if d is not self.operation)
+        fragments = tuple(d for d in others if not isinstance(d, OperationDefinitionNode))
+        return DocumentNode(definitions=(operation, *fragments))
+
+    # -- root fields -----------------------------------------------------------------------
+
+    async def root_field(self, field: FieldPlan) -> Any:
+        """The answer of one root field (or :data:`INVALID`: the whole data is null)."""
+        path: Path = (None, field.key)
+        if field.source is None:
+            return field.parent.name
+        if isinstance(field.source, Resolved):
+            return await self.resolved(field, None, path)
+        assert isinstance(field.source, Root)
+        try:
+            return await self._generated(field, field.source, path)
+        except Exception as error:  # as graphql-core: any failure is the field's
+            return self.projector.fail(error, field, path)
+
+    async def _read_singles(self, fields: list[FieldPlan]) -> None:
+        """Read the rows of every ``<type>(id)`` root field at once, one statement per type."""
+        wanted: dict[str, tuple[list[str], list[str]]] = {}
+        for field in fields:
+            source = field.source
+            if not isinstance(source, Root) or source.kind != "single":
+                continue
+            try:
+                node_id = arguments(field, self.variables)["id"]
+            except Exception:  # noqa: S112 - the field itself answers the error, at its path
+                continue
+            assert field.child is not None
+            ids, columns = wanted.setdefault(source.type_name, ([], []))
+            ids.append(node_id)
+            columns.extend(field.child.columns)
+        if not wanted:
+            return
+        reader = self.context.store.reader
+        for type_name, (ids, columns) in wanted.items():
+            try:
+                conn = await self.context.connection()
+                self._singles[type_name] = await reader.by_ids(
+                    conn, type_name, ids, self.context.permissions, list(dict.fromkeys(columns))
+                )
+            except Exception:  # noqa: S112 - each field reads again and answers its error
+                continue
+
+    async def _generated(self, field: FieldPlan, source: Root, path: Path) -> Any:
+        context = self.context
+        args = arguments(field, self.variables)
+        reader = context.store.reader
+        policy = context.permissions
+        if source.kind == "count":
+            where = args.get("where")
+            if policy is not None:
+                policy.check_where(source.type_name, where)
+            conn = await context.connection()
+            count = await reader.count(conn, source.type_name, where, policy)
+            assert field.leaf is not None
+            return self.projector.leaf(field.leaf, count, field, path)
+        child = field.child
+        assert child is not None
+        conn = await context.connection()
+        if source.kind == "single":
+            found = self._singles.get(source.type_name)
+            if found is None:
+                found = await reader.by_ids(
+                    conn, source.type_name, [args["id"]], policy, child.columns
+                )
+            row = found.get(args["id"])
+            rows = [row] if row is not None else []
+            await self.fetcher.below(child, rows)
+            return self.projector.maybe_object(field, child, row, path)
+        page = checked_page(context, source.type_name, args)
+        rows = await reader.find_many(conn, source.type_name, page, policy, child.columns)
+        await self.fetcher.below(child, rows)
+        return self.projector.rows(field, child, rows, path)
+
+    # -- fields answered by their resolvers (the viewer's) ---------------------------------
+
+    async def resolved(self, field: FieldPlan, source: Any, path: Path) -> Any:
+        """Call the field's resolver as graphql-core would, then complete its value."""
+        try:
+            resolve = field.definition.resolve or default_field_resolver
+            value = resolve(source, self._info(field, path), **arguments(field, self.variables))
+            if isawaitable(value):
+                value = await value
+        except Exception as error:  # as graphql-core: any failure is the field's
+            return self.projector.fail(error, field, path)
+        return await self._complete(field, value, path)
+
+    async def _complete(self, field: FieldPlan, value: Any, path: Path) -> Any:
+        if field.leaf is not None:
+            return self.projector.leaf(field.leaf, value, field, path)
+        if value is None:
+            if field.non_null:
+                self.errors.append(non_null_error(field, path))
+                return INVALID
+            return None
+        if field.many:
+            items: list[Any] = []
+            for index, item in enumerate(value):
+                done = await self._one(field, item, (path, index), field.item_non_null)
+                if done is INVALID:
+                    return INVALID if field.non_null else None
+                items.append(done)
+            return items
+        done = await self._one(field, value, path, field.non_null)
+        return None if done is INVALID and not field.non_null else done
+
+    async def _one(self, field: FieldPlan, value: Any, path: Path, non_null: bool) -> Any:
+        if value is None:
+            if non_null:
+                self.errors.append(non_null_error(field, path))
+                return INVALID
+            return None
+        plan = field.child
+        if field.abstract is not None:
+            type_name = value.get(NODE_TYPE_KEY) if isinstance(value, dict) else None
+            plan = field.abstract.get(type_name) if isinstance(type_name, str) else None
+            if plan is None:
+                error = GraphQLError(
+                    f"Abstract type 'Node' must resolve to an Object type at runtime for field"
+                    f" '{field.parent.name}.{field.name}'."
+                )
+                return self.projector.fail(error, field, path)
+        assert plan is not None
+        if plan.model:
+            row: Node = value
+            await self.fetcher.below(plan, [row])
+            return self.projector.object(plan, row, path)
+        return await self._object(plan, value, path)
+
+    async def _object(self, plan: ObjectPlan, value: Any, path: Path) -> Any:
+        result: dict[str, Any] = {}
+        for field in plan.fields:
+            if field.source is None:
+                result[field.key] = plan.type.name
+                continue
+            answer = await self.resolved(field, value, (path, field.key))
+            if answer is INVALID:
+                return INVALID
+            result[field.key] = answer
+        return result
+
+    def _info(self, field: FieldPlan, path: Path) -> GraphQLResolveInfo[Any]:
+        keys = as_list(path)
+        graphql_path: GraphQLPath | None = None
+        for key in keys:
+            graphql_path = GraphQLPath(graphql_path, key, None)
+        assert graphql_path is not None
+        fragments = {
+            d.name.value: d
+            for d in self.document.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
+        return GraphQLResolveInfo(
+            field.name,
+            field.nodes,
+            field.return_type,
+            field.parent,
+            graphql_path,
+            self.schema,
+            fragments,
+            None,
+            self.operation,
+            self.variables,
+            self.context,
+            isawaitable,  # type: ignore[arg-type]
+            None,
+            None,  # type: ignore[arg-type]
+        )
