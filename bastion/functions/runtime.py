@@ -1,10 +1,11 @@
 """Calling a handler: the ``event`` it receives, its ``context``, and what its errors become.
 
 A handler is ``def handler(event)`` or ``async def handler(event)``. ``event.data`` is the
-field's arguments (a resolver) or the write's input (a hook); ``event.context`` holds the
-``viewer``, the project's ``root_token`` for functions, an ``api`` that runs GraphQL against
-this project as root in-process, and ``generate_auth_token``, as graphcool-lib gave its
-functions.
+field's arguments (a resolver) or the write's input (a hook); ``event.arguments`` the list a
+client called a callable function with. ``event.context`` holds the ``viewer``, the project's
+``root_token`` for functions, an ``api`` that runs GraphQL against this project in-process (as
+the functions' root, or as the caller of a callable function), and ``generate_auth_token``, as
+graphcool-lib gave its functions.
 
 Errors: a handler that raises :class:`FunctionError` refuses with its own message; any other
 exception is logged with its traceback and the client sees only which function failed.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
@@ -70,15 +71,18 @@ class GraphQLRequestError(Exception):
 
 
 class API:
-    """GraphQL against this project with the functions' root token, in-process.
+    """GraphQL against this project in-process, as ``viewer`` (by default the functions' root).
 
     Inside a mutation, its documents share the request's transaction (in a savepoint): what a
     ``before`` hook writes is undone with the rest when the request fails.
     """
 
-    def __init__(self, runtime: FunctionRuntime, within: RequestContext | None) -> None:
+    def __init__(
+        self, runtime: FunctionRuntime, within: RequestContext | None, viewer: Viewer | None = None
+    ) -> None:
         self._runtime = runtime
         self._within = within
+        self._viewer = viewer or runtime.viewer
 
     async def request(
         self, query: str, variables: Mapping[str, Any] | None = None, *, isolated: bool = False
@@ -102,7 +106,7 @@ class API:
                 "on SQLite (it would wait for that transaction's lock)"
             )
         outcome = await executor.run(
-            query, variables, viewer=self._runtime.viewer, within=within, share=not isolated
+            query, variables, viewer=self._viewer, within=within, share=not isolated
         )
         if "errors" in outcome.body:
             raise GraphQLRequestError(outcome.body["errors"])
@@ -119,7 +123,8 @@ class FunctionContext:
     root_token: str
     """The project's root token for functions (``Authorization: Bearer ...`` over HTTP)."""
     api: API
-    """Run GraphQL as root in-process: ``await context.api.request(query, variables)``."""
+    """Run GraphQL in-process: ``await context.api.request(query, variables)``, as the
+    functions' root (as the caller in a callable function unless it has ``run_as: system``)."""
     generate_auth_token: Callable[..., str]
     """``generate_auth_token(node_id, type_name, lifetime=3600)``: a token bound to a node."""
     now: Callable[[], datetime]
@@ -131,10 +136,13 @@ class Event:
     """What a handler receives."""
 
     data: dict[str, Any]
-    """A resolver's arguments, or a hook's write input (empty for a delete)."""
+    """A resolver's arguments, or a hook's write input (empty for a delete and for a callable
+    function)."""
     context: FunctionContext
     function: str
     """The function's name in ``bastion.yml``."""
+    arguments: list[Any] = field(default_factory=list)
+    """A callable function's arguments, decoded from Extended JSON (empty for the others)."""
     type_name: str | None = None
     """A hook's type (``Movie``)."""
     operation: str | None = None
@@ -166,12 +174,15 @@ class FunctionRuntime:
         """A token bound to the node ``node_id`` of ``type_name`` (see :mod:`node_tokens`)."""
         return self._node_tokens.issue(node_id, type_name, lifetime)
 
-    def context(self, viewer: Viewer, within: RequestContext | None) -> FunctionContext:
-        """The context of one handler call, inside ``within`` (or after its commit: None)."""
+    def context(
+        self, viewer: Viewer, within: RequestContext | None, api_viewer: Viewer | None = None
+    ) -> FunctionContext:
+        """The context of one handler call, inside ``within`` (or after its commit: None);
+        its ``api`` runs as ``api_viewer``, by default the functions' root."""
         return FunctionContext(
             viewer=viewer,
             root_token=self.root_token,
-            api=API(self, within),
+            api=API(self, within, api_viewer),
             generate_auth_token=self.generate_auth_token,
             now=self._clock,
         )

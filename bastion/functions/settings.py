@@ -1,8 +1,9 @@
 """The ``functions:`` section of ``bastion.yml``: Python handlers the project brings.
 
-Each entry is keyed by the function's name and is either a *resolver* (``schema`` extends
-``Query`` or ``Mutation`` with the one field it resolves) or a *hook* (``hook: before|after``
-on an ``operation`` such as ``Movie.create``)::
+Each entry is keyed by the function's name and is one of three kinds: a *resolver* (``schema``
+extends ``Query`` or ``Mutation`` with the one field it resolves), a *hook* (``hook:
+before|after`` on an ``operation`` such as ``Movie.create``), or a *callable* function
+(``callable: true``) that clients call by name over the Stitch API, outside GraphQL::
 
     functions:
       loginWithCode:
@@ -12,6 +13,10 @@ on an ``operation`` such as ``Movie.create``)::
         handler: hooks:stamp
         hook: before
         operation: Movie.create
+      sum:
+        handler: maths:sum
+        callable: true
+        run_as: caller          # its api documents run as the caller (the default), or system
 """
 
 from __future__ import annotations
@@ -46,6 +51,11 @@ class FunctionConfig(Section):
     # The argument that names the account a credential attempt is counted against: by
     # default `email`, else `username`, when the field has one; null counts per IP only.
     throttle_by: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+    # Clients may call it by name (POST .../functions/call); it is in no GraphQL schema.
+    callable: bool = False
+    # Whom a callable function's `api` documents run as: `caller`, under the caller's
+    # permission rules, or `system`, the functions' root, as resolvers' and hooks' do.
+    run_as: Literal["caller", "system"] = "caller"
 
     @field_validator("handler")
     @classmethod
@@ -65,11 +75,31 @@ class FunctionConfig(Section):
         return value
 
     @model_validator(mode="after")
-    def _resolver_or_hook(self) -> FunctionConfig:
+    def _one_kind(self) -> FunctionConfig:
         if "throttle_by" in self.model_fields_set and not self.credential:
             raise ValueError("throttle_by is for resolvers with credential: true")
-        if self.schema_sdl is not None:
-            if self.hook is not None or self.operation is not None:
+        if "run_as" in self.model_fields_set and not self.callable:
+            raise ValueError(
+                "run_as is for callable functions (resolvers and hooks run their api "
+                "documents as the functions' root)"
+            )
+        hook = self.hook is not None or self.operation is not None
+        if self.callable:
+            if self.schema_sdl is not None or hook:
+                raise ValueError(
+                    "a callable function is called by name, outside GraphQL: give either "
+                    "callable: true, schema (a resolver) or hook and operation (a hook), "
+                    "not several"
+                )
+            if self.credential:
+                # A callable function already needs the caller's access token: it is no
+                # login, and the login throttles count per login field, not per call.
+                raise ValueError(
+                    "credential: true is for resolvers, not callable functions (a callable "
+                    "function is called with an access token: it is no login)"
+                )
+        elif self.schema_sdl is not None:
+            if hook:
                 raise ValueError(
                     "give either schema (a resolver) or hook and operation (a hook), not both"
                 )
@@ -77,9 +107,15 @@ class FunctionConfig(Section):
             raise ValueError("credential: true is for resolvers (it needs schema)")
         elif self.hook is None or self.operation is None:
             raise ValueError(
-                "a function needs schema (a resolver) or both hook and operation (a hook)"
+                "a function needs schema (a resolver), both hook and operation (a hook), "
+                "or callable: true (a function clients call by name)"
             )
         return self
+
+    @property
+    def runs_as_caller(self) -> bool:
+        """Whether a callable function's ``api`` documents run as its caller."""
+        return self.callable and self.run_as == "caller"
 
     def account_argument(self, arguments: Collection[str]) -> str | None:
         """The argument of the field (named ``arguments``) that names the account, or None."""

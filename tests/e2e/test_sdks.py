@@ -4,9 +4,11 @@ npm installs ``realm-web@2.0.1`` and ``mongodb-stitch-server-sdk@4.9.0`` from th
 ``sdk/package-lock.json`` into a temporary folder (once per session; about 2 s). A node script
 per SDK (``sdk/realm_web.js``, ``sdk/stitch_server.js``) then does what an app does: the location
 request, a login with every provider (anonymous, email/password after registering, an API key
-made through the SDK, a custom JWT), the profile, GraphQL with the SDK's access token, two
-refreshes with the same refresh token after the access token expired, logout, and the old
-refresh token refused. Each script prints one JSON line per step; this module asserts on them.
+made through the SDK, a custom JWT), the profile, GraphQL with the SDK's access token, callable
+functions (mixed arguments in canonical Extended JSON, a refusal, an unknown name, and a call
+with an expired token that the SDK refreshes and repeats by itself), two refreshes with the
+same refresh token after the access token expired, logout, and the old refresh token refused.
+Each script prints one JSON line per step; this module asserts on them.
 
 Nothing sleeps. The server's wall clock is moved from outside: it runs under libfaketime
 (``LD_PRELOAD``), which reads a ``+seconds`` offset from a file on every time call; when a
@@ -47,6 +49,7 @@ SCRIPT_TIMEOUT = 90  # the scripts stop themselves after 60 s; this is the backs
 JUMP = 7200  # seconds: far past the 60 s access-token lifetime and the 30 s leeway
 HEX_ID = re.compile(r"^[0-9a-f]{24}$")
 NULL_ID = "0" * 24
+FUNCTIONS_CALL = f"/api/client/v2.0/app/{APP_ID}/functions/call"
 
 
 def test_faketime_moves_the_wall_clock_of_a_python_process(tmp_path: Path) -> None:
@@ -103,8 +106,32 @@ def sdk_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # -- the server ----------------------------------------------------------------------------
 
 
+MATHS = """
+import builtins
+
+from bastion.functions.runtime import FunctionError
+
+
+def sum(event):
+    return builtins.sum(event.arguments)
+
+
+def describe(event):
+    return {
+        "types": [type(a).__name__ for a in event.arguments],
+        "echo": event.arguments,
+        "caller": event.context.viewer.user_id,
+    }
+
+
+def refuse(event):
+    raise FunctionError("no, thanks")
+"""
+
+
 def write_sdk_project(root: Path, port: int) -> Path:
-    """The project both SDKs use: every provider on, 60 s access tokens, a Note type."""
+    """The project both SDKs use: every provider on, 60 s access tokens, a Note type, and
+    callable functions (``maths.py``)."""
     root.mkdir(parents=True)
     config = {
         "name": "sdk",
@@ -129,9 +156,14 @@ def write_sdk_project(root: Path, port: int) -> Path:
             "Note": {"read": "everyone", "create": "authenticated"},
             "User": {"read": {"id": "$viewer.id"}},
         },
+        "functions": {
+            name: {"handler": f"maths:{name}", "callable": True}
+            for name in ("sum", "describe", "refuse")
+        },
     }
     (root / "bastion.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     (root / "schema.graphql").write_text("type Note { text: String! }\n", encoding="utf-8")
+    (root / "maths.py").write_text(MATHS, encoding="utf-8")
     return root
 
 
@@ -272,6 +304,37 @@ def assert_refreshes(steps: dict[str, Any], user_id: str, email: str) -> None:
     assert_sees(refresh["secondMe"], user_id, email)
 
 
+MIXED_TYPES = ["int", "float", "str", "dict", "ObjectId", "datetime", "Int64", "Decimal128"]
+
+
+def assert_functions(steps: dict[str, Any], served: Served, user_id: str) -> None:
+    """Mixed arguments decoded as BSON values and back; refusals in the SDK's error codes; a
+    call with an expired token refreshed and repeated by the SDK itself."""
+    functions = steps["functions"]
+    assert functions["sum"] == 3.5
+    assert functions["types"] == MIXED_TYPES
+    assert functions["caller"] == user_id
+    assert functions["echo"][:4] == [
+        {"js": "number", "value": 1},
+        {"js": "number", "value": 2.5},
+        {"js": "string", "value": "héllo ☃ 😀"},
+        {"js": "object", "value": {"nested": {"list": [1, "two", None, True]}}},
+    ]
+    oid, date, long, decimal = functions["echo"][4:]
+    assert oid["bson"] in ("ObjectId", "ObjectID") and oid["text"] == "5f1d7c3a9b1e8a0012345678"
+    assert date == {"date": "2020-01-01T00:00:00.123Z"}
+    assert long == {"js": "number", "value": 1099511627776}  # relaxed: a safe integer
+    assert decimal == {"bson": "Decimal128", "text": "1.10"}
+    assert functions["refused"]["errorCode"] == "FunctionExecutionError"
+    assert "no, thanks" in functions["refused"]["message"]
+    assert functions["unknown"]["errorCode"] == "FunctionNotFound"
+    after = steps["function-after-expiry"]
+    assert after == {"step": "function-after-expiry", "result": 5, "refreshed": True}
+    calls = [line for line in served.access_log() if line.startswith(f"POST {FUNCTIONS_CALL} ")]
+    assert f"POST {FUNCTIONS_CALL} 401" in calls  # the expired token, then the retry
+    assert calls[-1] == f"POST {FUNCTIONS_CALL} 200"
+
+
 def test_realm_web(sdk_folder: Path, served: Served) -> None:
     email = "realm@example.com"
     steps = drive(
@@ -320,7 +383,9 @@ def test_realm_web(sdk_folder: Path, served: Served) -> None:
     assert_refreshes(steps, user_id, email)
     # realm-web's own call with the expired token refreshed and retried by itself.
     assert steps["auto-refresh"] == {"step": "auto-refresh", "changed": True, "email": email}
-    assert steps["expired"] == 2
+    assert_functions(steps, served, user_id)
+    assert steps["functions"]["callFunction"] == 3
+    assert steps["expired"] == 3
 
     logout = steps["logout"]
     assert logout["state"] == "logged-out" and logout["refreshToken"] is None
@@ -386,6 +451,7 @@ def test_stitch_server_sdk(sdk_folder: Path, served: Served, tmp_path: Path) -> 
     assert keys["fetchDeleted"]["errorCode"] == "ApiKeyNotFound"
 
     assert_refreshes(steps, user_id, email)
+    assert_functions(steps, served, user_id)
     assert steps["expired"] == 1
 
     logout = steps["logout"]

@@ -455,7 +455,7 @@ def problems_of(root: Path, functions: dict[str, Any], module: str | None = None
         (
             {"f": {"handler": "handlers:hello", "hook": "before"}},
             None,
-            "a function needs schema (a resolver) or both hook and operation",
+            "a function needs schema (a resolver), both hook and operation (a hook), or callable",
         ),
         (
             {"f": {"handler": "handlers:hello", "hook": "during", "operation": "Movie.create"}},

@@ -5,8 +5,9 @@ Routes, bodies and status codes follow ../shared/stitch-contract.md, read from t
 against Bastion unchanged. The logins and key management are those of the GraphQL fields
 (:mod:`bastion.auth.logins`, :mod:`bastion.auth.providers.api_keys`); only the shapes differ.
 
-Which token each route takes is the contract's: the access token for the profile and GraphQL,
-the refresh token (a session token here) for ``/auth/session`` and the API key routes.
+Which token each route takes is the contract's: the access token for the profile, GraphQL and
+function calls (:mod:`bastion.http.stitch.functions`), the refresh token (a session token
+here) for ``/auth/session`` and the API key routes.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from bastion.http.stitch.errors import (
     from_bastion,
     invalid_session,
 )
+from bastion.http.stitch.functions import FunctionCalls
 from bastion.project.service import Service
 from bastion.store.ids import NULL_ID, is_id
 
@@ -117,6 +119,9 @@ class StitchApi:
             service.auth.authenticator.authenticate,
             max_body_bytes=service.project.config.http.max_body_bytes,
             on_refused_token=lambda _auth: error_response(invalid_session()),
+        )
+        self.functions = FunctionCalls(
+            service.functions, self._viewer, service.project.config.http.max_body_bytes
         )
 
     # -- plumbing ---------------------------------------------------------------------
@@ -337,6 +342,8 @@ class StitchApi:
             ),
             self._route(f"{app}/auth/providers/{{provider}}/login", self.login, ["POST"], app=True),
             self._route(f"{app}/graphql", self.graphql_route, ["GET", "POST"], app=True),
+            self._route(f"{app}/functions/call", self.functions.call, ["POST"], app=True),
+            self._route(f"{app}/functions/call", self.functions.stream, ["GET"], app=True),
             self._route("/auth/profile", self.profile, ["GET"]),
             self._route("/auth/session", self.refresh, ["POST"]),
             self._route("/auth/session", self.logout, ["DELETE"]),

@@ -17,6 +17,18 @@ const config = JSON.parse(process.argv[2]);
 
 const ME = "{ viewer { user { id email } } }";
 const CREATE_NOTE = "mutation ($text: String!) { createNote(data: {text: $text}) { text } }";
+const { BSON } = Realm;
+// One argument of each kind, sent in canonical Extended JSON by the SDK.
+const mixed = () => [
+  1,
+  2.5,
+  "héllo ☃ 😀",
+  { nested: { list: [1, "two", null, true] } },
+  new BSON.ObjectId("5f1d7c3a9b1e8a0012345678"),
+  new Date(Date.UTC(2020, 0, 1, 0, 0, 0, 123)),
+  BSON.Long.fromString("1099511627776"),
+  BSON.Decimal128.fromString("1.10"),
+];
 
 // -- plumbing (the same in stitch_server.js) ------------------------------------------------
 
@@ -70,6 +82,13 @@ async function http(method, url, token, body) {
     contentType: response.headers.get("content-type"),
     body: text ? JSON.parse(text) : null,
   };
+}
+
+/** A value as the SDK decoded it: a JS type, a BSON class or a Date (same in stitch_server.js). */
+function show(value) {
+  if (value instanceof Date) return { date: value.toISOString() };
+  if (value && value._bsontype) return { bson: value._bsontype, text: value.toString() };
+  return { js: typeof value, value };
 }
 
 function run(main) {
@@ -137,6 +156,18 @@ run(async () => {
     note: await graphql(user.accessToken, CREATE_NOTE, { text: "from realm-web" }),
   });
 
+  // Callable functions: the functions proxy and callFunction, canonical EJSON both ways.
+  const described = await user.functions.describe(...mixed());
+  out("functions", {
+    sum: await user.functions.sum(1, 2.5),
+    callFunction: await user.callFunction("sum", 1, 2),
+    types: described.types,
+    echo: described.echo.map(show),
+    caller: described.caller,
+    refused: await failure(user.functions.refuse()),
+    unknown: await failure(user.callFunction("nope", 1)),
+  });
+
   const custom = await app.logIn(Realm.Credentials.jwt(config.jwt));
   out("custom-token", {
     id: custom.id,
@@ -183,6 +214,12 @@ run(async () => {
   const expired = user.accessToken;
   await user.refreshProfile();
   out("auto-refresh", { changed: user.accessToken !== expired, email: user.profile.email });
+
+  // A function called with an expired token: the SDK refreshes on the 401 and calls again.
+  await expire();
+  const beforeCall = user.accessToken;
+  const afterExpiry = await user.functions.sum(2, 3);
+  out("function-after-expiry", { result: afterExpiry, refreshed: user.accessToken !== beforeCall });
 
   await user.logOut();
   out("logout", {

@@ -21,6 +21,7 @@ const {
   UserApiKeyCredential,
   UserApiKeyAuthProviderClient,
   CustomCredential,
+  BSON,
 } = require("mongodb-stitch-server-sdk");
 
 const TIMEOUT_MS = 60_000;
@@ -28,6 +29,17 @@ const config = JSON.parse(process.argv[2]);
 
 const ME = "{ viewer { user { id email } } }";
 const CREATE_NOTE = "mutation ($text: String!) { createNote(data: {text: $text}) { text } }";
+// One argument of each kind, sent in canonical Extended JSON by the SDK (as in realm_web.js).
+const mixed = () => [
+  1,
+  2.5,
+  "héllo ☃ 😀",
+  { nested: { list: [1, "two", null, true] } },
+  new BSON.ObjectId("5f1d7c3a9b1e8a0012345678"),
+  new Date(Date.UTC(2020, 0, 1, 0, 0, 0, 123)),
+  BSON.Long.fromString("1099511627776"),
+  BSON.Decimal128.fromString("1.10"),
+];
 
 // -- plumbing (the same in realm_web.js) ----------------------------------------------------
 
@@ -81,6 +93,13 @@ async function http(method, url, token, body) {
     contentType: response.headers.get("content-type"),
     body: text ? JSON.parse(text) : null,
   };
+}
+
+/** A value as the SDK decoded it: a JS type, a BSON class or a Date (same in realm_web.js). */
+function show(value) {
+  if (value instanceof Date) return { date: value.toISOString() };
+  if (value && value._bsontype) return { bson: value._bsontype, text: value.toString() };
+  return { js: typeof value, value };
 }
 
 function run(main) {
@@ -151,6 +170,17 @@ run(async () => {
     note: await graphql(login.access, CREATE_NOTE, { text: "from stitch" }),
   });
 
+  // Callable functions: callFunction(name, args), canonical EJSON both ways.
+  const described = await client.callFunction("describe", mixed());
+  out("functions", {
+    sum: await client.callFunction("sum", [1, 2.5]),
+    types: described.types,
+    echo: described.echo.map(show),
+    caller: described.caller,
+    refused: await failure(client.callFunction("refuse", [])),
+    unknown: await failure(client.callFunction("nope", [1])),
+  });
+
   // API keys are managed with the refresh token; `_id` comes back as a bson ObjectId.
   const keys = auth.getProviderClient(UserApiKeyAuthProviderClient.factory);
   const key = await keys.createApiKey("sdk-key");
@@ -183,6 +213,13 @@ run(async () => {
     graphql: await graphql(login.access, ME),
     profile: await http("GET", `${api}/auth/profile`, login.access),
   };
+  // The SDK's own call with the expired token: 401 InvalidSession, refresh, call again.
+  const expiredAccess = auth.authInfo.accessToken;
+  const afterExpiry = await client.callFunction("sum", [2, 3]);
+  out("function-after-expiry", {
+    result: afterExpiry,
+    refreshed: auth.authInfo.accessToken !== expiredAccess,
+  });
   await auth.refreshCustomData();
   const first = auth.authInfo.accessToken;
   const firstMe = await graphql(first, ME);

@@ -264,7 +264,7 @@ async def test_register_conflict_and_signup_off(stitch_for: Any) -> None:
 
 async def test_routes_it_does_not_have_answer_stitch_errors(stitch: Stitch) -> None:
     for method, path in (
-        ("POST", f"/app/{APP}/functions/call"),  # functions are not offered
+        ("POST", f"/app/{APP}/functions/other"),
         ("DELETE", "/auth/delete"),
         ("GET", "/nothing/here"),
     ):
