@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from tests.conftest import write_project
 from tests.e2e.conftest import FakeClock, Serve, Server
 from tests.e2e.node import drive, npm_install, require_node
 
@@ -110,25 +110,20 @@ def standard_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # -- the server ------------------------------------------------------------------------------
 
 
-def write_project(root: Path) -> Path:
+def write_clients_project(root: Path) -> Path:
     """Email/password sign-up, 60 s access tokens, a Note anyone reads and users create."""
-    root.mkdir(parents=True)
-    config = {
-        "name": "clients",
-        "app_id": "clients-app",
-        "schema": "schema.graphql",
-        "auth": {
+    return write_project(
+        root,
+        "type Note { text: String! }\n",
+        auth={
             "access_token_lifetime": LIFETIME,
             "providers": {"local-userpass": {"enabled": True, "signup": True}},
         },
-        "permissions": {
+        permissions={
             "Note": {"read": "everyone", "create": "authenticated"},
             "User": {"read": {"id": "$viewer.id"}},
         },
-    }
-    (root / "bastion.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    (root / "schema.graphql").write_text("type Note { text: String! }\n", encoding="utf-8")
-    return root
+    )
 
 
 @dataclass
@@ -185,7 +180,7 @@ class Served:
 @pytest.fixture
 def served(serve: Serve, tmp_path: Path) -> Iterator[Served]:
     """``bastion serve`` of the clients' project on a frozen fake clock."""
-    project = write_project(tmp_path / "project")
+    project = write_clients_project(tmp_path / "project")
     clock = FakeClock(tmp_path / "faketime", frozen=True)
     server = serve(str(project), env=clock.env())
     yield Served(server, clock, project, tmp_path)
