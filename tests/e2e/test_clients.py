@@ -25,6 +25,7 @@ import os
 import sqlite3
 import subprocess
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,7 +167,7 @@ class Served:
     def audit(self, user_id: str) -> list[str]:
         """The types of the audit events of a user, oldest first (read from the SQLite file)."""
         database = self.project / ".bastion" / "data.db"
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
             rows = db.execute(
                 "SELECT type FROM _bastion_audit WHERE user_id = ? ORDER BY id", (user_id,)
             ).fetchall()
