@@ -22,7 +22,9 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLBoolean,
     GraphQLField,
+    GraphQLInt,
     GraphQLInterfaceType,
     GraphQLLeafType,
     GraphQLList,
@@ -56,6 +58,17 @@ class LeafShape:
     items: LeafShape | None = None
     """For a list of scalars: the shape of each item."""
     type_name: str = ""
+    same: type | None = None
+    """A Python type whose values the serializer gives back unchanged (``int`` for Int within
+    32 bits, ``bool`` for Boolean): those skip the call."""
+
+
+class Step:
+    """What projecting a field of a row does, decided once per plan."""
+
+    TYPENAME = 0
+    COLUMN = 1
+    LINK = 2
 
 
 @dataclass
@@ -79,6 +92,12 @@ class FieldPlan:
     many: bool = False
     """A list of objects."""
     item_non_null: bool = True
+    step: int = Step.TYPENAME
+    """For a field of a model row: how it is projected (see :class:`Step`)."""
+    guarded: bool = False
+    """A read rule may hide it (null with FORBIDDEN)."""
+    column: str = ""
+    """The column a scalar reads, or the key column a to-one relation holds."""
 
     @property
     def has_args(self) -> bool:
@@ -281,6 +300,11 @@ class Planner:
         kind = definition.type
         non_null = isinstance(kind, GraphQLNonNull)
         plan = FieldPlan(key, name, nodes, definition, parent, source, kind, non_null)
+        if isinstance(source, Column):
+            plan.step, plan.guarded, plan.column = Step.COLUMN, source.guarded, source.name
+        elif isinstance(source, Link):
+            plan.step, plan.guarded = Step.LINK, source.guarded
+            plan.column = source.field.relation.column
         inner = kind.of_type if isinstance(kind, GraphQLNonNull) else kind
         if isinstance(inner, GraphQLList):
             plan.many = True
@@ -314,8 +338,16 @@ class Planner:
 
 # Scalars whose stored value (text) is the answer as it is: no serializer to call.
 _TEXT = {"String", "ID"}
+# Built-in scalars that answer a value of this Python type unchanged.
+_SAME = {"Int": int, "Boolean": bool}
 
 
 def _leaf(kind: GraphQLLeafType, non_null: bool) -> LeafShape:
     serialize = None if kind.name in _TEXT else kind.serialize
-    return LeafShape(serialize, non_null, type_name=kind.name)
+    same = _SAME.get(kind.name) if kind.serialize is _builtin_serializer(kind.name) else None
+    return LeafShape(serialize, non_null, type_name=kind.name, same=same)
+
+
+def _builtin_serializer(name: str) -> Any:
+    """graphql-core's own serializer of a built-in scalar (a project cannot replace it)."""
+    return {"Int": GraphQLInt.serialize, "Boolean": GraphQLBoolean.serialize}.get(name)

@@ -15,10 +15,10 @@ from graphql import GraphQLError, Undefined, located_error
 from graphql.pyutils import inspect
 
 from bastion.graphql.compiled.fetch import Loaded
-from bastion.graphql.compiled.plan import FieldPlan, LeafShape, ObjectPlan
+from bastion.graphql.compiled.plan import FieldPlan, LeafShape, ObjectPlan, Step
 from bastion.graphql.context import RequestContext
 from bastion.graphql.field_access import readable, refused
-from bastion.graphql.sources import Column, Link
+from bastion.graphql.sources import Link
 from bastion.store import Node
 
 INVALID: Any = object()
@@ -50,6 +50,16 @@ def non_null_error(plan: FieldPlan, path: Path) -> GraphQLError:
     return GraphQLError(message, plan.nodes, path=as_list(path))
 
 
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+def _same(kind: type | None, value: Any) -> bool:
+    """Whether the serializer would give ``value`` back unchanged (and may be skipped)."""
+    if kind is None or value.__class__ is not kind:
+        return False
+    return kind is not int or (isinstance(value, int) and _INT_MIN <= value <= _INT_MAX)
+
+
 class Projector:
     """Builds the answers of one request's model objects from the rows read for it."""
 
@@ -68,48 +78,46 @@ class Projector:
     def object(self, plan: ObjectPlan, row: Node, path: Path) -> Any:
         """The answer of one row of ``plan``'s model type (or :data:`INVALID`)."""
         result: dict[str, Any] = {}
-        type_name = plan.type.name
         for field in plan.fields:
-            source = field.source
             key = field.key
-            if source is None:
-                result[key] = type_name
+            step = field.step
+            if step == Step.TYPENAME:
+                result[key] = plan.type.name
                 continue
-            assert isinstance(source, Column | Link)
-            if source.guarded and not readable(self.context, type_name, field.name, row):
-                value = self.fail(refused(type_name, field.name), field, (path, key))
-            elif isinstance(source, Column):
-                value = row.get(source.name)
+            if field.guarded and not readable(self.context, plan.type.name, field.name, row):
+                value = self.fail(refused(plan.type.name, field.name), field, (path, key))
+            elif step == Step.COLUMN:
+                value = row.get(field.column)
                 shape = field.leaf
                 assert shape is not None
-                if value is None or shape.serialize is not None or shape.items is not None:
+                if value is None or (shape.serialize is not None and not _same(shape.same, value)):
                     value = self.leaf(shape, value, field, (path, key))
             else:
-                value = self.link(field, source, row, (path, key))
+                value = self.link(field, row, (path, key))
             if value is INVALID:
                 return INVALID
             result[key] = value
         return result
 
-    def link(self, field: FieldPlan, source: Link, row: Node, path: Path) -> Any:
+    def link(self, field: FieldPlan, row: Node, path: Path) -> Any:
         """The answer of a relation field of ``row``."""
+        source = field.source
+        assert isinstance(source, Link) and field.child is not None
         relation = source.field
-        child = field.child
-        assert child is not None
         marker = id(field)
         problem = self.loaded.refused.get(marker)
         if problem is not None:
             return self.fail(problem, field, path)
         if relation.holds_key:
-            target_id = row.get(relation.relation.column)
+            target_id = row.get(field.column)
             found = (
                 self.loaded.to_one.get(marker, {}).get(target_id) if target_id is not None else None
             )
-            return self.maybe_object(field, child, found, path)
+            return self.maybe_object(field, field.child, found, path)
         rows = self.loaded.to_many.get(marker, {}).get(row["id"], [])
         if not relation.many:
-            return self.maybe_object(field, child, rows[0] if rows else None, path)
-        return self.rows(field, child, rows, path)
+            return self.maybe_object(field, field.child, rows[0] if rows else None, path)
+        return self.rows(field, field.child, rows, path)
 
     def maybe_object(
         self, field: FieldPlan, child: ObjectPlan, row: Node | None, path: Path
@@ -160,7 +168,7 @@ class Projector:
                     return INVALID if shape.non_null else None
                 items.append(done)
             return items
-        if shape.serialize is None:
+        if shape.serialize is None or _same(shape.same, value):
             return value
         try:
             serialized = shape.serialize(value)
