@@ -459,6 +459,7 @@ def ratios(runs: Runs, ratio: Ratio, side: str) -> list[float]:
 
 
 def _number(value: float) -> str:
+    value = float(value)  # the median of counts is an int
     if value != value:  # NaN
         return "-"
     if value.is_integer() or abs(value) >= 100:
