@@ -1,195 +1,73 @@
-"""Benchmarks of a real `bastion serve` process, driven by wrk from another process.
+"""Benchmarks of real ``bastion serve`` processes, driven by wrk from another process.
 
-Prints a table of requests/s and latency percentiles, each beside its baseline measured in the
-same run (these machines are shared and noisy, so ratios matter more than absolutes):
+``scripts/bench [reads|writes|limits|all] [--baseline REF] [--rounds N]
+[--database sqlite|postgresql|both] [--only TEXT] [--json FILE]``
 
-- an authenticated `{ viewer { user { id email } } }` at 32 connections, against a bare
-  Starlette endpoint returning constant JSON under the same uvicorn settings (the ceiling);
-- logins/s, and the latency of one login against one bare argon2id verification with the same
-  parameters.
+- ``reads`` (issue 16): lists with relations, depth and size, the viewer query against the bare
+  Starlette ceiling; see :mod:`bench.reads`.
+- ``writes`` (issue 17): refreshes, mutations, logins against argon2id alone; see
+  :mod:`bench.writes`.
+- ``limits``: the GraphQL request limits on against off; see :mod:`bench.limits`.
+- ``all`` (the default): reads, then writes.
 
-Run with `scripts/bench` (installs wrk when missing). Nothing here is a test.
+``--baseline REF`` serves the same project with the code of a git ref (checked out into a
+temporary worktree, run with this venv) beside this tree's, so that every row shows "now", the
+ref and their ratio. Each case runs on each side in turns, ``--rounds`` times (3 by default),
+and the table shows the medians: these machines are shared and noisy, so ratios of interleaved
+medians matter more than absolutes. ``BENCH_DURATION`` (default ``10s``) is the length of each
+wrk run. Nothing here is a test.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
-import re
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
-import httpx
-import yaml
-from argon2 import PasswordHasher, Type
-
-DURATION = os.environ.get("BENCH_DURATION", "10s")
-SCHEMA = "type Movie { title: String! @unique year: Int }\n"
-EMAIL, PASSWORD = "bench@example.com", "correct horse battery"
-VIEWER = "{ viewer { user { id email } } }"
-LOGIN = (
-    f'mutation {{ loginEmailPassword(input: {{email: "{EMAIL}", password: "{PASSWORD}"}}) '
-    "{ accessToken } }"
-)
+from bench import reads, writes
+from bench.harness import Options, sides
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def process(args: list[str], port: int, env: dict[str, str], cwd: Path) -> Iterator[str]:
-    """Start a server process and wait until it answers; stop it afterwards."""
-    proc = subprocess.Popen(
-        args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+def parse(argv: list[str]) -> tuple[str, Options]:
+    """The suite and the options of a command line."""
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "suite", nargs="?", default="all", choices=["reads", "writes", "limits", "all"]
     )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                httpx.post(f"{url}/graphql", json={"query": "{__typename}"}, timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    parser.add_argument("--baseline", metavar="REF", help="a git ref to measure beside this tree")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="sqlite")
+    parser.add_argument("--only", metavar="TEXT", help="only the cases whose name holds TEXT")
+    parser.add_argument("--json", metavar="FILE", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    return args.suite, Options(args.baseline, args.rounds, databases, args.json, args.only)
 
 
-def wrk(url: str, body: str, connections: int, token: str | None = None) -> dict[str, float]:
-    """Run wrk with a POST body; returns requests/s and p50/p99 latency in ms."""
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    script = f"wrk.method = 'POST'\nwrk.body = {json.dumps(body)}\n"
-    script += "".join(
-        f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items()
-    )
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-        lua.write(script)
-    threads = min(2, connections)
-    out = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{DURATION}",
-            "--latency",
-            "-s",
-            lua.name,
-            f"{url}/graphql",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    os.unlink(lua.name)
-    if "Non-2xx" in out:
-        raise RuntimeError(f"wrk saw errors:\n{out}")
+def main(argv: list[str]) -> None:
+    """Run the suites asked for; print their tables, and write the JSON when asked."""
+    suite, options = parse(argv)
+    if suite == "limits":
+        from bench import limits
 
-    def latency(pct: str) -> float:
-        match = re.search(rf"^\s*{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        assert match, out
-        value, unit = float(match[1]), match[2]
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert rps, out
-    return {"rps": float(rps[1]), "p50": latency("50"), "p99": latency("99")}
-
-
-def create_user(root: Path, env: dict[str, str]) -> None:
-    """The bench user (EMAIL, PASSWORD) in the project at ``root``, made by the CLI."""
-    subprocess.run(
-        [
-            *(sys.executable, "-m", "bastion", "users", "create"),
-            *("--email", EMAIL, "--password-stdin", "--project", str(root)),
-        ],
-        input=PASSWORD + "\n",
-        text=True,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-
-
-def serve_command(root: Path, port: int) -> list[str]:
-    """The command that serves the project at ``root`` on ``port``."""
-    return [sys.executable, "-m", "bastion", "serve", str(root), "--port", str(port)]
-
-
-def argon2_ms(samples: int = 40) -> float:
-    """Median time of one argon2id verification at Bastion's default parameters."""
-    hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1, type=Type.ID)
-    stored = hasher.hash(PASSWORD)
-    times = []
-    for _ in range(samples):
-        start = time.perf_counter()
-        hasher.verify(stored, PASSWORD)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
-def main() -> None:
-    """Every benchmark but the limits one (``scripts/bench limits``)."""
-    root = Path(tempfile.mkdtemp(prefix="bastion-bench-"))
-    (root / "schema.graphql").write_text(SCHEMA)
-    (root / "bastion.yml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "bench",
-                "app_id": "bench",
-                # A long lifetime: no token expires or is renewed during the run. Throttling
-                # off: this measures what a login costs, not how fast one IP may try.
-                "auth": {"access_token_lifetime": 86_400, "throttle": {"enabled": False}},
-            }
-        )
-    )
-    env = {**os.environ, "BASTION_SECRET": "b" * 64}
-    create_user(root, env)
-    rows: list[tuple[str, dict[str, float]]] = []
-    port = free_port()
-    with process(serve_command(root, port), port, env, root) as url:
-        login = httpx.post(f"{url}/graphql", json={"query": LOGIN}).json()
-        token = login["data"]["loginEmailPassword"]["accessToken"]
-        check = httpx.post(
-            f"{url}/graphql", json={"query": VIEWER}, headers={"Authorization": f"Bearer {token}"}
-        ).json()
-        assert check["data"]["viewer"]["user"]["email"] == EMAIL, check
-        rows.append(("viewer query, 32 conns", wrk(url, json.dumps({"query": VIEWER}), 32, token)))
-        rows.append(("login, 4 conns", wrk(url, json.dumps({"query": LOGIN}), 4)))
-        rows.append(("login, 1 conn", wrk(url, json.dumps({"query": LOGIN}), 1)))
-    port = free_port()
-    ceiling = [sys.executable, "-m", "bench.ceiling", str(port)]
-    with process(ceiling, port, env, Path(__file__).resolve().parent.parent) as url:
-        rows.insert(
-            0, ("ceiling (bare Starlette), 32 conns", wrk(url, json.dumps({"query": VIEWER}), 32))
-        )
-    hash_ms = argon2_ms()
-    print(f"{'measure':40} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9}")
-    for name, row in rows:
-        print(f"{name:40} {row['rps']:10.1f} {row['p50']:9.2f} {row['p99']:9.2f}")
-    print(f"{'argon2id verify (m=19MiB,t=2,p=1)':40} {'':>10} {hash_ms:9.2f}")
-    ratio = rows[1][1]["rps"] / rows[0][1]["rps"]
-    login_ratio = rows[3][1]["p50"] / hash_ms
-    print(f"\nviewer query / ceiling throughput: {ratio:.2f} (target >= 0.5)")
-    print(f"login p50 (1 conn) / argon2 verify median: {login_ratio:.2f} (target <= 1.2)")
+        limits.main(options)
+        return
+    base = Path(tempfile.mkdtemp(prefix="bastion-bench-"))
+    results: list[dict[str, Any]] = []
+    with ExitStack() as stack:
+        measured = sides(options.baseline, stack)
+        if suite in ("reads", "all"):
+            results += reads.run(options, base, measured)
+        if suite in ("writes", "all"):
+            results += writes.run(options, base, measured)
+    if options.json_path:
+        options.json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+        print(f"\nwrote {options.json_path}")
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["limits"]:
-        from bench import limits
-
-        limits.main()
-    else:
-        main()
+    main(sys.argv[1:])

@@ -9,6 +9,7 @@ import re
 import secrets
 import string
 import sys
+from logging.handlers import QueueListener
 from pathlib import Path
 from typing import NoReturn
 
@@ -17,6 +18,7 @@ import click
 from bastion import __version__
 from bastion.errors import BastionError
 from bastion.project import Project, examples, load_project
+from bastion.tools.log_queue import start_background_logging
 
 INIT_SCHEMA = """\
 # The data model: object types, enums and relations. Every project also has a built-in
@@ -74,11 +76,13 @@ def _load(path: str | Path) -> Project:
         _fail(error)
 
 
-def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+def _logging() -> QueueListener | None:
+    # Formatted and written on a thread, not on the event loop: a line per request adds up.
+    listener = start_background_logging(
+        logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    return listener
 
 
 @click.group(name="bastion", context_settings={"help_option_names": ["-h", "--help"]})
@@ -132,12 +136,20 @@ async def _preflight(project: Project) -> None:
 )
 def serve(directory: Path | None, host: str | None, port: int | None, example: str | None) -> None:
     """Serve the project in DIRECTORY (default: the current folder)."""
+    listener = _logging()
+    try:
+        _serve(directory, host, port, example)
+    finally:
+        if listener is not None:
+            listener.stop()  # writes what is still queued
+
+
+def _serve(directory: Path | None, host: str | None, port: int | None, example: str | None) -> None:
     import uvicorn
 
     from bastion.http.app import create_app
     from bastion.http.server import uvicorn_options
 
-    _logging()
     if example is not None:
         if directory is not None:
             raise click.UsageError("give either DIRECTORY or --example, not both")

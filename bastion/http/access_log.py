@@ -14,6 +14,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("bastion.access")
 
 
+def write_line(scope: Scope, status: int, start: float) -> None:
+    """Log the line of one request that began at ``start`` (``time.perf_counter()``).
+
+    The record keeps its arguments (two strings and two numbers): formatting them is left to
+    the log handler, which ``bastion serve`` runs on a thread (:mod:`bastion.tools.log_queue`).
+    """
+    elapsed = (time.perf_counter() - start) * 1000
+    log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed)
+
+
 class AccessLog:
     """ASGI middleware writing the access log."""
 
@@ -36,5 +46,4 @@ class AccessLog:
         try:
             await self.app(scope, receive, capture)
         finally:
-            elapsed = (time.perf_counter() - start) * 1000
-            log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed)
+            write_line(scope, status, start)

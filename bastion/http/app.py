@@ -12,10 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bastion.http.access_log import AccessLog
-from bastion.http.client_ip import ClientIP, parse_networks
+from bastion.http.client_ip import parse_networks
+from bastion.http.edge import Edge
 from bastion.http.graphql_http import GraphQLEndpoint
-from bastion.http.header_limit import HeaderLimit
 from bastion.http.jwks import jwks_endpoint
 from bastion.http.stitch.routes import StitchApi
 from bastion.project import Project
@@ -80,10 +79,12 @@ def create_app(
             *StitchApi(service).routes(),
         ],
         middleware=[
-            Middleware(AccessLog),
-            # A head over the limit is refused before anything reads its headers.
-            Middleware(HeaderLimit, limit=project.config.http.max_header_bytes),
-            Middleware(ClientIP, trusted=parse_networks(project.config.http.trusted_proxies)),
+            # The head cap, the client's address and the access log, in one layer.
+            Middleware(
+                Edge,
+                limit=project.config.http.max_header_bytes,
+                trusted=parse_networks(project.config.http.trusted_proxies),
+            ),
             *_cors(project),
         ],
         lifespan=lifespan,

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bastion.tools.network import Network, client_ip, parse_networks
 
-__all__ = ["ClientIP", "Network", "client_ip", "found_ip", "parse_networks"]
+__all__ = ["ClientIP", "Network", "client_ip", "found_ip", "parse_networks", "remember_ip"]
 
 _STATE_KEY = "client_ip"
 
@@ -27,17 +27,22 @@ class ClientIP:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            peer = scope.get("client")
-            forwarded = None
-            if self.trusted:
-                for name, value in scope.get("headers", ()):
-                    if name == b"x-forwarded-for":
-                        # Several headers are one list, in order (RFC 9110 field lines).
-                        text = value.decode("latin-1")
-                        forwarded = f"{forwarded}, {text}" if forwarded else text
-            ip = client_ip(peer[0] if peer else None, forwarded, self.trusted)
-            scope.setdefault("state", {})[_STATE_KEY] = ip
+            remember_ip(scope, self.trusted)
         await self.app(scope, receive, send)
+
+
+def remember_ip(scope: Scope, trusted: list[Network]) -> None:
+    """Find the client's address of an HTTP request and keep it in its state (see found_ip)."""
+    peer = scope.get("client")
+    forwarded = None
+    if trusted:
+        for name, value in scope.get("headers", ()):
+            if name == b"x-forwarded-for":
+                # Several headers are one list, in order (RFC 9110 field lines).
+                text = value.decode("latin-1")
+                forwarded = f"{forwarded}, {text}" if forwarded else text
+    ip = client_ip(peer[0] if peer else None, forwarded, trusted)
+    scope.setdefault("state", {})[_STATE_KEY] = ip
 
 
 def found_ip(scope: Scope) -> str | None:

@@ -32,6 +32,18 @@ def head_size(scope: Scope) -> int:
     return line + sum(len(name) + len(value) + 4 for name, value in scope["headers"])
 
 
+async def refuse(limit: int, send: Send) -> None:
+    """Answer 431 with :func:`refusal_body`, and close the connection."""
+    body = refusal_body(limit)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": STATUS, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class HeaderLimit:
     """Refuse HTTP requests whose head passes ``limit`` bytes with 431."""
 
@@ -44,11 +56,4 @@ class HeaderLimit:
         if scope["type"] != "http" or head_size(scope) <= self.limit:
             await self.app(scope, receive, send)
             return
-        body = refusal_body(self.limit)
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": STATUS, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await refuse(self.limit, send)

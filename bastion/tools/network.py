@@ -33,8 +33,9 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: list[Network]) -> str | None:
     """The client's address given the socket peer and the ``X-Forwarded-For`` header."""
-    if peer is None:
-        return None
+    if peer is None or not trusted or not forwarded_for:
+        # No proxy to trust, or nothing forwarded: the peer, without parsing it (per request).
+        return peer
     peer_address = _address(peer)
     if peer_address is None or not any(peer_address in n for n in trusted) or not forwarded_for:
         return peer
