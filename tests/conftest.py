@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -11,12 +11,15 @@ import httpx
 import pytest
 import yaml
 from asgi_lifespan import LifespanManager
+from sqlalchemy.engine import make_url
 
 from bastion import create_app, load_project
 from bastion.errors import ProjectError
 from bastion.model import parse_model
 from bastion.project import Project
+from bastion.project.config import DEFAULT_DATABASE_URL
 from bastion.tools.clock import FrozenClock, system_clock
+from tests import databases
 
 MOVIES_SCHEMA = """
 enum Genre { ACTION DRAMA SCIFI }
@@ -77,6 +80,50 @@ async def served(project: Path, clock: Any = system_clock) -> AsyncIterator[http
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             yield http
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in (
+        "sqlite_only(reason): a test that only means something on SQLite",
+        "postgresql_only(reason): a test that only means something on PostgreSQL",
+    ):
+        config.addinivalue_line("markers", marker)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip the tests of the other database, saying why they are for one database only."""
+    other = "postgresql_only" if not databases.on_postgresql() else "sqlite_only"
+    for item in items:
+        marker = item.get_closest_marker(other)
+        if marker is not None:
+            reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+            item.add_marker(pytest.mark.skip(reason=f"{other}: {reason}"))
+
+
+def pytest_sessionfinish() -> None:
+    databases.close_pool()
+
+
+@pytest.fixture(autouse=True)
+def _database_of_the_run(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """On a PostgreSQL run, a project that keeps the default (SQLite) database gets a
+    throwaway PostgreSQL database instead, the same one for its folder for the whole test."""
+    if not databases.on_postgresql():
+        yield
+        return
+    chosen = Project.database_url
+
+    def database_url(project: Project) -> Any:
+        if project.config.database.url != DEFAULT_DATABASE_URL:
+            return chosen.fget(project)  # type: ignore[attr-defined]
+        if project.root not in databases.assigned:
+            databases.assigned[project.root] = databases.pool().take()
+        return make_url(databases.assigned[project.root]).set(drivername="postgresql+asyncpg")
+
+    monkeypatch.setattr(Project, "database_url", property(database_url))
+    yield
+    databases.assigned.clear()
+    databases.pool().give_back_all()
 
 
 @pytest.fixture

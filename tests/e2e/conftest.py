@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import databases
+
 DEBIAN_FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -110,6 +112,8 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     servers: list[Server] = []
 
     def start(*args: str, cwd: Path = tmp_path, env: dict[str, str] | None = None) -> Server:
+        folders = [arg for arg in args if not arg.startswith("-")]
+        databases.use_for_process(cwd / folders[0] if folders else cwd)
         port = free_port()
         log_path = tmp_path / f"serve-{len(servers)}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
