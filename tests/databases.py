@@ -73,7 +73,14 @@ class DatabasePool:
                 name = candidate
         if name is None:
             name = f"bastion_test_{os.getpid()}_{len(self._made)}"
-            self._loop.run(self._admin(f'CREATE DATABASE "{name}"'))
+            # A linguistic collation (ICU's English), as most servers have, not the code-point
+            # order of "C": text must sort and compare as on SQLite whatever the server's.
+            self._loop.run(
+                self._admin(
+                    f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
+                    "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+                )
+            )
             self._made.append(name)
         if not lasting:
             self._lent.append(name)

@@ -32,10 +32,24 @@ DEFAULT_DATABASE_URL = "sqlite:///.bastion/data.db"
 _APP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
+class PoolConfig(Section):
+    """``database.pool:`` — the connections a PostgreSQL database keeps (per worker)."""
+
+    # Connections kept open, and opened beyond that under load (closed again when returned).
+    size: Annotated[int, Field(ge=1, le=1000, strict=True)] = 10
+    max_overflow: Annotated[int, Field(ge=0, le=1000, strict=True)] = 10
+    # Seconds a request waits for a free connection before it fails.
+    timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+
 class DatabaseConfig(Section):
     """``database:`` — where the data lives."""
 
     url: str = DEFAULT_DATABASE_URL
+    pool: PoolConfig = PoolConfig()
+    # Behind PgBouncer in transaction mode: no statement cache per connection (see
+    # docs/postgresql.md).
+    pgbouncer_transaction_mode: bool = False
 
     @field_validator("url")
     @classmethod

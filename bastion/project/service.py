@@ -61,7 +61,9 @@ class Service:
         self.project = project
         self.clock = clock
         emails = EmailRules(project.config.auth.emails.allow_mixed_scripts)
-        self.store: Store = open_store(project.model, project.database_url, clock, emails)
+        self.store: Store = open_store(
+            project.model, project.database_url, clock, emails, project.database_pool
+        )
         # Effects that cross floors: published by the floor that knows, wired here.
         self.events = EventHub()
         self.auth: AuthServices = build_auth(project, self.store, clock, secret, events=self.events)
