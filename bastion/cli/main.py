@@ -210,6 +210,7 @@ def _register_subcommands() -> None:
     from bastion.cli.audit import audit
     from bastion.cli.deploy import deploy
     from bastion.cli.keys import keys
+    from bastion.cli.migrate_data import migrate_data
     from bastion.cli.root_tokens import root_token
     from bastion.cli.tokens import token
     from bastion.cli.users import users
@@ -219,6 +220,7 @@ def _register_subcommands() -> None:
     main.add_command(audit)
     main.add_command(deploy)
     main.add_command(keys)
+    main.add_command(migrate_data)
     main.add_command(root_token)
     main.add_command(token)
 

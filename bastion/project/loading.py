@@ -35,20 +35,8 @@ class Project:
 
     @property
     def database_url(self) -> URL:
-        """The async SQLAlchemy URL; a relative SQLite path is taken from the project folder,
-        and a PostgreSQL URL's libpq-style ``sslmode`` is given to asyncpg as ``ssl``."""
-        url = make_url(self.config.database.url)
-        if url.get_backend_name() == "sqlite":
-            path = Path(url.database or "")
-            if not path.is_absolute():
-                path = self.root / path
-            return url.set(drivername="sqlite+aiosqlite", database=str(path))
-        url = url.set(drivername="postgresql+asyncpg")
-        if "sslmode" in url.query:
-            # libpq's name for it, which asyncpg calls ssl (same values: require, verify-full...).
-            mode = url.query["sslmode"]
-            url = url.difference_update_query(["sslmode"]).update_query_dict({"ssl": mode})
-        return url
+        """The async SQLAlchemy URL of ``database.url`` (see :func:`async_database_url`)."""
+        return async_database_url(self.config.database.url, self.root)
 
     @property
     def database_pool(self) -> PoolSettings:
@@ -65,6 +53,24 @@ class Project:
     def seed_file(self) -> Path | None:
         """The GraphQL document run once on a new database, if the project has one."""
         return self.root / self.config.seed if self.config.seed else None
+
+
+def async_database_url(url_text: str, root: Path) -> URL:
+    """The async SQLAlchemy URL of a ``database.url``: a relative SQLite path is taken from
+    the project folder ``root``, and a PostgreSQL URL's libpq-style ``sslmode`` is given to
+    asyncpg as ``ssl``."""
+    url = make_url(url_text)
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "")
+        if not path.is_absolute():
+            path = root / path
+        return url.set(drivername="sqlite+aiosqlite", database=str(path))
+    url = url.set(drivername="postgresql+asyncpg")
+    if "sslmode" in url.query:
+        # libpq's name for it, which asyncpg calls ssl (same values: require, verify-full...).
+        mode = url.query["sslmode"]
+        url = url.difference_update_query(["sslmode"]).update_query_dict({"ssl": mode})
+    return url
 
 
 def load_project(path: str | Path) -> Project:
