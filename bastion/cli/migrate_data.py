@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from pydantic import ValidationError
@@ -23,14 +24,9 @@ from bastion.project.loading import Project, async_database_url
 from bastion.store.auth.tables import new_metadata
 from bastion.store.copy import TableCount, copy_rows, ensure_empty
 from bastion.store.database import Database
-from bastion.store.failures import meaning
+from bastion.store.startup import shown_url, start_failure
 from bastion.store.sync import sync_schema
 from bastion.store.tables import build_tables
-
-
-def shown(url: URL) -> str:
-    """A database URL as it may be printed: the password hidden."""
-    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
 
 
 @click.command("migrate-data")
@@ -69,12 +65,12 @@ def migrate_data(directory: Path, to_url: str, replace: bool) -> None:
     except BastionError as error:
         _fail(error)
     except Exception as error:
-        known = meaning(error)
+        known = start_failure(target, error)
         if known is None:
             raise
-        _fail(known, f"{shown(target)}: ")
+        _fail(known)
     total = sum(c.target for c in counts)
-    click.echo(f"Copied {total} rows in {len(counts)} tables into {shown(target)}.")
+    click.echo(f"Copied {total} rows in {len(counts)} tables into {shown_url(target)}.")
     click.echo("Set database.url in bastion.yml to it and start the server.")
 
 
@@ -97,7 +93,7 @@ async def _migrate(project: Project, target_url: URL, replace: bool) -> list[Tab
     return counts
 
 
-def _fail(error: BastionError, prefix: str = "") -> None:
+def _fail(error: BastionError) -> NoReturn:
     for line in str(error).splitlines():
-        click.echo(f"error: {prefix}{line}", err=True)
+        click.echo(f"error: {line}", err=True)
     sys.exit(1)

@@ -35,6 +35,7 @@ from bastion.tools.private_files import create_private_file
 
 _WRITE = "bastion_write"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any, *, foreign_keys: bool = True) -> None:
@@ -93,12 +94,14 @@ def _postgresql_options(pool: PoolSettings) -> dict[str, Any]:
         "pool_timeout": pool.timeout,
         # A connection the server (or a proxy) closed while idle is found before use.
         "pool_pre_ping": True,
+        # asyncpg waits 60 s for a server that does not answer: too long for a start.
+        "connect_args": {"timeout": CONNECT_TIMEOUT_SECONDS},
     }
     if pool.pgbouncer_transaction_mode:
         # asyncpg's statement cache and SQLAlchemy's both off, and every statement named
         # afresh: two clients' "__asyncpg_stmt_1__" would otherwise meet on one server
         # connection (asyncpg issue 837).
-        options["connect_args"] = {
+        options["connect_args"] |= {
             "statement_cache_size": 0,
             "prepared_statement_cache_size": 0,
             "prepared_statement_name_func": _unique_statement_name,

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from sqlalchemy.engine import make_url
 
 from bastion import __version__
 from bastion.cli import main
 from bastion.project import load_project
 from bastion.project.service import Service
+from tests import databases
 from tests.conftest import write_project
 
 LOCATED = re.compile(r"^error: (?P<place>\S+:\d+:\d+): (?P<reason>.+)$")
@@ -378,3 +381,48 @@ def test_the_shipped_example_is_a_valid_project(tmp_path: Path) -> None:
     result = run("schema", "print", str(source))
     assert result.exit_code == 0, result.output
     assert not (source / ".bastion").exists()
+
+
+# -- an unreachable database -----------------------------------------------------------------
+
+
+def closed_port() -> int:
+    """A port nothing listens on: the OS gave it and it was closed again."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["serve"], ["users", "create", "--email", "ann@example.com", "--password-stdin", "--project"]],
+    ids=["serve", "users create"],
+)
+def test_an_unreachable_database_is_one_line_naming_it(
+    tmp_path: Path, no_server: None, command: list[str]
+) -> None:
+    url = f"postgresql://bastion:hunter2@127.0.0.1:{closed_port()}/app"
+    root = write_project(tmp_path / "app", database={"url": url})
+    result = CliRunner().invoke(main, [*command, str(root)], input="correct horse battery\n")
+    assert result.exit_code == 1
+    shown = url.replace("hunter2", "***")
+    assert result.output.splitlines() == [
+        f"error: cannot reach the database at {shown}: [Errno 111] Connect call failed "
+        f"('127.0.0.1', {url.split(':')[3].split('/')[0]})"
+    ]
+    assert "hunter2" not in result.output
+
+
+def test_credentials_the_server_refuses_are_one_line_naming_the_setting(
+    tmp_path: Path, no_server: None
+) -> None:
+    server = make_url(databases.SERVER)
+    url = f"postgresql://nobody_here:pw@{server.host}:{server.port}/postgres"
+    root = write_project(tmp_path / "app", database={"url": url})
+    result = run("serve", str(root))
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"error: bastion.yml: database.url: {url.replace(':pw@', ':***@')}: "
+        'role "nobody_here" does not exist'
+    ]
