@@ -122,7 +122,7 @@ def _database_of_the_run(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(Project, "database_url", property(database_url))
     yield
-    databases.assigned.clear()
+    databases.forget_projects()
     databases.pool().give_back_all()
 
 

@@ -35,6 +35,7 @@ if KIND not in (SQLITE, POSTGRESQL):
     raise SystemExit(f"BASTION_TEST_DATABASE: expected sqlite or postgresql (got {KIND!r})")
 
 T = TypeVar("T")
+DEFAULT_URL = "sqlite:///.bastion/data.db"  # bastion.project.config's default
 
 
 def on_postgresql() -> bool:
@@ -153,21 +154,35 @@ def close_pool() -> None:
         _pool.drop_all()
 
 
+def forget_projects() -> None:
+    """The test is over: its folders' databases are no longer theirs."""
+    assigned.clear()
+    _left_alone.clear()
+
+
 def use_for_process(root: Path, *, lasting: bool = False) -> None:
     """On a PostgreSQL run, point the project at ``root`` (served by another process, which
     the suite's fixtures do not reach) at a throwaway database, written into its bastion.yml."""
     config_file = root / "bastion.yml"
-    if not on_postgresql() or not config_file.is_file():
+    if not on_postgresql() or root.resolve() in _left_alone:
+        return
+    if not config_file.is_file():
+        # Made by the command itself (serve --example): it keeps its SQLite file, at every
+        # start of the test, so that what the first start wrote is there at the next.
+        _left_alone.add(root.resolve())
         return
     config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-    if "database" in config:
+    if config.get("database", {}).get("url", DEFAULT_URL) != DEFAULT_URL:
         return
-    config["database"] = {"url": pool().take(lasting=lasting)}
+    # The database the test's own commands (run in-process) already gave this folder.
+    url = assigned.get(root.resolve()) or pool().take(lasting=lasting)
+    config["database"] = {**config.get("database", {}), "url": url}
     config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
 
 
 # The PostgreSQL database given to each project folder that kept the default database.
 assigned: dict[Path, str] = {}
+_left_alone: set[Path] = set()
 
 
 def url_of(root: Path) -> str:
@@ -175,7 +190,7 @@ def url_of(root: Path) -> str:
     if root.resolve() in assigned:
         return assigned[root.resolve()]
     config = yaml.safe_load((root / "bastion.yml").read_text(encoding="utf-8")) or {}
-    url = str(config.get("database", {}).get("url", "sqlite:///.bastion/data.db"))
+    url = str(config.get("database", {}).get("url", DEFAULT_URL))
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         return f"sqlite:///{root.resolve() / url.removeprefix('sqlite:///')}"
     return url

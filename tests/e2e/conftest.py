@@ -106,14 +106,21 @@ class Server:
 Serve = Callable[..., Server]
 
 
+def _project_folder(args: tuple[str, ...]) -> str:
+    """The folder ``bastion serve ARGS`` serves, relative to its working folder."""
+    if "--example" in args:
+        return args[args.index("--example") + 1]
+    folders = [arg for arg in args if not arg.startswith("-")]
+    return folders[0] if folders else "."
+
+
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Serve]:
     """Start ``bastion serve ARGS`` in a folder; every process is stopped at teardown."""
     servers: list[Server] = []
 
     def start(*args: str, cwd: Path = tmp_path, env: dict[str, str] | None = None) -> Server:
-        folders = [arg for arg in args if not arg.startswith("-")]
-        databases.use_for_process(cwd / folders[0] if folders else cwd)
+        databases.use_for_process(cwd / _project_folder(args))
         port = free_port()
         log_path = tmp_path / f"serve-{len(servers)}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}

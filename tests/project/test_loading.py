@@ -49,6 +49,7 @@ def test_a_relative_folder_is_resolved(tmp_path: Path, monkeypatch: pytest.Monke
     assert project.root == (tmp_path / "app").resolve()
 
 
+@pytest.mark.sqlite_only(reason="a PostgreSQL run swaps the default database for its own")
 def test_default_database_is_sqlite_under_the_project_folder(
     make_project: Callable[..., Project],
 ) -> None:
