@@ -72,6 +72,8 @@ class ServerConfig(Section):
     host: str = "127.0.0.1"
     # Strict: in lax mode pydantic reads `port: true` as port 1.
     port: Annotated[int, Field(ge=1, le=65535, strict=True)] = 8000
+    # Processes answering on the port (`bastion serve --workers`); see docs/postgresql.md.
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
 
 
 # An origin is a scheme, a host and maybe a port: exactly what browsers send in `Origin`.

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
 from pathlib import Path
@@ -426,3 +427,46 @@ def test_credentials_the_server_refuses_are_one_line_naming_the_setting(
         f"error: bastion.yml: database.url: {url.replace(':pw@', ':***@')}: "
         'role "nobody_here" does not exist'
     ]
+
+
+# -- workers ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any]]]:
+    """What ``serve`` would have asked uvicorn to run, without listening."""
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: calls.append((app, options)))
+    monkeypatch.setattr("os.environ", dict(os.environ))  # serve names the project in it
+    return calls
+
+
+def test_server_workers_on_sqlite_warns_of_the_single_writer(
+    tmp_path: Path, uvicorn_calls: list[tuple[Any, dict[str, Any]]]
+) -> None:
+    root = write_project(
+        tmp_path / "app", database={"url": "sqlite:///.bastion/app.db"}, server={"workers": 3}
+    )
+    result = run("serve", str(root))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0].startswith(
+        "warning: 3 workers on SQLite: reads run side by side, but every write takes the "
+        "database file's single write lock in turn"
+    )
+    [(app, options)] = uvicorn_calls
+    assert (app, options["factory"], options["workers"]) == (
+        "bastion.cli.workers:worker_app",
+        True,
+        3,
+    )
+    assert os.environ["BASTION_SERVE_PROJECT"] == str(root.resolve())
+
+
+def test_one_worker_runs_the_app_in_the_process(
+    tmp_path: Path, uvicorn_calls: list[tuple[Any, dict[str, Any]]]
+) -> None:
+    root = write_project(tmp_path / "app", server={"workers": 3})
+    assert run("serve", str(root), "--workers", "1").exit_code == 0
+    [(app, options)] = uvicorn_calls
+    assert not isinstance(app, str) and options["workers"] == 1
+    assert "warning" not in run("serve", str(root), "--workers", "1").output
