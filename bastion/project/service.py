@@ -27,6 +27,7 @@ from bastion.permissions.compile import Permissions
 from bastion.project import Project
 from bastion.store import Store, SyncReport, open_store
 from bastion.store.seed_marker import is_seeded, mark_seeded
+from bastion.store.startup import start_failure
 from bastion.tools.clock import Clock, system_clock
 from bastion.tools.events import EventHub
 
@@ -61,7 +62,9 @@ class Service:
         self.project = project
         self.clock = clock
         emails = EmailRules(project.config.auth.emails.allow_mixed_scripts)
-        self.store: Store = open_store(project.model, project.database_url, clock, emails)
+        self.store: Store = open_store(
+            project.model, project.database_url, clock, emails, project.database_pool
+        )
         # Effects that cross floors: published by the floor that knows, wired here.
         self.events = EventHub()
         self.auth: AuthServices = build_auth(project, self.store, clock, secret, events=self.events)
@@ -101,7 +104,15 @@ class Service:
 
     async def start(self) -> SyncReport:
         """Sync the database with the model, then seed a new database once."""
-        report = await self.store.sync()
+        try:
+            report = await self.store.sync()
+        except Exception as error:
+            # The first contact with the database: an unreachable server or a wrong URL is
+            # said in one line (the CLI prints it and exits), a bug keeps its traceback.
+            failure = start_failure(self.store.db.url, error)
+            if failure is None or failure is error:
+                raise
+            raise failure from None
         await self.auth.start()  # before anything derives a token or signs one
         if self.functions.functions:
             self.functions.root_token = await self.auth.root_tokens.ensure(FUNCTIONS_TOKEN)
