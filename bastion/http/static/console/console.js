@@ -247,7 +247,7 @@ function named(ref) {
     if (ref.kind === "LIST") list = true;
     ref = ref.ofType;
   }
-  return { name: ref.name, kind: ref.kind, list };
+  return { type: ref.name, kind: ref.kind, list };
 }
 
 async function dataPage(typeName = null, where = "") {
@@ -258,11 +258,11 @@ async function dataPage(typeName = null, where = "") {
     __type(name: $t) { fields { name type { ${TYPE_REF} } } } }`, { t: typeName });
   const listField = schema.__schema.queryType.fields.find((f) => {
     const t = named(f.type);
-    return t.list && t.name === typeName && f.args.some((a) => a.name === "where");
+    return t.list && t.type === typeName && f.args.some((a) => a.name === "where");
   });
   const fields = schema.__type.fields.map((f) => ({ name: f.name, ...named(f.type) }));
   const scalars = fields.filter((f) => ["SCALAR", "ENUM"].includes(f.kind) && !f.list);
-  const links = fields.filter((f) => f.kind === "OBJECT" && types.includes(f.name));
+  const links = fields.filter((f) => f.kind === "OBJECT" && types.includes(f.type));
   const selection = [
     ...scalars.map((f) => f.name),
     ...links.map((f) => (f.list ? `${f.name}(first: 5) { id }` : `${f.name} { id }`)),
@@ -275,7 +275,7 @@ async function dataPage(typeName = null, where = "") {
   if (listField) {
     const variables = { where: where ? JSON.parse(where) : null };
     const data = await gql(`query($where: ${typeName}WhereInput) { rows: ${listField.name}(where: $where, first: 50) { ${selection} } }`, variables);
-    const follow = (link, id) => h("button", { class: "link", type: "button", onclick: guarded(() => dataPage(link.name, JSON.stringify({ id }))) }, id);
+    const follow = (link, id) => h("button", { class: "link", type: "button", onclick: guarded(() => dataPage(link.type, JSON.stringify({ id }))) }, id);
     rows = data.rows.map((node) => h("tr", {},
       scalars.map((f) => h("td", {}, node[f.name] === null ? "" : typeof node[f.name] === "object" ? JSON.stringify(node[f.name]) : String(node[f.name]))),
       links.map((f) => h("td", {}, f.list ? (node[f.name] || []).map((n) => follow(f, n.id)) : node[f.name] ? follow(f, node[f.name].id) : ""))));
