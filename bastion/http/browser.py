@@ -23,6 +23,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bastion.model.names import names_for
+from bastion.model.types import Model, ScalarField
 from bastion.project import Project
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -100,6 +102,21 @@ class _Secured:
         await self.app(scope, receive, secured)
 
 
+def example_query(model: Model) -> str:
+    """The explorer's first query: the viewer, and a few rows of the project's first type."""
+    lines = ["{", "  viewer { user { email } }"]
+    own = [t for t in model.types.values() if not t.builtin]
+    if own:
+        kind = own[0]
+        scalars = [
+            f.name for f in kind.fields.values() if isinstance(f, ScalarField) and f.name != "id"
+        ]
+        lines.append(
+            f"  {names_for(kind.name).many}(first: 10) {{ {' '.join(scalars[:3]) or 'id'} }}"
+        )
+    return "\n".join([*lines, "}", ""])
+
+
 def _page(name: str, **values: str) -> str:
     text = (_PACKAGE / "pages" / name).read_text(encoding="utf-8")
     for key, value in values.items():
@@ -119,7 +136,11 @@ class BrowserPages:
         name = html.escape(config.name)
         link = '<a href="/console">Console</a>' if self.console else ""
         self._explorer_html = _page(
-            "explorer.html", project=name, providers=providers, console_link=link
+            "explorer.html",
+            project=name,
+            providers=providers,
+            console_link=link,
+            example=html.escape(example_query(project.model)),
         )
         self._console_html = _page("console.html", project=name)
 

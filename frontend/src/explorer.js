@@ -8,12 +8,9 @@ import { createRoot } from "react-dom/client";
 // The one login module, shared with the console (which loads it unbundled).
 import { Session } from "../../bastion/http/static/console/session.js";
 
+// The server fills in a query of the project's own first type.
 const DEFAULT_QUERY = `# Log in above, then run this with the ▶ button.
-{
-  viewer { user { email } }
-  movies(first: 5, orderBy: [year_ASC]) { title year director { name } }
-}
-`;
+${document.body.dataset.example || "{ viewer { user { email } } }\n"}`;
 
 const $ = (id) => document.getElementById(id);
 const session = new Session(() => viewerChanged());
