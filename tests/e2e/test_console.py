@@ -62,6 +62,11 @@ def page() -> Iterator[Any]:
             executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
         )
         context = browser.new_context(viewport={"width": 1360, "height": 820})
+        # Every Content-Security-Policy violation becomes a console error, which fails the test.
+        context.add_init_script(
+            "document.addEventListener('securitypolicyviolation', e =>"
+            " console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
+        )
         opened = context.new_page()
         problems: list[str] = []
         # A CSP refusal or a script error would show here.
@@ -126,6 +131,10 @@ def test_explorer_login_query_refresh_logout(movies: tuple[Server, str], page: A
     result = run_query(page)
     assert "ada@example.com" in result and "Alien" in result
     shot(page, "explorer-query")
+    # GraphiQL's documentation explorer reads the schema the page fetched.
+    page.get_by_role("button", name="Show Documentation Explorer").click()
+    expect(page.locator(".graphiql-doc-explorer")).to_contain_text("Query")
+    page.get_by_role("button", name="Hide Documentation Explorer").click()
 
     # Past the access token's lifetime the page has refreshed it: the viewer is still Ada.
     page.clock.fast_forward(ACCESS_LIFETIME * 1000)
