@@ -154,3 +154,36 @@ async def test_project_settings_mask_secrets(console: Console) -> None:
     assert "type Note" in summary["schema"]
     assert summary["settings"]["root_tokens"] == ["ops"]
     assert console.root not in str(summary)
+
+
+async def test_switching_a_user_and_ending_sessions_are_audited_with_the_actor(
+    console: Console,
+) -> None:
+    data = await console.root_data(
+        "mutation($p: String!) { createUserWithPassword(input: "
+        '{email: "bob@example.com", password: $p}) { id } }',
+        p=PASSWORD,
+    )
+    bob = data["createUserWithPassword"]["id"]
+    for field in ("deactivateUser(id: $id) { id }", "activateUser(id: $id) { id }",
+                  "revokeSessions(userId: $id)"):  # fmt: skip
+        await console.root_data(f"mutation($id: ID!) {{ {field} }}", id=bob)
+    actions = await console.actions()
+    assert actions[:3] == [
+        {"userId": bob, "actor": "ops", "action": action}
+        for action in ("revokeSessions", "activateUser", "deactivateUser")
+    ]
+
+
+async def test_a_refused_action_records_nothing(console: Console) -> None:
+    body = await console.client.gql(
+        'mutation { rotateRootToken(name: "nope") { token } }',
+        headers={"Authorization": f"Bearer {console.root}"},
+    )
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    body = await console.client.gql(
+        'mutation { deactivateUser(id: "nobody") { id } }',
+        headers={"Authorization": f"Bearer {console.root}"},
+    )
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert await console.actions() == []
