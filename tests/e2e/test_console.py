@@ -76,11 +76,15 @@ def page() -> Iterator[Any]:
             lambda message: problems.append(message.text) if message.type == "error" else None,
         )
         yield opened
-        storage = opened.evaluate("() => JSON.stringify([localStorage, sessionStorage])")
+        storage = opened.evaluate(
+            "() => JSON.stringify([localStorage, sessionStorage, document.cookie, location.href])"
+        )
         context.close()
         browser.close()
         assert problems == []
-        assert "ey" not in storage and "root_" not in storage  # no token was ever stored
+        # No token was stored or put in the URL: no access token (a JWT, eyJ...), no root
+        # token (GraphiQL keeps only the query and its tabs).
+        assert "eyJ" not in storage and "bastion_root_" not in storage
 
 
 def shot(page: Any, name: str) -> None:
@@ -211,6 +215,12 @@ def test_console(movies: tuple[Server, str], page: Any) -> None:
     texts = rows.all_inner_texts()
     for action in ("deactivateUser", "createServerApiKey", "rotateRootToken"):
         assert any(action in t and '"actor":"admin"' in t for t in texts), action
+    # The live tail shows what happens next, here an action taken over the API.
+    page.get_by_label("Live tail").check()
+    gql(server, "mutation { rotateSigningKey { kid } }", new_root)
+    expect(rows).to_have_count(4, timeout=15_000)
+    expect(rows.first).to_contain_text("rotateSigningKey")
+    page.get_by_label("Live tail").uncheck()
     shot(page, "console-audit")
 
     # Data: browse movies, follow a director.

@@ -34,7 +34,7 @@ from bastion.auth.keys import KeyStatus
 from bastion.auth.providers.api_keys import NewApiKey, ServerKey
 from bastion.auth.root_tokens import RootTokenInfo, is_internal
 from bastion.auth.sessions import SessionInfo
-from bastion.errors import NotFound
+from bastion.errors import BastionError, Code, NotFound
 from bastion.graphql import resolvers
 from bastion.graphql.auth.admin import actor_of as _actor
 from bastion.graphql.auth.admin import require_root, root_only
@@ -250,7 +250,10 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
     async def create_server_key(_root: Any, info: Info, name: str) -> tuple[ServerKey, str]:
         context, auth = _auth(info)
         if not auth.logins.providers.api_key.enabled:
-            raise NotFound("The api-key provider is off (auth.providers.api-key.enabled)")
+            raise BastionError(
+                "The api-key provider is off: set auth.providers.api-key.enabled: true",
+                Code.BAD_REQUEST,
+            )
         new: NewApiKey = await auth.api_keys.create_server(name)
         server = next(s for s in await auth.api_keys.servers() if s.key.id == new.key.id)
         event = admin_action(
