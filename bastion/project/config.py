@@ -111,6 +111,11 @@ class HttpConfig(Section):
     max_header_bytes: Annotated[int, Field(ge=4096, le=1_048_576, strict=True)] = MAX_HEADER_BYTES
     # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
     trusted_proxies: list[str] = []
+    # The API explorer at /graphql for browsers: unset, on in development mode and off in
+    # production (see docs/console.md).
+    explorer: bool | None = None
+    # The admin console at /console: unset, on in development mode and off in production.
+    console: bool | None = None
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -18,13 +18,14 @@ from bastion.auth.sessions import Sessions
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
-from bastion.graphql.auth import admin, contract, providers, viewer
+from bastion.graphql.auth import admin, console, contract, providers, viewer
 from bastion.graphql.build import FieldMap, SchemaBuilder, build_schema
 from bastion.graphql.execute import Executor
 from bastion.graphql.field_access import FieldAccess
 from bastion.model.emails import EmailRules
 from bastion.permissions.compile import Permissions
 from bastion.project import Project
+from bastion.project.summary import project_summary
 from bastion.store import Store, SyncReport, open_store
 from bastion.store.seed_marker import is_seeded, mark_seeded
 from bastion.store.startup import start_failure
@@ -78,12 +79,14 @@ class Service:
                 contract.query_fields,
                 providers.query_fields,
                 admin.query_fields,
+                console.query_fields(lambda: project_summary(project)),
             ),
             extra_mutation=_fields_of(
                 contract.mutation_fields,
                 providers.mutation_fields,
                 viewer.mutation_fields,
                 admin.mutation_fields,
+                console.mutation_fields,
             ),
             guard=FieldAccess(self.permissions).guard,
         )
