@@ -6,9 +6,10 @@ database made here is new and empty, and dropped (with its connections) afterwar
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 SERVER = "postgresql://root@127.0.0.1:5432"
 
@@ -32,3 +33,14 @@ async def throwaway_database() -> AsyncIterator[str]:
         yield f"{SERVER}/{name}"
     finally:
         await _run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def throwaway_database_for_processes() -> Iterator[str]:
+    """:func:`throwaway_database` for a test without an event loop (one of processes)."""
+    name = f"bastion_test_{secrets.token_hex(6)}"
+    asyncio.run(_run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{SERVER}/{name}"
+    finally:
+        asyncio.run(_run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
