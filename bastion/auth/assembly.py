@@ -26,11 +26,13 @@ from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
 from bastion.auth.throttle import Throttle
 from bastion.store import Store
+from bastion.store.auth.attempts import AttemptRows
 from bastion.store.auth.audit import AuditRows
 from bastion.store.auth.events import EventRows
 from bastion.store.auth.meta import Evidence, MetaRows
 from bastion.store.auth.tables import (
     API_KEY_TABLE,
+    ATTEMPT_TABLE,
     AUDIT_TABLE,
     EVENT_TABLE,
     IDENTITY_TABLE,
@@ -211,7 +213,17 @@ def build_auth(
         custom_tokens = CustomTokenVerifier(custom, project.root, clock)
         user_fields = UserFields(project.model, custom.metadata_fields, store.emails)
     root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], derived, clock, audit, event_log)
-    throttle = Throttle(config.throttle, store.db, tables[LOGIN_FAILURE_TABLE], clock, audit)
+    # Per-IP counts held in memory would let N nodes allow N times the limit: on PostgreSQL,
+    # unless Redis holds them, the database does.
+    shared_attempts = not store.db.is_sqlite and config.throttle.storage.startswith("async+memory")
+    throttle = Throttle(
+        config.throttle,
+        store.db,
+        tables[LOGIN_FAILURE_TABLE],
+        clock,
+        audit,
+        AttemptRows(tables[ATTEMPT_TABLE]) if shared_attempts else None,
+    )
     return AuthServices(
         config=config,
         keys=keys,

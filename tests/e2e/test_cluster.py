@@ -8,6 +8,7 @@ Each node is a real process with its own caches and its own port, as behind a lo
   every node;
 - 20 parallel refreshes of one token spread over the three nodes have one winner, 20 rounds
   out of 20;
+- the per-IP limit counts across the nodes: the cluster allows the limit, not three times it.
 
 Run with ``-s`` to see the figures (``scripts/test -s tests/e2e/test_cluster.py``).
 """
@@ -254,3 +255,15 @@ def test_deactivation_and_root_token_rotation_reach_every_node(
         for node in nodes:
             while unauthenticated(_post(http, node, VIEWER, root)) is None:
                 assert time.perf_counter() - told < LAG_BOUND, "the old root token still works"
+
+
+def test_the_per_ip_limit_counts_across_the_nodes(cluster: Cluster) -> None:
+    nodes = cluster(throttle={"login_per_ip": "6/minute"})
+    with httpx.Client() as http:
+        answers = [
+            _post(http, nodes[i % NODES], LOGIN, e=f"nobody{i}@example.com", p=PASSWORD)
+            for i in range(12)
+        ]
+    codes = [a["errors"][0]["extensions"]["code"] for a in answers]
+    assert "RATE_LIMITED" not in codes[:6], codes
+    assert codes[6:] == ["RATE_LIMITED"] * 6, codes

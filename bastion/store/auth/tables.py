@@ -36,6 +36,7 @@ ROOT_TOKEN_TABLE = "_bastion_root_token"  # noqa: S105 - a table name
 LOGIN_FAILURE_TABLE = "_bastion_login_failure"
 AUDIT_TABLE = "_bastion_audit"
 EVENT_TABLE = "_bastion_event"
+ATTEMPT_TABLE = "_bastion_attempt"
 
 
 def _user_key(name: str = "user_id") -> Column[str]:
@@ -207,6 +208,19 @@ def _event_table(metadata: MetaData) -> None:
     )
 
 
+def _attempt_table(metadata: MetaData) -> None:
+    Table(
+        ATTEMPT_TABLE,
+        metadata,
+        # Credential attempts per client IP, counted in the database when several processes
+        # share a PostgreSQL one and no Redis is configured (bastion.auth.throttle).
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("key", String(100), nullable=False),
+        Column("at", UTCDateTime, nullable=False),
+        Index("ix__bastion_attempt_key_at", "key", "at"),
+    )
+
+
 def new_metadata() -> MetaData:
     """An empty MetaData with Bastion's naming convention and its system tables."""
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -220,6 +234,7 @@ def new_metadata() -> MetaData:
         _login_failure_table,
         _audit_table,
         _event_table,
+        _attempt_table,
     ):
         add_tables(metadata)
     return metadata
