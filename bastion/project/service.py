@@ -51,6 +51,7 @@ def _follow_events(events: EventHub, auth: AuthServices) -> None:
     sessions = auth.sessions
     events.subscribe(SessionsEnded, lambda ended: sessions.forget(ended.session_ids))
     events.subscribe(UserChanged, lambda changed: sessions.forget_user(changed.user_id))
+    events.subscribe(UserChanged, lambda changed: auth.node_tokens.forget_user(changed.user_id))
     events.subscribe(UsersChanged, lambda _: sessions.forget_all())
     events.subscribe(RootTokensChanged, lambda _: auth.root_tokens.forget())
 

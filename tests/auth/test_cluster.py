@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bastion.auth import cluster, root_tokens, sessions
+from bastion.auth import cluster, node_tokens, root_tokens, sessions
 from bastion.auth.cluster import Cursor, EventLog, decode, encode
 from bastion.auth.events import RootTokensChanged, SessionsEnded, UserChanged, UsersChanged
 from bastion.project import Project
@@ -42,6 +42,7 @@ def nodes(
     """
     monkeypatch.setattr(sessions, "STATE_TTL_SECONDS", 3600.0)
     monkeypatch.setattr(root_tokens, "STATE_TTL_SECONDS", 3600.0)
+    monkeypatch.setattr(node_tokens, "STATE_TTL_SECONDS", 3600.0)
     project = make_project(auth=SIGNUP, database={"url": database_url})
 
     async def start() -> tuple[Auth, Auth]:
@@ -117,6 +118,24 @@ async def test_a_password_change_ends_the_other_sessions_on_every_node(nodes: No
     await told(ended)
     assert await b.refused(first["accessToken"]) is not None
     assert await b.viewer(second["accessToken"]) is not None  # the session that changed it
+
+
+async def test_a_user_deactivated_on_one_node_is_refused_by_the_other(nodes: Nodes) -> None:
+    a, b = await nodes()
+    pair = await a.register("ann@example.com")
+    user = await a.viewer(pair["accessToken"])
+    assert user is not None
+    node_token = a.service.auth.node_tokens.issue(user["id"], "User")
+    assert await b.viewer(pair["accessToken"]) is not None  # both cached alive on b
+    assert await b.viewer(node_token) is not None
+    root = await a.service.auth.root_tokens.ensure("_ops")
+    changed = hears(b, UserChanged)
+    deactivate = "mutation ($id: ID!) { deactivateUser(id: $id) { id } }"
+    assert "errors" not in await a.gql(deactivate, {"id": user["id"]}, token=root)
+    await told(changed)
+    assert await b.refused(pair["accessToken"]) is not None
+    assert await b.refused(node_token) is not None
+    assert await a.refused(node_token) is not None  # and at once where it was done
 
 
 def test_events_are_stored_and_read_back_as_the_same_values() -> None:
