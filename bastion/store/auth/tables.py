@@ -8,6 +8,7 @@ keys as SHA-256 digests.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -32,6 +33,8 @@ API_KEY_TABLE = "_bastion_api_key"
 ROOT_TOKEN_TABLE = "_bastion_root_token"  # noqa: S105 - a table name
 LOGIN_FAILURE_TABLE = "_bastion_login_failure"
 AUDIT_TABLE = "_bastion_audit"
+EVENT_TABLE = "_bastion_event"
+ATTEMPT_TABLE = "_bastion_attempt"
 
 
 def _user_key(name: str = "user_id") -> Column[str]:
@@ -187,6 +190,33 @@ def _audit_table(metadata: MetaData) -> None:
     )
 
 
+def _event_table(metadata: MetaData) -> None:
+    Table(
+        EVENT_TABLE,
+        metadata,
+        # What one process tells the others sharing a PostgreSQL database (bastion.auth.cluster):
+        # written in the transaction of the change it tells, pruned after a few minutes.
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("at", UTCDateTime, nullable=False, index=True),
+        Column("origin", String(32), nullable=False),
+        Column("kind", String(40), nullable=False),
+        Column("body", Text, nullable=False),
+    )
+
+
+def _attempt_table(metadata: MetaData) -> None:
+    Table(
+        ATTEMPT_TABLE,
+        metadata,
+        # Credential attempts per client IP, counted in the database when several processes
+        # share a PostgreSQL one and no Redis is configured (bastion.auth.throttle).
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("key", String(100), nullable=False),
+        Column("at", UTCDateTime, nullable=False),
+        Index("ix__bastion_attempt_key_at", "key", "at"),
+    )
+
+
 def new_metadata() -> MetaData:
     """An empty MetaData with Bastion's naming convention and its system tables."""
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -199,6 +229,8 @@ def new_metadata() -> MetaData:
         _key_tables,
         _login_failure_table,
         _audit_table,
+        _event_table,
+        _attempt_table,
     ):
         add_tables(metadata)
     return metadata
