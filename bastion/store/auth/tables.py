@@ -198,9 +198,9 @@ def _event_table(metadata: MetaData) -> None:
         # written in the transaction of the change it tells, pruned after a few minutes.
         Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
         Column("at", UTCDateTime, nullable=False, index=True),
-        Column("origin", String(32), nullable=False),
-        Column("kind", String(40), nullable=False),
-        Column("body", Text, nullable=False),
+        Column("origin", text(32), nullable=False),
+        Column("kind", text(40), nullable=False),
+        Column("body", text(), nullable=False),
     )
 
 
@@ -211,7 +211,7 @@ def _attempt_table(metadata: MetaData) -> None:
         # Credential attempts per client IP, counted in the database when several processes
         # share a PostgreSQL one and no Redis is configured (bastion.auth.throttle).
         Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-        Column("key", String(100), nullable=False),
+        Column("key", text(100), nullable=False),
         Column("at", UTCDateTime, nullable=False),
         Index("ix__bastion_attempt_key_at", "key", "at"),
     )
