@@ -31,6 +31,10 @@ class Code(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"
+    # Accounts by email (bastion.auth.email, bastion.mail).
+    MAIL_NOT_CONFIGURED = "MAIL_NOT_CONFIGURED"
+    INVALID_EMAIL_TOKEN = "INVALID_EMAIL_TOKEN"  # noqa: S105 - an error code
+    EMAIL_NOT_CONFIRMED = "EMAIL_NOT_CONFIRMED"
 
 
 class BastionError(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bastion.auth.access_tokens import AccessTokens
@@ -11,6 +12,8 @@ from bastion.auth.accounts import Accounts
 from bastion.auth.audit import Audit
 from bastion.auth.authenticate import Authenticator
 from bastion.auth.derived import DerivedSecrets
+from bastion.auth.email import EmailFlows
+from bastion.auth.email.tokens import EmailTokens
 from bastion.auth.identities import Identities
 from bastion.auth.keys import KeySet, open_keys
 from bastion.auth.logins import Logins
@@ -24,14 +27,22 @@ from bastion.auth.session_tokens import SessionTokens
 from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
 from bastion.auth.throttle import Throttle
+from bastion.mail import MailConfig, Outbox
+from bastion.mail.templates import MailTemplates
+from bastion.mail.transports import Transport
 from bastion.store import Store
 from bastion.store.auth.audit import AuditRows
+from bastion.store.auth.email_tokens import EmailTokenRows, PendingRows
+from bastion.store.auth.mail_outbox import OutboxRows
 from bastion.store.auth.meta import Evidence, MetaRows
 from bastion.store.auth.tables import (
     API_KEY_TABLE,
     AUDIT_TABLE,
+    EMAIL_PENDING_TABLE,
+    EMAIL_TOKEN_TABLE,
     IDENTITY_TABLE,
     LOGIN_FAILURE_TABLE,
+    MAIL_OUTBOX_TABLE,
     META_TABLE,
     PASSWORD_TABLE,
     REFRESH_TABLE,
@@ -68,6 +79,8 @@ class AuthServices:
     derived: DerivedSecrets
     # Where what the floor's state depends on is announced (bastion.auth.events).
     events: EventHub
+    # Confirmations, resets, login codes and address changes by mail (bastion.auth.email).
+    email: EmailFlows
     # Tables whose rows show that the project was served before its derivation record.
     evidence: Evidence = field(default_factory=Evidence)
 
@@ -95,7 +108,8 @@ class AuthServices:
         return self.authenticator.node_tokens
 
     async def close(self) -> None:
-        """Release what the providers hold open (the JWKS client)."""
+        """Release what the providers hold open (the JWKS client) and stop the mail sender."""
+        await self.email.outbox.stop()
         if self.custom_tokens is not None:
             await self.custom_tokens.aclose()
 
@@ -135,6 +149,20 @@ def access_tokens_for(project: AuthProject, keys: KeySet, clock: Clock) -> Acces
     )
 
 
+def outbox_for(
+    config: MailConfig,
+    store: Store,
+    clock: Clock,
+    transport: Transport | None = None,
+    templates: Path | None = None,
+) -> Outbox:
+    """The mail outbox of a project: ``transport`` delivers (None: mail is off), the
+    templates of the folder ``templates`` override the shipped ones."""
+    rows = OutboxRows(store.tables.metadata.tables[MAIL_OUTBOX_TABLE])
+    shipped = MailTemplates(templates, config.default_locale)
+    return Outbox(config, store.db, rows, shipped, transport, clock)
+
+
 def build_auth(
     project: AuthProject,
     store: Store,
@@ -142,11 +170,14 @@ def build_auth(
     secret: bytes | None = None,
     *,
     events: EventHub,
+    outbox: Outbox | None = None,
 ) -> AuthServices:
     """Wire the services of ``project``; the secret is loaded (or made) unless given.
 
     Sessions announce their revocations on ``events``, to which the caller subscribes the
     session-state cache. :meth:`AuthServices.start` must run once the database is synced.
+    ``outbox`` sends the mails of the email flows (see :func:`outbox_for`); without one they
+    answer MAIL_NOT_CONFIGURED.
     """
     config = project.config.auth
     # An injected secret gets the same length check as one from the environment or the file.
@@ -202,6 +233,38 @@ def build_auth(
         user_fields = UserFields(project.model, custom.metadata_fields, store.emails)
     root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], derived, clock, audit)
     throttle = Throttle(config.throttle, store.db, tables[LOGIN_FAILURE_TABLE], clock, audit)
+    logins = Logins(
+        config.providers,
+        store,
+        accounts,
+        identities,
+        api_keys,
+        sessions,
+        custom_tokens,
+        throttle,
+        audit,
+        user_fields,
+    )
+    if outbox is None:
+        outbox = outbox_for(MailConfig(), store, clock)
+    email = EmailFlows(
+        app_name=project.config.name,
+        providers=config.providers,
+        store=store,
+        accounts=accounts,
+        identities=identities,
+        logins=logins,
+        sessions=sessions,
+        throttle=throttle,
+        audit=audit,
+        outbox=outbox,
+        tokens=EmailTokens(EmailTokenRows(tables[EMAIL_TOKEN_TABLE]), clock),
+        pending=PendingRows(tables[EMAIL_PENDING_TABLE]),
+        events=events,
+        clock=clock,
+    )
+    if config.providers.local_userpass.confirmation == "required":
+        logins.confirmation_gate = email.gate
     return AuthServices(
         config=config,
         keys=keys,
@@ -214,24 +277,14 @@ def build_auth(
         identities=identities,
         api_keys=api_keys,
         session_tokens=SessionTokens(store.db, sessions, clock),
-        logins=Logins(
-            config.providers,
-            store,
-            accounts,
-            identities,
-            api_keys,
-            sessions,
-            custom_tokens,
-            throttle,
-            audit,
-            user_fields,
-        ),
+        logins=logins,
         custom_tokens=custom_tokens,
         root_tokens=root_tokens,
         throttle=throttle,
         audit=audit,
         derived=derived,
         events=events,
+        email=email,
         evidence=Evidence(
             (
                 tables[SESSION_TABLE],

@@ -64,6 +64,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await service.start()
+        service.auth.email.outbox.start()  # the mail sender, in the background
         try:
             yield
         finally:

@@ -34,6 +34,9 @@ API_KEY_TABLE = "_bastion_api_key"
 ROOT_TOKEN_TABLE = "_bastion_root_token"  # noqa: S105 - a table name
 LOGIN_FAILURE_TABLE = "_bastion_login_failure"
 AUDIT_TABLE = "_bastion_audit"
+MAIL_OUTBOX_TABLE = "_bastion_mail_outbox"
+EMAIL_TOKEN_TABLE = "_bastion_email_token"  # noqa: S105 - a table name
+EMAIL_PENDING_TABLE = "_bastion_email_pending"
 
 
 def _user_key(name: str = "user_id") -> Column[str]:
@@ -191,6 +194,59 @@ def _audit_table(metadata: MetaData) -> None:
     )
 
 
+def _mail_tables(metadata: MetaData) -> None:
+    # Mails waiting to be sent (bastion.mail.outbox), written in the transaction of what they
+    # tell: a token and the mail carrying it commit together, or neither does. A sent mail's
+    # row is deleted; one that failed for good keeps its headers, its bodies blanked.
+    Table(
+        MAIL_OUTBOX_TABLE,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("purpose", String(40), nullable=False),
+        Column("recipient", String(320), nullable=False),
+        Column("subject", Text, nullable=False),
+        Column("text_body", Text, nullable=False),
+        Column("html_body", Text, nullable=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("next_attempt_at", UTCDateTime, nullable=False, index=True),
+        # A sender working on the row: no other worker takes it until then.
+        Column("claimed_until", UTCDateTime, nullable=True),
+        Column("failed_at", UTCDateTime, nullable=True),
+        Column("last_error", String(500), nullable=True),
+    )
+    # Tokens sent by mail (bastion.auth.email): only their SHA-256 (and that of the short code
+    # of a login mail) is kept; each is bound to its purpose and to the address it was sent to.
+    Table(
+        EMAIL_TOKEN_TABLE,
+        metadata,
+        Column("id", String(ID_LENGTH), primary_key=True),  # the public `tokenId`
+        Column("purpose", String(20), nullable=False),
+        Column("email", String(320), nullable=False),
+        Column("user_id", String(ID_LENGTH), ForeignKey("User.id", ondelete="CASCADE")),
+        Column("token_hash", String(64), nullable=False, unique=True),
+        Column("code_hash", String(64), nullable=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("expires_at", UTCDateTime, nullable=False),
+        Column("used_at", UTCDateTime, nullable=True),
+        Column("attempts", Integer, nullable=False),
+        Index(f"ix_{EMAIL_TOKEN_TABLE}_email_purpose", "email", "purpose"),
+    )
+    # Users whose address awaits confirmation: a row here, none once confirmed, so that users
+    # made before confirmations existed (or with them off) count as confirmed.
+    Table(
+        EMAIL_PENDING_TABLE,
+        metadata,
+        Column(
+            "user_id",
+            String(ID_LENGTH),
+            ForeignKey("User.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column("created_at", UTCDateTime, nullable=False),
+    )
+
+
 def new_metadata() -> MetaData:
     """An empty MetaData with Bastion's naming convention and its system tables."""
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -203,6 +259,7 @@ def new_metadata() -> MetaData:
         _key_tables,
         _login_failure_table,
         _audit_table,
+        _mail_tables,
     ):
         add_tables(metadata)
     return metadata

@@ -1,0 +1,177 @@
+"""The outbox: mails queued in the database with what they tell, sent by a background task.
+
+A flow writes its token and its mail in one transaction (:meth:`Outbox.put`), then wakes the
+sender (:meth:`Outbox.wake`) once it has committed; the request returns without waiting for
+the relay. The sender (:meth:`Outbox.run`, started by ``bastion serve``) claims due mails one
+by one, so several workers never send a mail twice, and on failure tries again after
+``retry_delay`` seconds, doubling, up to ``attempts`` tries; then the mail is given up, its
+bodies blanked, and the failure logged. A sent mail's row is deleted: its body may hold a
+token, which must not outlive the need for it. A mail queued before a crash is sent after
+the restart: nothing is lost between the commit and the relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bastion.errors import BastionError, Code
+from bastion.mail.settings import MailConfig
+from bastion.mail.templates import MailTemplates, Rendered
+from bastion.mail.transports import DeliveryFailed, Transport, build_message
+from bastion.store.auth.mail_outbox import OutboxMail, OutboxRows
+from bastion.store.database import Database
+from bastion.tools.clock import Clock
+
+log = logging.getLogger("bastion.mail")
+
+CLAIM_SECONDS = 300  # longer than any delivery's timeout: a crashed sender's claim lapses
+BATCH = 20
+POLL_SECONDS = 5.0  # mails queued by another worker are seen at most this late
+
+
+class MailNotConfigured(BastionError):
+    """A flow needs to send mail and the project has no way to."""
+
+    code = Code.MAIL_NOT_CONFIGURED
+
+    def __init__(self) -> None:
+        super().__init__("Mail is not configured for this project: set mail.smtp in bastion.yml")
+
+
+class Outbox:
+    """The queue of one project, and its sender."""
+
+    def __init__(
+        self,
+        config: MailConfig,
+        db: Database,
+        rows: OutboxRows,
+        templates: MailTemplates,
+        transport: Transport | None,
+        clock: Clock,
+    ) -> None:
+        self.config = config
+        self.templates = templates
+        self._db = db
+        self._rows = rows
+        self._transport = transport
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether mail can go out."""
+        return self._transport is not None
+
+    def require(self) -> None:
+        """Refuse a flow that needs mail when none can go out (``MAIL_NOT_CONFIGURED``)."""
+        if self._transport is None:
+            raise MailNotConfigured()
+
+    # -- queueing -----------------------------------------------------------------------------
+
+    async def put(
+        self, conn: AsyncConnection, purpose: str, recipient: str, mail: Rendered
+    ) -> None:
+        """Queue ``mail`` for ``recipient`` in the caller's transaction; :meth:`wake` after
+        the commit."""
+        self.require()
+        queued = OutboxMail(purpose, recipient, mail.subject, mail.text, mail.html)
+        await self._rows.add(conn, queued, self._clock())
+
+    def wake(self) -> None:
+        """Tell this process's sender that a mail was committed."""
+        self._wake.set()
+
+    async def pending(self) -> int:
+        """How many mails wait to be sent."""
+        async with self._db.read() as conn:
+            return await self._rows.pending(conn)
+
+    # -- sending ------------------------------------------------------------------------------
+
+    async def send_due(self) -> int:
+        """Send every mail due now; how many went out."""
+        if self._transport is None:
+            return 0
+        now = self._clock()
+        async with self._db.read() as conn:
+            ids = await self._rows.due(conn, now, BATCH)
+        sent = 0
+        for mail_id in ids:
+            sent += await self._send_one(mail_id)
+        return sent
+
+    async def _send_one(self, mail_id: int) -> int:
+        assert self._transport is not None
+        now = self._clock()
+        async with self._db.write() as conn:
+            mail = await self._rows.claim(
+                conn, mail_id, now, now + timedelta(seconds=CLAIM_SECONDS)
+            )
+        if mail is None:
+            return 0  # another sender has it
+        try:
+            await self._transport.deliver(build_message(self.config.sender, mail))
+        except DeliveryFailed as error:
+            await self._failed(mail, str(error))
+            return 0
+        async with self._db.write() as conn:
+            await self._rows.sent(conn, mail_id)
+        log.info("mail %s (%s) sent", mail_id, mail.purpose)
+        return 1
+
+    async def _failed(self, mail: OutboxMail, reason: str) -> None:
+        assert mail.id is not None
+        attempts, now = mail.attempts + 1, self._clock()
+        async with self._db.write() as conn:
+            if attempts >= self.config.attempts:
+                await self._rows.give_up(conn, mail.id, attempts, now, reason)
+                log.error(
+                    "mail %s (%s) given up after %s tries: %s",
+                    mail.id,
+                    mail.purpose,
+                    attempts,
+                    reason,
+                )
+                return
+            delay = self.config.retry_delay * 2 ** min(attempts - 1, 16)
+            await self._rows.retry(conn, mail.id, attempts, now + timedelta(seconds=delay), reason)
+        log.warning(
+            "mail %s (%s) not sent (try %s), again in %ss: %s",
+            mail.id,
+            mail.purpose,
+            attempts,
+            delay,
+            reason,
+        )
+
+    async def run(self) -> None:
+        """Send what is due, then wait for a wake-up or the poll interval; until cancelled."""
+        while True:
+            self._wake.clear()
+            try:
+                await self.send_due()
+            except Exception:  # a database hiccup must not end the sender for good
+                log.exception("the mail sender failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+
+    def start(self) -> None:
+        """Start the background sender (``bastion serve``); nothing when mail is off."""
+        if self._transport is not None and self._task is None:
+            self._task = asyncio.create_task(self.run(), name="bastion-mail-sender")
+
+    async def stop(self) -> None:
+        """Stop the background sender; unsent mails stay queued for the next start."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
