@@ -32,6 +32,7 @@ log = logging.getLogger("bastion.mail")
 CLAIM_SECONDS = 300  # longer than any delivery's timeout: a crashed sender's claim lapses
 BATCH = 20
 POLL_SECONDS = 5.0  # mails queued by another worker are seen at most this late
+STOP_GRACE_SECONDS = 10.0
 
 
 class MailNotConfigured(BastionError):
@@ -63,6 +64,7 @@ class Outbox:
         self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def enabled(self) -> bool:
@@ -105,6 +107,8 @@ class Outbox:
             ids = await self._rows.due(conn, now, BATCH)
         sent = 0
         for mail_id in ids:
+            if self._stopping:
+                break
             sent += await self._send_one(mail_id)
         return sent
 
@@ -153,13 +157,15 @@ class Outbox:
         )
 
     async def run(self) -> None:
-        """Send what is due, then wait for a wake-up or the poll interval; until cancelled."""
-        while True:
+        """Send what is due, then wait for a wake-up or the poll interval; until stopped."""
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.send_due()
             except Exception:  # a database hiccup must not end the sender for good
                 log.exception("the mail sender failed; trying again")
+            if self._stopping:
+                break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
 
@@ -169,9 +175,20 @@ class Outbox:
             self._task = asyncio.create_task(self.run(), name="bastion-mail-sender")
 
     async def stop(self) -> None:
-        """Stop the background sender; unsent mails stay queued for the next start."""
-        if self._task is not None:
-            self._task.cancel()
+        """Stop the background sender; unsent mails stay queued for the next start.
+
+        The mail being sent is finished first (cancelling it inside a database transaction
+        could leave the connection behind); one that takes longer than the grace is cut off,
+        and is sent again after the restart, as its claim lapses.
+        """
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_SECONDS)
+        except TimeoutError:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
