@@ -31,7 +31,7 @@ class _Handler:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refuse = 0
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse > 0:
             self.refuse -= 1
             return "451 4.3.0 try again later"
@@ -78,9 +78,9 @@ class SmtpServer:
         except queue.Empty:
             raise AssertionError(f"no mail arrived in {timeout}s") from None
 
-    async def next(self, timeout: float = WAIT) -> EmailMessage:
+    async def next(self) -> EmailMessage:
         """:meth:`next_blocking` in a thread: the app's sender runs on this event loop."""
-        return await asyncio.to_thread(self.next_blocking, timeout)
+        return await asyncio.to_thread(self.next_blocking)
 
     def nothing(self) -> bool:
         """True when no message is waiting."""

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bastion.store.auth.tables import EMAIL_TOKEN_TABLE
 from bastion.tools.clock import FrozenClock
-from tests.auth.conftest import PASSWORD, Auth, error_code
+from tests.auth.conftest import Auth, error_code
 from tests.auth.email.conftest import CONFIRM, RESET, SEND_RESET
 from tests.smtp_server import SmtpServer, link_of, text_of
 
@@ -85,9 +85,9 @@ async def test_bad_tokens_are_refused_with_one_code_and_change_nothing(
 ) -> None:
     app = await mail_app(userpass={"confirmation": "optional"})
     await app.register("ann@example.com")
-    confirm_link = link_of((await smtp.next()))
+    confirm_link = link_of(await smtp.next())
     await ask_reset(app, "ann@example.com")
-    link = link_of((await smtp.next()))
+    link = link_of(await smtp.next())
     tries = [
         {"id": link["tokenId"], "token": link["token"][:-1] + "A"},  # a wrong secret
         {"id": "0" * 24, "token": link["token"]},  # an unknown id
@@ -118,7 +118,7 @@ async def test_only_hashes_of_tokens_are_stored(
     app = await mail_app()
     await app.register("ann@example.com")
     await ask_reset(app, "ann@example.com")
-    link = link_of((await smtp.next()))
+    link = link_of(await smtp.next())
     table = app.service.store.tables.metadata.tables[EMAIL_TOKEN_TABLE]
     async with app.service.store.db.read() as conn:
         row = (await conn.execute(select(table))).one()
