@@ -56,6 +56,9 @@ _BY_CODE: dict[Code, tuple[int, str]] = {
     Code.INVALID_CREDENTIALS: (401, "AuthError"),
     Code.INVALID_REFRESH_TOKEN: (401, INVALID_SESSION),
     Code.RATE_LIMITED: (429, "TooManyRequests"),
+    Code.INVALID_EMAIL_TOKEN: (400, "UserpassTokenInvalid"),
+    Code.EMAIL_NOT_CONFIRMED: (401, "AuthError"),
+    Code.MAIL_NOT_CONFIGURED: (503, "MailNotConfigured"),
 }
 
 
