@@ -209,6 +209,7 @@ def _register_subcommands() -> None:
     from bastion.cli.api_keys import api_keys
     from bastion.cli.audit import audit
     from bastion.cli.deploy import deploy
+    from bastion.cli.email import email
     from bastion.cli.keys import keys
     from bastion.cli.root_tokens import root_token
     from bastion.cli.tokens import token
@@ -218,6 +219,7 @@ def _register_subcommands() -> None:
     main.add_command(api_keys)
     main.add_command(audit)
     main.add_command(deploy)
+    main.add_command(email)
     main.add_command(keys)
     main.add_command(root_token)
     main.add_command(token)

@@ -98,6 +98,14 @@ class Outbox:
 
     # -- sending ------------------------------------------------------------------------------
 
+    async def send_now(self, recipient: str, mail: Rendered) -> None:
+        """Deliver ``mail`` at once, bypassing the queue (``bastion email test``); raises
+        :class:`DeliveryFailed` with the relay's reason."""
+        self.require()
+        assert self._transport is not None
+        queued = OutboxMail("test", recipient, mail.subject, mail.text, mail.html)
+        await self._transport.deliver(build_message(self.config.sender, queued))
+
     async def send_due(self) -> int:
         """Send every mail due now; how many went out."""
         if self._transport is None:
