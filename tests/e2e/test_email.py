@@ -30,6 +30,18 @@ NEW_PASSWORD = "a brand new passphrase"
 SCRIPT_TIMEOUT = 90
 
 
+RESETS = """
+def decide(event):
+    facts, *arguments = event.arguments
+    assert set(facts) == {"token", "tokenId", "username", "password", "currentPasswordValid"}
+    if arguments == ["approve"]:
+        return {"status": "success"}
+    if arguments == ["later"]:
+        return {"status": "pending"}
+    return {"status": "fail"}
+"""
+
+
 def write_mail_project(root: Path, smtp: SmtpServer, **auth: Any) -> Path:
     """A project with confirmations required, login codes on, and mail to ``smtp``."""
     root.mkdir(parents=True)
@@ -45,9 +57,11 @@ def write_mail_project(root: Path, smtp: SmtpServer, **auth: Any) -> Path:
         },
         "mail": smtp.settings,
         "permissions": {"User": {"read": {"id": "$viewer.id"}}},
+        "functions": {"decide_reset": {"handler": "resets:decide", "auth": "reset_password"}},
     }
     (root / "bastion.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     (root / "schema.graphql").write_text("type Note { text: String! }\n", encoding="utf-8")
+    (root / "resets.py").write_text(RESETS, encoding="utf-8")
     return root
 
 
@@ -130,8 +144,14 @@ def test_realm_web_confirms_and_resets_through_the_mails(
     assert reset["oldPassword"]["errorCode"] == "InvalidPassword"
     assert steps["loggedInAgain"]["id"] == steps["loggedIn"]["id"]
 
-    assert steps["functions"]["reset"]["errorCode"] == "NotImplemented"
-    assert steps["functions"]["confirm"]["errorCode"] == "NotImplemented"
+    functions = steps["functions"]
+    assert functions["approvedId"] == steps["loggedIn"]["id"]  # "success": reset at once
+    assert functions["pendingLeftPassword"] == steps["loggedIn"]["id"]  # "pending": unchanged
+    assert (functions["refused"]["statusCode"], functions["refused"]["errorCode"]) == (
+        403,
+        "Forbidden",
+    )
+    assert functions["confirm"]["errorCode"] == "NotImplemented"
     assert steps["badInput"]["hugeEmail"]["statusCode"] == 400
     assert steps["badInput"]["injected"]["statusCode"] == 400
     assert smtp.nothing()  # no mail to the unknown address, none for the bad input

@@ -10,12 +10,19 @@ client routes (:mod:`bastion.http.stitch.userpass`) both come here.
 from bastion.auth.email.change import EmailChanges
 from bastion.auth.email.codes import EMAIL_CODE, CodeLogins
 from bastion.auth.email.confirmation import Confirmation, EmailNotConfirmed
-from bastion.auth.email.reset import Resets
+from bastion.auth.email.reset_function import ResetFunctions, ResetRefused, RunResetFunction
 from bastion.auth.email.tokens import InvalidEmailToken
 
 
-class EmailFlows(Confirmation, Resets, CodeLogins, EmailChanges):
+class EmailFlows(Confirmation, ResetFunctions, CodeLogins, EmailChanges):
     """Every flow by mail of one project."""
 
 
-__all__ = ["EMAIL_CODE", "EmailFlows", "EmailNotConfirmed", "InvalidEmailToken"]
+__all__ = [
+    "EMAIL_CODE",
+    "EmailFlows",
+    "EmailNotConfirmed",
+    "InvalidEmailToken",
+    "ResetRefused",
+    "RunResetFunction",
+]

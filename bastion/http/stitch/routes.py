@@ -364,7 +364,9 @@ class StitchApi:
                     ["POST"],
                     app=True,
                 )
-                for action, handler in UserpassRoutes(self._auth).actions().items()
+                for action, handler in UserpassRoutes(self._auth, self._service.functions)
+                .actions()
+                .items()
             ),
             self._route(f"{app}/graphql", self.graphql_route, ["GET", "POST"], app=True),
             self._route(f"{app}/functions/call", self.functions.call, ["POST"], app=True),

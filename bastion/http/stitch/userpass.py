@@ -6,19 +6,25 @@ realm-web's ``app.emailPasswordAuth`` (``confirmUser``, ``resendConfirmationEmai
 with ``{"token", "tokenId"}``, ``{"email"}`` and ``{"token", "tokenId", "password"}``. The
 rules are those of the GraphQL fields (:mod:`bastion.auth.email`); only the shapes differ.
 Unlike the real service, asking for a mail answers the same whether or not the address has
-an account. ``confirm/call`` and ``reset/call`` (custom confirmation and reset functions) are
-not offered: they answer 400 ``NotImplemented``.
+an account. ``reset/call`` runs the project's function marked ``auth: reset_password``
+(``callResetPasswordFunction``); ``confirm/call`` (a custom confirmation function) is not
+offered: it answers 400 ``NotImplemented``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
 
+from bastion.auth import ANONYMOUS
 from bastion.auth.assembly import AuthServices
 from bastion.auth.logins import LoginClient
+from bastion.functions import callable as callables
+from bastion.functions.runtime import FunctionRuntime
 from bastion.http.caller import caller_of
+from bastion.http.stitch.ejson import EJSONError, decode
 from bastion.http.stitch.errors import StitchError
 from bastion.mail.locales import accepted
 
@@ -42,8 +48,9 @@ def _languages(request: Request) -> list[str]:
 class UserpassRoutes:
     """The handlers; each takes the request and its JSON body."""
 
-    def __init__(self, auth: AuthServices) -> None:
+    def __init__(self, auth: AuthServices, runtime: FunctionRuntime) -> None:
         self._auth = auth
+        self._runtime = runtime
 
     async def confirm(self, request: Request, body: dict[str, Any]) -> None:
         """``confirmUser({token, tokenId})``."""
@@ -66,13 +73,42 @@ class UserpassRoutes:
         password = _string(body, "password")
         await self._auth.email.reset(token_id, token, password, _client(request))
 
+    async def reset_call(self, request: Request, body: dict[str, Any]) -> None:
+        """``callResetPasswordFunction({email, password}, ...args)``: the project's function
+        marked ``auth: reset_password`` decides (see :mod:`bastion.auth.email.reset_function`)."""
+        marked = [
+            f
+            for _, f in sorted(self._runtime.functions.items())
+            if f.config.auth == "reset_password"
+        ]
+        if not marked:
+            raise StitchError(
+                400,
+                "NotImplemented",
+                "no reset function: mark one of the project's functions auth: reset_password, "
+                "or use reset/send",
+            )
+        function = marked[0]
+        email, password = _string(body, "email"), _string(body, "password")
+        arguments = body.get("arguments", [])
+        if not isinstance(arguments, list):
+            raise StitchError(400, "InvalidParameter", "arguments must be a list")
+        try:
+            extra = decode(arguments)
+        except EJSONError as error:
+            raise StitchError(400, "InvalidParameter", f"arguments: {error}") from None
+
+        async def run(facts: Mapping[str, Any]) -> Any:
+            return await callables.call(self._runtime, function, [dict(facts), *extra], ANONYMOUS)
+
+        await self._auth.email.reset_by_function(email, password, _client(request), run)
+
     async def not_offered(self, request: Request, body: dict[str, Any]) -> None:
-        """``retryCustomConfirmation`` and ``callResetPasswordFunction``: not offered."""
+        """``retryCustomConfirmation``: not offered."""
         raise StitchError(
             400,
             "NotImplemented",
-            "custom confirmation and reset functions are not offered; use confirm/send and "
-            "reset/send",
+            "custom confirmation functions are not offered; use confirm/send",
         )
 
     def actions(self) -> dict[str, Any]:
@@ -83,5 +119,5 @@ class UserpassRoutes:
             "confirm/call": self.not_offered,
             "reset": self.reset,
             "reset/send": self.reset_send,
-            "reset/call": self.not_offered,
+            "reset/call": self.reset_call,
         }

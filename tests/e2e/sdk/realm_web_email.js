@@ -82,8 +82,17 @@ async function main() {
   const again = await app.logIn(Realm.Credentials.emailPassword(email, newPassword));
   out("loggedInAgain", { id: again.id });
 
+  // The project's reset function decides: "approve" resets at once, "later" leaves the
+  // token to the function, anything else fails.
+  const third = newPassword + " three";
+  await auth.callResetPasswordFunction({ email, password: third }, "approve");
+  const afterApproval = await app.logIn(Realm.Credentials.emailPassword(email, third));
+  await auth.callResetPasswordFunction({ email, password: third + "!" }, "later");
+  await auth.callResetPasswordFunction({ email: "nobody-" + email, password: third }, "approve");
   out("functions", {
-    reset: await failure(auth.callResetPasswordFunction({ email, password: newPassword }, "x")),
+    approvedId: afterApproval.id,
+    refused: await failure(auth.callResetPasswordFunction({ email, password: third + "?" }, "no")),
+    pendingLeftPassword: (await app.logIn(Realm.Credentials.emailPassword(email, third))).id,
     confirm: await failure(auth.retryCustomConfirmation({ email })),
   });
   out("badInput", {
