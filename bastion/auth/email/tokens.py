@@ -89,6 +89,8 @@ class EmailTokens:
     ) -> Issued:
         """A new token for ``email`` (in its normal form); older live ones of the purpose end."""
         now = self._clock()
+        # Tokens a day past their end serve nobody (the hourly caps look back an hour).
+        await self._rows.prune(conn, now - timedelta(days=1))
         await self._rows.retire(conn, email, purpose, now)
         token_id, token = new_id(), secrets.token_urlsafe(32)
         code = None

@@ -117,3 +117,15 @@ async def test_a_refused_registration_queues_no_mail(
     assert error_code(weak) == "BAD_USER_INPUT"
     await smtp.next()
     assert smtp.nothing()
+
+
+async def test_names_with_line_breaks_cannot_add_headers_to_the_mail(
+    mail_app: Callable[..., Any], smtp: SmtpServer
+) -> None:
+    app = await mail_app(userpass={"confirmation": "optional"})
+    hostile = "Eve\r\nBcc: all@example.com\r\nSubject: pwned"
+    await app.register("eve@example.com", firstName=hostile, username=hostile)
+    mail = await smtp.next()
+    assert mail["Bcc"] is None and mail.get_all("Subject") == ["Confirm your address for test"]
+    assert mail["To"] == "eve@example.com"
+    assert smtp.handler.envelopes[-1][1] == ["eve@example.com"]

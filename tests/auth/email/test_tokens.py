@@ -82,3 +82,18 @@ async def test_codes_are_checked_against_the_newest_token_within_a_budget(
     async with service.store.db.write() as conn:
         assert await tokens.count_code_attempt(conn, "ann@example.com", 2) is None
         assert await tokens.count_code_attempt(conn, "bo@example.com", 2) is None
+
+
+async def test_tokens_a_day_past_their_end_are_deleted_by_the_next_issue(
+    setup: tuple[Service, EmailTokens], clock: FrozenClock
+) -> None:
+    service, tokens = setup
+    async with service.store.db.write() as conn:
+        old = await tokens.issue(conn, Purpose.RESET, "ann@example.com", None, 60)
+    clock.advance(60 + 86_400 + 1)
+    async with service.store.db.write() as conn:
+        await tokens.issue(conn, Purpose.RESET, "bo@example.com", None, 60)
+    table = service.store.tables.metadata.tables[EMAIL_TOKEN_TABLE]
+    async with service.store.db.read() as conn:
+        ids = [row.id for row in (await conn.execute(table.select())).all()]
+    assert old.token_id not in ids and len(ids) == 1
