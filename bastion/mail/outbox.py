@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,6 +36,12 @@ CLAIM_SECONDS = 300  # longer than any delivery's timeout: a crashed sender's cl
 BATCH = 20
 POLL_SECONDS = 5.0  # mails queued by another worker are seen at most this late
 STOP_GRACE_SECONDS = 10.0
+
+
+Maker = Callable[[AsyncConnection, str, dict[str, Any]], Awaitable[None]]
+"""Makes the mail of a request row (see :meth:`Outbox.put_request`), in the sender's
+transaction: given the recipient and the request's data, it queues a mail with
+:meth:`Outbox.put`, or nothing."""
 
 
 class MailNotConfigured(BastionError):
@@ -65,6 +74,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._makers: dict[str, Maker] = {}
 
     @property
     def enabled(self) -> bool:
@@ -86,6 +96,25 @@ class Outbox:
         self.require()
         queued = OutboxMail(purpose, recipient, mail.subject, mail.text, mail.html)
         await self._rows.add(conn, queued, self._clock())
+
+    def maker(self, purpose: str, make: Maker) -> None:
+        """Let ``make`` make the mails of the requests of ``purpose``."""
+        self._makers[purpose] = make
+
+    async def put_request(
+        self, conn: AsyncConnection, purpose: str, recipient: str, data: dict[str, Any]
+    ) -> None:
+        """Queue a mail to be made by the sender (its maker for ``purpose`` decides whether
+        there is one and what it says), in the caller's transaction; :meth:`wake` after.
+
+        The row is the same whatever the maker will decide, so the request path does the same
+        work whether or not the address has an account: the answer tells nothing, not even
+        by its time.
+        """
+        self.require()
+        assert purpose in self._makers, purpose
+        request = OutboxMail(purpose, recipient, "", "", request=json.dumps(data))
+        await self._rows.add(conn, request, self._clock())
 
     def wake(self) -> None:
         """Tell this process's sender that a mail was committed."""
@@ -129,6 +158,8 @@ class Outbox:
             )
         if mail is None:
             return 0  # another sender has it
+        if mail.request is not None:
+            return await self._make(mail)
         try:
             await self._transport.deliver(build_message(self.config.sender, mail))
         except DeliveryFailed as error:
@@ -138,6 +169,21 @@ class Outbox:
             await self._rows.sent(conn, mail_id)
         log.info("mail %s (%s) sent", mail_id, mail.purpose)
         return 1
+
+    async def _make(self, request: OutboxMail) -> int:
+        """Replace a request row by the mail its maker makes (or by nothing), atomically."""
+        assert request.id is not None and request.request is not None
+        try:
+            async with self._db.write() as conn:
+                make = self._makers[request.purpose]
+                await make(conn, request.recipient, json.loads(request.request))
+                await self._rows.sent(conn, request.id)
+        except Exception as error:  # a bug or a database hiccup: tried again like a relay's
+            log.exception("making the %s mail %s failed", request.purpose, request.id)
+            await self._failed(request, f"{type(error).__name__}: {error}"[:500])
+            return 0
+        self._wake.set()  # the mail just made is due now
+        return 0
 
     async def _failed(self, mail: OutboxMail, reason: str) -> None:
         assert mail.id is not None

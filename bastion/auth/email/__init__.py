@@ -7,6 +7,8 @@ both or neither. The GraphQL fields (:mod:`bastion.graphql.auth.email`) and the 
 client routes (:mod:`bastion.http.stitch.userpass`) both come here.
 """
 
+from typing import Any
+
 from bastion.auth.email.change import EmailChanges
 from bastion.auth.email.codes import EMAIL_CODE, CodeLogins
 from bastion.auth.email.confirmation import Confirmation, EmailNotConfirmed
@@ -16,6 +18,14 @@ from bastion.auth.email.tokens import InvalidEmailToken
 
 class EmailFlows(Confirmation, ResetFunctions, CodeLogins, EmailChanges):
     """Every flow by mail of one project."""
+
+    def __init__(self, **services: Any) -> None:
+        """See :class:`EmailFlowsBase`; the makers of the requested mails are registered with
+        the outbox here."""
+        super().__init__(**services)
+        self.outbox.maker("reset_request", self._make_reset)
+        self.outbox.maker("confirm_request", self._make_confirmation)
+        self.outbox.maker("login_request", self._make_login)
 
 
 __all__ = [

@@ -114,6 +114,22 @@ class EmailFlowsBase:
         )
         await self._audit.record(event, conn)
 
+    async def _request(
+        self, purpose: Purpose, address: str, client: LoginClient, languages: Sequence[str]
+    ) -> None:
+        """Queue the request of a mail that may or may not go (see :meth:`Outbox.put_request`):
+        the same row, whoever holds ``address``; the sender's maker decides."""
+        data = {"ip": client.ip, "user_agent": client.user_agent, "languages": list(languages)}
+        async with self._store.db.write() as conn:
+            await self.outbox.put_request(conn, f"{purpose.value}_request", address, data)
+        self.outbox.wake()
+
+    @staticmethod
+    def _requester(data: dict[str, Any]) -> tuple[LoginClient, list[str]]:
+        """The client and languages a request row carries."""
+        client = LoginClient(user_agent=data.get("user_agent"), ip=data.get("ip"))
+        return client, [str(x) for x in data.get("languages", [])]
+
     async def _languages(
         self, conn: AsyncConnection, user_id: str | None, accepted: Sequence[str]
     ) -> list[str | None]:

@@ -11,6 +11,7 @@ compared in constant time. A login by mail proves the address, so it also confir
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -39,26 +40,29 @@ class CodeLogins(EmailFlowsBase):
         self, email: str, client: LoginClient, languages: Sequence[str] = ()
     ) -> None:
         """Mail a login code and link to ``email``: to its user, or to make one at the first
-        login when sign-up is on; otherwise nothing is sent, and the answer is the same."""
+        login when sign-up is on; otherwise nothing is sent. The request is queued the same
+        way in every case; the sender decides (:meth:`_make_login`)."""
         self._require_codes()
-        config = self.providers.email_code
         await self._throttle.attempt(client.ip, SIGNUP)
         address = self._store.emails.check(email)  # a malformed address: BAD_USER_INPUT
-        async with self._store.db.write() as conn:
-            user_id = await self._accounts.holder_of(conn, address)
-            allowed = (
-                config.signup if user_id is None else await self._accounts.is_active(conn, user_id)
-            )
-            sent = await self._tokens.sent_within_hour(conn, address, Purpose.LOGIN)
-            if not allowed or sent >= self._userpass.mails_per_address_per_hour:
-                self._tokens.dummy()
-                return
-            issued = await self._tokens.issue(
-                conn, Purpose.LOGIN, address, user_id, config.lifetime, config.code_digits
-            )
-            wanted = await self._languages(conn, user_id, languages)
-            await self._mail_token(conn, issued, config.lifetime, wanted, client)
-        self.outbox.wake()
+        await self._request(Purpose.LOGIN, address, client, languages)
+
+    async def _make_login(self, conn: AsyncConnection, address: str, data: dict[str, Any]) -> None:
+        config = self.providers.email_code
+        user_id = await self._accounts.holder_of(conn, address)
+        if user_id is None:
+            allowed = config.signup
+        else:
+            allowed = await self._accounts.is_active(conn, user_id)
+        sent = await self._tokens.sent_within_hour(conn, address, Purpose.LOGIN)
+        if not allowed or sent >= self._userpass.mails_per_address_per_hour:
+            return
+        client, languages = self._requester(data)
+        issued = await self._tokens.issue(
+            conn, Purpose.LOGIN, address, user_id, config.lifetime, config.code_digits
+        )
+        wanted = await self._languages(conn, user_id, languages)
+        await self._mail_token(conn, issued, config.lifetime, wanted, client)
 
     async def login_with_code(
         self,

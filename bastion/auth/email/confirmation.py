@@ -11,6 +11,7 @@ login by emailed code proves the address too, and confirms it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -91,19 +92,26 @@ class Confirmation(EmailFlowsBase):
     async def resend_confirmation(
         self, email: str, client: LoginClient, languages: Sequence[str] = ()
     ) -> None:
-        """Send the confirmation mail again; the same answer whoever holds the address."""
+        """Send the confirmation mail again; the same answer whoever holds the address (the
+        sender decides: :meth:`_make_confirmation`)."""
         self.outbox.require()
         await self._throttle.attempt(client.ip, SIGNUP)
         address = self._store.emails.check(email)  # a malformed address: BAD_USER_INPUT
-        async with self._store.db.write() as conn:
-            user_id = await self._accounts.holder_of(conn, address)
-            if user_id is None or not await self._pending.holds(conn, user_id):
-                return
-            sent = await self._tokens.sent_within_hour(conn, address, Purpose.CONFIRM)
-            if sent >= self._userpass.mails_per_address_per_hour:
-                return
-            await self._send_confirmation(conn, user_id, address, client, languages)
-        self.outbox.wake()
+        await self._request(Purpose.CONFIRM, address, client, languages)
+
+    async def _make_confirmation(
+        self, conn: AsyncConnection, address: str, data: dict[str, Any]
+    ) -> None:
+        """The confirmation mail of a request, if the address awaits a confirmation and its
+        hourly cap is not reached."""
+        user_id = await self._accounts.holder_of(conn, address)
+        if user_id is None or not await self._pending.holds(conn, user_id):
+            return
+        sent = await self._tokens.sent_within_hour(conn, address, Purpose.CONFIRM)
+        if sent >= self._userpass.mails_per_address_per_hour:
+            return
+        client, languages = self._requester(data)
+        await self._send_confirmation(conn, user_id, address, client, languages)
 
     async def confirm(self, token_id: object, token: object, client: LoginClient) -> None:
         """Follow the link of a confirmation mail: the address is confirmed."""

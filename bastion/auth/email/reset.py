@@ -1,17 +1,20 @@
 """Resetting a forgotten password by mail.
 
 Asking (:meth:`Resets.send_reset`) answers the same whether the address has an account or
-not, and does the same work in both cases up to the mail itself: the address is checked, a
-token is made and hashed, and a write transaction runs; only when an account holds the
-address are the token and its mail stored. The mail goes out later, from the outbox, so the
-relay's delay never shows in the answer. Using the token (:meth:`Resets.reset`) sets the new
-password, confirms the address, forgets the account's login failures and ends every session
-of the user, in one transaction.
+not, and does the same work in both cases: the address is checked and a request row is
+queued in the outbox. The sender then decides, off the request path, whether an account
+holds the address and makes the token and its mail (:meth:`Resets._make_reset`), so neither
+the answer nor its time tells which addresses have accounts. Using the token
+(:meth:`Resets.reset`) sets the new password, confirms the address, forgets the account's
+login failures and ends every session of the user, in one transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.audit import AuditEvent, AuditType
 from bastion.auth.email.base import EmailFlowsBase
@@ -26,27 +29,27 @@ class Resets(EmailFlowsBase):
     async def send_reset(
         self, email: str, client: LoginClient, languages: Sequence[str] = ()
     ) -> None:
-        """Mail a reset link to the account holding ``email``, if there is one."""
+        """Mail a reset link to the account holding ``email``, if there is one: the request
+        is queued the same way in every case, and the sender decides (:meth:`_make_reset`)."""
         self.outbox.require()
         await self._throttle.attempt(client.ip, SIGNUP)
         address = self._store.emails.check(email)  # a malformed address: BAD_USER_INPUT
+        await self._request(Purpose.RESET, address, client, languages)
+
+    async def _make_reset(self, conn: AsyncConnection, address: str, data: dict[str, Any]) -> None:
+        """The reset mail of a request, if an active account holds the address and its hourly
+        cap is not reached."""
+        user_id = await self._accounts.holder_of(conn, address)
+        if user_id is None or not await self._accounts.is_active(conn, user_id):
+            return
+        sent = await self._tokens.sent_within_hour(conn, address, Purpose.RESET)
+        if sent >= self._userpass.mails_per_address_per_hour:
+            return
+        client, languages = self._requester(data)
         lifetime = self._userpass.reset_lifetime
-        async with self._store.db.write() as conn:
-            user_id = await self._accounts.holder_of(conn, address)
-            if user_id is not None and not await self._accounts.is_active(conn, user_id):
-                user_id = None
-            if user_id is not None:
-                sent = await self._tokens.sent_within_hour(conn, address, Purpose.RESET)
-                if sent >= self._userpass.mails_per_address_per_hour:
-                    user_id = None
-            if user_id is None:
-                # The work of a token, thrown away: the answer takes as long either way.
-                self._tokens.dummy()
-                return
-            issued = await self._tokens.issue(conn, Purpose.RESET, address, user_id, lifetime)
-            wanted = await self._languages(conn, user_id, languages)
-            await self._mail_token(conn, issued, lifetime, wanted, client)
-        self.outbox.wake()
+        issued = await self._tokens.issue(conn, Purpose.RESET, address, user_id, lifetime)
+        wanted = await self._languages(conn, user_id, languages)
+        await self._mail_token(conn, issued, lifetime, wanted, client)
 
     async def reset(
         self, token_id: object, token: object, password: str, client: LoginClient

@@ -111,12 +111,6 @@ class EmailTokens:
         await self._rows.add(conn, row)
         return Issued(token_id, token, code, row)
 
-    @staticmethod
-    def dummy() -> None:
-        """The work of :meth:`issue` without its writes (for an address with no account)."""
-        token_id, token = new_id(), secrets.token_urlsafe(32)
-        _digest(token_id, "token", token)
-
     async def sent_within_hour(self, conn: AsyncConnection, email: str, purpose: Purpose) -> int:
         """How many tokens of ``purpose`` went to ``email`` in the last hour."""
         since = self._clock() - timedelta(hours=1)

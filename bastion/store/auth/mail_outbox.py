@@ -25,6 +25,7 @@ class OutboxMail:
     html_body: str | None = None
     id: int | None = None  # set once stored
     attempts: int = 0
+    request: str | None = None  # a mail still to be made (JSON), see the table's comment
 
 
 class OutboxRows:
@@ -42,6 +43,7 @@ class OutboxRows:
                 subject=mail.subject,
                 text_body=mail.text_body,
                 html_body=mail.html_body,
+                request=mail.request,
                 created_at=at,
                 attempts=0,
                 next_attempt_at=at,
@@ -88,6 +90,7 @@ class OutboxRows:
             row.html_body,
             int(row.id),
             int(row.attempts),
+            row.request,
         )
 
     async def sent(self, conn: AsyncConnection, mail_id: int) -> None:
@@ -118,6 +121,7 @@ class OutboxRows:
                 last_error=error,
                 text_body="",
                 html_body=None,
+                request=None,
             )
         )
 

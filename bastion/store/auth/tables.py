@@ -197,7 +197,9 @@ def _audit_table(metadata: MetaData) -> None:
 def _mail_tables(metadata: MetaData) -> None:
     # Mails waiting to be sent (bastion.mail.outbox), written in the transaction of what they
     # tell: a token and the mail carrying it commit together, or neither does. A sent mail's
-    # row is deleted; one that failed for good keeps its headers, its bodies blanked.
+    # row is deleted; one that failed for good keeps its headers, its bodies blanked. A row
+    # with a `request` is a mail still to be made by the sender (a reset asked for an address
+    # that may have no account): the request path writes the same row either way.
     Table(
         MAIL_OUTBOX_TABLE,
         metadata,
@@ -207,6 +209,7 @@ def _mail_tables(metadata: MetaData) -> None:
         Column("subject", Text, nullable=False),
         Column("text_body", Text, nullable=False),
         Column("html_body", Text, nullable=True),
+        Column("request", Text, nullable=True),  # JSON: what the mail's maker needs
         Column("created_at", UTCDateTime, nullable=False),
         Column("attempts", Integer, nullable=False),
         Column("next_attempt_at", UTCDateTime, nullable=False, index=True),
