@@ -150,3 +150,50 @@ async def test_without_mail_settings_queuing_is_refused_with_a_stable_code(
         await queue(service)
     assert refused.value.code is Code.MAIL_NOT_CONFIGURED
     assert "mail.smtp" in refused.value.message
+
+
+async def test_a_request_row_is_replaced_by_the_mail_its_maker_makes(
+    service_for: Callable[..., Any], smtp: SmtpServer
+) -> None:
+    service = await service_for(**smtp.settings)
+    outbox = service.auth.email.outbox
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def make(conn: Any, recipient: str, data: dict[str, Any]) -> None:
+        calls.append((recipient, data))
+        if data["send"]:
+            await outbox.put(conn, "made", recipient, MAIL)
+
+    outbox.maker("test_request", make)
+    async with service.store.db.write() as conn:
+        await outbox.put_request(conn, "test_request", "ann@example.com", {"send": True})
+        await outbox.put_request(conn, "test_request", "bo@example.com", {"send": False})
+    assert await outbox.send_due() == 0  # the requests become a mail, and nothing
+    assert calls == [("ann@example.com", {"send": True}), ("bo@example.com", {"send": False})]
+    assert await outbox.send_due() == 1
+    assert (await smtp.next())["To"] == "ann@example.com"
+    assert await rows(service) == [] and smtp.nothing()
+
+
+async def test_a_maker_that_fails_is_tried_again_like_a_relay(
+    service_for: Callable[..., Any], smtp: SmtpServer, clock: FrozenClock
+) -> None:
+    service = await service_for(**smtp.settings, retry_delay=10)
+    outbox = service.auth.email.outbox
+    failures = [RuntimeError("database hiccup")]
+
+    async def make(conn: Any, recipient: str, data: dict[str, Any]) -> None:
+        if failures:
+            raise failures.pop()
+        await outbox.put(conn, "made", recipient, MAIL)
+
+    outbox.maker("test_request", make)
+    async with service.store.db.write() as conn:
+        await outbox.put_request(conn, "test_request", "ann@example.com", {})
+    await outbox.send_due()
+    [row] = await rows(service)
+    assert row.attempts == 1 and "database hiccup" in row.last_error
+    clock.advance(10)
+    await outbox.send_due()
+    assert await outbox.send_due() == 1
+    assert (await smtp.next())["To"] == "ann@example.com"
