@@ -14,7 +14,7 @@ from bastion.auth.email.tokens import EmailTokens, InvalidEmailToken, Issued, Pu
 from bastion.auth.identities import Identities
 from bastion.auth.logins import LoginClient, Logins
 from bastion.auth.sessions import Sessions
-from bastion.auth.settings import ProvidersConfig
+from bastion.auth.settings import LocalUserpassConfig, ProvidersConfig
 from bastion.auth.throttle import Throttle
 from bastion.mail.outbox import Outbox
 from bastion.store import Store
@@ -71,7 +71,7 @@ class EmailFlowsBase:
         self._clock = clock
 
     @property
-    def _userpass(self) -> Any:
+    def _userpass(self) -> LocalUserpassConfig:
         return self.providers.local_userpass
 
     def _link(self, purpose: Purpose, issued: Issued) -> str | None:

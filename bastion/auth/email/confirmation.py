@@ -43,8 +43,7 @@ class Confirmation(EmailFlowsBase):
     @property
     def confirmation(self) -> str:
         """``required``, ``optional`` or ``off``."""
-        mode: str = self._userpass.confirmation
-        return mode
+        return self._userpass.confirmation
 
     async def gate(self, conn: AsyncConnection, user_id: str) -> None:
         """Refuse a password login while a required confirmation is pending."""
