@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +11,18 @@ import httpx
 import pytest
 import yaml
 from asgi_lifespan import LifespanManager
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from bastion import create_app, load_project
 from bastion.errors import ProjectError
 from bastion.model import parse_model
 from bastion.project import Project
 from bastion.tools.clock import FrozenClock, system_clock
+
+# Seconds an in-process app may take to start (RSA key generation on a loaded CI machine
+# takes seconds; asgi-lifespan's default of 5 fails there).
+STARTUP_TIMEOUT = 60
 
 MOVIES_SCHEMA = """
 enum Genre { ACTION DRAMA SCIFI }
@@ -73,7 +79,7 @@ def write_project(root: Path, schema: str = MOVIES_SCHEMA, **config: Any) -> Pat
 async def served(project: Path, clock: Any = system_clock) -> AsyncIterator[httpx.AsyncClient]:
     """The project's app in-process, as a running server would answer."""
     app = create_app(load_project(project), clock=clock)
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=STARTUP_TIMEOUT) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             yield http
@@ -143,7 +149,7 @@ async def client_for(clock: FrozenClock) -> AsyncIterator[Callable[..., Any]]:
 
     async def start(project: Project) -> GraphQLClient:
         app = create_app(project, clock=clock)
-        manager = LifespanManager(app)
+        manager = LifespanManager(app, startup_timeout=STARTUP_TIMEOUT)
         await manager.__aenter__()
         managers.append(manager)
         http = httpx.AsyncClient(
@@ -166,3 +172,27 @@ async def movies(
     """A client of a fresh project with the movies schema."""
     client: GraphQLClient = await client_for(make_project())
     return client
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL statements every engine runs inside the block, each as its first words
+    (``"UPDATE _bastion_session"``), commits as ``"COMMIT"``: what a request costs the database."""
+    seen: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        words = statement.split()
+        verb = words[0].upper()
+        target = {"INSERT": 2, "UPDATE": 1, "DELETE": 2}.get(verb)
+        seen.append(f"{verb} {words[target]}" if target and len(words) > target else verb)
+
+    def committed(_conn: Any) -> None:
+        seen.append("COMMIT")
+
+    event.listen(Engine, "before_cursor_execute", executed)
+    event.listen(Engine, "commit", committed)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", executed)
+        event.remove(Engine, "commit", committed)
