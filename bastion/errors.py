@@ -36,6 +36,10 @@ class Code(StrEnum):
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     # The database's disk is full: nothing was written; an operator must make room.
     STORAGE_FULL = "STORAGE_FULL"
+    # Accounts by email (bastion.auth.email, bastion.mail).
+    MAIL_NOT_CONFIGURED = "MAIL_NOT_CONFIGURED"
+    INVALID_EMAIL_TOKEN = "INVALID_EMAIL_TOKEN"  # noqa: S105 - an error code
+    EMAIL_NOT_CONFIRMED = "EMAIL_NOT_CONFIRMED"
 
 
 class BastionError(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bastion.auth.access_tokens import AccessTokens
@@ -12,6 +13,8 @@ from bastion.auth.audit import Audit
 from bastion.auth.authenticate import Authenticator
 from bastion.auth.cluster import EventLog
 from bastion.auth.derived import DerivedSecrets
+from bastion.auth.email import EmailFlows
+from bastion.auth.email.tokens import EmailTokens
 from bastion.auth.identities import Identities
 from bastion.auth.keys import KeySet, open_keys
 from bastion.auth.logins import Logins
@@ -25,18 +28,26 @@ from bastion.auth.session_tokens import SessionTokens
 from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
 from bastion.auth.throttle import Throttle
+from bastion.mail import MailConfig, Outbox
+from bastion.mail.templates import MailTemplates
+from bastion.mail.transports import Transport
 from bastion.store import Store
 from bastion.store.auth.attempts import AttemptRows
 from bastion.store.auth.audit import AuditRows
+from bastion.store.auth.email_tokens import EmailTokenRows, PendingRows
 from bastion.store.auth.events import EventRows
+from bastion.store.auth.mail_outbox import OutboxRows
 from bastion.store.auth.meta import Evidence, MetaRows
 from bastion.store.auth.tables import (
     API_KEY_TABLE,
     ATTEMPT_TABLE,
     AUDIT_TABLE,
+    EMAIL_PENDING_TABLE,
+    EMAIL_TOKEN_TABLE,
     EVENT_TABLE,
     IDENTITY_TABLE,
     LOGIN_FAILURE_TABLE,
+    MAIL_OUTBOX_TABLE,
     META_TABLE,
     PASSWORD_TABLE,
     REFRESH_TABLE,
@@ -75,6 +86,8 @@ class AuthServices:
     events: EventHub
     # Where the changes other processes must hear of are written (bastion.auth.cluster).
     event_log: EventLog
+    # Confirmations, resets, login codes and address changes by mail (bastion.auth.email).
+    email: EmailFlows
     # Tables whose rows show that the project was served before its derivation record.
     evidence: Evidence = field(default_factory=Evidence)
 
@@ -102,7 +115,8 @@ class AuthServices:
         return self.authenticator.node_tokens
 
     async def close(self) -> None:
-        """Release what the providers hold open (the JWKS client)."""
+        """Release what the providers hold open (the JWKS client) and stop the mail sender."""
+        await self.email.outbox.stop()
         if self.custom_tokens is not None:
             await self.custom_tokens.aclose()
 
@@ -142,6 +156,20 @@ def access_tokens_for(project: AuthProject, keys: KeySet, clock: Clock) -> Acces
     )
 
 
+def outbox_for(
+    config: MailConfig,
+    store: Store,
+    clock: Clock,
+    transport: Transport | None = None,
+    templates: Path | None = None,
+) -> Outbox:
+    """The mail outbox of a project: ``transport`` delivers (None: mail is off), the
+    templates of the folder ``templates`` override the shipped ones."""
+    rows = OutboxRows(store.tables.metadata.tables[MAIL_OUTBOX_TABLE])
+    shipped = MailTemplates(templates, config.default_locale)
+    return Outbox(config, store.db, rows, shipped, transport, clock)
+
+
 def build_auth(
     project: AuthProject,
     store: Store,
@@ -149,11 +177,14 @@ def build_auth(
     secret: bytes | None = None,
     *,
     events: EventHub,
+    outbox: Outbox | None = None,
 ) -> AuthServices:
     """Wire the services of ``project``; the secret is loaded (or made) unless given.
 
     Sessions announce their revocations on ``events``, to which the caller subscribes the
     session-state cache. :meth:`AuthServices.start` must run once the database is synced.
+    ``outbox`` sends the mails of the email flows (see :func:`outbox_for`); without one they
+    answer MAIL_NOT_CONFIGURED.
     """
     config = project.config.auth
     # An injected secret gets the same length check as one from the environment or the file.
@@ -224,6 +255,38 @@ def build_auth(
         audit,
         AttemptRows(tables[ATTEMPT_TABLE]) if shared_attempts else None,
     )
+    logins = Logins(
+        config.providers,
+        store,
+        accounts,
+        identities,
+        api_keys,
+        sessions,
+        custom_tokens,
+        throttle,
+        audit,
+        user_fields,
+    )
+    if outbox is None:
+        outbox = outbox_for(MailConfig(), store, clock)
+    email = EmailFlows(
+        app_name=project.config.name,
+        providers=config.providers,
+        store=store,
+        accounts=accounts,
+        identities=identities,
+        logins=logins,
+        sessions=sessions,
+        throttle=throttle,
+        audit=audit,
+        outbox=outbox,
+        tokens=EmailTokens(EmailTokenRows(tables[EMAIL_TOKEN_TABLE]), clock),
+        pending=PendingRows(tables[EMAIL_PENDING_TABLE]),
+        events=events,
+        clock=clock,
+    )
+    if config.providers.local_userpass.confirmation == "required":
+        logins.confirmation_gate = email.gate
     return AuthServices(
         config=config,
         keys=keys,
@@ -236,18 +299,7 @@ def build_auth(
         identities=identities,
         api_keys=api_keys,
         session_tokens=SessionTokens(store.db, sessions, clock),
-        logins=Logins(
-            config.providers,
-            store,
-            accounts,
-            identities,
-            api_keys,
-            sessions,
-            custom_tokens,
-            throttle,
-            audit,
-            user_fields,
-        ),
+        logins=logins,
         custom_tokens=custom_tokens,
         root_tokens=root_tokens,
         throttle=throttle,
@@ -255,6 +307,7 @@ def build_auth(
         derived=derived,
         events=events,
         event_log=event_log,
+        email=email,
         evidence=Evidence(
             (
                 tables[SESSION_TABLE],

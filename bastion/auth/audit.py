@@ -49,6 +49,12 @@ class AuditType(StrEnum):
     KEY_PRUNED = "key_pruned"
     PERMISSION_DENIED = "permission_denied"
     ADMIN_ACTION = "admin_action"  # a root token's action in the console or its fields
+    # Accounts by email (bastion.auth.email): a mail queued, an address confirmed, a password
+    # reset, a token or code refused. `detail.purpose` names the flow.
+    EMAIL_SENT = "email_sent"
+    EMAIL_CONFIRMED = "email_confirmed"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - an event name
+    EMAIL_TOKEN_REFUSED = "email_token_refused"  # noqa: S105 - an event name
 
 
 # Events that point at an attack rather than ordinary use.

@@ -8,7 +8,7 @@ needed and starts the session.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -103,6 +103,9 @@ class Logins:
         self._throttle = throttle
         self._audit = audit
         self._session_table = store.tables.metadata.tables[SESSION_TABLE]
+        # Refuses a password login whose address awaits a required confirmation (set by
+        # bastion.auth.email when confirmations are required).
+        self.confirmation_gate: Callable[[AsyncConnection, str], Awaitable[None]] | None = None
 
     def require(self, provider: str) -> None:
         """Refuse a provider that is unknown or not enabled."""
@@ -131,6 +134,8 @@ class Logins:
                 await self._accounts.set_password(conn, user_id, password)
             if had_failures:
                 await self._throttle.succeeded_in(conn, account)
+            if self.confirmation_gate is not None:
+                await self.confirmation_gate(conn, user_id)
             return await self._start(conn, Start(user_id, PASSWORD), client)
 
     async def _verify_password(
@@ -148,9 +153,18 @@ class Logins:
             raise
 
     async def register(
-        self, new: NewUser, client: LoginClient, *, log_in: bool = True
+        self,
+        new: NewUser,
+        client: LoginClient,
+        *,
+        log_in: bool = True,
+        then: Callable[[AsyncConnection, str], Awaitable[None]] | None = None,
     ) -> str | LoggedIn:
-        """A new email/password user; logged in at once unless ``log_in`` is False."""
+        """A new email/password user; logged in at once unless ``log_in`` is False.
+
+        ``then`` runs in the registration's transaction with the new user's id (the
+        confirmation mail of :mod:`bastion.auth.email` is queued there).
+        """
         self.require(PASSWORD)
         if not self.providers.local_userpass.signup:
             raise BastionError("Sign-up is disabled for this project", Code.FORBIDDEN)
@@ -158,6 +172,8 @@ class Logins:
         digest = await self._accounts.hash_new_password(new.password, new.email)
         async with self._store.db.write() as conn:
             user_id = await self._accounts.create(conn, new, digest)
+            if then is not None:
+                await then(conn, user_id)
             if not log_in:
                 return user_id
             return await self._start(conn, Start(user_id, PASSWORD), client)
@@ -330,6 +346,11 @@ class Logins:
             await self._audit.record(event, conn)
 
     # -- helpers --------------------------------------------------------------------------
+
+    async def start_in(self, conn: AsyncConnection, start: Start, client: LoginClient) -> LoggedIn:
+        """Start a session in the caller's transaction, audited as a login (for the flows of
+        other modules: a login by emailed code)."""
+        return await self._start(conn, start, client)
 
     async def _start(self, conn: AsyncConnection, start: Start, client: LoginClient) -> LoggedIn:
         start = Start(

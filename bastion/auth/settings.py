@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from bastion.auth.email_settings import EmailCodeConfig, MailedAccountsConfig
 from bastion.auth.throttle_settings import ThrottleConfig
 from bastion.tools.section import Section
 
@@ -23,8 +24,9 @@ class PasswordHashConfig(Section):
     parallelism: Annotated[int, Field(ge=1, le=16)] = 1
 
 
-class LocalUserpassConfig(Section):
-    """``auth.providers.local-userpass``: email (or username) and password."""
+class LocalUserpassConfig(MailedAccountsConfig):
+    """``auth.providers.local-userpass``: email (or username) and password; confirmations
+    and resets by mail (:class:`MailedAccountsConfig`)."""
 
     enabled: bool = True
     signup: bool = False
@@ -99,6 +101,7 @@ class ProvidersConfig(Section):
     anon_user: AnonUserConfig = Field(default=AnonUserConfig(), alias="anon-user")
     api_key: ApiKeyConfig = Field(default=ApiKeyConfig(), alias="api-key")
     custom_token: CustomTokenConfig = Field(default=CustomTokenConfig(), alias="custom-token")
+    email_code: EmailCodeConfig = Field(default=EmailCodeConfig(), alias="email-code")
 
     def enabled(self, name: str) -> bool:
         """Whether the provider named ``name`` (a Stitch name) is on; False for unknown names."""
@@ -107,6 +110,7 @@ class ProvidersConfig(Section):
             "anon-user": self.anon_user.enabled,
             "api-key": self.api_key.enabled,
             "custom-token": self.custom_token.enabled,
+            "email-code": self.email_code.enabled,
         }.get(name, False)
 
 

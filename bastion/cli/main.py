@@ -235,6 +235,7 @@ def _register_subcommands() -> None:
     from bastion.cli.api_keys import api_keys
     from bastion.cli.audit import audit
     from bastion.cli.deploy import deploy
+    from bastion.cli.email import email
     from bastion.cli.keys import keys
     from bastion.cli.migrate_data import migrate_data
     from bastion.cli.root_tokens import root_token
@@ -245,6 +246,7 @@ def _register_subcommands() -> None:
     main.add_command(api_keys)
     main.add_command(audit)
     main.add_command(deploy)
+    main.add_command(email)
     main.add_command(keys)
     main.add_command(migrate_data)
     main.add_command(root_token)

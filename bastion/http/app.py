@@ -67,6 +67,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await service.start()
+        service.auth.email.outbox.start()  # the mail sender, in the background
         try:
             await service.follow_cluster()
             yield

@@ -83,6 +83,16 @@ AUTH_ROOT_FIELDS: Mapping[str, Role] = MappingProxyType(
         "deleteServerApiKey": Role.NONE,
         "rotateRootToken": Role.NONE,
         "rotateSigningKey": Role.NONE,
+        # Accounts by email (email.py): each sends a mail or carries an emailed token, so a
+        # document holds one at most, like a login.
+        "resendConfirmationEmail": _LOGIN,
+        "confirmEmail": _LOGIN,
+        "sendPasswordResetEmail": _LOGIN,
+        "resetPassword": _LOGIN,
+        "sendLoginCode": _LOGIN,
+        "loginEmailCode": _LOGIN,
+        "requestEmailChange": Role.CREDENTIAL,
+        "confirmEmailChange": _LOGIN,
     }
 )
 """Every root field of the auth contract (on Query or Mutation) -> its role."""

@@ -19,6 +19,7 @@ from bastion.auth.settings import AuthConfig
 from bastion.errors import ProjectError
 from bastion.functions.settings import FunctionConfig, check_function_names
 from bastion.graphql.settings import GraphQLConfig
+from bastion.mail.settings import MailConfig
 from bastion.permissions.rules import TypeRules
 from bastion.tools.network import parse_networks
 from bastion.tools.section import Section
@@ -138,6 +139,8 @@ class ProjectConfig(Section):
     schema_file: Annotated[str, Field(alias="schema", min_length=1)] = "schema.graphql"
     seed: str | None = None
     auth: AuthConfig = AuthConfig()
+    # How mail goes out (confirmations, resets, login codes): bastion.mail.
+    mail: MailConfig = MailConfig()
     permissions: dict[str, TypeRules] = {}
     # Names of the permanent root tokens `bastion deploy` keeps (`bastion root-token get NAME`).
     root_tokens: list[str] = []

@@ -12,16 +12,17 @@ from collections.abc import Callable
 from graphql import GraphQLSchema, OperationDefinitionNode, parse
 
 from bastion.auth import SYSTEM
-from bastion.auth.assembly import AuthServices, build_auth
+from bastion.auth.assembly import AuthServices, build_auth, outbox_for
 from bastion.auth.cluster import Follower
 from bastion.auth.events import RootTokensChanged, SessionsEnded, UserChanged, UsersChanged
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
-from bastion.graphql.auth import admin, console, contract, providers, viewer
+from bastion.graphql.auth import admin, console, contract, email, providers, viewer
 from bastion.graphql.build import FieldMap, SchemaBuilder, build_schema
 from bastion.graphql.execute import Executor
 from bastion.graphql.field_access import FieldAccess
+from bastion.mail.transports import transport_for
 from bastion.model.emails import EmailRules
 from bastion.permissions.compile import Permissions
 from bastion.project import Project
@@ -72,7 +73,17 @@ class Service:
         )
         # Effects that cross floors: published by the floor that knows, wired here.
         self.events = EventHub()
-        self.auth: AuthServices = build_auth(project, self.store, clock, secret, events=self.events)
+        mail = project.config.mail
+        outbox = outbox_for(
+            mail,
+            self.store,
+            clock,
+            transport_for(mail, project.root, project.config.mode),
+            project.root / mail.templates,
+        )
+        self.auth: AuthServices = build_auth(
+            project, self.store, clock, secret, events=self.events, outbox=outbox
+        )
         _follow_events(self.events, self.auth)
         self._follower: Follower | None = None
         self.permissions = Permissions(self.store.reader, project.policies)
@@ -89,6 +100,7 @@ class Service:
             extra_mutation=_fields_of(
                 contract.mutation_fields,
                 providers.mutation_fields,
+                email.mutation_fields,
                 viewer.mutation_fields,
                 admin.mutation_fields,
                 console.mutation_fields,

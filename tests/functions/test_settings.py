@@ -47,7 +47,7 @@ def test_a_callable_function_runs_as_its_caller_unless_system() -> None:
         ({**CALLABLE, "throttle_by": "email"}, "throttle_by is for resolvers with credential"),
         ({**RESOLVER, "run_as": "system"}, "run_as is for callable functions"),
         ({**HOOK, "run_as": "caller"}, "run_as is for callable functions"),
-        ({**CALLABLE, "callable": False}, "or callable: true"),
+        ({**CALLABLE, "callable": False}, "or auth: reset_password"),
         ({**CALLABLE, "run_as": "root"}, "run_as"),
         ({**CALLABLE, "callable": "yes"}, "callable"),
         ({"handler": "m:f"}, "a function needs schema (a resolver), both hook and operation"),
@@ -58,3 +58,12 @@ def test_combinations_that_do_not_fit_are_refused(entry: dict[str, Any], expecte
     with pytest.raises(ValidationError) as raised:
         FunctionConfig.model_validate(entry)
     assert expected in str(raised.value)
+
+
+def test_a_function_bastion_calls_itself_has_no_other_kind() -> None:
+    assert FunctionConfig.model_validate({"handler": "m:f", "auth": "reset_password"}).auth
+    for other in (RESOLVER, HOOK, CALLABLE):
+        with pytest.raises(ValidationError, match="called by Bastion itself"):
+            FunctionConfig.model_validate({**other, "auth": "reset_password"})
+    with pytest.raises(ValidationError):
+        FunctionConfig.model_validate({"handler": "m:f", "auth": "anything"})

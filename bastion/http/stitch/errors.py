@@ -58,6 +58,9 @@ _BY_CODE: dict[Code, tuple[int, str]] = {
     Code.RATE_LIMITED: (429, "TooManyRequests"),
     Code.SERVICE_UNAVAILABLE: (503, "ServiceUnavailable"),
     Code.STORAGE_FULL: (507, "StorageFull"),
+    Code.INVALID_EMAIL_TOKEN: (400, "UserpassTokenInvalid"),
+    Code.EMAIL_NOT_CONFIRMED: (401, "AuthError"),
+    Code.MAIL_NOT_CONFIGURED: (503, "MailNotConfigured"),
 }
 
 

@@ -41,6 +41,8 @@ from bastion.http.stitch.errors import (
     invalid_session,
 )
 from bastion.http.stitch.functions import FunctionCalls
+from bastion.http.stitch.userpass import UserpassRoutes
+from bastion.mail.locales import accepted
 from bastion.project.service import Service
 from bastion.store.failures import meaning
 from bastion.store.ids import NULL_ID, is_id
@@ -235,8 +237,17 @@ class StitchApi:
         if not isinstance(email, str) or not isinstance(password, str):
             raise StitchError(400, "InvalidParameter", "email and password must be strings")
         new = NewUser(email=email, password=password)
-        await self._auth.logins.register(new, _client(request, body), log_in=False)
+        languages = accepted(request.headers.get("accept-language"))
+        # With confirmation on, the confirmation mail is queued with the new user.
+        await self._auth.email.register(new, _client(request, body), languages, log_in=False)
         return _ok({}, 201)
+
+    def _userpass(self, handler: Callable[[Request, dict[str, Any]], Awaitable[None]]) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            await handler(request, await self._body(request))
+            return _ok({})
+
+        return endpoint
 
     async def graphql_route(self, request: Request) -> Response:
         return await self.graphql.handle(request)
@@ -346,6 +357,17 @@ class StitchApi:
                 f"{app}/auth/providers/local-userpass/register", self.register, ["POST"], app=True
             ),
             self._route(f"{app}/auth/providers/{{provider}}/login", self.login, ["POST"], app=True),
+            *(
+                self._route(
+                    f"{app}/auth/providers/local-userpass/{action}",
+                    self._userpass(handler),
+                    ["POST"],
+                    app=True,
+                )
+                for action, handler in UserpassRoutes(self._auth, self._service.functions)
+                .actions()
+                .items()
+            ),
             self._route(f"{app}/graphql", self.graphql_route, ["GET", "POST"], app=True),
             self._route(f"{app}/functions/call", self.functions.call, ["POST"], app=True),
             self._route(f"{app}/functions/call", self.functions.stream, ["GET"], app=True),

@@ -35,6 +35,9 @@ LOGIN_FAILURE_TABLE = "_bastion_login_failure"
 AUDIT_TABLE = "_bastion_audit"
 EVENT_TABLE = "_bastion_event"
 ATTEMPT_TABLE = "_bastion_attempt"
+MAIL_OUTBOX_TABLE = "_bastion_mail_outbox"
+EMAIL_TOKEN_TABLE = "_bastion_email_token"  # noqa: S105 - a table name
+EMAIL_PENDING_TABLE = "_bastion_email_pending"
 
 
 def _user_key(name: str = "user_id") -> Column[str]:
@@ -217,6 +220,62 @@ def _attempt_table(metadata: MetaData) -> None:
     )
 
 
+def _mail_tables(metadata: MetaData) -> None:
+    # Mails waiting to be sent (bastion.mail.outbox), written in the transaction of what they
+    # tell: a token and the mail carrying it commit together, or neither does. A sent mail's
+    # row is deleted; one that failed for good keeps its headers, its bodies blanked. A row
+    # with a `request` is a mail still to be made by the sender (a reset asked for an address
+    # that may have no account): the request path writes the same row either way.
+    Table(
+        MAIL_OUTBOX_TABLE,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("purpose", text(40), nullable=False),
+        Column("recipient", text(320), nullable=False),
+        Column("subject", text(), nullable=False),
+        Column("text_body", text(), nullable=False),
+        Column("html_body", text(), nullable=True),
+        Column("request", text(), nullable=True),  # JSON: what the mail's maker needs
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("next_attempt_at", UTCDateTime, nullable=False, index=True),
+        # A sender working on the row: no other worker takes it until then.
+        Column("claimed_until", UTCDateTime, nullable=True),
+        Column("failed_at", UTCDateTime, nullable=True),
+        Column("last_error", text(500), nullable=True),
+    )
+    # Tokens sent by mail (bastion.auth.email): only their SHA-256 (and that of the short code
+    # of a login mail) is kept; each is bound to its purpose and to the address it was sent to.
+    Table(
+        EMAIL_TOKEN_TABLE,
+        metadata,
+        Column("id", text(ID_LENGTH), primary_key=True),  # the public `tokenId`
+        Column("purpose", text(20), nullable=False),
+        Column("email", text(320), nullable=False),
+        Column("user_id", text(ID_LENGTH), ForeignKey("User.id", ondelete="CASCADE")),
+        Column("token_hash", text(64), nullable=False, unique=True),
+        Column("code_hash", text(64), nullable=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("expires_at", UTCDateTime, nullable=False),
+        Column("used_at", UTCDateTime, nullable=True),
+        Column("attempts", Integer, nullable=False),
+        Index(f"ix_{EMAIL_TOKEN_TABLE}_email_purpose", "email", "purpose"),
+    )
+    # Users whose address awaits confirmation: a row here, none once confirmed, so that users
+    # made before confirmations existed (or with them off) count as confirmed.
+    Table(
+        EMAIL_PENDING_TABLE,
+        metadata,
+        Column(
+            "user_id",
+            text(ID_LENGTH),
+            ForeignKey("User.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column("created_at", UTCDateTime, nullable=False),
+    )
+
+
 def new_metadata() -> MetaData:
     """An empty MetaData with Bastion's naming convention and its system tables."""
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -231,6 +290,7 @@ def new_metadata() -> MetaData:
         _audit_table,
         _event_table,
         _attempt_table,
+        _mail_tables,
     ):
         add_tables(metadata)
     return metadata
