@@ -11,6 +11,8 @@ from bastion.auth.accounts import Accounts
 from bastion.auth.audit import Audit
 from bastion.auth.authenticate import Authenticator
 from bastion.auth.derived import DerivedSecrets
+from bastion.auth.factors.assembly import second_factors_for
+from bastion.auth.factors.gate import SecondFactors
 from bastion.auth.identities import Identities
 from bastion.auth.keys import KeySet, open_keys
 from bastion.auth.logins import Logins
@@ -66,6 +68,7 @@ class AuthServices:
     throttle: Throttle
     audit: Audit
     derived: DerivedSecrets
+    factors: SecondFactors
     # Where what the floor's state depends on is announced (bastion.auth.events).
     events: EventHub
     # Tables whose rows show that the project was served before its derivation record.
@@ -202,6 +205,7 @@ def build_auth(
         user_fields = UserFields(project.model, custom.metadata_fields, store.emails)
     root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], derived, clock, audit)
     throttle = Throttle(config.throttle, store.db, tables[LOGIN_FAILURE_TABLE], clock, audit)
+    factors = second_factors_for(project, store, derived, clock, throttle)
     return AuthServices(
         config=config,
         keys=keys,
@@ -225,12 +229,14 @@ def build_auth(
             throttle,
             audit,
             user_fields,
+            factors,
         ),
         custom_tokens=custom_tokens,
         root_tokens=root_tokens,
         throttle=throttle,
         audit=audit,
         derived=derived,
+        factors=factors,
         events=events,
         evidence=Evidence(
             (

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.accounts import Accounts, InvalidCredentials, NewUser
 from bastion.auth.audit import Audit, AuditEvent, AuditType, email_changed
+from bastion.auth.factors.challenge import Pending
+from bastion.auth.factors.totp import TOTP
 from bastion.auth.identities import (
     ANONYMOUS,
     API_KEY,
@@ -34,8 +36,14 @@ from bastion.store.auth.tables import SESSION_TABLE
 from bastion.store.auth.users import has_sessions
 
 if TYPE_CHECKING:  # imported when the provider is on: it loads `cryptography`
+    from bastion.auth.factors.gate import SecondFactors
     from bastion.auth.providers.custom_token import CustomTokenVerifier
     from bastion.auth.providers.user_fields import UserFields
+
+# The providers that prove a first factor only: a user with a second factor answers its
+# challenge before their session starts. An API key stands for a server, a custom token for
+# the app's own login (which decides its factors), an anonymous user has none.
+FIRST_FACTOR_PROVIDERS = frozenset({PASSWORD})
 
 
 class ProviderDisabled(BastionError):
@@ -89,6 +97,7 @@ class Logins:
         throttle: Throttle,
         audit: Audit,
         user_fields: UserFields | None = None,
+        factors: SecondFactors | None = None,
     ) -> None:
         self.providers = providers
         self._store = store
@@ -101,6 +110,7 @@ class Logins:
         self._throttle = throttle
         self._audit = audit
         self._session_table = store.tables.metadata.tables[SESSION_TABLE]
+        self.factors = factors
 
     def require(self, provider: str) -> None:
         """Refuse a provider that is unknown or not enabled."""
@@ -311,9 +321,55 @@ class Logins:
             event = email_changed(user_id, "user", ip=client.ip, user_agent=client.user_agent)
             await self._audit.record(event, conn)
 
+    # -- the second factor ------------------------------------------------------------------
+
+    async def reauthenticate(self, user_id: str, password: str | None, client: LoginClient) -> str:
+        """Refuse unless ``password`` is the user's (when they have one): a credential change
+        such as a new second factor needs more than a session. Throttled and audited like a
+        login. The user's account name (their email, or their id) for an authenticator app.
+        """
+        await self._throttle.attempt(client.ip, LOGIN)
+        async with self._store.db.read() as conn:
+            current = await self._accounts.email_of(conn, user_id)
+            stored = await self._accounts.password_hash(conn, user_id)
+        if stored is None:
+            return current or user_id  # no password to prove (an OpenID or anonymous user)
+        account = account_key(email=current) if current else account_key(username=user_id)
+        async with self._failures_audited(PASSWORD, client, account):
+            await self._throttle.gate(account)
+            if not password or not await self._accounts.passwords.verify(stored, password):
+                await self._throttle.failed(account)
+                raise InvalidCredentials()
+        return current or user_id
+
+    async def complete_mfa(self, challenge: str, code: str, client: LoginClient) -> LoggedIn:
+        """Start the session a login's challenge waits for, once ``code`` proves the factor."""
+        assert self.factors is not None
+        await self._throttle.attempt(client.ip, LOGIN)
+        async with self._failures_audited("mfa", client):
+            pending = await self.factors.complete(challenge, code)
+        async with self._store.db.write() as conn:
+            if not await self._accounts.is_active(conn, pending.user_id):
+                raise InvalidCredentials()
+            client = LoginClient(
+                user_agent=client.user_agent,
+                device_id=pending.device_id,
+                stitch=pending.stitch,
+                ip=client.ip,
+            )
+            start = Start(pending.user_id, pending.provider, factor=TOTP)
+            return await self._start(conn, start, client)
+
     # -- helpers --------------------------------------------------------------------------
 
     async def _start(self, conn: AsyncConnection, start: Start, client: LoginClient) -> LoggedIn:
+        if (
+            self.factors is not None
+            and start.factor is None
+            and start.provider in FIRST_FACTOR_PROVIDERS
+        ):
+            pending = Pending(start.user_id, start.provider, client.stitch, client.device_id)
+            await self.factors.require(conn, pending)
         start = Start(
             start.user_id,
             start.provider,
@@ -322,6 +378,7 @@ class Logins:
             user_data=start.user_data,
             credential_id=start.credential_id,
             stitch=client.stitch,
+            factor=start.factor,
         )
         tokens = await self._sessions.start(conn, start)
         event = AuditEvent(

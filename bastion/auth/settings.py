@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from bastion.auth.mfa_settings import MfaConfig
 from bastion.auth.throttle_settings import ThrottleConfig
 from bastion.tools.section import Section
 
@@ -169,6 +170,7 @@ class AuthConfig(Section):
     throttle: ThrottleConfig = ThrottleConfig()
     signing: SigningConfig = SigningConfig()
     emails: EmailsConfig = EmailsConfig()
+    mfa: MfaConfig = MfaConfig()
 
     @model_validator(mode="after")
     def _lifetimes_fit(self) -> AuthConfig:

@@ -71,6 +71,13 @@ AUTH_ROOT_FIELDS: Mapping[str, Role] = MappingProxyType(
         "deactivateUser": Role.NONE,
         "activateUser": Role.NONE,
         "auditEvents": Role.NONE,
+        # Second factors (factors.py): completing a login's challenge, the authenticator.
+        "completeMfaLogin": _LOGIN,
+        "enrolTotp": Role.CREDENTIAL,
+        "confirmTotp": Role.CREDENTIAL,
+        "newRecoveryCodes": Role.CREDENTIAL,
+        "disableTotp": Role.CREDENTIAL,
+        "mfaStatus": Role.NONE,
     }
 )
 """Every root field of the auth contract (on Query or Mutation) -> its role."""

@@ -18,7 +18,7 @@ from bastion.auth.sessions import Sessions
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
-from bastion.graphql.auth import admin, contract, providers, viewer
+from bastion.graphql.auth import admin, contract, factors, providers, viewer
 from bastion.graphql.build import FieldMap, SchemaBuilder, build_schema
 from bastion.graphql.execute import Executor
 from bastion.graphql.field_access import FieldAccess
@@ -74,11 +74,13 @@ class Service:
                 viewer.query_fields,
                 contract.query_fields,
                 providers.query_fields,
+                factors.query_fields,
                 admin.query_fields,
             ),
             extra_mutation=_fields_of(
                 contract.mutation_fields,
                 providers.mutation_fields,
+                factors.mutation_fields,
                 viewer.mutation_fields,
                 admin.mutation_fields,
             ),
@@ -88,6 +90,8 @@ class Service:
         contract.mark_credential_fields(self.schema)
         if project.config.auth.require_login:
             contract.require_login(self.schema)
+        if project.config.auth.mfa.required:
+            factors.require_mfa(self.schema)
         self.executor = Executor(
             self.schema,
             self.store,
@@ -96,6 +100,7 @@ class Service:
             limits=project.config.graphql,
             introspection=project.config.mode == "development",
             require_login=project.config.auth.require_login,
+            require_mfa=project.config.auth.mfa.required,
         )
         self.functions.executor = self.executor
 

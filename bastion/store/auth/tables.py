@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from bastion.store.auth.factor_tables import add_factor_tables
 from bastion.store.columns import UTCDateTime
 from bastion.store.tables import ID_LENGTH, NAMING_CONVENTION
 
@@ -93,6 +94,9 @@ def _session_tables(metadata: MetaData) -> None:
         Column("credential_id", String(ID_LENGTH), nullable=True),
         # The custom-token provider's `user_data`, carried into every access token (JSON).
         Column("user_data", Text, nullable=True),
+        # The second factor the session was opened with ("totp", "webauthn"), if any: what
+        # rules read as `$viewer.mfa` and `auth.mfa.required` asks of a session.
+        Column("factor", String(20), nullable=True),
         Index(f"ix_{SESSION_TABLE}_user_id", "user_id"),
         Index(f"ix_{SESSION_TABLE}_token_hash", "token_hash", unique=True),
         Index(f"ix_{SESSION_TABLE}_credential_id", "credential_id"),
@@ -203,6 +207,7 @@ def new_metadata() -> MetaData:
         _key_tables,
         _login_failure_table,
         _audit_table,
+        add_factor_tables,
     ):
         add_tables(metadata)
     return metadata
