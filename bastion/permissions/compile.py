@@ -107,6 +107,8 @@ def _static(access: Access, viewer: Viewer) -> bool:
         return True
     if access is Access.AUTHENTICATED:
         return viewer.is_authenticated
+    if access is Access.MFA:
+        return viewer.mfa or viewer.is_privileged
     return viewer.is_privileged
 
 

@@ -48,6 +48,8 @@ class Access(StrEnum):
 
     EVERYONE = "everyone"
     AUTHENTICATED = "authenticated"
+    # A user whose session was opened with a second factor (`$viewer.mfa`), or root.
+    MFA = "mfa"
     ROOT = "root"
 
 
@@ -95,7 +97,7 @@ class _Checker:
                 return Rule(Access(source))
             except ValueError:
                 self.problems.append(
-                    f"{where}: unknown rule '{source}' (use everyone, authenticated, root or a "
+                    f"{where}: unknown rule '{source}' (use everyone, authenticated, mfa, root or a "
                     "filter)"
                 )
                 return None

@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from sqlalchemy import select
 
+from bastion.auth import SYSTEM
+
 from bastion.store.auth.factor_tables import RECOVERY_CODE_TABLE, TOTP_TABLE
 from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import LOGIN, PASSWORD, Auth, error_code
@@ -237,3 +239,28 @@ async def test_stitch_login_answers_mfa_required_then_completes(stitch: Stitch) 
         complete, json={"challenge": body["challenge"], "code": oathtool_code(secret, clock())}
     )
     assert again.status_code == 401 and again.json()["error_code"] == "AuthError"
+
+
+async def test_the_mfa_rule_lets_only_second_factor_sessions_read(
+    make_project: Callable[..., Any], client_for: Callable[..., Any], clock: FrozenClock
+) -> None:
+    rules = {
+        "Movie": {"read": "mfa", "create": "root", "update": "root", "delete": "root"},
+        "Person": {"read": "everyone"},
+        "User": {"read": "authenticated"},
+    }
+    auth_config = {"providers": {"local-userpass": {"signup": True}}}
+    auth = Auth(await client_for(make_project(permissions=rules, auth=auth_config)))
+    await auth.service.executor.run(
+        'mutation { createMovie(data: {title: "M"}) { id } }', viewer=SYSTEM
+    )
+    token, secret, _ = await _enrolled(auth, clock)
+    hidden = await auth.gql("{ movies { title } }", token=token)
+    assert hidden == {"data": {"movies": []}}  # a session without a second factor
+    clock.advance(30)
+    done = await auth.gql(
+        COMPLETE, {"ch": await _challenge(auth), "c": oathtool_code(secret, clock())}
+    )
+    strong = done["data"]["completeMfaLogin"]["accessToken"]
+    shown = await auth.gql("{ movies { title } }", token=strong)
+    assert shown == {"data": {"movies": [{"title": "M"}]}}
