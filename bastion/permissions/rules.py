@@ -97,8 +97,8 @@ class _Checker:
                 return Rule(Access(source))
             except ValueError:
                 self.problems.append(
-                    f"{where}: unknown rule '{source}' (use everyone, authenticated, mfa, root or a "
-                    "filter)"
+                    f"{where}: unknown rule '{source}' (use everyone, authenticated, mfa, root "
+                    "or a filter)"
                 )
                 return None
         before = len(self.problems)

@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, unquote, urlparse
 from sqlalchemy import select
 
 from bastion.auth import SYSTEM
-
 from bastion.store.auth.factor_tables import RECOVERY_CODE_TABLE, TOTP_TABLE
 from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import LOGIN, PASSWORD, Auth, error_code
