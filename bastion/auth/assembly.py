@@ -44,6 +44,7 @@ from bastion.tools.clock import Clock
 from bastion.tools.events import EventHub
 
 if TYPE_CHECKING:  # imported when the provider is on: it makes an HTTP client
+    from bastion.auth.openid.signin import OpenIdSignIn
     from bastion.auth.providers.custom_token import CustomTokenVerifier
 
 log = logging.getLogger("bastion.auth")
@@ -73,6 +74,8 @@ class AuthServices:
     events: EventHub
     # Tables whose rows show that the project was served before its derivation record.
     evidence: Evidence = field(default_factory=Evidence)
+    # The OpenID Connect providers (auth.providers.openid), when any is configured.
+    openid: OpenIdSignIn | None = None
 
     async def start(self) -> None:
         """Once the database is synced: read (or make) the project's derivation record, make
@@ -101,6 +104,8 @@ class AuthServices:
         """Release what the providers hold open (the JWKS client)."""
         if self.custom_tokens is not None:
             await self.custom_tokens.aclose()
+        if self.openid is not None:
+            await self.openid.aclose()
 
 
 def signing_keys_for(
@@ -206,6 +211,24 @@ def build_auth(
     root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], derived, clock, audit)
     throttle = Throttle(config.throttle, store.db, tables[LOGIN_FAILURE_TABLE], clock, audit)
     factors = second_factors_for(project, store, derived, clock, throttle)
+    logins = Logins(
+        config.providers,
+        store,
+        accounts,
+        identities,
+        api_keys,
+        sessions,
+        custom_tokens,
+        throttle,
+        audit,
+        user_fields,
+        factors,
+    )
+    openid = None
+    if config.providers.openid:
+        from bastion.auth.openid.assembly import openid_for
+
+        openid = openid_for(project, store, logins, accounts, identities, throttle, clock)
     return AuthServices(
         config=config,
         keys=keys,
@@ -218,19 +241,7 @@ def build_auth(
         identities=identities,
         api_keys=api_keys,
         session_tokens=SessionTokens(store.db, sessions, clock),
-        logins=Logins(
-            config.providers,
-            store,
-            accounts,
-            identities,
-            api_keys,
-            sessions,
-            custom_tokens,
-            throttle,
-            audit,
-            user_fields,
-            factors,
-        ),
+        logins=logins,
         custom_tokens=custom_tokens,
         root_tokens=root_tokens,
         throttle=throttle,
@@ -245,4 +256,5 @@ def build_auth(
                 *(store.tables[name] for name in sorted(store.tables.by_type)),
             )
         ),
+        openid=openid,
     )

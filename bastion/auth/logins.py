@@ -44,6 +44,11 @@ if TYPE_CHECKING:  # imported when the provider is on: it loads `cryptography`
 # challenge before their session starts. An API key stands for a server, a custom token for
 # the app's own login (which decides its factors), an anonymous user has none.
 FIRST_FACTOR_PROVIDERS = frozenset({PASSWORD})
+FIRST_FACTOR_PREFIX = "openid:"  # every OpenID provider's identities
+
+
+def _first_factor_only(provider: str) -> bool:
+    return provider in FIRST_FACTOR_PROVIDERS or provider.startswith(FIRST_FACTOR_PREFIX)
 
 
 class ProviderDisabled(BastionError):
@@ -360,14 +365,15 @@ class Logins:
             start = Start(pending.user_id, pending.provider, factor=TOTP)
             return await self._start(conn, start, client)
 
+    async def start_in(self, conn: AsyncConnection, start: Start, client: LoginClient) -> LoggedIn:
+        """Start a session in the caller's transaction: how the other sign-in modules
+        (:mod:`bastion.auth.openid`) end, with the same second-factor gate and audit."""
+        return await self._start(conn, start, client)
+
     # -- helpers --------------------------------------------------------------------------
 
     async def _start(self, conn: AsyncConnection, start: Start, client: LoginClient) -> LoggedIn:
-        if (
-            self.factors is not None
-            and start.factor is None
-            and start.provider in FIRST_FACTOR_PROVIDERS
-        ):
+        if self.factors is not None and start.factor is None and _first_factor_only(start.provider):
             pending = Pending(start.user_id, start.provider, client.stitch, client.device_id)
             await self.factors.require(conn, pending)
         start = Start(

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from bastion.auth.mfa_settings import MfaConfig
+from bastion.auth.openid_settings import OpenIdProviderConfig
 from bastion.auth.throttle_settings import ThrottleConfig
 from bastion.tools.section import Section
 
@@ -100,9 +101,16 @@ class ProvidersConfig(Section):
     anon_user: AnonUserConfig = Field(default=AnonUserConfig(), alias="anon-user")
     api_key: ApiKeyConfig = Field(default=ApiKeyConfig(), alias="api-key")
     custom_token: CustomTokenConfig = Field(default=CustomTokenConfig(), alias="custom-token")
+    # OpenID Connect providers by name (bastion.auth.openid_settings); identities `openid:<name>`.
+    openid: dict[
+        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,30}$")], OpenIdProviderConfig
+    ] = {}
 
     def enabled(self, name: str) -> bool:
         """Whether the provider named ``name`` (a Stitch name) is on; False for unknown names."""
+        if name.startswith("openid:"):
+            found = self.openid.get(name.removeprefix("openid:"))
+            return found is not None and found.enabled
         return {
             "local-userpass": self.local_userpass.enabled,
             "anon-user": self.anon_user.enabled,

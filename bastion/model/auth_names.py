@@ -78,6 +78,9 @@ AUTH_ROOT_FIELDS: Mapping[str, Role] = MappingProxyType(
         "newRecoveryCodes": Role.CREDENTIAL,
         "disableTotp": Role.CREDENTIAL,
         "mfaStatus": Role.NONE,
+        # OpenID Connect providers (openid.py).
+        "loginOpenIdCode": _LOGIN,
+        "loginOpenId": _LOGIN,
     }
 )
 """Every root field of the auth contract (on Query or Mutation) -> its role."""

@@ -18,7 +18,7 @@ from bastion.auth.sessions import Sessions
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
-from bastion.graphql.auth import admin, contract, factors, providers, viewer
+from bastion.graphql.auth import admin, contract, factors, openid, providers, viewer
 from bastion.graphql.build import FieldMap, SchemaBuilder, build_schema
 from bastion.graphql.execute import Executor
 from bastion.graphql.field_access import FieldAccess
@@ -81,6 +81,7 @@ class Service:
                 contract.mutation_fields,
                 providers.mutation_fields,
                 factors.mutation_fields,
+                openid.mutation_fields,
                 viewer.mutation_fields,
                 admin.mutation_fields,
             ),
