@@ -65,6 +65,8 @@ _BY_CODE: dict[Code, tuple[int, str]] = {
     Code.INVALID_REFRESH_TOKEN: (401, INVALID_SESSION),
     Code.RATE_LIMITED: (429, "TooManyRequests"),
     Code.MFA_REQUIRED: (401, "MfaRequired"),
+    Code.SERVICE_UNAVAILABLE: (503, "ServiceUnavailable"),
+    Code.STORAGE_FULL: (507, "StorageFull"),
 }
 
 
