@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bastion.auth.accounts import Accounts, InvalidCredentials, NewUser
 from bastion.auth.audit import Audit, AuditEvent, AuditType, email_changed
 from bastion.auth.factors.challenge import Pending
+from bastion.auth.factors.passkeys import PASSKEY, WEBAUTHN
 from bastion.auth.factors.totp import TOTP
 from bastion.auth.identities import (
     ANONYMOUS,
@@ -363,6 +364,32 @@ class Logins:
                 ip=client.ip,
             )
             start = Start(pending.user_id, pending.provider, factor=TOTP)
+            return await self._start(conn, start, client)
+
+    async def passkey(
+        self, credential: str, client: LoginClient, mfa_challenge: str | None = None
+    ) -> LoggedIn:
+        """Log in with a passkey alone (two factors in one), or complete a login's challenge
+        with one of its user's passkeys."""
+        passkeys = self.factors.passkeys if self.factors is not None else None
+        if passkeys is None or self.factors is None:
+            raise ProviderDisabled(PASSKEY)
+        await self._throttle.attempt(client.ip, LOGIN)
+        pending = self.factors.challenges.read(mfa_challenge) if mfa_challenge else None
+        async with self._failures_audited(PASSKEY, client):
+            user_id = await passkeys.verify(credential, pending.user_id if pending else None)
+        async with self._store.db.write() as conn:
+            if not await self._accounts.is_active(conn, user_id):
+                raise InvalidCredentials()
+            if pending is None:
+                return await self._start(conn, Start(user_id, PASSKEY, factor=WEBAUTHN), client)
+            client = LoginClient(
+                user_agent=client.user_agent,
+                device_id=pending.device_id,
+                stitch=pending.stitch,
+                ip=client.ip,
+            )
+            start = Start(user_id, pending.provider, factor=WEBAUTHN)
             return await self._start(conn, start, client)
 
     async def start_in(self, conn: AsyncConnection, start: Start, client: LoginClient) -> LoggedIn:

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from bastion.auth.mfa_settings import MfaConfig
 from bastion.auth.openid_settings import OpenIdProviderConfig
+from bastion.auth.passkey_settings import PasskeyConfig
 from bastion.auth.throttle_settings import ThrottleConfig
 from bastion.tools.section import Section
 
@@ -179,6 +180,7 @@ class AuthConfig(Section):
     signing: SigningConfig = SigningConfig()
     emails: EmailsConfig = EmailsConfig()
     mfa: MfaConfig = MfaConfig()
+    passkeys: PasskeyConfig = PasskeyConfig()
 
     @model_validator(mode="after")
     def _lifetimes_fit(self) -> AuthConfig:

@@ -81,6 +81,13 @@ AUTH_ROOT_FIELDS: Mapping[str, Role] = MappingProxyType(
         # OpenID Connect providers (openid.py).
         "loginOpenIdCode": _LOGIN,
         "loginOpenId": _LOGIN,
+        # Passkeys (passkeys.py): the options are public (a login begins with them).
+        "passkeys": Role.NONE,
+        "passkeyRegistrationOptions": Role.NONE,
+        "registerPasskey": Role.CREDENTIAL,
+        "passkeyLoginOptions": Role.PUBLIC | Role.OWN_PROOF,
+        "loginPasskey": _LOGIN,
+        "deletePasskey": Role.NONE,
     }
 )
 """Every root field of the auth contract (on Query or Mutation) -> its role."""

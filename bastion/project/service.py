@@ -18,7 +18,15 @@ from bastion.auth.sessions import Sessions
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
-from bastion.graphql.auth import admin, contract, factors, openid, providers, viewer
+from bastion.graphql.auth import (
+    admin,
+    contract,
+    factors,
+    openid,
+    passkeys,
+    providers,
+    viewer,
+)
 from bastion.graphql.build import FieldMap, SchemaBuilder, build_schema
 from bastion.graphql.execute import Executor
 from bastion.graphql.field_access import FieldAccess
@@ -75,6 +83,7 @@ class Service:
                 contract.query_fields,
                 providers.query_fields,
                 factors.query_fields,
+                passkeys.query_fields,
                 admin.query_fields,
             ),
             extra_mutation=_fields_of(
@@ -82,6 +91,7 @@ class Service:
                 providers.mutation_fields,
                 factors.mutation_fields,
                 openid.mutation_fields,
+                passkeys.mutation_fields,
                 viewer.mutation_fields,
                 admin.mutation_fields,
             ),

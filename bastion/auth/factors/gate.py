@@ -12,6 +12,7 @@ import hashlib
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.factors.challenge import Challenges, MfaRequired, Pending
+from bastion.auth.factors.passkeys import WEBAUTHN, Passkeys
 from bastion.auth.factors.totp import TOTP, InvalidCode, Totp
 from bastion.auth.throttle import Throttle
 from bastion.store.database import Database
@@ -26,16 +27,25 @@ class SecondFactors:
     """The second factors of one project, as logins see them."""
 
     def __init__(
-        self, db: Database, totp: Totp, challenges: Challenges, throttle: Throttle
+        self,
+        db: Database,
+        totp: Totp,
+        challenges: Challenges,
+        throttle: Throttle,
+        passkeys: Passkeys | None = None,
     ) -> None:
         self._db = db
         self.totp = totp
+        self.passkeys = passkeys  # when auth.passkeys is enabled
         self.challenges = challenges
         self._throttle = throttle
 
     async def of(self, conn: AsyncConnection, user_id: str) -> list[str]:
         """The confirmed factors of the user (empty: none)."""
-        return [TOTP] if await self.totp.confirmed(conn, user_id) else []
+        found = [TOTP] if await self.totp.confirmed(conn, user_id) else []
+        if self.passkeys is not None and await self.passkeys.has_any(conn, user_id):
+            found.append(WEBAUTHN)
+        return found
 
     async def require(self, conn: AsyncConnection, pending: Pending) -> None:
         """Answer a challenge instead of a session when the user has a second factor."""

@@ -22,6 +22,7 @@ from sqlalchemy import (
 
 from bastion.store.auth.factor_tables import add_factor_tables
 from bastion.store.auth.openid_tables import add_openid_tables
+from bastion.store.auth.passkey_tables import add_passkey_tables
 from bastion.store.columns import UTCDateTime
 from bastion.store.tables import ID_LENGTH, NAMING_CONVENTION
 
@@ -210,6 +211,7 @@ def new_metadata() -> MetaData:
         _audit_table,
         add_factor_tables,
         add_openid_tables,
+        add_passkey_tables,
     ):
         add_tables(metadata)
     return metadata
