@@ -139,24 +139,39 @@ class Logins:
         account = account_key(email, username)
         async with self._failures_audited(PASSWORD, client, account):
             had_failures = await self._throttle.gate(account)
-            user_id, rehash = await self._verify_password(account, password, email, username)
+            user_id, rehash = await self._verify_password(
+                account, password, email, username, client
+            )
         async with self._store.db.write() as conn:
             if rehash:
                 await self._accounts.set_password(conn, user_id, password)
             if had_failures:
                 await self._throttle.succeeded_in(conn, account)
-            return await self._start(conn, Start(user_id, PASSWORD), client)
+            # Its second factors were looked up with the password, off the writer.
+            return await self._start(conn, Start(user_id, PASSWORD), client, gate=False)
 
     async def _verify_password(
-        self, account: str, password: str, email: str | None, username: str | None
+        self,
+        account: str,
+        password: str,
+        email: str | None,
+        username: str | None,
+        login: LoginClient | None = None,
     ) -> tuple[str, bool]:
-        """Check a password (failures counted against ``account``): (user id, needs rehash)."""
+        """Check a password (failures counted against ``account``): (user id, needs rehash).
+
+        For a ``login``, a user with a second factor then gets its challenge (MfaRequired).
+        """
         try:
             # The ~20 ms of argon2 run on a read connection, never holding the write lock.
             async with self._store.db.read() as conn:
-                return await self._accounts.verify_login(
+                found = await self._accounts.verify_login(
                     conn, password, email=email, username=username
                 )
+                if login is not None and self.factors is not None:
+                    pending = Pending(found[0], PASSWORD, login.stitch, login.device_id)
+                    await self.factors.require(conn, pending)
+                return found
         except InvalidCredentials:
             await self._throttle.failed(account)
             raise
@@ -399,8 +414,15 @@ class Logins:
 
     # -- helpers --------------------------------------------------------------------------
 
-    async def _start(self, conn: AsyncConnection, start: Start, client: LoginClient) -> LoggedIn:
-        if self.factors is not None and start.factor is None and _first_factor_only(start.provider):
+    async def _start(
+        self, conn: AsyncConnection, start: Start, client: LoginClient, *, gate: bool = True
+    ) -> LoggedIn:
+        if (
+            gate
+            and self.factors is not None
+            and start.factor is None
+            and _first_factor_only(start.provider)
+        ):
             pending = Pending(start.user_id, start.provider, client.stitch, client.device_id)
             await self.factors.require(conn, pending)
         start = Start(

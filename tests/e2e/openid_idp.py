@@ -9,7 +9,7 @@ import json
 import re
 import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,15 +136,18 @@ def _form(html: str) -> tuple[str, dict[str, str]]:
     return form.group(1), fields
 
 
-def start_idp(folder: Path, log: Path) -> Iterator[Idp]:
-    """Install and start the provider; stop it when the generator closes."""
+def start_idp(
+    folder: Path, log: Path, redirect_uris: Sequence[str] = (CALLBACK, APP_URL)
+) -> Iterator[Idp]:
+    """Install and start the provider (its clients allowing ``redirect_uris``); stop it
+    when the generator closes."""
     npm_install(SOURCES, folder)
     port = free_port()
     clients = [
         {
             "client_id": client_id,
             "client_secret": CLIENT_SECRET,
-            "redirect_uris": [CALLBACK, APP_URL],
+            "redirect_uris": list(redirect_uris),
         }
         for client_id in (CLIENT_ID, OTHER_CLIENT_ID)
     ]
