@@ -20,6 +20,8 @@ from bastion.store.filters import scalar_filter_suffixes
 from bastion.tools.section import Section
 
 VIEWER_VARIABLES = ("$viewer.id", "$viewer.node", "$viewer.type")
+MFA_VARIABLE = "$viewer.mfa"
+"""A key of a filter rule's top level: ``"$viewer.mfa": true`` asks a second factor too."""
 OPERATIONS = ("read", "create", "update", "delete")
 FIELD_OPERATIONS = ("read", "write")
 
@@ -59,6 +61,8 @@ class Rule:
 
     access: Access | None = None
     where: dict[str, Any] = field(default_factory=dict)
+    # `"$viewer.mfa": true` beside a filter: the viewer's session proved a second factor too.
+    mfa: bool = False
 
     @property
     def is_filter(self) -> bool:
@@ -101,9 +105,18 @@ class _Checker:
                     "or a filter)"
                 )
                 return None
+        mfa = False
+        if isinstance(source, dict) and MFA_VARIABLE in source:
+            source = dict(source)
+            if source.pop(MFA_VARIABLE) is not True:
+                self.problems.append(f"{where}.{MFA_VARIABLE}: only `true` is a rule")
+                return None
+            if not source:
+                return Rule(Access.MFA)
+            mfa = True
         before = len(self.problems)
         self.filter(where, type_name, source)
-        return Rule(where=source) if len(self.problems) == before else None
+        return Rule(where=source, mfa=mfa) if len(self.problems) == before else None
 
     def filter(self, where: str, type_name: str, value: Any) -> None:
         if not isinstance(value, dict) or not value:

@@ -9,9 +9,11 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+import pytest
 from sqlalchemy import select
 
 from bastion.auth import SYSTEM
+from bastion.errors import ProjectError
 from bastion.store.auth.factor_tables import RECOVERY_CODE_TABLE, TOTP_TABLE
 from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import LOGIN, PASSWORD, Auth, error_code
@@ -263,3 +265,40 @@ async def test_the_mfa_rule_lets_only_second_factor_sessions_read(
     strong = done["data"]["completeMfaLogin"]["accessToken"]
     shown = await auth.gql("{ movies { title } }", token=strong)
     assert shown == {"data": {"movies": [{"title": "M"}]}}
+
+
+async def test_a_filter_rule_may_ask_viewer_mfa_too(
+    make_project: Callable[..., Any], client_for: Callable[..., Any], clock: FrozenClock
+) -> None:
+    rules = {
+        "Movie": {
+            "read": {"$viewer.mfa": True, "title_starts_with": "Open"},
+            "create": "root",
+            "update": "root",
+            "delete": "root",
+        },
+        "Person": {"read": "everyone"},
+        "User": {"read": "authenticated"},
+    }
+    auth_config = {"providers": {"local-userpass": {"signup": True}}}
+    auth = Auth(await client_for(make_project(permissions=rules, auth=auth_config)))
+    for title in ("Open Water", "Closed Doors"):
+        await auth.service.executor.run(
+            "mutation ($t: String!) { createMovie(data: {title: $t}) { id } }",
+            {"t": title},
+            viewer=SYSTEM,
+        )
+    token, secret, _ = await _enrolled(auth, clock)
+    assert await auth.gql("{ movies { title } }", token=token) == {"data": {"movies": []}}
+    clock.advance(30)
+    done = await auth.gql(
+        COMPLETE, {"ch": await _challenge(auth), "c": oathtool_code(secret, clock())}
+    )
+    strong = done["data"]["completeMfaLogin"]["accessToken"]
+    shown = await auth.gql("{ movies { title } }", token=strong)
+    assert shown == {"data": {"movies": [{"title": "Open Water"}]}}
+
+
+def test_viewer_mfa_takes_only_true(make_project: Callable[..., Any]) -> None:
+    with pytest.raises(ProjectError, match=r"\$viewer.mfa: only `true`"):
+        make_project(permissions={"Movie": {"read": {"$viewer.mfa": False}}})
