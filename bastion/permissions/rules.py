@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bastion.errors import ProjectError
 from bastion.model import Model, RelationField, ScalarField, ScalarKind
 from bastion.model import names as n
 from bastion.model.values import parse_datetime
@@ -248,3 +249,35 @@ def check_rules(
     for type_name in model.types:
         policies.setdefault(type_name, TypePolicy({}, {}))
     return policies, problems
+
+
+def _with_mfa(rule: Rule) -> Rule:
+    if rule.access is Access.ROOT:
+        return rule
+    if rule.access is not None:
+        return Rule(Access.MFA)
+    return Rule(where=rule.where, mfa=True)
+
+
+def requiring_mfa(policies: dict[str, TypePolicy], types: list[str]) -> dict[str, TypePolicy]:
+    """``policies`` with every rule of ``types`` asking a second-factor session too
+    (``auth.mfa.required: [Type, ...]``); root-only rules stay root-only."""
+    unknown = [t for t in types if t not in policies]
+    if unknown:
+        raise ProjectError(
+            [
+                f"bastion.yml: auth.mfa.required: {t} has no permissions to require it in"
+                for t in unknown
+            ]
+        )
+    changed = dict(policies)
+    for name in types:
+        policy = policies[name]
+        changed[name] = TypePolicy(
+            {op: _with_mfa(rule) for op, rule in policy.rules.items()},
+            {
+                field_name: {op: _with_mfa(rule) for op, rule in rules.items()}
+                for field_name, rules in policy.field_rules.items()
+            },
+        )
+    return changed

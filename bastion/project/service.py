@@ -32,6 +32,7 @@ from bastion.graphql.execute import Executor
 from bastion.graphql.field_access import FieldAccess
 from bastion.model.emails import EmailRules
 from bastion.permissions.compile import Permissions
+from bastion.permissions.rules import requiring_mfa
 from bastion.project import Project
 from bastion.store import Store, SyncReport, open_store
 from bastion.store.seed_marker import is_seeded, mark_seeded
@@ -74,7 +75,10 @@ class Service:
         self.events = EventHub()
         self.auth: AuthServices = build_auth(project, self.store, clock, secret, events=self.events)
         _follow_events(self.events, self.auth.sessions)
-        self.permissions = Permissions(self.store.reader, project.policies)
+        policies = project.policies
+        if isinstance(project.config.auth.mfa.required, list):
+            policies = requiring_mfa(policies, project.config.auth.mfa.required)
+        self.permissions = Permissions(self.store.reader, policies)
         self.functions = FunctionRuntime(project.functions, self.auth.node_tokens, clock)
         schema = build_schema(
             project.model,
@@ -101,7 +105,7 @@ class Service:
         contract.mark_credential_fields(self.schema)
         if project.config.auth.require_login:
             contract.require_login(self.schema)
-        if project.config.auth.mfa.required:
+        if project.config.auth.mfa.required is True:
             factors.require_mfa(self.schema)
         self.executor = Executor(
             self.schema,
@@ -111,7 +115,7 @@ class Service:
             limits=project.config.graphql,
             introspection=project.config.mode == "development",
             require_login=project.config.auth.require_login,
-            require_mfa=project.config.auth.mfa.required,
+            require_mfa=project.config.auth.mfa.required is True,
         )
         self.functions.executor = self.executor
 

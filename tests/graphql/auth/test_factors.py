@@ -302,3 +302,31 @@ async def test_a_filter_rule_may_ask_viewer_mfa_too(
 def test_viewer_mfa_takes_only_true(make_project: Callable[..., Any]) -> None:
     with pytest.raises(ProjectError, match=r"\$viewer.mfa: only `true`"):
         make_project(permissions={"Movie": {"read": {"$viewer.mfa": False}}})
+
+
+async def test_mfa_required_per_type(auth_for: Callable[..., Any], clock: FrozenClock) -> None:
+    auth: Auth = await auth_for(mfa={"required": ["Movie"]})
+    await auth.service.executor.run(
+        'mutation { createMovie(data: {title: "M"}) { id } }', viewer=SYSTEM
+    )
+    await auth.service.executor.run(
+        'mutation { createPerson(data: {name: "P"}) { id } }', viewer=SYSTEM
+    )
+    token, secret, _ = await _enrolled(auth, clock)
+    weak = await auth.gql("{ movies { title } people { name } }", token=token)
+    assert weak == {"data": {"movies": [], "people": [{"name": "P"}]}}
+    clock.advance(30)
+    done = await auth.gql(
+        COMPLETE, {"ch": await _challenge(auth), "c": oathtool_code(secret, clock())}
+    )
+    strong = done["data"]["completeMfaLogin"]["accessToken"]
+    shown = await auth.gql("{ movies { title } people { name } }", token=strong)
+    assert shown == {"data": {"movies": [{"title": "M"}], "people": [{"name": "P"}]}}
+
+
+def test_mfa_required_names_types_with_rules(make_project: Callable[..., Any]) -> None:
+    from bastion.project.service import Service
+
+    project = make_project(auth={"mfa": {"required": ["Nope"]}})
+    with pytest.raises(ProjectError, match="Nope"):
+        Service(project, FrozenClock(), b"s" * 32)
