@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bastion.auth.openid.signin import FLOW_LIFETIME, OpenIdSignIn
-from bastion.errors import BastionError
+from bastion.errors import BastionError, Code
 from bastion.http.client_ip import found_ip
 
 log = logging.getLogger("bastion.http")
@@ -44,9 +44,12 @@ def openid_routes(openid: OpenIdSignIn) -> list[Route]:
         challenge = request.query_params.get("code_challenge", "")
         try:
             callback = openid.callback_url(name, str(request.base_url))
-            started = await openid.start(name, redirect_url, challenge, callback)
+            started = await openid.start(
+                name, redirect_url, challenge, callback, found_ip(request.scope)
+            )
         except BastionError as error:
-            return _refused(f"Cannot start the sign-in: {error.message}")
+            status = 429 if error.code is Code.RATE_LIMITED else 400
+            return _refused(f"Cannot start the sign-in: {error.message}", status)
         response = RedirectResponse(started.url, status_code=302, headers=_NO_STORE)
         response.set_cookie(
             COOKIE,

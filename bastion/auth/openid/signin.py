@@ -131,10 +131,17 @@ class OpenIdSignIn:
     # -- the browser flow ---------------------------------------------------------------------
 
     async def start(
-        self, name: str, redirect_url: str, app_challenge: str, callback_url: str
+        self,
+        name: str,
+        redirect_url: str,
+        app_challenge: str,
+        callback_url: str,
+        ip: str | None = None,
     ) -> Started:
-        """Store a new flow and answer the provider's authorization URL."""
+        """Store a new flow and answer the provider's authorization URL (each start stores a
+        row, so starts count per address like login attempts)."""
         metadata = self._provider(name)
+        await self._throttle.attempt(ip, LOGIN)
         if redirect_url not in metadata.config.redirect_urls:
             raise BadUserInput("redirect_url is not one of the provider's redirect_urls")
         if not _CHALLENGE.match(app_challenge):

@@ -23,6 +23,7 @@ from graphql import (
 from bastion.auth.assembly import AuthServices
 from bastion.auth.factors.passkeys import PASSKEY, Passkeys
 from bastion.auth.logins import ProviderDisabled
+from bastion.auth.throttle import LOGIN
 from bastion.graphql.auth.credentials import (
     STRING,
     as_payload,
@@ -87,6 +88,8 @@ def fields(builder: SchemaBuilder) -> tuple[FieldMap, FieldMap]:
     async def login_options(_root: Any, info: Info, input: dict[str, str | None]) -> str:
         context = context_of(info)
         assert context.auth is not None
+        # Each call stores a challenge: counted per address like a login attempt.
+        await context.auth.throttle.attempt(context.caller.ip, LOGIN)
         challenge = input.get("mfaChallenge")
         user_id = context.auth.factors.challenges.read(challenge).user_id if challenge else None
         return await _passkeys(context.auth).login_options(user_id)
