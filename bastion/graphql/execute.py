@@ -158,10 +158,14 @@ class Executor:
         limits: GraphQLConfig | None = None,
         introspection: bool = True,
         require_login: bool = False,
+        require_mfa: bool = False,
     ) -> None:
         self.schema = schema
         # auth.require_login: anonymous callers get the login fields only.
         self.require_login = require_login
+        # auth.mfa.required: users whose session proved no second factor get the auth fields
+        # only (their root resolvers refuse; compiled plans, which skip them, are not used).
+        self.require_mfa = require_mfa
         self.store = store
         self.auth = auth
         self.permissions = permissions
@@ -368,6 +372,8 @@ class Executor:
             return None
         if self.require_login and not viewer.is_authenticated:
             return None  # the root fields' resolvers refuse anonymous callers themselves
+        if self.require_mfa and viewer.user_id is not None and not viewer.mfa:
+            return None  # likewise users without a second factor
         operation = prepared.operation
         coerced = get_variable_values(
             self.schema,

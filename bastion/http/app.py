@@ -17,6 +17,7 @@ from bastion.http.client_ip import parse_networks
 from bastion.http.edge import Edge
 from bastion.http.graphql_http import GraphQLEndpoint
 from bastion.http.jwks import jwks_endpoint
+from bastion.http.openid import openid_routes
 from bastion.http.stitch.routes import StitchApi
 from bastion.project import Project
 from bastion.project.service import Service
@@ -84,6 +85,8 @@ def create_app(
             Route("/.well-known/jwks.json", jwks_endpoint(service.auth.keys), methods=["GET"]),
             # The MongoDB Stitch / Realm client API, for apps written against those SDKs.
             *StitchApi(service).routes(),
+            # Sign-in with OpenID providers, when the project has any.
+            *(openid_routes(service.auth.openid) if service.auth.openid else []),
         ],
         middleware=[
             # The head cap, the client's address and the access log, in one layer.

@@ -93,6 +93,23 @@ AUTH_ROOT_FIELDS: Mapping[str, Role] = MappingProxyType(
         "loginEmailCode": _LOGIN,
         "requestEmailChange": Role.CREDENTIAL,
         "confirmEmailChange": _LOGIN,
+        # Second factors (factors.py): completing a login's challenge, the authenticator.
+        "completeMfaLogin": _LOGIN,
+        "enrolTotp": Role.CREDENTIAL,
+        "confirmTotp": Role.CREDENTIAL,
+        "newRecoveryCodes": Role.CREDENTIAL,
+        "disableTotp": Role.CREDENTIAL,
+        "mfaStatus": Role.NONE,
+        # OpenID Connect providers (openid.py).
+        "loginOpenIdCode": _LOGIN,
+        "loginOpenId": _LOGIN,
+        # Passkeys (passkeys.py): the options are public (a login begins with them).
+        "passkeys": Role.NONE,
+        "passkeyRegistrationOptions": Role.NONE,
+        "registerPasskey": Role.CREDENTIAL,
+        "passkeyLoginOptions": Role.PUBLIC | Role.OWN_PROOF,
+        "loginPasskey": _LOGIN,
+        "deletePasskey": Role.NONE,
     }
 )
 """Every root field of the auth contract (on Query or Mutation) -> its role."""

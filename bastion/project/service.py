@@ -18,13 +18,24 @@ from bastion.auth.events import RootTokensChanged, SessionsEnded, UserChanged, U
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
-from bastion.graphql.auth import admin, console, contract, email, providers, viewer
+from bastion.graphql.auth import (
+    admin,
+    console,
+    contract,
+    email,
+    factors,
+    openid,
+    passkeys,
+    providers,
+    viewer,
+)
 from bastion.graphql.build import FieldMap, SchemaBuilder, build_schema
 from bastion.graphql.execute import Executor
 from bastion.graphql.field_access import FieldAccess
 from bastion.mail.transports import transport_for
 from bastion.model.emails import EmailRules
 from bastion.permissions.compile import Permissions
+from bastion.permissions.rules import requiring_mfa
 from bastion.project import Project
 from bastion.project.summary import project_summary
 from bastion.store import Store, SyncReport, open_store
@@ -86,7 +97,10 @@ class Service:
         )
         _follow_events(self.events, self.auth)
         self._follower: Follower | None = None
-        self.permissions = Permissions(self.store.reader, project.policies)
+        policies = project.policies
+        if isinstance(project.config.auth.mfa.required, list):
+            policies = requiring_mfa(policies, project.config.auth.mfa.required)
+        self.permissions = Permissions(self.store.reader, policies)
         self.functions = FunctionRuntime(project.functions, self.auth.node_tokens, clock)
         schema = build_schema(
             project.model,
@@ -94,6 +108,8 @@ class Service:
                 viewer.query_fields,
                 contract.query_fields,
                 providers.query_fields,
+                factors.query_fields,
+                passkeys.query_fields,
                 admin.query_fields,
                 console.query_fields(lambda: project_summary(project)),
             ),
@@ -101,6 +117,9 @@ class Service:
                 contract.mutation_fields,
                 providers.mutation_fields,
                 email.mutation_fields,
+                factors.mutation_fields,
+                openid.mutation_fields,
+                passkeys.mutation_fields,
                 viewer.mutation_fields,
                 admin.mutation_fields,
                 console.mutation_fields,
@@ -111,6 +130,8 @@ class Service:
         contract.mark_credential_fields(self.schema)
         if project.config.auth.require_login:
             contract.require_login(self.schema)
+        if project.config.auth.mfa.required is True:
+            factors.require_mfa(self.schema)
         self.executor = Executor(
             self.schema,
             self.store,
@@ -119,6 +140,7 @@ class Service:
             limits=project.config.graphql,
             introspection=project.config.mode == "development",
             require_login=project.config.auth.require_login,
+            require_mfa=project.config.auth.mfa.required is True,
         )
         self.functions.executor = self.executor
 

@@ -19,6 +19,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from bastion.store.auth.factor_tables import add_factor_tables
+from bastion.store.auth.openid_tables import add_openid_tables
+from bastion.store.auth.passkey_tables import add_passkey_tables
 from bastion.store.columns import UTCDateTime, text
 from bastion.store.tables import ID_LENGTH, NAMING_CONVENTION
 
@@ -95,6 +98,9 @@ def _session_tables(metadata: MetaData) -> None:
         Column("credential_id", text(ID_LENGTH), nullable=True),
         # The custom-token provider's `user_data`, carried into every access token (JSON).
         Column("user_data", text(), nullable=True),
+        # The second factor the session was opened with ("totp", "webauthn"), if any: what
+        # rules read as `$viewer.mfa` and `auth.mfa.required` asks of a session.
+        Column("factor", text(20), nullable=True),
         Index(f"ix_{SESSION_TABLE}_user_id", "user_id"),
         Index(f"ix_{SESSION_TABLE}_token_hash", "token_hash", unique=True),
         Index(f"ix_{SESSION_TABLE}_credential_id", "credential_id"),
@@ -291,6 +297,9 @@ def new_metadata() -> MetaData:
         _event_table,
         _attempt_table,
         _mail_tables,
+        add_factor_tables,
+        add_openid_tables,
+        add_passkey_tables,
     ):
         add_tables(metadata)
     return metadata
