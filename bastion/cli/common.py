@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import click
 
+from bastion.cli.failures import note_database
 from bastion.errors import BastionError
 from bastion.project import load_project
 from bastion.project.service import Service
@@ -33,7 +34,9 @@ def run_with_service(project_dir: Path, action: Callable[[Service], Awaitable[T]
     """Start the project's service, run ``action``, stop; a BastionError exits 1 with its lines."""
 
     async def main() -> T:
-        service = Service(load_project(project_dir))
+        project = load_project(project_dir)
+        note_database(project.database_url)
+        service = Service(project)
         await service.start()
         try:
             return await action(service)

@@ -16,8 +16,10 @@ from typing import NoReturn
 import click
 
 from bastion import __version__
+from bastion.cli.failures import DEBUG_META, BastionGroup, note_database
 from bastion.errors import BastionError
 from bastion.project import Project, examples, load_project
+from bastion.project.causes import EnvironmentRefused
 from bastion.tools.log_queue import start_background_logging
 
 INIT_SCHEMA = """\
@@ -71,9 +73,11 @@ def _fail(error: BastionError) -> NoReturn:
 
 def _load(path: str | Path) -> Project:
     try:
-        return load_project(path)
+        project = load_project(path)
     except BastionError as error:
         _fail(error)
+    note_database(project.database_url)
+    return project
 
 
 def _logging() -> QueueListener | None:
@@ -82,13 +86,24 @@ def _logging() -> QueueListener | None:
         logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("coredis").setLevel(logging.WARNING)  # its retries, at INFO, are noise
     return listener
 
 
-@click.group(name="bastion", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    name="bastion", cls=BastionGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="bastion")
-def main() -> None:
-    """Bastion: a project folder becomes a GraphQL API with authentication built in."""
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected failure.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Bastion: a project folder becomes a GraphQL API with authentication built in.
+
+    Exit codes: 0 done, 1 the project is invalid, 2 wrong usage, 3 the machine refused
+    (permissions, read-only or full storage, an unreachable database or Redis, a busy port),
+    70 an unexpected error (run with --debug and report it).
+    """
+    ctx.meta[DEBUG_META] = debug
 
 
 @main.command()
@@ -121,6 +136,10 @@ async def _preflight(project: Project) -> None:
     service = Service(project)
     try:
         await service.start()
+        # What /readyz checks, checked before serving: an unreachable Redis is a failure at start.
+        for check in await service.readiness.checks():
+            if not check.ok:
+                raise EnvironmentRefused(f"{check.name}: {check.detail}")
     finally:
         await service.stop()
 
@@ -147,6 +166,7 @@ def serve(directory: Path | None, host: str | None, port: int | None, example: s
 def _serve(directory: Path | None, host: str | None, port: int | None, example: str | None) -> None:
     import uvicorn
 
+    from bastion.cli.listen import bind
     from bastion.http.app import create_app
     from bastion.http.server import uvicorn_options
 
@@ -172,8 +192,9 @@ def _serve(directory: Path | None, host: str | None, port: int | None, example: 
         _fail(error)
     host = host or project.config.server.host
     port = port or project.config.server.port
+    sock = bind(host, port)  # before saying "Serving": a busy port is a failure at start
     click.echo(f"Serving {project.config.name}: GraphQL at http://{host}:{port}/graphql", err=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(project),
         # Request heads are capped while they are read (http.max_header_bytes): 431 past it.
         **uvicorn_options(project.config.http.max_header_bytes),
@@ -186,6 +207,7 @@ def _serve(directory: Path | None, host: str | None, port: int | None, example: 
         proxy_headers=False,
         date_header=True,
     )
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @main.group()

@@ -8,22 +8,17 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bastion.http.client_ip import parse_networks
 from bastion.http.edge import Edge
 from bastion.http.graphql_http import GraphQLEndpoint
+from bastion.http.health import healthz, readyz_endpoint
 from bastion.http.jwks import jwks_endpoint
 from bastion.http.stitch.routes import StitchApi
 from bastion.project import Project
 from bastion.project.service import Service
 from bastion.tools.clock import Clock, system_clock
-
-
-async def _healthz(_request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
 
 
 def _cors(project: Project) -> list[Middleware]:
@@ -73,7 +68,8 @@ def create_app(
         routes=[
             # An ASGI app, not a function: the route passes it every method (see __call__).
             Route("/graphql", endpoint),
-            Route("/healthz", _healthz, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz_endpoint(service.readiness), methods=["GET"]),
             Route("/.well-known/jwks.json", jwks_endpoint(service.auth.keys), methods=["GET"]),
             # The MongoDB Stitch / Realm client API, for apps written against those SDKs.
             *StitchApi(service).routes(),

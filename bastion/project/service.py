@@ -25,6 +25,7 @@ from bastion.graphql.field_access import FieldAccess
 from bastion.model.emails import EmailRules
 from bastion.permissions.compile import Permissions
 from bastion.project import Project
+from bastion.project.health import Readiness
 from bastion.store import Store, SyncReport, open_store
 from bastion.store.seed_marker import is_seeded, mark_seeded
 from bastion.tools.clock import Clock, system_clock
@@ -98,6 +99,7 @@ class Service:
             require_login=project.config.auth.require_login,
         )
         self.functions.executor = self.executor
+        self.readiness = Readiness(self.store, self.auth)
 
     async def start(self) -> SyncReport:
         """Sync the database with the model, then seed a new database once."""
@@ -110,6 +112,7 @@ class Service:
         for column in report.added:
             log.info("added column %s", column)
         await self._seed()
+        await self.readiness.remember_model()
         return report
 
     async def _seed(self) -> None:

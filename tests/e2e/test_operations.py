@@ -1,0 +1,206 @@
+"""Operating Bastion under faults: ``bastion serve`` and the CLI as real processes.
+
+Each fault is made for real (a read-only mount, a busy port, a database server nobody runs, a
+missing client library) and the test asserts what an operator sees: one ``error:`` line naming
+the cause and the remedy, the documented exit code, and never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.e2e.conftest import Serve, free_port
+
+ENVIRONMENT = 3  # the exit code of a failure the machine causes (docs/operations.md)
+PASSWORD = "correct horse battery"
+
+
+def bastion(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str = ""
+) -> tuple[int, list[str]]:
+    """Run ``bastion ARGS`` as a process; its exit code and its output lines (both streams)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bastion", *args],
+        cwd=cwd,
+        input=stdin.encode(),
+        capture_output=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        timeout=120,
+        check=False,
+    )
+    text = (done.stdout + done.stderr).decode("utf-8", "replace")
+    return done.returncode, text.splitlines()
+
+
+def errors(lines: list[str]) -> list[str]:
+    """The ``error:`` lines of an output, after checking that it holds no traceback."""
+    assert not any("Traceback" in line for line in lines), "\n".join(lines)
+    return [line for line in lines if line.startswith("error:")]
+
+
+def new_project(root: Path, **config: object) -> Path:
+    """``bastion init`` in ``root/app``, with ``config`` merged into its bastion.yml."""
+    code, lines = bastion("init", "app", cwd=root)
+    assert code == 0, lines
+    project = root / "app"
+    data = yaml.safe_load((project / "bastion.yml").read_text())
+    for key, value in config.items():
+        section = data
+        *parents, last = key.split(".")
+        for parent in parents:
+            section = section.setdefault(parent, {})
+        section[last] = value
+    (project / "bastion.yml").write_text(yaml.safe_dump(data))
+    return project
+
+
+def create_user(project: Path, email: str = "ada@example.com") -> tuple[int, list[str]]:
+    return bastion(
+        "users", "create", "--email", email, "--password-stdin", cwd=project, stdin=PASSWORD
+    )
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """``path`` read-only for this user: a read-only bind mount for root, else its mode."""
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in [path, *path.rglob("*")]}
+        for p in modes:
+            p.chmod(0o500 if p.is_dir() else 0o400)
+        try:
+            yield
+        finally:
+            for p, mode in modes.items():
+                p.chmod(mode)
+        return
+    subprocess.run(["mount", "--bind", str(path), str(path)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(path)], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def test_a_read_only_database_is_one_line_at_start(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    assert create_user(project)[0] == 0  # the database exists, with a user in it
+    with read_only(project / ".bastion"):
+        code, lines = bastion("serve", "--port", str(free_port()), cwd=project)
+        assert code == ENVIRONMENT
+        [line] = errors(lines)
+        assert "read-only" in line or "permission denied" in line, line
+        assert "data.db" in line
+        assert not any(line.startswith("Serving") for line in lines)
+        code, lines = create_user(project, "grace@example.com")
+        assert code == ENVIRONMENT
+        assert len(errors(lines)) == 1
+
+
+def test_a_read_only_filesystem_is_one_line_at_start(tmp_path: Path) -> None:
+    project = new_project(tmp_path)  # never served: .bastion/ must be made, and cannot be
+    with read_only(project):
+        code, lines = bastion("serve", "--port", str(free_port()), cwd=project)
+    assert code == ENVIRONMENT
+    [line] = errors(lines)
+    assert "read-only" in line or "permission denied" in line, line
+
+
+def test_a_busy_port_is_one_line_before_serving(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, lines = bastion("serve", "--port", str(port), cwd=project)
+    assert code == ENVIRONMENT
+    assert errors(lines) == [
+        f"error: 127.0.0.1:{port} is in use by another program; stop it or choose another "
+        "port (--port or server.port)"
+    ]
+    assert not any(line.startswith("Serving") for line in lines)
+
+
+def test_an_unreachable_postgresql_is_one_line_for_serve_and_the_cli(tmp_path: Path) -> None:
+    pytest.importorskip("asyncpg", reason="the PostgreSQL driver (bastion's postgres extra)")
+    nobody = free_port()  # no server listens there
+    project = new_project(tmp_path, **{"database.url": f"postgresql://root@127.0.0.1:{nobody}/x"})
+    for code, lines in (
+        bastion("serve", "--port", str(free_port()), cwd=project),
+        create_user(project),
+    ):
+        assert code == ENVIRONMENT
+        [line] = errors(lines)
+        assert line.startswith("error: cannot reach the database server"), line
+        assert "correct database.url" in line
+
+
+def test_redis_storage_without_its_client_library_is_one_line(tmp_path: Path) -> None:
+    # The client library made missing for this process only: a module that is not there.
+    shim = tmp_path / "shim" / "coredis"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'coredis'\", name='coredis')\n"
+    )
+    project = new_project(tmp_path, **{"auth.throttle.storage": "async+redis://127.0.0.1:6379"})
+    code, lines = bastion(
+        "serve",
+        "--port",
+        str(free_port()),
+        cwd=project,
+        env={"PYTHONPATH": f"{shim.parent}:{Path.cwd()}"},
+    )
+    assert code == ENVIRONMENT
+    assert errors(lines) == [
+        "error: auth.throttle.storage names Redis, but its client library is not installed: "
+        "pip install 'bastion[redis]'"
+    ]
+
+
+def test_an_unreachable_redis_is_one_line_at_start(tmp_path: Path) -> None:
+    nobody = free_port()
+    project = new_project(
+        tmp_path, **{"auth.throttle.storage": f"async+redis://127.0.0.1:{nobody}"}
+    )
+    code, lines = bastion("serve", "--port", str(free_port()), cwd=project)
+    assert code == ENVIRONMENT
+    [line] = errors(lines)
+    assert line.startswith("error: redis: the throttle storage"), line
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        code, lines = bastion("--debug", "serve", "--port", str(busy.getsockname()[1]), cwd=project)
+    assert code == 1
+    assert any("Traceback" in line for line in lines)
+
+
+def test_healthz_and_readyz_answer_each_check(serve: Serve, tmp_path: Path) -> None:
+    project = new_project(tmp_path, **{"auth.throttle.storage": "async+redis://127.0.0.1:6379"})
+    server = serve(cwd=project)
+    live = httpx.get(f"{server.url}/healthz")
+    assert (live.status_code, live.json()) == (200, {"status": "ok"})
+    ready = httpx.get(f"{server.url}/readyz")
+    assert ready.status_code == 200
+    assert ready.headers["cache-control"] == "no-store"
+    assert ready.json() == {
+        "status": "ok",
+        "checks": {
+            "database": {"status": "ok"},
+            "schema": {"status": "ok"},
+            "keys": {"status": "ok"},
+            "redis": {"status": "ok"},
+        },
+    }
