@@ -11,6 +11,7 @@ login that is rolled back leaves no "login" event; refusals are written on their
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,9 @@ from bastion.tools.clock import Clock
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
+
+log = logging.getLogger("bastion.audit")
+"""Events also go here (at INFO) when ``bastion serve --log-audit`` is on; off otherwise."""
 
 MAX_AGENT_LENGTH = 256
 # Refusals and throttling come in floods: one event per (who, what) per window, counted.
@@ -100,6 +104,8 @@ class Audit:
 
     async def record(self, event: AuditEvent, conn: AsyncConnection | None = None) -> None:
         """Write ``event``, in ``conn``'s transaction when given, else in one of its own."""
+        if log.isEnabledFor(logging.INFO):
+            _log_event(event)
         if conn is not None:
             await self._rows.insert(conn, self._row(event))
             return
@@ -148,6 +154,26 @@ class Audit:
             )
             for r in rows
         ]
+
+
+def _log_event(event: AuditEvent) -> None:
+    # The same facts as the row: never a token or a secret (the module's rule for events).
+    log.info(
+        "%s user=%s provider=%s ip=%s",
+        event.type.value,
+        event.user_id,
+        event.provider,
+        event.ip,
+        extra={
+            "event": event.type.value,
+            "security": event.security,
+            "user_id": event.user_id,
+            "provider": event.provider,
+            "ip": event.ip,
+            "session_id": event.session_id,
+            "detail": event.detail,
+        },
+    )
 
 
 def switched(user_id: str, active: bool, by: str) -> AuditEvent:

@@ -9,6 +9,7 @@ import re
 import secrets
 import string
 import sys
+from collections.abc import Callable
 from logging.handlers import QueueListener
 from pathlib import Path
 from typing import NoReturn
@@ -20,6 +21,7 @@ from bastion.cli.failures import DEBUG_META, BastionGroup, note_database
 from bastion.errors import BastionError
 from bastion.project import Project, examples, load_project
 from bastion.project.causes import EnvironmentRefused
+from bastion.tools.log_format import TEXT_FORMAT, LogFormat, RequestIdFilter, formatter_for
 from bastion.tools.log_queue import start_background_logging
 
 INIT_SCHEMA = """\
@@ -80,11 +82,18 @@ def _load(path: str | Path) -> Project:
     return project
 
 
-def _logging() -> QueueListener | None:
+def _logging(
+    log_format: LogFormat = "text", level: str = "info", audit: bool = False
+) -> QueueListener | None:
     # Formatted and written on a thread, not on the event loop: a line per request adds up.
     listener = start_background_logging(
-        logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s"
+        getattr(logging, level.upper()),
+        TEXT_FORMAT,
+        formatter=formatter_for(log_format),
+        filters=[RequestIdFilter()],
     )
+    # Audit events go to the log stream too only when asked (they are in the database anyway).
+    logging.getLogger("bastion.audit").setLevel(logging.INFO if audit else logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("coredis").setLevel(logging.WARNING)  # its retries, at INFO, are noise
     return listener
@@ -153,17 +162,54 @@ async def _preflight(project: Project) -> None:
 @click.option(
     "--example", metavar="NAME", help="Serve a shipped example project (copied to ./NAME first)."
 )
-def serve(directory: Path | None, host: str | None, port: int | None, example: str | None) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines for people (text) or one JSON object per line (json).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="The least severe records written (info: one line per request).",
+)
+@click.option("--log-audit", is_flag=True, help="Write audit events to the log stream too.")
+def serve(
+    directory: Path | None,
+    host: str | None,
+    port: int | None,
+    example: str | None,
+    log_format: LogFormat,
+    log_level: str,
+    log_audit: bool,
+) -> None:
     """Serve the project in DIRECTORY (default: the current folder)."""
-    listener = _logging()
+    listener = _logging(log_format, log_level, log_audit)
+
+    def say(text: str) -> None:
+        # With JSON logs, every line the server writes is a JSON object: this one too.
+        if log_format == "json":
+            logging.getLogger("bastion").info(text)
+        else:
+            click.echo(text, err=True)
+
     try:
-        _serve(directory, host, port, example)
+        _serve(directory, host, port, example, say)
     finally:
         if listener is not None:
             listener.stop()  # writes what is still queued
 
 
-def _serve(directory: Path | None, host: str | None, port: int | None, example: str | None) -> None:
+def _serve(
+    directory: Path | None,
+    host: str | None,
+    port: int | None,
+    example: str | None,
+    say: Callable[[str], None],
+) -> None:
     import uvicorn
 
     from bastion.cli.listen import bind
@@ -184,7 +230,7 @@ def _serve(directory: Path | None, host: str | None, port: int | None, example: 
         except BastionError as error:
             _fail(error)
         if copied:
-            click.echo(f"Copied the example project '{example}' to ./{directory}", err=True)
+            say(f"Copied the example project '{example}' to ./{directory}")
     project = _load(directory or Path("."))
     try:
         asyncio.run(_preflight(project))
@@ -193,7 +239,7 @@ def _serve(directory: Path | None, host: str | None, port: int | None, example: 
     host = host or project.config.server.host
     port = port or project.config.server.port
     sock = bind(host, port)  # before saying "Serving": a busy port is a failure at start
-    click.echo(f"Serving {project.config.name}: GraphQL at http://{host}:{port}/graphql", err=True)
+    say(f"Serving {project.config.name}: GraphQL at http://{host}:{port}/graphql")
     config = uvicorn.Config(
         create_app(project),
         # Request heads are capped while they are read (http.max_header_bytes): 431 past it.

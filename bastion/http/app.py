@@ -33,7 +33,13 @@ def _cors(project: Project) -> list[Middleware]:
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Accept", "X-Requested-With"],
             # loginUser answers its token in these headers; a page must be able to read them.
-            expose_headers=["Authorization", "X-Authorization", "WWW-Authenticate", "Retry-After"],
+            expose_headers=[
+                "Authorization",
+                "X-Authorization",
+                "WWW-Authenticate",
+                "Retry-After",
+                "X-Request-Id",
+            ],
             allow_credentials=False,  # bearer tokens only: no cookies cross origins
             max_age=600,
         )

@@ -7,6 +7,7 @@ the cause and the remedy, the documented exit code, and never a traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -204,3 +205,50 @@ def test_healthz_and_readyz_answer_each_check(serve: Serve, tmp_path: Path) -> N
             "redis": {"status": "ok"},
         },
     }
+
+
+LOGIN = """mutation ($email: String!, $password: String!) {
+  loginEmailPassword(input: {email: $email, password: $password}) { accessToken refreshToken }
+}"""
+
+
+def test_json_logs_one_line_per_request_with_its_id_and_no_secret(
+    serve: Serve, tmp_path: Path
+) -> None:
+    project = new_project(tmp_path)
+    assert create_user(project)[0] == 0
+    server = serve("--log-format", "json", "--log-audit", cwd=project)
+    login = {"email": "ada@example.com", "password": PASSWORD}
+    answer = httpx.post(
+        f"{server.url}/graphql",
+        json={"query": LOGIN, "variables": login},
+        headers={"x-request-id": "lb-7f3a.1"},
+    )
+    assert answer.headers["x-request-id"] == "lb-7f3a.1"  # a proxy's id is kept
+    tokens = answer.json()["data"]["loginEmailPassword"]
+    wrong = httpx.post(
+        f"{server.url}/graphql",
+        json={"query": LOGIN, "variables": {**login, "password": "not the password"}},
+        headers={"x-request-id": "bad id\twith spaces"},
+    )
+    made = wrong.headers["x-request-id"]
+    assert made != "bad id\twith spaces"
+    assert len(made) == 16
+
+    log = server.stop()
+    entries = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    access = [e for e in entries if e["logger"] == "bastion.access" and e["path"] == "/graphql"]
+    assert [(e["method"], e["status"], e["request_id"]) for e in access] == [
+        ("POST", 200, "lb-7f3a.1"),
+        ("POST", 200, made),
+    ]
+    assert all(isinstance(e["duration_ms"], float) for e in access)
+    audit = [e for e in entries if e["logger"] == "bastion.audit"]
+    assert [(e["event"], e["request_id"]) for e in audit] == [
+        ("login", "lb-7f3a.1"),
+        ("login_failed", made),
+    ]
+    for secret in (PASSWORD, "not the password", tokens["accessToken"], tokens["refreshToken"]):
+        assert secret not in log
+    # Every line the server wrote is a JSON object (uvicorn's and Bastion's alike).
+    assert all(line.startswith("{") for line in log.splitlines() if line.strip())
