@@ -31,6 +31,11 @@ class Code(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"
+    # The server cannot take the request now (the database is busy or unreachable, the write
+    # queue is full); the same request may succeed later: ``extensions.retryAfter`` seconds.
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    # The database's disk is full: nothing was written; an operator must make room.
+    STORAGE_FULL = "STORAGE_FULL"
 
 
 class BastionError(Exception):
@@ -62,6 +67,22 @@ class Conflict(BastionError):
     """A write would break a unique constraint or a required relation."""
 
     code = Code.CONFLICT
+
+
+class Unavailable(BastionError):
+    """The request cannot be served now, and nothing of it was kept; retry after a while."""
+
+    code = Code.SERVICE_UNAVAILABLE
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message, retryAfter=retry_after)
+        self.retry_after = retry_after
+
+
+class StorageFull(BastionError):
+    """The database has no room left for a write; nothing of the request was kept."""
+
+    code = Code.STORAGE_FULL
 
 
 class SourceLocation:

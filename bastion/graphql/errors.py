@@ -1,7 +1,9 @@
 """Render GraphQL errors: ``message``, ``locations``, ``path`` and ``extensions.code``.
 
-Errors raised on purpose (:class:`BastionError`) keep their message and code. Anything else is
-a bug: it is logged with its traceback and the client sees only "Internal server error".
+Errors raised on purpose (:class:`BastionError`) keep their message and code, and so do the
+database's states that are not bugs (busy, unreachable, full: :func:`bastion.store.failures.
+meaning`). Anything else is a bug: it is logged with its traceback and the client sees only
+"Internal server error".
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from bastion.errors import BastionError, Code
+from bastion.store.failures import meaning
 
 log = logging.getLogger("bastion.graphql")
 
@@ -29,6 +32,11 @@ def format_error(error: GraphQLError, default_code: Code) -> dict[str, Any]:
         formatted["path"] = list(error.path)
     original = error.original_error
     extensions: dict[str, Any] = dict(error.extensions or {})
+    if original is not None and not isinstance(original, (BastionError, GraphQLError)):
+        known = meaning(original)
+        if known is not None:
+            log.warning("database: %s (%s)", known.message, type(original).__name__)
+            original = known
     if isinstance(original, BastionError):
         formatted["message"] = original.message
         extensions = {**extensions, **original.extensions, "code": original.code.value}

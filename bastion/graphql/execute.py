@@ -58,6 +58,7 @@ from bastion.graphql.visibility import executor_for, public_schema
 from bastion.permissions.compile import Permissions
 from bastion.store import Store
 from bastion.store.database import LazyTransaction
+from bastion.store.failures import meaning
 
 DOCUMENT_CACHE_SIZE = 1024
 MAX_CACHED_QUERY_LENGTH = 16_384
@@ -264,7 +265,15 @@ class Executor:
             else:
                 result = await self._reference(prepared.document, prepared, context, variables)
             if prepared.is_mutation and not result.errors:
-                await transaction.finish(commit=True)
+                try:
+                    await transaction.finish(commit=True)
+                except Exception as error:
+                    # The writes are not kept (a full disk, a lost database): say so, with a
+                    # code, rather than acknowledge them.
+                    known = meaning(error)
+                    if known is None:
+                        raise
+                    return Outcome({"errors": [refusal(known)], "data": None})
                 committed = True
                 if self.auth is not None and transaction.was_used and not nested:
                     # A data write may have changed a user's row that sessions cache.

@@ -27,12 +27,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from bastion.auth.authenticate import Authentication
-from bastion.errors import Code
-from bastion.graphql.errors import INTERNAL_MESSAGE, request_error
+from bastion.errors import BastionError, Code
+from bastion.graphql.errors import INTERNAL_MESSAGE, refusal, request_error
 from bastion.graphql.execute import Executor, Outcome, RequestFailed
 from bastion.http.bodies import BodyError as _BadRequest
 from bastion.http.bodies import is_text, json_object, parse_json, read_body
 from bastion.http.caller import caller_of
+from bastion.store.failures import meaning
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -47,6 +48,10 @@ _REFUSALS = {
     "SESSION_REVOKED": "The session of this access token has ended; log in again",
 }
 _CHALLENGE = 'Bearer error="invalid_token"'
+
+# Errors that refuse a whole request for a state of the server, not of the request: with
+# application/graphql-response+json they are answered with their own HTTP status.
+_SERVER_STATES = {Code.SERVICE_UNAVAILABLE.value: 503, Code.STORAGE_FULL.value: 507}
 
 
 def choose_media_type(accept: str | None) -> str | None:
@@ -187,11 +192,15 @@ class GraphQLEndpoint:
             return _json(
                 {"errors": [request_error(bad.message)]}, bad.status, media_type, bad.headers
             )
-        except Exception:
+        except Exception as error:
+            known = meaning(error)
+            if known is not None:
+                log.warning("database: %s (%s)", known.message, type(error).__name__)
+                return _server_state(known, media_type)
             # A bug, not the client's fault: log it whole, answer without internals.
             log.exception("unexpected error in %s %s", request.method, request.url.path)
-            error = request_error(INTERNAL_MESSAGE, Code.INTERNAL_SERVER_ERROR)
-            return _json({"errors": [error]}, 500, media_type)
+            internal = request_error(INTERNAL_MESSAGE, Code.INTERNAL_SERVER_ERROR)
+            return _json({"errors": [internal]}, 500, media_type)
 
     async def _handle(self, request: Request, media_type: str) -> Response:
         if request.method == "POST":
@@ -222,5 +231,38 @@ class GraphQLEndpoint:
         outcome = await self.executor.execute(
             prepared, variables, auth.viewer, caller=caller_of(request)
         )
-        status = 400 if strict and outcome.request_error else 200
-        return _json(outcome.body, status, media_type, _auth_headers(auth, outcome))
+        headers = _auth_headers(auth, outcome)
+        return _json(outcome.body, _status(outcome, strict), media_type, _retry(outcome, headers))
+
+
+def _status(outcome: Outcome, strict: bool) -> int:
+    """200, or under application/graphql-response+json 400 for a request error and 503/507
+    when the server's state (not the request) refused a request that has no data."""
+    if not strict:
+        return 200
+    if outcome.body.get("data") is None:
+        codes = {e.get("extensions", {}).get("code") for e in outcome.body.get("errors", ())}
+        for code, status in _SERVER_STATES.items():
+            if code in codes:
+                return status
+    return 400 if outcome.request_error else 200
+
+
+def _retry(outcome: Outcome, headers: dict[str, str]) -> dict[str, str]:
+    """``Retry-After`` when an error says when to retry (RFC 9110 15.6.4)."""
+    for error in outcome.body.get("errors", ()):
+        after = error.get("extensions", {}).get("retryAfter")
+        if isinstance(after, int):
+            headers["Retry-After"] = str(after)
+            break
+    return headers
+
+
+def _server_state(error: BastionError, media_type: str) -> Response:
+    """The answer to a request the database's state refused before it could run."""
+    status = _SERVER_STATES.get(error.code.value, 500) if media_type == GRAPHQL_RESPONSE else 200
+    headers = {"Cache-Control": "no-store"}
+    after = error.extensions.get("retryAfter")
+    if isinstance(after, int):
+        headers["Retry-After"] = str(after)
+    return _json({"errors": [refusal(error)]}, status, media_type, headers)

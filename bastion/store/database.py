@@ -5,6 +5,11 @@ refresh survives a power cut). Python's sqlite3 module opens transactions on its
 we switch that off and issue ``BEGIN`` ourselves, ``BEGIN IMMEDIATE`` for writes, so that a
 write transaction takes the lock up front instead of failing half-way when another writer
 got there first.
+
+On SQLite every write transaction of the process is a turn of one connection
+(:mod:`bastion.store.writer`): writers queue instead of meeting at the file lock, and one
+commit makes a whole group of them durable. PostgreSQL takes concurrent writers itself, so
+there each write transaction has a pooled connection of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar, Token
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,8 +25,10 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import PoolResetState
 
 from bastion.errors import ProjectError
+from bastion.store.writer import GroupCommitWriter, Ticket, WriterLimits
 from bastion.tools.private_files import create_private_file
 
 _WRITE = "bastion_write"
@@ -44,6 +52,15 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any, *, foreign_keys: bool =
     cursor.close()
 
 
+def _sqlite_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    # A COMMIT that fails (a full disk, a deferred constraint) leaves SQLite inside the
+    # transaction while SQLAlchemy believes it ended, and skips its rollback-on-return: the
+    # next user of the connection would find "cannot start a transaction within a transaction".
+    reset = state.asyncio_safe and state.transaction_was_reset
+    if reset and dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
+
+
 def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
 
@@ -51,7 +68,14 @@ def _sqlite_begin(conn: Connection) -> None:
 class Database:
     """One engine per server process; connections come from its pool."""
 
-    def __init__(self, url: URL, *, echo: bool = False, enforce_foreign_keys: bool = True) -> None:
+    def __init__(
+        self,
+        url: URL,
+        *,
+        echo: bool = False,
+        enforce_foreign_keys: bool = True,
+        writer_limits: WriterLimits | None = None,
+    ) -> None:
         """``enforce_foreign_keys=False`` is for schema deploys only (SQLite table rebuilds)."""
         self.url = url
         self.is_sqlite = url.get_backend_name() == "sqlite"
@@ -75,6 +99,15 @@ class Database:
                 partial(_sqlite_connect, foreign_keys=enforce_foreign_keys),
             )
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            event.listen(self.engine.sync_engine, "reset", _sqlite_reset)
+        self.writer: GroupCommitWriter | None = (
+            GroupCommitWriter(self._write_connection, writer_limits) if self.is_sqlite else None
+        )
+
+    async def _write_connection(self) -> AsyncConnection:
+        conn = await self.engine.connect()
+        await conn.execution_options(**{_WRITE: True})
+        return conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -84,7 +117,20 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction: committed when the block ends, rolled back on any error."""
+        """A write transaction: committed when the block ends, rolled back on any error.
+
+        Inside a GraphQL mutation whose transaction is open, it joins that transaction in a
+        savepoint (on SQLite the request already holds the only writer)."""
+        request = _request_write.get()
+        if request is not None and request._db is self and request.is_open:
+            conn = await request.connection()
+            async with conn.begin_nested():
+                yield conn
+            return
+        if self.writer is not None:
+            async with self.writer.turn() as conn:
+                yield conn
+            return
         async with self.engine.connect() as conn:
             await conn.execution_options(**{_WRITE: True})
             async with conn.begin():
@@ -95,8 +141,17 @@ class Database:
         return LazyTransaction(self, write=write)
 
     async def close(self) -> None:
-        """Close every pooled connection."""
+        """Commit pending writes, then close every pooled connection."""
+        if self.writer is not None:
+            await self.writer.close()
         await self.engine.dispose()
+
+
+# The write transaction of the GraphQL request this task serves, if any: a write the request
+# makes through ``Database.write`` joins it instead of waiting for a turn it holds itself.
+_request_write: ContextVar[LazyTransaction | None] = ContextVar(
+    "bastion_request_write", default=None
+)
 
 
 class LazyTransaction:
@@ -106,8 +161,12 @@ class LazyTransaction:
         self._db = db
         self._write = write
         self._conn: AsyncConnection | None = None
+        self._ticket: Ticket | None = None
         self._lock = asyncio.Lock()
         self.was_used = False
+        self._marker: Token[LazyTransaction | None] | None = (
+            _request_write.set(self) if write else None
+        )
 
     @property
     def is_open(self) -> bool:
@@ -120,6 +179,12 @@ class LazyTransaction:
             return self._conn
         async with self._lock:
             if self._conn is None:
+                writer = self._db.writer
+                if self._write and writer is not None:
+                    self._ticket = await writer.open_turn()
+                    self._conn = self._ticket.connection
+                    self.was_used = True
+                    return self._conn
                 conn = await self._db.engine.connect()
                 try:
                     if self._write:
@@ -134,7 +199,14 @@ class LazyTransaction:
 
     async def finish(self, *, commit: bool) -> None:
         """Commit or roll back, then give the connection back to the pool."""
+        if self._marker is not None:
+            _request_write.reset(self._marker)
+            self._marker = None
         conn, self._conn = self._conn, None
+        ticket, self._ticket = self._ticket, None
+        if ticket is not None:
+            await self._db.writer.close_turn(ticket, keep=commit)  # type: ignore[union-attr]
+            return
         if conn is None:
             return
         try:

@@ -56,6 +56,8 @@ _BY_CODE: dict[Code, tuple[int, str]] = {
     Code.INVALID_CREDENTIALS: (401, "AuthError"),
     Code.INVALID_REFRESH_TOKEN: (401, INVALID_SESSION),
     Code.RATE_LIMITED: (429, "TooManyRequests"),
+    Code.SERVICE_UNAVAILABLE: (503, "ServiceUnavailable"),
+    Code.STORAGE_FULL: (507, "StorageFull"),
 }
 
 

@@ -42,6 +42,7 @@ from bastion.http.stitch.errors import (
 )
 from bastion.http.stitch.functions import FunctionCalls
 from bastion.project.service import Service
+from bastion.store.failures import meaning
 from bastion.store.ids import NULL_ID, is_id
 
 PREFIX = "/api/client/v2.0"
@@ -142,7 +143,11 @@ class StitchApi:
                 return error_response(StitchError(error.status, "BadRequest", error.message))
             except BastionError as error:
                 return error_response(self._translate(request, error))
-            except Exception:
+            except Exception as error:
+                known = meaning(error)
+                if known is not None:
+                    log.warning("database: %s (%s)", known.message, type(error).__name__)
+                    return error_response(from_bastion(known))
                 # A bug, not the client's fault: log it whole, answer without internals.
                 log.exception("unexpected error in %s %s", request.method, request.url.path)
                 return error_response(

@@ -1,0 +1,214 @@
+"""SQLite's single writer, fed by a queue, with group commit.
+
+SQLite lets one connection write at a time. Handing each request its own connection and
+``BEGIN IMMEDIATE`` makes writers meet at the file lock, where SQLite's busy handler sleeps
+and polls: under load, latencies in seconds and, past the busy timeout, ``database is
+locked``. Instead every write transaction of the process is a *turn* on one connection:
+
+- turns queue in arrival order (an ``asyncio`` queue, no polling) and run one at a time;
+- each turn runs in a savepoint of the open transaction, so a failing turn rolls back alone;
+- when a turn ends and no other is waiting, the transaction commits: every turn that ran
+  since the last commit becomes durable with that one commit (one ``fsync``), and only then is
+  each of them acknowledged. Turns that queue while a commit runs form the next group.
+
+A turn that fails waits for its group's commit too before it raises: its answer (a conflict,
+say) may rest on an earlier turn's writes, which must be kept before the answer is given.
+When the commit fails (a full disk, a lost file) every turn of the group fails with it, and
+none was acknowledged. The queue is bounded and a turn waits a bounded time: past either the
+request is refused with ``SERVICE_UNAVAILABLE`` and a ``retryAfter``, never left hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
+
+from bastion.errors import Unavailable
+from bastion.store.failures import meaning
+
+log = logging.getLogger("bastion.store")
+
+QUEUE_FULL = "Too many writes are waiting; retry shortly"
+WAITED_TOO_LONG = "A write waited too long for its turn; retry shortly"
+
+# Turns a group holds at most: bounds how long the first turn of a group waits for its commit.
+MAX_GROUP = 200
+
+
+@dataclass
+class WriterLimits:
+    """How much the writer queues before it refuses."""
+
+    max_queue: int = 1_000
+    wait_timeout: float = 10.0
+
+
+@dataclass
+class _Group:
+    """The turns one commit makes durable."""
+
+    done: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    turns: int = 0
+
+
+@dataclass
+class Ticket:
+    """One turn on the writer's connection."""
+
+    connection: AsyncConnection
+    savepoint: AsyncTransaction
+    group: _Group
+
+
+class GroupCommitWriter:
+    """Every write transaction of one process, serialised on one connection."""
+
+    def __init__(
+        self, connect: Callable[[], Awaitable[AsyncConnection]], limits: WriterLimits | None = None
+    ) -> None:
+        """``connect`` opens the writer's connection (once, on first use)."""
+        self._connect = connect
+        self._limits = limits or WriterLimits()
+        self._turn = asyncio.Lock()
+        self._waiting = 0
+        self._conn: AsyncConnection | None = None
+        self._transaction: AsyncTransaction | None = None
+        self._group: _Group | None = None
+        self.commits = 0
+        self.turns = 0
+
+    @property
+    def waiting(self) -> int:
+        """Turns waiting for the connection now."""
+        return self._waiting
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: the block's writes are durable when it exits without error."""
+        ticket = await self.open_turn()
+        try:
+            yield ticket.connection
+        except BaseException:
+            await self.close_turn(ticket, keep=False)
+            raise
+        await self.close_turn(ticket, keep=True)
+
+    async def open_turn(self) -> Ticket:
+        """Wait for the connection and take a savepoint: the start of one write transaction."""
+        await self._acquire()
+        try:
+            conn, group = await self._begin()
+            savepoint = await conn.begin_nested()
+        except BaseException as error:
+            await self._abandon(self._group, error)
+            self._turn.release()
+            raise
+        return Ticket(conn, savepoint, group)
+
+    async def close_turn(self, ticket: Ticket, *, keep: bool) -> None:
+        """End a turn: keep its writes (returns once they are durable; raises when the group's
+        commit failed) or undo them (returns once the group is settled either way)."""
+        group = ticket.group
+        try:
+            if keep:
+                await ticket.savepoint.commit()
+            else:
+                await ticket.savepoint.rollback()
+        except Exception as error:
+            await self._abandon(group, error)
+        finally:
+            group.turns += 1
+            await self._end_turn(group)
+        try:
+            await asyncio.shield(group.done)
+        except Exception:
+            if keep:
+                raise
+
+    async def _acquire(self) -> None:
+        if self._waiting >= self._limits.max_queue:
+            raise Unavailable(QUEUE_FULL)
+        self._waiting += 1
+        try:
+            await asyncio.wait_for(self._turn.acquire(), self._limits.wait_timeout)
+        except TimeoutError:
+            raise Unavailable(WAITED_TOO_LONG) from None
+        finally:
+            self._waiting -= 1
+
+    async def _begin(self) -> tuple[AsyncConnection, _Group]:
+        """The open transaction (begun if none is) and the group it belongs to."""
+        if self._conn is None or self._conn.closed:
+            self._conn = await self._connect()
+        if self._transaction is None:
+            self._transaction = await self._conn.begin()
+            self._group = _Group()
+        assert self._group is not None
+        self.turns += 1
+        return self._conn, self._group
+
+    async def _end_turn(self, group: _Group) -> None:
+        """Let the next turn in, or commit the group when no turn is waiting."""
+        try:
+            if self._group is group and (self._waiting == 0 or group.turns >= MAX_GROUP):
+                await self._commit(group)
+        finally:
+            self._turn.release()
+
+    async def _commit(self, group: _Group) -> None:
+        transaction, self._transaction, self._group = self._transaction, None, None
+        if transaction is None:
+            return
+        try:
+            await transaction.commit()
+        except Exception as error:
+            await self._fail(group, error)
+            await self._reset()
+            return
+        self.commits += 1
+        if not group.done.done():
+            group.done.set_result(None)
+
+    async def _abandon(self, group: _Group | None, error: BaseException) -> None:
+        """The transaction broke mid-group: roll it all back and fail every turn of it."""
+        transaction, self._transaction, self._group = self._transaction, None, None
+        if transaction is not None:
+            try:
+                await transaction.rollback()
+            except Exception:
+                log.debug("rollback after a broken write failed", exc_info=True)
+        if group is not None:
+            await self._fail(group, error)
+        await self._reset()
+
+    async def _fail(self, group: _Group, error: BaseException) -> None:
+        known = meaning(error) if isinstance(error, Exception) else None
+        if known is None:
+            log.error("a group of writes failed to commit", exc_info=error)
+        if not group.done.done():
+            group.done.set_exception(known or error)
+            # Turns that already raised their own error never read this one.
+            group.done.exception()
+
+    async def _reset(self) -> None:
+        """Drop the connection after a failure; the next turn opens a fresh one."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.close()
+            except Exception:
+                log.debug("closing the writer's connection failed", exc_info=True)
+
+    async def close(self) -> None:
+        """Commit what is pending and close the connection."""
+        async with self._turn:
+            if self._group is not None:
+                await self._commit(self._group)
+            await self._reset()
