@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 import click
 from sqlalchemy.engine import URL
 
-from bastion.errors import BastionError
+from bastion.errors import BastionError, StorageFull, Unavailable
 from bastion.project.causes import cause_of
 
 
@@ -52,6 +52,9 @@ class Failure:
 
 def explain(error: BaseException, database: str = "the database file") -> Failure:
     """The failure to report for ``error``; ``database`` names the database in the lines."""
+    if isinstance(error, Unavailable | StorageFull):
+        # A state of the database, not of the project: the driver's cause says more.
+        return Failure([cause_of(error, database) or error.message], ExitCode.ENVIRONMENT)
     if isinstance(error, BastionError):
         return Failure(str(error).splitlines() or [error.message], ExitCode.PROJECT)
     line = cause_of(error, database)

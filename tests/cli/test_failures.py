@@ -9,7 +9,7 @@ import click
 from click.testing import CliRunner
 
 from bastion.cli.failures import BastionGroup, ExitCode, explain
-from bastion.errors import ProjectError
+from bastion.errors import ProjectError, StorageFull
 
 
 def test_a_project_error_is_its_lines_and_exit_1() -> None:
@@ -64,3 +64,9 @@ def test_the_group_prints_the_line_and_exits_with_its_code() -> None:
         "error: /srv/app/.bastion: the filesystem is read-only; put the project on a writable "
         "filesystem\n"
     )
+
+
+def test_a_database_state_is_the_machine_not_the_project() -> None:
+    failure = explain(StorageFull("The database's disk is full; nothing was written"))
+    assert failure.exit_code == ExitCode.ENVIRONMENT
+    assert failure.lines == ["The database's disk is full; nothing was written"]
