@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -86,6 +86,8 @@ class Audit:
         self._rows = rows
         self._clock = clock
         self._sampled: dict[tuple[str | None, ...], tuple[float, int]] = {}
+        self.observers: list[Callable[[AuditEvent], None]] = []
+        """Told of every event, sampled ones included, as it happens (the metrics count them)."""
 
     def _row(self, event: AuditEvent) -> AuditRow:
         agent = event.user_agent[:MAX_AGENT_LENGTH] if event.user_agent else None
@@ -102,9 +104,17 @@ class Audit:
             detail=json.dumps(event.detail, sort_keys=True) if event.detail else None,
         )
 
+    def _observe(self, event: AuditEvent) -> None:
+        for observer in self.observers:
+            observer(event)
+
     async def record(self, event: AuditEvent, conn: AsyncConnection | None = None) -> None:
         """Write ``event``, in ``conn``'s transaction when given, else in one of its own."""
-        if log.isEnabledFor(logging.INFO):
+        self._observe(event)
+        await self._write(event, conn)
+
+    async def _write(self, event: AuditEvent, conn: AsyncConnection | None = None) -> None:
+        if log.isEnabledFor(logging.INFO):  # as sampled as the table: a flood is one line
             _log_event(event)
         if conn is not None:
             await self._rows.insert(conn, self._row(event))
@@ -115,6 +125,7 @@ class Audit:
     async def sampled(self, key: tuple[str | None, ...], event: AuditEvent) -> None:
         """An event that floods (refusals, throttling): the first of each window per ``key``
         is written, with how many of the previous window were not."""
+        self._observe(event)
         now = time.monotonic()
         first, count = self._sampled.get(key, (0.0, 0))
         if now - first < SAMPLE_WINDOW_SECONDS:
@@ -125,7 +136,7 @@ class Audit:
         self._sampled[key] = (now, 1)
         if count > 1:
             event = replace(event, detail={**event.detail, "unrecorded_before": count - 1})
-        await self.record(event)
+        await self._write(event)
 
     async def tail(
         self,

@@ -213,7 +213,7 @@ def _serve(
     import uvicorn
 
     from bastion.cli.listen import bind
-    from bastion.http.app import create_app
+    from bastion.cli.metrics_dir import prepare_metrics_dir
     from bastion.http.server import uvicorn_options
 
     if example is not None:
@@ -236,6 +236,9 @@ def _serve(
         asyncio.run(_preflight(project))
     except BastionError as error:
         _fail(error)
+    prepare_metrics_dir(project.data_dir)
+    from bastion.http.app import create_app  # only now: it imports prometheus-client
+
     host = host or project.config.server.host
     port = port or project.config.server.port
     sock = bind(host, port)  # before saying "Serving": a busy port is a failure at start

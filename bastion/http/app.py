@@ -9,12 +9,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
+from starlette.types import Scope
 
 from bastion.http.client_ip import parse_networks
 from bastion.http.edge import Edge
 from bastion.http.graphql_http import GraphQLEndpoint
 from bastion.http.health import healthz, readyz_endpoint
 from bastion.http.jwks import jwks_endpoint
+from bastion.http.metrics import count_event, metrics_endpoint, observe_request, pool_observer
 from bastion.http.stitch.routes import StitchApi
 from bastion.project import Project
 from bastion.project.service import Service
@@ -62,6 +64,13 @@ def create_app(
         refuse_invalid_tokens=project.config.auth.invalid_token == "refuse",  # noqa: S105
     )
 
+    service.auth.audit.observers.append(count_event)
+    update_pool = pool_observer(service)
+
+    def observe(scope: Scope, status: int, seconds: float) -> None:
+        observe_request(scope, status, seconds)
+        update_pool()
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await service.start()
@@ -76,6 +85,7 @@ def create_app(
             Route("/graphql", endpoint),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz_endpoint(service.readiness), methods=["GET"]),
+            Route("/metrics", metrics_endpoint(service), methods=["GET"]),
             Route("/.well-known/jwks.json", jwks_endpoint(service.auth.keys), methods=["GET"]),
             # The MongoDB Stitch / Realm client API, for apps written against those SDKs.
             *StitchApi(service).routes(),
@@ -86,6 +96,7 @@ def create_app(
                 Edge,
                 limit=project.config.http.max_header_bytes,
                 trusted=parse_networks(project.config.http.trusted_proxies),
+                observe=observe,
             ),
             *_cors(project),
         ],

@@ -14,6 +14,7 @@ functions: one coroutine and one ``send`` wrapper per request instead of three o
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,10 +28,18 @@ class Edge:
     """ASGI middleware: 431 for a head over ``limit`` bytes, else the client's address (through
     ``trusted`` proxies) in the request's state; one access log line for each request."""
 
-    def __init__(self, app: ASGIApp, limit: int, trusted: list[Network]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        trusted: list[Network],
+        observe: Callable[[Scope, int, float], None] | None = None,
+    ) -> None:
+        """``observe`` is told of each answered request: its scope, status and seconds."""
         self.app = app
         self.limit = limit
         self.trusted = trusted
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,6 +69,8 @@ class Edge:
                 await self.app(scope, receive, capture)
         finally:
             write_line(scope, status, start, request_id)
+            if self.observe is not None:
+                self.observe(scope, status, time.perf_counter() - start)
             use_request_id(None)
 
 

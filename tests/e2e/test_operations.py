@@ -252,3 +252,70 @@ def test_json_logs_one_line_per_request_with_its_id_and_no_secret(
         assert secret not in log
     # Every line the server wrote is a JSON object (uvicorn's and Bastion's alike).
     assert all(line.startswith("{") for line in log.splitlines() if line.strip())
+
+
+def scrape(server_url: str, token: str | None) -> httpx.Response:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    return httpx.get(f"{server_url}/metrics", headers=headers)
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of a Prometheus text exposition."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    for line in text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if not series.startswith(name):
+            continue
+        rest = series[len(name) :]
+        found = ",".join(sorted(rest.strip("{}").split(","))) if rest else ""
+        if rest in ("", "{}") and not labels or found == wanted:
+            return float(value)
+    raise AssertionError(f"no sample {name}{{{wanted}}} in:\n{text}")
+
+
+def test_metrics_are_closed_without_the_token_and_pass_promtool(
+    serve: Serve, tmp_path: Path
+) -> None:
+    project = new_project(tmp_path)
+    assert create_user(project)[0] == 0
+    token = "metrics-" + "x" * 32
+    server = serve(cwd=project, env={"BASTION_METRICS_TOKEN": token})
+    login = {"email": "ada@example.com", "password": PASSWORD}
+    assert "errors" not in server.post(LOGIN, login)
+    failed = server.post(LOGIN, {**login, "password": "not the password"})
+    assert failed["errors"][0]["extensions"]["code"] == "INVALID_CREDENTIALS"
+    assert server.data("{ moviesCount }") == {"moviesCount": 0}
+
+    assert scrape(server.url, None).status_code == 401
+    assert scrape(server.url, "metrics-wrong").status_code == 401
+    answer = scrape(server.url, token)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain; version=")
+    text = answer.text
+
+    checked = subprocess.run(
+        ["promtool", "check", "metrics"], input=answer.content, capture_output=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    assert sample(text, "bastion_logins_total", outcome="ok") == 1
+    assert sample(text, "bastion_logins_total", outcome="failed") == 1
+    assert sample(text, "bastion_requests_total", operation="mutation", outcome="ok") == 1
+    assert (
+        sample(text, "bastion_requests_total", operation="mutation", outcome="INVALID_CREDENTIALS")
+        == 1
+    )
+    assert sample(text, "bastion_requests_total", operation="query", outcome="ok") == 1
+    assert (
+        sample(
+            text,
+            "bastion_request_duration_seconds_count",
+            operation="query",
+            outcome="ok",
+        )
+        == 1
+    )
+    assert sample(text, "bastion_active_sessions") == 1
+    assert sample(text, "bastion_db_pool_size") >= 1
+    # Shared by worker processes through files under .bastion/metrics.
+    assert list((project / ".bastion" / "metrics").glob("*.db"))

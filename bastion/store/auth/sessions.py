@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, select, update
+from sqlalchemy import ColumnElement, Table, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -248,3 +248,13 @@ class SessionRows:
             last_used_at=row.last_used_at,
             user_active=bool(row.isActive),
         )
+
+
+async def count_active(conn: AsyncConnection, sessions: Table, now: datetime) -> int:
+    """How many sessions are neither revoked nor past their end at ``now``."""
+    found = await conn.scalar(
+        select(func.count())
+        .select_from(sessions)
+        .where(sessions.c.revoked_at.is_(None), sessions.c.expires_at > now)
+    )
+    return int(found or 0)
