@@ -268,7 +268,7 @@ def sample(text: str, name: str, **labels: str) -> float:
             continue
         rest = series[len(name) :]
         found = ",".join(sorted(rest.strip("{}").split(","))) if rest else ""
-        if rest in ("", "{}") and not labels or found == wanted:
+        if (rest in ("", "{}") and not labels) or found == wanted:
             return float(value)
     raise AssertionError(f"no sample {name}{{{wanted}}} in:\n{text}")
 
