@@ -281,6 +281,7 @@ def _register_subcommands() -> None:
     from bastion.cli.audit import audit
     from bastion.cli.deploy import deploy
     from bastion.cli.keys import keys
+    from bastion.cli.prune import prune
     from bastion.cli.root_tokens import root_token
     from bastion.cli.tokens import token
     from bastion.cli.users import users
@@ -290,6 +291,7 @@ def _register_subcommands() -> None:
     main.add_command(audit)
     main.add_command(deploy)
     main.add_command(keys)
+    main.add_command(prune)
     main.add_command(root_token)
     main.add_command(token)
 

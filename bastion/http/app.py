@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -74,9 +76,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await service.start()
+        # Bounded tables: what is past its retention is deleted while the server runs.
+        every = timedelta(minutes=project.config.retention.every_minutes)
+        pruning = asyncio.create_task(service.retention.run_every(every))
         try:
             yield
         finally:
+            pruning.cancel()
+            with suppress(asyncio.CancelledError):
+                await pruning
             await service.stop()
 
     app = Starlette(

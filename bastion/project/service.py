@@ -14,6 +14,7 @@ from graphql import GraphQLSchema, OperationDefinitionNode, parse
 from bastion.auth import SYSTEM
 from bastion.auth.assembly import AuthServices, build_auth
 from bastion.auth.events import SessionsEnded, UserChanged, UsersChanged
+from bastion.auth.retention import Retention, RetentionTables
 from bastion.auth.sessions import Sessions
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
@@ -27,6 +28,12 @@ from bastion.permissions.compile import Permissions
 from bastion.project import Project
 from bastion.project.health import Readiness
 from bastion.store import Store, SyncReport, open_store
+from bastion.store.auth.tables import (
+    AUDIT_TABLE,
+    LOGIN_FAILURE_TABLE,
+    REFRESH_TABLE,
+    SESSION_TABLE,
+)
 from bastion.store.seed_marker import is_seeded, mark_seeded
 from bastion.tools.clock import Clock, system_clock
 from bastion.tools.events import EventHub
@@ -100,6 +107,19 @@ class Service:
         )
         self.functions.executor = self.executor
         self.readiness = Readiness(self.store, self.auth)
+        by_name = self.store.tables.metadata.tables
+        self.retention = Retention(
+            self.store.db,
+            RetentionTables(
+                sessions=by_name[SESSION_TABLE],
+                refresh_tokens=by_name[REFRESH_TABLE],
+                audit=by_name[AUDIT_TABLE],
+                login_failures=by_name[LOGIN_FAILURE_TABLE],
+            ),
+            project.config.retention,
+            project.config.auth.throttle,
+            clock,
+        )
 
     async def start(self) -> SyncReport:
         """Sync the database with the model, then seed a new database once."""
