@@ -279,6 +279,7 @@ def schema_print(directory: Path | None) -> None:
 def _register_subcommands() -> None:
     from bastion.cli.api_keys import api_keys
     from bastion.cli.audit import audit
+    from bastion.cli.backup import backup, restore
     from bastion.cli.deploy import deploy
     from bastion.cli.keys import keys
     from bastion.cli.prune import prune
@@ -292,6 +293,8 @@ def _register_subcommands() -> None:
     main.add_command(deploy)
     main.add_command(keys)
     main.add_command(prune)
+    main.add_command(backup)
+    main.add_command(restore)
     main.add_command(root_token)
     main.add_command(token)
 

@@ -21,6 +21,7 @@ from bastion.http.jwks import jwks_endpoint
 from bastion.http.metrics import count_event, metrics_endpoint, observe_request, pool_observer
 from bastion.http.stitch.routes import StitchApi
 from bastion.project import Project
+from bastion.project.running import ServingLock
 from bastion.project.service import Service
 from bastion.tools.clock import Clock, system_clock
 
@@ -75,17 +76,23 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await service.start()
-        # Bounded tables: what is past its retention is deleted while the server runs.
-        every = timedelta(minutes=project.config.retention.every_minutes)
-        pruning = asyncio.create_task(service.retention.run_every(every))
+        # Held while serving: `bastion restore` refuses to run under a live server.
+        serving = ServingLock(project.data_dir)
+        serving.hold()
         try:
-            yield
+            await service.start()
+            # Bounded tables: what is past its retention is deleted while the server runs.
+            every = timedelta(minutes=project.config.retention.every_minutes)
+            pruning = asyncio.create_task(service.retention.run_every(every))
+            try:
+                yield
+            finally:
+                pruning.cancel()
+                with suppress(asyncio.CancelledError):
+                    await pruning
+                await service.stop()
         finally:
-            pruning.cancel()
-            with suppress(asyncio.CancelledError):
-                await pruning
-            await service.stop()
+            serving.release()
 
     app = Starlette(
         routes=[
