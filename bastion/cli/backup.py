@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from bastion import __version__
 from bastion.cli.common import project_option
 from bastion.cli.failures import note_database
 from bastion.project import load_project
@@ -20,7 +21,7 @@ def backup(path: Path, project_dir: Path) -> None:
     server secret and the signing keys, with a manifest of checksums."""
     project = load_project(project_dir)
     note_database(project.database_url)
-    files = take_backup(project, path)
+    files = take_backup(project, path, __version__)
     click.echo(f"backed up {len(files)} files to {path}")
 
 

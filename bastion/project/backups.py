@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bastion import __version__
 from bastion.project.loading import Project
 from bastion.project.running import LOCK_FILE, nobody_serving
 from bastion.store.backup import (
@@ -92,8 +91,9 @@ def _private_files(project: Project) -> list[Path]:
     return found
 
 
-def take_backup(project: Project, target: Path) -> list[BackedUp]:
-    """Back ``project`` up into the new folder ``target``; the files it wrote."""
+def take_backup(project: Project, target: Path, version: str) -> list[BackedUp]:
+    """Back ``project`` up into the new folder ``target``; the files it wrote. ``version`` is
+    Bastion's, noted in the manifest."""
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise BackupFailed(f"{target}: exists and is not an empty folder; choose a new path")
     make_private_folder(target)
@@ -117,7 +117,7 @@ def take_backup(project: Project, target: Path) -> list[BackedUp]:
         left_out.append("the server secret given in BASTION_SECRET: keep it where it is set")
     manifest = {
         "format": FORMAT,
-        "bastion": __version__,
+        "bastion": version,
         "project": project.config.name,
         "app_id": project.config.app_id,
         "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
