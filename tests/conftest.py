@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,8 @@ import httpx
 import pytest
 import yaml
 from asgi_lifespan import LifespanManager
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from bastion import create_app, load_project
 from bastion.errors import ProjectError
@@ -166,3 +168,27 @@ async def movies(
     """A client of a fresh project with the movies schema."""
     client: GraphQLClient = await client_for(make_project())
     return client
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL statements every engine runs inside the block, each as its first words
+    (``"UPDATE _bastion_session"``), commits as ``"COMMIT"``: what a request costs the database."""
+    seen: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        words = statement.split()
+        verb = words[0].upper()
+        target = {"INSERT": 2, "UPDATE": 1, "DELETE": 2}.get(verb)
+        seen.append(f"{verb} {words[target]}" if target and len(words) > target else verb)
+
+    def committed(_conn: Any) -> None:
+        seen.append("COMMIT")
+
+    event.listen(Engine, "before_cursor_execute", executed)
+    event.listen(Engine, "commit", committed)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", executed)
+        event.remove(Engine, "commit", committed)

@@ -28,11 +28,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import PoolResetState
 
 from bastion.errors import ProjectError
+from bastion.store.sqlite_inline import connector
 from bastion.store.writer import GroupCommitWriter, Ticket, WriterLimits
 from bastion.tools.private_files import create_private_file
 
 _WRITE = "bastion_write"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _driver(url: URL) -> dict[str, Any]:
+    """How the engine connects: a SQLite file through the inline driver (see its module)."""
+    if url.get_backend_name() == "sqlite" and url.database and not url.query:
+        return {"async_creator": connector(url.database, SQLITE_BUSY_TIMEOUT_MS / 1000)}
+    return {}
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any, *, foreign_keys: bool = True) -> None:
@@ -84,7 +92,7 @@ class Database:
             # alone whatever the umask; SQLite gives its -wal and -shm files the same mode.
             create_private_file(Path(url.database))
         try:
-            self.engine: AsyncEngine = create_async_engine(url, echo=echo)
+            self.engine: AsyncEngine = create_async_engine(url, echo=echo, **_driver(url))
         except ModuleNotFoundError as missing:
             raise ProjectError(
                 [

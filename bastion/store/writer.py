@@ -6,7 +6,8 @@ and polls: under load, latencies in seconds and, past the busy timeout, ``databa
 locked``. Instead every write transaction of the process is a *turn* on one connection:
 
 - turns queue in arrival order (an ``asyncio`` queue, no polling) and run one at a time;
-- each turn runs in a savepoint of the open transaction, so a failing turn rolls back alone;
+- each turn runs in a savepoint of the open transaction, so a failing turn rolls back alone
+  (the first turn of a group needs none: undoing it is rolling back the transaction);
 - when a turn ends and no other is waiting, the transaction commits: every turn that ran
   since the last commit becomes durable with that one commit (one ``fsync``), and only then is
   each of them acknowledged. Turns that queue while a commit runs form the next group.
@@ -63,7 +64,7 @@ class Ticket:
     """One turn on the writer's connection."""
 
     connection: AsyncConnection
-    savepoint: AsyncTransaction
+    savepoint: AsyncTransaction | None  # None for the first turn of a group
     group: _Group
 
 
@@ -101,11 +102,13 @@ class GroupCommitWriter:
         await self.close_turn(ticket, keep=True)
 
     async def open_turn(self) -> Ticket:
-        """Wait for the connection and take a savepoint: the start of one write transaction."""
+        """Wait for the connection: the start of one write transaction."""
         await self._acquire()
         try:
-            conn, group = await self._begin()
-            savepoint = await conn.begin_nested()
+            conn, group, first = await self._begin()
+            # The first turn of a group needs no savepoint: undoing it is rolling back the
+            # transaction, which holds nothing else (two statements saved when writes are few).
+            savepoint = None if first else await conn.begin_nested()
         except BaseException as error:
             await self._abandon(self._group, error)
             self._turn.release()
@@ -117,7 +120,10 @@ class GroupCommitWriter:
         commit failed) or undo them (returns once the group is settled either way)."""
         group = ticket.group
         try:
-            if keep:
+            if ticket.savepoint is None:
+                if not keep:
+                    await self._roll_back_alone(group)
+            elif keep:
                 await ticket.savepoint.commit()
             else:
                 await ticket.savepoint.rollback()
@@ -143,16 +149,26 @@ class GroupCommitWriter:
         finally:
             self._waiting -= 1
 
-    async def _begin(self) -> tuple[AsyncConnection, _Group]:
-        """The open transaction (begun if none is) and the group it belongs to."""
+    async def _begin(self) -> tuple[AsyncConnection, _Group, bool]:
+        """The open transaction (begun if none is), the group it belongs to, and whether this
+        turn is the group's first."""
         if self._conn is None or self._conn.closed:
             self._conn = await self._connect()
-        if self._transaction is None:
+        first = self._transaction is None
+        if first:
             self._transaction = await self._conn.begin()
             self._group = _Group()
         assert self._group is not None
         self.turns += 1
-        return self._conn, self._group
+        return self._conn, self._group, first
+
+    async def _roll_back_alone(self, group: _Group) -> None:
+        """Undo the group's only turn: roll the whole transaction back."""
+        transaction, self._transaction, self._group = self._transaction, None, None
+        if transaction is not None:
+            await transaction.rollback()
+        if not group.done.done():
+            group.done.set_result(None)
 
     async def _end_turn(self, group: _Group) -> None:
         """Let the next turn in, or commit the group when no turn is waiting."""

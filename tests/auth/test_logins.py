@@ -9,6 +9,7 @@ from typing import Any
 
 from tests.auth.conftest import PASSWORD, Auth, bearer, error_code
 from tests.auth.test_audit import events, root_token
+from tests.conftest import statements
 
 CHANGE_EMAIL = """mutation ($password: String!, $email: String!) {
   changeEmail(input: {password: $password, newEmail: $email}) { id email }
@@ -109,3 +110,21 @@ async def test_look_alike_addresses_are_refused_at_sign_up_unless_allowed(
     allowing: Auth = await auth_for(emails={"allow_mixed_scripts": True})
     pair = await allowing.register(lookalike)
     assert (await allowing.viewer(pair["accessToken"]) or {})["email"] == lookalike
+
+
+async def test_a_login_reads_twice_and_writes_three_rows_in_one_commit(auth: Auth) -> None:
+    await auth.register("ann@example.com")
+    with statements() as seen:
+        assert "errors" not in await auth.login("ann@example.com")
+    # The account's failures and the password are read outside the writer (the ~20 ms hash
+    # never holds it), then the session, its refresh token and the audit event are written
+    # together in one transaction.
+    assert seen == [
+        *("BEGIN", "SELECT", "COMMIT"),
+        *("BEGIN", "SELECT", "COMMIT"),
+        "BEGIN",
+        "INSERT _bastion_session",
+        "INSERT _bastion_refresh_token",
+        "INSERT _bastion_audit",
+        "COMMIT",
+    ]

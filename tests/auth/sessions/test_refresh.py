@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from bastion.store.auth.tables import SESSION_TABLE
 from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import LOGOUT, REFRESH, REUSE_INTERVAL, Auth, error_code
+from tests.conftest import statements
 
 ALIAS = REFRESH.replace("refreshToken(input", "refreshAuthToken(input")
 
@@ -168,3 +169,20 @@ async def test_reuse_interval_does_not_revive_an_ended_session(
     second = _pair(await auth.refresh(first["refreshToken"]))
     assert await auth.gql(LOGOUT, {"token": second["refreshToken"]}) == {"data": {"logout": True}}
     assert error_code(await auth.refresh(first["refreshToken"])) == "INVALID_REFRESH_TOKEN"
+
+
+async def test_a_refresh_costs_five_statements_and_one_commit(auth: Auth) -> None:
+    first = await auth.register("ann@example.com")
+    with statements() as seen:
+        _pair(await auth.refresh(first["refreshToken"]))
+    # Claim the token, read its session, touch the session, audit, the successor: one
+    # transaction on the writer, no savepoint when nothing else is writing.
+    assert seen == [
+        "BEGIN",
+        "UPDATE _bastion_refresh_token",
+        "SELECT",
+        "UPDATE _bastion_session",
+        "INSERT _bastion_audit",
+        "INSERT _bastion_refresh_token",
+        "COMMIT",
+    ]

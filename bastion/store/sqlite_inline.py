@@ -1,0 +1,185 @@
+"""SQLite for the event loop: statements run inline, only the waits go to a thread.
+
+SQLAlchemy's asyncio SQLite dialect drives ``aiosqlite``, which runs every call on a thread of
+its own: each statement is a hop to that thread and back, and under load the hops (and the
+threads fighting for the GIL) cost more than the statements. A prepared SQLite statement on a
+small table takes microseconds, so this driver runs statements on the event loop's thread and
+hands a thread only the calls that can wait: ``BEGIN IMMEDIATE`` (another process may hold the
+write lock), ``COMMIT`` (the fsync), connecting and closing (a WAL checkpoint).
+
+It is a stand-in for ``aiosqlite.Connection`` with the part of its interface the dialect uses,
+plugged in through ``create_async_engine(async_creator=...)``; SQLAlchemy still owns pooling,
+transactions and the adaptation to its DBAPI. Every call on one connection comes from one task
+at a time (SQLAlchemy's per-connection mutex, the writer's turns), so the connection is opened
+with ``check_same_thread=False`` only for the hops, never for concurrent use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+# Statements that may wait (a lock held by another process, an fsync): run off the loop.
+_WAITING = ("BEGIN IMMEDIATE", "COMMIT", "END")
+
+
+def _waits(sql: str) -> bool:
+    return sql.lstrip()[:15].upper().startswith(_WAITING)
+
+
+class InlineCursor:
+    """An ``aiosqlite.Cursor`` look-alike over a ``sqlite3.Cursor``."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    async def __aenter__(self) -> InlineCursor:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._cursor.close()
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
+        """Run one statement: inline, or in a thread when it may wait."""
+        arguments = (sql,) if parameters is None else (sql, parameters)
+        if _waits(sql):
+            await asyncio.to_thread(self._cursor.execute, *arguments)
+        else:
+            self._cursor.execute(*arguments)
+        return self
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> InlineCursor:
+        """Run one statement for each of ``rows``."""
+        self._cursor.executemany(sql, rows)
+        return self
+
+    async def fetchall(self) -> list[Any]:
+        """Every remaining row."""
+        return self._cursor.fetchall()
+
+    async def fetchone(self) -> Any:
+        """The next row, or None."""
+        return self._cursor.fetchone()
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        """Up to ``size`` rows."""
+        return self._cursor.fetchmany(size if size is not None else self._cursor.arraysize)
+
+    async def close(self) -> None:
+        """Close the cursor."""
+        self._cursor.close()
+
+    @property
+    def description(self) -> Any:
+        """The result's columns (DBAPI)."""
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the last statement changed."""
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        """The rowid of the last inserted row."""
+        return self._cursor.lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        """Rows ``fetchmany`` takes by default."""
+        return self._cursor.arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._cursor.arraysize = value
+
+
+class _Immediately:
+    """What the dialect takes for aiosqlite's work queue: it runs the work at once."""
+
+    def put_nowait(self, item: tuple[asyncio.Future[Any], Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            future.set_result(function())
+        except Exception as error:
+            future.set_exception(error)
+
+
+class InlineConnection:
+    """An ``aiosqlite.Connection`` look-alike over a ``sqlite3.Connection``."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._conn: sqlite3.Connection | None = connection
+        self._tx = _Immediately()
+
+    @property
+    def _connection(self) -> sqlite3.Connection | None:
+        # The dialect tests this to know whether the connection is still open.
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ValueError("no active connection")
+        return self._conn
+
+    @property
+    def isolation_level(self) -> str | None:
+        """The sqlite3 module's transaction mode (None: Bastion issues BEGIN itself)."""
+        return self._open().isolation_level
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open on the connection."""
+        return self._conn is not None and self._conn.in_transaction
+
+    def cursor(self) -> InlineCursor:
+        """A new cursor (also usable as ``async with``)."""
+        return InlineCursor(self._open().cursor())
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
+        """Run one statement on a new cursor."""
+        return await self.cursor().execute(sql, parameters)
+
+    async def create_function(self, *args: Any, **kwargs: Any) -> None:
+        """Register an SQL function (the dialect's ``regexp``)."""
+        self._open().create_function(*args, **kwargs)
+
+    async def commit(self) -> None:
+        """Commit: the fsync runs in a thread."""
+        connection = self._open()
+        if connection.in_transaction:
+            await asyncio.to_thread(connection.commit)
+
+    async def rollback(self) -> None:
+        """Roll back (no disk wait: the WAL is only truncated logically)."""
+        self._open().rollback()
+
+    async def close(self) -> None:
+        """Close; the last connection's WAL checkpoint runs in a thread."""
+        connection, self._conn = self._conn, None
+        if connection is not None:
+            await asyncio.to_thread(connection.close)
+
+    def stop(self) -> None:
+        """Close at once (SQLAlchemy's terminate)."""
+        connection, self._conn = self._conn, None
+        if connection is not None:
+            connection.close()
+
+
+def connector(path: str, timeout: float) -> Callable[[], Any]:
+    """The ``async_creator`` of an engine on the SQLite file at ``path``."""
+
+    async def connect() -> InlineConnection:
+        connection = await asyncio.to_thread(
+            sqlite3.connect,
+            path,
+            timeout=timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        return InlineConnection(connection)
+
+    return connect
