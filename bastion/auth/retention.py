@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -97,23 +98,23 @@ class Retention:
             )
         return Pruned(ended, tokens, events, throttle)
 
-    async def run_every(self, interval: timedelta) -> None:
-        """Prune now and then every ``interval``, until cancelled; a failed round is logged
-        and the next one tries again."""
-        while True:
+    async def run_every(self, interval: timedelta, stop: asyncio.Event) -> None:
+        """Prune now and then every ``interval`` until ``stop`` is set (the round under way
+        ends first); a failed round is logged and the next one tries again."""
+        while not stop.is_set():
             try:
                 pruned = await self.prune()
-            except asyncio.CancelledError:
-                raise
             except Exception as error:  # the database may be busy or away: try next round
                 log.warning("pruning failed: %s: %s", type(error).__name__, error)
             else:
                 if pruned.total:
                     log.info(
-                        "pruned %d sessions, %d refresh tokens, %d audit events, %d throttle rows",
+                        "pruned %d sessions, %d refresh tokens, %d audit events, %d throttle "
+                        "rows",
                         pruned.sessions,
                         pruned.refresh_tokens,
                         pruned.audit_events,
                         pruned.throttle_rows,
                     )
-            await asyncio.sleep(interval.total_seconds())
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval.total_seconds())

@@ -17,7 +17,7 @@ from typing import NoReturn
 import click
 
 from bastion import __version__
-from bastion.cli.failures import DEBUG_META, BastionGroup, note_database
+from bastion.cli.failures import DEBUG_META, BastionGroup, explain, note_database
 from bastion.errors import BastionError
 from bastion.project import Project, examples, load_project
 from bastion.project.causes import EnvironmentRefused
@@ -68,9 +68,10 @@ permissions:
 
 
 def _fail(error: BastionError) -> NoReturn:
-    for line in str(error).splitlines():
+    failure = explain(error)
+    for line in failure.lines:
         click.echo(f"error: {line}", err=True)
-    sys.exit(1)
+    sys.exit(failure.exit_code)
 
 
 def _load(path: str | Path) -> Project:

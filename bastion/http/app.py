@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from starlette.applications import Starlette
@@ -83,13 +83,14 @@ def create_app(
             await service.start()
             # Bounded tables: what is past its retention is deleted while the server runs.
             every = timedelta(minutes=project.config.retention.every_minutes)
-            pruning = asyncio.create_task(service.retention.run_every(every))
+            stop_pruning = asyncio.Event()
+            pruning = asyncio.create_task(service.retention.run_every(every, stop_pruning))
             try:
                 yield
             finally:
-                pruning.cancel()
-                with suppress(asyncio.CancelledError):
-                    await pruning
+                # Told to stop, not cancelled: a round under way ends cleanly first.
+                stop_pruning.set()
+                await pruning
                 await service.stop()
         finally:
             serving.release()

@@ -13,6 +13,7 @@ import asyncio
 from dataclasses import dataclass
 
 from bastion.auth.assembly import AuthServices
+from bastion.errors import BastionError
 from bastion.project.causes import cause_of
 from bastion.store import Store
 from bastion.store.health import model_stamp, probe_write
@@ -43,8 +44,6 @@ class Readiness:
         self._store = store
         self._auth = auth
         self._stamp: str | None = None
-        self.refusal: str | None = None
-        """Set when the service stopped taking writes for good (see the database identity)."""
 
     async def remember_model(self) -> None:
         """Note the model the database holds once the start-up sync is done."""
@@ -69,15 +68,17 @@ class Readiness:
     def _why(self, error: BaseException, name: str) -> str:
         if isinstance(error, TimeoutError):
             return f"no answer within {CHECK_TIMEOUT:g}s"
+        if isinstance(error, BastionError):
+            return error.message
         store = self._store
         database = store.db.url.database if store.db.is_sqlite else "the database server"
         line = cause_of(error, database or "the database file")
         return line or f"{name}: {type(error).__name__}"
 
     async def _database(self) -> Check:
-        if self.refusal is not None:
-            return Check("database", False, self.refusal)
         store = self._store
+        if store.db.identity is not None:
+            store.db.identity.check()
         await probe_write(store.db, store.tables.metadata)
         return Check("database", True)
 

@@ -424,3 +424,41 @@ def test_a_postgresql_backup_is_a_pg_dump_that_restores(
     listed = "\n".join(lines)
     assert "ada@example.com" in listed
     assert "grace@example.com" not in listed
+
+
+def test_a_database_deleted_while_serving_stops_writes_and_the_next_start(
+    serve: Serve, tmp_path: Path
+) -> None:
+    project = new_project(
+        tmp_path, permissions={"Movie": {"read": "everyone", "create": "everyone"}}
+    )
+    server = serve(cwd=project)
+    assert server.data(CREATE, {"title": "kept"}) == {"createMovie": {"title": "kept"}}
+    database = project / ".bastion" / "data.db"
+    database.unlink()
+
+    refused = httpx.post(
+        f"{server.url}/graphql",
+        json={"query": CREATE, "variables": {"title": "lost"}},
+        headers={"accept": "application/graphql-response+json"},
+    )
+    assert refused.status_code == 503
+    [error] = refused.json()["errors"]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert error["extensions"]["retryAfter"] == 60
+    assert "was removed while the server was running" in error["message"]
+    assert refused.headers["retry-after"] == "60"
+
+    ready = httpx.get(f"{server.url}/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"]["status"] == "fail"
+    assert "was removed" in ready.json()["checks"]["database"]["detail"]
+    log = server.stop()
+    assert "was removed while the server was running" in log
+
+    # The next start does not make a new, empty database in its place.
+    code, lines = bastion("serve", "--port", str(free_port()), cwd=project)
+    assert code == ENVIRONMENT
+    [line] = errors(lines)
+    assert line.startswith(f"error: the database {database} is missing, but this project had one")
+    assert not database.exists()
