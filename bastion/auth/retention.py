@@ -109,8 +109,7 @@ class Retention:
             else:
                 if pruned.total:
                     log.info(
-                        "pruned %d sessions, %d refresh tokens, %d audit events, %d throttle "
-                        "rows",
+                        "pruned %d sessions, %d refresh tokens, %d audit events, %d throttle rows",
                         pruned.sessions,
                         pruned.refresh_tokens,
                         pruned.audit_events,
