@@ -17,11 +17,17 @@ from typing import NoReturn
 import click
 
 from bastion import __version__
-from bastion.cli.failures import DEBUG_META, BastionGroup, explain, note_database
+from bastion.cli.failures import DEBUG_META, BastionGroup, ExitCode, explain, note_database
 from bastion.errors import BastionError
 from bastion.project import Project, examples, load_project
 from bastion.project.causes import EnvironmentRefused
-from bastion.tools.log_format import TEXT_FORMAT, LogFormat, RequestIdFilter, formatter_for
+from bastion.tools.log_format import (
+    TEXT_FORMAT,
+    LogFormat,
+    RequestIdFilter,
+    formatter_for,
+    last_line_of_tracebacks,
+)
 from bastion.tools.log_queue import start_background_logging
 
 INIT_SCHEMA = """\
@@ -83,6 +89,11 @@ def _load(path: str | Path) -> Project:
     return project
 
 
+def _debugging() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context and context.find_root().meta.get(DEBUG_META))
+
+
 def _logging(
     log_format: LogFormat = "text", level: str = "info", audit: bool = False
 ) -> QueueListener | None:
@@ -93,6 +104,9 @@ def _logging(
         formatter=formatter_for(log_format),
         filters=[RequestIdFilter()],
     )
+    if not _debugging():
+        # uvicorn logs a failed start-up as Starlette's traceback text: its last line names it.
+        logging.getLogger("uvicorn.error").addFilter(last_line_of_tracebacks)
     # Audit events go to the log stream too only when asked (they are in the database anyway).
     logging.getLogger("bastion.audit").setLevel(logging.INFO if audit else logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -237,7 +251,7 @@ def _serve(
         asyncio.run(_preflight(project))
     except BastionError as error:
         _fail(error)
-    prepare_metrics_dir(project.data_dir)
+    prepare_metrics_dir()
     from bastion.http.app import create_app  # only now: it imports prometheus-client
 
     host = host or project.config.server.host
@@ -257,7 +271,10 @@ def _serve(
         proxy_headers=False,
         date_header=True,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    if not server.started:  # the app's start-up failed (logged as one line)
+        sys.exit(ExitCode.ENVIRONMENT)
 
 
 @main.group()

@@ -10,13 +10,19 @@ answers ``ok`` or ``fail`` with one line saying why; the line never holds a secr
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from bastion.auth.assembly import AuthServices
 from bastion.errors import BastionError
 from bastion.project.causes import cause_of
 from bastion.store import Store
 from bastion.store.health import model_stamp, probe_write
+
+LOW_DISK_BYTES = 64 * 1024
+"""Below this much free space on the SQLite database's disk, the database check fails: a
+commit needs a few pages (and the write-ahead log may need more)."""
 
 CHECK_TIMEOUT = 5.0
 """Seconds a check may take before it counts as failed (a database that hangs is not ready)."""
@@ -79,6 +85,14 @@ class Readiness:
         store = self._store
         if store.db.identity is not None:
             store.db.identity.check()
+            free = free_bytes(store.db.identity.path)
+            if free < LOW_DISK_BYTES:
+                return Check(
+                    "database",
+                    False,
+                    f"the disk holding {store.db.identity.path} is full ({free} bytes free): "
+                    "free some space",
+                )
         await probe_write(store.db, store.tables.metadata)
         return Check("database", True)
 
@@ -110,3 +124,9 @@ class Readiness:
             "the throttle storage (auth.throttle.storage) does not answer: start Redis or "
             "correct its URL",
         )
+
+
+def free_bytes(path: Path) -> int:
+    """The bytes an unprivileged user may still write on the disk holding ``path``."""
+    stats = os.statvfs(path.parent)
+    return stats.f_bavail * stats.f_frsize

@@ -92,6 +92,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+def last_line_of_tracebacks(record: logging.LogRecord) -> bool:
+    """A logger filter: a record whose text is a whole traceback (as uvicorn logs a failed
+    start-up) keeps only its last line, the exception; everything else passes as it is."""
+    message = record.getMessage()
+    if message.startswith("Traceback (most recent call last)"):
+        lines = [line for line in message.splitlines() if line.strip()]
+        record.msg = f"start-up failed: {lines[-1].strip()}" if lines else message
+        record.args = None
+    return True
+
+
 def formatter_for(kind: LogFormat) -> logging.Formatter:
     """The formatter of a ``--log-format``."""
     return JsonFormatter() if kind == "json" else TextFormatter()

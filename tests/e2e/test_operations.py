@@ -280,7 +280,10 @@ def test_metrics_are_closed_without_the_token_and_pass_promtool(
     project = new_project(tmp_path)
     assert create_user(project)[0] == 0
     token = "metrics-" + "x" * 32
-    server = serve(cwd=project, env={"BASTION_METRICS_TOKEN": token})
+    server = serve(
+        cwd=project,
+        env={"BASTION_METRICS_TOKEN": token, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")},
+    )
     login = {"email": "ada@example.com", "password": PASSWORD}
     assert "errors" not in server.post(LOGIN, login)
     failed = server.post(LOGIN, {**login, "password": "not the password"})
@@ -318,8 +321,8 @@ def test_metrics_are_closed_without_the_token_and_pass_promtool(
     )
     assert sample(text, "bastion_active_sessions") == 1
     assert sample(text, "bastion_db_pool_size") >= 1
-    # Shared by worker processes through files under .bastion/metrics.
-    assert list((project / ".bastion" / "metrics").glob("*.db"))
+    # Shared by worker processes through files in the folder the variable names.
+    assert list((tmp_path / "metrics").glob("*.db"))
 
 
 CREATE = "mutation ($title: String!) { createMovie(data: {title: $title}) { title } }"
@@ -462,3 +465,77 @@ def test_a_database_deleted_while_serving_stops_writes_and_the_next_start(
     [line] = errors(lines)
     assert line.startswith(f"error: the database {database} is missing, but this project had one")
     assert not database.exists()
+
+
+@contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[None]:
+    """A tmpfs of ``size`` mounted on ``folder``: a disk that fills up for real (root only)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small filesystem needs root (CI runs as root)")
+    folder.mkdir(mode=0o700, exist_ok=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(folder)], check=True
+    )
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def test_a_full_disk_is_storage_full_and_loses_no_acknowledged_write(
+    serve: Serve, tmp_path: Path
+) -> None:
+    project = new_project(
+        tmp_path, permissions={"Movie": {"read": "everyone", "create": "everyone"}}
+    )
+    data = project / ".bastion"
+    with small_disk(data, "4m"):
+        assert create_user(project)[0] == 0
+        # Room to free later, so that the same disk can start a server again (the write-ahead
+        # log holds the last writes until a checkpoint copies them into the database file).
+        (data / "filler").write_bytes(b"\0" * 2_000_000)
+        server = serve(cwd=project)
+        acknowledged: list[str] = []
+        codes: list[str] = []
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            for n in range(2000):
+                title = f"{n:05d} " + "x" * 8000
+                answer = client.post(
+                    "/graphql",
+                    json={"query": CREATE, "variables": {"title": title}},
+                    headers={"accept": "application/graphql-response+json"},
+                )
+                body = answer.json()
+                if body.get("data") and body["data"].get("createMovie"):
+                    acknowledged.append(title)
+                    continue
+                codes.append(body["errors"][0]["extensions"]["code"])
+                assert answer.status_code == 507, body
+                if len(codes) >= 3:
+                    break
+            login = client.post(
+                "/graphql",
+                json={
+                    "query": LOGIN,
+                    "variables": {"email": "ada@example.com", "password": PASSWORD},
+                },
+            ).json()
+            ready = client.get("/readyz")
+        assert codes == ["STORAGE_FULL"] * 3
+        assert acknowledged, "the disk was full before the first write"
+        assert login["errors"][0]["extensions"]["code"] == "STORAGE_FULL", login
+        assert ready.status_code == 503
+        assert "full" in ready.json()["checks"]["database"]["detail"]
+        log = server.stop()
+        assert "Traceback" not in log
+
+        # Room again: every acknowledged write is there, and nothing else.
+        (data / "filler").unlink()
+        again = serve(cwd=project)
+        count = again.data("{ moviesCount }")["moviesCount"]
+        titles = set()
+        for skip in range(0, count, 100):
+            page = again.data(f"{{ movies(first: 100, skip: {skip}) {{ title }} }}")["movies"]
+            titles |= {movie["title"] for movie in page}
+        assert titles == set(acknowledged)
+        again.stop()

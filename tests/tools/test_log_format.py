@@ -9,6 +9,7 @@ from bastion.tools.log_format import (
     JsonFormatter,
     RequestIdFilter,
     TextFormatter,
+    last_line_of_tracebacks,
     request_id_for,
     use_request_id,
 )
@@ -53,3 +54,13 @@ def test_text_lines_end_with_the_id_of_their_request() -> None:
     outside = TextFormatter().format(record("outside"))
     assert inside.endswith("bastion.access: inside request_id=r-2")
     assert outside.endswith("bastion.access: outside")
+
+
+def test_a_traceback_record_keeps_its_last_line_only() -> None:
+    text = 'Traceback (most recent call last):\n  File "x.py", line 1\nOSError: disk full\n'
+    made = record(text)
+    assert last_line_of_tracebacks(made)
+    assert made.getMessage() == "start-up failed: OSError: disk full"
+    other = record("an ordinary line")
+    assert last_line_of_tracebacks(other)
+    assert other.getMessage() == "an ordinary line"
