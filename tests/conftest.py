@@ -20,6 +20,10 @@ from bastion.model import parse_model
 from bastion.project import Project
 from bastion.tools.clock import FrozenClock, system_clock
 
+# Seconds an in-process app may take to start (RSA key generation on a loaded CI machine
+# takes seconds; asgi-lifespan's default of 5 fails there).
+STARTUP_TIMEOUT = 60
+
 MOVIES_SCHEMA = """
 enum Genre { ACTION DRAMA SCIFI }
 
@@ -75,7 +79,7 @@ def write_project(root: Path, schema: str = MOVIES_SCHEMA, **config: Any) -> Pat
 async def served(project: Path, clock: Any = system_clock) -> AsyncIterator[httpx.AsyncClient]:
     """The project's app in-process, as a running server would answer."""
     app = create_app(load_project(project), clock=clock)
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=STARTUP_TIMEOUT) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             yield http
@@ -145,7 +149,7 @@ async def client_for(clock: FrozenClock) -> AsyncIterator[Callable[..., Any]]:
 
     async def start(project: Project) -> GraphQLClient:
         app = create_app(project, clock=clock)
-        manager = LifespanManager(app)
+        manager = LifespanManager(app, startup_timeout=STARTUP_TIMEOUT)
         await manager.__aenter__()
         managers.append(manager)
         http = httpx.AsyncClient(

@@ -21,7 +21,7 @@ from bastion.errors import SchemaChangeRefused
 from bastion.project import Project
 from bastion.project.service import Service
 from bastion.tools.clock import FrozenClock
-from tests.conftest import MOVIES_SCHEMA, GraphQLClient, write_project
+from tests.conftest import MOVIES_SCHEMA, STARTUP_TIMEOUT, GraphQLClient, write_project
 
 BASE = """
 type Movie {
@@ -43,7 +43,7 @@ async def serving(project: Project) -> AsyncIterator[GraphQLClient]:
     """Start the app of ``project`` (sync included), and stop it when the block ends."""
     app = create_app(project, clock=FrozenClock())
     async with (
-        LifespanManager(app) as manager,
+        LifespanManager(app, startup_timeout=STARTUP_TIMEOUT) as manager,
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
         ) as http,
@@ -316,7 +316,7 @@ async def test_the_app_does_not_start_on_a_refused_change(started: Project) -> N
     app = create_app(project, clock=FrozenClock())
 
     with pytest.raises(SchemaChangeRefused) as caught:
-        async with LifespanManager(app):
+        async with LifespanManager(app, startup_timeout=STARTUP_TIMEOUT):
             pass
 
     assert "Movie.year" in str(caught.value)
