@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -539,3 +539,96 @@ def test_a_full_disk_is_storage_full_and_loses_no_acknowledged_write(
             titles |= {movie["title"] for movie in page}
         assert titles == set(acknowledged)
         again.stop()
+
+
+class Partition:
+    """A TCP forwarder to PostgreSQL that a test can cut: a real network fault, not a mock."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.open: list[socket.socket] = []
+        self.cut = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.cut:
+                client.close()  # refused while cut
+                continue
+            upstream = socket.create_connection(self.target)
+            self.open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def sever(self) -> None:
+        """Drop every connection and refuse new ones."""
+        self.cut = True
+        for conn in self.open:
+            with suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        self.open.clear()
+
+    def heal(self) -> None:
+        self.cut = False
+
+    def close(self) -> None:
+        self.sever()
+        self.listener.close()
+
+
+def test_an_unreachable_postgresql_while_serving_is_service_unavailable(
+    serve: Serve, tmp_path: Path, postgresql_url: str
+) -> None:
+    partition = Partition(("127.0.0.1", 5432))
+    try:
+        url = postgresql_url.replace(":5432/", f":{partition.port}/")
+        project = new_project(
+            tmp_path,
+            **{
+                "database.url": url,
+                "permissions": {"Movie": {"read": "everyone", "create": "everyone"}},
+            },
+        )
+        server = serve(cwd=project)
+        assert server.data(CREATE, {"title": "before"}) == {"createMovie": {"title": "before"}}
+        partition.sever()
+        for document in (CREATE, "{ moviesCount }"):
+            answer = httpx.post(
+                f"{server.url}/graphql",
+                json={"query": document, "variables": {"title": "during"}},
+                headers={"accept": "application/graphql-response+json"},
+                timeout=60,
+            )
+            assert answer.status_code == 503, answer.text
+            [error] = answer.json()["errors"]
+            assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+            assert error["extensions"]["retryAfter"] >= 1
+            assert answer.headers["retry-after"] == str(error["extensions"]["retryAfter"])
+        assert httpx.get(f"{server.url}/readyz", timeout=60).status_code == 503
+        partition.heal()
+        # Back: the pool reconnects, and the write refused while away was never made.
+        assert server.wait_for(
+            lambda: httpx.get(f"{server.url}/readyz", timeout=60).status_code == 200, timeout=30
+        )
+        assert server.data("{ movies { title } }") == {"movies": [{"title": "before"}]}
+        assert "Traceback" not in server.stop()
+    finally:
+        partition.close()
