@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import click
 
+from bastion.cli.failures import explain, note_database
 from bastion.errors import BastionError
 from bastion.project import load_project
 from bastion.project.service import Service
@@ -33,7 +34,9 @@ def run_with_service(project_dir: Path, action: Callable[[Service], Awaitable[T]
     """Start the project's service, run ``action``, stop; a BastionError exits 1 with its lines."""
 
     async def main() -> T:
-        service = Service(load_project(project_dir))
+        project = load_project(project_dir)
+        note_database(project.database_url)
+        service = Service(project)
         await service.start()
         try:
             return await action(service)
@@ -43,9 +46,10 @@ def run_with_service(project_dir: Path, action: Callable[[Service], Awaitable[T]
     try:
         return asyncio.run(main())
     except BastionError as error:
-        for line in str(error).splitlines():
+        failure = explain(error)
+        for line in failure.lines:
             click.echo(f"error: {line}", err=True)
-        sys.exit(getattr(error, "exit_code", 1))
+        sys.exit(getattr(error, "exit_code", failure.exit_code))
 
 
 _DURATION = re.compile(r"(\d+)([smhdw])")

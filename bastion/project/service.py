@@ -15,6 +15,7 @@ from bastion.auth import SYSTEM
 from bastion.auth.assembly import AuthServices, build_auth, outbox_for
 from bastion.auth.cluster import Follower
 from bastion.auth.events import RootTokensChanged, SessionsEnded, UserChanged, UsersChanged
+from bastion.auth.retention import Retention, RetentionTables
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
@@ -37,8 +38,15 @@ from bastion.model.emails import EmailRules
 from bastion.permissions.compile import Permissions
 from bastion.permissions.rules import requiring_mfa
 from bastion.project import Project
+from bastion.project.health import Readiness
 from bastion.project.summary import project_summary
 from bastion.store import Store, SyncReport, open_store
+from bastion.store.auth.tables import (
+    AUDIT_TABLE,
+    LOGIN_FAILURE_TABLE,
+    REFRESH_TABLE,
+    SESSION_TABLE,
+)
 from bastion.store.seed_marker import is_seeded, mark_seeded
 from bastion.store.startup import start_failure
 from bastion.tools.clock import Clock, system_clock
@@ -143,6 +151,20 @@ class Service:
             require_mfa=project.config.auth.mfa.required is True,
         )
         self.functions.executor = self.executor
+        self.readiness = Readiness(self.store, self.auth)
+        by_name = self.store.tables.metadata.tables
+        self.retention = Retention(
+            self.store.db,
+            RetentionTables(
+                sessions=by_name[SESSION_TABLE],
+                refresh_tokens=by_name[REFRESH_TABLE],
+                audit=by_name[AUDIT_TABLE],
+                login_failures=by_name[LOGIN_FAILURE_TABLE],
+            ),
+            project.config.retention,
+            project.config.auth.throttle,
+            clock,
+        )
 
     async def start(self) -> SyncReport:
         """Sync the database with the model, then seed a new database once."""
@@ -163,6 +185,7 @@ class Service:
         for column in report.added:
             log.info("added column %s", column)
         await self._seed()
+        await self.readiness.remember_model()
         return report
 
     async def _seed(self) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, select, update
+from sqlalchemy import ColumnElement, Table, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -253,3 +253,31 @@ class SessionRows:
             last_used_at=row.last_used_at,
             user_active=bool(row.isActive),
         )
+
+
+async def count_active(conn: AsyncConnection, sessions: Table, now: datetime) -> int:
+    """How many sessions are neither revoked nor past their end at ``now``."""
+    found = await conn.scalar(
+        select(func.count())
+        .select_from(sessions)
+        .where(sessions.c.revoked_at.is_(None), sessions.c.expires_at > now)
+    )
+    return int(found or 0)
+
+
+def _ended_before(sessions: Table, before: datetime) -> ColumnElement[bool]:
+    return or_(sessions.c.revoked_at < before, sessions.c.expires_at < before)
+
+
+async def prune_ended(
+    conn: AsyncConnection, sessions: Table, before: datetime, *, dry_run: bool = False
+) -> int:
+    """Delete the sessions that ended (revoked, or past their end) before ``before``, with
+    their refresh tokens (the foreign key cascades); how many sessions (would) go."""
+    if dry_run:
+        found = await conn.scalar(
+            select(func.count()).select_from(sessions).where(_ended_before(sessions, before))
+        )
+        return int(found or 0)
+    result = await conn.execute(delete(sessions).where(_ended_before(sessions, before)))
+    return int(result.rowcount)
