@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import TypeVar
 
 import click
 
-from bastion.cli.failures import explain, note_database
+from bastion.cli.failures import fail, note_database
 from bastion.errors import BastionError
 from bastion.project import load_project
 from bastion.project.service import Service
@@ -46,10 +45,7 @@ def run_with_service(project_dir: Path, action: Callable[[Service], Awaitable[T]
     try:
         return asyncio.run(main())
     except BastionError as error:
-        failure = explain(error)
-        for line in failure.lines:
-            click.echo(f"error: {line}", err=True)
-        sys.exit(getattr(error, "exit_code", failure.exit_code))
+        fail(error)
 
 
 _DURATION = re.compile(r"(\d+)([smhdw])")

@@ -16,6 +16,7 @@ SQLAlchemy's ``orig``), so a ``sqlite3.OperationalError`` wrapped by SQLAlchemy,
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, NoReturn
@@ -82,8 +83,25 @@ def note_database(url: URL) -> None:
     if url.get_backend_name() == "sqlite":
         name = url.database or "the database file"
     else:
-        name = url.render_as_string(hide_password=True)
+        name = url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
     context.find_root().meta[_DATABASE_META] = name
+
+
+def noted_database() -> str:
+    """The database the running command noted (:func:`note_database`), as failures name it."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return "the database file"
+    name: str = context.find_root().meta.get(_DATABASE_META, "the database file")
+    return name
+
+
+def fail(error: BastionError) -> NoReturn:
+    """Print a coded error's lines on stderr, naming the noted database, and exit with its code."""
+    failure = explain(error, noted_database())
+    for line in failure.lines:
+        click.echo(f"error: {line}", err=True)
+    sys.exit(getattr(error, "exit_code", failure.exit_code))
 
 
 def report(context: click.Context, error: Exception) -> NoReturn:

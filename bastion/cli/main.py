@@ -18,7 +18,13 @@ from typing import NoReturn
 import click
 
 from bastion import __version__
-from bastion.cli.failures import DEBUG_META, BastionGroup, ExitCode, explain, note_database
+from bastion.cli.failures import (
+    DEBUG_META,
+    BastionGroup,
+    ExitCode,
+    fail,
+    note_database,
+)
 from bastion.errors import BastionError
 from bastion.project import Project, examples, load_project
 from bastion.project.causes import EnvironmentRefused
@@ -68,10 +74,7 @@ permissions:
 
 
 def _fail(error: BastionError) -> NoReturn:
-    failure = explain(error)
-    for line in failure.lines:
-        click.echo(f"error: {line}", err=True)
-    sys.exit(failure.exit_code)
+    fail(error)
 
 
 def _load(path: str | Path) -> Project:

@@ -85,7 +85,7 @@ def _sqlite(error: sqlite3.Error, database: str) -> str | None:
     return None
 
 
-def _os(error: OSError) -> str | None:
+def _os(error: OSError, database: str) -> str | None:
     where = f"{error.filename}: " if error.filename else ""
     match error.errno:
         case errno.EACCES | errno.EPERM:
@@ -98,11 +98,14 @@ def _os(error: OSError) -> str | None:
             return f"{where}the address is in use; stop what listens there or choose --port"
         case errno.ECONNREFUSED | errno.EHOSTUNREACH | errno.ENETUNREACH | errno.ETIMEDOUT:
             return (
-                f"cannot reach the database server ({error.strerror or error}); start it or "
-                "correct database.url in bastion.yml"
+                f"cannot reach the database at {database}: {error.strerror or error}; start it "
+                "or correct database.url in bastion.yml"
             )
     if isinstance(error, TimeoutError | ConnectionError):
-        return f"cannot reach the database server ({error}); start it or correct database.url"
+        return (
+            f"cannot reach the database at {database}: {error}; start it or correct "
+            "database.url in bastion.yml"
+        )
     return None
 
 
@@ -130,7 +133,7 @@ def _named(error: BaseException, database: str) -> str | None:
         if kind == "InvalidCatalogNameError":
             return f"{error}; create it (createdb) or correct database.url"
     if isinstance(error, OSError):
-        return _os(error)
+        return _os(error, database)
     return None
 
 
