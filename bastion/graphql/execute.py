@@ -295,7 +295,7 @@ class Executor:
             context.after_commit = within.after_commit
         committed = False
         try:
-            compiled = None if reference else self._compiled(prepared, variables, viewer)
+            compiled = None if reference else self.plan(prepared, variables, viewer)
             if compiled is not None:
                 plan, coerced = compiled
                 result = await CompiledRun(
@@ -360,7 +360,7 @@ class Executor:
         result: ExecutionResult = await outcome if isawaitable(outcome) else outcome
         return result
 
-    def _compiled(
+    def plan(
         self, prepared: Prepared, variables: Mapping[str, Any] | None, viewer: Viewer
     ) -> tuple[OperationPlan, VariableValues] | None:
         """The plan of a query and its coerced variables, or None where graphql-core answers."""

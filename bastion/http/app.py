@@ -68,6 +68,7 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await service.start()
         try:
+            await service.follow_cluster()
             yield
         finally:
             await service.stop()
