@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bastion.graphql.visibility import hidden_names, public_schema
 from bastion.project import Project
+from bastion.project.service import Service
 
 SCHEMA = "type Note { text: String! }"
 TYPES = "{ __schema { types { name } } }"
@@ -50,9 +52,6 @@ async def test_a_root_only_type_named_by_a_non_root_document_is_unknown(
 def test_hidden_names_match_only_whole_hidden_names(
     make_project: Callable[..., Project],
 ) -> None:
-    from bastion.graphql.visibility import hidden_names, public_schema
-    from bastion.project.service import Service
-
     schema = Service(make_project(SCHEMA), secret=b"s" * 32).schema
     pattern = hidden_names(schema, public_schema(schema))
     assert pattern is not None
