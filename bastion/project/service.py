@@ -14,7 +14,13 @@ from graphql import GraphQLSchema, OperationDefinitionNode, parse
 from bastion.auth import SYSTEM
 from bastion.auth.assembly import AuthServices, build_auth
 from bastion.auth.cluster import Follower
-from bastion.auth.events import RootTokensChanged, SessionsEnded, UserChanged, UsersChanged
+from bastion.auth.events import (
+    KeysChanged,
+    RootTokensChanged,
+    SessionsEnded,
+    UserChanged,
+    UsersChanged,
+)
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
@@ -54,6 +60,8 @@ def _follow_events(events: EventHub, auth: AuthServices) -> None:
     events.subscribe(UserChanged, lambda changed: auth.node_tokens.forget_user(changed.user_id))
     events.subscribe(UsersChanged, lambda _: sessions.forget_all())
     events.subscribe(RootTokensChanged, lambda _: auth.root_tokens.forget())
+    # Nodes sharing the key folder read it again at once, not at their next minute.
+    events.subscribe(KeysChanged, lambda _: auth.keys.reload())
 
 
 class Service:
