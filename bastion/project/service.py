@@ -24,15 +24,17 @@ from bastion.auth.events import (
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
-from bastion.graphql.auth import admin, contract, providers, viewer
+from bastion.graphql.auth import admin, console, contract, providers, viewer
 from bastion.graphql.build import FieldMap, SchemaBuilder, build_schema
 from bastion.graphql.execute import Executor
 from bastion.graphql.field_access import FieldAccess
 from bastion.model.emails import EmailRules
 from bastion.permissions.compile import Permissions
 from bastion.project import Project
+from bastion.project.summary import project_summary
 from bastion.store import Store, SyncReport, open_store
 from bastion.store.seed_marker import is_seeded, mark_seeded
+from bastion.store.startup import start_failure
 from bastion.tools.clock import Clock, system_clock
 from bastion.tools.events import EventHub
 
@@ -73,7 +75,9 @@ class Service:
         self.project = project
         self.clock = clock
         emails = EmailRules(project.config.auth.emails.allow_mixed_scripts)
-        self.store: Store = open_store(project.model, project.database_url, clock, emails)
+        self.store: Store = open_store(
+            project.model, project.database_url, clock, emails, project.database_pool
+        )
         # Effects that cross floors: published by the floor that knows, wired here.
         self.events = EventHub()
         self.auth: AuthServices = build_auth(project, self.store, clock, secret, events=self.events)
@@ -88,12 +92,14 @@ class Service:
                 contract.query_fields,
                 providers.query_fields,
                 admin.query_fields,
+                console.query_fields(lambda: project_summary(project)),
             ),
             extra_mutation=_fields_of(
                 contract.mutation_fields,
                 providers.mutation_fields,
                 viewer.mutation_fields,
                 admin.mutation_fields,
+                console.mutation_fields,
             ),
             guard=FieldAccess(self.permissions).guard,
         )
@@ -114,7 +120,15 @@ class Service:
 
     async def start(self) -> SyncReport:
         """Sync the database with the model, then seed a new database once."""
-        report = await self.store.sync()
+        try:
+            report = await self.store.sync()
+        except Exception as error:
+            # The first contact with the database: an unreachable server or a wrong URL is
+            # said in one line (the CLI prints it and exits), a bug keeps its traceback.
+            failure = start_failure(self.store.db.url, error)
+            if failure is None or failure is error:
+                raise
+            raise failure from None
         await self.auth.start()  # before anything derives a token or signs one
         if self.functions.functions:
             self.functions.root_token = await self.auth.root_tokens.ensure(FUNCTIONS_TOKEN)
