@@ -486,7 +486,16 @@ class Logins:
     async def _failures_audited(
         self, provider: str, client: LoginClient, account: str | None = None
     ) -> AsyncIterator[None]:
-        """Record a refused credential (never the credential: at most its account's digest)."""
+        """Record a refused credential (never the credential: at most its account's digest).
+
+        Refuses to check a credential after the request wrote data on SQLite: its failure could
+        then be counted only in the request's transaction, and undone with it (a failing field
+        beside a login would make guesses free)."""
+        if self._store.db.holds_request_write():
+            raise BastionError(
+                "A credential field must come before any field that writes in a document",
+                Code.BAD_REQUEST,
+            )
         try:
             yield
         except BastionError as error:

@@ -182,10 +182,12 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction: committed when the block ends, rolled back on any error.
 
-        Inside a GraphQL mutation whose transaction is open, it joins that transaction in a
-        savepoint (on SQLite the request already holds the only writer)."""
-        request = _request_write.get()
-        if request is not None and request._db is self and request.is_open:
+        Inside a GraphQL mutation whose transaction is open on SQLite, it joins that transaction
+        in a savepoint: the request holds the only writer, so a transaction of its own would wait
+        for the request's end. (On PostgreSQL it is a transaction of its own.)"""
+        if self.holds_request_write():
+            request = _request_write.get()
+            assert request is not None
             conn = await request.connection()
             async with conn.begin_nested():
                 yield conn
@@ -198,6 +200,19 @@ class Database:
             await conn.execution_options(**{_WRITE: True})
             async with conn.begin():
                 yield conn
+
+    def holds_request_write(self) -> bool:
+        """Whether the GraphQL request this task serves holds SQLite's writer (its mutation
+        wrote already): a write now joins its transaction and is undone if the request fails.
+        What must be kept whatever the request does (a failed login's count) cannot be written
+        until it ends."""
+        request = _request_write.get()
+        return (
+            self.writer is not None
+            and request is not None
+            and request._db is self
+            and request.is_open
+        )
 
     def lazy(self, *, write: bool) -> LazyTransaction:
         """A transaction that opens on first use: requests that need no data cost nothing."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tests.auth.conftest import PASSWORD, Auth, bearer, error_code
 from tests.auth.test_audit import events, root_token
 from tests.conftest import statements
@@ -128,3 +130,26 @@ async def test_a_login_reads_twice_and_writes_three_rows_in_one_commit(auth: Aut
         "INSERT _bastion_audit",
         "COMMIT",
     ]
+
+
+@pytest.mark.sqlite_only(reason="PostgreSQL counts the failure in a transaction of its own")
+async def test_a_login_after_a_write_in_one_document_is_refused_before_it_is_checked(
+    auth: Auth,
+) -> None:
+    # Were it checked, a wrong password's count would be written in the request's transaction
+    # and undone by the failing field beside it: guesses would be free (SQLite's one writer).
+    await auth.register("ann@example.com")
+    token = (await auth.login_pair("ann@example.com"))["accessToken"]
+    user = await auth.viewer(token)
+    assert user is not None
+    document = """mutation ($id: ID!) {
+      updateUser(id: $id, data: {firstName: "x"}) { id }
+      loginEmailPassword(input: {email: "ann@example.com", password: "wrong guess here"}) {
+        accessToken
+      }
+    }"""
+    for _ in range(3):
+        body = await auth.gql(document, {"id": user["id"]}, token=token)
+        codes = [e["extensions"]["code"] for e in body.get("errors", [])]
+        assert "BAD_REQUEST" in codes and "INVALID_CREDENTIALS" not in codes, body
+    assert "errors" not in await auth.login("ann@example.com")

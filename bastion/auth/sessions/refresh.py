@@ -24,6 +24,7 @@ from bastion.auth.sessions.values import (
     hash_token,
     plausible,
 )
+from bastion.errors import BastionError, Code
 from bastion.store.auth.refresh_tokens import RefreshTokenRow
 from bastion.store.auth.sessions import SessionMatch
 
@@ -43,6 +44,13 @@ class Refreshing(Issuing):
         """Trade a refresh token for a new pair; raises :class:`RefreshRefused`."""
         if not plausible(token):
             raise RefreshRefused()
+        if self._db.holds_request_write():
+            # A reuse would end the session in the request's transaction, undone if the request
+            # then failed: a refresh must come before the document's writes (SQLite).
+            raise BastionError(
+                "A credential field must come before any field that writes in a document",
+                Code.BAD_REQUEST,
+            )
         now = self._clock()
         # A refusal raised inside the transaction rolls it back, the claim with it.
         async with self._db.write() as conn:
