@@ -1,4 +1,5 @@
-"""Many writers against a real ``bastion serve`` on SQLite: no lock error, no lost write.
+"""Many writers against a real ``bastion serve`` (on SQLite, or PostgreSQL in a PostgreSQL run):
+no lock error, no lost write.
 
 - 50 concurrent writers for a while (``BASTION_STRESS_SECONDS``, 60 by default): every answer
   is the created node or a designed ``CONFLICT`` (duplicates are sent on purpose), never
@@ -13,13 +14,13 @@ import asyncio
 import os
 import random
 import signal
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests import databases
 from tests.conftest import write_project
 from tests.e2e.conftest import Serve, Server
 
@@ -51,8 +52,7 @@ def _project(root: Path) -> Path:
 
 
 def _stored_texts(project: Path) -> set[str]:
-    with sqlite3.connect(project / ".bastion" / "data.db") as db:
-        return {row[0] for row in db.execute('SELECT text FROM "Note"')}
+    return {row[0] for row in databases.query(project, 'SELECT text FROM "Note"')}
 
 
 async def _writer(
