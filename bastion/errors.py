@@ -29,6 +29,8 @@ class Code(StrEnum):
     SCHEMA_CHANGE_REFUSED = "SCHEMA_CHANGE_REFUSED"
     FUNCTION_FAILED = "FUNCTION_FAILED"
     RATE_LIMITED = "RATE_LIMITED"
+    # A login proven but for its second factor: `extensions.challenge` completes it.
+    MFA_REQUIRED = "MFA_REQUIRED"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"
     # The server cannot take the request now (the database is busy or unreachable, the write
@@ -36,6 +38,10 @@ class Code(StrEnum):
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     # The database's disk is full: nothing was written; an operator must make room.
     STORAGE_FULL = "STORAGE_FULL"
+    # Accounts by email (bastion.auth.email, bastion.mail).
+    MAIL_NOT_CONFIGURED = "MAIL_NOT_CONFIGURED"
+    INVALID_EMAIL_TOKEN = "INVALID_EMAIL_TOKEN"  # noqa: S105 - an error code
+    EMAIL_NOT_CONFIRMED = "EMAIL_NOT_CONFIRMED"
 
 
 class BastionError(Exception):

@@ -166,6 +166,10 @@ class Accounts:
         digest = await self.passwords.hash(password)
         await self._password_rows.set_hash(conn, user_id, digest, self._clock())
 
+    async def set_digest(self, conn: AsyncConnection, user_id: str, digest: str) -> None:
+        """Store a hash made beforehand (:meth:`hash_new_password`) as the user's password."""
+        await self._password_rows.set_hash(conn, user_id, digest, self._clock())
+
     async def change_password(
         self, conn: AsyncConnection, user_id: str, old: str, new: str
     ) -> None:

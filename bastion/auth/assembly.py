@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bastion.auth.access_tokens import AccessTokens
 from bastion.auth.accounts import Accounts
 from bastion.auth.audit import Audit
 from bastion.auth.authenticate import Authenticator
+from bastion.auth.cluster import EventLog
 from bastion.auth.derived import DerivedSecrets
+from bastion.auth.email import EmailFlows
+from bastion.auth.email.tokens import EmailTokens
+from bastion.auth.factors.assembly import second_factors_for
+from bastion.auth.factors.gate import SecondFactors
 from bastion.auth.identities import Identities
 from bastion.auth.keys import KeySet, open_keys
 from bastion.auth.logins import Logins
@@ -24,14 +30,26 @@ from bastion.auth.session_tokens import SessionTokens
 from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
 from bastion.auth.throttle import Throttle
+from bastion.mail import MailConfig, Outbox
+from bastion.mail.templates import MailTemplates
+from bastion.mail.transports import Transport
 from bastion.store import Store
+from bastion.store.auth.attempts import AttemptRows
 from bastion.store.auth.audit import AuditRows
+from bastion.store.auth.email_tokens import EmailTokenRows, PendingRows
+from bastion.store.auth.events import EventRows
+from bastion.store.auth.mail_outbox import OutboxRows
 from bastion.store.auth.meta import Evidence, MetaRows
 from bastion.store.auth.tables import (
     API_KEY_TABLE,
+    ATTEMPT_TABLE,
     AUDIT_TABLE,
+    EMAIL_PENDING_TABLE,
+    EMAIL_TOKEN_TABLE,
+    EVENT_TABLE,
     IDENTITY_TABLE,
     LOGIN_FAILURE_TABLE,
+    MAIL_OUTBOX_TABLE,
     META_TABLE,
     PASSWORD_TABLE,
     REFRESH_TABLE,
@@ -42,6 +60,7 @@ from bastion.tools.clock import Clock
 from bastion.tools.events import EventHub
 
 if TYPE_CHECKING:  # imported when the provider is on: it makes an HTTP client
+    from bastion.auth.openid.signin import OpenIdSignIn
     from bastion.auth.providers.custom_token import CustomTokenVerifier
 
 log = logging.getLogger("bastion.auth")
@@ -66,10 +85,17 @@ class AuthServices:
     throttle: Throttle
     audit: Audit
     derived: DerivedSecrets
+    factors: SecondFactors
     # Where what the floor's state depends on is announced (bastion.auth.events).
     events: EventHub
+    # Where the changes other processes must hear of are written (bastion.auth.cluster).
+    event_log: EventLog
+    # Confirmations, resets, login codes and address changes by mail (bastion.auth.email).
+    email: EmailFlows
     # Tables whose rows show that the project was served before its derivation record.
     evidence: Evidence = field(default_factory=Evidence)
+    # The OpenID Connect providers (auth.providers.openid), when any is configured.
+    openid: OpenIdSignIn | None = None
 
     async def start(self) -> None:
         """Once the database is synced: read (or make) the project's derivation record, make
@@ -95,9 +121,12 @@ class AuthServices:
         return self.authenticator.node_tokens
 
     async def close(self) -> None:
-        """Release what the providers hold open (the JWKS client)."""
+        """Release what the providers hold open (the JWKS client) and stop the mail sender."""
+        await self.email.outbox.stop()
         if self.custom_tokens is not None:
             await self.custom_tokens.aclose()
+        if self.openid is not None:
+            await self.openid.aclose()
 
 
 def signing_keys_for(
@@ -135,6 +164,20 @@ def access_tokens_for(project: AuthProject, keys: KeySet, clock: Clock) -> Acces
     )
 
 
+def outbox_for(
+    config: MailConfig,
+    store: Store,
+    clock: Clock,
+    transport: Transport | None = None,
+    templates: Path | None = None,
+) -> Outbox:
+    """The mail outbox of a project: ``transport`` delivers (None: mail is off), the
+    templates of the folder ``templates`` override the shipped ones."""
+    rows = OutboxRows(store.tables.metadata.tables[MAIL_OUTBOX_TABLE])
+    shipped = MailTemplates(templates, config.default_locale)
+    return Outbox(config, store.db, rows, shipped, transport, clock)
+
+
 def build_auth(
     project: AuthProject,
     store: Store,
@@ -142,11 +185,14 @@ def build_auth(
     secret: bytes | None = None,
     *,
     events: EventHub,
+    outbox: Outbox | None = None,
 ) -> AuthServices:
     """Wire the services of ``project``; the secret is loaded (or made) unless given.
 
     Sessions announce their revocations on ``events``, to which the caller subscribes the
     session-state cache. :meth:`AuthServices.start` must run once the database is synced.
+    ``outbox`` sends the mails of the email flows (see :func:`outbox_for`); without one they
+    answer MAIL_NOT_CONFIGURED.
     """
     config = project.config.auth
     # An injected secret gets the same length check as one from the environment or the file.
@@ -161,6 +207,10 @@ def build_auth(
     audit = Audit(store.db, AuditRows(tables[AUDIT_TABLE]), clock)
     meta = MetaRows(tables[META_TABLE])
     derived = DerivedSecrets(key, project.config.app_id, store.db, meta, clock)
+    # Several processes share a PostgreSQL database: what one changes, the others hear of.
+    event_log = EventLog(
+        None if store.db.is_sqlite else EventRows(tables[EVENT_TABLE], notify=True), clock
+    )
     sessions = Sessions(
         store.db,
         {
@@ -174,6 +224,7 @@ def build_auth(
         derived,
         audit,
         events,
+        event_log,
     )
     accounts = Accounts(
         store,
@@ -200,8 +251,57 @@ def build_auth(
 
         custom_tokens = CustomTokenVerifier(custom, project.root, clock)
         user_fields = UserFields(project.model, custom.metadata_fields, store.emails)
-    root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], derived, clock, audit)
-    throttle = Throttle(config.throttle, store.db, tables[LOGIN_FAILURE_TABLE], clock, audit)
+    root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], derived, clock, audit, event_log)
+    # Per-IP counts held in memory would let N nodes allow N times the limit: on PostgreSQL,
+    # unless Redis holds them, the database does.
+    shared_attempts = not store.db.is_sqlite and config.throttle.storage.startswith("async+memory")
+    throttle = Throttle(
+        config.throttle,
+        store.db,
+        tables[LOGIN_FAILURE_TABLE],
+        clock,
+        audit,
+        AttemptRows(tables[ATTEMPT_TABLE]) if shared_attempts else None,
+    )
+    factors = second_factors_for(project, store, derived, clock, throttle)
+    logins = Logins(
+        config.providers,
+        store,
+        accounts,
+        identities,
+        api_keys,
+        sessions,
+        custom_tokens,
+        throttle,
+        audit,
+        user_fields,
+        factors,
+    )
+    if outbox is None:
+        outbox = outbox_for(MailConfig(), store, clock)
+    email = EmailFlows(
+        app_name=project.config.name,
+        providers=config.providers,
+        store=store,
+        accounts=accounts,
+        identities=identities,
+        logins=logins,
+        sessions=sessions,
+        throttle=throttle,
+        audit=audit,
+        outbox=outbox,
+        tokens=EmailTokens(EmailTokenRows(tables[EMAIL_TOKEN_TABLE]), clock),
+        pending=PendingRows(tables[EMAIL_PENDING_TABLE]),
+        events=events,
+        clock=clock,
+    )
+    if config.providers.local_userpass.confirmation == "required":
+        logins.confirmation_gate = email.gate
+    openid = None
+    if config.providers.openid:
+        from bastion.auth.openid.assembly import openid_for
+
+        openid = openid_for(project, store, logins, accounts, identities, throttle, clock)
     return AuthServices(
         config=config,
         keys=keys,
@@ -214,24 +314,16 @@ def build_auth(
         identities=identities,
         api_keys=api_keys,
         session_tokens=SessionTokens(store.db, sessions, clock),
-        logins=Logins(
-            config.providers,
-            store,
-            accounts,
-            identities,
-            api_keys,
-            sessions,
-            custom_tokens,
-            throttle,
-            audit,
-            user_fields,
-        ),
+        logins=logins,
         custom_tokens=custom_tokens,
         root_tokens=root_tokens,
         throttle=throttle,
         audit=audit,
         derived=derived,
+        factors=factors,
         events=events,
+        event_log=event_log,
+        email=email,
         evidence=Evidence(
             (
                 tables[SESSION_TABLE],
@@ -239,4 +331,5 @@ def build_auth(
                 *(store.tables[name] for name in sorted(store.tables.by_type)),
             )
         ),
+        openid=openid,
     )

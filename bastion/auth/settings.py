@@ -6,6 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from bastion.auth.email_settings import EmailCodeConfig, MailedAccountsConfig
+from bastion.auth.mfa_settings import MfaConfig
+from bastion.auth.openid_settings import OpenIdProviderConfig
+from bastion.auth.passkey_settings import PasskeyConfig
 from bastion.auth.throttle_settings import ThrottleConfig
 from bastion.tools.section import Section
 
@@ -23,8 +27,9 @@ class PasswordHashConfig(Section):
     parallelism: Annotated[int, Field(ge=1, le=16)] = 1
 
 
-class LocalUserpassConfig(Section):
-    """``auth.providers.local-userpass``: email (or username) and password."""
+class LocalUserpassConfig(MailedAccountsConfig):
+    """``auth.providers.local-userpass``: email (or username) and password; confirmations
+    and resets by mail (:class:`MailedAccountsConfig`)."""
 
     enabled: bool = True
     signup: bool = False
@@ -99,14 +104,23 @@ class ProvidersConfig(Section):
     anon_user: AnonUserConfig = Field(default=AnonUserConfig(), alias="anon-user")
     api_key: ApiKeyConfig = Field(default=ApiKeyConfig(), alias="api-key")
     custom_token: CustomTokenConfig = Field(default=CustomTokenConfig(), alias="custom-token")
+    email_code: EmailCodeConfig = Field(default=EmailCodeConfig(), alias="email-code")
+    # OpenID Connect providers by name (bastion.auth.openid_settings); identities `openid:<name>`.
+    openid: dict[
+        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,30}$")], OpenIdProviderConfig
+    ] = {}
 
     def enabled(self, name: str) -> bool:
         """Whether the provider named ``name`` (a Stitch name) is on; False for unknown names."""
+        if name.startswith("openid:"):
+            found = self.openid.get(name.removeprefix("openid:"))
+            return found is not None and found.enabled
         return {
             "local-userpass": self.local_userpass.enabled,
             "anon-user": self.anon_user.enabled,
             "api-key": self.api_key.enabled,
             "custom-token": self.custom_token.enabled,
+            "email-code": self.email_code.enabled,
         }.get(name, False)
 
 
@@ -169,6 +183,8 @@ class AuthConfig(Section):
     throttle: ThrottleConfig = ThrottleConfig()
     signing: SigningConfig = SigningConfig()
     emails: EmailsConfig = EmailsConfig()
+    mfa: MfaConfig = MfaConfig()
+    passkeys: PasskeyConfig = PasskeyConfig()
 
     @model_validator(mode="after")
     def _lifetimes_fit(self) -> AuthConfig:

@@ -56,6 +56,9 @@ class FunctionConfig(Section):
     # Whom a callable function's `api` documents run as: `caller`, under the caller's
     # permission rules, or `system`, the functions' root, as resolvers' and hooks' do.
     run_as: Literal["caller", "system"] = "caller"
+    # Called by Bastion itself, never by clients: `reset_password` decides the password resets
+    # asked through Stitch's reset/call (realm-web's callResetPasswordFunction).
+    auth: Literal["reset_password"] | None = None
 
     @field_validator("handler")
     @classmethod
@@ -84,6 +87,13 @@ class FunctionConfig(Section):
                 "documents as the functions' root)"
             )
         hook = self.hook is not None or self.operation is not None
+        if self.auth is not None:
+            if self.callable or self.schema_sdl is not None or hook or self.credential:
+                raise ValueError(
+                    f"auth: {self.auth} is called by Bastion itself: give it no schema, hook, "
+                    "operation, callable or credential"
+                )
+            return self
         if self.callable:
             if self.schema_sdl is not None or hook:
                 raise ValueError(
@@ -108,7 +118,8 @@ class FunctionConfig(Section):
         elif self.hook is None or self.operation is None:
             raise ValueError(
                 "a function needs schema (a resolver), both hook and operation (a hook), "
-                "or callable: true (a function clients call by name)"
+                "or callable: true (a function clients call by name), or auth: reset_password "
+                "(a function Bastion calls itself)"
             )
         return self
 

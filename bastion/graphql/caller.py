@@ -26,6 +26,8 @@ class Caller:
     :mod:`bastion.http.client_ip`); None in-process, where nothing is counted per address."""
     user_agent: str | None = None
     """The ``User-Agent`` header, recorded with a session a login starts."""
+    accept_language: str | None = None
+    """The ``Accept-Language`` header: the language of a mail when the user has none."""
 
 
 IN_PROCESS = Caller()

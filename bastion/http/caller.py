@@ -15,9 +15,10 @@ from bastion.http.client_ip import found_ip
 
 
 def caller_of(request: Request) -> Caller:
-    """The method, client address and user agent of ``request``."""
+    """The method, client address, user agent and languages of ``request``."""
     return Caller(
         method=request.method,
         ip=found_ip(request.scope),
         user_agent=request.headers.get("user-agent"),
+        accept_language=request.headers.get("accept-language"),
     )

@@ -15,10 +15,12 @@ from pydantic import Field, ValidationError, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bastion.auth.retention_settings import RetentionConfig
 from bastion.auth.settings import AuthConfig
 from bastion.errors import ProjectError
 from bastion.functions.settings import FunctionConfig, check_function_names
 from bastion.graphql.settings import GraphQLConfig
+from bastion.mail.settings import MailConfig
 from bastion.permissions.rules import TypeRules
 from bastion.tools.network import parse_networks
 from bastion.tools.section import Section
@@ -111,6 +113,11 @@ class HttpConfig(Section):
     max_header_bytes: Annotated[int, Field(ge=4096, le=1_048_576, strict=True)] = MAX_HEADER_BYTES
     # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
     trusted_proxies: list[str] = []
+    # The API explorer at /graphql for browsers: unset, on in development mode and off in
+    # production (see docs/console.md).
+    explorer: bool | None = None
+    # The admin console at /console: unset, on in development mode and off in production.
+    console: bool | None = None
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -133,6 +140,10 @@ class ProjectConfig(Section):
     schema_file: Annotated[str, Field(alias="schema", min_length=1)] = "schema.graphql"
     seed: str | None = None
     auth: AuthConfig = AuthConfig()
+    # How mail goes out (confirmations, resets, login codes): bastion.mail.
+    mail: MailConfig = MailConfig()
+    # How long rows that no longer count are kept (sessions, refresh tokens, audit events).
+    retention: RetentionConfig = RetentionConfig()
     permissions: dict[str, TypeRules] = {}
     # Names of the permanent root tokens `bastion deploy` keeps (`bastion root-token get NAME`).
     root_tokens: list[str] = []

@@ -12,20 +12,47 @@ from collections.abc import Callable
 from graphql import GraphQLSchema, OperationDefinitionNode, parse
 
 from bastion.auth import SYSTEM
-from bastion.auth.assembly import AuthServices, build_auth
-from bastion.auth.events import SessionsEnded, UserChanged, UsersChanged
-from bastion.auth.sessions import Sessions
+from bastion.auth.assembly import AuthServices, build_auth, outbox_for
+from bastion.auth.cluster import Follower
+from bastion.auth.events import (
+    KeysChanged,
+    RootTokensChanged,
+    SessionsEnded,
+    UserChanged,
+    UsersChanged,
+)
+from bastion.auth.retention import Retention, RetentionTables
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
-from bastion.graphql.auth import admin, contract, providers, viewer
+from bastion.graphql.auth import (
+    admin,
+    console,
+    contract,
+    email,
+    factors,
+    openid,
+    passkeys,
+    providers,
+    viewer,
+)
 from bastion.graphql.build import FieldMap, SchemaBuilder, build_schema
 from bastion.graphql.execute import Executor
 from bastion.graphql.field_access import FieldAccess
+from bastion.mail.transports import transport_for
 from bastion.model.emails import EmailRules
 from bastion.permissions.compile import Permissions
+from bastion.permissions.rules import requiring_mfa
 from bastion.project import Project
+from bastion.project.health import Readiness
+from bastion.project.summary import project_summary
 from bastion.store import Store, SyncReport, open_store
+from bastion.store.auth.tables import (
+    AUDIT_TABLE,
+    LOGIN_FAILURE_TABLE,
+    REFRESH_TABLE,
+    SESSION_TABLE,
+)
 from bastion.store.seed_marker import is_seeded, mark_seeded
 from bastion.store.startup import start_failure
 from bastion.tools.clock import Clock, system_clock
@@ -46,11 +73,17 @@ def _fields_of(*hooks: Callable[[SchemaBuilder], FieldMap]) -> Callable[[SchemaB
     return fields
 
 
-def _follow_events(events: EventHub, sessions: Sessions) -> None:
-    """The session-state cache forgets what a committed change made stale, as it is told."""
+def _follow_events(events: EventHub, auth: AuthServices) -> None:
+    """The caches forget what a committed change made stale, as they are told: of a change
+    made in this process, or (on PostgreSQL) in another (:mod:`bastion.auth.cluster`)."""
+    sessions = auth.sessions
     events.subscribe(SessionsEnded, lambda ended: sessions.forget(ended.session_ids))
     events.subscribe(UserChanged, lambda changed: sessions.forget_user(changed.user_id))
+    events.subscribe(UserChanged, lambda changed: auth.node_tokens.forget_user(changed.user_id))
     events.subscribe(UsersChanged, lambda _: sessions.forget_all())
+    events.subscribe(RootTokensChanged, lambda _: auth.root_tokens.forget())
+    # Nodes sharing the key folder read it again at once, not at their next minute.
+    events.subscribe(KeysChanged, lambda _: auth.keys.reload())
 
 
 class Service:
@@ -67,9 +100,23 @@ class Service:
         )
         # Effects that cross floors: published by the floor that knows, wired here.
         self.events = EventHub()
-        self.auth: AuthServices = build_auth(project, self.store, clock, secret, events=self.events)
-        _follow_events(self.events, self.auth.sessions)
-        self.permissions = Permissions(self.store.reader, project.policies)
+        mail = project.config.mail
+        outbox = outbox_for(
+            mail,
+            self.store,
+            clock,
+            transport_for(mail, project.root, project.config.mode),
+            project.root / mail.templates,
+        )
+        self.auth: AuthServices = build_auth(
+            project, self.store, clock, secret, events=self.events, outbox=outbox
+        )
+        _follow_events(self.events, self.auth)
+        self._follower: Follower | None = None
+        policies = project.policies
+        if isinstance(project.config.auth.mfa.required, list):
+            policies = requiring_mfa(policies, project.config.auth.mfa.required)
+        self.permissions = Permissions(self.store.reader, policies)
         self.functions = FunctionRuntime(project.functions, self.auth.node_tokens, clock)
         schema = build_schema(
             project.model,
@@ -77,13 +124,21 @@ class Service:
                 viewer.query_fields,
                 contract.query_fields,
                 providers.query_fields,
+                factors.query_fields,
+                passkeys.query_fields,
                 admin.query_fields,
+                console.query_fields(lambda: project_summary(project)),
             ),
             extra_mutation=_fields_of(
                 contract.mutation_fields,
                 providers.mutation_fields,
+                email.mutation_fields,
+                factors.mutation_fields,
+                openid.mutation_fields,
+                passkeys.mutation_fields,
                 viewer.mutation_fields,
                 admin.mutation_fields,
+                console.mutation_fields,
             ),
             guard=FieldAccess(self.permissions).guard,
         )
@@ -91,6 +146,8 @@ class Service:
         contract.mark_credential_fields(self.schema)
         if project.config.auth.require_login:
             contract.require_login(self.schema)
+        if project.config.auth.mfa.required is True:
+            factors.require_mfa(self.schema)
         self.executor = Executor(
             self.schema,
             self.store,
@@ -99,8 +156,23 @@ class Service:
             limits=project.config.graphql,
             introspection=project.config.mode == "development",
             require_login=project.config.auth.require_login,
+            require_mfa=project.config.auth.mfa.required is True,
         )
         self.functions.executor = self.executor
+        self.readiness = Readiness(self.store, self.auth)
+        by_name = self.store.tables.metadata.tables
+        self.retention = Retention(
+            self.store.db,
+            RetentionTables(
+                sessions=by_name[SESSION_TABLE],
+                refresh_tokens=by_name[REFRESH_TABLE],
+                audit=by_name[AUDIT_TABLE],
+                login_failures=by_name[LOGIN_FAILURE_TABLE],
+            ),
+            project.config.retention,
+            project.config.auth.throttle,
+            clock,
+        )
 
     async def start(self) -> SyncReport:
         """Sync the database with the model, then seed a new database once."""
@@ -121,6 +193,7 @@ class Service:
         for column in report.added:
             log.info("added column %s", column)
         await self._seed()
+        await self.readiness.remember_model()
         return report
 
     async def _seed(self) -> None:
@@ -145,7 +218,17 @@ class Service:
             await mark_seeded(conn, self.store.tables)
         log.info("seeded the database from %s", seed.name)
 
+    async def follow_cluster(self) -> None:
+        """Hear what the other processes sharing the database change (a serving process;
+        PostgreSQL only: on SQLite there is nothing to follow)."""
+        if self.auth.event_log.enabled and self._follower is None:
+            self._follower = Follower(self.store.db, self.auth.event_log, self.events, self.clock)
+            await self._follower.start()
+
     async def stop(self) -> None:
         """Close the database and what the providers hold open."""
+        if self._follower is not None:
+            await self._follower.close()
+            self._follower = None
         await self.auth.close()
         await self.store.close()

@@ -58,3 +58,12 @@ def test_combinations_that_do_not_fit_are_refused(entry: dict[str, Any], expecte
     with pytest.raises(ValidationError) as raised:
         FunctionConfig.model_validate(entry)
     assert expected in str(raised.value)
+
+
+def test_a_function_bastion_calls_itself_has_no_other_kind() -> None:
+    assert FunctionConfig.model_validate({"handler": "m:f", "auth": "reset_password"}).auth
+    for other in (RESOLVER, HOOK, CALLABLE):
+        with pytest.raises(ValidationError, match="called by Bastion itself"):
+            FunctionConfig.model_validate({**other, "auth": "reset_password"})
+    with pytest.raises(ValidationError):
+        FunctionConfig.model_validate({"handler": "m:f", "auth": "anything"})

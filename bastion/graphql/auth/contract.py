@@ -24,6 +24,7 @@ from graphql import (
 
 from bastion.auth.accounts import NewUser
 from bastion.auth.audit import AuditType
+from bastion.auth.email import EmailNotConfirmed
 from bastion.auth.events import UserChanged
 from bastion.auth.logins import LoggedIn
 from bastion.auth.throttle import LOGIN
@@ -42,6 +43,7 @@ from bastion.graphql.build import FieldMap, SchemaBuilder
 from bastion.graphql.context import Info, context_of
 from bastion.graphql.credential_limit import is_credential, mark_credential
 from bastion.graphql.own_proof import mark_own_proof
+from bastion.mail.locales import accepted
 from bastion.model.auth_names import CREDENTIAL_FIELDS, OWN_PROOF_FIELDS, PUBLIC_FIELDS
 from bastion.store import Node
 
@@ -109,8 +111,11 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
             first_name=input.get("firstName"),
             last_name=input.get("lastName"),
         )
-        logged_in = await auth.logins.register(new, client_of(context))
-        assert isinstance(logged_in, LoggedIn)
+        languages = accepted(context.caller.accept_language)
+        logged_in = await auth.email.register(new, client_of(context), languages)
+        if not isinstance(logged_in, LoggedIn):
+            # Made, with its confirmation mail queued: no session until it is confirmed.
+            raise EmailNotConfirmed(registered=True)
         return as_payload(logged_in.tokens)
 
     async def refresh(_root: Any, info: Info, input: dict[str, str]) -> dict[str, Any]:

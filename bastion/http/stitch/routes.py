@@ -24,7 +24,7 @@ from bastion.auth.accounts import NewUser
 from bastion.auth.authenticate import Authentication, bearer_token
 from bastion.auth.events import UsersChanged
 from bastion.auth.identities import PASSWORD, PROVIDERS
-from bastion.auth.logins import LoginClient, ProviderDisabled
+from bastion.auth.logins import LoggedIn, LoginClient, ProviderDisabled
 from bastion.auth.providers.api_keys import ApiKey
 from bastion.auth.session_tokens import SessionOwner
 from bastion.auth.sessions import RefreshRefused
@@ -41,6 +41,8 @@ from bastion.http.stitch.errors import (
     invalid_session,
 )
 from bastion.http.stitch.functions import FunctionCalls
+from bastion.http.stitch.userpass import UserpassRoutes
+from bastion.mail.locales import accepted
 from bastion.project.service import Service
 from bastion.store.failures import meaning
 from bastion.store.ids import NULL_ID, is_id
@@ -80,6 +82,17 @@ def _client(request: Request, body: dict[str, Any]) -> LoginClient:
     caller = caller_of(request)
     return LoginClient(
         user_agent=caller.user_agent, device_id=_device_id(body), stitch=True, ip=caller.ip
+    )
+
+
+def _login_answer(logged_in: LoggedIn) -> Response:
+    return _ok(
+        {
+            "access_token": logged_in.tokens.access_token,
+            "refresh_token": logged_in.tokens.refresh_token,
+            "user_id": logged_in.user_id,
+            "device_id": logged_in.tokens.device_id,
+        }
     )
 
 
@@ -220,14 +233,16 @@ class StitchApi:
                 {"user_id": auth.viewer.user_id, "access_token": access, "device_id": device}
             )
         logged_in = await logins.login(provider, body, _client(request, body))
-        return _ok(
-            {
-                "access_token": logged_in.tokens.access_token,
-                "refresh_token": logged_in.tokens.refresh_token,
-                "user_id": logged_in.user_id,
-                "device_id": logged_in.tokens.device_id,
-            }
-        )
+        return _login_answer(logged_in)
+
+    async def complete_mfa(self, request: Request) -> Response:
+        """``{"challenge", "code"}``: the session a login answered ``MfaRequired`` for."""
+        body = await self._body(request)
+        challenge, code = body.get("challenge"), body.get("code")
+        if not isinstance(challenge, str) or not isinstance(code, str):
+            raise StitchError(400, "InvalidParameter", "`challenge` and `code` are strings")
+        client = _client(request, body)
+        return _login_answer(await self._auth.logins.complete_mfa(challenge, code, client))
 
     async def register(self, request: Request) -> Response:
         body = await self._body(request)
@@ -235,8 +250,17 @@ class StitchApi:
         if not isinstance(email, str) or not isinstance(password, str):
             raise StitchError(400, "InvalidParameter", "email and password must be strings")
         new = NewUser(email=email, password=password)
-        await self._auth.logins.register(new, _client(request, body), log_in=False)
+        languages = accepted(request.headers.get("accept-language"))
+        # With confirmation on, the confirmation mail is queued with the new user.
+        await self._auth.email.register(new, _client(request, body), languages, log_in=False)
         return _ok({}, 201)
+
+    def _userpass(self, handler: Callable[[Request, dict[str, Any]], Awaitable[None]]) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            await handler(request, await self._body(request))
+            return _ok({})
+
+        return endpoint
 
     async def graphql_route(self, request: Request) -> Response:
         return await self.graphql.handle(request)
@@ -346,6 +370,18 @@ class StitchApi:
                 f"{app}/auth/providers/local-userpass/register", self.register, ["POST"], app=True
             ),
             self._route(f"{app}/auth/providers/{{provider}}/login", self.login, ["POST"], app=True),
+            *(
+                self._route(
+                    f"{app}/auth/providers/local-userpass/{action}",
+                    self._userpass(handler),
+                    ["POST"],
+                    app=True,
+                )
+                for action, handler in UserpassRoutes(self._auth, self._service.functions)
+                .actions()
+                .items()
+            ),
+            self._route(f"{app}/auth/mfa/complete", self.complete_mfa, ["POST"], app=True),
             self._route(f"{app}/graphql", self.graphql_route, ["GET", "POST"], app=True),
             self._route(f"{app}/functions/call", self.functions.call, ["POST"], app=True),
             self._route(f"{app}/functions/call", self.functions.stream, ["GET"], app=True),

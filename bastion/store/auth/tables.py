@@ -8,6 +8,7 @@ keys as SHA-256 digests.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -18,6 +19,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from bastion.store.auth.factor_tables import add_factor_tables
+from bastion.store.auth.openid_tables import add_openid_tables
+from bastion.store.auth.passkey_tables import add_passkey_tables
 from bastion.store.columns import UTCDateTime, text
 from bastion.store.tables import ID_LENGTH, NAMING_CONVENTION
 
@@ -32,6 +36,11 @@ API_KEY_TABLE = "_bastion_api_key"
 ROOT_TOKEN_TABLE = "_bastion_root_token"  # noqa: S105 - a table name
 LOGIN_FAILURE_TABLE = "_bastion_login_failure"
 AUDIT_TABLE = "_bastion_audit"
+EVENT_TABLE = "_bastion_event"
+ATTEMPT_TABLE = "_bastion_attempt"
+MAIL_OUTBOX_TABLE = "_bastion_mail_outbox"
+EMAIL_TOKEN_TABLE = "_bastion_email_token"  # noqa: S105 - a table name
+EMAIL_PENDING_TABLE = "_bastion_email_pending"
 
 
 def _user_key(name: str = "user_id") -> Column[str]:
@@ -89,6 +98,9 @@ def _session_tables(metadata: MetaData) -> None:
         Column("credential_id", text(ID_LENGTH), nullable=True),
         # The custom-token provider's `user_data`, carried into every access token (JSON).
         Column("user_data", text(), nullable=True),
+        # The second factor the session was opened with ("totp", "webauthn"), if any: what
+        # rules read as `$viewer.mfa` and `auth.mfa.required` asks of a session.
+        Column("factor", text(20), nullable=True),
         Index(f"ix_{SESSION_TABLE}_user_id", "user_id"),
         Index(f"ix_{SESSION_TABLE}_token_hash", "token_hash", unique=True),
         Index(f"ix_{SESSION_TABLE}_credential_id", "credential_id"),
@@ -187,6 +199,89 @@ def _audit_table(metadata: MetaData) -> None:
     )
 
 
+def _event_table(metadata: MetaData) -> None:
+    Table(
+        EVENT_TABLE,
+        metadata,
+        # What one process tells the others sharing a PostgreSQL database (bastion.auth.cluster):
+        # written in the transaction of the change it tells, pruned after a few minutes.
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("at", UTCDateTime, nullable=False, index=True),
+        Column("origin", text(32), nullable=False),
+        Column("kind", text(40), nullable=False),
+        Column("body", text(), nullable=False),
+    )
+
+
+def _attempt_table(metadata: MetaData) -> None:
+    Table(
+        ATTEMPT_TABLE,
+        metadata,
+        # Credential attempts per client IP, counted in the database when several processes
+        # share a PostgreSQL one and no Redis is configured (bastion.auth.throttle).
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("key", text(100), nullable=False),
+        Column("at", UTCDateTime, nullable=False),
+        Index("ix__bastion_attempt_key_at", "key", "at"),
+    )
+
+
+def _mail_tables(metadata: MetaData) -> None:
+    # Mails waiting to be sent (bastion.mail.outbox), written in the transaction of what they
+    # tell: a token and the mail carrying it commit together, or neither does. A sent mail's
+    # row is deleted; one that failed for good keeps its headers, its bodies blanked. A row
+    # with a `request` is a mail still to be made by the sender (a reset asked for an address
+    # that may have no account): the request path writes the same row either way.
+    Table(
+        MAIL_OUTBOX_TABLE,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("purpose", text(40), nullable=False),
+        Column("recipient", text(320), nullable=False),
+        Column("subject", text(), nullable=False),
+        Column("text_body", text(), nullable=False),
+        Column("html_body", text(), nullable=True),
+        Column("request", text(), nullable=True),  # JSON: what the mail's maker needs
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("next_attempt_at", UTCDateTime, nullable=False, index=True),
+        # A sender working on the row: no other worker takes it until then.
+        Column("claimed_until", UTCDateTime, nullable=True),
+        Column("failed_at", UTCDateTime, nullable=True),
+        Column("last_error", text(500), nullable=True),
+    )
+    # Tokens sent by mail (bastion.auth.email): only their SHA-256 (and that of the short code
+    # of a login mail) is kept; each is bound to its purpose and to the address it was sent to.
+    Table(
+        EMAIL_TOKEN_TABLE,
+        metadata,
+        Column("id", text(ID_LENGTH), primary_key=True),  # the public `tokenId`
+        Column("purpose", text(20), nullable=False),
+        Column("email", text(320), nullable=False),
+        Column("user_id", text(ID_LENGTH), ForeignKey("User.id", ondelete="CASCADE")),
+        Column("token_hash", text(64), nullable=False, unique=True),
+        Column("code_hash", text(64), nullable=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("expires_at", UTCDateTime, nullable=False),
+        Column("used_at", UTCDateTime, nullable=True),
+        Column("attempts", Integer, nullable=False),
+        Index(f"ix_{EMAIL_TOKEN_TABLE}_email_purpose", "email", "purpose"),
+    )
+    # Users whose address awaits confirmation: a row here, none once confirmed, so that users
+    # made before confirmations existed (or with them off) count as confirmed.
+    Table(
+        EMAIL_PENDING_TABLE,
+        metadata,
+        Column(
+            "user_id",
+            text(ID_LENGTH),
+            ForeignKey("User.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column("created_at", UTCDateTime, nullable=False),
+    )
+
+
 def new_metadata() -> MetaData:
     """An empty MetaData with Bastion's naming convention and its system tables."""
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -199,6 +294,12 @@ def new_metadata() -> MetaData:
         _key_tables,
         _login_failure_table,
         _audit_table,
+        _event_table,
+        _attempt_table,
+        _mail_tables,
+        add_factor_tables,
+        add_openid_tables,
+        add_passkey_tables,
     ):
         add_tables(metadata)
     return metadata
