@@ -10,6 +10,7 @@ from bastion.auth.access_tokens import AccessTokens
 from bastion.auth.accounts import Accounts
 from bastion.auth.audit import Audit
 from bastion.auth.authenticate import Authenticator
+from bastion.auth.cluster import EventLog
 from bastion.auth.derived import DerivedSecrets
 from bastion.auth.identities import Identities
 from bastion.auth.keys import KeySet, open_keys
@@ -25,11 +26,15 @@ from bastion.auth.sessions import Sessions
 from bastion.auth.settings import AuthConfig
 from bastion.auth.throttle import Throttle
 from bastion.store import Store
+from bastion.store.auth.attempts import AttemptRows
 from bastion.store.auth.audit import AuditRows
+from bastion.store.auth.events import EventRows
 from bastion.store.auth.meta import Evidence, MetaRows
 from bastion.store.auth.tables import (
     API_KEY_TABLE,
+    ATTEMPT_TABLE,
     AUDIT_TABLE,
+    EVENT_TABLE,
     IDENTITY_TABLE,
     LOGIN_FAILURE_TABLE,
     META_TABLE,
@@ -68,6 +73,8 @@ class AuthServices:
     derived: DerivedSecrets
     # Where what the floor's state depends on is announced (bastion.auth.events).
     events: EventHub
+    # Where the changes other processes must hear of are written (bastion.auth.cluster).
+    event_log: EventLog
     # Tables whose rows show that the project was served before its derivation record.
     evidence: Evidence = field(default_factory=Evidence)
 
@@ -161,6 +168,10 @@ def build_auth(
     audit = Audit(store.db, AuditRows(tables[AUDIT_TABLE]), clock)
     meta = MetaRows(tables[META_TABLE])
     derived = DerivedSecrets(key, project.config.app_id, store.db, meta, clock)
+    # Several processes share a PostgreSQL database: what one changes, the others hear of.
+    event_log = EventLog(
+        None if store.db.is_sqlite else EventRows(tables[EVENT_TABLE], notify=True), clock
+    )
     sessions = Sessions(
         store.db,
         {
@@ -174,6 +185,7 @@ def build_auth(
         derived,
         audit,
         events,
+        event_log,
     )
     accounts = Accounts(
         store,
@@ -200,8 +212,18 @@ def build_auth(
 
         custom_tokens = CustomTokenVerifier(custom, project.root, clock)
         user_fields = UserFields(project.model, custom.metadata_fields, store.emails)
-    root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], derived, clock, audit)
-    throttle = Throttle(config.throttle, store.db, tables[LOGIN_FAILURE_TABLE], clock, audit)
+    root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], derived, clock, audit, event_log)
+    # Per-IP counts held in memory would let N nodes allow N times the limit: on PostgreSQL,
+    # unless Redis holds them, the database does.
+    shared_attempts = not store.db.is_sqlite and config.throttle.storage.startswith("async+memory")
+    throttle = Throttle(
+        config.throttle,
+        store.db,
+        tables[LOGIN_FAILURE_TABLE],
+        clock,
+        audit,
+        AttemptRows(tables[ATTEMPT_TABLE]) if shared_attempts else None,
+    )
     return AuthServices(
         config=config,
         keys=keys,
@@ -232,6 +254,7 @@ def build_auth(
         audit=audit,
         derived=derived,
         events=events,
+        event_log=event_log,
         evidence=Evidence(
             (
                 tables[SESSION_TABLE],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import secrets
 import string
@@ -21,14 +22,7 @@ from bastion.cli.failures import DEBUG_META, BastionGroup, ExitCode, explain, no
 from bastion.errors import BastionError
 from bastion.project import Project, examples, load_project
 from bastion.project.causes import EnvironmentRefused
-from bastion.tools.log_format import (
-    TEXT_FORMAT,
-    LogFormat,
-    RequestIdFilter,
-    formatter_for,
-    last_line_of_tracebacks,
-)
-from bastion.tools.log_queue import start_background_logging
+from bastion.tools.log_format import LogFormat
 
 INIT_SCHEMA = """\
 # The data model: object types, enums and relations. Every project also has a built-in
@@ -97,21 +91,11 @@ def _debugging() -> bool:
 def _logging(
     log_format: LogFormat = "text", level: str = "info", audit: bool = False
 ) -> QueueListener | None:
-    # Formatted and written on a thread, not on the event loop: a line per request adds up.
-    listener = start_background_logging(
-        getattr(logging, level.upper()),
-        TEXT_FORMAT,
-        formatter=formatter_for(log_format),
-        filters=[RequestIdFilter()],
-    )
-    if not _debugging():
-        # uvicorn logs a failed start-up as Starlette's traceback text: its last line names it.
-        logging.getLogger("uvicorn.error").addFilter(last_line_of_tracebacks)
-    # Audit events go to the log stream too only when asked (they are in the database anyway).
-    logging.getLogger("bastion.audit").setLevel(logging.INFO if audit else logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("coredis").setLevel(logging.WARNING)  # its retries, at INFO, are noise
-    return listener
+    from bastion.cli.workers import LogSettings, server_logging
+
+    settings = LogSettings(log_format, level, audit, _debugging())
+    settings.export()  # worker processes read the same settings from the environment
+    return server_logging(settings)
 
 
 @click.group(
@@ -192,6 +176,11 @@ async def _preflight(project: Project) -> None:
     help="The least severe records written (info: one line per request).",
 )
 @click.option("--log-audit", is_flag=True, help="Write audit events to the log stream too.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Processes answering on the port (default: server.workers, 1).",
+)
 def serve(
     directory: Path | None,
     host: str | None,
@@ -200,6 +189,7 @@ def serve(
     log_format: LogFormat,
     log_level: str,
     log_audit: bool,
+    workers: int | None,
 ) -> None:
     """Serve the project in DIRECTORY (default: the current folder)."""
     listener = _logging(log_format, log_level, log_audit)
@@ -212,7 +202,7 @@ def serve(
             click.echo(text, err=True)
 
     try:
-        _serve(directory, host, port, example, say)
+        _serve(directory, host, port, example, workers, say)
     finally:
         if listener is not None:
             listener.stop()  # writes what is still queued
@@ -223,12 +213,15 @@ def _serve(
     host: str | None,
     port: int | None,
     example: str | None,
+    workers: int | None,
     say: Callable[[str], None],
 ) -> None:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from bastion.cli.listen import bind
     from bastion.cli.metrics_dir import prepare_metrics_dir
+    from bastion.cli.workers import FACTORY, PROJECT_ENV, SQLITE_WARNING
     from bastion.http.server import uvicorn_options
 
     if example is not None:
@@ -256,10 +249,21 @@ def _serve(
 
     host = host or project.config.server.host
     port = port or project.config.server.port
+    workers = workers or project.config.server.workers
+    if workers > 1 and project.database_url.get_backend_name() == "sqlite":
+        say(SQLITE_WARNING.format(workers=workers))
+    if workers > 1:
+        # Each worker process builds its own app from the folder (bastion.cli.workers).
+        os.environ[PROJECT_ENV] = str(project.root)
     sock = bind(host, port)  # before saying "Serving": a busy port is a failure at start
-    say(f"Serving {project.config.name}: GraphQL at http://{host}:{port}/graphql")
+    say(
+        f"Serving {project.config.name}: GraphQL at http://{host}:{port}/graphql"
+        + (f" ({workers} workers)" if workers > 1 else "")
+    )
     config = uvicorn.Config(
-        create_app(project),
+        FACTORY if workers > 1 else create_app(project),
+        factory=workers > 1,
+        workers=workers,
         # Request heads are capped while they are read (http.max_header_bytes): 431 past it.
         **uvicorn_options(project.config.http.max_header_bytes),
         host=host,
@@ -271,6 +275,10 @@ def _serve(
         proxy_headers=False,
         date_header=True,
     )
+    if workers > 1:
+        # uvicorn's supervisor: the workers share the socket bound above.
+        Multiprocess(config, sockets=[sock]).run()
+        return
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     if not server.started:  # the app's start-up failed (logged as one line)
@@ -300,6 +308,7 @@ def _register_subcommands() -> None:
     from bastion.cli.backup import backup, restore
     from bastion.cli.deploy import deploy
     from bastion.cli.keys import keys
+    from bastion.cli.migrate_data import migrate_data
     from bastion.cli.prune import prune
     from bastion.cli.root_tokens import root_token
     from bastion.cli.tokens import token
@@ -313,6 +322,7 @@ def _register_subcommands() -> None:
     main.add_command(prune)
     main.add_command(backup)
     main.add_command(restore)
+    main.add_command(migrate_data)
     main.add_command(root_token)
     main.add_command(token)
 

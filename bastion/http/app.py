@@ -13,6 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 from starlette.types import Scope
 
+from bastion.http.browser import BrowserPages, ExplorerOr
 from bastion.http.client_ip import parse_networks
 from bastion.http.edge import Edge
 from bastion.http.graphql_http import GraphQLEndpoint
@@ -74,6 +75,8 @@ def create_app(
         observe_request(scope, status, seconds)
         update_pool()
 
+    pages = BrowserPages(project)
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         # Held while serving: `bastion restore` refuses to run under a live server.
@@ -86,6 +89,7 @@ def create_app(
             stop_pruning = asyncio.Event()
             pruning = asyncio.create_task(service.retention.run_every(every, stop_pruning))
             try:
+                await service.follow_cluster()
                 yield
             finally:
                 # Told to stop, not cancelled: a round under way ends cleanly first.
@@ -98,7 +102,9 @@ def create_app(
     app = Starlette(
         routes=[
             # An ASGI app, not a function: the route passes it every method (see __call__).
-            Route("/graphql", endpoint),
+            # A browser asking for a page gets the explorer there instead (when it is on).
+            Route("/graphql", ExplorerOr(endpoint, pages)),
+            *pages.routes(),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz_endpoint(service.readiness), methods=["GET"]),
             Route("/metrics", metrics_endpoint(service), methods=["GET"]),

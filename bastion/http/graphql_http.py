@@ -223,7 +223,12 @@ class GraphQLEndpoint:
             prepared = self.executor.prepare(query, operation_name)
         except RequestFailed as failed:
             request.state.outcome = _first_code(failed.errors)
-            return _json({"errors": failed.errors}, 400 if strict else 200, media_type)
+            errors = failed.public_errors
+            if errors != failed.errors:
+                # They differ only by root-only names: who asks decides which are told.
+                viewer = (await self.authenticate(request.headers.get("authorization"))).viewer
+                errors = failed.errors_for(viewer)
+            return _json({"errors": errors}, 400 if strict else 200, media_type)
         # What the metrics label the request with (bastion.http.metrics).
         request.state.operation = "mutation" if prepared.is_mutation else "query"
         if request.method == "GET" and prepared.is_mutation:

@@ -8,19 +8,18 @@ keys as SHA-256 digests.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
     Index,
     Integer,
     MetaData,
-    String,
     Table,
-    Text,
     UniqueConstraint,
 )
 
-from bastion.store.columns import UTCDateTime
+from bastion.store.columns import UTCDateTime, text
 from bastion.store.tables import ID_LENGTH, NAMING_CONVENTION
 
 SYSTEM_PREFIX = "_bastion_"
@@ -34,12 +33,12 @@ API_KEY_TABLE = "_bastion_api_key"
 ROOT_TOKEN_TABLE = "_bastion_root_token"  # noqa: S105 - a table name
 LOGIN_FAILURE_TABLE = "_bastion_login_failure"
 AUDIT_TABLE = "_bastion_audit"
+EVENT_TABLE = "_bastion_event"
+ATTEMPT_TABLE = "_bastion_attempt"
 
 
 def _user_key(name: str = "user_id") -> Column[str]:
-    return Column(
-        name, String(ID_LENGTH), ForeignKey("User.id", ondelete="CASCADE"), nullable=False
-    )
+    return Column(name, text(ID_LENGTH), ForeignKey("User.id", ondelete="CASCADE"), nullable=False)
 
 
 def _meta_table(metadata: MetaData) -> None:
@@ -48,8 +47,8 @@ def _meta_table(metadata: MetaData) -> None:
     Table(
         META_TABLE,
         metadata,
-        Column("key", String(100), primary_key=True),
-        Column("value", Text, nullable=False),
+        Column("key", text(100), primary_key=True),
+        Column("value", text(), nullable=False),
     )
 
 
@@ -60,11 +59,11 @@ def _password_table(metadata: MetaData) -> None:
         metadata,
         Column(
             "user_id",
-            String(ID_LENGTH),
+            text(ID_LENGTH),
             ForeignKey("User.id", ondelete="CASCADE"),
             primary_key=True,
         ),
-        Column("hash", Text, nullable=False),
+        Column("hash", text(), nullable=False),
         Column("updated_at", UTCDateTime, nullable=False),
     )
 
@@ -75,24 +74,24 @@ def _session_tables(metadata: MetaData) -> None:
     Table(
         SESSION_TABLE,
         metadata,
-        Column("id", String(ID_LENGTH), primary_key=True),
+        Column("id", text(ID_LENGTH), primary_key=True),
         _user_key(),
-        Column("provider", String(50), nullable=False),
+        Column("provider", text(50), nullable=False),
         Column("created_at", UTCDateTime, nullable=False),
         Column("last_used_at", UTCDateTime, nullable=False),
         # The absolute end of the session: no refresh or renewal goes past it.
         Column("expires_at", UTCDateTime, nullable=False),
         Column("revoked_at", UTCDateTime, nullable=True),
-        Column("user_agent", Text, nullable=True),
+        Column("user_agent", text(), nullable=True),
         # The device the client SDK named (or one made for it), answered as `device_id`.
-        Column("device_id", String(ID_LENGTH), nullable=True),
+        Column("device_id", text(ID_LENGTH), nullable=True),
         # Sessions of the Stitch client API: the SHA-256 of their refresh token, which is a
         # session token there (used many times); GraphQL sessions rotate theirs instead.
-        Column("token_hash", String(64), nullable=True),
+        Column("token_hash", text(64), nullable=True),
         # The API key a session was opened with: ending the key ends the session.
-        Column("credential_id", String(ID_LENGTH), nullable=True),
+        Column("credential_id", text(ID_LENGTH), nullable=True),
         # The custom-token provider's `user_data`, carried into every access token (JSON).
-        Column("user_data", Text, nullable=True),
+        Column("user_data", text(), nullable=True),
         Index(f"ix_{SESSION_TABLE}_user_id", "user_id"),
         Index(f"ix_{SESSION_TABLE}_token_hash", "token_hash", unique=True),
         Index(f"ix_{SESSION_TABLE}_credential_id", "credential_id"),
@@ -100,10 +99,10 @@ def _session_tables(metadata: MetaData) -> None:
     Table(
         REFRESH_TABLE,
         metadata,
-        Column("hash", String(64), primary_key=True),
+        Column("hash", text(64), primary_key=True),
         Column(
             "session_id",
-            String(ID_LENGTH),
+            text(ID_LENGTH),
             ForeignKey(f"{SESSION_TABLE}.id", ondelete="CASCADE"),
             nullable=False,
         ),
@@ -120,12 +119,12 @@ def _identity_table(metadata: MetaData) -> None:
         metadata,
         # A way to log in as a user, besides the password row: an anonymous login, a
         # custom-token subject, a server API key. One user may hold several (linking).
-        Column("id", String(ID_LENGTH), primary_key=True),
+        Column("id", text(ID_LENGTH), primary_key=True),
         _user_key(),
-        Column("provider", String(50), nullable=False),
-        Column("subject", String(255), nullable=False),
+        Column("provider", text(50), nullable=False),
+        Column("subject", text(255), nullable=False),
         Column("created_at", UTCDateTime, nullable=False),
-        Column("data", Text, nullable=True),  # the provider's last word on the user (JSON)
+        Column("data", text(), nullable=True),  # the provider's last word on the user (JSON)
         UniqueConstraint("provider", "subject"),
         Index(f"ix_{IDENTITY_TABLE}_user_id", "user_id"),
     )
@@ -136,10 +135,10 @@ def _key_tables(metadata: MetaData) -> None:
     Table(
         API_KEY_TABLE,
         metadata,
-        Column("id", String(ID_LENGTH), primary_key=True),
+        Column("id", text(ID_LENGTH), primary_key=True),
         _user_key(),
-        Column("name", String(100), nullable=False),
-        Column("hash", String(64), nullable=False, unique=True),
+        Column("name", text(100), nullable=False),
+        Column("hash", text(64), nullable=False, unique=True),
         Column("created_at", UTCDateTime, nullable=False),
         Column("last_used_at", UTCDateTime, nullable=True),
         Column("disabled", Boolean, nullable=False),
@@ -150,8 +149,8 @@ def _key_tables(metadata: MetaData) -> None:
         metadata,
         # The token is derived from the server secret, the name and the counter; only its
         # SHA-256 is here (see bastion.auth.root_tokens).
-        Column("name", String(64), primary_key=True),
-        Column("hash", String(64), nullable=False, unique=True),
+        Column("name", text(64), primary_key=True),
+        Column("hash", text(64), nullable=False, unique=True),
         Column("counter", Integer, nullable=False),
         Column("created_at", UTCDateTime, nullable=False),
         Column("rotated_at", UTCDateTime, nullable=True),
@@ -166,7 +165,7 @@ def _login_failure_table(metadata: MetaData) -> None:
         metadata,
         # SHA-256 of the account name tried (an email or username, existing or not): the
         # table never collects the strings attackers send.
-        Column("account", String(64), primary_key=True),
+        Column("account", text(64), primary_key=True),
         Column("failures", Integer, nullable=False),
         Column("last_failure_at", UTCDateTime, nullable=False),
         Column("locked_until", UTCDateTime, nullable=True),
@@ -180,14 +179,41 @@ def _audit_table(metadata: MetaData) -> None:
         # Security events (bastion.auth.audit); no foreign key: events outlive their users.
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("at", UTCDateTime, nullable=False),
-        Column("type", String(40), nullable=False, index=True),
+        Column("type", text(40), nullable=False, index=True),
         Column("security", Boolean, nullable=False),
-        Column("user_id", String(ID_LENGTH), nullable=True, index=True),
-        Column("provider", String(40), nullable=True),
-        Column("ip", String(64), nullable=True),
-        Column("user_agent", String(256), nullable=True),
-        Column("session_id", String(64), nullable=True),
-        Column("detail", Text, nullable=True),
+        Column("user_id", text(ID_LENGTH), nullable=True, index=True),
+        Column("provider", text(40), nullable=True),
+        Column("ip", text(64), nullable=True),
+        Column("user_agent", text(256), nullable=True),
+        Column("session_id", text(64), nullable=True),
+        Column("detail", text(), nullable=True),
+    )
+
+
+def _event_table(metadata: MetaData) -> None:
+    Table(
+        EVENT_TABLE,
+        metadata,
+        # What one process tells the others sharing a PostgreSQL database (bastion.auth.cluster):
+        # written in the transaction of the change it tells, pruned after a few minutes.
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("at", UTCDateTime, nullable=False, index=True),
+        Column("origin", text(32), nullable=False),
+        Column("kind", text(40), nullable=False),
+        Column("body", text(), nullable=False),
+    )
+
+
+def _attempt_table(metadata: MetaData) -> None:
+    Table(
+        ATTEMPT_TABLE,
+        metadata,
+        # Credential attempts per client IP, counted in the database when several processes
+        # share a PostgreSQL one and no Redis is configured (bastion.auth.throttle).
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("key", text(100), nullable=False),
+        Column("at", UTCDateTime, nullable=False),
+        Index("ix__bastion_attempt_key_at", "key", "at"),
     )
 
 
@@ -203,6 +229,8 @@ def new_metadata() -> MetaData:
         _key_tables,
         _login_failure_table,
         _audit_table,
+        _event_table,
+        _attempt_table,
     ):
         add_tables(metadata)
     return metadata

@@ -1,0 +1,93 @@
+"""``bastion serve --workers N``: N processes answering on one port.
+
+uvicorn's supervisor binds the port once and starts N worker processes that share the
+listening socket; the kernel hands each new connection to one of them, and a worker that dies
+is replaced. A process cannot be handed a running app, so each worker builds its own from the
+project folder, named to it in the environment: :func:`worker_app` is the factory uvicorn
+calls in each.
+
+Everything that must hold across workers (sessions, revocations, throttle counts, keys) lives
+in the database already; each worker has its own connection pool (``database.pool``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from logging.handlers import QueueListener
+
+from starlette.types import ASGIApp
+
+from bastion.tools.log_format import (
+    TEXT_FORMAT,
+    LogFormat,
+    RequestIdFilter,
+    formatter_for,
+    last_line_of_tracebacks,
+)
+from bastion.tools.log_queue import start_background_logging
+
+PROJECT_ENV = "BASTION_SERVE_PROJECT"
+_LOG_ENV = "BASTION_SERVE_LOGGING"
+FACTORY = f"{__name__}:worker_app"
+
+SQLITE_WARNING = (
+    "warning: {workers} workers on SQLite: reads run side by side, but every write takes the "
+    "database file's single write lock in turn, across the processes; under heavy writes a "
+    "request may wait and then be answered SERVICE_UNAVAILABLE. PostgreSQL takes writes from "
+    "every worker at once (see docs/postgresql.md)."
+)
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """What ``--log-format``, ``--log-level``, ``--log-audit`` and ``--debug`` chose; workers
+    are new processes, so they read the same from the environment."""
+
+    format: LogFormat = "text"
+    level: str = "info"
+    audit: bool = False
+    debug: bool = False
+
+    def export(self) -> None:
+        """Put the settings in the environment the worker processes inherit."""
+        os.environ[_LOG_ENV] = json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> LogSettings:
+        """The settings the serving command exported (the defaults if none)."""
+        found = os.environ.get(_LOG_ENV)
+        return cls(**json.loads(found)) if found else cls()
+
+
+def server_logging(settings: LogSettings | None = None) -> QueueListener | None:
+    """The server's log lines, formatted and written on a thread, not on the event loop (a
+    line per request adds up); None when the process had set logging up already."""
+    settings = settings or LogSettings()
+    listener = start_background_logging(
+        getattr(logging, settings.level.upper()),
+        TEXT_FORMAT,
+        formatter=formatter_for(settings.format),
+        filters=[RequestIdFilter()],
+    )
+    if not settings.debug:
+        # uvicorn logs a failed start-up as Starlette's traceback text: its last line names it.
+        logging.getLogger("uvicorn.error").addFilter(last_line_of_tracebacks)
+    # Audit events go to the log stream too only when asked (they are in the database anyway).
+    logging.getLogger("bastion.audit").setLevel(logging.INFO if settings.audit else logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("coredis").setLevel(logging.WARNING)  # its retries, at INFO, are noise
+    return listener
+
+
+def worker_app() -> ASGIApp:
+    """The app of one worker process: the project named by ``BASTION_SERVE_PROJECT``."""
+    from bastion.http.app import create_app
+    from bastion.project import load_project
+
+    server_logging(
+        LogSettings.from_env()
+    )  # a fresh process: its own log thread (the records go to the shared stderr)
+    return create_app(load_project(os.environ[PROJECT_ENV]))
