@@ -118,7 +118,8 @@ class FunctionConfig(Section):
         elif self.hook is None or self.operation is None:
             raise ValueError(
                 "a function needs schema (a resolver), both hook and operation (a hook), "
-                "callable: true (a function clients call by name) or auth: reset_password"
+                "or callable: true (a function clients call by name), or auth: reset_password "
+                "(a function Bastion calls itself)"
             )
         return self
 

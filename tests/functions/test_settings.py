@@ -47,7 +47,7 @@ def test_a_callable_function_runs_as_its_caller_unless_system() -> None:
         ({**CALLABLE, "throttle_by": "email"}, "throttle_by is for resolvers with credential"),
         ({**RESOLVER, "run_as": "system"}, "run_as is for callable functions"),
         ({**HOOK, "run_as": "caller"}, "run_as is for callable functions"),
-        ({**CALLABLE, "callable": False}, "or auth: reset_password"),
+        ({**CALLABLE, "callable": False}, "or callable: true"),
         ({**CALLABLE, "run_as": "root"}, "run_as"),
         ({**CALLABLE, "callable": "yes"}, "callable"),
         ({"handler": "m:f"}, "a function needs schema (a resolver), both hook and operation"),
