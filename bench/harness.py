@@ -228,9 +228,12 @@ def serve(name: str, args: list[str], env: dict[str, str], cwd: Path) -> Iterato
             proc.wait()
 
 
-def serve_project(side: Side, root: Path) -> Iterator[Target]:
-    """``bastion serve`` of the project at ``root`` with ``side``'s code."""
+def serve_project(side: Side, root: Path, workers: int = 1) -> Iterator[Target]:
+    """``bastion serve`` of the project at ``root`` with ``side``'s code, in ``workers``
+    processes (the flag is left out for one, so that older baselines run too)."""
     args = [sys.executable, "-m", "bastion", "serve", str(root), "--port", "{port}"]
+    if workers > 1:
+        args += ["--workers", str(workers)]
     return serve(side.name, args, side.env(), root)
 
 
@@ -243,11 +246,25 @@ def serve_ceiling(stack: ExitStack) -> Target:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process has used so far (Linux ``/proc/PID/stat``)."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    # The command name (field 2) may hold spaces; utime and stime are fields 14 and 15.
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    """User and system CPU time a process and its live children (``--workers``) have used so
+    far (Linux ``/proc/PID/stat``)."""
+    total = 0.0
+    for each in (pid, *_children(pid)):
+        try:
+            text = Path(f"/proc/{each}/stat").read_text()
+        except FileNotFoundError:
+            continue  # ended meanwhile
+        # The command name (field 2) may hold spaces; utime and stime are fields 14 and 15.
+        fields = text[text.rindex(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
 
 
 # -- wrk ------------------------------------------------------------------------------------
@@ -518,18 +535,22 @@ class Options:
     databases: list[str]
     json_path: Path | None
     only: str | None
+    workers: list[int] = field(default_factory=lambda: [1])
 
     def selected(self, cases: list[Case]) -> list[Case]:
-        """The cases whose name contains ``--only`` (all without it)."""
+        """The cases whose name contains ``--only`` (one of its ``|``-separated texts; all
+        cases without it)."""
         if not self.only:
             return cases
-        return [c for c in cases if self.only in c.name or c.targets[0] not in ("now",)]
+        texts = self.only.split("|")
+        return [c for c in cases if any(t in c.name for t in texts) or c.targets[0] not in ("now",)]
 
 
-def heading(suite: str, database_kind: str, options: Options) -> str:
-    """The line above a table: what, where, how long, how many rounds."""
+def heading(suite: str, database_kind: str, options: Options, workers: int = 1) -> str:
+    """The line above a table: what, where, in how many processes, how long, how many rounds."""
     ref = f", baseline {options.baseline}" if options.baseline else ""
+    processes = f", {workers} workers" if workers > 1 else ", 1 worker"
     return (
-        f"{suite} on {database_kind}: medians of {options.rounds} interleaved rounds of "
-        f"{DURATION} each{ref}"
+        f"{suite} on {database_kind}{processes}: medians of {options.rounds} interleaved "
+        f"rounds of {DURATION} each{ref}"
     )

@@ -177,21 +177,23 @@ def run(options: Options, base: Path, sides: list[Side]) -> list[dict[str, Any]]
     """The read suite on each database of ``options``; what :func:`report` returned for each."""
     names = [s.name for s in sides]
     results = []
-    for kind in options.databases:
+    for kind, workers in [(k, w) for k in options.databases for w in options.workers]:
         with ExitStack() as stack:
             targets: dict[str, Target] = {"ceiling": serve_ceiling(stack)}
             for side in sides:
                 url = stack.enter_context(database(kind))
                 config = bench_config(url, permissions=PERMISSIONS)
                 root = write_project(
-                    base / f"reads-{kind}-{side.name.replace('/', '_')}", SCHEMA, config
+                    base / f"reads-{kind}-{workers}-{side.name.replace('/', '_')}", SCHEMA, config
                 )
                 create_user(side, root)
-                targets[side.name] = stack.enter_context(serve_project(side, root))
+                targets[side.name] = stack.enter_context(serve_project(side, root, workers))
                 prepare(targets[side.name])
             selected = options.selected(cases(names))
             runs = run_rounds(selected, targets, options.rounds)
-            results.append(report(heading("reads", kind, options), selected, runs, names, RATIOS))
+            results.append(
+                report(heading("reads", kind, options, workers), selected, runs, names, RATIOS)
+            )
             if any(not case.in_table for case in selected):
                 print_grid(runs, names)
     return results

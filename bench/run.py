@@ -1,7 +1,7 @@
 """Benchmarks of real ``bastion serve`` processes, driven by wrk from another process.
 
 ``scripts/bench [reads|writes|limits|all] [--baseline REF] [--rounds N]
-[--database sqlite|postgresql|both] [--only TEXT] [--json FILE]``
+[--database sqlite|postgresql|both] [--workers 1,2] [--only TEXT] [--json FILE]``
 
 - ``reads`` (issue 16): lists with relations, depth and size, the viewer query against the bare
   Starlette ceiling; see :mod:`bench.reads`.
@@ -9,6 +9,9 @@
   :mod:`bench.writes`.
 - ``limits``: the GraphQL request limits on against off; see :mod:`bench.limits`.
 - ``all`` (the default): reads, then writes.
+
+``--workers 1,2`` measures each database with ``bastion serve --workers 1``, then ``2`` (the
+server's CPU time counts every worker process).
 
 ``--baseline REF`` serves the same project with the code of a git ref (checked out into a
 temporary worktree, run with this venv) beside this tree's, so that every row shows "now", the
@@ -41,11 +44,21 @@ def parse(argv: list[str]) -> tuple[str, Options]:
     parser.add_argument("--baseline", metavar="REF", help="a git ref to measure beside this tree")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="sqlite")
-    parser.add_argument("--only", metavar="TEXT", help="only the cases whose name holds TEXT")
+    parser.add_argument(
+        "--only", metavar="TEXT", help="only the cases whose name holds TEXT (or A|B: either)"
+    )
+    parser.add_argument(
+        "--workers",
+        default="1",
+        metavar="N[,N...]",
+        help="serve with these numbers of worker processes, each in turn (default 1)",
+    )
     parser.add_argument("--json", metavar="FILE", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
-    return args.suite, Options(args.baseline, args.rounds, databases, args.json, args.only)
+    workers = [int(n) for n in args.workers.split(",")]
+    options = Options(args.baseline, args.rounds, databases, args.json, args.only, workers)
+    return args.suite, options
 
 
 def main(argv: list[str]) -> None:

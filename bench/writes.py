@@ -230,20 +230,22 @@ def run(options: Options, base: Path, sides: list[Side]) -> list[dict[str, Any]]
     """The write suite on each database of ``options``; what :func:`report` returned for each."""
     names = [s.name for s in sides]
     results = []
-    for kind in options.databases:
+    for kind, workers in [(k, w) for k in options.databases for w in options.workers]:
         with ExitStack() as stack:
             targets: dict[str, Target] = {"machine": Target("machine")}
             for side in sides:
                 url = stack.enter_context(database(kind))
                 config = bench_config(url, permissions=PERMISSIONS)
                 root = write_project(
-                    base / f"writes-{kind}-{side.name.replace('/', '_')}", SCHEMA, config
+                    base / f"writes-{kind}-{workers}-{side.name.replace('/', '_')}", SCHEMA, config
                 )
                 create_user(side, root)
-                target = stack.enter_context(serve_project(side, root))
+                target = stack.enter_context(serve_project(side, root, workers))
                 target.state["token"] = target.login()[0]
                 targets[side.name] = target
             selected = options.selected(cases(names))
             runs = run_rounds(selected, targets, options.rounds)
-            results.append(report(heading("writes", kind, options), selected, runs, names, RATIOS))
+            results.append(
+                report(heading("writes", kind, options, workers), selected, runs, names, RATIOS)
+            )
     return results

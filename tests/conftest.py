@@ -12,13 +12,15 @@ import pytest
 import yaml
 from asgi_lifespan import LifespanManager
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from bastion import create_app, load_project
 from bastion.errors import ProjectError
 from bastion.model import parse_model
 from bastion.project import Project
+from bastion.project.config import DEFAULT_DATABASE_URL
 from bastion.tools.clock import FrozenClock, system_clock
+from tests import databases
 
 # Seconds an in-process app may take to start (RSA key generation on a loaded CI machine
 # takes seconds; asgi-lifespan's default of 5 fails there).
@@ -83,6 +85,50 @@ async def served(project: Path, clock: Any = system_clock) -> AsyncIterator[http
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             yield http
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in (
+        "sqlite_only(reason): a test that only means something on SQLite",
+        "postgresql_only(reason): a test that only means something on PostgreSQL",
+    ):
+        config.addinivalue_line("markers", marker)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip the tests of the other database, saying why they are for one database only."""
+    other = "postgresql_only" if not databases.on_postgresql() else "sqlite_only"
+    for item in items:
+        marker = item.get_closest_marker(other)
+        if marker is not None:
+            reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+            item.add_marker(pytest.mark.skip(reason=f"{other}: {reason}"))
+
+
+def pytest_sessionfinish() -> None:
+    databases.close_pool()
+
+
+@pytest.fixture(autouse=True)
+def _database_of_the_run(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """On a PostgreSQL run, a project that keeps the default (SQLite) database gets a
+    throwaway PostgreSQL database instead, the same one for its folder for the whole test."""
+    if not databases.on_postgresql():
+        yield
+        return
+    chosen = Project.database_url
+
+    def database_url(project: Project) -> Any:
+        if project.config.database.url != DEFAULT_DATABASE_URL:
+            return chosen.fget(project)  # type: ignore[attr-defined]
+        if project.root not in databases.assigned:
+            databases.assigned[project.root] = databases.pool().take()
+        return make_url(databases.assigned[project.root]).set(drivername="postgresql+asyncpg")
+
+    monkeypatch.setattr(Project, "database_url", property(database_url))
+    yield
+    databases.forget_projects()
+    databases.pool().give_back_all()
 
 
 @pytest.fixture
@@ -189,10 +235,18 @@ def statements() -> Iterator[list[str]]:
     def committed(_conn: Any) -> None:
         seen.append("COMMIT")
 
+    def began(conn: Any) -> None:
+        # Bastion sends SQLite's BEGIN itself (a statement, seen above); PostgreSQL's driver
+        # begins on its own: count it the same.
+        if conn.dialect.name != "sqlite":
+            seen.append("BEGIN")
+
     event.listen(Engine, "before_cursor_execute", executed)
     event.listen(Engine, "commit", committed)
+    event.listen(Engine, "begin", began)
     try:
         yield seen
     finally:
         event.remove(Engine, "before_cursor_execute", executed)
         event.remove(Engine, "commit", committed)
+        event.remove(Engine, "begin", began)

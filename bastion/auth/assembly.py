@@ -11,6 +11,7 @@ from bastion.auth.access_tokens import AccessTokens
 from bastion.auth.accounts import Accounts
 from bastion.auth.audit import Audit
 from bastion.auth.authenticate import Authenticator
+from bastion.auth.cluster import EventLog
 from bastion.auth.derived import DerivedSecrets
 from bastion.auth.email import EmailFlows
 from bastion.auth.email.tokens import EmailTokens
@@ -31,15 +32,19 @@ from bastion.mail import MailConfig, Outbox
 from bastion.mail.templates import MailTemplates
 from bastion.mail.transports import Transport
 from bastion.store import Store
+from bastion.store.auth.attempts import AttemptRows
 from bastion.store.auth.audit import AuditRows
 from bastion.store.auth.email_tokens import EmailTokenRows, PendingRows
+from bastion.store.auth.events import EventRows
 from bastion.store.auth.mail_outbox import OutboxRows
 from bastion.store.auth.meta import Evidence, MetaRows
 from bastion.store.auth.tables import (
     API_KEY_TABLE,
+    ATTEMPT_TABLE,
     AUDIT_TABLE,
     EMAIL_PENDING_TABLE,
     EMAIL_TOKEN_TABLE,
+    EVENT_TABLE,
     IDENTITY_TABLE,
     LOGIN_FAILURE_TABLE,
     MAIL_OUTBOX_TABLE,
@@ -81,6 +86,8 @@ class AuthServices:
     events: EventHub
     # Confirmations, resets, login codes and address changes by mail (bastion.auth.email).
     email: EmailFlows
+    # Where the changes other processes must hear of are written (bastion.auth.cluster).
+    event_log: EventLog
     # Tables whose rows show that the project was served before its derivation record.
     evidence: Evidence = field(default_factory=Evidence)
 
@@ -192,6 +199,10 @@ def build_auth(
     audit = Audit(store.db, AuditRows(tables[AUDIT_TABLE]), clock)
     meta = MetaRows(tables[META_TABLE])
     derived = DerivedSecrets(key, project.config.app_id, store.db, meta, clock)
+    # Several processes share a PostgreSQL database: what one changes, the others hear of.
+    event_log = EventLog(
+        None if store.db.is_sqlite else EventRows(tables[EVENT_TABLE], notify=True), clock
+    )
     sessions = Sessions(
         store.db,
         {
@@ -205,6 +216,7 @@ def build_auth(
         derived,
         audit,
         events,
+        event_log,
     )
     accounts = Accounts(
         store,
@@ -231,8 +243,18 @@ def build_auth(
 
         custom_tokens = CustomTokenVerifier(custom, project.root, clock)
         user_fields = UserFields(project.model, custom.metadata_fields, store.emails)
-    root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], derived, clock, audit)
-    throttle = Throttle(config.throttle, store.db, tables[LOGIN_FAILURE_TABLE], clock, audit)
+    root_tokens = RootTokens(store.db, tables[ROOT_TOKEN_TABLE], derived, clock, audit, event_log)
+    # Per-IP counts held in memory would let N nodes allow N times the limit: on PostgreSQL,
+    # unless Redis holds them, the database does.
+    shared_attempts = not store.db.is_sqlite and config.throttle.storage.startswith("async+memory")
+    throttle = Throttle(
+        config.throttle,
+        store.db,
+        tables[LOGIN_FAILURE_TABLE],
+        clock,
+        audit,
+        AttemptRows(tables[ATTEMPT_TABLE]) if shared_attempts else None,
+    )
     logins = Logins(
         config.providers,
         store,
@@ -261,6 +283,7 @@ def build_auth(
         tokens=EmailTokens(EmailTokenRows(tables[EMAIL_TOKEN_TABLE]), clock),
         pending=PendingRows(tables[EMAIL_PENDING_TABLE]),
         events=events,
+        event_log=event_log,
         clock=clock,
     )
     if config.providers.local_userpass.confirmation == "required":
@@ -285,6 +308,7 @@ def build_auth(
         derived=derived,
         events=events,
         email=email,
+        event_log=event_log,
         evidence=Evidence(
             (
                 tables[SESSION_TABLE],

@@ -54,6 +54,7 @@ class AuditType(StrEnum):
     EMAIL_CONFIRMED = "email_confirmed"
     PASSWORD_RESET = "password_reset"  # noqa: S105 - an event name
     EMAIL_TOKEN_REFUSED = "email_token_refused"  # noqa: S105 - an event name
+    ADMIN_ACTION = "admin_action"  # a root token's action in the console or its fields
 
 
 # Events that point at an attack rather than ordinary use.
@@ -160,6 +161,19 @@ def switched(user_id: str, active: bool, by: str) -> AuditEvent:
     """The event of a user (de)activated ``by`` the CLI or a kind of viewer."""
     kind = AuditType.USER_ACTIVATED if active else AuditType.USER_DEACTIVATED
     return AuditEvent(kind, user_id=user_id, detail={"by": by})
+
+
+def admin_action(
+    actor: str, action: str, user_id: str | None = None, **detail: str | None
+) -> AuditEvent:
+    """The event of an administration field (``createUser``, ``rotateRootToken``...) used by
+    ``actor`` (a root token's name), on ``user_id`` when it concerns a user. ``detail`` names
+    what was acted on, never a secret."""
+    return AuditEvent(
+        AuditType.ADMIN_ACTION,
+        user_id=user_id,
+        detail={"actor": actor, "action": action, **{k: v for k, v in detail.items() if v}},
+    )
 
 
 def email_changed(

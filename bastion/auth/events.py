@@ -4,8 +4,9 @@ Each event is a fact about the database, published (:class:`bastion.tools.events
 after the transaction that made it true has committed, never before: a listener that reads
 the database on hearing it reads the new state. The composition root
 (:mod:`bastion.project.service`) subscribes the per-process session-state cache
-(:mod:`bastion.auth.sessions.cache`) to them; an event is a value, so that it can also be
-carried to other processes.
+(:mod:`bastion.auth.sessions.cache`) to them. An event is a value, so that it is also carried
+to the other processes sharing a PostgreSQL database (:mod:`bastion.auth.cluster`), which
+publish it on their own hub as they hear of it.
 """
 
 from __future__ import annotations
@@ -30,3 +31,8 @@ class UserChanged:
 @dataclass(frozen=True)
 class UsersChanged:
     """Rows of ``User`` may have changed (a data write, a linked identity): which, unknown."""
+
+
+@dataclass(frozen=True)
+class RootTokensChanged:
+    """A root token was rotated, revoked or made: what was read of the root tokens is stale."""

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.accounts import Accounts, InvalidCredentials, NewUser
@@ -35,6 +36,7 @@ from bastion.store.auth.users import has_sessions
 
 if TYPE_CHECKING:  # imported when the provider is on: it loads `cryptography`
     from bastion.auth.providers.custom_token import CustomTokenVerifier
+    from bastion.auth.providers.custom_token.claims import CustomIdentity
     from bastion.auth.providers.user_fields import UserFields
 
 
@@ -206,6 +208,22 @@ class Logins:
                 token
             )  # before any write: a bad token makes nothing
         fields = self._user_fields.fit(identity.fields)  # only values that fit their fields
+        try:
+            return await self._custom_token_session(identity, fields, client)
+        except (IntegrityError, BastionError):
+            # Two first logins of one subject at once (two devices): both found no user and
+            # made one, and the second to commit collided with the first (its identity, or
+            # its email). Then the user exists now: log in as them. Otherwise the collision
+            # was with someone else's account, and the error stands.
+            async with self._store.db.read() as conn:
+                if await self._identities.owner(conn, CUSTOM_TOKEN, identity.subject) is None:
+                    raise
+            return await self._custom_token_session(identity, fields, client)
+
+    async def _custom_token_session(
+        self, identity: CustomIdentity, fields: dict[str, Any], client: LoginClient
+    ) -> LoggedIn:
+        """The session of a verified custom token: its subject's user found, or made."""
         async with self._store.db.write() as conn:
             user_id = await self._identities.owner(conn, CUSTOM_TOKEN, identity.subject)
             if user_id is None:
@@ -217,7 +235,7 @@ class Logins:
                 if not await self._accounts.is_active(conn, user_id):
                     raise InvalidCredentials()
                 current = await self._accounts.email_of(conn, user_id)
-                if fields.get("email", None) not in (None, current):
+                if fields.get("email") not in (None, current):
                     await self._audit.record(email_changed(user_id, CUSTOM_TOKEN), conn)
                 if fields:
                     await self._store.writer.update(conn, "User", user_id, fields)

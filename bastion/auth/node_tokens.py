@@ -66,6 +66,10 @@ class NodeTokens:
             return Viewer(ViewerKind.USER, user_id=claims.user_id)
         return Viewer(ViewerKind.NODE, node_id=claims.user_id, node_type=type_name)
 
+    def forget_user(self, user_id: str) -> None:
+        """Drop what was read of a user (deactivated, say) for the tokens bound to them."""
+        self._cache.pop(("User", user_id), None)
+
     async def _alive(self, type_name: str, node_id: str) -> bool:
         key = (type_name, node_id)
         cached = self._cache.get(key)

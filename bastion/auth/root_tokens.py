@@ -5,8 +5,9 @@ database never holds one: each token is derived from the server secret, bound to
 (:mod:`bastion.auth.derived`: its app id and random salt), from its name and a rotation
 counter (HMAC-SHA256), and only its SHA-256 is stored. A dump of the database alone yields no
 usable token, and another project sharing the secret derives other tokens. Rotating bumps the
-counter, so the old token's hash no longer matches and it is refused at once in this process,
-and within ``STATE_TTL_SECONDS`` in others.
+counter, so the old token's hash no longer matches and it is refused at once in this process;
+on a shared PostgreSQL database every other node hears of it as it commits
+(:mod:`bastion.auth.cluster`), elsewhere within ``STATE_TTL_SECONDS``.
 
 Tokens made before derivations were bound to the project (from the secret, the name and the
 counter only: the same in every project sharing the secret) keep working until rotated: their
@@ -27,7 +28,9 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.audit import Audit, AuditEvent, AuditType
+from bastion.auth.cluster import EventLog
 from bastion.auth.derived import DerivedSecrets
+from bastion.auth.events import RootTokensChanged
 from bastion.auth.sessions import STATE_TTL_SECONDS, hash_token
 from bastion.errors import NotFound
 from bastion.store.auth.root_tokens import RootTokenRow, RootTokenRows
@@ -80,9 +83,17 @@ class RootTokens:
     """The root tokens of one project."""
 
     def __init__(
-        self, db: Database, table: Table, secrets: DerivedSecrets, clock: Clock, audit: Audit
+        self,
+        db: Database,
+        table: Table,
+        secrets: DerivedSecrets,
+        clock: Clock,
+        audit: Audit,
+        event_log: EventLog | None = None,
     ) -> None:
+        """``event_log`` tells the other processes of a change, in its transaction."""
         self._db = db
+        self._event_log = event_log
         self._audit = audit
         self._rows = RootTokenRows(table)
         self._secrets = secrets
@@ -135,6 +146,8 @@ class RootTokens:
                 if name not in names and row.revoked_at is None and not is_internal(name):
                     await self._rows.revoke(conn, name, now)
                     revoked.append(name)
+            if created or revoked:
+                await self._tell_others(conn)
         self._cache.clear()
         return Deployed(created, revoked)
 
@@ -194,8 +207,17 @@ class RootTokens:
             counter = (await self._live(conn, name))[0] + 1
             digest = hash_token(self.derive(name, counter))
             await self._rows.rotate(conn, name, counter, digest, self._clock())
+            await self._tell_others(conn)
         self._cache.clear()
         return self.derive(name, counter)
+
+    async def _tell_others(self, conn: AsyncConnection) -> None:
+        if self._event_log is not None:
+            await self._event_log.record(conn, RootTokensChanged())
+
+    def forget(self) -> None:
+        """Drop what was read of the tokens (another process changed them)."""
+        self._cache.clear()
 
     async def list(self) -> list[RootTokenInfo]:
         """The live root tokens, by name."""

@@ -3,9 +3,12 @@
 Every attempt counts, whether it comes alone, as an alias or in a batch, because the login
 code calls this once per attempt (see :class:`bastion.auth.logins.Logins`):
 
-- Per client IP, the ``limits`` library's moving window (memory, or Redis for several
-  workers): logins and refreshes together, and anonymous logins with sign-ups apart. Over a
-  limit the attempt is refused with ``RATE_LIMITED`` and ``retryAfter`` seconds.
+- Per client IP, a moving window: logins and refreshes together, and anonymous logins with
+  sign-ups apart. Over a limit the attempt is refused with ``RATE_LIMITED`` and
+  ``retryAfter`` seconds. The counts are the ``limits`` library's, in memory (one process)
+  or in Redis when ``storage`` names one; on a PostgreSQL database without Redis they are
+  kept in the database (:mod:`bastion.store.auth.attempts`), so that every node sharing it
+  counts the same attempts.
 - Per account (the email or username tried, whether or not it exists, so the answer never
   tells which accounts exist): from ``delay_after`` failures each attempt must wait 1 s, 2 s,
   4 s... after the last failure (``RATE_LIMITED``); from ``lock_after`` failures the account is
@@ -36,6 +39,7 @@ from bastion.auth.audit import Audit, AuditEvent, AuditType
 from bastion.auth.throttle_settings import ThrottleConfig
 from bastion.errors import BastionError, Code
 from bastion.model.emails import email_key
+from bastion.store.auth.attempts import AttemptRows
 from bastion.store.auth.login_failures import LoginFailureRows, LoginFailures
 from bastion.store.database import Database
 from bastion.tools.clock import Clock
@@ -44,6 +48,8 @@ LOGIN = "login"
 """Logins of every provider and refreshes."""
 SIGNUP = "signup"
 """Anonymous logins and sign-ups: each makes a user."""
+PRUNE_EVERY = 1000
+"""Every this many attempts counted in the database, those past every window are deleted."""
 
 
 class RateLimited(BastionError):
@@ -82,9 +88,19 @@ class Throttle:
     """The limits of one project."""
 
     def __init__(
-        self, config: ThrottleConfig, db: Database, table: Table, clock: Clock, audit: Audit
+        self,
+        config: ThrottleConfig,
+        db: Database,
+        table: Table,
+        clock: Clock,
+        audit: Audit,
+        attempts: AttemptRows | None = None,
     ) -> None:
+        """``attempts``: count the per-IP attempts in the database (shared by several
+        processes) rather than in ``config.storage``."""
         self.config = config
+        self._attempts = attempts
+        self._hits = 0
         self._audit = audit
         self._db = db
         self._rows = LoginFailureRows(table)
@@ -105,13 +121,34 @@ class Throttle:
         if not self.config.enabled or ip is None:
             return
         item = self._items[kind]
-        if await self._limiter.hit(item, kind, ip):
+        if self._attempts is not None:
+            retry_after = await self._shared_hit(item, kind, ip)
+            if retry_after is None:
+                return
+        elif await self._limiter.hit(item, kind, ip):
             return
-        stats = await self._limiter.get_window_stats(item, kind, ip)
+        else:
+            stats = await self._limiter.get_window_stats(item, kind, ip)
+            # The storage keeps its own (real) time: the window ends at its reset time.
+            retry_after = stats.reset_time - time.time()
         event = AuditEvent(AuditType.RATE_LIMITED, ip=ip, detail={"limit": kind})
         await self._audit.sampled((AuditType.RATE_LIMITED, kind, ip), event)
-        # The storage keeps its own (real) time: the window ends at its reset time.
-        raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+        raise RateLimited(max(1, math.ceil(retry_after)))
+
+    async def _shared_hit(self, item: RateLimitItem, kind: str, ip: str) -> float | None:
+        """Count the attempt in the database; None when allowed, else seconds to wait."""
+        assert self._attempts is not None
+        now = self._clock()
+        window = timedelta(seconds=item.get_expiry())
+        async with self._db.write() as conn:
+            counted = await self._attempts.hit(conn, f"{kind}:{ip}", now, window, item.amount)
+            self._hits += 1
+            if self._hits % PRUNE_EVERY == 0:  # the keys of clients that stopped trying
+                longest = max(timedelta(seconds=i.get_expiry()) for i in self._items.values())
+                await self._attempts.prune(conn, now - longest)
+        if counted.room_at is None:
+            return None
+        return (counted.room_at - now).total_seconds()
 
     # -- per account ------------------------------------------------------------------------
 

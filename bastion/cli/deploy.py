@@ -27,7 +27,7 @@ from bastion.store.tables import build_tables
 async def _deploy(project: Project, force: bool, dry_run: bool) -> tuple[SyncReport, Deployed]:
     tables = build_tables(project.model, new_metadata())
     # Rebuilt SQLite tables are checked for dangling references before the commit instead.
-    db = Database(project.database_url, enforce_foreign_keys=False)
+    db = Database(project.database_url, enforce_foreign_keys=False, pool=project.database_pool)
     try:
         report = await deploy_schema(
             db, tables.metadata, list(tables.by_type), force=force, dry_run=dry_run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
+import os
 import re
 import secrets
 import string
@@ -18,7 +18,6 @@ import click
 from bastion import __version__
 from bastion.errors import BastionError
 from bastion.project import Project, examples, load_project
-from bastion.tools.log_queue import start_background_logging
 
 INIT_SCHEMA = """\
 # The data model: object types, enums and relations. Every project also has a built-in
@@ -77,12 +76,9 @@ def _load(path: str | Path) -> Project:
 
 
 def _logging() -> QueueListener | None:
-    # Formatted and written on a thread, not on the event loop: a line per request adds up.
-    listener = start_background_logging(
-        logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    return listener
+    from bastion.cli.workers import server_logging
+
+    return server_logging()
 
 
 @click.group(name="bastion", context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,19 +130,37 @@ async def _preflight(project: Project) -> None:
 @click.option(
     "--example", metavar="NAME", help="Serve a shipped example project (copied to ./NAME first)."
 )
-def serve(directory: Path | None, host: str | None, port: int | None, example: str | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Processes answering on the port (default: server.workers, 1).",
+)
+def serve(
+    directory: Path | None,
+    host: str | None,
+    port: int | None,
+    example: str | None,
+    workers: int | None,
+) -> None:
     """Serve the project in DIRECTORY (default: the current folder)."""
     listener = _logging()
     try:
-        _serve(directory, host, port, example)
+        _serve(directory, host, port, example, workers)
     finally:
         if listener is not None:
             listener.stop()  # writes what is still queued
 
 
-def _serve(directory: Path | None, host: str | None, port: int | None, example: str | None) -> None:
+def _serve(
+    directory: Path | None,
+    host: str | None,
+    port: int | None,
+    example: str | None,
+    workers: int | None,
+) -> None:
     import uvicorn
 
+    from bastion.cli.workers import FACTORY, PROJECT_ENV, SQLITE_WARNING
     from bastion.http.app import create_app
     from bastion.http.server import uvicorn_options
 
@@ -172,9 +186,21 @@ def _serve(directory: Path | None, host: str | None, port: int | None, example: 
         _fail(error)
     host = host or project.config.server.host
     port = port or project.config.server.port
-    click.echo(f"Serving {project.config.name}: GraphQL at http://{host}:{port}/graphql", err=True)
+    workers = workers or project.config.server.workers
+    if workers > 1 and project.database_url.get_backend_name() == "sqlite":
+        click.echo(SQLITE_WARNING.format(workers=workers), err=True)
+    if workers > 1:
+        # Each worker process builds its own app from the folder (bastion.cli.workers).
+        os.environ[PROJECT_ENV] = str(project.root)
+    click.echo(
+        f"Serving {project.config.name}: GraphQL at http://{host}:{port}/graphql"
+        + (f" ({workers} workers)" if workers > 1 else ""),
+        err=True,
+    )
     uvicorn.run(
-        create_app(project),
+        FACTORY if workers > 1 else create_app(project),
+        factory=workers > 1,
+        workers=workers,
         # Request heads are capped while they are read (http.max_header_bytes): 431 past it.
         **uvicorn_options(project.config.http.max_header_bytes),
         host=host,
@@ -211,6 +237,7 @@ def _register_subcommands() -> None:
     from bastion.cli.deploy import deploy
     from bastion.cli.email import email
     from bastion.cli.keys import keys
+    from bastion.cli.migrate_data import migrate_data
     from bastion.cli.root_tokens import root_token
     from bastion.cli.tokens import token
     from bastion.cli.users import users
@@ -221,6 +248,7 @@ def _register_subcommands() -> None:
     main.add_command(deploy)
     main.add_command(email)
     main.add_command(keys)
+    main.add_command(migrate_data)
     main.add_command(root_token)
     main.add_command(token)
 

@@ -65,11 +65,30 @@ MAX_CACHED_QUERY_LENGTH = 16_384
 
 
 class RequestFailed(Exception):
-    """The document cannot run at all: it does not parse, validate, or name an operation."""
+    """The document cannot run at all: it does not parse, validate, or name an operation.
 
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
+    ``errors`` are for root tokens; ``public_errors`` for everyone else, who validate against
+    the schema without the root-only fields (so no error names or suggests one of them).
+    """
+
+    def __init__(
+        self, errors: list[dict[str, Any]], public_errors: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(errors[0]["message"] if errors else "request failed")
         self.errors = errors
+        self.public_errors = errors if public_errors is None else public_errors
+
+    def errors_for(self, viewer: Viewer) -> list[dict[str, Any]]:
+        """The errors ``viewer`` is told."""
+        return self.errors if viewer.is_privileged else self.public_errors
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A document that does not validate: its errors for root tokens and for the others."""
+
+    errors: list[dict[str, Any]]
+    public_errors: list[dict[str, Any]]
 
 
 INTROSPECTION_OFF = "Introspection is turned off (mode: production) for all but root tokens"
@@ -82,6 +101,9 @@ class _Checked:
     document: DocumentNode
     # Whether the document asks for `__schema` or `__type`.
     introspects: bool
+    # The validation errors of the schema without root-only fields, when there are some:
+    # what a caller without a root token is told, exactly as for a field that does not exist.
+    hidden: list[dict[str, Any]] = field(default_factory=list)
     # The cost of each operation without variables, by name: it cannot change, so a cached
     # document is costed once, not on every request.
     costs: dict[str | None, int] = field(default_factory=dict)
@@ -148,11 +170,23 @@ class Executor:
         self._cached = lru_cache(maxsize=cache_size)(self._parse_and_validate)
         self._credentials = credential_fields(schema)
         self._model_types = frozenset(store.tables.by_type)
-        # Non-root introspection reads a schema without the root-only fields.
-        self._graphql_executor = executor_for(public_schema(schema))
+        # Non-root callers validate against, and introspect, a schema without the root-only
+        # fields: for them those fields are missing, not forbidden.
+        self._public_schema = public_schema(schema)
+        self._graphql_executor = executor_for(self._public_schema)
 
-    def _parse_and_validate(self, query: str) -> _Checked | list[dict[str, Any]]:
-        """The document, or the errors that refuse it (a list: no exception is kept alive)."""
+    def _parse_and_validate(self, query: str) -> _Checked | _Refused:
+        """The document, or the errors that refuse it (no exception is kept alive)."""
+        checked = self._check(query)
+        if not isinstance(checked, list):
+            return checked
+        return _Refused(checked, checked)
+
+    def _validate(self, schema: GraphQLSchema, document: DocumentNode) -> list[dict[str, Any]]:
+        errors = validate(schema, document, hide_suggestions=not self.introspection)
+        return [format_error(e, Code.GRAPHQL_VALIDATION_FAILED) for e in errors]
+
+    def _check(self, query: str) -> _Checked | _Refused | list[dict[str, Any]]:
         max_tokens = self.limits.max_tokens
         try:
             document = parse(query, max_tokens=max_tokens)
@@ -170,15 +204,18 @@ class Executor:
             # Fragments chained deeper than Python's stack (only without a token limit).
             message = "The document nests fragments too deeply to measure"
             return [request_error(message, Code.QUERY_TOO_COMPLEX, limit="depth")]
-        errors = validate(self.schema, document, hide_suggestions=not self.introspection)
+        errors = self._validate(self.schema, document)
+        # A valid document of the public schema is valid in the whole one: only the others
+        # need the second validation.
+        hidden = self._validate(self._public_schema, document)
         if errors:
-            return [format_error(e, Code.GRAPHQL_VALIDATION_FAILED) for e in errors]
+            return _Refused(errors, hidden)
         problem = credential_problem(self._credentials, document)
         if problem:
             return [request_error(problem)]
-        return _Checked(document, shape.introspects)
+        return _Checked(document, shape.introspects, hidden)
 
-    def _document(self, query: str) -> _Checked | list[dict[str, Any]]:
+    def _document(self, query: str) -> _Checked | _Refused:
         # Only documents of ordinary size are cached, so that the cache's memory stays
         # bounded (1,024 entries of at most 16 KB) whatever clients send.
         if len(query) > MAX_CACHED_QUERY_LENGTH:
@@ -188,8 +225,8 @@ class Executor:
     def prepare(self, query: str, operation_name: str | None = None) -> Prepared:
         """Parse (cached), validate (cached) and pick the operation; raises RequestFailed."""
         checked = self._document(query)
-        if isinstance(checked, list):
-            raise RequestFailed(checked)
+        if isinstance(checked, _Refused):
+            raise RequestFailed(checked.errors, checked.public_errors)
         operation = get_operation_ast(checked.document, operation_name)
         if operation is None:
             message = (
@@ -230,6 +267,8 @@ class Executor:
         inside a mutation, the document joins that request's transaction in a savepoint, and
         its after-commit work waits for that request's commit (unless ``share`` is False).
         """
+        if prepared.checked.hidden and not viewer.is_privileged:
+            return Outcome({"errors": prepared.checked.hidden}, request_error=True)
         refused = self._refusal(prepared, variables, viewer)
         if refused is not None:
             return Outcome({"errors": [refused]}, request_error=True)
@@ -407,7 +446,7 @@ class Executor:
         try:
             prepared = self.prepare(query, operation_name)
         except RequestFailed as failed:
-            return Outcome({"errors": failed.errors}, request_error=True)
+            return Outcome({"errors": failed.errors_for(viewer or ANONYMOUS)}, request_error=True)
         return await self.execute(
             prepared, variables, viewer or ANONYMOUS, within=within, share=share
         )

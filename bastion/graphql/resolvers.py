@@ -8,7 +8,7 @@ it dispatches its batch.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bastion.auth.audit import email_changed, switched
 from bastion.auth.events import SessionsEnded, UserChanged
@@ -21,6 +21,9 @@ from bastion.permissions.compile import Forbidden
 from bastion.permissions.write_checks import check_writes, journal_for
 from bastion.store import Node, Page
 from bastion.tools.events import EventHub
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 Resolver = Callable[..., Any]
 
@@ -145,11 +148,11 @@ def update(type_name: str) -> Resolver:
         await check_writes(context, journal)
         if email_changes and context.auth:
             await context.auth.audit.record(email_changed(id, context.viewer.kind), conn)
-            # Their cached row holds the old address: told once the write is committed.
-            context.after_commit.append(announce(context.auth.events, UserChanged(id)))
+            await _user_changed(context, conn, id)  # cached rows hold the old address
         if type_name == "User" and "isActive" in data and context.auth:
             active = bool(data["isActive"])
             await context.auth.audit.record(switched(id, active, context.viewer.kind), conn)
+            await _user_changed(context, conn, id)  # node tokens of the user: cached alive
             if not active:
                 # Deactivated through the API as through the CLI: its sessions end, so that
                 # activating it again does not bring old tokens back to life.
@@ -160,6 +163,15 @@ def update(type_name: str) -> Resolver:
         return await _read_back(context, type_name, id)
 
     return resolve
+
+
+async def _user_changed(context: RequestContext, conn: AsyncConnection, user_id: str) -> None:
+    """The user's row changed in a way caches hold: written for the other nodes in this
+    transaction (a shared PostgreSQL database), told in this process once committed."""
+    assert context.auth is not None
+    event = UserChanged(user_id)
+    await context.auth.event_log.record(conn, event)
+    context.after_commit.append(announce(context.auth.events, event))
 
 
 def announce(events: EventHub, event: object) -> Callable[[], Awaitable[None]]:

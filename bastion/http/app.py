@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bastion.http.browser import BrowserPages, ExplorerOr
 from bastion.http.client_ip import parse_networks
 from bastion.http.edge import Edge
 from bastion.http.graphql_http import GraphQLEndpoint
@@ -61,11 +62,14 @@ def create_app(
         refuse_invalid_tokens=project.config.auth.invalid_token == "refuse",  # noqa: S105
     )
 
+    pages = BrowserPages(project)
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await service.start()
         service.auth.email.outbox.start()  # the mail sender, in the background
         try:
+            await service.follow_cluster()
             yield
         finally:
             await service.stop()
@@ -73,7 +77,9 @@ def create_app(
     app = Starlette(
         routes=[
             # An ASGI app, not a function: the route passes it every method (see __call__).
-            Route("/graphql", endpoint),
+            # A browser asking for a page gets the explorer there instead (when it is on).
+            Route("/graphql", ExplorerOr(endpoint, pages)),
+            *pages.routes(),
             Route("/healthz", _healthz, methods=["GET"]),
             Route("/.well-known/jwks.json", jwks_endpoint(service.auth.keys), methods=["GET"]),
             # The MongoDB Stitch / Realm client API, for apps written against those SDKs.

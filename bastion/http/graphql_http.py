@@ -219,7 +219,12 @@ class GraphQLEndpoint:
         try:
             prepared = self.executor.prepare(query, operation_name)
         except RequestFailed as failed:
-            return _json({"errors": failed.errors}, 400 if strict else 200, media_type)
+            errors = failed.public_errors
+            if errors != failed.errors:
+                # They differ only by root-only names: who asks decides which are told.
+                viewer = (await self.authenticate(request.headers.get("authorization"))).viewer
+                errors = failed.errors_for(viewer)
+            return _json({"errors": errors}, 400 if strict else 200, media_type)
         if request.method == "GET" and prepared.is_mutation:
             raise _BadRequest(405, "Mutations must be sent with POST", {"Allow": "POST"})
         auth = await self.authenticate(request.headers.get("authorization"))

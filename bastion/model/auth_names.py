@@ -81,6 +81,18 @@ AUTH_ROOT_FIELDS: Mapping[str, Role] = MappingProxyType(
         "loginEmailCode": _LOGIN,
         "requestEmailChange": Role.CREDENTIAL,
         "confirmEmailChange": _LOGIN,
+        # For root tokens only: the admin console's fields (console.py).
+        "userSessions": Role.NONE,
+        "userIdentities": Role.NONE,
+        "serverApiKeys": Role.NONE,
+        "rootTokens": Role.NONE,
+        "signingKeys": Role.NONE,
+        "projectSettings": Role.NONE,
+        "createUserWithPassword": Role.NONE,
+        "createServerApiKey": Role.NONE,
+        "deleteServerApiKey": Role.NONE,
+        "rotateRootToken": Role.NONE,
+        "rotateSigningKey": Role.NONE,
     }
 )
 """Every root field of the auth contract (on Query or Mutation) -> its role."""

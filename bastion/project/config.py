@@ -33,10 +33,24 @@ DEFAULT_DATABASE_URL = "sqlite:///.bastion/data.db"
 _APP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
+class PoolConfig(Section):
+    """``database.pool:`` — the connections a PostgreSQL database keeps (per worker)."""
+
+    # Connections kept open, and opened beyond that under load (closed again when returned).
+    size: Annotated[int, Field(ge=1, le=1000, strict=True)] = 10
+    max_overflow: Annotated[int, Field(ge=0, le=1000, strict=True)] = 10
+    # Seconds a request waits for a free connection before it fails.
+    timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+
 class DatabaseConfig(Section):
     """``database:`` — where the data lives."""
 
     url: str = DEFAULT_DATABASE_URL
+    pool: PoolConfig = PoolConfig()
+    # Behind PgBouncer in transaction mode: no statement cache per connection (see
+    # docs/postgresql.md).
+    pgbouncer_transaction_mode: bool = False
 
     @field_validator("url")
     @classmethod
@@ -59,6 +73,8 @@ class ServerConfig(Section):
     host: str = "127.0.0.1"
     # Strict: in lax mode pydantic reads `port: true` as port 1.
     port: Annotated[int, Field(ge=1, le=65535, strict=True)] = 8000
+    # Processes answering on the port (`bastion serve --workers`); see docs/postgresql.md.
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
 
 
 # An origin is a scheme, a host and maybe a port: exactly what browsers send in `Origin`.
@@ -96,6 +112,11 @@ class HttpConfig(Section):
     max_header_bytes: Annotated[int, Field(ge=4096, le=1_048_576, strict=True)] = MAX_HEADER_BYTES
     # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
     trusted_proxies: list[str] = []
+    # The API explorer at /graphql for browsers: unset, on in development mode and off in
+    # production (see docs/console.md).
+    explorer: bool | None = None
+    # The admin console at /console: unset, on in development mode and off in production.
+    console: bool | None = None
 
     @field_validator("trusted_proxies")
     @classmethod

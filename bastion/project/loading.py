@@ -12,6 +12,7 @@ from bastion.functions.loader import Function, load_functions
 from bastion.model import Model, parse_model
 from bastion.permissions.rules import TypePolicy, check_rules
 from bastion.project.config import ProjectConfig, load_config
+from bastion.store.database import PoolSettings
 
 DATA_DIR = ".bastion"
 
@@ -34,19 +35,42 @@ class Project:
 
     @property
     def database_url(self) -> URL:
-        """The async SQLAlchemy URL; a relative SQLite path is taken from the project folder."""
-        url = make_url(self.config.database.url)
-        if url.get_backend_name() == "sqlite":
-            path = Path(url.database or "")
-            if not path.is_absolute():
-                path = self.root / path
-            return url.set(drivername="sqlite+aiosqlite", database=str(path))
-        return url.set(drivername="postgresql+asyncpg")
+        """The async SQLAlchemy URL of ``database.url`` (see :func:`async_database_url`)."""
+        return async_database_url(self.config.database.url, self.root)
+
+    @property
+    def database_pool(self) -> PoolSettings:
+        """The connection pool ``database:`` asks for (used on PostgreSQL)."""
+        database = self.config.database
+        return PoolSettings(
+            size=database.pool.size,
+            max_overflow=database.pool.max_overflow,
+            timeout=database.pool.timeout,
+            pgbouncer_transaction_mode=database.pgbouncer_transaction_mode,
+        )
 
     @property
     def seed_file(self) -> Path | None:
         """The GraphQL document run once on a new database, if the project has one."""
         return self.root / self.config.seed if self.config.seed else None
+
+
+def async_database_url(url_text: str, root: Path) -> URL:
+    """The async SQLAlchemy URL of a ``database.url``: a relative SQLite path is taken from
+    the project folder ``root``, and a PostgreSQL URL's libpq-style ``sslmode`` is given to
+    asyncpg as ``ssl``."""
+    url = make_url(url_text)
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "")
+        if not path.is_absolute():
+            path = root / path
+        return url.set(drivername="sqlite+aiosqlite", database=str(path))
+    url = url.set(drivername="postgresql+asyncpg")
+    if "sslmode" in url.query:
+        # libpq's name for it, which asyncpg calls ssl (same values: require, verify-full...).
+        mode = url.query["sslmode"]
+        url = url.difference_update_query(["sslmode"]).update_query_dict({"ssl": mode})
+    return url
 
 
 def load_project(path: str | Path) -> Project:

@@ -13,12 +13,12 @@ from graphql import GraphQLSchema, OperationDefinitionNode, parse
 
 from bastion.auth import SYSTEM
 from bastion.auth.assembly import AuthServices, build_auth, outbox_for
-from bastion.auth.events import SessionsEnded, UserChanged, UsersChanged
-from bastion.auth.sessions import Sessions
+from bastion.auth.cluster import Follower
+from bastion.auth.events import RootTokensChanged, SessionsEnded, UserChanged, UsersChanged
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
-from bastion.graphql.auth import admin, contract, email, providers, viewer
+from bastion.graphql.auth import admin, console, contract, email, providers, viewer
 from bastion.graphql.build import FieldMap, SchemaBuilder, build_schema
 from bastion.graphql.execute import Executor
 from bastion.graphql.field_access import FieldAccess
@@ -26,8 +26,10 @@ from bastion.mail.transports import transport_for
 from bastion.model.emails import EmailRules
 from bastion.permissions.compile import Permissions
 from bastion.project import Project
+from bastion.project.summary import project_summary
 from bastion.store import Store, SyncReport, open_store
 from bastion.store.seed_marker import is_seeded, mark_seeded
+from bastion.store.startup import start_failure
 from bastion.tools.clock import Clock, system_clock
 from bastion.tools.events import EventHub
 
@@ -46,11 +48,15 @@ def _fields_of(*hooks: Callable[[SchemaBuilder], FieldMap]) -> Callable[[SchemaB
     return fields
 
 
-def _follow_events(events: EventHub, sessions: Sessions) -> None:
-    """The session-state cache forgets what a committed change made stale, as it is told."""
+def _follow_events(events: EventHub, auth: AuthServices) -> None:
+    """The caches forget what a committed change made stale, as they are told: of a change
+    made in this process, or (on PostgreSQL) in another (:mod:`bastion.auth.cluster`)."""
+    sessions = auth.sessions
     events.subscribe(SessionsEnded, lambda ended: sessions.forget(ended.session_ids))
     events.subscribe(UserChanged, lambda changed: sessions.forget_user(changed.user_id))
+    events.subscribe(UserChanged, lambda changed: auth.node_tokens.forget_user(changed.user_id))
     events.subscribe(UsersChanged, lambda _: sessions.forget_all())
+    events.subscribe(RootTokensChanged, lambda _: auth.root_tokens.forget())
 
 
 class Service:
@@ -62,7 +68,9 @@ class Service:
         self.project = project
         self.clock = clock
         emails = EmailRules(project.config.auth.emails.allow_mixed_scripts)
-        self.store: Store = open_store(project.model, project.database_url, clock, emails)
+        self.store: Store = open_store(
+            project.model, project.database_url, clock, emails, project.database_pool
+        )
         # Effects that cross floors: published by the floor that knows, wired here.
         self.events = EventHub()
         mail = project.config.mail
@@ -76,7 +84,8 @@ class Service:
         self.auth: AuthServices = build_auth(
             project, self.store, clock, secret, events=self.events, outbox=outbox
         )
-        _follow_events(self.events, self.auth.sessions)
+        _follow_events(self.events, self.auth)
+        self._follower: Follower | None = None
         self.permissions = Permissions(self.store.reader, project.policies)
         self.functions = FunctionRuntime(project.functions, self.auth.node_tokens, clock)
         schema = build_schema(
@@ -86,6 +95,7 @@ class Service:
                 contract.query_fields,
                 providers.query_fields,
                 admin.query_fields,
+                console.query_fields(lambda: project_summary(project)),
             ),
             extra_mutation=_fields_of(
                 contract.mutation_fields,
@@ -93,6 +103,7 @@ class Service:
                 email.mutation_fields,
                 viewer.mutation_fields,
                 admin.mutation_fields,
+                console.mutation_fields,
             ),
             guard=FieldAccess(self.permissions).guard,
         )
@@ -113,7 +124,15 @@ class Service:
 
     async def start(self) -> SyncReport:
         """Sync the database with the model, then seed a new database once."""
-        report = await self.store.sync()
+        try:
+            report = await self.store.sync()
+        except Exception as error:
+            # The first contact with the database: an unreachable server or a wrong URL is
+            # said in one line (the CLI prints it and exits), a bug keeps its traceback.
+            failure = start_failure(self.store.db.url, error)
+            if failure is None or failure is error:
+                raise
+            raise failure from None
         await self.auth.start()  # before anything derives a token or signs one
         if self.functions.functions:
             self.functions.root_token = await self.auth.root_tokens.ensure(FUNCTIONS_TOKEN)
@@ -146,7 +165,17 @@ class Service:
             await mark_seeded(conn, self.store.tables)
         log.info("seeded the database from %s", seed.name)
 
+    async def follow_cluster(self) -> None:
+        """Hear what the other processes sharing the database change (a serving process;
+        PostgreSQL only: on SQLite there is nothing to follow)."""
+        if self.auth.event_log.enabled and self._follower is None:
+            self._follower = Follower(self.store.db, self.auth.event_log, self.events, self.clock)
+            await self._follower.start()
+
     async def stop(self) -> None:
         """Close the database and what the providers hold open."""
+        if self._follower is not None:
+            await self._follower.close()
+            self._follower = None
         await self.auth.close()
         await self.store.close()

@@ -9,7 +9,7 @@ from sqlalchemy.engine import URL
 from bastion.model import Model
 from bastion.model.emails import EmailRules
 from bastion.store.auth.tables import new_metadata
-from bastion.store.database import Database
+from bastion.store.database import Database, PoolSettings
 from bastion.store.emails import EmailWriter
 from bastion.store.filters import FilterCompiler
 from bastion.store.reads import Node, Page, Reader
@@ -40,13 +40,19 @@ class Store:
         await self.db.close()
 
 
-def open_store(model: Model, url: URL, clock: Clock, emails: EmailRules | None = None) -> Store:
+def open_store(
+    model: Model,
+    url: URL,
+    clock: Clock,
+    emails: EmailRules | None = None,
+    pool: PoolSettings | None = None,
+) -> Store:
     """Build the store of ``model`` over the database at ``url`` (no I/O until used)."""
     tables = build_tables(model, new_metadata())
     filters = FilterCompiler(model, tables)
     emails = emails or EmailRules()
     return Store(
-        db=Database(url),
+        db=Database(url, pool=pool),
         tables=tables,
         filters=filters,
         reader=Reader(tables, filters),

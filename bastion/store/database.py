@@ -18,9 +18,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection
@@ -34,6 +36,7 @@ from bastion.tools.private_files import create_private_file
 
 _WRITE = "bastion_write"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 def _driver(url: URL) -> dict[str, Any]:
@@ -73,6 +76,47 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
 
 
+@dataclass(frozen=True)
+class PoolSettings:
+    """The connection pool of a PostgreSQL database (SQLite keeps SQLAlchemy's defaults)."""
+
+    size: int = 10
+    """Connections kept open."""
+    max_overflow: int = 10
+    """Connections opened beyond ``size`` under load, closed again when returned."""
+    timeout: float = 30.0
+    """Seconds a request waits for a free connection before it fails."""
+    pgbouncer_transaction_mode: bool = False
+    """Behind PgBouncer in transaction mode each transaction may get another server
+    connection, so statements are not cached per connection and get unique names."""
+
+
+def _unique_statement_name() -> str:
+    return f"__bastion_{uuid4().hex}__"
+
+
+def _postgresql_options(pool: PoolSettings) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "pool_size": pool.size,
+        "max_overflow": pool.max_overflow,
+        "pool_timeout": pool.timeout,
+        # A connection the server (or a proxy) closed while idle is found before use.
+        "pool_pre_ping": True,
+        # asyncpg waits 60 s for a server that does not answer: too long for a start.
+        "connect_args": {"timeout": CONNECT_TIMEOUT_SECONDS},
+    }
+    if pool.pgbouncer_transaction_mode:
+        # asyncpg's statement cache and SQLAlchemy's both off, and every statement named
+        # afresh: two clients' "__asyncpg_stmt_1__" would otherwise meet on one server
+        # connection (asyncpg issue 837).
+        options["connect_args"] |= {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": _unique_statement_name,
+        }
+    return options
+
+
 class Database:
     """One engine per server process; connections come from its pool."""
 
@@ -82,6 +126,7 @@ class Database:
         *,
         echo: bool = False,
         enforce_foreign_keys: bool = True,
+        pool: PoolSettings | None = None,
         writer_limits: WriterLimits | None = None,
     ) -> None:
         """``enforce_foreign_keys=False`` is for schema deploys only (SQLite table rebuilds)."""
@@ -91,15 +136,11 @@ class Database:
             # Made here, empty (an empty file is an empty database), so that it is the owner's
             # alone whatever the umask; SQLite gives its -wal and -shm files the same mode.
             create_private_file(Path(url.database))
+        options = _driver(url) if self.is_sqlite else _postgresql_options(pool or PoolSettings())
         try:
-            self.engine: AsyncEngine = create_async_engine(url, echo=echo, **_driver(url))
-        except ModuleNotFoundError as missing:
-            raise ProjectError(
-                [
-                    f"bastion.yml: database.url: the {url.get_backend_name()} driver is not "
-                    f"installed (pip install {missing.name})"
-                ]
-            ) from None
+            self.engine: AsyncEngine = create_async_engine(url, echo=echo, **options)
+        except ModuleNotFoundError:
+            raise ProjectError([missing_driver(url)]) from None
         if self.is_sqlite:
             event.listen(
                 self.engine.sync_engine,
@@ -153,6 +194,16 @@ class Database:
         if self.writer is not None:
             await self.writer.close()
         await self.engine.dispose()
+
+
+def missing_driver(url: URL) -> str:
+    """The one line that says which extra to install for the database of ``url``."""
+    if url.get_backend_name() == "postgresql":
+        return (
+            "bastion.yml: database.url is a postgresql:// URL but its driver, asyncpg, is not "
+            "installed: pip install 'bastion[postgres]'"
+        )
+    return f"bastion.yml: database.url: the {url.get_backend_name()} driver is not installed"
 
 
 # The write transaction of the GraphQL request this task serves, if any: a write the request

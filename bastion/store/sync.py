@@ -88,6 +88,12 @@ def _apply(
                 ops, conn, change.table, metadata.tables[change.table].c[change.target.name]
             )
             report.added.append(f"{change.table}.{change.target.name}")
+    # Indexes go before columns change: PostgreSQL drops the index of a dropped column with
+    # it, and dropping it again afterwards would fail.
+    for change in changes:
+        if change.kind == "remove_index":
+            _index(ops, conn, change)
+            report.indexes.append(change.text)
     steps: dict[str, list[SchemaChange]] = {}
     for change in changes:
         if change.step is not None and change.table is not None:
@@ -101,7 +107,7 @@ def _apply(
         if change.rewrite is not None:
             change.rewrite(conn)
     for change in changes:
-        if change.kind in ("add_index", "remove_index"):
+        if change.kind == "add_index":
             _index(ops, conn, change)
             report.indexes.append(change.text)
     dropped = [c.target for c in changes if c.kind == "remove_table"]

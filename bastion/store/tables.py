@@ -19,14 +19,12 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    String,
     Table,
-    Text,
 )
 from sqlalchemy.types import TypeEngine
 
 from bastion.model import Model, ObjectType, OnDelete, ScalarField, ScalarKind
-from bastion.store.columns import UTCDateTime
+from bastion.store.columns import UTCDateTime, text
 
 ID_LENGTH = 24
 NAMING_CONVENTION = {
@@ -42,7 +40,7 @@ def column_type(field: ScalarField) -> TypeEngine[Any]:
         return JSON()
     match field.kind:
         case ScalarKind.ID:
-            return String(ID_LENGTH)
+            return text(ID_LENGTH)
         case ScalarKind.INT:
             return Integer()
         case ScalarKind.FLOAT:
@@ -52,7 +50,7 @@ def column_type(field: ScalarField) -> TypeEngine[Any]:
         case ScalarKind.DATETIME:
             return UTCDateTime()
         case _:
-            return Text()
+            return text()
 
 
 VALUE_TYPE = "bastion_type"
@@ -91,7 +89,7 @@ class Tables:
 
 def _scalar_column(field: ScalarField, enums: dict[str, list[str]]) -> Column[object]:
     if field.name == "id":
-        return Column("id", String(ID_LENGTH), primary_key=True)
+        return Column("id", text(ID_LENGTH), primary_key=True)
     return Column(
         field.name,
         column_type(field),
@@ -115,7 +113,7 @@ def _type_table(obj: ObjectType, metadata: MetaData, enums: dict[str, list[str]]
         columns.append(
             Column(
                 relation.column,
-                String(ID_LENGTH),
+                text(ID_LENGTH),
                 ForeignKey(f"{relation.target}.id", ondelete=ondelete),
                 nullable=not relation.required,
             )

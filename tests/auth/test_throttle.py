@@ -6,7 +6,7 @@ The account state reads the injected clock, so delays and locks end when the tes
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from bastion.project import load_project
 from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import LOGIN, PASSWORD, Auth, error_code
 from tests.conftest import write_project
+from tests.postgres_db import throwaway_database
 
 WRONG = "not the password"
 
@@ -175,6 +176,36 @@ async def test_redis_storage_shares_the_counts_of_two_workers(
         body = await client.gql(LOGIN, variables, headers={"X-Forwarded-For": ip})
         codes.append(error_code(body))
     assert codes == ["INVALID_CREDENTIALS"] * 3 + ["RATE_LIMITED"]
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A new PostgreSQL database, dropped once the apps using it have stopped."""
+    async with throwaway_database() as url:
+        yield url
+
+
+async def test_on_postgresql_the_counts_of_two_nodes_are_shared_without_redis(
+    postgres_url: str,
+    make_project: Callable[..., Any],
+    client_for: Callable[..., Any],
+    clock: FrozenClock,
+) -> None:
+    auth = {
+        "providers": {"local-userpass": {"signup": True}},
+        "throttle": {"login_per_ip": "3/minute"},
+    }
+    project = make_project(auth=auth, database={"url": postgres_url})
+    first, second = await client_for(project), await client_for(project)
+    variables = {"email": "x@example.com", "password": WRONG}
+    codes = []
+    for client in (first, second, first, second):
+        codes.append(error_code(await client.gql(LOGIN, variables)))
+    assert codes == ["INVALID_CREDENTIALS"] * 3 + ["RATE_LIMITED"]
+    body = await second.gql(LOGIN, variables)
+    assert 0 < retry_after(body) <= 60
+    clock.advance(61)  # the window moves on the injected clock
+    assert error_code(await first.gql(LOGIN, variables)) == "INVALID_CREDENTIALS"
 
 
 @pytest.mark.parametrize(

@@ -6,18 +6,22 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from sqlalchemy.engine import make_url
 
 from bastion import __version__
 from bastion.cli import main
 from bastion.project import load_project
 from bastion.project.service import Service
+from tests import databases
 from tests.conftest import write_project
 
 LOCATED = re.compile(r"^error: (?P<place>\S+:\d+:\d+): (?P<reason>.+)$")
@@ -378,3 +382,91 @@ def test_the_shipped_example_is_a_valid_project(tmp_path: Path) -> None:
     result = run("schema", "print", str(source))
     assert result.exit_code == 0, result.output
     assert not (source / ".bastion").exists()
+
+
+# -- an unreachable database -----------------------------------------------------------------
+
+
+def closed_port() -> int:
+    """A port nothing listens on: the OS gave it and it was closed again."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["serve"], ["users", "create", "--email", "ann@example.com", "--password-stdin", "--project"]],
+    ids=["serve", "users create"],
+)
+def test_an_unreachable_database_is_one_line_naming_it(
+    tmp_path: Path, no_server: None, command: list[str]
+) -> None:
+    url = f"postgresql://bastion:hunter2@127.0.0.1:{closed_port()}/app"
+    root = write_project(tmp_path / "app", database={"url": url})
+    result = CliRunner().invoke(main, [*command, str(root)], input="correct horse battery\n")
+    assert result.exit_code == 1
+    shown = url.replace("hunter2", "***")
+    assert result.output.splitlines() == [
+        f"error: cannot reach the database at {shown}: [Errno 111] Connect call failed "
+        f"('127.0.0.1', {url.split(':')[3].split('/')[0]})"
+    ]
+    assert "hunter2" not in result.output
+
+
+def test_credentials_the_server_refuses_are_one_line_naming_the_setting(
+    tmp_path: Path, no_server: None
+) -> None:
+    server = make_url(databases.SERVER)
+    url = f"postgresql://nobody_here:pw@{server.host}:{server.port}/postgres"
+    root = write_project(tmp_path / "app", database={"url": url})
+    result = run("serve", str(root))
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"error: bastion.yml: database.url: {url.replace(':pw@', ':***@')}: "
+        'role "nobody_here" does not exist'
+    ]
+
+
+# -- workers ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any]]]:
+    """What ``serve`` would have asked uvicorn to run, without listening."""
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: calls.append((app, options)))
+    monkeypatch.setattr("os.environ", dict(os.environ))  # serve names the project in it
+    return calls
+
+
+def test_server_workers_on_sqlite_warns_of_the_single_writer(
+    tmp_path: Path, uvicorn_calls: list[tuple[Any, dict[str, Any]]]
+) -> None:
+    root = write_project(
+        tmp_path / "app", database={"url": "sqlite:///.bastion/app.db"}, server={"workers": 3}
+    )
+    result = run("serve", str(root))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0].startswith(
+        "warning: 3 workers on SQLite: reads run side by side, but every write takes the "
+        "database file's single write lock in turn"
+    )
+    [(app, options)] = uvicorn_calls
+    assert (app, options["factory"], options["workers"]) == (
+        "bastion.cli.workers:worker_app",
+        True,
+        3,
+    )
+    assert os.environ["BASTION_SERVE_PROJECT"] == str(root.resolve())
+
+
+def test_one_worker_runs_the_app_in_the_process(
+    tmp_path: Path, uvicorn_calls: list[tuple[Any, dict[str, Any]]]
+) -> None:
+    root = write_project(tmp_path / "app", server={"workers": 3})
+    assert run("serve", str(root), "--workers", "1").exit_code == 0
+    [(app, options)] = uvicorn_calls
+    assert not isinstance(app, str) and options["workers"] == 1
+    assert "warning" not in run("serve", str(root), "--workers", "1").output

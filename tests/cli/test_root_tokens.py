@@ -9,6 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from tests import databases
 from tests.conftest import served, unauthenticated, write_project
 
 SCHEMA = "type Secret { text: String! }\n"
@@ -75,7 +76,8 @@ async def test_deploy_get_use_rotate_revoke(project: Path) -> None:
         )
         assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     # The database holds no usable token.
-    assert token.encode() not in (project / ".bastion" / "data.db").read_bytes()
+    stored = databases.query(project, "SELECT * FROM _bastion_root_token")
+    assert stored and token not in repr(stored)
     listed = (await acli("root-token", "list", "--project", str(project))).output
     assert listed.splitlines()[0].startswith("backup ") and "ci " in listed
     assert token not in listed

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ import httpx
 import pytest
 
 from bastion.client import Client
+from tests import databases
 from tests.conftest import write_project
 
 LIFETIME = 10  # seconds: the shortest access-token lifetime bastion.yml accepts
@@ -36,9 +36,9 @@ SCHEMA = "type Note { text: String! }"
 _COUNT_SQL = """
 SELECT (SELECT count(*) FROM _bastion_refresh_token AS r
           JOIN _bastion_session AS s ON s.id = r.session_id
-          JOIN "User" AS u ON u.id = s.user_id WHERE u.email = :email),
+          JOIN "User" AS u ON u.id = s.user_id WHERE u.email = ?),
        (SELECT count(*) FROM _bastion_session AS s
-          JOIN "User" AS u ON u.id = s.user_id WHERE u.email = :email)
+          JOIN "User" AS u ON u.id = s.user_id WHERE u.email = ?)
 """
 
 
@@ -56,9 +56,7 @@ class Server:
 
     def refreshes(self, email: str) -> int:
         """How many refreshes the server made for ``email``'s sessions (rows minus logins)."""
-        database = self.root / ".bastion" / "data.db"
-        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
-            rows, sessions = db.execute(_COUNT_SQL, {"email": email}).fetchone()
+        [(rows, sessions)] = databases.query(self.root, _COUNT_SQL, (email, email))
         return int(rows) - int(sessions)
 
     def sign_up(self) -> str:
@@ -105,6 +103,7 @@ def _serve(root: Path, **auth: object) -> Iterator[tuple[Server, Callable[[], No
             **auth,
         },
     )
+    databases.use_for_process(root, lasting=True)
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     log = root / "serve.log"

@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import databases
+
 DEBIAN_FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -104,12 +106,21 @@ class Server:
 Serve = Callable[..., Server]
 
 
+def _project_folder(args: tuple[str, ...]) -> str:
+    """The folder ``bastion serve ARGS`` serves, relative to its working folder."""
+    if "--example" in args:
+        return args[args.index("--example") + 1]
+    folders = [arg for arg in args if not arg.startswith("-")]
+    return folders[0] if folders else "."
+
+
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Serve]:
     """Start ``bastion serve ARGS`` in a folder; every process is stopped at teardown."""
     servers: list[Server] = []
 
     def start(*args: str, cwd: Path = tmp_path, env: dict[str, str] | None = None) -> Server:
+        databases.use_for_process(cwd / _project_folder(args))
         port = free_port()
         log_path = tmp_path / f"serve-{len(servers)}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}

@@ -22,16 +22,15 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import databases
 from tests.conftest import write_project
 from tests.e2e.conftest import FakeClock, Serve, Server
 from tests.e2e.node import drive, npm_install, require_node
@@ -165,12 +164,12 @@ class Served:
         )
 
     def audit(self, user_id: str) -> list[str]:
-        """The types of the audit events of a user, oldest first (read from the SQLite file)."""
-        database = self.project / ".bastion" / "data.db"
-        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
-            rows = db.execute(
-                "SELECT type FROM _bastion_audit WHERE user_id = ? ORDER BY id", (user_id,)
-            ).fetchall()
+        """The types of the audit events of a user, oldest first (read from the database)."""
+        rows = databases.query(
+            self.project,
+            "SELECT type FROM _bastion_audit WHERE user_id = ? ORDER BY id",
+            (user_id,),
+        )
         return [str(row[0]) for row in rows]
 
     def notes(self) -> list[str]:

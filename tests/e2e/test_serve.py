@@ -9,6 +9,7 @@ import httpx
 from click.testing import CliRunner, Result
 
 from bastion.cli import main
+from tests import databases
 from tests.e2e.conftest import Serve, post_with_huge_header
 
 PASSWORD = "correct horse battery"
@@ -52,7 +53,7 @@ def test_example_movies_answers_the_seeded_movies(serve: Serve, tmp_path: Path) 
 
     # The example was copied beside the command, with its database inside it.
     assert (tmp_path / "movies" / "bastion.yml").is_file()
-    assert (tmp_path / "movies" / ".bastion" / "data.db").is_file()
+    assert databases.on_postgresql() or (tmp_path / "movies" / ".bastion" / "data.db").is_file()
 
     # The access log, on the process's stderr: one line per request, no query string.
     response = httpx.get(
@@ -128,7 +129,7 @@ def test_an_init_project_serves_and_accepts_create_movie(serve: Serve, tmp_path:
     assert server.data("{ movies { title year } }") == {
         "movies": [{"title": "Alien", "year": 2024}]
     }
-    assert (tmp_path / "myapp" / ".bastion" / "data.db").is_file()
+    assert databases.on_postgresql() or (tmp_path / "myapp" / ".bastion" / "data.db").is_file()
 
 
 def test_request_heads_are_capped_by_the_real_server(serve: Serve, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from bastion.errors import ProjectError
 from bastion.project import Project, load_project
+from bastion.store.database import PoolSettings
 from tests.conftest import write_project
 
 BAD_SCHEMA = "type Movie {\n  title: String\n  director: Persn\n}\n"
@@ -48,6 +49,7 @@ def test_a_relative_folder_is_resolved(tmp_path: Path, monkeypatch: pytest.Monke
     assert project.root == (tmp_path / "app").resolve()
 
 
+@pytest.mark.sqlite_only(reason="a PostgreSQL run swaps the default database for its own")
 def test_default_database_is_sqlite_under_the_project_folder(
     make_project: Callable[..., Project],
 ) -> None:
@@ -87,6 +89,24 @@ def test_postgresql_gets_the_async_driver(make_project: Callable[..., Project]) 
         "bastion",
     )
     assert url.password == "secret"
+
+
+def test_libpq_sslmode_reaches_asyncpg_as_ssl(make_project: Callable[..., Project]) -> None:
+    project = make_project(database={"url": "postgresql://db.internal/app?sslmode=verify-full"})
+    assert dict(project.database_url.query) == {"ssl": "verify-full"}
+
+
+def test_the_pool_settings_come_from_database_pool(make_project: Callable[..., Project]) -> None:
+    project = make_project(
+        database={
+            "url": "postgresql://db.internal/app",
+            "pool": {"size": 4, "max_overflow": 0, "timeout": 2.5},
+            "pgbouncer_transaction_mode": True,
+        }
+    )
+    assert project.database_pool == PoolSettings(
+        size=4, max_overflow=0, timeout=2.5, pgbouncer_transaction_mode=True
+    )
 
 
 def test_schema_file_may_live_elsewhere_in_the_folder(tmp_path: Path) -> None:

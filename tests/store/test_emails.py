@@ -8,9 +8,7 @@ as an older Bastion left them.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ from click.testing import CliRunner, Result
 from bastion.cli import main
 from bastion.errors import SchemaChangeRefused
 from bastion.project import Project
+from tests import databases
 from tests.auth.conftest import Auth, bearer
 from tests.auth.test_audit import root_token
 from tests.store.test_sync import refusal, serving
@@ -42,13 +41,8 @@ def codes(body: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in body.get("errors", [])]
 
 
-def database(project: Project) -> Path:
-    return project.root / ".bastion" / "data.db"
-
-
 def sql(project: Project, statement: str, *args: object) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(database(project)) as conn:
-        return conn.execute(statement, args).fetchall()
+    return databases.query(project.root, statement, args, write=True)
 
 
 def deploy(project: Project, *flags: str) -> Result:

@@ -7,7 +7,6 @@ and leaves the database exactly as it was.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +20,7 @@ from bastion.errors import SchemaChangeRefused
 from bastion.project import Project
 from bastion.project.service import Service
 from bastion.tools.clock import FrozenClock
+from tests import databases
 from tests.conftest import MOVIES_SCHEMA, STARTUP_TIMEOUT, GraphQLClient, write_project
 
 BASE = """
@@ -68,12 +68,8 @@ async def refusal(project: Project) -> SchemaChangeRefused:
 
 
 def database_schema(project: Project) -> list[tuple[str, str]]:
-    """Every table and index of the SQLite file with its DDL, read beside the app."""
-    with sqlite3.connect(project.root / ".bastion" / "data.db") as conn:
-        rows = conn.execute(
-            "SELECT name, coalesce(sql, '') FROM sqlite_master ORDER BY name"
-        ).fetchall()
-    return [(str(name), str(sql)) for name, sql in rows]
+    """Every table and index of the database with its definition, read beside the app."""
+    return databases.schema(project.root)
 
 
 @pytest.fixture
@@ -120,8 +116,8 @@ async def test_a_fresh_project_gets_its_tables_in_wal_mode(
 
     names = {name for name, _ in database_schema(project)}
     assert {"Movie", "Person", "User"} <= names
-    with sqlite3.connect(project.root / ".bastion" / "data.db") as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    if not databases.on_postgresql():
+        assert databases.query(project.root, "PRAGMA journal_mode") == [("wal",)]
 
 
 async def test_restart_with_the_same_schema_changes_nothing(started: Project) -> None:

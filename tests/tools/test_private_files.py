@@ -26,6 +26,7 @@ def umask(request: pytest.FixtureRequest) -> Iterator[int]:
         os.umask(old)
 
 
+@pytest.mark.sqlite_only(reason="the modes of the SQLite file and its -wal and -shm files")
 async def test_database_wal_shm_and_state_folder_are_private(
     umask: int, make_project: Callable[..., Project], client_for: Callable[..., Any]
 ) -> None:

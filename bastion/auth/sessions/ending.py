@@ -2,7 +2,9 @@
 
 A revocation is written to the database (``revoked_at``) and audited in the same transaction;
 once that transaction is committed it is announced (:class:`bastion.auth.events.SessionsEnded`)
-so that the session-state cache of this process forgets the sessions at once. The ``*_in``
+so that the session-state cache of this process forgets the sessions at once; on a shared
+PostgreSQL database it is also written as an event in that transaction
+(:mod:`bastion.auth.cluster`), so that every other node forgets them as it commits. The ``*_in``
 methods work inside a caller's transaction: the caller announces the ids it gets back, or
 has them forgotten, after its commit.
 """
@@ -98,6 +100,8 @@ class Ending(SessionsBase):
                 reason, user_id=user_id, session_id=one, detail={"sessions": len(ids)}
             )
             await self.audit.record(event, conn)
+        # In the revocation's transaction: the other nodes hear of it as it commits.
+        await self.record_ended(conn, ids)
         return ids
 
     async def live(self, user_id: str) -> list[SessionInfo]:

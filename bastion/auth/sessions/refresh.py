@@ -120,6 +120,7 @@ class Refreshing(Issuing):
     ) -> None:
         """A used token again, past the grace: stolen, most likely. The session ends, loudly."""
         await self.rows.revoke(conn, SessionMatch(session_id=row.session_id), now)
+        await self.record_ended(conn, [row.session_id])
         event = AuditEvent(
             AuditType.REFRESH_REUSE, user_id=row.user_id, session_id=row.session_id, ip=ip
         )

@@ -23,7 +23,7 @@ from graphql import (
     GraphQLString,
 )
 
-from bastion.auth.audit import AuditEvent
+from bastion.auth.audit import AuditEvent, admin_action
 from bastion.auth.events import SessionsEnded
 from bastion.errors import BadUserInput
 from bastion.graphql import resolvers
@@ -42,14 +42,25 @@ MAX_AUDIT_PAGE = 1000
 _USER = "User"
 
 
-def _require_root(info: Info) -> RequestContext:
+def require_root(info: Info) -> RequestContext:
+    """The request's context, or ``FORBIDDEN`` unless the caller holds a root token.
+
+    Non-root callers never reach this in practice: a document naming a root-only field is
+    refused for them as if the field did not exist (:mod:`bastion.graphql.visibility`).
+    """
     context = context_of(info)
     if not context.viewer.is_privileged:
         raise Forbidden("Only a root token may use this field")
     return context
 
 
-def _root_only(field: GraphQLField) -> GraphQLField:
+def actor_of(context: RequestContext) -> str:
+    """Who did it, as the audit log names them: the root token's name."""
+    return context.viewer.token_name or context.viewer.kind.value
+
+
+def root_only(field: GraphQLField) -> GraphQLField:
+    """``field``, marked root-only: missing for everyone but root tokens."""
     field.extensions = {**(field.extensions or {}), ROOT_ONLY: True}
     return field
 
@@ -59,7 +70,7 @@ def query_fields(builder: SchemaBuilder) -> FieldMap:
     list_all = resolvers.many(_USER)
 
     async def users(root: Any, info: Info, **args: Any) -> list[Node]:
-        _require_root(info)
+        require_root(info)
         result: list[Node] = await list_all(root, info, **args)
         return result
 
@@ -70,15 +81,18 @@ def query_fields(builder: SchemaBuilder) -> FieldMap:
         type: list[str] | None = None,
         userId: str | None = None,
         before: int | None = None,
+        after: int | None = None,
     ) -> list[AuditEvent]:
-        context = _require_root(info)
+        context = require_root(info)
         assert context.auth is not None
         if not 1 <= first <= MAX_AUDIT_PAGE:
             raise BadUserInput(f"first must be 1 to {MAX_AUDIT_PAGE}", field="first")
-        return await context.auth.audit.tail(first, types=type or (), user_id=userId, before=before)
+        return await context.auth.audit.tail(
+            first, types=type or (), user_id=userId, before=before, after=after
+        )
 
     return {
-        "auditEvents": _root_only(
+        "auditEvents": root_only(
             GraphQLField(
                 GraphQLNonNull(GraphQLList(GraphQLNonNull(_audit_event_type()))),
                 args={
@@ -86,12 +100,15 @@ def query_fields(builder: SchemaBuilder) -> FieldMap:
                     "type": GraphQLArgument(GraphQLList(GraphQLNonNull(GraphQLString))),
                     "userId": GraphQLArgument(GraphQLID),
                     "before": GraphQLArgument(GraphQLInt, description="Events older than this id."),
+                    "after": GraphQLArgument(
+                        GraphQLInt, description="Events newer than this id, oldest first."
+                    ),
                 },
                 resolve=audit_events,
                 description="Security events, newest first (root tokens only).",
             )
         ),
-        names_for(_USER).many: _root_only(
+        names_for(_USER).many: root_only(
             GraphQLField(
                 GraphQLNonNull(GraphQLList(GraphQLNonNull(builder.objects[_USER]))),
                 args=builder.list_args(_USER),
@@ -130,22 +147,29 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
 
     def set_active(active: bool, description: str) -> GraphQLField:
         async def resolve(root: Any, info: Info, id: str) -> Node:
-            _require_root(info)
+            context = require_root(info)
             node: Node = await update_user(root, info, id=id, data={"isActive": active})
+            assert context.auth is not None
+            action = "activateUser" if active else "deactivateUser"
+            event = admin_action(actor_of(context), action, id)
+            await context.auth.audit.record(event, await context.connection())
             return node
 
-        return _root_only(
+        return root_only(
             GraphQLField(
                 user, args={"id": GraphQLArgument(_ID)}, resolve=resolve, description=description
             )
         )
 
     async def revoke_sessions(_root: Any, info: Info, userId: str) -> int:
-        context = _require_root(info)
+        context = require_root(info)
         assert context.auth is not None
         await resolvers.visible(context, _USER, userId)  # NOT_FOUND for an unknown user
         conn = await context.connection()
         ended = await context.auth.sessions.end_all_in(conn, userId)
+        await context.auth.audit.record(
+            admin_action(actor_of(context), "revokeSessions", userId), conn
+        )
         # Told (and forgotten from the session cache) once the mutation is committed.
         context.after_commit.append(
             resolvers.announce(context.auth.events, SessionsEnded(tuple(ended)))
@@ -157,7 +181,7 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
             False, "Switch an account off and end its sessions (root tokens only)."
         ),
         "activateUser": set_active(True, "Switch an account on again (root tokens only)."),
-        "revokeSessions": _root_only(
+        "revokeSessions": root_only(
             GraphQLField(
                 GraphQLNonNull(GraphQLInt),
                 args={"userId": GraphQLArgument(_ID)},

@@ -8,19 +8,18 @@ keys as SHA-256 digests.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
     Index,
     Integer,
     MetaData,
-    String,
     Table,
-    Text,
     UniqueConstraint,
 )
 
-from bastion.store.columns import UTCDateTime
+from bastion.store.columns import UTCDateTime, text
 from bastion.store.tables import ID_LENGTH, NAMING_CONVENTION
 
 SYSTEM_PREFIX = "_bastion_"
@@ -37,12 +36,12 @@ AUDIT_TABLE = "_bastion_audit"
 MAIL_OUTBOX_TABLE = "_bastion_mail_outbox"
 EMAIL_TOKEN_TABLE = "_bastion_email_token"  # noqa: S105 - a table name
 EMAIL_PENDING_TABLE = "_bastion_email_pending"
+EVENT_TABLE = "_bastion_event"
+ATTEMPT_TABLE = "_bastion_attempt"
 
 
 def _user_key(name: str = "user_id") -> Column[str]:
-    return Column(
-        name, String(ID_LENGTH), ForeignKey("User.id", ondelete="CASCADE"), nullable=False
-    )
+    return Column(name, text(ID_LENGTH), ForeignKey("User.id", ondelete="CASCADE"), nullable=False)
 
 
 def _meta_table(metadata: MetaData) -> None:
@@ -51,8 +50,8 @@ def _meta_table(metadata: MetaData) -> None:
     Table(
         META_TABLE,
         metadata,
-        Column("key", String(100), primary_key=True),
-        Column("value", Text, nullable=False),
+        Column("key", text(100), primary_key=True),
+        Column("value", text(), nullable=False),
     )
 
 
@@ -63,11 +62,11 @@ def _password_table(metadata: MetaData) -> None:
         metadata,
         Column(
             "user_id",
-            String(ID_LENGTH),
+            text(ID_LENGTH),
             ForeignKey("User.id", ondelete="CASCADE"),
             primary_key=True,
         ),
-        Column("hash", Text, nullable=False),
+        Column("hash", text(), nullable=False),
         Column("updated_at", UTCDateTime, nullable=False),
     )
 
@@ -78,24 +77,24 @@ def _session_tables(metadata: MetaData) -> None:
     Table(
         SESSION_TABLE,
         metadata,
-        Column("id", String(ID_LENGTH), primary_key=True),
+        Column("id", text(ID_LENGTH), primary_key=True),
         _user_key(),
-        Column("provider", String(50), nullable=False),
+        Column("provider", text(50), nullable=False),
         Column("created_at", UTCDateTime, nullable=False),
         Column("last_used_at", UTCDateTime, nullable=False),
         # The absolute end of the session: no refresh or renewal goes past it.
         Column("expires_at", UTCDateTime, nullable=False),
         Column("revoked_at", UTCDateTime, nullable=True),
-        Column("user_agent", Text, nullable=True),
+        Column("user_agent", text(), nullable=True),
         # The device the client SDK named (or one made for it), answered as `device_id`.
-        Column("device_id", String(ID_LENGTH), nullable=True),
+        Column("device_id", text(ID_LENGTH), nullable=True),
         # Sessions of the Stitch client API: the SHA-256 of their refresh token, which is a
         # session token there (used many times); GraphQL sessions rotate theirs instead.
-        Column("token_hash", String(64), nullable=True),
+        Column("token_hash", text(64), nullable=True),
         # The API key a session was opened with: ending the key ends the session.
-        Column("credential_id", String(ID_LENGTH), nullable=True),
+        Column("credential_id", text(ID_LENGTH), nullable=True),
         # The custom-token provider's `user_data`, carried into every access token (JSON).
-        Column("user_data", Text, nullable=True),
+        Column("user_data", text(), nullable=True),
         Index(f"ix_{SESSION_TABLE}_user_id", "user_id"),
         Index(f"ix_{SESSION_TABLE}_token_hash", "token_hash", unique=True),
         Index(f"ix_{SESSION_TABLE}_credential_id", "credential_id"),
@@ -103,10 +102,10 @@ def _session_tables(metadata: MetaData) -> None:
     Table(
         REFRESH_TABLE,
         metadata,
-        Column("hash", String(64), primary_key=True),
+        Column("hash", text(64), primary_key=True),
         Column(
             "session_id",
-            String(ID_LENGTH),
+            text(ID_LENGTH),
             ForeignKey(f"{SESSION_TABLE}.id", ondelete="CASCADE"),
             nullable=False,
         ),
@@ -123,12 +122,12 @@ def _identity_table(metadata: MetaData) -> None:
         metadata,
         # A way to log in as a user, besides the password row: an anonymous login, a
         # custom-token subject, a server API key. One user may hold several (linking).
-        Column("id", String(ID_LENGTH), primary_key=True),
+        Column("id", text(ID_LENGTH), primary_key=True),
         _user_key(),
-        Column("provider", String(50), nullable=False),
-        Column("subject", String(255), nullable=False),
+        Column("provider", text(50), nullable=False),
+        Column("subject", text(255), nullable=False),
         Column("created_at", UTCDateTime, nullable=False),
-        Column("data", Text, nullable=True),  # the provider's last word on the user (JSON)
+        Column("data", text(), nullable=True),  # the provider's last word on the user (JSON)
         UniqueConstraint("provider", "subject"),
         Index(f"ix_{IDENTITY_TABLE}_user_id", "user_id"),
     )
@@ -139,10 +138,10 @@ def _key_tables(metadata: MetaData) -> None:
     Table(
         API_KEY_TABLE,
         metadata,
-        Column("id", String(ID_LENGTH), primary_key=True),
+        Column("id", text(ID_LENGTH), primary_key=True),
         _user_key(),
-        Column("name", String(100), nullable=False),
-        Column("hash", String(64), nullable=False, unique=True),
+        Column("name", text(100), nullable=False),
+        Column("hash", text(64), nullable=False, unique=True),
         Column("created_at", UTCDateTime, nullable=False),
         Column("last_used_at", UTCDateTime, nullable=True),
         Column("disabled", Boolean, nullable=False),
@@ -153,8 +152,8 @@ def _key_tables(metadata: MetaData) -> None:
         metadata,
         # The token is derived from the server secret, the name and the counter; only its
         # SHA-256 is here (see bastion.auth.root_tokens).
-        Column("name", String(64), primary_key=True),
-        Column("hash", String(64), nullable=False, unique=True),
+        Column("name", text(64), primary_key=True),
+        Column("hash", text(64), nullable=False, unique=True),
         Column("counter", Integer, nullable=False),
         Column("created_at", UTCDateTime, nullable=False),
         Column("rotated_at", UTCDateTime, nullable=True),
@@ -169,7 +168,7 @@ def _login_failure_table(metadata: MetaData) -> None:
         metadata,
         # SHA-256 of the account name tried (an email or username, existing or not): the
         # table never collects the strings attackers send.
-        Column("account", String(64), primary_key=True),
+        Column("account", text(64), primary_key=True),
         Column("failures", Integer, nullable=False),
         Column("last_failure_at", UTCDateTime, nullable=False),
         Column("locked_until", UTCDateTime, nullable=True),
@@ -183,14 +182,41 @@ def _audit_table(metadata: MetaData) -> None:
         # Security events (bastion.auth.audit); no foreign key: events outlive their users.
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("at", UTCDateTime, nullable=False),
-        Column("type", String(40), nullable=False, index=True),
+        Column("type", text(40), nullable=False, index=True),
         Column("security", Boolean, nullable=False),
-        Column("user_id", String(ID_LENGTH), nullable=True, index=True),
-        Column("provider", String(40), nullable=True),
-        Column("ip", String(64), nullable=True),
-        Column("user_agent", String(256), nullable=True),
-        Column("session_id", String(64), nullable=True),
-        Column("detail", Text, nullable=True),
+        Column("user_id", text(ID_LENGTH), nullable=True, index=True),
+        Column("provider", text(40), nullable=True),
+        Column("ip", text(64), nullable=True),
+        Column("user_agent", text(256), nullable=True),
+        Column("session_id", text(64), nullable=True),
+        Column("detail", text(), nullable=True),
+    )
+
+
+def _event_table(metadata: MetaData) -> None:
+    Table(
+        EVENT_TABLE,
+        metadata,
+        # What one process tells the others sharing a PostgreSQL database (bastion.auth.cluster):
+        # written in the transaction of the change it tells, pruned after a few minutes.
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("at", UTCDateTime, nullable=False, index=True),
+        Column("origin", text(32), nullable=False),
+        Column("kind", text(40), nullable=False),
+        Column("body", text(), nullable=False),
+    )
+
+
+def _attempt_table(metadata: MetaData) -> None:
+    Table(
+        ATTEMPT_TABLE,
+        metadata,
+        # Credential attempts per client IP, counted in the database when several processes
+        # share a PostgreSQL one and no Redis is configured (bastion.auth.throttle).
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("key", text(100), nullable=False),
+        Column("at", UTCDateTime, nullable=False),
+        Index("ix__bastion_attempt_key_at", "key", "at"),
     )
 
 
@@ -204,31 +230,31 @@ def _mail_tables(metadata: MetaData) -> None:
         MAIL_OUTBOX_TABLE,
         metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
-        Column("purpose", String(40), nullable=False),
-        Column("recipient", String(320), nullable=False),
-        Column("subject", Text, nullable=False),
-        Column("text_body", Text, nullable=False),
-        Column("html_body", Text, nullable=True),
-        Column("request", Text, nullable=True),  # JSON: what the mail's maker needs
+        Column("purpose", text(40), nullable=False),
+        Column("recipient", text(320), nullable=False),
+        Column("subject", text(), nullable=False),
+        Column("text_body", text(), nullable=False),
+        Column("html_body", text(), nullable=True),
+        Column("request", text(), nullable=True),  # JSON: what the mail's maker needs
         Column("created_at", UTCDateTime, nullable=False),
         Column("attempts", Integer, nullable=False),
         Column("next_attempt_at", UTCDateTime, nullable=False, index=True),
         # A sender working on the row: no other worker takes it until then.
         Column("claimed_until", UTCDateTime, nullable=True),
         Column("failed_at", UTCDateTime, nullable=True),
-        Column("last_error", String(500), nullable=True),
+        Column("last_error", text(500), nullable=True),
     )
     # Tokens sent by mail (bastion.auth.email): only their SHA-256 (and that of the short code
     # of a login mail) is kept; each is bound to its purpose and to the address it was sent to.
     Table(
         EMAIL_TOKEN_TABLE,
         metadata,
-        Column("id", String(ID_LENGTH), primary_key=True),  # the public `tokenId`
-        Column("purpose", String(20), nullable=False),
-        Column("email", String(320), nullable=False),
-        Column("user_id", String(ID_LENGTH), ForeignKey("User.id", ondelete="CASCADE")),
-        Column("token_hash", String(64), nullable=False, unique=True),
-        Column("code_hash", String(64), nullable=True),
+        Column("id", text(ID_LENGTH), primary_key=True),  # the public `tokenId`
+        Column("purpose", text(20), nullable=False),
+        Column("email", text(320), nullable=False),
+        Column("user_id", text(ID_LENGTH), ForeignKey("User.id", ondelete="CASCADE")),
+        Column("token_hash", text(64), nullable=False, unique=True),
+        Column("code_hash", text(64), nullable=True),
         Column("created_at", UTCDateTime, nullable=False),
         Column("expires_at", UTCDateTime, nullable=False),
         Column("used_at", UTCDateTime, nullable=True),
@@ -242,7 +268,7 @@ def _mail_tables(metadata: MetaData) -> None:
         metadata,
         Column(
             "user_id",
-            String(ID_LENGTH),
+            text(ID_LENGTH),
             ForeignKey("User.id", ondelete="CASCADE"),
             primary_key=True,
         ),
@@ -263,6 +289,8 @@ def new_metadata() -> MetaData:
         _login_failure_table,
         _audit_table,
         _mail_tables,
+        _event_table,
+        _attempt_table,
     ):
         add_tables(metadata)
     return metadata

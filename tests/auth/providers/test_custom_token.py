@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import jwt
@@ -186,3 +187,12 @@ def test_metadata_fields_must_be_settable_user_fields(
     assert str(caught.value) == (
         f"bastion.yml: auth.providers.custom-token.metadata_fields.{field}: {message}"
     )
+
+
+async def test_parallel_first_logins_of_one_subject_make_one_user(stitch_for: Any) -> None:
+    # Two devices of a new user log in at once: both get in, as the same one user.
+    stitch = await _stitch(stitch_for)
+    body = {"token": token(stitch, email="ann@idp.example")}
+    answers = await asyncio.gather(*(stitch.logged_in("custom-token", body) for _ in range(8)))
+    assert len({answer["user_id"] for answer in answers}) == 1
+    assert await _users(stitch) == 1

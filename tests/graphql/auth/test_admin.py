@@ -1,11 +1,14 @@
 """Root-only administration over GraphQL: users, deactivateUser, activateUser, revokeSessions.
 
-A root token uses them; a logged-in user, a node token and an anonymous caller get FORBIDDEN,
-and none of them finds the fields by introspection.
+A root token uses them; for a logged-in user, a node token and an anonymous caller they do not
+exist: naming one gets the very error an unknown field gets, and introspection does not show
+them.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +25,6 @@ type Note {
 }
 """
 RULES = {"User": {"read": {"id": "$viewer.id"}}, "Note": {"read": "everyone"}}
-ADMIN_FIELDS = {"users", "deactivateUser", "activateUser", "revokeSessions"}
 INTROSPECT = """{
   __schema { queryType { fields { name } } mutationType { fields { name } } }
   q: __type(name: "Query") { fields { name } }
@@ -164,28 +166,79 @@ async def _callers(admin: Admin, clock: FrozenClock) -> dict[str, dict[str, str]
     }
 
 
-@pytest.mark.parametrize(
-    "document",
-    [
-        "{ users { id } }",
-        'mutation { deactivateUser(id: "x") { id } }',
-        'mutation { activateUser(id: "x") { id } }',
-        'mutation { revokeSessions(userId: "x") }',
-    ],
-)
-async def test_everyone_but_root_is_forbidden(
-    admin: Admin, clock: FrozenClock, document: str
+HIDDEN_DOCUMENTS = [
+    ("{ users { id } }", "users"),
+    ('mutation { deactivateUser(id: "x") { id } }', "deactivateUser"),
+    ('mutation { activateUser(id: "x") { id } }', "activateUser"),
+    ('mutation { revokeSessions(userId: "x") }', "revokeSessions"),
+    ("{ auditEvents { id } }", "auditEvents"),
+    ('{ userSessions(userId: "x") { id } }', "userSessions"),
+    ('{ userIdentities(userId: "x") { id } }', "userIdentities"),
+    ("{ serverApiKeys { name } }", "serverApiKeys"),
+    ("{ rootTokens { name } }", "rootTokens"),
+    ("{ signingKeys { kid } }", "signingKeys"),
+    ("{ projectSettings }", "projectSettings"),
+    (
+        'mutation { createUserWithPassword(input: {email: "e@example.com", password: "p"}) '
+        "{ id } }",
+        "createUserWithPassword",
+    ),
+    ('mutation { createServerApiKey(name: "n") { secret } }', "createServerApiKey"),
+    ('mutation { deleteServerApiKey(name: "n") }', "deleteServerApiKey"),
+    ('mutation { rotateRootToken(name: "ops") { token } }', "rotateRootToken"),
+    ("mutation { rotateSigningKey { kid } }", "rotateSigningKey"),
+]
+ADMIN_FIELDS = {field for _, field in HIDDEN_DOCUMENTS}
+
+
+@pytest.mark.parametrize(("document", "field"), HIDDEN_DOCUMENTS)
+async def test_for_everyone_but_root_admin_fields_do_not_exist(
+    admin: Admin, clock: FrozenClock, document: str, field: str
 ) -> None:
     bob = admin.users["bob@example.com"]
+    unknown = document.replace(field, "noSuchField")
     for who, headers in (await _callers(admin, clock)).items():
         body = await admin.client.gql(
             document.replace('"x"', f'"{bob["user"]["id"]}"'), headers=headers
         )
-        assert body["data"] is None, who
-        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", who
+        missing = await admin.client.gql(unknown, headers=headers)
+        # Hidden equals missing: the same answer, but for the name it repeats (and the
+        # public names development mode suggests for it, none of them an admin field).
+        assert "data" not in body, who
+        assert _unsuggested(body) == _renamed(_unsuggested(missing), "noSuchField", field), who
+        assert not _suggested(body) & ADMIN_FIELDS, who
+        assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", who
     # Nothing happened to bob.
     me = await admin.client.gql("{ viewer { user { id } } }", headers=bearer(bob["accessToken"]))
     assert me["data"]["viewer"]["user"] == {"id": bob["user"]["id"]}
+
+
+async def test_no_suggestion_names_an_admin_field(admin: Admin, clock: FrozenClock) -> None:
+    for who, headers in (await _callers(admin, clock)).items():
+        body = await admin.client.gql("{ userz { id } }", headers=headers)
+        assert _suggested(body) == {"user"}, who
+    # Root, who may use `users`, is told of it.
+    body = await admin.as_root("{ userz { id } }")
+    assert "'users'" in body["errors"][0]["message"]
+
+
+def _suggested(body: dict[str, Any]) -> set[str]:
+    """The names the errors' "Did you mean ...?" suggest."""
+    found: set[str] = set()
+    for error in body["errors"]:
+        _, _, tail = error["message"].partition(" Did you mean ")
+        found |= set(re.findall(r"'(\w+)'", tail))
+    return found
+
+
+def _unsuggested(body: dict[str, Any]) -> dict[str, Any]:
+    errors = [{**e, "message": e["message"].partition(" Did you mean ")[0]} for e in body["errors"]]
+    return {**body, "errors": errors}
+
+
+def _renamed(body: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    renamed: dict[str, Any] = json.loads(json.dumps(body).replace(old, new))
+    return renamed
 
 
 def _names(body: dict[str, Any]) -> set[str]:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import URL
 
 from bastion.model import parse_model
 from bastion.store import Store, open_store
@@ -17,6 +16,7 @@ from bastion.store.auth.refresh_tokens import RefreshTokenRows
 from bastion.store.auth.sessions import NewSession, SessionMatch, SessionRows
 from bastion.store.auth.tables import META_TABLE, REFRESH_TABLE, SESSION_TABLE
 from bastion.tools.clock import FrozenClock
+from tests import databases
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 LATER = NOW + timedelta(days=1)
@@ -24,8 +24,7 @@ LATER = NOW + timedelta(days=1)
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    url = URL.create("sqlite+aiosqlite", database=str(tmp_path / "data.db"))
-    store = open_store(parse_model(""), url, FrozenClock(NOW))
+    store = open_store(parse_model(""), databases.url_for_test(tmp_path), FrozenClock(NOW))
     await store.sync()
     yield store
     await store.close()

@@ -1,0 +1,273 @@
+"""Three ``bastion serve`` processes on one PostgreSQL database behave as one server.
+
+Each node is a real process with its own caches and its own port, as behind a load balancer:
+
+- a logout on one node is refused by the two others at once (the revocation lag is measured
+  over many logouts, while other clients keep the cluster busy, and printed);
+- a user deactivated through one node, and a root token rotated by the CLI, are refused by
+  every node;
+- 20 parallel refreshes of one token spread over the three nodes have one winner, 20 rounds
+  out of 20;
+- the per-IP limit counts across the nodes: the cluster allows the limit, not three times it.
+
+Run with ``-s`` to see the figures (``scripts/test -s tests/e2e/test_cluster.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import unauthenticated, write_project
+from tests.e2e.conftest import Serve, Server
+from tests.postgres_db import throwaway_database_for_processes
+
+PASSWORD = "correct horse battery"
+SECRET = "c" * 64
+NODES = 3
+LOGOUTS = 150
+MEDIAN_BOUND = 0.1
+"""What the test allows the median revocation to take to reach another node. The contract is
+100 ms at the 99th percentile (measured here and printed); on a loaded CI machine the tail is
+the nodes waiting for a CPU, so the test holds the median, which no cache expiry could meet
+(a cache entry lives up to 1 s: without the events the median would be about 0.5 s)."""
+HARD_BOUND = 2.0
+"""No revocation may take longer, however loaded the machine (polling bounds a lost
+notification at 0.5 s)."""
+REGISTER = """mutation ($e: String!, $p: String!) {
+  registerUserEmailPassword(input: {email: $e, password: $p}) { accessToken refreshToken }
+}"""
+LOGIN = """mutation ($e: String!, $p: String!) {
+  loginEmailPassword(input: {email: $e, password: $p}) { accessToken refreshToken }
+}"""
+REFRESH = """mutation ($t: String!) {
+  refreshToken(input: {refreshToken: $t}) { accessToken refreshToken }
+}"""
+LOGOUT = "mutation ($t: String!) { logout(input: {refreshToken: $t}) }"
+VIEWER = "{ viewer { user { id email } } }"
+CREATE = "mutation ($t: String!) { createMovie(data: {title: $t}) { id } }"
+MOVIES = "{ movies(first: 5) { id title } }"
+
+Cluster = Callable[..., list[Server]]
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A new PostgreSQL database for the cluster, dropped once its nodes have stopped."""
+    with throwaway_database_for_processes() as url:
+        yield url
+
+
+@pytest.fixture
+def cluster(database_url: str, serve: Serve, tmp_path: Path) -> Cluster:
+    """Start three nodes of one project on the database, with these ``auth:`` settings."""
+
+    def start(**auth: Any) -> list[Server]:
+        project = write_project(
+            tmp_path / "project",
+            auth={"providers": {"local-userpass": {"signup": True}}, **auth},
+            database={"url": database_url},
+            root_tokens=["ops"],
+        )
+        env = {"BASTION_SECRET": SECRET}
+        # One after the other: the first makes the tables and the key folder the others use.
+        return [serve(cwd=project, env=env) for _ in range(NODES)]
+
+    return start
+
+
+def _post(http: httpx.Client, server: Server, query: str, token: str = "", **variables: Any) -> Any:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    body = {"query": query, "variables": variables}
+    response = http.post(f"{server.url}/graphql", json=body, headers=headers, timeout=30)
+    return response.json()
+
+
+def _data(http: httpx.Client, server: Server, query: str, token: str = "", **variables: Any) -> Any:
+    body = _post(http, server, query, token, **variables)
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def _alive(http: httpx.Client, server: Server, token: str) -> bool:
+    """Whether ``server`` takes ``token`` (a refused one is UNAUTHENTICATED)."""
+    body = _post(http, server, VIEWER, token)
+    if unauthenticated(body) is not None:
+        return False
+    assert body["data"]["viewer"]["user"] is not None, body
+    return True
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+class Traffic:
+    """Clients keeping the cluster busy meanwhile: logins, refreshes, reads, writes."""
+
+    def __init__(self, nodes: list[Server], clients: int = 2) -> None:
+        self._nodes = nodes
+        self._stop = threading.Event()
+        self._count = 0
+        self._errors: list[Any] = []
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(clients)
+        ]
+
+    def __enter__(self) -> Traffic:
+        self._started = time.perf_counter()
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+        self.seconds = time.perf_counter() - self._started
+
+    @property
+    def per_second(self) -> float:
+        return self._count / self.seconds
+
+    def _client(self, index: int) -> None:
+        email = f"busy{index}@example.com"
+        nodes = itertools.cycle(self._nodes)
+        with httpx.Client() as http:
+            pair = _data(http, next(nodes), REGISTER, e=email, p=PASSWORD)
+            pair = pair["registerUserEmailPassword"]
+            for step in itertools.count():
+                if self._stop.is_set():
+                    return
+                node = next(nodes)
+                if step % 20 == 0:
+                    body = _post(http, node, REFRESH, t=pair["refreshToken"])
+                    pair = body["data"]["refreshToken"] if "errors" not in body else pair
+                elif step % 5 == 0:
+                    body = _post(http, node, CREATE, pair["accessToken"], t=f"{email}-{step}")
+                else:
+                    body = _post(http, node, MOVIES, pair["accessToken"])
+                with self._lock:
+                    self._count += 1
+                    if "errors" in body:
+                        self._errors.append(body)
+
+    @property
+    def errors(self) -> list[Any]:
+        return self._errors
+
+
+def test_a_logout_on_one_node_is_refused_by_every_node_at_once(cluster: Cluster) -> None:
+    nodes = cluster(throttle={"login_per_ip": "100000/minute"})
+    lags: list[float] = []
+    with httpx.Client() as http, Traffic(nodes) as traffic:
+        _data(http, nodes[0], REGISTER, e="ann@example.com", p=PASSWORD)
+        for round_ in range(LOGOUTS):
+            here, *elsewhere = nodes[round_ % NODES :] + nodes[: round_ % NODES]
+            pair = _data(http, here, LOGIN, e="ann@example.com", p=PASSWORD)
+            pair = pair["loginEmailPassword"]
+            # Every other node has read the session alive, and caches it so.
+            assert all(_alive(http, node, pair["accessToken"]) for node in elsewhere)
+            assert _data(http, here, LOGOUT, t=pair["refreshToken"])["logout"] is True
+            told = time.perf_counter()  # the client has heard that it is logged out
+            for node in elsewhere:
+                while _alive(http, node, pair["accessToken"]):
+                    assert time.perf_counter() - told < HARD_BOUND, "still accepted"
+                lags.append(time.perf_counter() - told)
+    assert traffic.errors == []
+    p50, p99 = _percentile(lags, 0.5), _percentile(lags, 0.99)
+    print(
+        f"\nrevocation lag over {len(lags)} checks ({LOGOUTS} logouts, {NODES} nodes): "
+        f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {max(lags) * 1000:.1f} ms; "
+        f"mean {statistics.mean(lags) * 1000:.1f} ms; background traffic "
+        f"{traffic.per_second:.0f} requests/s over the cluster"
+    )
+    assert p50 < MEDIAN_BOUND
+
+
+def test_parallel_refreshes_over_the_nodes_have_one_winner(cluster: Cluster) -> None:
+    nodes = cluster(throttle={"login_per_ip": "100000/minute"})
+    with httpx.Client() as http:
+        _data(http, nodes[0], REGISTER, e="ann@example.com", p=PASSWORD)
+    rounds = 20
+    with ThreadPoolExecutor(20) as pool:
+        for _ in range(rounds):
+            with httpx.Client() as http:
+                pair = _data(http, nodes[0], LOGIN, e="ann@example.com", p=PASSWORD)
+            token = pair["loginEmailPassword"]["refreshToken"]
+            start = threading.Barrier(20)
+
+            def refresh(i: int, token: str = token, start: threading.Barrier = start) -> Any:
+                with httpx.Client() as http:
+                    start.wait()
+                    return _post(http, nodes[i % NODES], REFRESH, t=token)
+
+            answers = list(pool.map(refresh, range(20)))
+            won = {a["data"]["refreshToken"]["refreshToken"] for a in answers if "errors" not in a}
+            # One successor: the winner's; a repeat within the reuse interval gets that same
+            # pair (a second tab), never a pair of its own.
+            assert len(won) == 1, answers
+
+
+def test_deactivation_and_root_token_rotation_reach_every_node(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    nodes = cluster()
+    project = tmp_path / "project"
+    env = {**os.environ, "BASTION_SECRET": SECRET}
+    bastion = [sys.executable, "-m", "bastion"]
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [*bastion, *args], cwd=project, env=env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout.strip()
+
+    cli("deploy")  # makes the declared root token, the nodes serving meanwhile
+    root = cli("root-token", "get", "ops")
+    with httpx.Client() as http:
+        pair = _data(http, nodes[0], REGISTER, e="ann@example.com", p=PASSWORD)
+        pair = pair["registerUserEmailPassword"]
+        user = _data(http, nodes[1], VIEWER, pair["accessToken"])["viewer"]["user"]["id"]
+        assert all(_alive(http, node, pair["accessToken"]) for node in nodes)
+        _data(
+            http, nodes[0], "mutation ($id: ID!) { deactivateUser(id: $id) { id } }", root, id=user
+        )
+        told = time.perf_counter()
+        for node in nodes:
+            while _alive(http, node, pair["accessToken"]):
+                assert time.perf_counter() - told < HARD_BOUND
+        # The CLI is another process again: its rotation reaches the serving ones.
+        assert all("errors" not in _post(http, node, VIEWER, root) for node in nodes)
+        cli("root-token", "rotate", "ops")
+        told = time.perf_counter()
+        for node in nodes:
+            while unauthenticated(_post(http, node, VIEWER, root)) is None:
+                assert time.perf_counter() - told < HARD_BOUND, "the old root token still works"
+
+
+def test_the_per_ip_limit_counts_across_the_nodes(cluster: Cluster) -> None:
+    nodes = cluster(throttle={"login_per_ip": "6/minute"})
+    with httpx.Client() as http:
+        answers = [
+            _post(http, nodes[i % NODES], LOGIN, e=f"nobody{i}@example.com", p=PASSWORD)
+            for i in range(12)
+        ]
+    codes = [a["errors"][0]["extensions"]["code"] for a in answers]
+    assert "RATE_LIMITED" not in codes[:6], codes
+    assert codes[6:] == ["RATE_LIMITED"] * 6, codes
