@@ -29,6 +29,8 @@ class Code(StrEnum):
     SCHEMA_CHANGE_REFUSED = "SCHEMA_CHANGE_REFUSED"
     FUNCTION_FAILED = "FUNCTION_FAILED"
     RATE_LIMITED = "RATE_LIMITED"
+    # A login proven but for its second factor: `extensions.challenge` completes it.
+    MFA_REQUIRED = "MFA_REQUIRED"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"
     # The server cannot take the request now (the database is busy or unreachable, the write

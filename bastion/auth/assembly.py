@@ -15,6 +15,8 @@ from bastion.auth.cluster import EventLog
 from bastion.auth.derived import DerivedSecrets
 from bastion.auth.email import EmailFlows
 from bastion.auth.email.tokens import EmailTokens
+from bastion.auth.factors.assembly import second_factors_for
+from bastion.auth.factors.gate import SecondFactors
 from bastion.auth.identities import Identities
 from bastion.auth.keys import KeySet, open_keys
 from bastion.auth.logins import Logins
@@ -58,6 +60,7 @@ from bastion.tools.clock import Clock
 from bastion.tools.events import EventHub
 
 if TYPE_CHECKING:  # imported when the provider is on: it makes an HTTP client
+    from bastion.auth.openid.signin import OpenIdSignIn
     from bastion.auth.providers.custom_token import CustomTokenVerifier
 
 log = logging.getLogger("bastion.auth")
@@ -82,14 +85,17 @@ class AuthServices:
     throttle: Throttle
     audit: Audit
     derived: DerivedSecrets
+    factors: SecondFactors
     # Where what the floor's state depends on is announced (bastion.auth.events).
     events: EventHub
-    # Confirmations, resets, login codes and address changes by mail (bastion.auth.email).
-    email: EmailFlows
     # Where the changes other processes must hear of are written (bastion.auth.cluster).
     event_log: EventLog
+    # Confirmations, resets, login codes and address changes by mail (bastion.auth.email).
+    email: EmailFlows
     # Tables whose rows show that the project was served before its derivation record.
     evidence: Evidence = field(default_factory=Evidence)
+    # The OpenID Connect providers (auth.providers.openid), when any is configured.
+    openid: OpenIdSignIn | None = None
 
     async def start(self) -> None:
         """Once the database is synced: read (or make) the project's derivation record, make
@@ -119,6 +125,8 @@ class AuthServices:
         await self.email.outbox.stop()
         if self.custom_tokens is not None:
             await self.custom_tokens.aclose()
+        if self.openid is not None:
+            await self.openid.aclose()
 
 
 def signing_keys_for(
@@ -255,6 +263,7 @@ def build_auth(
         audit,
         AttemptRows(tables[ATTEMPT_TABLE]) if shared_attempts else None,
     )
+    factors = second_factors_for(project, store, derived, clock, throttle)
     logins = Logins(
         config.providers,
         store,
@@ -266,6 +275,7 @@ def build_auth(
         throttle,
         audit,
         user_fields,
+        factors,
     )
     if outbox is None:
         outbox = outbox_for(MailConfig(), store, clock)
@@ -288,6 +298,11 @@ def build_auth(
     )
     if config.providers.local_userpass.confirmation == "required":
         logins.confirmation_gate = email.gate
+    openid = None
+    if config.providers.openid:
+        from bastion.auth.openid.assembly import openid_for
+
+        openid = openid_for(project, store, logins, accounts, identities, throttle, clock)
     return AuthServices(
         config=config,
         keys=keys,
@@ -306,9 +321,10 @@ def build_auth(
         throttle=throttle,
         audit=audit,
         derived=derived,
+        factors=factors,
         events=events,
-        email=email,
         event_log=event_log,
+        email=email,
         evidence=Evidence(
             (
                 tables[SESSION_TABLE],
@@ -316,4 +332,5 @@ def build_auth(
                 *(store.tables[name] for name in sorted(store.tables.by_type)),
             )
         ),
+        openid=openid,
     )

@@ -11,8 +11,9 @@ login that is rolled back leaves no "login" event; refusals are written on their
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -24,6 +25,9 @@ from bastion.tools.clock import Clock
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
+
+log = logging.getLogger("bastion.audit")
+"""Events also go here (at INFO) when ``bastion serve --log-audit`` is on; off otherwise."""
 
 MAX_AGENT_LENGTH = 256
 # Refusals and throttling come in floods: one event per (who, what) per window, counted.
@@ -48,13 +52,13 @@ class AuditType(StrEnum):
     KEY_ROTATED = "key_rotated"
     KEY_PRUNED = "key_pruned"
     PERMISSION_DENIED = "permission_denied"
+    ADMIN_ACTION = "admin_action"  # a root token's action in the console or its fields
     # Accounts by email (bastion.auth.email): a mail queued, an address confirmed, a password
     # reset, a token or code refused. `detail.purpose` names the flow.
     EMAIL_SENT = "email_sent"
     EMAIL_CONFIRMED = "email_confirmed"
     PASSWORD_RESET = "password_reset"  # noqa: S105 - an event name
     EMAIL_TOKEN_REFUSED = "email_token_refused"  # noqa: S105 - an event name
-    ADMIN_ACTION = "admin_action"  # a root token's action in the console or its fields
 
 
 # Events that point at an attack rather than ordinary use.
@@ -89,6 +93,8 @@ class Audit:
         self._rows = rows
         self._clock = clock
         self._sampled: dict[tuple[str | None, ...], tuple[float, int]] = {}
+        self.observers: list[Callable[[AuditEvent], None]] = []
+        """Told of every event, sampled ones included, as it happens (the metrics count them)."""
 
     def _row(self, event: AuditEvent) -> AuditRow:
         agent = event.user_agent[:MAX_AGENT_LENGTH] if event.user_agent else None
@@ -105,8 +111,18 @@ class Audit:
             detail=json.dumps(event.detail, sort_keys=True) if event.detail else None,
         )
 
+    def _observe(self, event: AuditEvent) -> None:
+        for observer in self.observers:
+            observer(event)
+
     async def record(self, event: AuditEvent, conn: AsyncConnection | None = None) -> None:
         """Write ``event``, in ``conn``'s transaction when given, else in one of its own."""
+        self._observe(event)
+        await self._write(event, conn)
+
+    async def _write(self, event: AuditEvent, conn: AsyncConnection | None = None) -> None:
+        if log.isEnabledFor(logging.INFO):  # as sampled as the table: a flood is one line
+            _log_event(event)
         if conn is not None:
             await self._rows.insert(conn, self._row(event))
             return
@@ -116,6 +132,7 @@ class Audit:
     async def sampled(self, key: tuple[str | None, ...], event: AuditEvent) -> None:
         """An event that floods (refusals, throttling): the first of each window per ``key``
         is written, with how many of the previous window were not."""
+        self._observe(event)
         now = time.monotonic()
         first, count = self._sampled.get(key, (0.0, 0))
         if now - first < SAMPLE_WINDOW_SECONDS:
@@ -126,7 +143,7 @@ class Audit:
         self._sampled[key] = (now, 1)
         if count > 1:
             event = replace(event, detail={**event.detail, "unrecorded_before": count - 1})
-        await self.record(event)
+        await self._write(event)
 
     async def tail(
         self,
@@ -155,6 +172,26 @@ class Audit:
             )
             for r in rows
         ]
+
+
+def _log_event(event: AuditEvent) -> None:
+    # The same facts as the row: never a token or a secret (the module's rule for events).
+    log.info(
+        "%s user=%s provider=%s ip=%s",
+        event.type.value,
+        event.user_id,
+        event.provider,
+        event.ip,
+        extra={
+            "event": event.type.value,
+            "security": event.security,
+            "user_id": event.user_id,
+            "provider": event.provider,
+            "ip": event.ip,
+            "session_id": event.session_id,
+            "detail": event.detail,
+        },
+    )
 
 
 def switched(user_id: str, active: bool, by: str) -> AuditEvent:

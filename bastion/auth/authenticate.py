@@ -99,5 +99,7 @@ class Authenticator:
             or state.expires_at <= self._clock()
         ):
             return Authentication(ANONYMOUS, refused=SESSION_REVOKED)
-        viewer = Viewer(ViewerKind.USER, user_id=claims.user_id, session_id=claims.session_id)
+        viewer = Viewer(
+            ViewerKind.USER, user_id=claims.user_id, session_id=claims.session_id, mfa=state.mfa
+        )
         return Authentication(viewer, renewed_token=self._sessions.renewal(claims, state))

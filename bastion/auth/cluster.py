@@ -31,7 +31,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bastion.auth.events import RootTokensChanged, SessionsEnded, UserChanged
+from bastion.auth.events import KeysChanged, RootTokensChanged, SessionsEnded, UserChanged
 from bastion.store.auth.events import CHANNEL, EventRows
 from bastion.store.database import Database
 from bastion.store.notifications import Listener
@@ -61,6 +61,8 @@ def encode(event: object) -> tuple[str, str] | None:
         return "user_changed", json.dumps(event.user_id)
     if isinstance(event, RootTokensChanged):
         return "root_tokens_changed", "null"
+    if isinstance(event, KeysChanged):
+        return "keys_changed", "null"
     # UsersChanged follows every data write to User: told to every node, each write would
     # empty every cache of the cluster. Other nodes read such rows again within the bound.
     return None
@@ -76,6 +78,8 @@ def decode(kind: str, body: str) -> object | None:
         return UserChanged(str(value))
     if kind == "root_tokens_changed":
         return RootTokensChanged()
+    if kind == "keys_changed":
+        return KeysChanged()
     return None
 
 
@@ -100,6 +104,13 @@ class EventLog:
         if self.rows is None or stored is None:
             return
         await self.rows.append(conn, self._clock(), self.origin, *stored)
+
+    async def tell(self, db: Database, event: object) -> None:
+        """Write ``event`` in a transaction of its own: for a change that is not in the
+        database (the key folder), made before this is called."""
+        if self.enabled:
+            async with db.write() as conn:
+                await self.record(conn, event)
 
 
 class Cursor:

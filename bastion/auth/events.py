@@ -34,5 +34,10 @@ class UsersChanged:
 
 
 @dataclass(frozen=True)
+class KeysChanged:
+    """A signing key was published or pruned (``bastion keys``): read the key folder again."""
+
+
+@dataclass(frozen=True)
 class RootTokensChanged:
     """A root token was rotated, revoked or made: what was read of the root tokens is stale."""

@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.accounts import Accounts, InvalidCredentials, NewUser
 from bastion.auth.audit import Audit, AuditEvent, AuditType, email_changed
+from bastion.auth.factors.challenge import Pending
+from bastion.auth.factors.passkeys import PASSKEY, WEBAUTHN
+from bastion.auth.factors.totp import TOTP
 from bastion.auth.identities import (
     ANONYMOUS,
     API_KEY,
@@ -35,9 +38,20 @@ from bastion.store.auth.tables import SESSION_TABLE
 from bastion.store.auth.users import has_sessions
 
 if TYPE_CHECKING:  # imported when the provider is on: it loads `cryptography`
+    from bastion.auth.factors.gate import SecondFactors
     from bastion.auth.providers.custom_token import CustomTokenVerifier
     from bastion.auth.providers.custom_token.claims import CustomIdentity
     from bastion.auth.providers.user_fields import UserFields
+
+# The providers that prove a first factor only: a user with a second factor answers its
+# challenge before their session starts. An API key stands for a server, a custom token for
+# the app's own login (which decides its factors), an anonymous user has none.
+FIRST_FACTOR_PROVIDERS = frozenset({PASSWORD})
+FIRST_FACTOR_PREFIX = "openid:"  # every OpenID provider's identities
+
+
+def _first_factor_only(provider: str) -> bool:
+    return provider in FIRST_FACTOR_PROVIDERS or provider.startswith(FIRST_FACTOR_PREFIX)
 
 
 class ProviderDisabled(BastionError):
@@ -91,6 +105,7 @@ class Logins:
         throttle: Throttle,
         audit: Audit,
         user_fields: UserFields | None = None,
+        factors: SecondFactors | None = None,
     ) -> None:
         self.providers = providers
         self._store = store
@@ -106,6 +121,7 @@ class Logins:
         # Refuses a password login whose address awaits a required confirmation (set by
         # bastion.auth.email when confirmations are required).
         self.confirmation_gate: Callable[[AsyncConnection, str], Awaitable[None]] | None = None
+        self.factors = factors
 
     def require(self, provider: str) -> None:
         """Refuse a provider that is unknown or not enabled."""
@@ -128,7 +144,9 @@ class Logins:
         account = account_key(email, username)
         async with self._failures_audited(PASSWORD, client, account):
             had_failures = await self._throttle.gate(account)
-            user_id, rehash = await self._verify_password(account, password, email, username)
+            user_id, rehash = await self._verify_password(
+                account, password, email, username, client
+            )
         async with self._store.db.write() as conn:
             if rehash:
                 await self._accounts.set_password(conn, user_id, password)
@@ -136,18 +154,31 @@ class Logins:
                 await self._throttle.succeeded_in(conn, account)
             if self.confirmation_gate is not None:
                 await self.confirmation_gate(conn, user_id)
-            return await self._start(conn, Start(user_id, PASSWORD), client)
+            # Its second factors were looked up with the password, off the writer.
+            return await self._start(conn, Start(user_id, PASSWORD), client, gate=False)
 
     async def _verify_password(
-        self, account: str, password: str, email: str | None, username: str | None
+        self,
+        account: str,
+        password: str,
+        email: str | None,
+        username: str | None,
+        login: LoginClient | None = None,
     ) -> tuple[str, bool]:
-        """Check a password (failures counted against ``account``): (user id, needs rehash)."""
+        """Check a password (failures counted against ``account``): (user id, needs rehash).
+
+        For a ``login``, a user with a second factor then gets its challenge (MfaRequired).
+        """
         try:
             # The ~20 ms of argon2 run on a read connection, never holding the write lock.
             async with self._store.db.read() as conn:
-                return await self._accounts.verify_login(
+                found = await self._accounts.verify_login(
                     conn, password, email=email, username=username
                 )
+                if login is not None and self.factors is not None:
+                    pending = Pending(found[0], PASSWORD, login.stitch, login.device_id)
+                    await self.factors.require(conn, pending)
+                return found
         except InvalidCredentials:
             await self._throttle.failed(account)
             raise
@@ -345,14 +376,90 @@ class Logins:
             event = email_changed(user_id, "user", ip=client.ip, user_agent=client.user_agent)
             await self._audit.record(event, conn)
 
-    # -- helpers --------------------------------------------------------------------------
+    # -- the second factor ------------------------------------------------------------------
+
+    async def reauthenticate(self, user_id: str, password: str | None, client: LoginClient) -> str:
+        """Refuse unless ``password`` is the user's (when they have one): a credential change
+        such as a new second factor needs more than a session. Throttled and audited like a
+        login. The user's account name (their email, or their id) for an authenticator app.
+        """
+        await self._throttle.attempt(client.ip, LOGIN)
+        async with self._store.db.read() as conn:
+            current = await self._accounts.email_of(conn, user_id)
+            stored = await self._accounts.password_hash(conn, user_id)
+        if stored is None:
+            return current or user_id  # no password to prove (an OpenID or anonymous user)
+        account = account_key(email=current) if current else account_key(username=user_id)
+        async with self._failures_audited(PASSWORD, client, account):
+            await self._throttle.gate(account)
+            if not password or not await self._accounts.passwords.verify(stored, password):
+                await self._throttle.failed(account)
+                raise InvalidCredentials()
+        return current or user_id
+
+    async def complete_mfa(self, challenge: str, code: str, client: LoginClient) -> LoggedIn:
+        """Start the session a login's challenge waits for, once ``code`` proves the factor."""
+        assert self.factors is not None
+        await self._throttle.attempt(client.ip, LOGIN)
+        async with self._failures_audited("mfa", client):
+            pending = await self.factors.complete(challenge, code)
+        async with self._store.db.write() as conn:
+            if not await self._accounts.is_active(conn, pending.user_id):
+                raise InvalidCredentials()
+            client = LoginClient(
+                user_agent=client.user_agent,
+                device_id=pending.device_id,
+                stitch=pending.stitch,
+                ip=client.ip,
+            )
+            start = Start(pending.user_id, pending.provider, factor=TOTP)
+            return await self._start(conn, start, client)
+
+    async def passkey(
+        self, credential: str, client: LoginClient, mfa_challenge: str | None = None
+    ) -> LoggedIn:
+        """Log in with a passkey alone (two factors in one), or complete a login's challenge
+        with one of its user's passkeys."""
+        passkeys = self.factors.passkeys if self.factors is not None else None
+        if passkeys is None or self.factors is None:
+            raise ProviderDisabled(PASSKEY)
+        await self._throttle.attempt(client.ip, LOGIN)
+        pending = self.factors.challenges.read(mfa_challenge) if mfa_challenge else None
+        async with self._failures_audited(PASSKEY, client):
+            user_id = await passkeys.verify(credential, pending.user_id if pending else None)
+        async with self._store.db.write() as conn:
+            if not await self._accounts.is_active(conn, user_id):
+                raise InvalidCredentials()
+            if pending is None:
+                return await self._start(conn, Start(user_id, PASSKEY, factor=WEBAUTHN), client)
+            client = LoginClient(
+                user_agent=client.user_agent,
+                device_id=pending.device_id,
+                stitch=pending.stitch,
+                ip=client.ip,
+            )
+            start = Start(user_id, pending.provider, factor=WEBAUTHN)
+            return await self._start(conn, start, client)
 
     async def start_in(self, conn: AsyncConnection, start: Start, client: LoginClient) -> LoggedIn:
-        """Start a session in the caller's transaction, audited as a login (for the flows of
-        other modules: a login by emailed code)."""
+        """Start a session in the caller's transaction: how the other sign-in modules
+        (:mod:`bastion.auth.openid`, a login by emailed code) end, with the same second-factor
+        gate and audit."""
         return await self._start(conn, start, client)
 
-    async def _start(self, conn: AsyncConnection, start: Start, client: LoginClient) -> LoggedIn:
+    # -- helpers --------------------------------------------------------------------------
+
+    async def _start(
+        self, conn: AsyncConnection, start: Start, client: LoginClient, *, gate: bool = True
+    ) -> LoggedIn:
+        if (
+            gate
+            and self.factors is not None
+            and start.factor is None
+            and _first_factor_only(start.provider)
+        ):
+            pending = Pending(start.user_id, start.provider, client.stitch, client.device_id)
+            await self.factors.require(conn, pending)
         start = Start(
             start.user_id,
             start.provider,
@@ -361,6 +468,7 @@ class Logins:
             user_data=start.user_data,
             credential_id=start.credential_id,
             stitch=client.stitch,
+            factor=start.factor,
         )
         tokens = await self._sessions.start(conn, start)
         event = AuditEvent(

@@ -7,6 +7,9 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from bastion.auth.email_settings import EmailCodeConfig, MailedAccountsConfig
+from bastion.auth.mfa_settings import MfaConfig
+from bastion.auth.openid_settings import OpenIdProviderConfig
+from bastion.auth.passkey_settings import PasskeyConfig
 from bastion.auth.throttle_settings import ThrottleConfig
 from bastion.tools.section import Section
 
@@ -102,9 +105,16 @@ class ProvidersConfig(Section):
     api_key: ApiKeyConfig = Field(default=ApiKeyConfig(), alias="api-key")
     custom_token: CustomTokenConfig = Field(default=CustomTokenConfig(), alias="custom-token")
     email_code: EmailCodeConfig = Field(default=EmailCodeConfig(), alias="email-code")
+    # OpenID Connect providers by name (bastion.auth.openid_settings); identities `openid:<name>`.
+    openid: dict[
+        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,30}$")], OpenIdProviderConfig
+    ] = {}
 
     def enabled(self, name: str) -> bool:
         """Whether the provider named ``name`` (a Stitch name) is on; False for unknown names."""
+        if name.startswith("openid:"):
+            found = self.openid.get(name.removeprefix("openid:"))
+            return found is not None and found.enabled
         return {
             "local-userpass": self.local_userpass.enabled,
             "anon-user": self.anon_user.enabled,
@@ -173,6 +183,8 @@ class AuthConfig(Section):
     throttle: ThrottleConfig = ThrottleConfig()
     signing: SigningConfig = SigningConfig()
     emails: EmailsConfig = EmailsConfig()
+    mfa: MfaConfig = MfaConfig()
+    passkeys: PasskeyConfig = PasskeyConfig()
 
     @model_validator(mode="after")
     def _lifetimes_fit(self) -> AuthConfig:

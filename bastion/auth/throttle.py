@@ -111,6 +111,16 @@ class Throttle:
             SIGNUP: parse(config.signup_per_ip),
         }
 
+    @property
+    def shared_storage(self) -> bool:
+        """Whether the per-IP counters live in a shared service (Redis), not in this process."""
+        return not self.config.storage.startswith("async+memory")
+
+    async def storage_reachable(self) -> bool:
+        """Whether the counters' storage answers (always, for counters kept in memory)."""
+        reachable: bool = await self._limiter.storage.check()
+        return reachable
+
     # -- per client IP ----------------------------------------------------------------------
 
     async def attempt(self, ip: str | None, kind: str) -> None:

@@ -31,6 +31,8 @@ class Viewer:
     # The node a NODE viewer's token is bound to, and its type.
     node_id: str | None = None
     node_type: str | None = None
+    # Whether the USER viewer's session began with a second factor (rules: `$viewer.mfa`).
+    mfa: bool = False
 
     @property
     def is_authenticated(self) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import TypeVar
 
 import click
 
+from bastion.cli.failures import fail, note_database
 from bastion.errors import BastionError
 from bastion.project import load_project
 from bastion.project.service import Service
@@ -33,7 +33,9 @@ def run_with_service(project_dir: Path, action: Callable[[Service], Awaitable[T]
     """Start the project's service, run ``action``, stop; a BastionError exits 1 with its lines."""
 
     async def main() -> T:
-        service = Service(load_project(project_dir))
+        project = load_project(project_dir)
+        note_database(project.database_url)
+        service = Service(project)
         await service.start()
         try:
             return await action(service)
@@ -43,9 +45,7 @@ def run_with_service(project_dir: Path, action: Callable[[Service], Awaitable[T]
     try:
         return asyncio.run(main())
     except BastionError as error:
-        for line in str(error).splitlines():
-            click.echo(f"error: {line}", err=True)
-        sys.exit(getattr(error, "exit_code", 1))
+        fail(error)
 
 
 _DURATION = re.compile(r"(\d+)([smhdw])")

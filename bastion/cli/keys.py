@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from bastion.auth.audit import AuditEvent, AuditType
+from bastion.auth.events import KeysChanged
 from bastion.auth.key_material import SigningKey
 from bastion.auth.keys import KeyStatus, PrunedKeys
 from bastion.cli.common import run_with_service
@@ -62,6 +63,7 @@ def rotate(directory: Path | None) -> None:
         key = service.auth.keys.rotate(service.project.config.auth.signing.algorithm)
         detail = {"kid": key.kid, "algorithm": key.algorithm, "by": "cli"}
         await service.auth.audit.record(AuditEvent(AuditType.KEY_ROTATED, detail=detail))
+        await service.auth.event_log.tell(service.store.db, KeysChanged())
         return key
 
     key = run_with_service(folder, action)
@@ -123,6 +125,8 @@ def prune(directory: Path | None, force: bool) -> None:
             if force and status.status != "prunable":
                 detail["forced"] = "tokens it signed may still have been valid"
             await service.auth.audit.record(AuditEvent(AuditType.KEY_PRUNED, detail=detail))
+        if pruned.removed:  # a key pruned with --force (a leaked one) is refused at once
+            await service.auth.event_log.tell(service.store.db, KeysChanged())
         return pruned
 
     pruned = run_with_service(folder, action)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import secrets
 import string
 import sys
+from collections.abc import Callable
 from logging.handlers import QueueListener
 from pathlib import Path
 from typing import NoReturn
@@ -16,8 +18,17 @@ from typing import NoReturn
 import click
 
 from bastion import __version__
+from bastion.cli.failures import (
+    DEBUG_META,
+    BastionGroup,
+    ExitCode,
+    fail,
+    note_database,
+)
 from bastion.errors import BastionError
 from bastion.project import Project, examples, load_project
+from bastion.project.causes import EnvironmentRefused
+from bastion.tools.log_format import LogFormat
 
 INIT_SCHEMA = """\
 # The data model: object types, enums and relations. Every project also has a built-in
@@ -63,28 +74,45 @@ permissions:
 
 
 def _fail(error: BastionError) -> NoReturn:
-    for line in str(error).splitlines():
-        click.echo(f"error: {line}", err=True)
-    sys.exit(1)
+    fail(error)
 
 
 def _load(path: str | Path) -> Project:
     try:
-        return load_project(path)
+        project = load_project(path)
     except BastionError as error:
         _fail(error)
+    note_database(project.database_url)
+    return project
 
 
-def _logging() -> QueueListener | None:
+def _debugging() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context and context.find_root().meta.get(DEBUG_META))
+
+
+def _logging(
+    log_format: LogFormat = "text", level: str = "info", audit: bool = False
+) -> QueueListener | None:
     from bastion.cli.workers import server_logging
 
-    return server_logging()
+    return server_logging(log_format, level, audit, debugging=_debugging())
 
 
-@click.group(name="bastion", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    name="bastion", cls=BastionGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="bastion")
-def main() -> None:
-    """Bastion: a project folder becomes a GraphQL API with authentication built in."""
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected failure.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Bastion: a project folder becomes a GraphQL API with authentication built in.
+
+    Exit codes: 0 done, 1 the project is invalid, 2 wrong usage, 3 the machine refused
+    (permissions, read-only or full storage, an unreachable database or Redis, a busy port),
+    70 an unexpected error (run with --debug and report it).
+    """
+    ctx.meta[DEBUG_META] = debug
 
 
 @main.command()
@@ -117,6 +145,10 @@ async def _preflight(project: Project) -> None:
     service = Service(project)
     try:
         await service.start()
+        # What /readyz checks, checked before serving: an unreachable Redis is a failure at start.
+        for check in await service.readiness.checks():
+            if not check.ok:
+                raise EnvironmentRefused(f"{check.name}: {check.detail}")
     finally:
         await service.stop()
 
@@ -131,6 +163,21 @@ async def _preflight(project: Project) -> None:
     "--example", metavar="NAME", help="Serve a shipped example project (copied to ./NAME first)."
 )
 @click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines for people (text) or one JSON object per line (json).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="The least severe records written (info: one line per request).",
+)
+@click.option("--log-audit", is_flag=True, help="Write audit events to the log stream too.")
+@click.option(
     "--workers",
     type=click.IntRange(1, 64),
     help="Processes answering on the port (default: server.workers, 1).",
@@ -140,12 +187,24 @@ def serve(
     host: str | None,
     port: int | None,
     example: str | None,
+    log_format: LogFormat,
+    log_level: str,
+    log_audit: bool,
     workers: int | None,
 ) -> None:
     """Serve the project in DIRECTORY (default: the current folder)."""
-    listener = _logging()
+    listener = _logging(log_format, log_level, log_audit)
+
+    def say(text: str) -> None:
+        # With JSON logs, every line the server writes is a JSON object: this one too.
+        if log_format == "json":
+            logging.getLogger("bastion").info(text)
+        else:
+            click.echo(text, err=True)
+
     try:
-        _serve(directory, host, port, example, workers)
+        logs = {"log_format": log_format, "level": log_level, "audit": log_audit}
+        _serve(directory, host, port, example, say, workers, logs)
     finally:
         if listener is not None:
             listener.stop()  # writes what is still queued
@@ -156,12 +215,16 @@ def _serve(
     host: str | None,
     port: int | None,
     example: str | None,
-    workers: int | None,
+    say: Callable[[str], None],
+    workers: int | None = None,
+    logs: dict[str, object] | None = None,
 ) -> None:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
-    from bastion.cli.workers import FACTORY, PROJECT_ENV, SQLITE_WARNING
-    from bastion.http.app import create_app
+    from bastion.cli.listen import bind
+    from bastion.cli.metrics_dir import prepare_metrics_dir
+    from bastion.cli.workers import FACTORY, LOGGING_ENV, PROJECT_ENV, SQLITE_WARNING
     from bastion.http.server import uvicorn_options
 
     if example is not None:
@@ -178,26 +241,27 @@ def _serve(
         except BastionError as error:
             _fail(error)
         if copied:
-            click.echo(f"Copied the example project '{example}' to ./{directory}", err=True)
+            say(f"Copied the example project '{example}' to ./{directory}")
     project = _load(directory or Path("."))
     try:
         asyncio.run(_preflight(project))
     except BastionError as error:
         _fail(error)
+    prepare_metrics_dir()
+    from bastion.http.app import create_app  # only now: it imports prometheus-client
+
     host = host or project.config.server.host
     port = port or project.config.server.port
     workers = workers or project.config.server.workers
     if workers > 1 and project.database_url.get_backend_name() == "sqlite":
-        click.echo(SQLITE_WARNING.format(workers=workers), err=True)
-    if workers > 1:
-        # Each worker process builds its own app from the folder (bastion.cli.workers).
-        os.environ[PROJECT_ENV] = str(project.root)
-    click.echo(
+        say(SQLITE_WARNING.format(workers=workers))
+    sock = bind(host, port)  # before saying "Serving": a busy port is a failure at start
+    say(
         f"Serving {project.config.name}: GraphQL at http://{host}:{port}/graphql"
-        + (f" ({workers} workers)" if workers > 1 else ""),
-        err=True,
+        + (f" ({workers} workers)" if workers > 1 else "")
     )
-    uvicorn.run(
+    config = uvicorn.Config(
+        # Each worker process builds its own app from the folder (bastion.cli.workers).
         FACTORY if workers > 1 else create_app(project),
         factory=workers > 1,
         workers=workers,
@@ -212,6 +276,16 @@ def _serve(
         proxy_headers=False,
         date_header=True,
     )
+    server = uvicorn.Server(config)
+    if workers > 1:
+        os.environ[PROJECT_ENV] = str(project.root)
+        os.environ[LOGGING_ENV] = json.dumps(logs or {})
+        # The supervisor forks the workers on the socket bound above, and replaces any that dies.
+        Multiprocess(config, sockets=[sock]).run()
+        return
+    server.run(sockets=[sock])
+    if not server.started:  # the app's start-up failed (logged as one line)
+        sys.exit(ExitCode.ENVIRONMENT)
 
 
 @main.group()
@@ -234,10 +308,12 @@ def schema_print(directory: Path | None) -> None:
 def _register_subcommands() -> None:
     from bastion.cli.api_keys import api_keys
     from bastion.cli.audit import audit
+    from bastion.cli.backup import backup, restore
     from bastion.cli.deploy import deploy
     from bastion.cli.email import email
     from bastion.cli.keys import keys
     from bastion.cli.migrate_data import migrate_data
+    from bastion.cli.prune import prune
     from bastion.cli.root_tokens import root_token
     from bastion.cli.tokens import token
     from bastion.cli.users import users
@@ -249,6 +325,9 @@ def _register_subcommands() -> None:
     main.add_command(email)
     main.add_command(keys)
     main.add_command(migrate_data)
+    main.add_command(prune)
+    main.add_command(backup)
+    main.add_command(restore)
     main.add_command(root_token)
     main.add_command(token)
 

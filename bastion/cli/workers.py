@@ -12,15 +12,25 @@ in the database already; each worker has its own connection pool (``database.poo
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from logging.handlers import QueueListener
 
 from starlette.types import ASGIApp
 
+from bastion.tools.log_format import (
+    TEXT_FORMAT,
+    LogFormat,
+    RequestIdFilter,
+    formatter_for,
+    last_line_of_tracebacks,
+)
 from bastion.tools.log_queue import start_background_logging
 
 PROJECT_ENV = "BASTION_SERVE_PROJECT"
+# The log settings of `bastion serve` (format, level, audit), as JSON, for each worker.
+LOGGING_ENV = "BASTION_SERVE_LOGGING"
 FACTORY = f"{__name__}:worker_app"
 
 SQLITE_WARNING = (
@@ -31,13 +41,28 @@ SQLITE_WARNING = (
 )
 
 
-def server_logging() -> QueueListener | None:
+def server_logging(
+    log_format: LogFormat = "text",
+    level: str = "info",
+    audit: bool = False,
+    *,
+    debugging: bool = False,
+) -> QueueListener | None:
     """The server's log lines, formatted and written on a thread, not on the event loop (a
     line per request adds up); None when the process had set logging up already."""
     listener = start_background_logging(
-        logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s"
+        getattr(logging, level.upper()),
+        TEXT_FORMAT,
+        formatter=formatter_for(log_format),
+        filters=[RequestIdFilter()],
     )
+    if not debugging:
+        # uvicorn logs a failed start-up as Starlette's traceback text: its last line names it.
+        logging.getLogger("uvicorn.error").addFilter(last_line_of_tracebacks)
+    # Audit events go to the log stream too only when asked (they are in the database anyway).
+    logging.getLogger("bastion.audit").setLevel(logging.INFO if audit else logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("coredis").setLevel(logging.WARNING)  # its retries, at INFO, are noise
     return listener
 
 
@@ -46,5 +71,7 @@ def worker_app() -> ASGIApp:
     from bastion.http.app import create_app
     from bastion.project import load_project
 
-    server_logging()  # a fresh process: its own log thread (the records go to the shared stderr)
+    # A fresh process: its own log thread, set as `bastion serve` was (records go to the shared
+    # stderr).
+    server_logging(**json.loads(os.environ.get(LOGGING_ENV) or "{}"))
     return create_app(load_project(os.environ[PROJECT_ENV]))

@@ -54,7 +54,7 @@ from bastion.graphql.loaders import Loaders
 from bastion.graphql.meta_fields import names_meta_field
 from bastion.graphql.own_proof import proves_itself
 from bastion.graphql.settings import GraphQLConfig
-from bastion.graphql.visibility import executor_for, public_schema
+from bastion.graphql.visibility import executor_for, hidden_names, public_schema
 from bastion.permissions.compile import Permissions
 from bastion.store import Store
 from bastion.store.database import LazyTransaction
@@ -158,10 +158,14 @@ class Executor:
         limits: GraphQLConfig | None = None,
         introspection: bool = True,
         require_login: bool = False,
+        require_mfa: bool = False,
     ) -> None:
         self.schema = schema
         # auth.require_login: anonymous callers get the login fields only.
         self.require_login = require_login
+        # auth.mfa.required: users whose session proved no second factor get the auth fields
+        # only (their root resolvers refuse; compiled plans, which skip them, are not used).
+        self.require_mfa = require_mfa
         self.store = store
         self.auth = auth
         self.permissions = permissions
@@ -173,6 +177,7 @@ class Executor:
         # Non-root callers validate against, and introspect, a schema without the root-only
         # fields: for them those fields are missing, not forbidden.
         self._public_schema = public_schema(schema)
+        self._hidden_names = hidden_names(schema, self._public_schema)
         self._graphql_executor = executor_for(self._public_schema)
 
     def _parse_and_validate(self, query: str) -> _Checked | _Refused:
@@ -205,9 +210,13 @@ class Executor:
             message = "The document nests fragments too deeply to measure"
             return [request_error(message, Code.QUERY_TOO_COMPLEX, limit="depth")]
         errors = self._validate(self.schema, document)
-        # A valid document of the public schema is valid in the whole one: only the others
-        # need the second validation.
-        hidden = self._validate(self._public_schema, document)
+        # What non-root callers are told, from the schema without the root-only fields. A
+        # valid document that names none of them validates the same there, so it is spared
+        # the second validation (which costs as much as the first); a refused one is not, as
+        # its errors may suggest a hidden name it does not hold.
+        hidden: list[dict[str, Any]] = []
+        if errors or (self._hidden_names is not None and self._hidden_names.search(query)):
+            hidden = self._validate(self._public_schema, document)
         if errors:
             return _Refused(errors, hidden)
         problem = credential_problem(self._credentials, document)
@@ -368,6 +377,8 @@ class Executor:
             return None
         if self.require_login and not viewer.is_authenticated:
             return None  # the root fields' resolvers refuse anonymous callers themselves
+        if self.require_mfa and viewer.user_id is not None and not viewer.mfa:
+            return None  # likewise users without a second factor
         operation = prepared.operation
         coerced = get_variable_values(
             self.schema,

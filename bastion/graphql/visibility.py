@@ -8,6 +8,7 @@ read a second schema, built from the same types without the root-only root field
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from graphql import (
@@ -72,6 +73,20 @@ def public_schema(schema: GraphQLSchema) -> GraphQLSchema:
         ],
         directives=schema.directives,
     )
+
+
+def hidden_names(schema: GraphQLSchema, public: GraphQLSchema) -> re.Pattern[str] | None:
+    """A pattern matching, in a document's text, any name ``public`` lacks: the root-only root
+    fields and the types only they reach. A document whose text it does not match validates
+    the same against both schemas (a GraphQL name cannot be escaped, so it appears as it is);
+    None when there are no such names."""
+    names = set(schema.type_map) - set(public.type_map)
+    for root in (schema.query_type, schema.mutation_type):
+        if root is not None:
+            names |= {name for name, field in root.fields.items() if _is_root_only(field)}
+    if not names:
+        return None
+    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names))) + r")\b")
 
 
 def executor_for(public: GraphQLSchema) -> type[Executor[Any]]:

@@ -14,14 +14,31 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("bastion.access")
 
 
-def write_line(scope: Scope, status: int, start: float) -> None:
+def write_line(scope: Scope, status: int, start: float, request_id: str | None = None) -> None:
     """Log the line of one request that began at ``start`` (``time.perf_counter()``).
 
     The record keeps its arguments (two strings and two numbers): formatting them is left to
     the log handler, which ``bastion serve`` runs on a thread (:mod:`bastion.tools.log_queue`).
+    The same facts are the record's fields too, for the JSON log format.
     """
+    if not log.isEnabledFor(logging.INFO):
+        return
     elapsed = (time.perf_counter() - start) * 1000
-    log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed)
+    method, path = scope["method"], scope["path"]
+    log.info(
+        "%s %s %d %.1fms",
+        method,
+        path,
+        status,
+        elapsed,
+        extra={
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": round(elapsed, 1),
+            "request_id": request_id,
+        },
+    )
 
 
 class AccessLog:

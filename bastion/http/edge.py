@@ -1,5 +1,9 @@
 """The work every request needs at the edge, in one ASGI layer: the head cap, the client's
-address and the access log line.
+address, the request id and the access log line.
+
+The request id is the ``X-Request-Id`` the request carried, when it is short and plain (a proxy
+in front may have made one), else a new one; it is answered in the response's ``X-Request-Id``
+and marks every log record made while the request runs.
 
 Each of these is also a middleware of its own (:class:`~bastion.http.header_limit.HeaderLimit`,
 :class:`~bastion.http.client_ip.ClientIP`, :class:`~bastion.http.access_log.AccessLog`), and
@@ -10,22 +14,32 @@ functions: one coroutine and one ``send`` wrapper per request instead of three o
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion.http.access_log import write_line
 from bastion.http.client_ip import Network, remember_ip
 from bastion.http.header_limit import head_size, refuse
+from bastion.tools.log_format import request_id_for, use_request_id
 
 
 class Edge:
     """ASGI middleware: 431 for a head over ``limit`` bytes, else the client's address (through
     ``trusted`` proxies) in the request's state; one access log line for each request."""
 
-    def __init__(self, app: ASGIApp, limit: int, trusted: list[Network]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        trusted: list[Network],
+        observe: Callable[[Scope, int, float], None] | None = None,
+    ) -> None:
+        """``observe`` is told of each answered request: its scope, status and seconds."""
         self.app = app
         self.limit = limit
         self.trusted = trusted
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -33,19 +47,36 @@ class Edge:
             return
         start = time.perf_counter()
         status = 500
+        too_large = head_size(scope) > self.limit
+        # Refused before anything reads the headers (or the id or address they may carry).
+        request_id = request_id_for(None if too_large else _sent_id(scope))
+        use_request_id(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-request-id", request_id.encode("ascii"))
 
         async def capture(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), header]}
             await send(message)
 
         try:
-            if head_size(scope) > self.limit:
-                # Refused before anything reads the headers (or the address they may carry).
+            if too_large:
                 await refuse(self.limit, capture)
             else:
                 remember_ip(scope, self.trusted)
                 await self.app(scope, receive, capture)
         finally:
-            write_line(scope, status, start)
+            write_line(scope, status, start, request_id)
+            if self.observe is not None:
+                self.observe(scope, status, time.perf_counter() - start)
+            use_request_id(None)
+
+
+def _sent_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            sent: str = value.decode("latin-1")
+            return sent
+    return None

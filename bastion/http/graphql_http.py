@@ -189,6 +189,7 @@ class GraphQLEndpoint:
         try:
             return await self._handle(request, media_type)
         except _BadRequest as bad:
+            request.state.outcome = Code.BAD_REQUEST.value
             return _json(
                 {"errors": [request_error(bad.message)]}, bad.status, media_type, bad.headers
             )
@@ -196,9 +197,11 @@ class GraphQLEndpoint:
             known = meaning(error)
             if known is not None:
                 log.warning("database: %s (%s)", known.message, type(error).__name__)
+                request.state.outcome = known.code.value
                 return _server_state(known, media_type)
             # A bug, not the client's fault: log it whole, answer without internals.
             log.exception("unexpected error in %s %s", request.method, request.url.path)
+            request.state.outcome = Code.INTERNAL_SERVER_ERROR.value
             internal = request_error(INTERNAL_MESSAGE, Code.INTERNAL_SERVER_ERROR)
             return _json({"errors": [internal]}, 500, media_type)
 
@@ -219,12 +222,15 @@ class GraphQLEndpoint:
         try:
             prepared = self.executor.prepare(query, operation_name)
         except RequestFailed as failed:
+            request.state.outcome = _first_code(failed.errors)
             errors = failed.public_errors
             if errors != failed.errors:
                 # They differ only by root-only names: who asks decides which are told.
                 viewer = (await self.authenticate(request.headers.get("authorization"))).viewer
                 errors = failed.errors_for(viewer)
             return _json({"errors": errors}, 400 if strict else 200, media_type)
+        # What the metrics label the request with (bastion.http.metrics).
+        request.state.operation = "mutation" if prepared.is_mutation else "query"
         if request.method == "GET" and prepared.is_mutation:
             raise _BadRequest(405, "Mutations must be sent with POST", {"Allow": "POST"})
         auth = await self.authenticate(request.headers.get("authorization"))
@@ -232,12 +238,22 @@ class GraphQLEndpoint:
             if self.on_refused_token is not None:
                 return self.on_refused_token(auth)
             if self.refuse_invalid_tokens and not self.executor.proves_itself(prepared):
+                request.state.outcome = Code.UNAUTHENTICATED.value
                 return _unauthenticated(auth.refused, strict, media_type)
         outcome = await self.executor.execute(
             prepared, variables, auth.viewer, caller=caller_of(request)
         )
+        request.state.outcome = _first_code(outcome.body.get("errors", ()))
         headers = _auth_headers(auth, outcome)
         return _json(outcome.body, _status(outcome, strict), media_type, _retry(outcome, headers))
+
+
+def _first_code(errors: Any) -> str:
+    """The code of a response's first error, ``ok`` when it has none."""
+    for error in errors:
+        code = error.get("extensions", {}).get("code") if isinstance(error, dict) else None
+        return str(code) if code else Code.INTERNAL_SERVER_ERROR.value
+    return "ok"
 
 
 def _status(outcome: Outcome, strict: bool) -> int:

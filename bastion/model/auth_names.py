@@ -71,16 +71,6 @@ AUTH_ROOT_FIELDS: Mapping[str, Role] = MappingProxyType(
         "deactivateUser": Role.NONE,
         "activateUser": Role.NONE,
         "auditEvents": Role.NONE,
-        # Accounts by email (email.py): each sends a mail or carries an emailed token, so a
-        # document holds one at most, like a login.
-        "resendConfirmationEmail": _LOGIN,
-        "confirmEmail": _LOGIN,
-        "sendPasswordResetEmail": _LOGIN,
-        "resetPassword": _LOGIN,
-        "sendLoginCode": _LOGIN,
-        "loginEmailCode": _LOGIN,
-        "requestEmailChange": Role.CREDENTIAL,
-        "confirmEmailChange": _LOGIN,
         # For root tokens only: the admin console's fields (console.py).
         "userSessions": Role.NONE,
         "userIdentities": Role.NONE,
@@ -93,6 +83,33 @@ AUTH_ROOT_FIELDS: Mapping[str, Role] = MappingProxyType(
         "deleteServerApiKey": Role.NONE,
         "rotateRootToken": Role.NONE,
         "rotateSigningKey": Role.NONE,
+        # Accounts by email (email.py): each sends a mail or carries an emailed token, so a
+        # document holds one at most, like a login.
+        "resendConfirmationEmail": _LOGIN,
+        "confirmEmail": _LOGIN,
+        "sendPasswordResetEmail": _LOGIN,
+        "resetPassword": _LOGIN,
+        "sendLoginCode": _LOGIN,
+        "loginEmailCode": _LOGIN,
+        "requestEmailChange": Role.CREDENTIAL,
+        "confirmEmailChange": _LOGIN,
+        # Second factors (factors.py): completing a login's challenge, the authenticator.
+        "completeMfaLogin": _LOGIN,
+        "enrolTotp": Role.CREDENTIAL,
+        "confirmTotp": Role.CREDENTIAL,
+        "newRecoveryCodes": Role.CREDENTIAL,
+        "disableTotp": Role.CREDENTIAL,
+        "mfaStatus": Role.NONE,
+        # OpenID Connect providers (openid.py).
+        "loginOpenIdCode": _LOGIN,
+        "loginOpenId": _LOGIN,
+        # Passkeys (passkeys.py): the options are public (a login begins with them).
+        "passkeys": Role.NONE,
+        "passkeyRegistrationOptions": Role.NONE,
+        "registerPasskey": Role.CREDENTIAL,
+        "passkeyLoginOptions": Role.PUBLIC | Role.OWN_PROOF,
+        "loginPasskey": _LOGIN,
+        "deletePasskey": Role.NONE,
     }
 )
 """Every root field of the auth contract (on Query or Mutation) -> its role."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, bindparam, case, false, true
+from sqlalchemy import Integer, String, and_, bindparam, case, false, true
 from sqlalchemy.sql import FromClause, visitors
 from sqlalchemy.sql.elements import BindParameter, Label
 from sqlalchemy.sql.util import ClauseAdapter
@@ -95,7 +95,10 @@ class Permissions:
     def _compile(self, type_name: str, rule: Rule) -> _Compiled:
         if not rule.is_filter:
             return _Compiled(rule.access, None)
-        return _Compiled(None, self.filters.where(type_name, _bind(rule.where)))
+        condition = self.filters.where(type_name, _bind(rule.where))
+        if rule.mfa:  # the viewer's second factor, bound per request like the viewer's id
+            condition = and_(condition, bindparam("viewer_mfa", type_=Integer()) == 1)
+        return _Compiled(None, condition)
 
     def for_viewer(self, viewer: Viewer) -> ViewerPermissions:
         """The rules as they apply to one viewer."""
@@ -107,6 +110,8 @@ def _static(access: Access, viewer: Viewer) -> bool:
         return True
     if access is Access.AUTHENTICATED:
         return viewer.is_authenticated
+    if access is Access.MFA:
+        return viewer.mfa or viewer.is_privileged
     return viewer.is_privileged
 
 
@@ -122,6 +127,7 @@ class ViewerPermissions:
             "viewer_id": viewer.user_id,
             "viewer_node": viewer.node_id or viewer.user_id,
             "viewer_type": viewer.node_type or ("User" if viewer.user_id else None),
+            "viewer_mfa": 1 if viewer.mfa else 0,
         }
 
     def _condition(self, compiled: _Compiled, source: FromClause | None) -> Condition | None:

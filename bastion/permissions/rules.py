@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bastion.errors import ProjectError
 from bastion.model import Model, RelationField, ScalarField, ScalarKind
 from bastion.model import names as n
 from bastion.model.values import parse_datetime
@@ -20,6 +21,8 @@ from bastion.store.filters import scalar_filter_suffixes
 from bastion.tools.section import Section
 
 VIEWER_VARIABLES = ("$viewer.id", "$viewer.node", "$viewer.type")
+MFA_VARIABLE = "$viewer.mfa"
+"""A key of a filter rule's top level: ``"$viewer.mfa": true`` asks a second factor too."""
 OPERATIONS = ("read", "create", "update", "delete")
 FIELD_OPERATIONS = ("read", "write")
 
@@ -48,6 +51,8 @@ class Access(StrEnum):
 
     EVERYONE = "everyone"
     AUTHENTICATED = "authenticated"
+    # A user whose session was opened with a second factor (`$viewer.mfa`), or root.
+    MFA = "mfa"
     ROOT = "root"
 
 
@@ -57,6 +62,8 @@ class Rule:
 
     access: Access | None = None
     where: dict[str, Any] = field(default_factory=dict)
+    # `"$viewer.mfa": true` beside a filter: the viewer's session proved a second factor too.
+    mfa: bool = False
 
     @property
     def is_filter(self) -> bool:
@@ -95,13 +102,22 @@ class _Checker:
                 return Rule(Access(source))
             except ValueError:
                 self.problems.append(
-                    f"{where}: unknown rule '{source}' (use everyone, authenticated, root or a "
-                    "filter)"
+                    f"{where}: unknown rule '{source}' (use everyone, authenticated, mfa, root "
+                    "or a filter)"
                 )
                 return None
+        mfa = False
+        if isinstance(source, dict) and MFA_VARIABLE in source:
+            source = dict(source)
+            if source.pop(MFA_VARIABLE) is not True:
+                self.problems.append(f"{where}.{MFA_VARIABLE}: only `true` is a rule")
+                return None
+            if not source:
+                return Rule(Access.MFA)
+            mfa = True
         before = len(self.problems)
         self.filter(where, type_name, source)
-        return Rule(where=source) if len(self.problems) == before else None
+        return Rule(where=source, mfa=mfa) if len(self.problems) == before else None
 
     def filter(self, where: str, type_name: str, value: Any) -> None:
         if not isinstance(value, dict) or not value:
@@ -233,3 +249,35 @@ def check_rules(
     for type_name in model.types:
         policies.setdefault(type_name, TypePolicy({}, {}))
     return policies, problems
+
+
+def _with_mfa(rule: Rule) -> Rule:
+    if rule.access is Access.ROOT:
+        return rule
+    if rule.access is not None:
+        return Rule(Access.MFA)
+    return Rule(where=rule.where, mfa=True)
+
+
+def requiring_mfa(policies: dict[str, TypePolicy], types: list[str]) -> dict[str, TypePolicy]:
+    """``policies`` with every rule of ``types`` asking a second-factor session too
+    (``auth.mfa.required: [Type, ...]``); root-only rules stay root-only."""
+    unknown = [t for t in types if t not in policies]
+    if unknown:
+        raise ProjectError(
+            [
+                f"bastion.yml: auth.mfa.required: {t} has no permissions to require it in"
+                for t in unknown
+            ]
+        )
+    changed = dict(policies)
+    for name in types:
+        policy = policies[name]
+        changed[name] = TypePolicy(
+            {op: _with_mfa(rule) for op, rule in policy.rules.items()},
+            {
+                field_name: {op: _with_mfa(rule) for op, rule in rules.items()}
+                for field_name, rules in policy.field_rules.items()
+            },
+        )
+    return changed

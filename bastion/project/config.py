@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bastion.auth.retention_settings import RetentionConfig
 from bastion.auth.settings import AuthConfig
 from bastion.errors import ProjectError
 from bastion.functions.settings import FunctionConfig, check_function_names
@@ -141,6 +142,8 @@ class ProjectConfig(Section):
     auth: AuthConfig = AuthConfig()
     # How mail goes out (confirmations, resets, login codes): bastion.mail.
     mail: MailConfig = MailConfig()
+    # How long rows that no longer count are kept (sessions, refresh tokens, audit events).
+    retention: RetentionConfig = RetentionConfig()
     permissions: dict[str, TypeRules] = {}
     # Names of the permanent root tokens `bastion deploy` keeps (`bastion root-token get NAME`).
     root_tokens: list[str] = []

@@ -14,20 +14,45 @@ from graphql import GraphQLSchema, OperationDefinitionNode, parse
 from bastion.auth import SYSTEM
 from bastion.auth.assembly import AuthServices, build_auth, outbox_for
 from bastion.auth.cluster import Follower
-from bastion.auth.events import RootTokensChanged, SessionsEnded, UserChanged, UsersChanged
+from bastion.auth.events import (
+    KeysChanged,
+    RootTokensChanged,
+    SessionsEnded,
+    UserChanged,
+    UsersChanged,
+)
+from bastion.auth.retention import Retention, RetentionTables
 from bastion.errors import ProjectError
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
-from bastion.graphql.auth import admin, console, contract, email, providers, viewer
+from bastion.graphql.auth import (
+    admin,
+    console,
+    contract,
+    email,
+    factors,
+    openid,
+    passkeys,
+    providers,
+    viewer,
+)
 from bastion.graphql.build import FieldMap, SchemaBuilder, build_schema
 from bastion.graphql.execute import Executor
 from bastion.graphql.field_access import FieldAccess
 from bastion.mail.transports import transport_for
 from bastion.model.emails import EmailRules
 from bastion.permissions.compile import Permissions
+from bastion.permissions.rules import requiring_mfa
 from bastion.project import Project
+from bastion.project.health import Readiness
 from bastion.project.summary import project_summary
 from bastion.store import Store, SyncReport, open_store
+from bastion.store.auth.tables import (
+    AUDIT_TABLE,
+    LOGIN_FAILURE_TABLE,
+    REFRESH_TABLE,
+    SESSION_TABLE,
+)
 from bastion.store.seed_marker import is_seeded, mark_seeded
 from bastion.store.startup import start_failure
 from bastion.tools.clock import Clock, system_clock
@@ -57,6 +82,8 @@ def _follow_events(events: EventHub, auth: AuthServices) -> None:
     events.subscribe(UserChanged, lambda changed: auth.node_tokens.forget_user(changed.user_id))
     events.subscribe(UsersChanged, lambda _: sessions.forget_all())
     events.subscribe(RootTokensChanged, lambda _: auth.root_tokens.forget())
+    # Nodes sharing the key folder read it again at once, not at their next minute.
+    events.subscribe(KeysChanged, lambda _: auth.keys.reload())
 
 
 class Service:
@@ -86,7 +113,10 @@ class Service:
         )
         _follow_events(self.events, self.auth)
         self._follower: Follower | None = None
-        self.permissions = Permissions(self.store.reader, project.policies)
+        policies = project.policies
+        if isinstance(project.config.auth.mfa.required, list):
+            policies = requiring_mfa(policies, project.config.auth.mfa.required)
+        self.permissions = Permissions(self.store.reader, policies)
         self.functions = FunctionRuntime(project.functions, self.auth.node_tokens, clock)
         schema = build_schema(
             project.model,
@@ -94,6 +124,8 @@ class Service:
                 viewer.query_fields,
                 contract.query_fields,
                 providers.query_fields,
+                factors.query_fields,
+                passkeys.query_fields,
                 admin.query_fields,
                 console.query_fields(lambda: project_summary(project)),
             ),
@@ -101,6 +133,9 @@ class Service:
                 contract.mutation_fields,
                 providers.mutation_fields,
                 email.mutation_fields,
+                factors.mutation_fields,
+                openid.mutation_fields,
+                passkeys.mutation_fields,
                 viewer.mutation_fields,
                 admin.mutation_fields,
                 console.mutation_fields,
@@ -111,6 +146,8 @@ class Service:
         contract.mark_credential_fields(self.schema)
         if project.config.auth.require_login:
             contract.require_login(self.schema)
+        if project.config.auth.mfa.required is True:
+            factors.require_mfa(self.schema)
         self.executor = Executor(
             self.schema,
             self.store,
@@ -119,8 +156,23 @@ class Service:
             limits=project.config.graphql,
             introspection=project.config.mode == "development",
             require_login=project.config.auth.require_login,
+            require_mfa=project.config.auth.mfa.required is True,
         )
         self.functions.executor = self.executor
+        self.readiness = Readiness(self.store, self.auth)
+        by_name = self.store.tables.metadata.tables
+        self.retention = Retention(
+            self.store.db,
+            RetentionTables(
+                sessions=by_name[SESSION_TABLE],
+                refresh_tokens=by_name[REFRESH_TABLE],
+                audit=by_name[AUDIT_TABLE],
+                login_failures=by_name[LOGIN_FAILURE_TABLE],
+            ),
+            project.config.retention,
+            project.config.auth.throttle,
+            clock,
+        )
 
     async def start(self) -> SyncReport:
         """Sync the database with the model, then seed a new database once."""
@@ -141,6 +193,7 @@ class Service:
         for column in report.added:
             log.info("added column %s", column)
         await self._seed()
+        await self.readiness.remember_model()
         return report
 
     async def _seed(self) -> None:

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import PoolResetState
 
 from bastion.errors import ProjectError
+from bastion.store.identity import FileIdentity, check_not_lost, mark_created
 from bastion.store.sqlite_inline import connector
 from bastion.store.writer import GroupCommitWriter, Ticket, WriterLimits
 from bastion.tools.private_files import create_private_file
@@ -132,10 +133,17 @@ class Database:
         """``enforce_foreign_keys=False`` is for schema deploys only (SQLite table rebuilds)."""
         self.url = url
         self.is_sqlite = url.get_backend_name() == "sqlite"
+        self.identity: FileIdentity | None = None
         if self.is_sqlite and url.database:
+            path = Path(url.database)
+            # A database that existed and is gone is not silently made anew, empty.
+            check_not_lost(path)
             # Made here, empty (an empty file is an empty database), so that it is the owner's
             # alone whatever the umask; SQLite gives its -wal and -shm files the same mode.
-            create_private_file(Path(url.database))
+            create_private_file(path)
+            mark_created(path)
+            # Writes stop, unacknowledged, if the file is removed or replaced while serving.
+            self.identity = FileIdentity(path)
         options = _driver(url) if self.is_sqlite else _postgresql_options(pool or PoolSettings())
         try:
             self.engine: AsyncEngine = create_async_engine(url, echo=echo, **options)
@@ -150,7 +158,13 @@ class Database:
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
             event.listen(self.engine.sync_engine, "reset", _sqlite_reset)
         self.writer: GroupCommitWriter | None = (
-            GroupCommitWriter(self._write_connection, writer_limits) if self.is_sqlite else None
+            GroupCommitWriter(
+                self._write_connection,
+                writer_limits,
+                guard=self.identity.check if self.identity else None,
+            )
+            if self.is_sqlite
+            else None
         )
 
     async def _write_connection(self) -> AsyncConnection:

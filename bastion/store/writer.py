@@ -72,10 +72,16 @@ class GroupCommitWriter:
     """Every write transaction of one process, serialised on one connection."""
 
     def __init__(
-        self, connect: Callable[[], Awaitable[AsyncConnection]], limits: WriterLimits | None = None
+        self,
+        connect: Callable[[], Awaitable[AsyncConnection]],
+        limits: WriterLimits | None = None,
+        guard: Callable[[], None] | None = None,
     ) -> None:
-        """``connect`` opens the writer's connection (once, on first use)."""
+        """``connect`` opens the writer's connection (once, on first use). ``guard`` runs as a
+        turn opens and before each commit: what it raises fails the turn, or the whole group,
+        unacknowledged (the database file's identity, :mod:`bastion.store.identity`)."""
         self._connect = connect
+        self._guard = guard
         self._limits = limits or WriterLimits()
         self._turn = asyncio.Lock()
         self._waiting = 0
@@ -103,6 +109,8 @@ class GroupCommitWriter:
 
     async def open_turn(self) -> Ticket:
         """Wait for the connection: the start of one write transaction."""
+        if self._guard is not None:
+            self._guard()
         await self._acquire()
         try:
             conn, group, first = await self._begin()
@@ -183,6 +191,8 @@ class GroupCommitWriter:
         if transaction is None:
             return
         try:
+            if self._guard is not None:
+                self._guard()  # the last moment a write can still be refused, not lost
             await transaction.commit()
         except Exception as error:
             await self._fail(group, error)

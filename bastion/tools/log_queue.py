@@ -44,10 +44,17 @@ class DeferredQueueHandler(QueueHandler):
 
 
 def start_background_logging(
-    level: int, format: str, stream: TextIO | None = None
+    level: int,
+    format: str,
+    stream: TextIO | None = None,
+    *,
+    formatter: logging.Formatter | None = None,
+    filters: list[logging.Filter] | None = None,
 ) -> QueueListener | None:
     """Send the root logger's records through a queue to a thread writing ``stream`` (stderr
-    by default) in ``format``; returns the started listener: ``stop()`` it to flush.
+    by default) in ``format`` (or with ``formatter``); returns the started listener: ``stop()``
+    it to flush. ``filters`` run where a record is made, before it is queued (they may add
+    what only that thread or task knows, such as a request id).
 
     As :func:`logging.basicConfig`, this does nothing (and returns None) when the root logger
     has handlers already: whoever runs Bastion in their process (or a test) set logging up.
@@ -65,9 +72,12 @@ def start_background_logging(
     if not re.search(r"%\((pathname|filename|module|lineno|funcName)\)", format):
         logging._srcfile = None
     target = logging.StreamHandler(stream)
-    target.setFormatter(logging.Formatter(format))
+    target.setFormatter(formatter or logging.Formatter(format))
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    root.addHandler(DeferredQueueHandler(records))
+    handler = DeferredQueueHandler(records)
+    for record_filter in filters or []:
+        handler.addFilter(record_filter)
+    root.addHandler(handler)
     root.setLevel(level)
     listener = QueueListener(records, target, respect_handler_level=True)
     listener.start()

@@ -12,7 +12,13 @@ import pytest
 
 from bastion.auth import cluster, node_tokens, root_tokens, sessions
 from bastion.auth.cluster import Cursor, EventLog, decode, encode
-from bastion.auth.events import RootTokensChanged, SessionsEnded, UserChanged, UsersChanged
+from bastion.auth.events import (
+    KeysChanged,
+    RootTokensChanged,
+    SessionsEnded,
+    UserChanged,
+    UsersChanged,
+)
 from bastion.project import Project
 from bastion.store.notifications import Listener
 from bastion.tools.clock import FrozenClock
@@ -138,8 +144,21 @@ async def test_a_user_deactivated_on_one_node_is_refused_by_the_other(nodes: Nod
     assert await a.refused(node_token) is not None  # and at once where it was done
 
 
+async def test_a_key_rotated_by_the_cli_is_published_by_every_node_at_once(nodes: Nodes) -> None:
+    a, b = await nodes()  # one machine: the nodes share the project's key folder
+    before = (await b.client.http.get("/.well-known/jwks.json")).json()["keys"]
+    changed = hears(b, KeysChanged)
+    cli = a.service  # what `bastion keys rotate` does, from a process of its own
+    key = cli.auth.keys.rotate(cli.project.config.auth.signing.algorithm)
+    await cli.auth.event_log.tell(cli.store.db, KeysChanged())
+    await told(changed)
+    after = (await b.client.http.get("/.well-known/jwks.json")).json()["keys"]
+    assert {k["kid"] for k in after} == {k["kid"] for k in before} | {key.kid}
+
+
 def test_events_are_stored_and_read_back_as_the_same_values() -> None:
-    for event in (SessionsEnded(("s1", "s2")), UserChanged("u1"), RootTokensChanged()):
+    told = (SessionsEnded(("s1", "s2")), UserChanged("u1"), RootTokensChanged(), KeysChanged())
+    for event in told:
         stored = encode(event)
         assert stored is not None
         assert decode(*stored) == event

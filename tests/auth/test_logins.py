@@ -116,12 +116,12 @@ async def test_a_login_reads_twice_and_writes_three_rows_in_one_commit(auth: Aut
     await auth.register("ann@example.com")
     with statements() as seen:
         assert "errors" not in await auth.login("ann@example.com")
-    # The account's failures and the password are read outside the writer (the ~20 ms hash
-    # never holds it), then the session, its refresh token and the audit event are written
-    # together in one transaction.
+    # The account's failures, then the password and the user's second factors are read
+    # outside the writer (the ~20 ms hash never holds it), then the session, its refresh token
+    # and the audit event are written together in one transaction.
     assert seen == [
         *("BEGIN", "SELECT", "COMMIT"),
-        *("BEGIN", "SELECT", "COMMIT"),
+        *("BEGIN", "SELECT", "SELECT", "COMMIT"),
         "BEGIN",
         "INSERT _bastion_session",
         "INSERT _bastion_refresh_token",

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from bastion import __version__
 from bastion.cli import main
+from bastion.cli.failures import ExitCode
 from bastion.project import load_project
 from bastion.project.service import Service
 from tests import databases
@@ -38,7 +39,8 @@ def no_server(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: Any, **_kwargs: Any) -> None:
         raise AssertionError("bastion serve started a server")
 
-    monkeypatch.setattr("uvicorn.run", refuse)
+    monkeypatch.setattr("uvicorn.Server.run", refuse)
+    monkeypatch.setattr("uvicorn.supervisors.Multiprocess.run", refuse)
 
 
 # -- --version and --help ----------------------------------------------------------------
@@ -406,11 +408,12 @@ def test_an_unreachable_database_is_one_line_naming_it(
     url = f"postgresql://bastion:hunter2@127.0.0.1:{closed_port()}/app"
     root = write_project(tmp_path / "app", database={"url": url})
     result = CliRunner().invoke(main, [*command, str(root)], input="correct horse battery\n")
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.ENVIRONMENT  # the machine refused: see --help
     shown = url.replace("hunter2", "***")
     assert result.output.splitlines() == [
-        f"error: cannot reach the database at {shown}: [Errno 111] Connect call failed "
-        f"('127.0.0.1', {url.split(':')[3].split('/')[0]})"
+        f"error: cannot reach the database at {shown}: Connect call failed "
+        f"('127.0.0.1', {url.split(':')[3].split('/')[0]}); start it or correct database.url "
+        "in bastion.yml"
     ]
     assert "hunter2" not in result.output
 
@@ -436,7 +439,16 @@ def test_credentials_the_server_refuses_are_one_line_naming_the_setting(
 def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any]]]:
     """What ``serve`` would have asked uvicorn to run, without listening."""
     calls: list[tuple[Any, dict[str, Any]]] = []
-    monkeypatch.setattr("uvicorn.run", lambda app, **options: calls.append((app, options)))
+
+    def record(config: Any) -> None:
+        calls.append((config.app, {"factory": config.factory, "workers": config.workers}))
+
+    def run_server(server: Any, **_: Any) -> None:
+        record(server.config)
+        server.started = True
+
+    monkeypatch.setattr("uvicorn.Server.run", run_server)
+    monkeypatch.setattr("uvicorn.supervisors.Multiprocess.run", lambda sup: record(sup.config))
     monkeypatch.setattr("os.environ", dict(os.environ))  # serve names the project in it
     return calls
 

@@ -128,6 +128,13 @@ def test_explorer_login_query_refresh_logout(movies: tuple[Server, str], page: A
     expect(page.locator("#viewer")).to_have_text("Anonymous")
     shot(page, "explorer")
 
+    # Any provider the project has on: anonymous first, then email and password.
+    page.select_option("#method", "anon-user")
+    page.click("#submit")
+    expect(page.locator("#viewer")).to_have_text(re.compile(r"^User \w+"))
+    page.click("#logout")
+    expect(page.locator("#viewer")).to_have_text("Anonymous")
+    page.select_option("#method", "local-userpass")
     page.fill("#email", "ada@example.com")
     page.fill("#password", PASSWORD)
     page.click("#submit")
@@ -151,7 +158,7 @@ def test_explorer_login_query_refresh_logout(movies: tuple[Server, str], page: A
     expect(page.locator("#viewer")).to_have_text("Anonymous")
     assert "ada@example.com" not in run_query(page)
     logouts = gql(server, '{ auditEvents(type: ["logout"]) { id } }', root)
-    assert len(logouts["data"]["auditEvents"]) == 1
+    assert len(logouts["data"]["auditEvents"]) == 2  # the anonymous user's and Ada's
 
 
 def test_console(movies: tuple[Server, str], page: Any) -> None:

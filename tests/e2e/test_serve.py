@@ -63,7 +63,7 @@ def test_example_movies_answers_the_seeded_movies(serve: Serve, tmp_path: Path) 
     assert httpx.put(f"{server.url}/graphql").status_code == 405
     log = server.stop()
     assert "Copied the example project 'movies'" in log
-    access = re.findall(r"^.*bastion\.access: (.*)$", log, re.MULTILINE)
+    access = re.findall(r"^.*bastion\.access: (.*) request_id=[0-9a-f]{16}$", log, re.MULTILINE)
     lines = [re.sub(r" \d+\.\dms$", " <ms>", line) for line in access]
     assert set(lines[:-4]) == {"GET /healthz 200 <ms>"}  # the readiness poll
     assert lines[-4:] == [

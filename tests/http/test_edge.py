@@ -75,3 +75,16 @@ async def test_a_crash_is_logged_as_500(access: pytest.LogCaptureFixture) -> Non
     with pytest.raises(RuntimeError):
         await request(Edge(crashing, LIMIT, []))
     assert access_lines(access)[0].startswith("GET /path 500 ")
+
+
+async def test_each_request_has_an_id_answered_and_logged(
+    access: pytest.LogCaptureFixture,
+) -> None:
+    edge = Edge(recording_app([]), LIMIT, [])
+    kept = await request(edge, headers={"x-request-id": "proxy-42"})
+    made = await request(edge, headers={"x-request-id": "no spaces allowed"})
+    fresh = await request(edge)
+    assert kept.headers["x-request-id"] == "proxy-42"
+    assert made.headers["x-request-id"] not in ("no spaces allowed", fresh.headers["x-request-id"])
+    ids = [r.request_id for r in access.records if r.name == "bastion.access"]  # type: ignore[attr-defined]
+    assert ids == ["proxy-42", made.headers["x-request-id"], fresh.headers["x-request-id"]]

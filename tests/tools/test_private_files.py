@@ -36,7 +36,13 @@ async def test_database_wal_shm_and_state_folder_are_private(
     state = project.root / ".bastion"
     # The database is open and has written: SQLite has made its -wal and -shm files.
     made = {p.name: mode(p) for p in state.iterdir() if p.name.startswith("data.db")}
-    assert made == {"data.db": 0o600, "data.db-wal": 0o600, "data.db-shm": 0o600}
+    assert made == {
+        "data.db": 0o600,
+        "data.db-wal": 0o600,
+        "data.db-shm": 0o600,
+        "data.db.created": 0o600,  # the marker that the project has a database
+    }
+    assert mode(state / "serve.lock") == 0o600
     assert mode(state) == 0o700
     assert mode(state / "keys") == 0o700
     assert mode(state / "secret") == 0o600

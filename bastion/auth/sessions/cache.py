@@ -66,6 +66,7 @@ class StateCache(SessionsBase):
             expires_at=row.session_end,
             user=row.user,
             extra=extra_claims(row.device_id, row.user_data),
+            mfa=row.factor is not None,
         )
         if len(self._cache) > MAX_ENTRIES:
             self._cache.clear()

@@ -103,6 +103,7 @@ class Issuing(SessionsBase):
             token_hash=hash_token(refresh) if start.stitch else None,
             credential_id=start.credential_id,
             user_data=user_data,
+            factor=start.factor,
         )
         await self.rows.insert(conn, new)
         extra = extra_claims(device_id, user_data)

@@ -51,6 +51,8 @@ class Start:
     credential_id: str | None = None
     # A Stitch client API session: its refresh token is a multi-use session token.
     stitch: bool = False
+    # The second factor proven before the session began ("totp", "webauthn"), if any.
+    factor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class SessionState:
     user: dict[str, Any] = field(default_factory=dict, compare=False)
     # Claims the session's access tokens carry for client SDKs (see `extra_claims`).
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Whether the session began with a second factor (`$viewer.mfa`).
+    mfa: bool = False
 
 
 def extra_claims(device_id: str | None, user_data: str | None) -> dict[str, Any]:

@@ -8,6 +8,8 @@ refresh their access token and retry.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.responses import JSONResponse, Response
 
 from bastion.auth.logins import ProviderDisabled
@@ -21,13 +23,19 @@ class StitchError(Exception):
     """An error answered with its status and Stitch error code."""
 
     def __init__(
-        self, status: int, error_code: str, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        error_code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.error_code = error_code
         self.message = message
         self.headers = headers or {}
+        self.extra = extra or {}  # more members of the body (a login's MFA challenge)
 
 
 def invalid_session(message: str = "invalid session") -> StitchError:
@@ -38,7 +46,7 @@ def invalid_session(message: str = "invalid session") -> StitchError:
 def error_response(error: StitchError) -> Response:
     """The JSON error body, never cached."""
     return JSONResponse(
-        {"error": error.message, "error_code": error.error_code, "link": ""},
+        {**error.extra, "error": error.message, "error_code": error.error_code, "link": ""},
         status_code=error.status,
         media_type=JSON,
         headers={**error.headers, "Cache-Control": "no-store"},
@@ -56,6 +64,7 @@ _BY_CODE: dict[Code, tuple[int, str]] = {
     Code.INVALID_CREDENTIALS: (401, "AuthError"),
     Code.INVALID_REFRESH_TOKEN: (401, INVALID_SESSION),
     Code.RATE_LIMITED: (429, "TooManyRequests"),
+    Code.MFA_REQUIRED: (401, "MfaRequired"),
     Code.SERVICE_UNAVAILABLE: (503, "ServiceUnavailable"),
     Code.STORAGE_FULL: (507, "StorageFull"),
     Code.INVALID_EMAIL_TOKEN: (400, "UserpassTokenInvalid"),
@@ -74,4 +83,10 @@ def from_bastion(error: BastionError, **codes: str) -> StitchError:
     status, error_code = _BY_CODE.get(error.code, (400, "BadRequest"))
     retry = error.extensions.get("retryAfter")
     headers = {"Retry-After": str(retry)} if retry is not None else None
-    return StitchError(status, codes.get(error.code.name, error_code), error.message, headers)
+    # A login's second-factor challenge travels in the body, for /auth/mfa/complete.
+    extra: dict[str, Any] = {
+        k: error.extensions[k] for k in ("challenge", "factors") if k in error.extensions
+    }
+    return StitchError(
+        status, codes.get(error.code.name, error_code), error.message, headers, extra
+    )

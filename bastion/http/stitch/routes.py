@@ -24,7 +24,7 @@ from bastion.auth.accounts import NewUser
 from bastion.auth.authenticate import Authentication, bearer_token
 from bastion.auth.events import UsersChanged
 from bastion.auth.identities import PASSWORD, PROVIDERS
-from bastion.auth.logins import LoginClient, ProviderDisabled
+from bastion.auth.logins import LoggedIn, LoginClient, ProviderDisabled
 from bastion.auth.providers.api_keys import ApiKey
 from bastion.auth.session_tokens import SessionOwner
 from bastion.auth.sessions import RefreshRefused
@@ -82,6 +82,17 @@ def _client(request: Request, body: dict[str, Any]) -> LoginClient:
     caller = caller_of(request)
     return LoginClient(
         user_agent=caller.user_agent, device_id=_device_id(body), stitch=True, ip=caller.ip
+    )
+
+
+def _login_answer(logged_in: LoggedIn) -> Response:
+    return _ok(
+        {
+            "access_token": logged_in.tokens.access_token,
+            "refresh_token": logged_in.tokens.refresh_token,
+            "user_id": logged_in.user_id,
+            "device_id": logged_in.tokens.device_id,
+        }
     )
 
 
@@ -222,14 +233,16 @@ class StitchApi:
                 {"user_id": auth.viewer.user_id, "access_token": access, "device_id": device}
             )
         logged_in = await logins.login(provider, body, _client(request, body))
-        return _ok(
-            {
-                "access_token": logged_in.tokens.access_token,
-                "refresh_token": logged_in.tokens.refresh_token,
-                "user_id": logged_in.user_id,
-                "device_id": logged_in.tokens.device_id,
-            }
-        )
+        return _login_answer(logged_in)
+
+    async def complete_mfa(self, request: Request) -> Response:
+        """``{"challenge", "code"}``: the session a login answered ``MfaRequired`` for."""
+        body = await self._body(request)
+        challenge, code = body.get("challenge"), body.get("code")
+        if not isinstance(challenge, str) or not isinstance(code, str):
+            raise StitchError(400, "InvalidParameter", "`challenge` and `code` are strings")
+        client = _client(request, body)
+        return _login_answer(await self._auth.logins.complete_mfa(challenge, code, client))
 
     async def register(self, request: Request) -> Response:
         body = await self._body(request)
@@ -368,6 +381,7 @@ class StitchApi:
                 .actions()
                 .items()
             ),
+            self._route(f"{app}/auth/mfa/complete", self.complete_mfa, ["POST"], app=True),
             self._route(f"{app}/graphql", self.graphql_route, ["GET", "POST"], app=True),
             self._route(f"{app}/functions/call", self.functions.call, ["POST"], app=True),
             self._route(f"{app}/functions/call", self.functions.stream, ["GET"], app=True),

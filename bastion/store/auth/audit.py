@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -85,3 +85,15 @@ class AuditRows:
             )
             for r in rows
         ]
+
+
+async def prune_older(
+    conn: AsyncConnection, audit: Table, before: datetime, *, dry_run: bool = False
+) -> int:
+    """Delete the audit events recorded before ``before``; how many (would) go."""
+    condition = audit.c.at < before
+    if dry_run:
+        found = await conn.scalar(select(func.count()).select_from(audit).where(condition))
+        return int(found or 0)
+    result = await conn.execute(delete(audit).where(condition))
+    return int(result.rowcount)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -69,3 +69,24 @@ def _values(state: LoginFailures) -> dict[str, object]:
         "last_failure_at": state.last_failure_at,
         "locked_until": state.locked_until,
     }
+
+
+async def prune_forgotten(
+    conn: AsyncConnection,
+    failures: Table,
+    now: datetime,
+    last_before: datetime,
+    *,
+    dry_run: bool = False,
+) -> int:
+    """Delete the accounts' failure counts that no longer count: the last failure before
+    ``last_before`` (the throttle forgets them then) and no lock running at ``now``."""
+    condition = and_(
+        failures.c.last_failure_at < last_before,
+        or_(failures.c.locked_until.is_(None), failures.c.locked_until < now),
+    )
+    if dry_run:
+        found = await conn.scalar(select(func.count()).select_from(failures).where(condition))
+        return int(found or 0)
+    result = await conn.execute(delete(failures).where(condition))
+    return int(result.rowcount)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -124,3 +124,16 @@ class RefreshTokenRows:
             await conn.execute(select(refresh.c.session_id).where(refresh.c.hash == digest))
         ).scalar_one_or_none()
         return found
+
+
+async def prune_expired(
+    conn: AsyncConnection, refresh: Table, before: datetime, *, dry_run: bool = False
+) -> int:
+    """Delete the refresh tokens that expired before ``before``, used or not; how many (would)
+    go. A used token whose session lives is kept until it expires: reuse detection needs it."""
+    condition = refresh.c.expires_at < before
+    if dry_run:
+        found = await conn.scalar(select(func.count()).select_from(refresh).where(condition))
+        return int(found or 0)
+    result = await conn.execute(delete(refresh).where(condition))
+    return int(result.rowcount)

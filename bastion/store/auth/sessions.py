@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, select, update
+from sqlalchemy import ColumnElement, Table, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -30,6 +30,7 @@ class NewSession:
     token_hash: str | None = None
     credential_id: str | None = None
     user_data: str | None = None  # JSON
+    factor: str | None = None  # the second factor proven at login
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class SessionStateRow:
     device_id: str | None
     user_data: str | None  # JSON
     user: dict[str, Any] = field(default_factory=dict)  # the user's row, every column
+    factor: str | None = None  # the second factor proven at login, if any
 
     @property
     def user_active(self) -> bool:
@@ -114,6 +116,7 @@ class SessionRows:
                 token_hash=new.token_hash,
                 credential_id=new.credential_id,
                 user_data=new.user_data,
+                factor=new.factor,
             )
         )
 
@@ -202,6 +205,7 @@ class SessionRows:
                         sessions.c.expires_at.label("session_end"),
                         sessions.c.device_id.label("session_device_id"),
                         sessions.c.user_data.label("session_user_data"),
+                        sessions.c.factor.label("session_factor"),
                     )
                     .join(users, users.c.id == sessions.c.user_id)
                     .where(sessions.c.id == session_id)
@@ -218,6 +222,7 @@ class SessionRows:
             session_end=row["session_end"],
             device_id=row["session_device_id"],
             user_data=row["session_user_data"],
+            factor=row["session_factor"],
             user={c.name: row[c.name] for c in users.columns},
         )
 
@@ -248,3 +253,31 @@ class SessionRows:
             last_used_at=row.last_used_at,
             user_active=bool(row.isActive),
         )
+
+
+async def count_active(conn: AsyncConnection, sessions: Table, now: datetime) -> int:
+    """How many sessions are neither revoked nor past their end at ``now``."""
+    found = await conn.scalar(
+        select(func.count())
+        .select_from(sessions)
+        .where(sessions.c.revoked_at.is_(None), sessions.c.expires_at > now)
+    )
+    return int(found or 0)
+
+
+def _ended_before(sessions: Table, before: datetime) -> ColumnElement[bool]:
+    return or_(sessions.c.revoked_at < before, sessions.c.expires_at < before)
+
+
+async def prune_ended(
+    conn: AsyncConnection, sessions: Table, before: datetime, *, dry_run: bool = False
+) -> int:
+    """Delete the sessions that ended (revoked, or past their end) before ``before``, with
+    their refresh tokens (the foreign key cascades); how many sessions (would) go."""
+    if dry_run:
+        found = await conn.scalar(
+            select(func.count()).select_from(sessions).where(_ended_before(sessions, before))
+        )
+        return int(found or 0)
+    result = await conn.execute(delete(sessions).where(_ended_before(sessions, before)))
+    return int(result.rowcount)

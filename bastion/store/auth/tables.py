@@ -19,6 +19,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from bastion.store.auth.factor_tables import add_factor_tables
+from bastion.store.auth.openid_tables import add_openid_tables
+from bastion.store.auth.passkey_tables import add_passkey_tables
 from bastion.store.columns import UTCDateTime, text
 from bastion.store.tables import ID_LENGTH, NAMING_CONVENTION
 
@@ -33,11 +36,11 @@ API_KEY_TABLE = "_bastion_api_key"
 ROOT_TOKEN_TABLE = "_bastion_root_token"  # noqa: S105 - a table name
 LOGIN_FAILURE_TABLE = "_bastion_login_failure"
 AUDIT_TABLE = "_bastion_audit"
+EVENT_TABLE = "_bastion_event"
+ATTEMPT_TABLE = "_bastion_attempt"
 MAIL_OUTBOX_TABLE = "_bastion_mail_outbox"
 EMAIL_TOKEN_TABLE = "_bastion_email_token"  # noqa: S105 - a table name
 EMAIL_PENDING_TABLE = "_bastion_email_pending"
-EVENT_TABLE = "_bastion_event"
-ATTEMPT_TABLE = "_bastion_attempt"
 
 
 def _user_key(name: str = "user_id") -> Column[str]:
@@ -95,6 +98,9 @@ def _session_tables(metadata: MetaData) -> None:
         Column("credential_id", text(ID_LENGTH), nullable=True),
         # The custom-token provider's `user_data`, carried into every access token (JSON).
         Column("user_data", text(), nullable=True),
+        # The second factor the session was opened with ("totp", "webauthn"), if any: what
+        # rules read as `$viewer.mfa` and `auth.mfa.required` asks of a session.
+        Column("factor", text(20), nullable=True),
         Index(f"ix_{SESSION_TABLE}_user_id", "user_id"),
         Index(f"ix_{SESSION_TABLE}_token_hash", "token_hash", unique=True),
         Index(f"ix_{SESSION_TABLE}_credential_id", "credential_id"),
@@ -288,9 +294,12 @@ def new_metadata() -> MetaData:
         _key_tables,
         _login_failure_table,
         _audit_table,
-        _mail_tables,
         _event_table,
         _attempt_table,
+        _mail_tables,
+        add_factor_tables,
+        add_openid_tables,
+        add_passkey_tables,
     ):
         add_tables(metadata)
     return metadata

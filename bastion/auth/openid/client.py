@@ -1,0 +1,75 @@
+"""The OAuth 2 side, through Authlib's client: the authorization URL and the code exchange.
+
+PKCE (S256) always, a confidential client when a secret is configured (HTTP Basic at the
+token endpoint) and a public one otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+from bastion.auth.openid.id_tokens import IdTokenRefused
+from bastion.auth.openid.metadata import Endpoints
+from bastion.auth.openid_settings import OpenIdProviderConfig
+
+TOKEN_TIMEOUT = 10.0
+
+
+def _client(config: OpenIdProviderConfig, redirect_uri: str) -> AsyncOAuth2Client:
+    secret = config.secret()
+    return AsyncOAuth2Client(
+        client_id=config.client_id,
+        client_secret=secret,
+        token_endpoint_auth_method="client_secret_basic" if secret else "none",
+        scope=config.scope,
+        redirect_uri=redirect_uri,
+        code_challenge_method="S256",
+        timeout=TOKEN_TIMEOUT,
+    )
+
+
+def authorization_url(
+    config: OpenIdProviderConfig,
+    endpoints: Endpoints,
+    redirect_uri: str,
+    *,
+    state: str,
+    nonce: str,
+    verifier: str,
+) -> str:
+    """Where the browser goes to sign in at the provider."""
+    client = _client(config, redirect_uri)
+    url, _ = client.create_authorization_url(
+        endpoints.authorization_endpoint, state=state, code_verifier=verifier, nonce=nonce
+    )
+    return str(url)
+
+
+async def exchange_code(
+    config: OpenIdProviderConfig,
+    endpoints: Endpoints,
+    redirect_uri: str,
+    *,
+    code: str,
+    verifier: str,
+) -> str:
+    """The ID token the provider answers for an authorization code and its PKCE verifier."""
+    async with _client(config, redirect_uri) as client:
+        try:
+            token: dict[str, Any] = await client.fetch_token(
+                endpoints.token_endpoint,
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=verifier,
+            )
+        except AuthlibBaseError as error:
+            raise IdTokenRefused(f"token endpoint: {error.error}") from error
+        except Exception as error:  # network errors: the provider did not answer
+            raise IdTokenRefused(f"token endpoint: {type(error).__name__}") from error
+    id_token = token.get("id_token")
+    if not isinstance(id_token, str):
+        raise IdTokenRefused("no id_token in the token response")
+    return id_token

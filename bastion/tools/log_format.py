@@ -1,0 +1,108 @@
+"""How log lines look: ``text`` for people, ``json`` (one object per line) for log shippers.
+
+Both carry the request id of the request a record was made in (see :func:`use_request_id`):
+the text format as ``request_id=...`` at the end of the line, the JSON format as a field. A
+record's extra fields (``logger.info(..., extra={"status": 200})``) are fields of its JSON
+object, so that the access log's method, path, status and duration can be queried as such.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+LogFormat = Literal["text", "json"]
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+_request_id: ContextVar[str | None] = ContextVar("bastion_request_id", default=None)
+
+# An id a client or a proxy sent is kept when it is short and plain: it lands in log lines.
+_ACCEPTED_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+# The attributes every LogRecord has: anything else on a record was passed as ``extra``.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "request_id",
+}
+
+
+def request_id_for(sent: str | None) -> str:
+    """The id of a request: the one it carried if that is plain and short, else a new one."""
+    if sent is not None and _ACCEPTED_ID.fullmatch(sent):
+        return sent
+    return secrets.token_hex(8)
+
+
+def use_request_id(value: str | None) -> None:
+    """Mark the records made from here on (in this task's context) with ``value``."""
+    _request_id.set(value)
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to each record, where it is made (the request's own context)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record; note the current request id on it."""
+        if not hasattr(record, "request_id"):
+            record.request_id = _request_id.get()
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger: message``, then ``request_id=...`` for a record of a request."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record's line."""
+        line = super().format(record)
+        request_id = getattr(record, "request_id", None)
+        return f"{line} request_id={request_id}" if request_id else line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request_id and the extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON line."""
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            entry["request_id"] = request_id
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def last_line_of_tracebacks(record: logging.LogRecord) -> bool:
+    """A logger filter: a record whose text is a whole traceback (as uvicorn logs a failed
+    start-up) keeps only its last line, the exception; everything else passes as it is."""
+    message = record.getMessage()
+    if message.startswith("Traceback (most recent call last)"):
+        lines = [line for line in message.splitlines() if line.strip()]
+        record.msg = f"start-up failed: {lines[-1].strip()}" if lines else message
+        record.args = None
+    return True
+
+
+def formatter_for(kind: LogFormat) -> logging.Formatter:
+    """The formatter of a ``--log-format``."""
+    return JsonFormatter() if kind == "json" else TextFormatter()

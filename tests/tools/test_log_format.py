@@ -1,0 +1,66 @@
+"""The text and JSON log lines, and the request id they carry."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from bastion.tools.log_format import (
+    JsonFormatter,
+    RequestIdFilter,
+    TextFormatter,
+    last_line_of_tracebacks,
+    request_id_for,
+    use_request_id,
+)
+
+
+def record(message: str, *args: object, **extra: object) -> logging.LogRecord:
+    made = logging.LogRecord("bastion.access", logging.INFO, __file__, 1, message, args, None)
+    for key, value in extra.items():
+        setattr(made, key, value)
+    RequestIdFilter().filter(made)
+    return made
+
+
+def test_a_plain_sent_id_is_kept_and_anything_else_replaced() -> None:
+    assert request_id_for("abc-123.x:y") == "abc-123.x:y"
+    for sent in (None, "", "a b", "x" * 129, "é", "a\nb"):
+        made = request_id_for(sent)
+        assert len(made) == 16 and made != sent
+
+
+def test_json_lines_hold_the_message_the_id_and_the_extras() -> None:
+    use_request_id("r-1")
+    try:
+        line = JsonFormatter().format(record("%s %d", "GET", 200, status=200, path="/graphql"))
+    finally:
+        use_request_id(None)
+    entry = json.loads(line)
+    assert entry["message"] == "GET 200"
+    assert entry["level"] == "INFO"
+    assert entry["logger"] == "bastion.access"
+    assert entry["request_id"] == "r-1"
+    assert (entry["status"], entry["path"]) == (200, "/graphql")
+    assert entry["time"].endswith("+00:00")
+
+
+def test_text_lines_end_with_the_id_of_their_request() -> None:
+    use_request_id("r-2")
+    try:
+        inside = TextFormatter().format(record("inside"))
+    finally:
+        use_request_id(None)
+    outside = TextFormatter().format(record("outside"))
+    assert inside.endswith("bastion.access: inside request_id=r-2")
+    assert outside.endswith("bastion.access: outside")
+
+
+def test_a_traceback_record_keeps_its_last_line_only() -> None:
+    text = 'Traceback (most recent call last):\n  File "x.py", line 1\nOSError: disk full\n'
+    made = record(text)
+    assert last_line_of_tracebacks(made)
+    assert made.getMessage() == "start-up failed: OSError: disk full"
+    other = record("an ordinary line")
+    assert last_line_of_tracebacks(other)
+    assert other.getMessage() == "an ordinary line"
