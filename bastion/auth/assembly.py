@@ -293,6 +293,7 @@ def build_auth(
         tokens=EmailTokens(EmailTokenRows(tables[EMAIL_TOKEN_TABLE]), clock),
         pending=PendingRows(tables[EMAIL_PENDING_TABLE]),
         events=events,
+        event_log=event_log,
         clock=clock,
     )
     if config.providers.local_userpass.confirmation == "required":

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.accounts import Accounts
 from bastion.auth.audit import Audit, AuditEvent, AuditType
+from bastion.auth.cluster import EventLog
 from bastion.auth.email.tokens import EmailTokens, InvalidEmailToken, Issued, Purpose
 from bastion.auth.identities import Identities
 from bastion.auth.logins import LoginClient, Logins
@@ -53,6 +54,7 @@ class EmailFlowsBase:
         tokens: EmailTokens,
         pending: PendingRows,
         events: EventHub,
+        event_log: EventLog,
         clock: Clock,
     ) -> None:
         self.app_name = app_name
@@ -68,6 +70,7 @@ class EmailFlowsBase:
         self._tokens = tokens
         self._pending = pending
         self._events = events
+        self._event_log = event_log  # changes the other processes must hear of
         self._clock = clock
 
     @property

@@ -76,6 +76,8 @@ class EmailChanges(EmailFlowsBase):
                     raise Conflict("A User with this email already exists", field="email")
                 await self._store.writer.update(conn, "User", user_id, {"email": row.email})
                 await self._pending.confirm(conn, user_id)
+                # Cached session states hold the old address: every process must forget them.
+                await self._event_log.record(conn, UserChanged(user_id))
                 event = email_changed(user_id, "email", ip=client.ip, user_agent=client.user_agent)
                 await self._audit.record(event, conn)
                 if old and old != row.email:
