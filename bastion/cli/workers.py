@@ -56,6 +56,9 @@ def server_logging(
         formatter=formatter_for(log_format),
         filters=[RequestIdFilter()],
     )
+    # Python's warnings (a library's deprecation notice) go through the same stream, so a JSON
+    # log holds nothing but JSON lines.
+    logging.captureWarnings(True)
     if not debugging:
         # uvicorn logs a failed start-up as Starlette's traceback text: its last line names it.
         logging.getLogger("uvicorn.error").addFilter(last_line_of_tracebacks)

@@ -6,10 +6,17 @@ token endpoint) and a public one otherwise.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
+from authlib.deprecate import AuthlibDeprecationWarning
+
+with warnings.catch_warnings():
+    # Authlib 1.6 announces, on import, that its httpx integration will move to a package of
+    # its own (httpx2); the API used here stays. Printed at start, the notice broke JSON logs.
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from bastion.auth.openid.id_tokens import IdTokenRefused
 from bastion.auth.openid.metadata import Endpoints
