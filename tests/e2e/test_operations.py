@@ -634,3 +634,36 @@ def test_an_unreachable_postgresql_while_serving_is_service_unavailable(
         assert "Traceback" not in server.stop()
     finally:
         partition.close()
+
+
+def test_metrics_of_several_workers_are_summed_whichever_answers(
+    serve: Serve, tmp_path: Path
+) -> None:
+    project = new_project(tmp_path)
+    token = "metrics-" + "w" * 32
+    server = serve(
+        "--workers",
+        "2",
+        cwd=project,
+        env={"BASTION_METRICS_TOKEN": token, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "m")},
+    )
+    with httpx.Client(base_url=server.url) as client:
+        for _ in range(40):
+            # A new connection each time, so that both workers take some.
+            assert (
+                client.post(
+                    "/graphql", json={"query": "{ moviesCount }"}, headers={"connection": "close"}
+                ).status_code
+                == 200
+            )
+    seen = set()
+    for _ in range(6):
+        answer = scrape(server.url, token)
+        assert answer.status_code == 200
+        seen.add(sample(answer.text, "bastion_requests_total", operation="query", outcome="ok"))
+        checked = subprocess.run(
+            ["promtool", "check", "metrics"], input=answer.content, capture_output=True, check=False
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert seen == {40.0}  # every scrape, from either worker, counts all 40
+    assert len(list((tmp_path / "m").glob("counter_*.db"))) == 2  # one file per worker
