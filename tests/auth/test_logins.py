@@ -114,6 +114,7 @@ async def test_look_alike_addresses_are_refused_at_sign_up_unless_allowed(
     assert (await allowing.viewer(pair["accessToken"]) or {})["email"] == lookalike
 
 
+@pytest.mark.sqlite_only(reason="SQLite's writer; PostgreSQL also counts per-IP attempts")
 async def test_a_login_reads_twice_and_writes_three_rows_in_one_commit(auth: Auth) -> None:
     await auth.register("ann@example.com")
     with statements() as seen:

@@ -21,6 +21,7 @@ import httpx
 import pytest
 import yaml
 
+from tests import databases
 from tests.e2e.conftest import Serve, free_port
 
 ENVIRONMENT = 3  # the exit code of a failure the machine causes (docs/operations.md)
@@ -63,6 +64,8 @@ def new_project(root: Path, **config: object) -> Path:
             section = section.setdefault(parent, {})
         section[last] = value
     (project / "bastion.yml").write_text(yaml.safe_dump(data))
+    # On a PostgreSQL run, the CLI and the server of this project share its throwaway database.
+    databases.use_for_process(project)
     return project
 
 
@@ -331,6 +334,9 @@ CREATE = "mutation ($title: String!) { createMovie(data: {title: $title}) { titl
 VIEWER = "{ viewer { user { email } } }"
 
 
+@pytest.mark.sqlite_only(
+    reason="the SQLite online backup under load (PostgreSQL: pg_dump, tests/project/test_backups.py)"
+)
 def test_a_backup_taken_under_write_load_restores_every_acknowledged_write(
     serve: Serve, tmp_path: Path
 ) -> None:
@@ -431,6 +437,7 @@ def test_a_postgresql_backup_is_a_pg_dump_that_restores(
     assert "grace@example.com" not in listed
 
 
+@pytest.mark.sqlite_only(reason="a database file deleted under the server")
 def test_a_database_deleted_while_serving_stops_writes_and_the_next_start(
     serve: Serve, tmp_path: Path
 ) -> None:
@@ -484,6 +491,7 @@ def small_disk(folder: Path, size: str) -> Iterator[None]:
         subprocess.run(["umount", "-l", str(folder)], check=True)
 
 
+@pytest.mark.sqlite_only(reason="the database file on a small filesystem")
 def test_a_full_disk_is_storage_full_and_loses_no_acknowledged_write(
     serve: Serve, tmp_path: Path
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, select
 
 from bastion.store.auth.tables import SESSION_TABLE
@@ -171,6 +172,7 @@ async def test_reuse_interval_does_not_revive_an_ended_session(
     assert error_code(await auth.refresh(first["refreshToken"])) == "INVALID_REFRESH_TOKEN"
 
 
+@pytest.mark.sqlite_only(reason="SQLite's writer; PostgreSQL also counts per-IP attempts")
 async def test_a_refresh_costs_five_statements_and_one_commit(auth: Auth) -> None:
     first = await auth.register("ann@example.com")
     with statements() as seen:
