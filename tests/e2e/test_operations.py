@@ -335,7 +335,7 @@ VIEWER = "{ viewer { user { email } } }"
 
 
 @pytest.mark.sqlite_only(
-    reason="the SQLite online backup under load (PostgreSQL: pg_dump, tests/project/test_backups.py)"
+    reason="the SQLite online backup under load (PostgreSQL: tests/project/test_backups.py)"
 )
 def test_a_backup_taken_under_write_load_restores_every_acknowledged_write(
     serve: Serve, tmp_path: Path
