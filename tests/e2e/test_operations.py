@@ -96,6 +96,7 @@ def read_only(path: Path) -> Iterator[None]:
         subprocess.run(["umount", str(path)], check=True)
 
 
+@pytest.mark.sqlite_only(reason="a read-only SQLite file")
 def test_a_read_only_database_is_one_line_at_start(tmp_path: Path) -> None:
     project = new_project(tmp_path)
     assert create_user(project)[0] == 0  # the database exists, with a user in it
