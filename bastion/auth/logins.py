@@ -30,6 +30,7 @@ from bastion.auth.identities import (
 )
 from bastion.auth.providers.api_keys import ApiKeyRefused, ApiKeys
 from bastion.auth.sessions import Sessions, Start, TokenPair
+from bastion.auth.sessions.values import CredentialAfterWrite
 from bastion.auth.settings import ProvidersConfig
 from bastion.auth.throttle import LOGIN, SIGNUP, Throttle, account_key
 from bastion.errors import BadUserInput, BastionError, Code, Conflict
@@ -492,10 +493,7 @@ class Logins:
         then be counted only in the request's transaction, and undone with it (a failing field
         beside a login would make guesses free)."""
         if self._store.db.holds_request_write():
-            raise BastionError(
-                "A credential field must come before any field that writes in a document",
-                Code.BAD_REQUEST,
-            )
+            raise CredentialAfterWrite()
         try:
             yield
         except BastionError as error:

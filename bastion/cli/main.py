@@ -13,7 +13,6 @@ import sys
 from collections.abc import Callable
 from logging.handlers import QueueListener
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
@@ -73,15 +72,11 @@ permissions:
 """
 
 
-def _fail(error: BastionError) -> NoReturn:
-    fail(error)
-
-
 def _load(path: str | Path) -> Project:
     try:
         project = load_project(path)
     except BastionError as error:
-        _fail(error)
+        fail(error)
     note_database(project.database_url)
     return project
 
@@ -239,14 +234,14 @@ def _serve(
         try:
             copied = examples.materialize(example, directory)
         except BastionError as error:
-            _fail(error)
+            fail(error)
         if copied:
             say(f"Copied the example project '{example}' to ./{directory}")
     project = _load(directory or Path("."))
     try:
         asyncio.run(_preflight(project))
     except BastionError as error:
-        _fail(error)
+        fail(error)
     prepare_metrics_dir()
     from bastion.http.app import create_app  # only now: it imports prometheus-client
 

@@ -14,7 +14,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from bastion.errors import BastionError, Code
-from bastion.store.failures import meaning
+from bastion.store.failures import known_state
 
 log = logging.getLogger("bastion.graphql")
 
@@ -33,10 +33,7 @@ def format_error(error: GraphQLError, default_code: Code) -> dict[str, Any]:
     original = error.original_error
     extensions: dict[str, Any] = dict(error.extensions or {})
     if original is not None and not isinstance(original, (BastionError, GraphQLError)):
-        known = meaning(original)
-        if known is not None:
-            log.warning("database: %s (%s)", known.message, type(original).__name__)
-            original = known
+        original = known_state(original) or original
     if isinstance(original, BastionError):
         formatted["message"] = original.message
         extensions = {**extensions, **original.extensions, "code": original.code.value}

@@ -58,7 +58,7 @@ from bastion.graphql.visibility import executor_for, hidden_names, public_schema
 from bastion.permissions.compile import Permissions
 from bastion.store import Store
 from bastion.store.database import LazyTransaction
-from bastion.store.failures import meaning
+from bastion.store.failures import known_state
 
 DOCUMENT_CACHE_SIZE = 1024
 MAX_CACHED_QUERY_LENGTH = 16_384
@@ -318,7 +318,7 @@ class Executor:
                 except Exception as error:
                     # The writes are not kept (a full disk, a lost database): say so, with a
                     # code, rather than acknowledge them.
-                    known = meaning(error)
+                    known = known_state(error)
                     if known is None:
                         raise
                     return Outcome({"errors": [refusal(known)], "data": None})

@@ -33,7 +33,7 @@ from bastion.graphql.execute import Executor, Outcome, RequestFailed
 from bastion.http.bodies import BodyError as _BadRequest
 from bastion.http.bodies import is_text, json_object, parse_json, read_body
 from bastion.http.caller import caller_of
-from bastion.store.failures import meaning
+from bastion.store.failures import known_state
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -194,9 +194,8 @@ class GraphQLEndpoint:
                 {"errors": [request_error(bad.message)]}, bad.status, media_type, bad.headers
             )
         except Exception as error:
-            known = meaning(error)
+            known = known_state(error)
             if known is not None:
-                log.warning("database: %s (%s)", known.message, type(error).__name__)
                 request.state.outcome = known.code.value
                 return _server_state(known, media_type)
             # A bug, not the client's fault: log it whole, answer without internals.
@@ -282,8 +281,5 @@ def _retry(outcome: Outcome, headers: dict[str, str]) -> dict[str, str]:
 def _server_state(error: BastionError, media_type: str) -> Response:
     """The answer to a request the database's state refused before it could run."""
     status = _SERVER_STATES.get(error.code.value, 500) if media_type == GRAPHQL_RESPONSE else 200
-    headers = {"Cache-Control": "no-store"}
-    after = error.extensions.get("retryAfter")
-    if isinstance(after, int):
-        headers["Retry-After"] = str(after)
-    return _json({"errors": [refusal(error)]}, status, media_type, headers)
+    refused = Outcome({"errors": [refusal(error)]})
+    return _json(refused.body, status, media_type, _retry(refused, {"Cache-Control": "no-store"}))

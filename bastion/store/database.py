@@ -185,9 +185,8 @@ class Database:
         Inside a GraphQL mutation whose transaction is open on SQLite, it joins that transaction
         in a savepoint: the request holds the only writer, so a transaction of its own would wait
         for the request's end. (On PostgreSQL it is a transaction of its own.)"""
-        if self.holds_request_write():
-            request = _request_write.get()
-            assert request is not None
+        request = self._request_holding_writer()
+        if request is not None:
             conn = await request.connection()
             async with conn.begin_nested():
                 yield conn
@@ -206,13 +205,13 @@ class Database:
         wrote already): a write now joins its transaction and is undone if the request fails.
         What must be kept whatever the request does (a failed login's count) cannot be written
         until it ends."""
+        return self._request_holding_writer() is not None
+
+    def _request_holding_writer(self) -> LazyTransaction | None:
         request = _request_write.get()
-        return (
-            self.writer is not None
-            and request is not None
-            and request._db is self
-            and request.is_open
-        )
+        if self.writer is None or request is None or request._db is not self:
+            return None
+        return request if request.is_open else None
 
     def lazy(self, *, write: bool) -> LazyTransaction:
         """A transaction that opens on first use: requests that need no data cost nothing."""

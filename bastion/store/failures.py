@@ -10,6 +10,7 @@ so every edge (GraphQL, the Stitch routes, the CLI) answers them the same way:
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 
 from sqlalchemy import exc
@@ -26,6 +27,8 @@ _SQLITE_CANTOPEN = 14
 # recovery), 53 (insufficient resources), 40 (serialization failure, deadlock).
 _PG_FULL = "53100"
 _PG_RETRYABLE_PREFIXES = ("08", "57P", "53", "40")
+
+log = logging.getLogger("bastion.store")
 
 BUSY = "The database is busy; retry shortly"
 UNREACHABLE = "The database cannot be reached; retry shortly"
@@ -56,6 +59,15 @@ def meaning(error: BaseException) -> BastionError | None:
         # A refused, dropped or timed-out connection to a database server.
         return Unavailable(UNREACHABLE, RETRY_UNREACHABLE_SECONDS)
     return None
+
+
+def known_state(error: BaseException) -> BastionError | None:
+    """:func:`meaning` for an edge about to answer ``error``: a state of the database is
+    logged (a warning, no traceback: it is not a bug) and returned as its coded error."""
+    known = meaning(error)
+    if known is not None and known is not error:
+        log.warning("database: %s (%s)", known.message, type(error).__name__)
+    return known
 
 
 def _sqlite(error: sqlite3.Error) -> BastionError | None:

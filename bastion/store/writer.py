@@ -170,9 +170,14 @@ class GroupCommitWriter:
         self.turns += 1
         return self._conn, self._group, first
 
+    def _end_group(self) -> AsyncTransaction | None:
+        """Detach the open transaction and its group: the next turn begins a new one."""
+        transaction, self._transaction, self._group = self._transaction, None, None
+        return transaction
+
     async def _roll_back_alone(self, group: _Group) -> None:
         """Undo the group's only turn: roll the whole transaction back."""
-        transaction, self._transaction, self._group = self._transaction, None, None
+        transaction = self._end_group()
         if transaction is not None:
             await transaction.rollback()
         if not group.done.done():
@@ -187,7 +192,7 @@ class GroupCommitWriter:
             self._turn.release()
 
     async def _commit(self, group: _Group) -> None:
-        transaction, self._transaction, self._group = self._transaction, None, None
+        transaction = self._end_group()
         if transaction is None:
             return
         try:
@@ -204,7 +209,7 @@ class GroupCommitWriter:
 
     async def _abandon(self, group: _Group | None, error: BaseException) -> None:
         """The transaction broke mid-group: roll it all back and fail every turn of it."""
-        transaction, self._transaction, self._group = self._transaction, None, None
+        transaction = self._end_group()
         if transaction is not None:
             try:
                 await transaction.rollback()

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 from bastion.auth.audit import AuditEvent, AuditType
 from bastion.auth.sessions.issuing import Issuing
 from bastion.auth.sessions.values import (
+    CredentialAfterWrite,
     RefreshRefused,
     TokenPair,
     extra_claims,
     hash_token,
     plausible,
 )
-from bastion.errors import BastionError, Code
 from bastion.store.auth.refresh_tokens import RefreshTokenRow
 from bastion.store.auth.sessions import SessionMatch
 
@@ -46,11 +46,8 @@ class Refreshing(Issuing):
             raise RefreshRefused()
         if self._db.holds_request_write():
             # A reuse would end the session in the request's transaction, undone if the request
-            # then failed: a refresh must come before the document's writes (SQLite).
-            raise BastionError(
-                "A credential field must come before any field that writes in a document",
-                Code.BAD_REQUEST,
-            )
+            # then failed.
+            raise CredentialAfterWrite()
         now = self._clock()
         # A refusal raised inside the transaction rolls it back, the claim with it.
         async with self._db.write() as conn:

@@ -24,6 +24,17 @@ class RefreshRefused(BastionError):
         super().__init__("Invalid refresh token")
 
 
+class CredentialAfterWrite(BastionError):
+    """A credential checked after the document wrote data, on SQLite: what its check must keep
+    (a failure's count, the end of a session whose token was reused) would join the request's
+    transaction and be undone with it; refused before the check."""
+
+    code = Code.BAD_REQUEST
+
+    def __init__(self) -> None:
+        super().__init__("A credential field must come before any field that writes in a document")
+
+
 @dataclass(frozen=True)
 class TokenPair:
     """What a login or refresh answers."""

@@ -44,7 +44,7 @@ from bastion.http.stitch.functions import FunctionCalls
 from bastion.http.stitch.userpass import UserpassRoutes
 from bastion.mail.locales import accepted
 from bastion.project.service import Service
-from bastion.store.failures import meaning
+from bastion.store.failures import known_state
 from bastion.store.ids import NULL_ID, is_id
 
 PREFIX = "/api/client/v2.0"
@@ -157,9 +157,8 @@ class StitchApi:
             except BastionError as error:
                 return error_response(self._translate(request, error))
             except Exception as error:
-                known = meaning(error)
+                known = known_state(error)
                 if known is not None:
-                    log.warning("database: %s (%s)", known.message, type(error).__name__)
                     return error_response(from_bastion(known))
                 # A bug, not the client's fault: log it whole, answer without internals.
                 log.exception("unexpected error in %s %s", request.method, request.url.path)
