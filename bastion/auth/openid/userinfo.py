@@ -61,7 +61,7 @@ def _subject(value: Any) -> str:
     return subject
 
 
-def _primary_email(entries: Any) -> tuple[str | None, bool]:
+def primary_email(entries: Any) -> tuple[str | None, bool]:
     """The primary address of an emails answer (``[{email, primary, verified}]``)."""
     if not isinstance(entries, list):
         raise UserinfoRefused("emails answer is not a list")
@@ -96,7 +96,7 @@ async def read_userinfo(
     claims = standard_claims(info, config.userinfo_claims)
     if config.emails_endpoint is not None:
         entries = await _get(http, config.emails_endpoint, access_token, "emails")
-        email, verified = _primary_email(entries)
+        email, verified = primary_email(entries)
         claims.pop("email", None)
         claims.pop("email_verified", None)
         if email is not None:
