@@ -22,6 +22,7 @@ allowed besides the provider's ``redirect_urls``. See :mod:`bastion.auth.openid.
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from starlette.requests import Request
@@ -42,6 +43,17 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 def _cookie_path(name: str) -> str:
     return f"/auth/openid/{name}/"
+
+
+def _cookie(name: str, form_post: bool, scheme: str) -> dict[str, Any]:
+    """The flow cookie's attributes, the same when it is set and when it is deleted."""
+    return {
+        "path": _cookie_path(name),
+        # SameSite=None is only kept with Secure (see the module's docstring).
+        "secure": form_post or scheme == "https",
+        "httponly": True,
+        "samesite": "none" if form_post else "lax",
+    }
 
 
 def _refused(message: str, status: int = 400) -> Response:
@@ -92,11 +104,7 @@ def openid_routes(openid: OpenIdSignIn, *, explorer: bool = False) -> list[Route
             COOKIE,
             started.browser_secret,
             max_age=int(FLOW_LIFETIME.total_seconds()),
-            path=_cookie_path(name),
-            # SameSite=None is only kept with Secure (see the module's docstring).
-            secure=form_post or request.url.scheme == "https",
-            httponly=True,
-            samesite="none" if form_post else "lax",
+            **_cookie(name, form_post, request.url.scheme),
         )
         return response
 
@@ -134,13 +142,7 @@ def openid_routes(openid: OpenIdSignIn, *, explorer: bool = False) -> list[Route
         # 303: the browser follows a POST's answer with a GET.
         status = 303 if request.method == "POST" else 302
         response = RedirectResponse(target, status_code=status, headers=_NO_STORE)
-        response.delete_cookie(
-            COOKIE,
-            path=_cookie_path(name),
-            secure=form_post or request.url.scheme == "https",
-            httponly=True,
-            samesite="none" if form_post else "lax",
-        )
+        response.delete_cookie(COOKIE, **_cookie(name, form_post, request.url.scheme))
         return response
 
     return [
