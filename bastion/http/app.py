@@ -115,7 +115,11 @@ def create_app(
             # The MongoDB Stitch / Realm client API, for apps written against those SDKs.
             *StitchApi(service).routes(),
             # Sign-in with OpenID providers, when the project has any.
-            *(openid_routes(service.auth.openid) if service.auth.openid else []),
+            *(
+                openid_routes(service.auth.openid, explorer=pages.explorer)
+                if service.auth.openid
+                else []
+            ),
         ],
         middleware=[
             # The head cap, the client's address and the access log, in one layer.
