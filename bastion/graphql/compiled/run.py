@@ -64,6 +64,7 @@ class CompiledRun:
         # Rows of the document's `movie(id)` fields, read together by type (as their loader
         # batches them in graphql-core).
         self._singles: dict[str, dict[str, Node]] = {}
+        self._fragments: dict[str, FragmentDefinitionNode] | None = None
 
     async def run(self, plan: OperationPlan, fallback: Fallback) -> ExecutionResult:
         """The operation's result: ``data`` and ``errors`` as graphql-core shapes them.
@@ -261,11 +262,13 @@ class CompiledRun:
         for key in keys:
             graphql_path = GraphQLPath(graphql_path, key, None)
         assert graphql_path is not None
-        fragments = {
-            d.name.value: d
-            for d in self.document.definitions
-            if isinstance(d, FragmentDefinitionNode)
-        }
+        fragments = self._fragments
+        if fragments is None:
+            fragments = self._fragments = {
+                d.name.value: d
+                for d in self.document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
         return GraphQLResolveInfo(
             field.name,
             field.nodes,
