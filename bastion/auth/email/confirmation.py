@@ -20,6 +20,7 @@ from bastion.auth.audit import AuditEvent, AuditType
 from bastion.auth.email.base import EmailFlowsBase
 from bastion.auth.email.tokens import InvalidEmailToken, Purpose
 from bastion.auth.logins import LoggedIn, LoginClient
+from bastion.auth.sessions.values import refuse_after_write
 from bastion.auth.throttle import LOGIN, SIGNUP
 from bastion.errors import BastionError, Code
 
@@ -114,6 +115,7 @@ class Confirmation(EmailFlowsBase):
 
     async def confirm(self, token_id: object, token: object, client: LoginClient) -> None:
         """Follow the link of a confirmation mail: the address is confirmed."""
+        refuse_after_write(self._store.db)
         await self._throttle.attempt(client.ip, LOGIN)
         try:
             async with self._store.db.write() as conn:
