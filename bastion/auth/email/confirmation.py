@@ -117,6 +117,10 @@ class Confirmation(EmailFlowsBase):
         """Follow the link of a confirmation mail: the address is confirmed."""
         refuse_after_write(self._store.db)
         await self._throttle.attempt(client.ip, LOGIN)
+        await self._confirm_with(token_id, token, client)
+
+    async def _confirm_with(self, token_id: object, token: object, client: LoginClient) -> None:
+        """Use a confirmation token (mailed, or given to the confirmation function)."""
         try:
             async with self._store.db.write() as conn:
                 row = await self._tokens.take(conn, Purpose.CONFIRM, token_id, token)
