@@ -7,22 +7,28 @@ like a disabled one), a redirect URL not allow-listed, a state carried to anothe
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import httpx
 import pytest
+import yaml
 
 from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import Auth, auth_for
+from tests.e2e.conftest import Serve
 from tests.e2e.openid_idp import APP_URL, CALLBACK, OTHER_CLIENT_ID, Idp, start_idp
+from tests.e2e.test_sdks import sdk_folder
 
-__all__ = ["auth_for"]
+__all__ = ["auth_for", "sdk_folder"]
 
 STITCH_CALLBACK = "http://testserver/api/client/v2.0/auth/callback"
 STATE = "abcdefghijkl"  # realm-web's: 12 lowercase letters
@@ -196,3 +202,51 @@ async def test_a_providers_refusal_reaches_realm_web_as_baas_error(site: Auth, i
     assert refused.status_code == 302
     fragment = parse_qs(urlparse(refused.headers["location"]).fragment)
     assert fragment == {"_baas_state": [STATE], "_baas_error": ["access_denied"]}
+
+
+def test_realm_web_logs_in_with_google_and_apple_id_tokens(
+    idp: Idp, sdk_folder: Path, serve: Serve, tmp_path: Path
+) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    config = {
+        "name": "oauth",
+        "app_id": "oauth-app",
+        "auth": {"providers": {"openid": {"google": idp.settings(), "apple": idp.settings()}}},
+        "permissions": {"User": {"read": {"id": "$viewer.id"}}},
+    }
+    (root / "bastion.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    (root / "schema.graphql").write_text("type Note { text: String! }\n", encoding="utf-8")
+    server = serve(str(root))
+    tokens = {
+        "google": asyncio.run(idp.id_token("alice", secrets.token_urlsafe(16))),
+        "apple": asyncio.run(idp.id_token("bob", secrets.token_urlsafe(16))),
+        "foreign": asyncio.run(idp.id_token("bob", "n-9", client_id=OTHER_CLIENT_ID)),
+    }
+    arguments = {"base": server.url, "appId": "oauth-app", **tokens}
+    result = subprocess.run(
+        ["node", "realm_web_oauth.js", json.dumps(arguments)],
+        cwd=sdk_folder,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    steps = {s["step"]: s for s in map(json.loads, result.stdout.splitlines())}
+    assert result.returncode == 0 and "done" in steps, (
+        f"{steps.get('error')}\nstderr: {result.stderr}\nserver log:\n{server.log()}"
+    )
+    assert steps["google"]["email"] == "alice@example.com"
+    assert steps["google"]["providers"] == ["openid:google"]
+    assert steps["apple"]["email"] == "bob@example.com"
+    assert steps["apple"]["id"] != steps["google"]["id"]
+    refused = steps["refused"]
+    assert (refused["replayed"]["statusCode"], refused["replayed"]["errorCode"]) == (
+        401,
+        "AuthError",
+    )
+    assert refused["foreign"]["errorCode"] == "AuthError"
+    assert (refused["unknown"]["statusCode"], refused["unknown"]["errorCode"]) == (
+        404,
+        "AuthProviderNotFound",
+    )
