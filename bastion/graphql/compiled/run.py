@@ -66,28 +66,39 @@ class CompiledRun:
         self._singles: dict[str, dict[str, Node]] = {}
 
     async def run(self, plan: OperationPlan, fallback: Fallback) -> ExecutionResult:
-        """The operation's result: ``data`` and ``errors`` as graphql-core shapes them."""
-        data: dict[str, Any] | None = {}
+        """The operation's result: ``data`` and ``errors`` as graphql-core shapes them.
+
+        A root field that nulls the whole data ends the run; as graphql-core settles every
+        root field and fails on the first failing one in the document's order (see
+        :mod:`bastion.graphql.ordering`), the fields graphql-core answers before it run first.
+        """
         answers: dict[str, Any] = {}
         await self._read_singles([field for _key, _nodes, field in plan.fields if field])
-        for key, _nodes, field in plan.fields:
+        failed_at = None
+        for index, (key, _nodes, field) in enumerate(plan.fields):
             if field is None:
                 continue
             value = await self.root_field(field)
             if value is INVALID:
-                data = None
+                failed_at = index
                 break
             answers[key] = value
-        others = [(key, nodes) for key, nodes, field in plan.fields if field is None]
+        others = [
+            (key, nodes)
+            for index, (key, nodes, field) in enumerate(plan.fields)
+            if field is None and (failed_at is None or index < failed_at)
+        ]
         fallback_data: dict[str, Any] | None = {}
-        if others and data is not None:
+        if others:
             result: ExecutionResult = await fallback(self._document_of(others))
             self.errors.extend(result.errors or ())
             fallback_data = result.data
-        if data is None or fallback_data is None:
+        if failed_at is not None or fallback_data is None:
             return ExecutionResult(None, self.errors or None)
-        for key, _nodes, field in plan.fields:
-            data[key] = answers[key] if field is not None else fallback_data[key]
+        data = {
+            key: answers[key] if field is not None else fallback_data[key]
+            for key, _nodes, field in plan.fields
+        }
         return ExecutionResult(data, self.errors or None)
 
     def _document_of(self, fields: Sequence[tuple[str, list[FieldNode]]]) -> DocumentNode:
