@@ -1,6 +1,6 @@
 """Benchmarks of real ``bastion serve`` processes, driven by wrk from another process.
 
-``scripts/bench [reads|writes|limits|all] [--baseline REF] [--rounds N]
+``scripts/bench [reads|writes|limits|cpu|all] [--baseline REF] [--rounds N]
 [--database sqlite|postgresql|both] [--workers 1,2] [--only TEXT] [--json FILE]``
 
 - ``reads`` (issue 16): lists with relations, depth and size, the viewer query against the bare
@@ -8,6 +8,8 @@
 - ``writes`` (issue 17): refreshes, mutations, logins against argon2id alone; see
   :mod:`bench.writes`.
 - ``limits``: the GraphQL request limits on against off; see :mod:`bench.limits`.
+- ``cpu`` (issue 17): the server's CPU per refresh and per login, in-process; see
+  :mod:`bench.cpu`.
 - ``all`` (the default): reads, then writes.
 
 ``--workers 1,2`` measures each database with ``bastion serve --workers 1``, then ``2`` (the
@@ -39,7 +41,7 @@ def parse(argv: list[str]) -> tuple[str, Options]:
     """The suite and the options of a command line."""
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "suite", nargs="?", default="all", choices=["reads", "writes", "limits", "all"]
+        "suite", nargs="?", default="all", choices=["reads", "writes", "limits", "cpu", "all"]
     )
     parser.add_argument("--baseline", metavar="REF", help="a git ref to measure beside this tree")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
@@ -68,6 +70,14 @@ def main(argv: list[str]) -> None:
         from bench import limits
 
         limits.main(options)
+        return
+    if suite == "cpu":
+        from bench import cpu
+
+        with ExitStack() as stack:
+            results = cpu.run(options, sides(options.baseline, stack))
+        if options.json_path:
+            options.json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
         return
     base = Path(tempfile.mkdtemp(prefix="bastion-bench-"))
     results: list[dict[str, Any]] = []

@@ -1,0 +1,208 @@
+"""CPU per credential request, measured in one process: the ASGI app called directly.
+
+``python -m bench.inprocess refresh|login [--database sqlite|postgresql] [--requests N]
+[--concurrency C] [--profile FILE]`` serves a fresh bench project in-process (no socket, no
+HTTP parser, no client beside it), sends ``refreshToken`` (C chains, each handing its answer's
+refresh token to its next request) or ``loginEmailPassword`` documents straight to the ASGI
+app, and prints one JSON line: CPU microseconds per request of the whole process
+(``time.process_time``: the hashing threads included) and of the event loop's thread alone
+(``time.thread_time``), and wall microseconds. ``--profile`` writes a cProfile of the measured
+requests.
+
+Two shared cores make wrk runs noisy; this counts only the server's own work. It is what
+:mod:`bench.cpu` runs in turns for this tree and a baseline ref. Nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from bench.harness import LOGIN, SECRET, database, write_project
+from bench.writes import REFRESH, SCHEMA
+
+WARMUP = 200
+Answer = tuple[int, bytes]
+
+
+class Driver:
+    """Calls an ASGI app as a server would for one POST /graphql."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+
+    async def post(self, body: bytes) -> Answer:
+        """POST ``body``; the status and the response body."""
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/graphql",
+            "raw_path": b"/graphql",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"127.0.0.1:8000"),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"user-agent", b"bench"),
+            ],
+            "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", 8000),
+            "state": {},
+        }
+        done = asyncio.Event()
+        sent = False
+        status = 0
+        chunks: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await done.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    done.set()
+
+        await self._app(scope, receive, send)
+        return status, b"".join(chunks)
+
+
+def _refresh_body(token: str) -> bytes:
+    return json.dumps({"query": REFRESH, "variables": {"input": {"refreshToken": token}}}).encode()
+
+
+def _data(answer: Answer, field: str) -> dict[str, Any]:
+    status, body = answer
+    parsed = json.loads(body)
+    if status != 200 or "errors" in parsed:
+        raise RuntimeError(f"{field}: {status} {body[:300]!r}")
+    data: dict[str, Any] = parsed["data"][field]
+    return data
+
+
+async def _refreshes(driver: Driver, tokens: list[str], count: int) -> None:
+    """``count`` refreshes spread over ``len(tokens)`` chains running at once."""
+
+    async def chain(token: str, n: int) -> None:
+        for _ in range(n):
+            token = _data(await driver.post(_refresh_body(token)), "refreshToken")["refreshToken"]
+
+    share = count // len(tokens)
+    await asyncio.gather(*(chain(t, share) for t in tokens))
+
+
+async def _logins(driver: Driver, count: int, concurrency: int) -> None:
+    body = json.dumps({"query": LOGIN}).encode()
+
+    async def one(n: int) -> None:
+        for _ in range(n):
+            _data(await driver.post(body), "loginEmailPassword")
+
+    await asyncio.gather(*(one(count // concurrency) for _ in range(concurrency)))
+
+
+async def _measure(args: argparse.Namespace, root: Path) -> dict[str, float]:
+    from asgi_lifespan import LifespanManager
+
+    from bastion import create_app, load_project
+
+    app = create_app(load_project(root))
+    async with LifespanManager(app, startup_timeout=120) as manager:
+        driver = Driver(manager.app)
+        login = json.dumps({"query": LOGIN}).encode()
+        if args.case == "refresh":
+            tokens = [
+                _data(await driver.post(login), "loginEmailPassword")["refreshToken"]
+                for _ in range(args.concurrency)
+            ]
+            await _refreshes(driver, tokens, WARMUP)
+            tokens = [
+                _data(await driver.post(login), "loginEmailPassword")["refreshToken"]
+                for _ in range(args.concurrency)
+            ]
+
+            async def work() -> None:
+                await _refreshes(driver, tokens, args.requests)
+        else:
+            await _logins(driver, 10, args.concurrency)
+
+            async def work() -> None:
+                await _logins(driver, args.requests, args.concurrency)
+
+        profiler = cProfile.Profile() if args.profile else None
+        cpu, loop_cpu, wall = time.process_time(), time.thread_time(), time.perf_counter()
+        if profiler:
+            profiler.enable()
+        await work()
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+        cpu = time.process_time() - cpu
+        loop_cpu = time.thread_time() - loop_cpu
+        wall = time.perf_counter() - wall
+    n = args.requests
+    return {"cpu_us": cpu / n * 1e6, "loop_cpu_us": loop_cpu / n * 1e6, "wall_us": wall / n * 1e6}
+
+
+def _create_user(root: Path) -> None:
+    import subprocess
+
+    from bench.harness import EMAIL, PASSWORD
+
+    subprocess.run(
+        [sys.executable, "-m", "bastion", "users", "create", "--email", EMAIL]
+        + ["--password-stdin", "--project", str(root)],
+        input=PASSWORD + "\n",
+        text=True,
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+
+
+def main(argv: list[str]) -> None:
+    """Measure one case in this process; print the JSON line."""
+    parser = argparse.ArgumentParser(prog="python -m bench.inprocess")
+    parser.add_argument("case", choices=["refresh", "login"])
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--profile", metavar="FILE")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("BASTION_SECRET", SECRET)
+    with ExitStack() as stack:
+        url = stack.enter_context(database(args.database))
+        base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bastion-cpu-")))
+        config = {
+            "database": {"url": url},
+            "auth": {"access_token_lifetime": 86_400, "throttle": {"enabled": False}},
+        }
+        root = write_project(base / "project", SCHEMA, config)
+        os.chdir(root)  # the SQLite url is relative to the project
+        _create_user(root)
+        print(json.dumps(asyncio.run(_measure(args, root))))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
