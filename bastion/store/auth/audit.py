@@ -7,7 +7,7 @@ arrives here ready to be stored (``detail`` already JSON, a client's text alread
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from sqlalchemy import Table, delete, func, insert, select
@@ -30,6 +30,10 @@ class AuditRow:
     id: int | None = None
 
 
+# The columns a new row writes: all but ``id``, which the database numbers.
+_WRITTEN = tuple(f.name for f in fields(AuditRow) if f.name != "id")
+
+
 @dataclass(frozen=True)
 class AuditQuery:
     """Which rows to read: all of ``types`` (or any type), of ``user_id`` (or anyone's),
@@ -47,12 +51,13 @@ class AuditRows:
 
     def __init__(self, table: Table) -> None:
         self._table = table
+        # Built once, executed with each row's values: every login and refresh writes a row.
+        self._insert = insert(table)
 
     async def insert(self, conn: AsyncConnection, row: AuditRow) -> None:
         """Write ``row`` (its ``id`` is ignored: the database numbers the rows)."""
-        values = asdict(row)
-        del values["id"]
-        await conn.execute(insert(self._table).values(**values))
+        values = {name: getattr(row, name) for name in _WRITTEN}
+        await conn.execute(self._insert, values)
 
     async def read(self, conn: AsyncConnection, query: AuditQuery) -> list[AuditRow]:
         """The rows ``query`` names: the newest first, or the oldest first after ``after``

@@ -4,6 +4,10 @@ A refresh token works once. Which of several parallel refreshes of one token win
 here, by the database, with a conditional UPDATE (:meth:`RefreshTokenRows.claim`): exactly
 one of them marks the row used, whatever the number of processes. What a refused or repeated
 use means (reuse detection, the grace interval) is :mod:`bastion.auth.sessions`' business.
+
+The statements of a refresh are built once, with bound parameters, and executed with their
+values: building a statement anew for each call (its clauses, its cache key) cost SQLAlchemy
+more CPU than the database took to run it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -37,6 +41,32 @@ class RefreshTokenRows:
         self._refresh = refresh
         self._sessions = sessions
         self._users = users
+        digest = refresh.c.hash == bindparam("digest")
+        now = bindparam("now", type_=refresh.c.used_at.type)
+        self._insert = refresh.insert()
+        self._claim = (
+            update(refresh)
+            .where(digest, refresh.c.used_at.is_(None), refresh.c.expires_at > now)
+            .values(used_at=now)
+        )
+        self._load = (
+            select(
+                refresh.c.session_id,
+                refresh.c.used_at,
+                refresh.c.expires_at,
+                sessions.c.user_id,
+                sessions.c.expires_at.label("session_end"),
+                sessions.c.revoked_at,
+                sessions.c.device_id,
+                sessions.c.user_data,
+                users.c.isActive,
+            )
+            .join(sessions, sessions.c.id == refresh.c.session_id)
+            .join(users, users.c.id == sessions.c.user_id)
+            .where(digest)
+        )
+        self._expiry = select(refresh.c.expires_at).where(digest)
+        self._session_of = select(refresh.c.session_id).where(digest)
 
     async def insert(
         self,
@@ -48,13 +78,14 @@ class RefreshTokenRows:
     ) -> None:
         """Write an unused refresh token of the session."""
         await conn.execute(
-            self._refresh.insert().values(
-                hash=digest,
-                session_id=session_id,
-                created_at=created_at,
-                expires_at=expires_at,
-                used_at=None,
-            )
+            self._insert,
+            {
+                "hash": digest,
+                "session_id": session_id,
+                "created_at": created_at,
+                "expires_at": expires_at,
+                "used_at": None,
+            },
         )
 
     async def claim(self, conn: AsyncConnection, digest: str, now: datetime) -> bool:
@@ -62,39 +93,12 @@ class RefreshTokenRows:
 
         One conditional UPDATE: among parallel claims of one token, exactly one is True.
         """
-        refresh = self._refresh
-        claimed = await conn.execute(
-            update(refresh)
-            .where(
-                refresh.c.hash == digest,
-                refresh.c.used_at.is_(None),
-                refresh.c.expires_at > now,
-            )
-            .values(used_at=now)
-        )
+        claimed = await conn.execute(self._claim, {"digest": digest, "now": now})
         return claimed.rowcount == 1
 
     async def load(self, conn: AsyncConnection, digest: str) -> RefreshTokenRow | None:
         """The token's row with its session's and its user's, or None when it is unknown."""
-        refresh, sessions, users = self._refresh, self._sessions, self._users
-        row = (
-            await conn.execute(
-                select(
-                    refresh.c.session_id,
-                    refresh.c.used_at,
-                    refresh.c.expires_at,
-                    sessions.c.user_id,
-                    sessions.c.expires_at.label("session_end"),
-                    sessions.c.revoked_at,
-                    sessions.c.device_id,
-                    sessions.c.user_data,
-                    users.c.isActive,
-                )
-                .join(sessions, sessions.c.id == refresh.c.session_id)
-                .join(users, users.c.id == sessions.c.user_id)
-                .where(refresh.c.hash == digest)
-            )
-        ).first()
+        row = (await conn.execute(self._load, {"digest": digest})).first()
         if row is None:
             return None
         return RefreshTokenRow(
@@ -111,17 +115,15 @@ class RefreshTokenRows:
 
     async def expiry(self, conn: AsyncConnection, digest: str) -> datetime | None:
         """When the token stops working, or None when it is unknown."""
-        refresh = self._refresh
         found: datetime | None = (
-            await conn.execute(select(refresh.c.expires_at).where(refresh.c.hash == digest))
+            await conn.execute(self._expiry, {"digest": digest})
         ).scalar_one_or_none()
         return found
 
     async def session_of(self, conn: AsyncConnection, digest: str) -> str | None:
         """The id of the token's session, or None when it is unknown."""
-        refresh = self._refresh
         found: str | None = (
-            await conn.execute(select(refresh.c.session_id).where(refresh.c.hash == digest))
+            await conn.execute(self._session_of, {"digest": digest})
         ).scalar_one_or_none()
         return found
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -99,6 +99,13 @@ class SessionRows:
     def __init__(self, sessions: Table, users: Table) -> None:
         self._sessions = sessions
         self._users = users
+        # Built once: a refresh touches its session, and building it per call cost more CPU
+        # than running it.
+        self._touch = (
+            update(sessions)
+            .where(sessions.c.id == bindparam("sid"))
+            .values(last_used_at=bindparam("now", type_=sessions.c.last_used_at.type))
+        )
 
     async def insert(self, conn: AsyncConnection, new: NewSession) -> None:
         """Write the row of a new session, used at its creation and never revoked."""
@@ -122,10 +129,7 @@ class SessionRows:
 
     async def touch(self, conn: AsyncConnection, session_id: str, now: datetime) -> None:
         """Note that the session was used (refreshed) at ``now``."""
-        sessions = self._sessions
-        await conn.execute(
-            update(sessions).where(sessions.c.id == session_id).values(last_used_at=now)
-        )
+        await conn.execute(self._touch, {"sid": session_id, "now": now})
 
     async def revoke(
         self, conn: AsyncConnection, match: SessionMatch, now: datetime
