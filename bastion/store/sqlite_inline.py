@@ -142,6 +142,14 @@ class InlineConnection:
         """Run one statement on a new cursor."""
         return await self.cursor().execute(sql, parameters)
 
+    def run(self, sql: str) -> None:
+        """Run a statement that never waits and returns no rows (a savepoint's), at once.
+
+        For the writer's savepoints (:mod:`bastion.store.writer`), which SQLAlchemy does not
+        see: no cursor kept, no hop through the dialect.
+        """
+        self._open().execute(sql).close()
+
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         """Register an SQL function (the dialect's ``regexp``)."""
         self._open().create_function(*args, **kwargs)
