@@ -47,7 +47,10 @@ def run(options: Options, sides: list[Side]) -> list[dict[str, Any]]:
             order = sides if number % 2 == 0 else sides[::-1]
             for name, args in cases:
                 for side in order:
-                    print(f"  round {number + 1}/{options.rounds}: {name} on {side.name}", file=sys.stderr)
+                    print(
+                        f"  round {number + 1}/{options.rounds}: {name} on {side.name}",
+                        file=sys.stderr,
+                    )
                     runs[name][side.name].append(_once(side, [*args, "--database", kind]))
         print(f"\ncpu on {kind}: medians of {options.rounds} interleaved rounds, in-process")
         names = [s.name for s in sides]

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import jwt
 
+from bastion.auth.jws_signing import Signer
 from bastion.auth.jwt_checks import (
     JwtRefused,
     decode,
@@ -75,6 +75,7 @@ class AccessTokens:
         self.audience = audience
         self.lifetime = lifetime
         self._clock = clock
+        self._signer = Signer()
         # Tokens whose signature and claims were checked already, with their key's kid: a
         # token is sent with every request of a client, and checking its signature again each
         # time is most of the cost.
@@ -82,7 +83,7 @@ class AccessTokens:
 
     def _sign(self, payload: dict[str, Any]) -> str:
         key = self._keys.signing_key()
-        token = jwt.encode(payload, key.material, algorithm=key.algorithm, headers={"kid": key.kid})
+        token = self._signer.sign(key, payload)
         self._keys.signed(key, payload["exp"])
         return token
 

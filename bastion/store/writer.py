@@ -177,7 +177,10 @@ class GroupCommitWriter:
             group.turns += 1
             await self._end_turn(group)
         try:
-            await asyncio.shield(group.done)
+            if group.done.done():  # the group committed as this turn ended
+                group.done.result()
+            else:
+                await asyncio.shield(group.done)
         except Exception:
             if keep:
                 raise
@@ -187,7 +190,9 @@ class GroupCommitWriter:
             raise Unavailable(QUEUE_FULL)
         self._waiting += 1
         try:
-            await asyncio.wait_for(self._turn.acquire(), self._limits.wait_timeout)
+            # asyncio.timeout, not wait_for: no task made per turn to wait in.
+            async with asyncio.timeout(self._limits.wait_timeout):
+                await self._turn.acquire()
         except TimeoutError:
             raise Unavailable(WAITED_TOO_LONG) from None
         finally:
