@@ -150,7 +150,7 @@ async def _measure(args: argparse.Namespace, root: Path) -> dict[str, float]:
             async def work() -> None:
                 await _logins(driver, args.requests, args.concurrency)
 
-        profiler = cProfile.Profile() if args.profile else None
+        profiler = cProfile.Profile(time.thread_time) if args.profile else None
         cpu, loop_cpu, wall = time.process_time(), time.thread_time(), time.perf_counter()
         if profiler:
             profiler.enable()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -32,11 +32,12 @@ class TotpRows:
 
     def __init__(self, table: Table) -> None:
         self._table = table
+        # Every login with a password looks for an authenticator: built once.
+        self._get = select(table).where(table.c.user_id == bindparam("user"))
 
     async def get(self, conn: AsyncConnection, user_id: str) -> TotpRow | None:
         """The user's authenticator, if they enrolled one."""
-        table = self._table
-        row = (await conn.execute(select(table).where(table.c.user_id == user_id))).first()
+        row = (await conn.execute(self._get, {"user": user_id})).first()
         if row is None:
             return None
         return TotpRow(

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -54,6 +54,8 @@ class PasskeyRows:
     def __init__(self, passkeys: Table, challenges: Table) -> None:
         self._passkeys = passkeys
         self._challenges = challenges
+        # Every login with a password counts the user's passkeys: built once.
+        self._count = select(func.count()).where(passkeys.c.user_id == bindparam("user"))
 
     async def add(self, conn: AsyncConnection, row: PasskeyRow) -> None:
         """Store a new passkey."""
@@ -86,8 +88,7 @@ class PasskeyRows:
 
     async def count(self, conn: AsyncConnection, user_id: str) -> int:
         """How many passkeys the user holds."""
-        table = self._passkeys
-        found = await conn.execute(select(func.count()).where(table.c.user_id == user_id))
+        found = await conn.execute(self._count, {"user": user_id})
         return int(found.scalar_one())
 
     async def used(

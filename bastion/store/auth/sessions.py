@@ -99,8 +99,9 @@ class SessionRows:
     def __init__(self, sessions: Table, users: Table) -> None:
         self._sessions = sessions
         self._users = users
-        # Built once: a refresh touches its session, and building it per call cost more CPU
-        # than running it.
+        # Built once: every login inserts a session and every refresh touches one, and
+        # building the statement per call cost more CPU than running it.
+        self._insert = sessions.insert()
         self._touch = (
             update(sessions)
             .where(sessions.c.id == bindparam("sid"))
@@ -110,21 +111,22 @@ class SessionRows:
     async def insert(self, conn: AsyncConnection, new: NewSession) -> None:
         """Write the row of a new session, used at its creation and never revoked."""
         await conn.execute(
-            self._sessions.insert().values(
-                id=new.id,
-                user_id=new.user_id,
-                provider=new.provider,
-                created_at=new.created_at,
-                last_used_at=new.created_at,
-                expires_at=new.expires_at,
-                revoked_at=None,
-                user_agent=new.user_agent,
-                device_id=new.device_id,
-                token_hash=new.token_hash,
-                credential_id=new.credential_id,
-                user_data=new.user_data,
-                factor=new.factor,
-            )
+            self._insert,
+            {
+                "id": new.id,
+                "user_id": new.user_id,
+                "provider": new.provider,
+                "created_at": new.created_at,
+                "last_used_at": new.created_at,
+                "expires_at": new.expires_at,
+                "revoked_at": None,
+                "user_agent": new.user_agent,
+                "device_id": new.device_id,
+                "token_hash": new.token_hash,
+                "credential_id": new.credential_id,
+                "user_data": new.user_data,
+                "factor": new.factor,
+            },
         )
 
     async def touch(self, conn: AsyncConnection, session_id: str, now: datetime) -> None:

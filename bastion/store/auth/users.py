@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, exists, select, update
+from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -55,21 +55,23 @@ class UserRows:
     def __init__(self, users: Table, passwords: Table) -> None:
         self._users = users
         self._passwords = passwords  # joined by the password login's look-up
+        # Every password login runs one of these: built once, run with the key's value.
+        login = select(users.c.id, users.c.isActive, passwords.c.hash).join(
+            passwords, passwords.c.user_id == users.c.id
+        )
+        self._login_by_email = login.where(users.c.email == bindparam("key"))
+        self._login_by_username = login.where(users.c.username == bindparam("key"))
 
     async def password_login(
         self, conn: AsyncConnection, *, email: str | None = None, username: str | None = None
     ) -> PasswordLogin | None:
         """The user holding ``email`` (when given, else ``username``) with their password
         hash; None when nobody holds it or its holder has no password."""
-        users, passwords = self._users, self._passwords
-        query = select(users.c.id, users.c.isActive, passwords.c.hash).join(
-            passwords, passwords.c.user_id == users.c.id
-        )
         if email is not None:
-            query = query.where(users.c.email == email)
+            found = await conn.execute(self._login_by_email, {"key": email})
         else:
-            query = query.where(users.c.username == username)
-        row = (await conn.execute(query)).first()
+            found = await conn.execute(self._login_by_username, {"key": username})
+        row = found.first()
         if row is None:
             return None
         return PasswordLogin(str(row.id), bool(row.isActive), str(row.hash))
