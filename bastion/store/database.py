@@ -15,7 +15,8 @@ there each write transaction has a pooled connection of its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from sqlalchemy.pool import PoolResetState
 
 from bastion.errors import ProjectError
 from bastion.store.identity import FileIdentity, check_not_lost, mark_created
+from bastion.store.idle_ping import ping_when_idle
 from bastion.store.sqlite_inline import connector
 from bastion.store.writer import GroupCommitWriter, Ticket, WriterLimits
 from bastion.tools.private_files import create_private_file
@@ -101,8 +103,8 @@ def _postgresql_options(pool: PoolSettings) -> dict[str, Any]:
         "pool_size": pool.size,
         "max_overflow": pool.max_overflow,
         "pool_timeout": pool.timeout,
-        # A connection the server (or a proxy) closed while idle is found before use.
-        "pool_pre_ping": True,
+        # A connection the server (or a proxy) closed while idle is found before use: pinged
+        # when it sat idle (bastion.store.idle_ping), not on every checkout.
         # asyncpg waits 60 s for a server that does not answer: too long for a start.
         "connect_args": {"timeout": CONNECT_TIMEOUT_SECONDS},
     }
@@ -129,8 +131,10 @@ class Database:
         enforce_foreign_keys: bool = True,
         pool: PoolSettings | None = None,
         writer_limits: WriterLimits | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``enforce_foreign_keys=False`` is for schema deploys only (SQLite table rebuilds)."""
+        """``enforce_foreign_keys=False`` is for schema deploys only (SQLite table rebuilds);
+        ``monotonic`` is the clock that says how long a pooled connection sat idle."""
         self.url = url
         self.is_sqlite = url.get_backend_name() == "sqlite"
         self.identity: FileIdentity | None = None
@@ -157,6 +161,8 @@ class Database:
             )
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
             event.listen(self.engine.sync_engine, "reset", _sqlite_reset)
+        else:
+            ping_when_idle(self.engine, monotonic)
         self.writer: GroupCommitWriter | None = (
             GroupCommitWriter(
                 self._write_connection,
