@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-
 from bastion.auth.jws_signing import Signer
 from bastion.auth.jwt_checks import (
     JwtRefused,

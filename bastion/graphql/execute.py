@@ -55,6 +55,7 @@ from bastion.graphql.meta_fields import names_meta_field
 from bastion.graphql.ordering import in_response_order
 from bastion.graphql.own_proof import proves_itself
 from bastion.graphql.settings import GraphQLConfig
+from bastion.graphql.single_field import SingleField
 from bastion.graphql.visibility import executor_for, hidden_names, public_schema
 from bastion.permissions.compile import Permissions
 from bastion.store import Store
@@ -113,6 +114,8 @@ class _Checked:
     plans: dict[tuple[str | None, tuple[Any, ...]], OperationPlan] = field(default_factory=dict)
     # The variables each operation's @skip/@include read: the part of the plans' key.
     directive_variables: dict[str | None, tuple[str, ...]] = field(default_factory=dict)
+    # Each operation's shape when bastion.graphql.single_field answers it (else None).
+    singles: dict[str | None, SingleField | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -311,6 +314,14 @@ class Executor:
                 result = await CompiledRun(
                     self.schema, prepared.document, prepared.operation, context, coerced
                 ).run(plan, lambda document: self._reference(document, None, context, variables))
+            elif not reference and (single := self._single(prepared)) is not None:
+                result = await single.answer(
+                    self.schema,
+                    prepared.operation,
+                    context,
+                    dict(variables) if variables else None,
+                    hide_suggestions=not self.introspection,
+                )
             else:
                 result = await self._reference(prepared.document, prepared, context, variables)
             result = in_response_order(result)
@@ -348,6 +359,20 @@ class Executor:
         errors = [format_error(e, Code.INTERNAL_SERVER_ERROR) for e in result.errors]
         data = None if prepared.is_mutation else result.data
         return Outcome({"errors": errors, "data": data}, headers=context.response_headers)
+
+    def _single(self, prepared: Prepared) -> SingleField | None:
+        """The shape of a one-credential-field mutation (found once per cached document)."""
+        if prepared.operation.operation is not OperationType.MUTATION:
+            return None
+        operation = prepared.operation
+        name = operation.name.value if operation.name else None
+        singles = prepared.checked.singles
+        if name not in singles:
+            fragments = any(
+                isinstance(d, FragmentDefinitionNode) for d in prepared.document.definitions
+            )
+            singles[name] = SingleField.of(self.schema, operation, fragments)
+        return singles[name]
 
     async def _reference(
         self,

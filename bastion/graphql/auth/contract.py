@@ -43,6 +43,7 @@ from bastion.graphql.build import FieldMap, SchemaBuilder
 from bastion.graphql.context import Info, context_of
 from bastion.graphql.credential_limit import is_credential, mark_credential
 from bastion.graphql.own_proof import mark_own_proof
+from bastion.graphql.single_field import answerable
 from bastion.mail.locales import accepted
 from bastion.model.auth_names import CREDENTIAL_FIELDS, OWN_PROOF_FIELDS, PUBLIC_FIELDS
 from bastion.store import Node
@@ -98,6 +99,7 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
         },
     )
 
+    @answerable
     async def login_email_password(_root: Any, info: Info, input: dict[str, str]) -> dict[str, Any]:
         logged_in = await _login(info, input["password"], email=input["email"])
         return as_payload(logged_in.tokens)
@@ -118,6 +120,7 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
             raise EmailNotConfirmed(registered=True)
         return as_payload(logged_in.tokens)
 
+    @answerable
     async def refresh(_root: Any, info: Info, input: dict[str, str]) -> dict[str, Any]:
         context, auth = credential_context(info)
         ip = context.caller.ip
