@@ -178,8 +178,10 @@ def _create_user(root: Path) -> None:
     from bench.harness import EMAIL, PASSWORD
 
     subprocess.run(
-        [sys.executable, "-m", "bastion", "users", "create", "--email", EMAIL]
-        + ["--password-stdin", "--project", str(root)],
+        [
+            *(sys.executable, "-m", "bastion", "users", "create", "--email", EMAIL),
+            *("--password-stdin", "--project", str(root)),
+        ],
         input=PASSWORD + "\n",
         text=True,
         cwd=root,

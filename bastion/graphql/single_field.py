@@ -159,7 +159,7 @@ class SingleField:
         return ExecutionResult(data={self.key: value}, errors=errors or None)
 
     def _complete(
-        self, result: Any, path: Path, info: GraphQLResolveInfo, errors: list[GraphQLError]
+        self, result: Any, path: Path, info: GraphQLResolveInfo[Any], errors: list[GraphQLError]
     ) -> dict[str, Any] | None:
         """The payload object, completed as graphql-core completes it; raises what fails the
         root field itself (an error returned as the result, a null for a non-null field)."""
@@ -187,7 +187,12 @@ class SingleField:
         return payload
 
     def _leaf(
-        self, leaf: _Leaf, field: GraphQLField, source: Any, path: Path, info: GraphQLResolveInfo
+        self,
+        leaf: _Leaf,
+        field: GraphQLField,
+        source: Any,
+        path: Path,
+        info: GraphQLResolveInfo[Any],
     ) -> Any:
         name = leaf.node.name.value
         value = source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
