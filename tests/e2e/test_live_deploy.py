@@ -165,7 +165,8 @@ def listener() -> Iterator[socket.socket]:
 
 
 def _wait_all(http: httpx.Client, nodes: list[Server], query: str, since: float) -> list[float]:
-    """How long after ``since`` each node took to answer ``query``."""
+    """How long after ``since`` each node took to answer ``query`` (one after the other:
+    each figure bounds that node's lag)."""
     lags = []
     for node in nodes:
         while not _serves(http, node, query):
@@ -188,15 +189,15 @@ def test_a_deploy_reaches_every_node_under_traffic(
         try:
             with httpx.Client() as http, Traffic(nodes) as traffic:
                 held = Hold(nodes[0], listener)
-                told = time.perf_counter()
                 out = _redeploy(project, V2)
+                told = time.perf_counter()  # the deploy has committed
                 assert "add field Note.color" in out and "add type Tag" in out, out
                 lags = _wait_all(http, nodes, "{ notes { color } tags { name } }", told)
                 # Node 0 serves the new project; the request it began before still runs.
                 assert held.release() == {"data": {"hold": "released"}}
                 before = traffic.count
-                told = time.perf_counter()
                 out = _redeploy(project, V3, "--force")
+                told = time.perf_counter()
                 assert "Note.size" in out, out
                 changed = _wait_all(http, nodes, "{ notes { size } }", told)
                 # Traffic on each node with the new type, its old plans gone.
