@@ -161,5 +161,6 @@ def create_app(
             serving.release()
 
     app = Starlette(middleware=[Middleware(_ToCurrent, live=live)], lifespan=lifespan)
+    app.state.deploys = deploys  # tests read the record at once, without waiting for a poll
     follows(live, taken)
     return app

@@ -48,6 +48,7 @@ class DeployFollower:
         self._seen: str | None = None
         self._failed: str | None = None
         self._woken = asyncio.Event()
+        self._reading = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._failing = False
 
@@ -85,7 +86,12 @@ class DeployFollower:
                 self._failing = False
 
     async def catch_up(self) -> bool:
-        """Serve the recorded project if it is new; whether this node now serves it."""
+        """Serve the recorded project if it is new; whether this call made the node serve it
+        (a call made while another serves it returns once that one is done)."""
+        async with self._reading:
+            return await self._catch_up()
+
+    async def _catch_up(self) -> bool:
         record = await self._read()
         if record is None or record.version == self._seen:
             return False
