@@ -14,12 +14,13 @@ import logging
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bastion.project import load_project
-from bastion.project.deployed import DeployedSource, project_from, source_of
+from bastion.project.deployed import META_KEY, DeployedSource, project_from, source_of
+from bastion.store.auth.meta import MetaRows
+from bastion.store.auth.tables import META_TABLE
 from tests.cli.test_deploy import adeploy
-from tests.conftest import GraphQLClient, write_project
+from tests.conftest import GraphQLClient, open_permissions, write_project
 from tests.store.test_sync import serving
 
 V1 = "type Note { text: String! }"
@@ -76,20 +77,14 @@ async def test_a_record_this_folder_cannot_build_keeps_the_project_served(
     project = load_project(write_project(tmp_path / "p", V1))
     caplog.set_level(logging.ERROR, logger="bastion")
     async with serving(project) as client:
-        # Deployed from a folder with a function module this one does not have.
-        elsewhere = write_project(
-            tmp_path / "elsewhere",
-            V2,
-            functions={"hi": {"handler": "gone:hi", "schema": "extend type Query { hi: Int }"}},
-        )
-        config = yaml.safe_load((elsewhere / "bastion.yml").read_text(encoding="utf-8"))
-        config["database"] = yaml.safe_load(
-            (project.root / "bastion.yml").read_text(encoding="utf-8")
-        ).get("database", {"url": f"sqlite:///{project.root / '.bastion' / 'data.db'}"})
-        (elsewhere / "bastion.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
-        (elsewhere / "gone.py").write_text("def hi(event):\n    return 1\n", encoding="utf-8")
-        result = await adeploy(load_project(elsewhere))
-        assert result.exit_code == 0, result.output
+        # What a deploy from a folder with a function module this one lacks records.
+        functions = {"hi": {"handler": "gone:hi", "schema": "extend type Query { hi: Int }"}}
+        source = DeployedSource(V1, {"permissions": open_permissions(V1), "functions": functions})
+        service = client.app.state.service
+        async with service.store.db.write() as conn:
+            meta = MetaRows(service.store.tables.metadata.tables[META_TABLE])
+            await meta.put(conn, META_KEY, source.to_text())
         assert not await _catch_up(client)
         assert "cannot be served here" in caplog.text and "gone" in caplog.text
+        assert client.app.state.service is service
         assert await client.data("{ notes { text } }") == {"notes": []}
