@@ -37,7 +37,6 @@ from bastion.store import Store
 from bastion.store.auth.attempts import AttemptRows
 from bastion.store.auth.audit import AuditRows
 from bastion.store.auth.email_tokens import EmailTokenRows, PendingRows
-from bastion.store.auth.events import EventRows
 from bastion.store.auth.mail_outbox import OutboxRows
 from bastion.store.auth.meta import Evidence, MetaRows
 from bastion.store.auth.tables import (
@@ -208,9 +207,7 @@ def build_auth(
     meta = MetaRows(tables[META_TABLE])
     derived = DerivedSecrets(key, project.config.app_id, store.db, meta, clock)
     # Several processes share a PostgreSQL database: what one changes, the others hear of.
-    event_log = EventLog(
-        None if store.db.is_sqlite else EventRows(tables[EVENT_TABLE], notify=True), clock
-    )
+    event_log = EventLog.over(store.db, tables[EVENT_TABLE], clock)
     sessions = Sessions(
         store.db,
         {

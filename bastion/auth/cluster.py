@@ -29,9 +29,16 @@ import secrets
 import time
 from datetime import timedelta
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bastion.auth.events import KeysChanged, RootTokensChanged, SessionsEnded, UserChanged
+from bastion.auth.events import (
+    KeysChanged,
+    ProjectDeployed,
+    RootTokensChanged,
+    SessionsEnded,
+    UserChanged,
+)
 from bastion.store.auth.events import CHANNEL, EventRows
 from bastion.store.database import Database
 from bastion.store.notifications import Listener
@@ -63,6 +70,8 @@ def encode(event: object) -> tuple[str, str] | None:
         return "root_tokens_changed", "null"
     if isinstance(event, KeysChanged):
         return "keys_changed", "null"
+    if isinstance(event, ProjectDeployed):
+        return "project_deployed", json.dumps(event.version)
     # UsersChanged follows every data write to User: told to every node, each write would
     # empty every cache of the cluster. Other nodes read such rows again within the bound.
     return None
@@ -80,11 +89,19 @@ def decode(kind: str, body: str) -> object | None:
         return RootTokensChanged()
     if kind == "keys_changed":
         return KeysChanged()
+    if kind == "project_deployed":
+        return ProjectDeployed(str(value))
     return None
 
 
 class EventLog:
     """Writes events to the event table in the caller's transaction; off on SQLite."""
+
+    @classmethod
+    def over(cls, db: Database, table: Table, clock: Clock) -> EventLog:
+        """The event log of ``db``: written on PostgreSQL, off on SQLite (one serving
+        process, nobody to tell)."""
+        return cls(None if db.is_sqlite else EventRows(table, notify=True), clock)
 
     def __init__(self, rows: EventRows | None, clock: Clock) -> None:
         """``rows`` None: a database with one serving process, where nothing is written."""

@@ -41,3 +41,11 @@ class KeysChanged:
 @dataclass(frozen=True)
 class RootTokensChanged:
     """A root token was rotated, revoked or made: what was read of the root tokens is stale."""
+
+
+@dataclass(frozen=True)
+class ProjectDeployed:
+    """``bastion deploy`` recorded a new version of the project in the database: every serving
+    process reads it and serves it (:mod:`bastion.project.redeploy`)."""
+
+    version: str

@@ -60,3 +60,8 @@ class MetaRows:
             await conn.execute(self._table.insert().values(key=key, value=value))
         except IntegrityError as taken:
             raise KeyTaken(key) from taken
+
+    async def put(self, conn: AsyncConnection, key: str, value: str) -> None:
+        """Write ``value`` under ``key``, replacing what was there."""
+        await conn.execute(self._table.delete().where(self._table.c.key == key))
+        await conn.execute(self._table.insert().values(key=key, value=value))
