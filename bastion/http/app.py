@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import Route, Router
+from starlette.types import Lifespan, Receive, Scope, Send
 
 from bastion.auth.events import ProjectDeployed
 from bastion.http.browser import BrowserPages, ExplorerOr
@@ -112,16 +114,22 @@ def _generation(project: Project, clock: Clock, secret: bytes | None) -> Generat
     return Generation(service, app)
 
 
-class _ToCurrent:
-    """Hands each request to the generation current when it starts, for its whole length."""
+class LiveApp:
+    """The app ``bastion serve`` runs: each request goes to the generation current when it
+    starts, for its whole length; the lifespan starts and stops the generations.
 
-    def __init__(self, app: ASGIApp, live: LiveProject[Starlette]) -> None:
-        self._app = app  # the outer app: its lifespan
+    A plain ASGI class rather than a Starlette app with a middleware: every request would go
+    through Starlette's error layer twice (the generation's app has its own).
+    """
+
+    def __init__(self, live: LiveProject[Starlette], lifespan: Lifespan[Any]) -> None:
+        self.state = State()
         self._live = live
+        self._lifespan = Router(lifespan=lifespan)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self._app(scope, receive, send)
+            await self._lifespan.lifespan(scope, receive, send)
             return
         generation = self._live.enter()
         try:
@@ -132,7 +140,7 @@ class _ToCurrent:
 
 def create_app(
     project: Project, *, clock: Clock = system_clock, secret: bytes | None = None
-) -> Starlette:
+) -> LiveApp:
     """The ASGI app serving ``project``; the database is opened and synced at start-up.
 
     Each ``bastion deploy`` made meanwhile is served from then on, without a restart
@@ -154,7 +162,7 @@ def create_app(
         generation.service.events.subscribe(ProjectDeployed, deploys.heard)
 
     @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
         # Held while serving: `bastion restore` refuses to run under a live server.
         serving = ServingLock(project.data_dir)
         serving.hold()
@@ -169,7 +177,7 @@ def create_app(
         finally:
             serving.release()
 
-    app = Starlette(middleware=[Middleware(_ToCurrent, live=live)], lifespan=lifespan)
+    app = LiveApp(live, lifespan)
     app.state.deploys = deploys  # tests read the record at once, without waiting for a poll
     follows(live, taken)
     return app
