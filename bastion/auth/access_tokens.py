@@ -136,6 +136,18 @@ class AccessTokens:
         }
         return self._sign(payload)
 
+    async def verify_current(self, token: str) -> AccessClaims:
+        """:meth:`verify` against a key set read again when due, or when the token names a
+        kid it does not hold yet (a key another process just published)."""
+        await self._keys.refresh()
+        if token not in self._verified:
+            try:
+                kid = header_kid(unverified_header(token))
+            except JwtRefused:
+                kid = None  # refused by verify, with the same answer
+            await self._keys.learn(kid)
+        return self.verify(token)
+
     def verify(self, token: str) -> AccessClaims:
         """The claims of a valid token; raises :class:`TokenRefused` otherwise."""
         cached = self._verified.get(token)

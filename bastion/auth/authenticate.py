@@ -83,7 +83,7 @@ class Authenticator:
             # No session, no expiry, no renewal: a root token is permanent until rotated.
             return Authentication(Viewer(ViewerKind.ROOT, token_name=name))
         try:
-            claims = self._tokens.verify(token)
+            claims = await self._tokens.verify_current(token)
         except TokenRefused as refused:
             return Authentication(ANONYMOUS, refused=refused.code)
         if claims.node_type is not None:

@@ -12,7 +12,6 @@ from pathlib import Path
 import click
 
 from bastion.auth.audit import AuditEvent, AuditType
-from bastion.auth.events import KeysChanged
 from bastion.auth.key_material import SigningKey
 from bastion.auth.keys import KeyStatus, PrunedKeys
 from bastion.cli.common import run_with_service
@@ -60,10 +59,10 @@ def rotate(directory: Path | None) -> None:
     folder = _project_dir(directory)
 
     async def action(service: Service) -> SigningKey:
-        key = service.auth.keys.rotate(service.project.config.auth.signing.algorithm)
+        # The new key and the event telling every node commit together.
+        key = await service.auth.keys.rotate(service.project.config.auth.signing.algorithm)
         detail = {"kid": key.kid, "algorithm": key.algorithm, "by": "cli"}
         await service.auth.audit.record(AuditEvent(AuditType.KEY_ROTATED, detail=detail))
-        await service.auth.event_log.tell(service.store.db, KeysChanged())
         return key
 
     key = run_with_service(folder, action)
@@ -119,14 +118,14 @@ def prune(directory: Path | None, force: bool) -> None:
     folder = _project_dir(directory)
 
     async def action(service: Service) -> PrunedKeys:
-        pruned = service.auth.keys.prune(force=force)
+        # A key pruned with --force (a leaked one) is refused at once: the removal carries
+        # the event that makes every node read the keys again.
+        pruned = await service.auth.keys.prune(force=force)
         for status in pruned.removed:
             detail = {"kid": _name(status.kid), "algorithm": status.algorithm, "by": "cli"}
             if force and status.status != "prunable":
                 detail["forced"] = "tokens it signed may still have been valid"
             await service.auth.audit.record(AuditEvent(AuditType.KEY_PRUNED, detail=detail))
-        if pruned.removed:  # a key pruned with --force (a leaked one) is refused at once
-            await service.auth.event_log.tell(service.store.db, KeysChanged())
         return pruned
 
     pruned = run_with_service(folder, action)
