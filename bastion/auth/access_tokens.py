@@ -136,10 +136,13 @@ class AccessTokens:
         }
         return self._sign(payload)
 
-    async def verify_current(self, token: str) -> AccessClaims:
-        """:meth:`verify` against a key set read again when due, or when the token names a
-        kid it does not hold yet (a key another process just published)."""
+    async def refresh_keys(self) -> None:
+        """Read the key set again if it is due (see :meth:`KeySet.refresh`)."""
         await self._keys.refresh()
+
+    async def verify_current(self, token: str) -> AccessClaims:
+        """:meth:`verify`, once the key set was read again if the token names a kid it does
+        not hold yet (a key another process just published)."""
         if token not in self._verified:
             try:
                 kid = header_kid(unverified_header(token))

@@ -12,7 +12,7 @@ from bastion.auth.assembly import access_tokens_for, key_store_for
 from bastion.auth.cluster import EventLog
 from bastion.auth.derived import DerivedSecrets
 from bastion.auth.keys import KEYS_ENV, KeySet, open_keys
-from bastion.auth.node_tokens import DEFAULT_LIFETIME, NodeTokens
+from bastion.auth.node_tokens import DEFAULT_LIFETIME, NodeTokens, checked_lifetime
 from bastion.auth.project_view import AuthProject
 from bastion.auth.secret import load_secret
 from bastion.errors import ProjectError
@@ -37,6 +37,7 @@ def generate_auth_token(
     project's signing keys: ``keys``, else ``BASTION_SIGNING_KEYS``, else its database (which
     the project's first start filled).
     """
+    checked_lifetime(project.model, node_id, type_name, lifetime)  # before any database read
     if keys is None and KEYS_ENV in os.environ:
         keys = open_keys(None, clock)
     if keys is not None:

@@ -142,6 +142,7 @@ class KeySet:
         self._loaded = _Loaded({k.kid: k for k in keys or []}, {})
         self._order = [k.kid for k in keys or []]  # the environment's order
         self._read_at = self._now()
+        self._stale = False  # another process changed the set: read it before using it
         self._unknown_read_at: float | None = None
         self._reading = asyncio.Lock()
         self._pending: dict[str, int] = {}  # kid -> a mark to record (see signed)
@@ -168,7 +169,7 @@ class KeySet:
     async def load(self) -> None:
         """Read the set from the database; its errors are the caller's."""
         assert self.store is not None
-        self._read_at = self._now()
+        self._read_at, self._stale = self._now(), False
         self._loaded = self._in_memory(await self.store.load())
 
     def _in_memory(self, stored: StoredKeys) -> _Loaded:
@@ -182,7 +183,7 @@ class KeySet:
         """Read the set again; on failure keep what was loaded (and log why)."""
         if self.store is None:
             return
-        self._read_at = self._now()
+        self._read_at, self._stale = self._now(), False
         try:
             loaded = self._in_memory(await self.store.load())
         except Exception as error:  # the database is away, or a key no longer opens
@@ -195,8 +196,10 @@ class KeySet:
         self._loaded = loaded
 
     def reload_soon(self) -> None:
-        """Read the set again in the background (another process changed it)."""
-        self._track(_in_background(self.reload()))
+        """Read the set again in the background (another process changed it); a request
+        that comes first reads it itself (:meth:`refresh`)."""
+        self._stale = True
+        self._track(_in_background(self.refresh()))
 
     def _track(self, task: asyncio.Task[None] | None) -> None:
         if task is not None:
@@ -208,11 +211,14 @@ class KeySet:
 
         A clock that went back counts as due: a stale set must not outlive a clock change.
         """
-        if self.store is None or 0 <= self._now() - self._read_at < RELOAD_INTERVAL:
-            return
-        async with self._reading:  # one read for the requests that find it due together
-            if not 0 <= self._now() - self._read_at < RELOAD_INTERVAL:
-                await self.reload()
+        # A read under way (one an event started) is awaited: it may hold what is new.
+        if self.store is not None and (self._due() or self._reading.locked()):
+            async with self._reading:  # one read for the requests that find it due together
+                if self._due():
+                    await self.reload()
+
+    def _due(self) -> bool:
+        return self._stale or not 0 <= self._now() - self._read_at < RELOAD_INTERVAL
 
     async def learn(self, kid: str | None) -> None:
         """Read the set again when a token names a kid it does not hold: a key another

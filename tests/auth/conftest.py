@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,11 +15,12 @@ from sqlalchemy import delete, update
 
 from bastion.auth import SYSTEM
 from bastion.auth.derived import RECORD_KEY
+from bastion.auth.key_store import LEGACY_KEY, MADE_KEY
 from bastion.auth.secret import load_secret
 from bastion.auth.sessions import hash_token
 from bastion.auth.settings import AuthConfig
 from bastion.project import Project
-from bastion.store.auth.tables import META_TABLE, ROOT_TOKEN_TABLE
+from bastion.store.auth.tables import META_TABLE, ROOT_TOKEN_TABLE, SIGNING_KEY_TABLE
 from bastion.tools.clock import FrozenClock
 from tests.conftest import GraphQLClient, unauthenticated
 
@@ -179,7 +179,7 @@ def unbound_root_token(secret: bytes, name: str, counter: int = 0) -> str:
 async def age(project: Project, clock: FrozenClock, root_tokens: Sequence[str] = ()) -> bytes:
     """Leave ``project``'s database and folder as a version before signing keys and
     project-bound derivations did: a user in it, ``root_tokens`` derived the old way, no
-    derivation record, no key folder. Returns the server secret (the project's file)."""
+    derivation record, no signing keys. Returns the server secret (the project's file)."""
     from bastion.project.service import Service
 
     service = Service(project, clock)
@@ -196,8 +196,9 @@ async def age(project: Project, clock: FrozenClock, root_tokens: Sequence[str] =
             for name in root_tokens:
                 old = hash_token(unbound_root_token(secret, name))
                 await conn.execute(update(root).where(root.c.name == name).values(hash=old))
-            await conn.execute(delete(meta).where(meta.c.key == RECORD_KEY))
+            made = (RECORD_KEY, MADE_KEY, LEGACY_KEY)
+            await conn.execute(delete(meta).where(meta.c.key.in_(made)))
+            await conn.execute(delete(tables[SIGNING_KEY_TABLE]))
     finally:
         await service.stop()
-    shutil.rmtree(project.data_dir / "keys")
     return secret
