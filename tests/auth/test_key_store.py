@@ -191,9 +191,9 @@ async def test_two_nodes_starting_at_once_make_one_set(
     write_folder(project, [key], legacy=None)
     services = [Service(project, clock) for _ in range(3)]
     try:
-        # The tables first: their creation by nodes starting together is another matter.
+        # The tables first: nodes syncing the schema together is another matter.
         await services[0].store.sync()
-        await asyncio.gather(*(s.start() for s in services))
+        await asyncio.gather(*(s.auth.start() for s in services))
         assert {s.auth.keys.signing_key().kid for s in services} == {key.kid}
         assert [r.kid for r in await stored_rows(services[0])] == [key.kid]
     finally:
@@ -207,9 +207,9 @@ async def test_two_new_nodes_starting_at_once_make_one_key(
     project = make_project()
     services = [Service(project, clock) for _ in range(3)]
     try:
-        # The tables first: their creation by nodes starting together is another matter.
+        # The tables first: nodes syncing the schema together is another matter.
         await services[0].store.sync()
-        await asyncio.gather(*(s.start() for s in services))
+        await asyncio.gather(*(s.auth.start() for s in services))
         kids = {s.auth.keys.signing_key().kid for s in services}
         assert len(kids) == 1
         assert [r.kid for r in await stored_rows(services[0])] == list(kids)
