@@ -5,16 +5,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import delete, update
 
 from bastion.auth import SYSTEM
 from bastion.auth.derived import RECORD_KEY
+from bastion.auth.key_material import SigningKey
 from bastion.auth.key_store import LEGACY_KEY, MADE_KEY
 from bastion.auth.secret import load_secret
 from bastion.auth.sessions import hash_token
@@ -202,3 +206,21 @@ async def age(project: Project, clock: FrozenClock, root_tokens: Sequence[str] =
     finally:
         await service.stop()
     return secret
+
+
+def private_forms(key: SigningKey) -> list[bytes]:
+    """Every form in which a key's private part could lie in clear: PEM (whole and line by
+    line), DER, the raw private value (a JWK's ``d``, as bytes and base64url), an HMAC secret."""
+    if isinstance(key.material, bytes):
+        return [key.material, base64.urlsafe_b64encode(key.material).rstrip(b"=")]
+    pem = key.material.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    der = key.material.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    forms = [pem, der, *(line for line in pem.splitlines() if b"-----" not in line)]
+    algorithm = jwt.get_algorithm_by_name(key.algorithm)
+    d = json.loads(algorithm.to_jwk(key.material))["d"]
+    forms += [d.encode(), base64.urlsafe_b64decode(d + "=" * (-len(d) % 4))]
+    return forms

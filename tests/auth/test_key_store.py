@@ -6,14 +6,12 @@ as the run says); the other tests of keys are in tests/auth/test_keys.py."""
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select, update
 
 from bastion.auth.key_folder import KEYS_DIR, LEGACY_FILE
@@ -26,7 +24,7 @@ from bastion.project import Project
 from bastion.project.service import Service
 from bastion.store.auth.tables import SIGNING_KEY_TABLE
 from bastion.tools.clock import FrozenClock
-from tests.auth.conftest import SIGNUP, Auth, age
+from tests.auth.conftest import SIGNUP, Auth, age, private_forms
 
 ALGORITHMS = ["EdDSA", "ES256", "RS256", "HS256"]
 
@@ -42,27 +40,6 @@ async def stored_rows(service: Service) -> list[Any]:
     table = service.store.tables.metadata.tables[SIGNING_KEY_TABLE]
     async with service.store.db.read() as conn:
         return list(await conn.execute(select(table).order_by(table.c.kid)))
-
-
-def private_forms(key: SigningKey) -> list[bytes]:
-    """Every form in which the key's private part could lie in clear."""
-    if isinstance(key.material, bytes):
-        return [key.material, base64.urlsafe_b64encode(key.material).rstrip(b"=")]
-    pem = key.material.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    der = key.material.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    numbers = key.material.private_numbers() if hasattr(key.material, "private_numbers") else None
-    forms = [pem, der, *(line for line in pem.splitlines() if b"-----" not in line)]
-    if numbers is not None and hasattr(numbers, "private_value"):
-        value = numbers.private_value
-        forms.append(value.to_bytes((value.bit_length() + 7) // 8, "big"))
-    raw = getattr(key.material, "private_bytes_raw", None)
-    if raw is not None:
-        forms.append(raw())
-    return forms
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
