@@ -193,3 +193,34 @@ async def test_two_new_nodes_starting_at_once_make_one_key(
     finally:
         for service in services:
             await service.stop()
+
+
+def test_reencrypt_seals_the_keys_with_a_new_secret(
+    make_project: Callable[..., Project], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bastion.cli import main
+
+    def cli(*args: str) -> Any:
+        return CliRunner().invoke(main, ["keys", *args, str(project.root)])
+
+    project = make_project()
+    old, new = "o" * 40, "n" * 40
+    monkeypatch.setenv(SECRET_ENV, old)
+    before = cli("list")
+    assert before.exit_code == 0, before.output
+    monkeypatch.setenv(SECRET_ENV, new)
+    assert "SERVER_SECRET_MISMATCH" in cli("list").output
+    monkeypatch.setenv("WRONG_SECRET", "w" * 40)
+    wrong = cli("reencrypt", "--old-secret-env", "WRONG_SECRET")
+    assert wrong.exit_code == 1 and "SERVER_SECRET_MISMATCH" in wrong.output
+    monkeypatch.setenv("OLD_SECRET", old)
+    done = cli("reencrypt", "--old-secret-env", "OLD_SECRET")
+    assert done.exit_code == 0, done.output
+    assert done.output == "Sealed 1 key with the current server secret.\n"
+    after = cli("list")
+    assert after.exit_code == 0, after.output
+    assert after.output.splitlines()[1].split()[0] == before.output.splitlines()[1].split()[0]
+    again = cli("reencrypt", "--old-secret-env", "OLD_SECRET")
+    assert again.output == "Sealed 0 keys with the current server secret.\n"
+    monkeypatch.delenv("OLD_SECRET")
+    assert cli("reencrypt", "--old-secret-env", "OLD_SECRET").exit_code == 2
