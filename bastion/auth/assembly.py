@@ -129,7 +129,7 @@ class AuthServices:
     async def close(self) -> None:
         """Release what the providers hold open (the JWKS client), stop the mail sender, and
         record what the keys signed."""
-        await self.keys.close()
+        await self.keys.settle()
         await self.email.outbox.stop()
         if self.custom_tokens is not None:
             await self.custom_tokens.aclose()

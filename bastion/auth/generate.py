@@ -69,7 +69,7 @@ async def _from_database(
         await keys.load()
         tokens = access_tokens_for(project, keys, clock)
         token = NodeTokens(tokens, project.model).issue(node_id, type_name, lifetime)
-        await keys.close()  # the expiry it signed, recorded for pruning
+        await keys.settle()  # the expiry it signed, recorded for pruning
         return token
     finally:
         await store.close()

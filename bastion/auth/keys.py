@@ -270,7 +270,7 @@ class KeySet:
         """Record that ``key`` signed a token expiring at ``expires_at`` (for pruning).
 
         Written in the background, so that a login waits for no extra write; a process
-        without a running loop writes it with :meth:`close`.
+        without a running loop writes it with :meth:`settle`.
         """
         if self.store is None or key.kid is None:
             return
@@ -293,8 +293,9 @@ class KeySet:
             # only that prune may remove this key before the token expires.
             log.warning("signing keys: cannot record the expiry of %s: %s", ", ".join(marks), error)
 
-    async def close(self) -> None:
-        """Finish the background reads and writes (the expiries recorded)."""
+    async def settle(self) -> None:
+        """Finish the background reads and writes (the expiries recorded): before a process
+        ends, or before a test counts statements."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._pending:

@@ -93,7 +93,7 @@ async def test_keys_live_in_the_database_not_in_the_folder(
     assert not (project.data_dir / KEYS_DIR).exists()
     # A new app on the same database reads both keys, and the expiry the first one signed.
     keys = await worker(client_for, project)
-    await auth.service.auth.keys.close()  # the expiry recorded in the background
+    await auth.service.auth.keys.settle()  # the expiry recorded in the background
     await keys.load()
     statuses = keys.statuses()
     assert [s.kid for s in statuses] == [new.kid, auth.service.auth.keys.signing_key().kid]
