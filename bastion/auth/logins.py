@@ -30,7 +30,7 @@ from bastion.auth.identities import (
 )
 from bastion.auth.providers.api_keys import ApiKeyRefused, ApiKeys
 from bastion.auth.sessions import Sessions, Start, TokenPair
-from bastion.auth.sessions.values import CredentialAfterWrite
+from bastion.auth.sessions.values import refuse_after_write
 from bastion.auth.settings import ProvidersConfig
 from bastion.auth.throttle import LOGIN, SIGNUP, Throttle, account_key
 from bastion.errors import BadUserInput, BastionError, Code, Conflict
@@ -492,8 +492,7 @@ class Logins:
         Refuses to check a credential after the request wrote data on SQLite: its failure could
         then be counted only in the request's transaction, and undone with it (a failing field
         beside a login would make guesses free)."""
-        if self._store.db.holds_request_write():
-            raise CredentialAfterWrite()
+        refuse_after_write(self._store.db)
         try:
             yield
         except BastionError as error:

@@ -105,7 +105,8 @@ class ProvidersConfig(Section):
     api_key: ApiKeyConfig = Field(default=ApiKeyConfig(), alias="api-key")
     custom_token: CustomTokenConfig = Field(default=CustomTokenConfig(), alias="custom-token")
     email_code: EmailCodeConfig = Field(default=EmailCodeConfig(), alias="email-code")
-    # OpenID Connect providers by name (bastion.auth.openid_settings); identities `openid:<name>`.
+    # OpenID Connect and OAuth 2 providers by name (bastion.auth.openid_settings); identities
+    # `openid:<name>`.
     openid: dict[
         Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,30}$")], OpenIdProviderConfig
     ] = {}

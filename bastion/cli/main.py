@@ -11,7 +11,6 @@ import secrets
 import string
 import sys
 from collections.abc import Callable
-from logging.handlers import QueueListener
 from pathlib import Path
 
 import click
@@ -28,6 +27,7 @@ from bastion.errors import BastionError
 from bastion.project import Project, examples, load_project
 from bastion.project.causes import EnvironmentRefused
 from bastion.tools.log_format import LogFormat
+from bastion.tools.log_queue import BatchListener
 
 INIT_SCHEMA = """\
 # The data model: object types, enums and relations. Every project also has a built-in
@@ -88,7 +88,7 @@ def _debugging() -> bool:
 
 def _logging(
     log_format: LogFormat = "text", level: str = "info", audit: bool = False
-) -> QueueListener | None:
+) -> BatchListener | None:
     from bastion.cli.workers import server_logging
 
     return server_logging(log_format, level, audit, debugging=_debugging())

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from logging.handlers import QueueListener
 
 from starlette.types import ASGIApp
 
@@ -26,7 +25,7 @@ from bastion.tools.log_format import (
     formatter_for,
     last_line_of_tracebacks,
 )
-from bastion.tools.log_queue import start_background_logging
+from bastion.tools.log_queue import BatchListener, start_background_logging
 
 PROJECT_ENV = "BASTION_SERVE_PROJECT"
 # The log settings of `bastion serve` (format, level, audit), as JSON, for each worker.
@@ -47,7 +46,7 @@ def server_logging(
     audit: bool = False,
     *,
     debugging: bool = False,
-) -> QueueListener | None:
+) -> BatchListener | None:
     """The server's log lines, formatted and written on a thread, not on the event loop (a
     line per request adds up); None when the process had set logging up already."""
     listener = start_background_logging(

@@ -17,8 +17,10 @@ A name that is no function and the name of a function that is not callable answe
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from bastion.auth import ANONYMOUS
 from bastion.auth.viewer import Viewer
 from bastion.errors import BastionError, Code
 from bastion.functions.loader import Function
@@ -61,3 +63,22 @@ async def call(
         function=function.name,
     )
     return await runtime.call(function, event)
+
+
+def auth_function(runtime: FunctionRuntime, kind: str) -> Function | None:
+    """The project's function marked ``auth: <kind>`` (the first by name), if any."""
+    marked = [f for _, f in sorted(runtime.functions.items()) if f.config.auth == kind]
+    return marked[0] if marked else None
+
+
+def auth_runner(
+    runtime: FunctionRuntime, function: Function, extra: Sequence[Any] = ()
+) -> Callable[[Mapping[str, Any]], Awaitable[Any]]:
+    """Runs a function marked ``auth:`` with the facts Bastion gives it, then ``extra`` (the
+    client's arguments), as nobody in particular: its ``api`` documents run as the functions'
+    root."""
+
+    async def run(facts: Mapping[str, Any]) -> Any:
+        return await call(runtime, function, [dict(facts), *extra], ANONYMOUS)
+
+    return run

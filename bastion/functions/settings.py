@@ -57,8 +57,9 @@ class FunctionConfig(Section):
     # permission rules, or `system`, the functions' root, as resolvers' and hooks' do.
     run_as: Literal["caller", "system"] = "caller"
     # Called by Bastion itself, never by clients: `reset_password` decides the password resets
-    # asked through Stitch's reset/call (realm-web's callResetPasswordFunction).
-    auth: Literal["reset_password"] | None = None
+    # asked through Stitch's reset/call (realm-web's callResetPasswordFunction); `confirm_user`
+    # confirms new email/password accounts (Stitch's custom confirmation function).
+    auth: Literal["reset_password", "confirm_user"] | None = None
 
     @field_validator("handler")
     @classmethod
@@ -119,7 +120,7 @@ class FunctionConfig(Section):
             raise ValueError(
                 "a function needs schema (a resolver), both hook and operation (a hook), "
                 "or callable: true (a function clients call by name), or auth: reset_password "
-                "(a function Bastion calls itself)"
+                "or confirm_user (a function Bastion calls itself)"
             )
         return self
 

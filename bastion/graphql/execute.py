@@ -52,6 +52,7 @@ from bastion.graphql.limits import (
 )
 from bastion.graphql.loaders import Loaders
 from bastion.graphql.meta_fields import names_meta_field
+from bastion.graphql.ordering import in_response_order
 from bastion.graphql.own_proof import proves_itself
 from bastion.graphql.settings import GraphQLConfig
 from bastion.graphql.visibility import executor_for, hidden_names, public_schema
@@ -312,6 +313,7 @@ class Executor:
                 ).run(plan, lambda document: self._reference(document, None, context, variables))
             else:
                 result = await self._reference(prepared.document, prepared, context, variables)
+            result = in_response_order(result)
             if prepared.is_mutation and not result.errors:
                 try:
                     await transaction.finish(commit=True)

@@ -19,11 +19,11 @@ from graphql import (
     SchemaMetaFieldDef,
     TypeMetaFieldDef,
 )
-from graphql.execution import Executor
 from graphql.language import FieldNode
 from graphql.pyutils import Path
 
 from bastion.graphql.context import RequestContext
+from bastion.graphql.ordering import SettledRoots
 
 ROOT_ONLY = "bastionRootOnly"
 """The extension key marking a root field as root-only: hidden from non-root introspection."""
@@ -89,10 +89,10 @@ def hidden_names(schema: GraphQLSchema, public: GraphQLSchema) -> re.Pattern[str
     return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names))) + r")\b")
 
 
-def executor_for(public: GraphQLSchema) -> type[Executor[Any]]:
+def executor_for(public: GraphQLSchema) -> type[SettledRoots]:
     """The graphql-core executor class that answers introspection from ``public`` for non-root."""
 
-    class _ViewerExecutor(Executor[Any]):
+    class _ViewerExecutor(SettledRoots):
         def build_resolve_info(
             self,
             field_def: GraphQLField,

@@ -70,6 +70,8 @@ def create_app(
     )
 
     pages = BrowserPages(project)
+    graphql_route = ExplorerOr(endpoint, pages)
+    cors = _cors(project)
     service.auth.audit.observers.append(count_event)
     update_pool = pool_observer(service)
 
@@ -104,7 +106,7 @@ def create_app(
         routes=[
             # An ASGI app, not a function: the route passes it every method (see __call__).
             # A browser asking for a page gets the explorer there instead (when it is on).
-            Route("/graphql", ExplorerOr(endpoint, pages)),
+            Route("/graphql", graphql_route),
             *pages.routes(),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz_endpoint(service.readiness), methods=["GET"]),
@@ -113,7 +115,11 @@ def create_app(
             # The MongoDB Stitch / Realm client API, for apps written against those SDKs.
             *StitchApi(service).routes(),
             # Sign-in with OpenID providers, when the project has any.
-            *(openid_routes(service.auth.openid) if service.auth.openid else []),
+            *(
+                openid_routes(service.auth.openid, explorer=pages.explorer)
+                if service.auth.openid
+                else []
+            ),
         ],
         middleware=[
             # The head cap, the client's address and the access log, in one layer.
@@ -122,8 +128,11 @@ def create_app(
                 limit=project.config.http.max_header_bytes,
                 trusted=parse_networks(project.config.http.trusted_proxies),
                 observe=observe,
+                # The GraphQL route skips the router (see bastion.http.edge), unless CORS must
+                # see its requests first.
+                direct=None if cors else {"/graphql": graphql_route},
             ),
-            *_cors(project),
+            *cors,
         ],
         lifespan=lifespan,
     )

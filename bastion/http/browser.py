@@ -133,12 +133,17 @@ class BrowserPages:
         config = project.config
         names = ("local-userpass", "anon-user", "api-key", "custom-token")
         providers = " ".join(n for n in names if config.auth.providers.enabled(n))
+        # The explorer offers a button per OpenID/OAuth provider (names are [a-z0-9_-]) and
+        # one for passkeys; the browser flow ends back at /graphql (bastion.http.openid).
+        openid = " ".join(n for n, c in config.auth.providers.openid.items() if c.enabled)
         name = html.escape(config.name)
         link = '<a href="/console">Console</a>' if self.console else ""
         self._explorer_html = _page(
             "explorer.html",
             project=name,
             providers=providers,
+            openid=openid,
+            passkeys="on" if config.auth.passkeys.enabled else "",
             console_link=link,
             example=html.escape(example_query(project.model)),
         )

@@ -92,6 +92,9 @@ def _params_from_query_string(request: Request) -> dict[str, Any]:
                 params[key] = parse_json(params[key])
             except (ValueError, RecursionError):
                 raise _BadRequest(400, f"The `{key}` parameter is not valid JSON") from None
+    # A POST body is checked where it is parsed (bastion.http.bodies.json_object).
+    if not is_text(params):
+        raise _BadRequest(400, "The request holds text that is not valid Unicode")
     return params
 
 
@@ -99,8 +102,6 @@ def _check_params(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, s
     query = params.get("query")
     if not isinstance(query, str) or not query.strip():
         raise _BadRequest(400, "The request has no `query` string")
-    if not is_text(params):
-        raise _BadRequest(400, "The request holds text that is not valid Unicode")
     variables = params.get("variables")
     if variables is not None and not isinstance(variables, dict):
         raise _BadRequest(400, "`variables` must be a JSON object")

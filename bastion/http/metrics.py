@@ -8,7 +8,7 @@ What is counted, and where:
 - logins, refreshes and throttled attempts by outcome: told by the audit log as events
   happen (:func:`count_event`), sampled floods included;
 - active sessions, from the database when scraped; the connection pool and the SQLite write
-  queue of each process, after each of its requests.
+  queue of each process, after its requests (at most four times a second).
 
 Several worker processes share their figures through files when ``PROMETHEUS_MULTIPROC_DIR``
 names a folder (``bastion serve`` sets one up under ``.bastion/metrics``): the scrape answered
@@ -20,9 +20,11 @@ compared by digest in constant time) or a root token.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import os
+import time
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import (
@@ -108,11 +110,19 @@ def _operation(scope: Scope) -> str:
     return "other"
 
 
+# The counter and histogram of each (operation, outcome) seen: looking a label set up in
+# prometheus-client takes a lock and a few calls, for every request.
+_SERIES: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+
+
 def observe_request(scope: Scope, status: int, seconds: float) -> None:
     """Count one answered request and its latency."""
     labels = (_operation(scope), _outcome(scope, status))
-    REQUESTS.labels(*labels).inc()
-    LATENCY.labels(*labels).observe(seconds)
+    series = _SERIES.get(labels)
+    if series is None:
+        series = _SERIES[labels] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def count_event(event: AuditEvent) -> None:
@@ -131,11 +141,21 @@ def count_event(event: AuditEvent) -> None:
             THROTTLED.labels(limit if limit in ("login", "signup") else "other").inc()
 
 
-def pool_observer(service: Service) -> Callable[[], None]:
-    """What updates this process's pool and write-queue figures (after each request)."""
-    db = service.store.db
+POOL_EVERY = 0.25
+"""Seconds between two updates of a process's pool figures (they are read when scraped)."""
 
-    def update() -> None:
+
+def pool_observer(service: Service) -> Callable[[], None]:
+    """What updates this process's pool and write-queue figures after a request: at most once
+    every ``POOL_EVERY`` seconds, and once more that long after a skipped update, so that the
+    figures a scrape reads end as the pool is once requests stop."""
+    db = service.store.db
+    last = -POOL_EVERY
+    trailing: asyncio.TimerHandle | None = None
+
+    def write() -> None:
+        nonlocal last, trailing
+        last, trailing = time.monotonic(), None
         pool = db.engine.pool
         checked_out = getattr(pool, "checkedout", None)
         size = getattr(pool, "size", None)
@@ -144,6 +164,13 @@ def pool_observer(service: Service) -> Callable[[], None]:
             POOL_SIZE.set(size())
         if db.writer is not None:
             WRITE_WAITING.set(db.writer.waiting)
+
+    def update() -> None:
+        nonlocal trailing
+        if time.monotonic() - last >= POOL_EVERY:
+            write()
+        elif trailing is None:
+            trailing = asyncio.get_running_loop().call_later(POOL_EVERY, write)
 
     return update
 

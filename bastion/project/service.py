@@ -23,6 +23,7 @@ from bastion.auth.events import (
 )
 from bastion.auth.retention import Retention, RetentionTables
 from bastion.errors import ProjectError
+from bastion.functions import callable as callables
 from bastion.functions.runtime import FUNCTIONS_TOKEN, FunctionRuntime
 from bastion.functions.wiring import wire_functions
 from bastion.graphql.auth import (
@@ -118,6 +119,9 @@ class Service:
             policies = requiring_mfa(policies, project.config.auth.mfa.required)
         self.permissions = Permissions(self.store.reader, policies)
         self.functions = FunctionRuntime(project.functions, self.auth.node_tokens, clock)
+        confirming = callables.auth_function(self.functions, "confirm_user")
+        if confirming is not None:  # registrations run it instead of mailing a link
+            self.auth.email.confirm_function = callables.auth_runner(self.functions, confirming)
         schema = build_schema(
             project.model,
             extra_query=_fields_of(

@@ -42,7 +42,8 @@ class Page:
 def _nodes(result: Result[Any]) -> list[Node]:
     """The rows of ``result`` as dicts by column name (the names read once, not per row)."""
     keys = list(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result]
+    # all() takes the rows in one call; iterating the result fetches them one at a time.
+    return [dict(zip(keys, row, strict=True)) for row in result.all()]
 
 
 def _with_id(columns: Sequence[str]) -> list[str]:

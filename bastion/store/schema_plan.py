@@ -23,7 +23,7 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.operations import BatchOperations, Operations
-from sqlalchemy import Column, Index, MetaData, Table, func, select
+from sqlalchemy import Column, Index, MetaData, Table, func, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import ForeignKeyConstraint
 
@@ -184,6 +184,7 @@ class _Planner:
             if handler is not None:  # modify_default and comments do not matter
                 handler(change)
         self._value_types()
+        self._collations()
         return self.changes
 
     # -- tables -----------------------------------------------------------------------------
@@ -382,6 +383,35 @@ class _Planner:
             step=drop if name else None,
         )
 
+    # -- collations -----------------------------------------------------------------------------
+
+    def _collations(self) -> None:
+        """Bastion's own text columns made before they compared by code point (``COLLATE
+        "C"``, :func:`bastion.store.columns.text`) on PostgreSQL: Alembic does not see a
+        collation only one side names, so they are found here and given it. Values stay as
+        they are (only their order changes), so it is applied at the next start."""
+        if self.conn.dialect.name != "postgresql":
+            return
+        inspector = inspect(self.conn)
+        for table in self.metadata.sorted_tables:
+            if not table.name.startswith(SYSTEM_PREFIX) or table.name in self.new_tables:
+                continue
+            found = {c["name"]: c for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                wanted = column.type.dialect_impl(self.conn.dialect)
+                collation = getattr(wanted, "collation", None)
+                have = found.get(column.name)
+                if collation is None or have is None:
+                    continue
+                if getattr(have["type"], "collation", None) == collation:
+                    continue
+                self.add(
+                    Level.SAFE,
+                    f'compare {table.name}.{column.name} by code point (COLLATE "{collation}")',
+                    table=table.name,
+                    step=_collate(column.name, wanted, have["type"], have["nullable"]),
+                )
+
     # -- value types ----------------------------------------------------------------------------
 
     def _value_types(self) -> None:
@@ -401,6 +431,13 @@ class _Planner:
                 )
                 if reason:
                     self.add(Level.BLOCKED, reason)
+
+
+def _collate(name: str, wanted: Any, existing: Any, nullable: bool) -> Step:
+    def step(batch: BatchOperations) -> None:
+        batch.alter_column(name, type_=wanted, existing_type=existing, existing_nullable=nullable)
+
+    return step
 
 
 def plan_changes(

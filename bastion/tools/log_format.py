@@ -8,8 +8,10 @@ object, so that the access log's method, path, status and duration can be querie
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import re
 import secrets
 from contextvars import ContextVar
@@ -33,11 +35,34 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 
 
+class _Ids:
+    """New request ids: 8 random hex digits for the process, then a count in 8 more.
+
+    An id marks log lines, it guards nothing: it only has to differ from the other requests'
+    ids, and a count does that without a call for random bytes per request (a system call
+    that cost a few percent of a small request).
+    """
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._prefix = ""
+        self._count = itertools.count()
+
+    def new(self) -> str:
+        pid = os.getpid()
+        if pid != self._pid:  # a forked worker gets a prefix of its own
+            self._pid, self._prefix = pid, secrets.token_hex(4)
+        return f"{self._prefix}{next(self._count) & 0xFFFFFFFF:08x}"
+
+
+_ids = _Ids()
+
+
 def request_id_for(sent: str | None) -> str:
     """The id of a request: the one it carried if that is plain and short, else a new one."""
     if sent is not None and _ACCEPTED_ID.fullmatch(sent):
         return sent
-    return secrets.token_hex(8)
+    return _ids.new()
 
 
 def use_request_id(value: str | None) -> None:

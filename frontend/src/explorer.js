@@ -1,18 +1,23 @@
 // The API explorer at /graphql: GraphiQL under a login bar. The bar logs in with a provider
-// the server lists as enabled (or takes a pasted root token), keeps the tokens in memory
-// (session.js), shows who the viewer is and logs out. GraphiQL's headers editor still sends
-// any other Authorization header, which then wins over the bar's token.
+// the server lists as enabled (or takes a pasted root token), with a button per OpenID/OAuth
+// provider and one for passkeys, keeps the tokens in memory (session.js), shows who the
+// viewer is and logs out. GraphiQL's headers editor still sends any other Authorization
+// header, which then wins over the bar's token.
 import { GraphiQL } from "graphiql";
 import { createElement } from "react";
 import { createRoot } from "react-dom/client";
 // The one login module, shared with the console (which loads it unbundled).
-import { Session } from "../../bastion/http/static/console/session.js";
+import { Session, post } from "../../bastion/http/static/console/session.js";
 
 // The server fills in a query of the project's own first type.
 const DEFAULT_QUERY = `# Log in above, then run this with the ▶ button.
 ${document.body.dataset.example || "{ viewer { user { email } } }\n"}`;
 
 const $ = (id) => document.getElementById(id);
+const EXPLORER_PATH = "/graphql";
+const VERIFIER_KEY = "bastion_explorer_verifier";
+const b64url = (bytes) =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 const session = new Session(() => viewerChanged());
 let root = null;
 let generation = 0;
@@ -86,6 +91,58 @@ async function login(event) {
   }
 }
 
+// The provider's browser flow leaves this page, and memory with it: the PKCE verifier waits
+// in sessionStorage (this tab only) for the one-time code that comes back in the address's
+// fragment. It is no token: worth something only with that code, and removed on return.
+async function beginSignIn(name) {
+  const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
+  const challenge = b64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  sessionStorage.setItem(VERIFIER_KEY, verifier);
+  const query = new URLSearchParams({ redirect_url: EXPLORER_PATH, code_challenge: challenge });
+  location.assign(`/auth/openid/${encodeURIComponent(name)}/start?${query}`);
+}
+
+// Back from the provider: #bastion_code=... (or #error=...) leaves the address bar at once,
+// and the code and the verifier become tokens held in memory.
+async function finishSignIn() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const code = params.get("bastion_code");
+  const failed = params.get("error");
+  if (!code && !failed) return;
+  history.replaceState(null, "", location.pathname + location.search);
+  const verifier = sessionStorage.getItem(VERIFIER_KEY);
+  sessionStorage.removeItem(VERIFIER_KEY);
+  if (failed || !verifier) {
+    $("error").textContent = `Sign-in failed: ${failed || "this tab did not start it"}`;
+    return;
+  }
+  await session.login("loginOpenIdCode", { code, codeVerifier: verifier });
+}
+
+// Any passkey of this site (no email typed): navigator.credentials.get with the server's options.
+async function loginPasskey() {
+  const body = await post("mutation { passkeyLoginOptions }");
+  if (body.errors && body.errors.length) throw new Error(body.errors[0].message);
+  const options = JSON.parse(body.data.passkeyLoginOptions);
+  const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options);
+  const credential = await navigator.credentials.get({ publicKey });
+  await session.login("loginPasskey", { credential: JSON.stringify(credential.toJSON()) });
+}
+
+function signInButton(id, label, action) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.id = id;
+  button.textContent = label;
+  button.addEventListener("click", () => {
+    $("error").textContent = "";
+    action().catch((error) => {
+      $("error").textContent = error.message;
+    });
+  });
+  $("signin").append(button);
+}
+
 function start() {
   const enabled = (document.body.dataset.providers || "").split(" ").filter(Boolean);
   for (const option of $("method").options) {
@@ -94,9 +151,18 @@ function start() {
   $("method").addEventListener("change", showMethodFields);
   $("login").addEventListener("submit", login);
   $("logout").addEventListener("click", () => session.logout());
+  for (const name of (document.body.dataset.openid || "").split(" ").filter(Boolean)) {
+    signInButton(`openid-${name}`, `Sign in with ${name}`, () => beginSignIn(name));
+  }
+  if (document.body.dataset.passkeys === "on" && window.PublicKeyCredential) {
+    signInButton("passkey", "Sign in with a passkey", loginPasskey);
+  }
   showMethodFields();
   root = createRoot($("graphiql"));
   viewerChanged();
+  finishSignIn().catch((error) => {
+    $("error").textContent = error.message;
+  });
 }
 
 start();

@@ -28,11 +28,18 @@ CALLBACK = "http://testserver/auth/openid/local/callback"
 APP_URL = "http://app.test/signed-in"
 
 ACCOUNTS: dict[str, dict[str, Any]] = {
-    "alice": {"email": "alice@example.com", "email_verified": True, "given_name": "Alice"},
-    "bob": {"email": "bob@example.com", "email_verified": True, "given_name": "Bob"},
+    "alice": {
+        "email": "alice@example.com",
+        "email_verified": True,
+        "given_name": "Alice",
+        "uid": 1001,
+    },
+    "bob": {"email": "bob@example.com", "email_verified": True, "given_name": "Bob", "uid": 1002},
     # Claims the victim's address without the provider having verified it.
-    "mallory": {"email": "victim@example.com", "email_verified": False},
-    "victim": {"email": "victim@example.com", "email_verified": True},
+    "mallory": {"email": "victim@example.com", "email_verified": False, "uid": 1003},
+    "victim": {"email": "victim@example.com", "email_verified": True, "uid": 1004},
+    # No `uid`: an OAuth 2 provider mapping the subject from it learns nobody.
+    "ghost": {"email": "ghost@example.com", "email_verified": True},
 }
 
 
@@ -59,9 +66,40 @@ class Idp:
             **extra,
         }
 
+    def oauth_settings(self, **extra: Any) -> dict[str, Any]:
+        """The same provider as a plain OAuth 2 server: explicit endpoints, no issuer and no
+        keys, so Bastion has nothing to check an ID token with and reads ``/me`` (userinfo)
+        instead; the subject comes from ``uid`` (a number, as GitHub's ``id``). The scope
+        asks ``openid`` only because oidc-provider's userinfo endpoint requires it."""
+        return {
+            "type": "oauth2",
+            "authorization_endpoint": f"{self.issuer}/auth",
+            "token_endpoint": f"{self.issuer}/token",
+            "userinfo_endpoint": f"{self.issuer}/me",
+            "userinfo_claims": {"sub": "uid"},
+            "scopes": ["openid", "email", "profile"],
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "redirect_urls": [APP_URL],
+            "claims": {"firstName": "given_name"},
+            **extra,
+        }
+
     async def authorize(self, url: str, login: str) -> str:
         """Sign in at the provider as ``login`` from ``url`` (its authorization URL): submit
         the login and consent pages like a person; the URL the provider sends back to."""
+        back = await self._walk(url, login)
+        assert isinstance(back, str), back
+        return back
+
+    async def authorize_form(self, url: str, login: str) -> tuple[str, dict[str, str]]:
+        """As :meth:`authorize`, for ``response_mode=form_post``: the form the provider's
+        last page posts back (its action and fields), as the browser would send it."""
+        back = await self._walk(url, login)
+        assert isinstance(back, tuple), back
+        return back
+
+    async def _walk(self, url: str, login: str) -> str | tuple[str, dict[str, str]]:
         async with httpx.AsyncClient(follow_redirects=False, timeout=30) as browser:
             response = await browser.get(url)
             for _ in range(10):
@@ -73,9 +111,12 @@ class Idp:
                     continue
                 assert response.status_code == 200, response.text
                 action, fields = _form(response.text)
+                target = str(response.url.join(action))
+                if not target.startswith(self.issuer):
+                    return target, fields  # the form that goes back to the client
                 if "login" in fields:
                     fields.update(login=login, password="any password")
-                response = await browser.post(str(response.url.join(action)), data=fields)
+                response = await browser.post(target, data=fields)
         raise AssertionError("the provider never sent the browser back")
 
     async def id_token(self, login: str, nonce: str, client_id: str = CLIENT_ID) -> str:
@@ -108,10 +149,10 @@ class Idp:
         token: str = answer.json()["id_token"]
         return token
 
-    async def code(self, login: str, nonce: str, verifier: str) -> str:
-        """An authorization code for Bastion's client, redirected to the app's URL."""
+    async def code(self, login: str, nonce: str, verifier: str, client_id: str = CLIENT_ID) -> str:
+        """An authorization code for ``client_id`` (Bastion's), redirected to the app's URL."""
         query = {
-            "client_id": CLIENT_ID,
+            "client_id": client_id,
             "response_type": "code",
             "scope": "openid email profile",
             "redirect_uri": APP_URL,

@@ -151,10 +151,84 @@ def test_realm_web_confirms_and_resets_through_the_mails(
         403,
         "Forbidden",
     )
-    assert functions["confirm"]["errorCode"] == "NotImplemented"
+    # No confirmation function: the real service's answer, the same for every address.
+    assert (functions["confirm"]["statusCode"], functions["confirm"]["errorCode"]) == (
+        400,
+        "Unknown",
+    )
+    assert (
+        "cannot run confirmation for ann@example.com: automatic confirmation is enabled"
+        in functions["confirm"]["message"]
+    )
     assert steps["badInput"]["hugeEmail"]["statusCode"] == 400
     assert steps["badInput"]["injected"]["statusCode"] == 400
     assert smtp.nothing()  # no mail to the unknown address, none for the bad input
+
+
+CONFIRMS = """
+import json
+import pathlib
+
+HERE = pathlib.Path(__file__).parent
+
+
+def decide(event):
+    (facts,) = event.arguments
+    assert set(facts) == {"token", "tokenId", "username"}
+    name = facts["username"].split("@")[0]
+    calls = HERE / f"{name}.calls"
+    count = int(calls.read_text()) if calls.exists() else 0
+    calls.write_text(str(count + 1))
+    if name == "flaky" and count == 0:
+        raise RuntimeError("the text-message gateway is down")
+    if name == "flaky":
+        return {"status": "success"}
+    if name == "later":
+        kept = {"token": facts["token"], "tokenId": facts["tokenId"]}
+        (HERE / "later.json").write_text(json.dumps(kept))
+        return {"status": "pending"}
+    return {"status": "fail"}
+"""
+
+
+def test_realm_web_retries_the_custom_confirmation_function(
+    sdk_folder: Path, smtp: SmtpServer, serve: Serve, tmp_path: Path
+) -> None:
+    project = write_mail_project(tmp_path / "project", smtp)
+    config = yaml.safe_load((project / "bastion.yml").read_text(encoding="utf-8"))
+    config["functions"] = {"confirm": {"handler": "confirms:decide", "auth": "confirm_user"}}
+    (project / "bastion.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    (project / "confirms.py").write_text(CONFIRMS, encoding="utf-8")
+    server = serve(str(project))
+    arguments = {"base": server.url, "appId": APP_ID, "password": PASSWORD, "project": str(project)}
+    result = subprocess.run(
+        ["node", "realm_web_confirm.js", json.dumps(arguments)],
+        cwd=sdk_folder,
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT,
+        check=False,
+    )
+    steps = {s["step"]: s for s in map(json.loads, result.stdout.splitlines())}
+    assert result.returncode == 0 and "done" in steps, (
+        f"{steps.get('error')}\nstderr: {result.stderr}\nserver log:\n{server.log()}"
+    )
+    # The function's failure at registration left the account waiting; the retry confirmed.
+    assert steps["flakyRegistered"]["login"]["errorCode"] == "AuthError"
+    assert steps["flakyRetried"]["id"]
+    # "pending": refused until the token the function kept is used.
+    assert steps["laterConfirmed"]["before"]["errorCode"] == "AuthError"
+    assert steps["laterConfirmed"]["id"]
+    refused = steps["refused"]
+    assert (refused["retry"]["statusCode"], refused["retry"]["errorCode"]) == (403, "Forbidden")
+    assert refused["login"]["errorCode"] == "AuthError"
+    assert steps["badInput"]["malformed"]["statusCode"] == 400
+    assert steps["badInput"]["missing"]["errorCode"] == "InvalidParameter"
+    # Runs: flaky twice (failed, then confirmed), later twice, no twice; nobody, and flaky
+    # once confirmed, never again.
+    runs = {p.stem: int(p.read_text()) for p in project.glob("*.calls")}
+    assert runs == {"flaky": 2, "later": 2, "no": 2}
+    assert smtp.nothing()  # the function confirms: no mail goes
 
 
 LOGIN_CODE = """mutation ($email: String, $code: String, $id: String, $token: String) {

@@ -261,3 +261,13 @@ async def test_a_user_with_totp_answers_the_challenge(
     challenge = body["errors"][0]["extensions"]["challenge"]
     done = await site.gql(complete, {"ch": challenge, "c": oathtool_code(secret, clock())})
     assert "errors" not in done, done
+
+
+async def test_an_id_token_needs_its_nonce(site: Auth, idp: Idp) -> None:
+    token = await idp.id_token("bob", secrets.token_urlsafe(24))
+    query = """
+    mutation ($t: String) { loginOpenId(input: {provider: "local", idToken: $t}) { accessToken } }
+    """
+    body = await site.gql(query, {"t": token})
+    assert error_code(body) == "BAD_USER_INPUT"
+    assert body["errors"][0]["extensions"]["field"] == "nonce"

@@ -1,6 +1,7 @@
 """Issue 22 done, in a real browser: a user signs in with the local OpenID provider, enrols
 TOTP and a passkey, logs out, and logs in again with the passkey alone; a passkey assertion
-made for another origin is refused.
+made for another origin is refused; a provider answering with a cross-site form POST
+(``response_mode=form_post``, as Apple does) signs in too.
 
 Debian's Chromium (``/usr/bin/chromium``) through Playwright, never a downloaded browser; its
 virtual authenticator (the CDP WebAuthn domain: ctap2, internal, resident keys, user
@@ -38,8 +39,8 @@ OTHER_ORIGIN = f"http://localhost:{free_port()}"
 @pytest.fixture(scope="module")
 def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Idp]:
     folder = tmp_path_factory.mktemp("oidc")
-    callback = f"{ORIGIN}/auth/openid/local/callback"
-    yield from start_idp(folder, folder / "idp.log", redirect_uris=[callback, APP])
+    callbacks = [f"{ORIGIN}/auth/openid/{name}/callback" for name in ("local", "post")]
+    yield from start_idp(folder, folder / "idp.log", redirect_uris=[*callbacks, APP])
 
 
 @pytest.fixture
@@ -47,7 +48,10 @@ def server(idp: Idp, tmp_path: Path) -> Iterator[Server]:
     auth = {
         "providers": {
             "local-userpass": {"signup": True},
-            "openid": {"local": idp.settings(redirect_urls=[APP])},
+            "openid": {
+                "local": idp.settings(redirect_urls=[APP]),
+                "post": idp.settings(redirect_urls=[APP], response_mode="form_post"),
+            },
         },
         "passkeys": {"enabled": True, "rp_id": "localhost", "origins": [ORIGIN]},
     }
@@ -119,10 +123,10 @@ async def _call(page: Any, script: str, *args: Any) -> Any:
     return await page.evaluate(script, list(args))
 
 
-async def _sign_in_with_provider(page: Any, login: str) -> dict[str, Any]:
+async def _sign_in_with_provider(page: Any, login: str, provider: str = "local") -> dict[str, Any]:
     """The browser flow, through the provider's own login and consent pages."""
     await page.goto(APP)
-    await _call(page, "([url]) => beginSignIn('local', url)", APP)
+    await _call(page, "([p, url]) => beginSignIn(p, url)", provider, APP)
     # The provider's pages: login and consent, or neither when it remembers the person.
     for _ in range(4):
         await page.wait_for_url(lambda url: "/interaction/" in url or "bastion_code=" in url)
@@ -208,3 +212,21 @@ async def test_an_assertion_for_another_origin_is_refused(page: Any, server: Ser
     fine = await _call(page, "() => loginPasskey()")
     assert "errors" not in fine, fine
     assert httpx.URL(server.url).port == PORT
+
+
+async def test_a_form_post_provider_comes_back_across_sites(page: Any, server: Server) -> None:
+    """The provider (at 127.0.0.1) posts its answer to Bastion (at localhost): another site.
+    The flow's cookie is SameSite=None and Secure (kept on localhost), so it comes with the
+    POST and the sign-in completes."""
+    posted: list[str] = []
+    page.on(
+        "request",
+        lambda r: posted.append(r.url) if r.method == "POST" and "/callback" in r.url else None,
+    )
+    signed_in = await _sign_in_with_provider(page, "bob", provider="post")
+    assert "errors" not in signed_in, (signed_in, server.log())
+    assert posted == [f"{ORIGIN}/auth/openid/post/callback"]  # a form POST, not a redirect
+    token = signed_in["data"]["loginOpenIdCode"]["accessToken"]
+    viewer = server.data("{ viewer { user { email } identities { provider } } }", token=token)
+    assert viewer["viewer"]["user"]["email"] == "bob@example.com"
+    assert viewer["viewer"]["identities"] == [{"provider": "openid:post"}]

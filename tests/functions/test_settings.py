@@ -61,9 +61,10 @@ def test_combinations_that_do_not_fit_are_refused(entry: dict[str, Any], expecte
 
 
 def test_a_function_bastion_calls_itself_has_no_other_kind() -> None:
-    assert FunctionConfig.model_validate({"handler": "m:f", "auth": "reset_password"}).auth
-    for other in (RESOLVER, HOOK, CALLABLE):
-        with pytest.raises(ValidationError, match="called by Bastion itself"):
-            FunctionConfig.model_validate({**other, "auth": "reset_password"})
+    for kind in ("reset_password", "confirm_user"):
+        assert FunctionConfig.model_validate({"handler": "m:f", "auth": kind}).auth == kind
+        for other in (RESOLVER, HOOK, CALLABLE):
+            with pytest.raises(ValidationError, match="called by Bastion itself"):
+                FunctionConfig.model_validate({**other, "auth": kind})
     with pytest.raises(ValidationError):
         FunctionConfig.model_validate({"handler": "m:f", "auth": "anything"})

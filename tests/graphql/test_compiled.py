@@ -9,144 +9,19 @@ responses must be byte-for-byte equal.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+import os
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from bastion.auth import ANONYMOUS, SYSTEM, Viewer
-from bastion.auth.viewer import ViewerKind
+from bastion.auth import SYSTEM
 from bastion.graphql.execute import RequestFailed
-from bastion.project import load_project
-from bastion.project.service import Service
-from bastion.tools.clock import FrozenClock
-from tests.conftest import statements, write_project
-
-SCHEMA = """
-enum Genre { ACTION DRAMA SCIFI }
-
-type Movie {
-  title: String! @unique
-  year: Int
-  rating: Float
-  genre: Genre
-  tags: [String!]
-  extra: JSON
-  released: DateTime
-  budget: Int
-  director: Person
-  owner: User
-}
-
-type Person {
-  name: String! @unique
-  born: Int
-  movies: [Movie!]!
-}
-"""
-PERMISSIONS = {
-    "Movie": {
-        "read": {"OR": [{"year_gte": 1980}, {"owner": {"id": "$viewer.id"}}]},
-        "create": "root",
-        "fields": {"budget": {"read": {"owner": {"id": "$viewer.id"}}}},
-    },
-    "Person": {"read": "everyone", "create": "root"},
-    "User": {"read": {"id": "$viewer.id"}},
-}
-
-
-@dataclass
-class World:
-    """A started project with data, run on one event loop for the whole module."""
-
-    loop: asyncio.AbstractEventLoop
-    service: Service
-    viewers: dict[str, Viewer]
-
-    def both(self, query: str, variables: dict[str, Any], viewer: Viewer) -> tuple[str, str]:
-        """The compiled and the reference answers, as JSON text."""
-        executor = self.service.executor
-
-        async def run() -> tuple[str, str]:
-            prepared = executor.prepare(query, None)
-            compiled = await executor.execute(prepared, variables, viewer)
-            reference = await executor.execute(prepared, variables, viewer, reference=True)
-            return json.dumps(compiled.body), json.dumps(reference.body)
-
-        return self.loop.run_until_complete(run())
-
-
-def _seed(service: Service, loop: asyncio.AbstractEventLoop) -> dict[str, str]:
-    def data(query: str, variables: dict[str, Any]) -> Any:
-        outcome = loop.run_until_complete(service.executor.run(query, variables, viewer=SYSTEM))
-        assert "errors" not in outcome.body, outcome.body
-        return outcome.body["data"]
-
-    users = {
-        name: data(
-            "mutation ($e: String!) { createUser(data: {email: $e}) { id } }",
-            {"e": f"{name}@example.com"},
-        )["createUser"]["id"]
-        for name in ("ann", "bob")
-    }
-    people = [("Ridley", 1937), ("Kathryn", None), ("Agnès", 1928)]
-    for name, born in people:
-        data(
-            "mutation ($d: PersonCreateInput!) { createPerson(data: $d) { id } }",
-            {"d": {"name": name, "born": born}},
-        )
-    genres = ["ACTION", "DRAMA", "SCIFI", None]
-    titles = ["Alien", "Heat", "Vagabond", "Blade", "Arrival", "Zoo"]
-    for i in range(12):
-        movie = {
-            "title": f"{titles[i % 6]} {i}",
-            "year": None if i % 5 == 4 else 1970 + 4 * i,
-            "rating": None if i % 4 == 3 else round(5.5 + i * 0.37, 2),
-            "genre": genres[i % 4],
-            "tags": None if i % 3 == 0 else [f"t{i}", "x"],
-            "extra": None if i % 2 else {"n": i, "deep": {"ok": i % 3 == 1}},
-            "released": None
-            if i % 3 == 2
-            else f"20{10 + i}-0{1 + i % 9}-1{i % 10}T10:2{i % 10}:00Z",
-            "budget": None if i % 6 == 5 else i * 10,
-            "director": None if i % 4 == 2 else {"connect": {"name": people[i % 3][0]}},
-            "owner": None
-            if i % 3 == 0
-            else {"connect": {"id": users["ann" if i % 3 == 1 else "bob"]}},
-        }
-        data(
-            "mutation ($d: MovieCreateInput!) { createMovie(data: $d) { id } }",
-            {"d": {k: v for k, v in movie.items() if v is not None}},
-        )
-    return users
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    root: Path = tmp_path_factory.mktemp("compiled") / "project"
-    write_project(root, SCHEMA, permissions=PERMISSIONS)
-    loop = asyncio.new_event_loop()
-    service = Service(load_project(root), FrozenClock())
-    loop.run_until_complete(service.start())
-    users = _seed(service, loop)
-    viewers = {
-        "anonymous": ANONYMOUS,
-        "ann": Viewer(ViewerKind.USER, user_id=users["ann"]),
-        "bob": Viewer(ViewerKind.USER, user_id=users["bob"]),
-        "root": Viewer(ViewerKind.ROOT, token_name="test"),
-    }
-    try:
-        yield World(loop, service, viewers)
-    finally:
-        loop.run_until_complete(service.stop())
-        loop.close()
-
+from tests.conftest import statements
+from tests.graphql.world import NULLING_DOCUMENT, World
 
 # -- the document generator ------------------------------------------------------------------
 
@@ -249,11 +124,13 @@ def documents(draw: Callable[..., Any]) -> str:
 
 
 @settings(
-    max_examples=60,
+    max_examples=int(os.environ.get("BASTION_DIFFERENTIAL_EXAMPLES", "60")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(document=documents(), on=st.booleans(), pick=st.integers(0, 11))
+@example(document=NULLING_DOCUMENT, on=True, pick=0)
+@example(document=NULLING_DOCUMENT, on=False, pick=0)
 def test_compiled_answers_equal_the_reference_executor(
     world: World, document: str, on: bool, pick: int
 ) -> None:

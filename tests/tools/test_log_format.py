@@ -28,6 +28,7 @@ def test_a_plain_sent_id_is_kept_and_anything_else_replaced() -> None:
     for sent in (None, "", "a b", "x" * 129, "é", "a\nb"):
         made = request_id_for(sent)
         assert len(made) == 16 and made != sent
+    assert len({request_id_for(None) for _ in range(1000)}) == 1000
 
 
 def test_json_lines_hold_the_message_the_id_and_the_extras() -> None:

@@ -11,12 +11,17 @@ from typing import Any
 
 from bastion.auth.email.change import EmailChanges
 from bastion.auth.email.codes import EMAIL_CODE, CodeLogins
-from bastion.auth.email.confirmation import Confirmation, EmailNotConfirmed
+from bastion.auth.email.confirm_function import (
+    ConfirmationRefused,
+    ConfirmFunctions,
+    RunConfirmFunction,
+)
+from bastion.auth.email.confirmation import EmailNotConfirmed
 from bastion.auth.email.reset_function import ResetFunctions, ResetRefused, RunResetFunction
 from bastion.auth.email.tokens import InvalidEmailToken
 
 
-class EmailFlows(Confirmation, ResetFunctions, CodeLogins, EmailChanges):
+class EmailFlows(ConfirmFunctions, ResetFunctions, CodeLogins, EmailChanges):
     """Every flow by mail of one project."""
 
     def __init__(self, **services: Any) -> None:
@@ -30,9 +35,11 @@ class EmailFlows(Confirmation, ResetFunctions, CodeLogins, EmailChanges):
 
 __all__ = [
     "EMAIL_CODE",
+    "ConfirmationRefused",
     "EmailFlows",
     "EmailNotConfirmed",
     "InvalidEmailToken",
     "ResetRefused",
+    "RunConfirmFunction",
     "RunResetFunction",
 ]

@@ -17,6 +17,7 @@ from bastion.auth.email.base import EmailFlowsBase
 from bastion.auth.email.tokens import InvalidEmailToken, Purpose
 from bastion.auth.events import UserChanged
 from bastion.auth.logins import LoginClient
+from bastion.auth.sessions.values import refuse_after_write
 from bastion.auth.throttle import LOGIN, account_key
 from bastion.errors import Conflict
 
@@ -34,6 +35,7 @@ class EmailChanges(EmailFlowsBase):
     ) -> None:
         """Mail a confirmation link to ``new_email``, proven by the user's password."""
         self.outbox.require()
+        refuse_after_write(self._store.db)
         await self._throttle.attempt(client.ip, LOGIN)
         address = self._store.emails.check(new_email)  # a bad address costs no hashing
         async with self._store.db.read() as conn:
@@ -65,6 +67,7 @@ class EmailChanges(EmailFlowsBase):
     ) -> str:
         """Follow the link of the mail sent to the new address: the user's address is now
         that one, and the old one gets a notice. The user's id comes back."""
+        refuse_after_write(self._store.db)
         await self._throttle.attempt(client.ip, LOGIN)
         try:
             async with self._store.db.write() as conn:

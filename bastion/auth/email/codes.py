@@ -21,6 +21,7 @@ from bastion.auth.email.base import EmailFlowsBase
 from bastion.auth.email.tokens import InvalidEmailToken, Purpose
 from bastion.auth.logins import LoggedIn, LoginClient, ProviderDisabled
 from bastion.auth.sessions import Start
+from bastion.auth.sessions.values import refuse_after_write
 from bastion.auth.throttle import LOGIN, SIGNUP, account_key
 from bastion.errors import BadUserInput
 
@@ -76,6 +77,7 @@ class CodeLogins(EmailFlowsBase):
         """Log in with the code typed (``email`` and ``code``) or the link followed
         (``token_id`` and ``token``)."""
         self._require_codes()
+        refuse_after_write(self._store.db)
         await self._throttle.attempt(client.ip, LOGIN)
         try:
             if token_id is not None or token is not None:

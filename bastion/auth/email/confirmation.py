@@ -20,6 +20,7 @@ from bastion.auth.audit import AuditEvent, AuditType
 from bastion.auth.email.base import EmailFlowsBase
 from bastion.auth.email.tokens import InvalidEmailToken, Purpose
 from bastion.auth.logins import LoggedIn, LoginClient
+from bastion.auth.sessions.values import refuse_after_write
 from bastion.auth.throttle import LOGIN, SIGNUP
 from bastion.errors import BastionError, Code
 
@@ -114,7 +115,12 @@ class Confirmation(EmailFlowsBase):
 
     async def confirm(self, token_id: object, token: object, client: LoginClient) -> None:
         """Follow the link of a confirmation mail: the address is confirmed."""
+        refuse_after_write(self._store.db)
         await self._throttle.attempt(client.ip, LOGIN)
+        await self._confirm_with(token_id, token, client)
+
+    async def _confirm_with(self, token_id: object, token: object, client: LoginClient) -> None:
+        """Use a confirmation token (mailed, or given to the confirmation function)."""
         try:
             async with self._store.db.write() as conn:
                 row = await self._tokens.take(conn, Purpose.CONFIRM, token_id, token)

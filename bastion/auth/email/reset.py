@@ -20,6 +20,7 @@ from bastion.auth.audit import AuditEvent, AuditType
 from bastion.auth.email.base import EmailFlowsBase
 from bastion.auth.email.tokens import InvalidEmailToken, Purpose
 from bastion.auth.logins import LoginClient
+from bastion.auth.sessions.values import refuse_after_write
 from bastion.auth.throttle import LOGIN, SIGNUP, account_key
 
 
@@ -59,6 +60,7 @@ class Resets(EmailFlowsBase):
         A password the rules refuse is refused before the token is spent: the user may try
         another with the same link.
         """
+        refuse_after_write(self._store.db)
         await self._throttle.attempt(client.ip, LOGIN)
         try:
             async with self._store.db.read() as conn:

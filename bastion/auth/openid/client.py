@@ -1,7 +1,8 @@
 """The OAuth 2 side, through Authlib's client: the authorization URL and the code exchange.
 
 PKCE (S256) always, a confidential client when a secret is configured (HTTP Basic at the
-token endpoint) and a public one otherwise.
+token endpoint) and a public one otherwise. An OpenID Connect provider is sent a ``nonce``
+(its ID token must carry it); a plain OAuth 2 provider has no ID token, so none is sent.
 """
 
 from __future__ import annotations
@@ -44,13 +45,18 @@ def authorization_url(
     redirect_uri: str,
     *,
     state: str,
-    nonce: str,
+    nonce: str | None,
     verifier: str,
 ) -> str:
     """Where the browser goes to sign in at the provider."""
     client = _client(config, redirect_uri)
+    extra: dict[str, str] = {}
+    if nonce is not None:
+        extra["nonce"] = nonce
+    if config.form_post:
+        extra["response_mode"] = "form_post"
     url, _ = client.create_authorization_url(
-        endpoints.authorization_endpoint, state=state, code_verifier=verifier, nonce=nonce
+        endpoints.authorization_endpoint, state=state, code_verifier=verifier, **extra
     )
     return str(url)
 
@@ -63,7 +69,8 @@ async def exchange_code(
     code: str,
     verifier: str,
 ) -> str:
-    """The ID token the provider answers for an authorization code and its PKCE verifier."""
+    """The token the provider answers for an authorization code and its PKCE verifier: the
+    ID token of an OpenID Connect provider, the access token of a plain OAuth 2 one."""
     async with _client(config, redirect_uri) as client:
         try:
             token: dict[str, Any] = await client.fetch_token(
@@ -76,7 +83,8 @@ async def exchange_code(
             raise IdTokenRefused(f"token endpoint: {error.error}") from error
         except Exception as error:  # network errors: the provider did not answer
             raise IdTokenRefused(f"token endpoint: {type(error).__name__}") from error
-    id_token = token.get("id_token")
-    if not isinstance(id_token, str):
-        raise IdTokenRefused("no id_token in the token response")
-    return id_token
+    wanted = "id_token" if config.has_id_token else "access_token"
+    found = token.get(wanted)
+    if not isinstance(found, str) or not found:
+        raise IdTokenRefused(f"no {wanted} in the token response")
+    return found

@@ -1,4 +1,5 @@
-"""What a verified ID token says about the person signing in."""
+"""What a verified ID token (or a plain OAuth 2 provider's userinfo answer) says about the
+person signing in."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def provider_name(name: str) -> str:
     return PREFIX + name
 
 
-def _claim_at(claims: Mapping[str, Any], path: str) -> Any:
+def claim_at(claims: Mapping[str, Any], path: str) -> Any:
+    """The value at the dotted ``path`` of ``claims`` (None when any step is missing)."""
     value: Any = claims
     for part in path.split("."):
         if not isinstance(value, Mapping):
@@ -47,14 +49,15 @@ class OpenIdIdentity:
         verified = claims.get("email_verified") in (True, "true")
         kept = {k: v for k, v in claims.items() if k not in ("nonce", "at_hash", "c_hash")}
         if len(json.dumps(kept).encode()) > MAX_CLAIMS_BYTES:
-            kept = {k: kept[k] for k in ("sub", "iss", "email", "email_verified") if k in kept}
+            short = ("sub", "iss", "email", "email_verified", "name", "user")
+            kept = {k: kept[k] for k in short if k in kept}
         return cls(provider, str(claims["sub"]), email if verified else None, email, kept)
 
     def fields(self, mapping: Mapping[str, str]) -> dict[str, Any]:
         """User field -> the scalar claim ``mapping`` names for it (others left out)."""
         values = {}
         for name, path in mapping.items():
-            value = _claim_at(self.claims, path)
+            value = claim_at(self.claims, path)
             if isinstance(value, str | int | float | bool):
                 values[name] = value
         return values
@@ -78,3 +81,26 @@ class OpenIdIdentity:
         return cls(
             data["provider"], data["subject"], data["email"], data["claimed_email"], data["claims"]
         )
+
+
+MAX_USER_FIELD = 4096
+_NAME_PARTS = ("firstName", "middleName", "lastName")
+
+
+def apple_user(text: str) -> dict[str, Any] | None:
+    """The name of Apple's ``user`` form field (JSON, sent on the first sign-in only).
+
+    Only the name is kept: the field is not signed, so it is what the browser sent, good for
+    a display name and nothing else. Its ``email`` is ignored (the ID token's counts).
+    """
+    if not 0 < len(text) <= MAX_USER_FIELD:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    if not isinstance(name, dict):
+        return None
+    parts = {k: v for k in _NAME_PARTS if isinstance(v := name.get(k), str) and 0 < len(v) <= 200}
+    return {"name": parts} if parts else None

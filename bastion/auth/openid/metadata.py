@@ -71,6 +71,11 @@ class ProviderMetadata:
     async def endpoints(self) -> Endpoints:
         """The endpoints: configured, or from the issuer's discovery document."""
         config = self.config
+        if not config.has_id_token:  # OAuth 2: configured (or a preset's), no keys
+            assert config.authorization_endpoint and config.token_endpoint
+            return Endpoints(
+                config.issuer or "", config.authorization_endpoint, config.token_endpoint, ""
+            )
         assert config.issuer is not None  # the settings make sure
         if config.authorization_endpoint and config.token_endpoint and config.jwks_uri:
             return Endpoints(

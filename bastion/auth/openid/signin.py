@@ -1,4 +1,5 @@
-"""Signing in with an OpenID provider: the browser flow and the app's own calls.
+"""Signing in with an OpenID Connect or plain OAuth 2 provider: the browser flow and the
+app's own calls.
 
 **Browser flow** (a web app): the app sends the browser to ``/auth/openid/<name>/start`` with
 an allow-listed ``redirect_url`` and a PKCE ``code_challenge`` of its own. Bastion stores the
@@ -6,13 +7,22 @@ flow (state, nonce, its PKCE verifier toward the provider, a digest of a cookie 
 that browser) and sends the browser to the provider. The provider sends it back to the
 callback with ``code`` and ``state``: the flow is taken (once), the cookie must match (a
 state carried into another browser is refused), the code is exchanged, the ID token
-verified with the flow's nonce, and the browser goes to ``redirect_url#bastion_code=...``: a
-one-time code, valid two minutes, that only the app holding the verifier can exchange
-(``loginOpenIdCode``). No token ever travels in a URL.
+verified with the flow's nonce (a plain OAuth 2 provider: its userinfo endpoint read with the
+access token instead, see :mod:`bastion.auth.openid.userinfo`), and the browser goes to
+``redirect_url#bastion_code=...``: a one-time code, valid two minutes, that only the app
+holding the verifier can exchange (``loginOpenIdCode``). No token ever travels in a URL.
+A provider with ``response_mode: form_post`` (Apple) comes back as a cross-site form POST
+instead, with the same fields, and Apple's ``user`` field (the name, on the first sign-in
+only) is kept as the claim ``user``.
 
 **App calls** (native apps, SPAs doing their own flow): ``loginOpenId`` with an ID token and
 the nonce the app put in its request, or with an authorization code, its PKCE verifier and
-the redirect URL used. A nonce is taken once.
+the redirect URL used. A nonce is taken once. A plain OAuth 2 provider has no ID token and
+no nonce: the app sends its code.
+
+:meth:`OpenIdSignIn.login` is the one way in for anything holding a provider's code or ID
+token (the GraphQL mutation, and the Stitch routes may reuse it): :meth:`OpenIdSignIn.identify`
+proves the person, :meth:`OpenIdSignIn.finish` makes the session.
 
 Either way the identity becomes a user by :mod:`bastion.auth.openid.accounts`, and the
 session starts as every login does (a user with a second factor gets its challenge first).
@@ -25,8 +35,10 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -34,8 +46,9 @@ from bastion.auth.logins import LoggedIn, LoginClient, Logins, ProviderDisabled
 from bastion.auth.openid.accounts import OpenIdAccounts
 from bastion.auth.openid.client import authorization_url, exchange_code
 from bastion.auth.openid.id_tokens import IdTokenRefused, verify_id_token
-from bastion.auth.openid.identity import OpenIdIdentity, provider_name
+from bastion.auth.openid.identity import OpenIdIdentity, apple_user, provider_name
 from bastion.auth.openid.metadata import ProviderMetadata
+from bastion.auth.openid.userinfo import read_userinfo
 from bastion.auth.openid_settings import OpenIdProviderConfig
 from bastion.auth.providers.user_fields import UserFields
 from bastion.auth.sessions import Start
@@ -123,6 +136,10 @@ class OpenIdSignIn:
             raise ProviderDisabled(provider_name(name))
         return found
 
+    def config(self, name: str) -> OpenIdProviderConfig:
+        """The settings of the enabled provider ``name``."""
+        return self._provider(name).config
+
     def callback_url(self, name: str, base_url: str) -> str:
         """Bastion's callback for ``name``: as configured, or under ``base_url``."""
         configured = self._provider(name).config.callback_url
@@ -137,12 +154,18 @@ class OpenIdSignIn:
         app_challenge: str,
         callback_url: str,
         ip: str | None = None,
+        *,
+        own_urls: Collection[str] = (),
     ) -> Started:
         """Store a new flow and answer the provider's authorization URL (each start stores a
-        row, so starts count per address like login attempts)."""
+        row, so starts count per address like login attempts).
+
+        ``own_urls``: Bastion's own pages the flow may also return to (the explorer's path).
+        """
         metadata = self._provider(name)
         await self._throttle.attempt(ip, LOGIN)
-        if redirect_url not in metadata.config.redirect_urls:
+        allowed = redirect_url in metadata.config.redirect_urls or redirect_url in own_urls
+        if not allowed:
             raise BadUserInput("redirect_url is not one of the provider's redirect_urls")
         if not _CHALLENGE.match(app_challenge):
             raise BadUserInput("code_challenge must be the S256 challenge of a verifier")
@@ -164,7 +187,12 @@ class OpenIdSignIn:
         async with self._store.db.write() as conn:
             await self._rows.add_flow(conn, flow, now)
         url = authorization_url(
-            metadata.config, endpoints, callback_url, state=state, nonce=nonce, verifier=verifier
+            metadata.config,
+            endpoints,
+            callback_url,
+            state=state,
+            nonce=nonce if metadata.config.has_id_token else None,
+            verifier=verifier,
         )
         return Started(url, browser)
 
@@ -181,19 +209,20 @@ class OpenIdSignIn:
             raise SignInRefused("another browser")  # a state carried out of its browser
         return flow
 
-    async def callback(self, flow: FlowRow, code: str, ip: str | None) -> str:
-        """Exchange the provider's ``code`` for the flow; the app's URL with a one-time code."""
+    async def callback(
+        self, flow: FlowRow, code: str, ip: str | None, *, user: str | None = None
+    ) -> str:
+        """Exchange the provider's ``code`` for the flow; the app's URL with a one-time code.
+
+        ``user``: Apple's ``user`` form field, whose name joins the claims.
+        """
         await self._throttle.attempt(ip, LOGIN)
-        metadata = self._provider(flow.provider)
-        endpoints = await metadata.endpoints()
-        id_token = await exchange_code(
-            metadata.config,
-            endpoints,
-            flow.callback_url,
-            code=_text(code, "code"),
-            verifier=flow.verifier,
+        claims = await self._claims_of_code(
+            flow.provider, code, flow.verifier, flow.callback_url, flow.nonce
         )
-        claims = await verify_id_token(id_token, metadata, flow.nonce, self._clock)
+        named = apple_user(user) if user else None
+        if named is not None:
+            claims["user"] = named
         identity = OpenIdIdentity.of(provider_name(flow.provider), claims)
         one_time = secrets.token_urlsafe(32)
         now = self._clock()
@@ -236,7 +265,7 @@ class OpenIdSignIn:
         client: LoginClient,
         viewer_user_id: str | None,
         *,
-        nonce: str,
+        nonce: str | None = None,
         link: bool = False,
         id_token: str | None = None,
         code: str | None = None,
@@ -244,29 +273,89 @@ class OpenIdSignIn:
         redirect_uri: str | None = None,
     ) -> LoggedIn:
         """Sign in with an ID token, or an authorization code the app got itself."""
-        metadata = self._provider(name)
+        self._provider(name)
         await self._throttle.attempt(client.ip, LOGIN)
-        nonce = _text(nonce, "nonce")
-        if id_token is None:
+        identity = await self.identify(
+            name,
+            nonce=nonce,
+            id_token=id_token,
+            code=code,
+            code_verifier=code_verifier,
+            redirect_uri=redirect_uri,
+        )
+        return await self.finish(name, identity, client, viewer_user_id, link=link)
+
+    async def identify(
+        self,
+        name: str,
+        *,
+        nonce: str | None = None,
+        id_token: str | None = None,
+        code: str | None = None,
+        code_verifier: str | None = None,
+        redirect_uri: str | None = None,
+    ) -> OpenIdIdentity:
+        """The person an ID token (with its nonce, taken once) or an authorization code
+        (with its PKCE verifier and one of the provider's ``redirect_urls``) proves.
+        Not throttled: the caller counts the attempt."""
+        metadata = self._provider(name)
+        config = metadata.config
+        if not config.has_id_token and id_token is not None:
+            raise BadUserInput("this provider has no ID tokens: send its code", field="idToken")
+        if config.has_id_token:
+            if nonce is None:
+                raise BadUserInput(
+                    "`nonce` is required by an OpenID Connect provider", field="nonce"
+                )
+            nonce = _text(nonce, "nonce")
+        if id_token is not None:
+            claims = await verify_id_token(
+                _text(id_token, "idToken"), metadata, nonce or "", self._clock
+            )
+        else:
             if code is None or code_verifier is None or redirect_uri is None:
                 raise BadUserInput("give idToken, or code with codeVerifier and redirectUri")
-            if redirect_uri not in metadata.config.redirect_urls:
+            if redirect_uri not in config.redirect_urls:
                 raise BadUserInput("redirectUri is not one of the provider's redirect_urls")
-            endpoints = await metadata.endpoints()
-            id_token = await exchange_code(
-                metadata.config,
-                endpoints,
-                redirect_uri,
-                code=_text(code, "code"),
-                verifier=_text(code_verifier, "codeVerifier"),
-            )
-        claims = await verify_id_token(_text(id_token, "idToken"), metadata, nonce, self._clock)
-        expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
-        used = _digest(f"{name}\0{claims['iss']}\0{nonce}")
-        async with self._store.db.write() as conn:
-            if not await self._rows.use_nonce(conn, used, expires, self._clock()):
-                raise IdTokenRefused("nonce used already")
-        identity = OpenIdIdentity.of(provider_name(name), claims)
+            verifier = _text(code_verifier, "codeVerifier")
+            claims = await self._claims_of_code(name, code, verifier, redirect_uri, nonce)
+        if config.has_id_token:
+            expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
+            used = _digest(f"{name}\0{claims['iss']}\0{nonce}")
+            async with self._store.db.write() as conn:
+                if not await self._rows.use_nonce(conn, used, expires, self._clock()):
+                    raise IdTokenRefused("nonce used already")
+        return OpenIdIdentity.of(provider_name(name), claims)
+
+    async def _claims_of_code(
+        self, name: str, code: str, verifier: str, redirect_uri: str, nonce: str | None
+    ) -> dict[str, Any]:
+        """Exchange ``code``: the ID token's claims (checked with ``nonce``), or a plain
+        OAuth 2 provider's userinfo answer (read with the access token)."""
+        metadata = self._provider(name)
+        token = await exchange_code(
+            metadata.config,
+            await metadata.endpoints(),
+            redirect_uri,
+            code=_text(code, "code"),
+            verifier=verifier,
+        )
+        if not metadata.config.has_id_token:
+            return await read_userinfo(self._http, metadata.config, token)
+        assert nonce is not None  # a flow always has one
+        return await verify_id_token(token, metadata, nonce, self._clock)
+
+    async def finish(
+        self,
+        name: str,
+        identity: OpenIdIdentity,
+        client: LoginClient,
+        viewer_user_id: str | None,
+        *,
+        link: bool = False,
+    ) -> LoggedIn:
+        """Start the session of the user ``identity`` signs in as (made or linked by the rules
+        of :mod:`bastion.auth.openid.accounts`)."""
         return await self._sign_in(name, identity, client, viewer_user_id, link)
 
     async def _sign_in(

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 from bastion.auth.audit import AuditEvent, AuditType
 from bastion.auth.sessions.issuing import Issuing
 from bastion.auth.sessions.values import (
-    CredentialAfterWrite,
     RefreshRefused,
     TokenPair,
     extra_claims,
     hash_token,
     plausible,
+    refuse_after_write,
 )
 from bastion.store.auth.refresh_tokens import RefreshTokenRow
 from bastion.store.auth.sessions import SessionMatch
@@ -44,10 +44,9 @@ class Refreshing(Issuing):
         """Trade a refresh token for a new pair; raises :class:`RefreshRefused`."""
         if not plausible(token):
             raise RefreshRefused()
-        if self._db.holds_request_write():
-            # A reuse would end the session in the request's transaction, undone if the request
-            # then failed.
-            raise CredentialAfterWrite()
+        # A reuse would end the session in the request's transaction, undone if the request
+        # then failed.
+        refuse_after_write(self._db)
         now = self._clock()
         # A refusal raised inside the transaction rolls it back, the claim with it.
         async with self._db.write() as conn:

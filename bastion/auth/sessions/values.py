@@ -7,9 +7,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bastion.errors import BastionError, Code
+
+if TYPE_CHECKING:
+    from bastion.store.database import Database
 
 MAX_REFRESH_TOKEN_LENGTH = 200
 """Longer than any refresh or session token Bastion makes: a longer one is refused unread."""
@@ -33,6 +36,14 @@ class CredentialAfterWrite(BastionError):
 
     def __init__(self) -> None:
         super().__init__("A credential field must come before any field that writes in a document")
+
+
+def refuse_after_write(db: Database) -> None:
+    """Raise :class:`CredentialAfterWrite` when the request this task serves wrote already on
+    SQLite: the one rule every credential check (password, refresh token, emailed code or
+    link) keeps before it looks at the credential."""
+    if db.holds_request_write():
+        raise CredentialAfterWrite()
 
 
 @dataclass(frozen=True)

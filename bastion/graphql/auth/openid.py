@@ -1,5 +1,6 @@
 """The GraphQL side of OpenID sign-in: ``loginOpenIdCode`` (the browser flow's one-time code)
-and ``loginOpenId`` (an ID token, or an authorization code, the app got itself).
+and ``loginOpenId`` (an ID token, or an authorization code, the app got itself; a plain OAuth 2
+provider takes only a code, and no nonce).
 
 Both answer ``loginEmailPasswordPayload`` (or ``MFA_REQUIRED`` for a user with a second
 factor). With ``link: true`` and an access token, the identity is added to the viewer's user;
@@ -78,7 +79,7 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
             input["provider"],
             client_of(context),
             _viewer_user(context),
-            nonce=input["nonce"],
+            nonce=input.get("nonce"),
             link=bool(input.get("link")),
             id_token=input.get("idToken"),
             code=input.get("code"),
@@ -98,10 +99,13 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
             login,
             args=_input(
                 "loginOpenIdInput",
-                ("provider", "nonce"),
-                ("idToken", "code", "codeVerifier", "redirectUri"),
+                ("provider",),
+                ("nonce", "idToken", "code", "codeVerifier", "redirectUri"),
             ),
             resolve=login_openid,
-            description="Sign in with an ID token, or an authorization code and its verifier.",
+            description=(
+                "Sign in with an ID token, or an authorization code and its verifier"
+                " (an OpenID Connect provider needs the nonce; an OAuth 2 one takes a code)."
+            ),
         ),
     }

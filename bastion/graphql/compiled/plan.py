@@ -117,6 +117,9 @@ class ObjectPlan:
     """For a model type: the columns its fields read (``id`` is always read)."""
     links: list[FieldPlan] = field(default_factory=list)
     """For a model type: its relation fields, loaded a level at a time."""
+    projector: Any = field(default=None, compare=False, repr=False)
+    """For a model type: the function that answers one of its rows, written on first use
+    (:mod:`bastion.graphql.compiled.codegen`)."""
 
 
 @dataclass

@@ -14,8 +14,9 @@ from typing import Any
 from graphql import GraphQLError, Undefined, located_error
 from graphql.pyutils import inspect
 
+from bastion.graphql.compiled.codegen import RowProjector, row_projector
 from bastion.graphql.compiled.fetch import Loaded
-from bastion.graphql.compiled.plan import FieldPlan, LeafShape, ObjectPlan, Step
+from bastion.graphql.compiled.plan import FieldPlan, LeafShape, ObjectPlan
 from bastion.graphql.context import RequestContext
 from bastion.graphql.field_access import readable, refused
 from bastion.graphql.sources import Link
@@ -60,6 +61,13 @@ def _same(kind: type | None, value: Any) -> bool:
     return kind is not int or (isinstance(value, int) and _INT_MIN <= value <= _INT_MAX)
 
 
+def _projector(plan: ObjectPlan) -> RowProjector:
+    projector: RowProjector | None = plan.projector
+    if projector is None:
+        projector = plan.projector = row_projector(plan, _HELPERS)
+    return projector
+
+
 class Projector:
     """Builds the answers of one request's model objects from the rows read for it."""
 
@@ -77,27 +85,7 @@ class Projector:
 
     def object(self, plan: ObjectPlan, row: Node, path: Path) -> Any:
         """The answer of one row of ``plan``'s model type (or :data:`INVALID`)."""
-        result: dict[str, Any] = {}
-        for field in plan.fields:
-            key = field.key
-            step = field.step
-            if step == Step.TYPENAME:
-                result[key] = plan.type.name
-                continue
-            if field.guarded and not readable(self.context, plan.type.name, field.name, row):
-                value = self.fail(refused(plan.type.name, field.name), field, (path, key))
-            elif step == Step.COLUMN:
-                value = row.get(field.column)
-                shape = field.leaf
-                assert shape is not None
-                if value is None or (shape.serialize is not None and not _same(shape.same, value)):
-                    value = self.leaf(shape, value, field, (path, key))
-            else:
-                value = self.link(field, row, (path, key))
-            if value is INVALID:
-                return INVALID
-            result[key] = value
-        return result
+        return _projector(plan)(self, row, path)
 
     def link(self, field: FieldPlan, row: Node, path: Path) -> Any:
         """The answer of a relation field of ``row``."""
@@ -138,8 +126,9 @@ class Projector:
     def rows(self, field: FieldPlan, child: ObjectPlan, rows: list[Node], path: Path) -> Any:
         """A list answer: one object per row; a failed item fails the list."""
         items: list[Any] = []
+        project = _projector(child)
         for index, row in enumerate(rows):
-            value = self.object(child, row, (path, index))
+            value = project(self, row, (path, index))
             if value is INVALID:
                 return INVALID if field.non_null else None
             items.append(value)
@@ -180,3 +169,7 @@ class Projector:
         except Exception as error:  # as graphql-core: any failure is the field's
             return self.fail(error, field, path)
         return serialized
+
+
+# What the written projectors call: the same functions the rest of this module uses.
+_HELPERS = {"INVALID": INVALID, "_same": _same, "readable": readable, "refused": refused}

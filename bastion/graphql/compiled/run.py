@@ -64,30 +64,42 @@ class CompiledRun:
         # Rows of the document's `movie(id)` fields, read together by type (as their loader
         # batches them in graphql-core).
         self._singles: dict[str, dict[str, Node]] = {}
+        self._fragments: dict[str, FragmentDefinitionNode] | None = None
 
     async def run(self, plan: OperationPlan, fallback: Fallback) -> ExecutionResult:
-        """The operation's result: ``data`` and ``errors`` as graphql-core shapes them."""
-        data: dict[str, Any] | None = {}
+        """The operation's result: ``data`` and ``errors`` as graphql-core shapes them.
+
+        A root field that nulls the whole data ends the run; as graphql-core settles every
+        root field and fails on the first failing one in the document's order (see
+        :mod:`bastion.graphql.ordering`), the fields graphql-core answers before it run first.
+        """
         answers: dict[str, Any] = {}
         await self._read_singles([field for _key, _nodes, field in plan.fields if field])
-        for key, _nodes, field in plan.fields:
+        failed_at = None
+        for index, (key, _nodes, field) in enumerate(plan.fields):
             if field is None:
                 continue
             value = await self.root_field(field)
             if value is INVALID:
-                data = None
+                failed_at = index
                 break
             answers[key] = value
-        others = [(key, nodes) for key, nodes, field in plan.fields if field is None]
+        others = [
+            (key, nodes)
+            for index, (key, nodes, field) in enumerate(plan.fields)
+            if field is None and (failed_at is None or index < failed_at)
+        ]
         fallback_data: dict[str, Any] | None = {}
-        if others and data is not None:
+        if others:
             result: ExecutionResult = await fallback(self._document_of(others))
             self.errors.extend(result.errors or ())
             fallback_data = result.data
-        if data is None or fallback_data is None:
+        if failed_at is not None or fallback_data is None:
             return ExecutionResult(None, self.errors or None)
-        for key, _nodes, field in plan.fields:
-            data[key] = answers[key] if field is not None else fallback_data[key]
+        data = {
+            key: answers[key] if field is not None else fallback_data[key]
+            for key, _nodes, field in plan.fields
+        }
         return ExecutionResult(data, self.errors or None)
 
     def _document_of(self, fields: Sequence[tuple[str, list[FieldNode]]]) -> DocumentNode:
@@ -250,11 +262,13 @@ class CompiledRun:
         for key in keys:
             graphql_path = GraphQLPath(graphql_path, key, None)
         assert graphql_path is not None
-        fragments = {
-            d.name.value: d
-            for d in self.document.definitions
-            if isinstance(d, FragmentDefinitionNode)
-        }
+        fragments = self._fragments
+        if fragments is None:
+            fragments = self._fragments = {
+                d.name.value: d
+                for d in self.document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
         return GraphQLResolveInfo(
             field.name,
             field.nodes,

@@ -41,6 +41,7 @@ from bastion.http.stitch.errors import (
     invalid_session,
 )
 from bastion.http.stitch.functions import FunctionCalls
+from bastion.http.stitch.oauth import StitchOAuth, is_oauth
 from bastion.http.stitch.userpass import UserpassRoutes
 from bastion.mail.locales import accepted
 from bastion.project.service import Service
@@ -134,6 +135,7 @@ class StitchApi:
             max_body_bytes=service.project.config.http.max_body_bytes,
             on_refused_token=lambda _auth: error_response(invalid_session()),
         )
+        self.oauth = StitchOAuth(service.auth.openid, self._app_id)
         self.functions = FunctionCalls(
             service.functions, self._viewer, service.project.config.http.max_body_bytes
         )
@@ -214,6 +216,8 @@ class StitchApi:
 
     async def login(self, request: Request) -> Response:
         provider = request.path_params["provider"]
+        if is_oauth(provider):
+            return await self._oauth_login(request, provider)
         if provider not in PROVIDERS or not self._auth.logins.providers.enabled(provider):
             raise from_bastion(ProviderDisabled(provider))
         body = await self._body(request)
@@ -233,6 +237,31 @@ class StitchApi:
             )
         logged_in = await logins.login(provider, body, _client(request, body))
         return _login_answer(logged_in)
+
+    async def _oauth_login(self, request: Request, provider: str) -> Response:
+        """``{"id_token"}`` of an OAuth 2 provider (:mod:`bastion.http.stitch.oauth`)."""
+        body = await self._body(request)
+        viewer_user_id: str | None = None
+        link = request.query_params.get("link") == "true"
+        if link:
+            viewer_user_id = (await self._viewer(request)).viewer.user_id
+        logged_in = await self.oauth.login(
+            provider, body, _client(request, body), viewer_user_id, link
+        )
+        if link:
+            self._auth.events.publish(UsersChanged())
+        return _login_answer(logged_in)
+
+    async def oauth_start(self, request: Request) -> Response:
+        """``GET …/auth/providers/oauth2-<name>/login?redirect=…``: realm-web's redirect flow."""
+        provider = request.path_params["provider"]
+        if not is_oauth(provider):
+            raise StitchError(405, "MethodNotAllowed", "GET is not allowed here", {"Allow": "POST"})
+        return await self.oauth.start(request, provider)
+
+    async def oauth_callback(self, request: Request) -> Response:
+        """Where the providers send the browser back, for every OAuth 2 provider."""
+        return await self.oauth.callback(request)
 
     async def complete_mfa(self, request: Request) -> Response:
         """``{"challenge", "code"}``: the session a login answered ``MfaRequired`` for."""
@@ -369,6 +398,10 @@ class StitchApi:
                 f"{app}/auth/providers/local-userpass/register", self.register, ["POST"], app=True
             ),
             self._route(f"{app}/auth/providers/{{provider}}/login", self.login, ["POST"], app=True),
+            self._route(
+                f"{app}/auth/providers/{{provider}}/login", self.oauth_start, ["GET"], app=True
+            ),
+            self._route("/auth/callback", self.oauth_callback, ["GET"]),
             *(
                 self._route(
                     f"{app}/auth/providers/local-userpass/{action}",

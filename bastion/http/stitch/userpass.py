@@ -7,18 +7,16 @@ with ``{"token", "tokenId"}``, ``{"email"}`` and ``{"token", "tokenId", "passwor
 rules are those of the GraphQL fields (:mod:`bastion.auth.email`); only the shapes differ.
 Unlike the real service, asking for a mail answers the same whether or not the address has
 an account. ``reset/call`` runs the project's function marked ``auth: reset_password``
-(``callResetPasswordFunction``); ``confirm/call`` (a custom confirmation function) is not
-offered: it answers 400 ``NotImplemented``.
+(``callResetPasswordFunction``), ``confirm/call`` the one marked ``auth: confirm_user``
+(``retryCustomConfirmation``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
 
-from bastion.auth import ANONYMOUS
 from bastion.auth.assembly import AuthServices
 from bastion.auth.logins import LoginClient
 from bastion.functions import callable as callables
@@ -27,6 +25,11 @@ from bastion.http.caller import caller_of
 from bastion.http.stitch.ejson import EJSONError, decode
 from bastion.http.stitch.errors import StitchError
 from bastion.mail.locales import accepted
+
+NO_CONFIRM_FUNCTION = "Unknown"
+"""The error code of ``confirm/call`` without a confirmation function: the SDKs built on
+realm-core know the real service's code by no name (realm-swift's tests see ``.unknown``),
+and the Stitch SDKs call any code they do not know ``Unknown``."""
 
 
 def _string(body: dict[str, Any], key: str) -> str:
@@ -76,19 +79,14 @@ class UserpassRoutes:
     async def reset_call(self, request: Request, body: dict[str, Any]) -> None:
         """``callResetPasswordFunction({email, password}, ...args)``: the project's function
         marked ``auth: reset_password`` decides (see :mod:`bastion.auth.email.reset_function`)."""
-        marked = [
-            f
-            for _, f in sorted(self._runtime.functions.items())
-            if f.config.auth == "reset_password"
-        ]
-        if not marked:
+        function = callables.auth_function(self._runtime, "reset_password")
+        if function is None:
             raise StitchError(
                 400,
                 "NotImplemented",
                 "no reset function: mark one of the project's functions auth: reset_password, "
                 "or use reset/send",
             )
-        function = marked[0]
         email, password = _string(body, "email"), _string(body, "password")
         arguments = body.get("arguments", [])
         if not isinstance(arguments, list):
@@ -97,26 +95,32 @@ class UserpassRoutes:
             extra = decode(arguments)
         except EJSONError as error:
             raise StitchError(400, "InvalidParameter", f"arguments: {error}") from None
-
-        async def run(facts: Mapping[str, Any]) -> Any:
-            return await callables.call(self._runtime, function, [dict(facts), *extra], ANONYMOUS)
-
+        run = callables.auth_runner(self._runtime, function, extra)
         await self._auth.email.reset_by_function(email, password, _client(request), run)
 
-    async def not_offered(self, request: Request, body: dict[str, Any]) -> None:
-        """``retryCustomConfirmation``: not offered."""
-        raise StitchError(
-            400,
-            "NotImplemented",
-            "custom confirmation functions are not offered; use confirm/send",
-        )
+    async def confirm_call(self, request: Request, body: dict[str, Any]) -> None:
+        """``retryCustomConfirmation({email})``: run the function marked ``auth:
+        confirm_user`` again for the account of ``email`` awaiting confirmation (see
+        :mod:`bastion.auth.email.confirm_function`)."""
+        email = _string(body, "email")
+        function = callables.auth_function(self._runtime, "confirm_user")
+        if function is None:
+            # The real service's answer when no confirmation function runs: the same for
+            # every address, so it tells nothing about accounts.
+            raise StitchError(
+                400,
+                NO_CONFIRM_FUNCTION,
+                f"cannot run confirmation for {email[:320]}: automatic confirmation is enabled",
+            )
+        run = callables.auth_runner(self._runtime, function)
+        await self._auth.email.confirm_by_function(email, _client(request), run)
 
     def actions(self) -> dict[str, Any]:
         """Path (under ``auth/providers/local-userpass/``) -> handler."""
         return {
             "confirm": self.confirm,
             "confirm/send": self.confirm_send,
-            "confirm/call": self.not_offered,
+            "confirm/call": self.confirm_call,
             "reset": self.reset,
             "reset/send": self.reset_send,
             "reset/call": self.reset_call,

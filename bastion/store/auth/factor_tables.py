@@ -15,11 +15,10 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    String,
     Table,
 )
 
-from bastion.store.columns import UTCDateTime
+from bastion.store.columns import UTCDateTime, text
 from bastion.store.tables import ID_LENGTH
 
 TOTP_TABLE = "_bastion_totp"
@@ -29,7 +28,7 @@ RECOVERY_CODE_TABLE = "_bastion_recovery_code"
 def _user_column(primary: bool = False) -> Column[str]:
     return Column(
         "user_id",
-        String(ID_LENGTH),
+        text(ID_LENGTH),
         ForeignKey("User.id", ondelete="CASCADE"),
         nullable=False,
         primary_key=primary,
@@ -52,7 +51,7 @@ def add_factor_tables(metadata: MetaData) -> None:
     Table(
         RECOVERY_CODE_TABLE,
         metadata,
-        Column("digest", String(64), primary_key=True),
+        Column("digest", text(64), primary_key=True),
         _user_column(),
         Column("created_at", UTCDateTime, nullable=False),
         Index(f"ix_{RECOVERY_CODE_TABLE}_user_id", "user_id"),

@@ -7,9 +7,9 @@ SHA-256 of their random key, never by the key itself.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, MetaData, String, Table, Text
+from sqlalchemy import Column, Index, MetaData, Table
 
-from bastion.store.columns import UTCDateTime
+from bastion.store.columns import UTCDateTime, text
 
 OPENID_FLOW_TABLE = "_bastion_openid_flow"
 OPENID_CODE_TABLE = "_bastion_openid_code"
@@ -22,14 +22,14 @@ def add_openid_tables(metadata: MetaData) -> None:
         OPENID_FLOW_TABLE,
         metadata,
         # A browser sent to the provider: found again by the `state` it comes back with.
-        Column("state_digest", String(64), primary_key=True),
-        Column("provider", String(50), nullable=False),
-        Column("browser_digest", String(64), nullable=False),  # its cookie's SHA-256
-        Column("nonce", String(100), nullable=False),
-        Column("verifier", String(200), nullable=False),  # PKCE toward the provider
-        Column("redirect_url", Text, nullable=False),
-        Column("app_challenge", String(100), nullable=False),  # PKCE toward the app
-        Column("callback_url", Text, nullable=False),
+        Column("state_digest", text(64), primary_key=True),
+        Column("provider", text(50), nullable=False),
+        Column("browser_digest", text(64), nullable=False),  # its cookie's SHA-256
+        Column("nonce", text(100), nullable=False),
+        Column("verifier", text(200), nullable=False),  # PKCE toward the provider
+        Column("redirect_url", text(), nullable=False),
+        Column("app_challenge", text(100), nullable=False),  # PKCE toward the app
+        Column("callback_url", text(), nullable=False),
         Column("expires_at", UTCDateTime, nullable=False),
         Index(f"ix_{OPENID_FLOW_TABLE}_expires_at", "expires_at"),
     )
@@ -37,10 +37,10 @@ def add_openid_tables(metadata: MetaData) -> None:
         OPENID_CODE_TABLE,
         metadata,
         # A verified identity waiting for the app to exchange its one-time code.
-        Column("digest", String(64), primary_key=True),
-        Column("provider", String(50), nullable=False),
-        Column("identity", Text, nullable=False),  # JSON: subject and claims
-        Column("app_challenge", String(100), nullable=False),
+        Column("digest", text(64), primary_key=True),
+        Column("provider", text(50), nullable=False),
+        Column("identity", text(), nullable=False),  # JSON: subject and claims
+        Column("app_challenge", text(100), nullable=False),
         Column("expires_at", UTCDateTime, nullable=False),
         Index(f"ix_{OPENID_CODE_TABLE}_expires_at", "expires_at"),
     )
@@ -48,7 +48,7 @@ def add_openid_tables(metadata: MetaData) -> None:
         OPENID_USED_TABLE,
         metadata,
         # The nonce of an ID token given to loginOpenId: a token is taken once.
-        Column("digest", String(64), primary_key=True),
+        Column("digest", text(64), primary_key=True),
         Column("expires_at", UTCDateTime, nullable=False),
         Index(f"ix_{OPENID_USED_TABLE}_expires_at", "expires_at"),
     )

@@ -9,12 +9,10 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    String,
     Table,
-    Text,
 )
 
-from bastion.store.columns import UTCDateTime
+from bastion.store.columns import UTCDateTime, text
 from bastion.store.tables import ID_LENGTH
 
 PASSKEY_TABLE = "_bastion_passkey"
@@ -27,14 +25,14 @@ def add_passkey_tables(metadata: MetaData) -> None:
         PASSKEY_TABLE,
         metadata,
         # The credential id (base64url) the authenticator chose; its public key: no secret.
-        Column("id", String(1400), primary_key=True),
+        Column("id", text(1400), primary_key=True),
         Column(
-            "user_id", String(ID_LENGTH), ForeignKey("User.id", ondelete="CASCADE"), nullable=False
+            "user_id", text(ID_LENGTH), ForeignKey("User.id", ondelete="CASCADE"), nullable=False
         ),
-        Column("name", String(100), nullable=False),
+        Column("name", text(100), nullable=False),
         Column("public_key", LargeBinary, nullable=False),
         Column("sign_count", Integer, nullable=False),
-        Column("transports", Text, nullable=True),  # JSON list, handed back as hints
+        Column("transports", text(), nullable=True),  # JSON list, handed back as hints
         Column("created_at", UTCDateTime, nullable=False),
         Column("last_used_at", UTCDateTime, nullable=True),
         Index(f"ix_{PASSKEY_TABLE}_user_id", "user_id"),
@@ -43,9 +41,9 @@ def add_passkey_tables(metadata: MetaData) -> None:
         WEBAUTHN_CHALLENGE_TABLE,
         metadata,
         # A challenge handed to a browser, found by its digest when the answer comes; once.
-        Column("digest", String(64), primary_key=True),
-        Column("purpose", String(20), nullable=False),  # register, login, mfa
-        Column("user_id", String(ID_LENGTH), nullable=True),
+        Column("digest", text(64), primary_key=True),
+        Column("purpose", text(20), nullable=False),  # register, login, mfa
+        Column("user_id", text(ID_LENGTH), nullable=True),
         Column("expires_at", UTCDateTime, nullable=False),
         Index(f"ix_{WEBAUTHN_CHALLENGE_TABLE}_expires_at", "expires_at"),
     )

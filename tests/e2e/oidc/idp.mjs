@@ -14,7 +14,8 @@ const provider = new Provider(issuer, {
   claims: {
     openid: ["sub"],
     email: ["email", "email_verified"],
-    profile: ["given_name", "family_name", "name"],
+    // `uid`: a numeric account id, as GitHub's API names people (the OAuth 2 tests map it).
+    profile: ["given_name", "family_name", "name", "uid"],
   },
   scopes: ["openid", "email", "profile", "offline_access"],
   pkce: { required: () => true },
