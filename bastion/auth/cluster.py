@@ -122,13 +122,6 @@ class EventLog:
             return
         await self.rows.append(conn, self._clock(), self.origin, *stored)
 
-    async def tell(self, db: Database, event: object) -> None:
-        """Write ``event`` in a transaction of its own: for a change that is not in the
-        database (the key folder), made before this is called."""
-        if self.enabled:
-            async with db.write() as conn:
-                await self.record(conn, event)
-
 
 class Cursor:
     """Which event ids have been read: every id above :attr:`last`, and the gaps below it.

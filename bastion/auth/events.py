@@ -35,7 +35,7 @@ class UsersChanged:
 
 @dataclass(frozen=True)
 class KeysChanged:
-    """A signing key was published or pruned (``bastion keys``): read the key folder again."""
+    """A signing key was made, published or pruned (``bastion keys``): read the keys again."""
 
 
 @dataclass(frozen=True)

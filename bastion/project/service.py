@@ -86,8 +86,8 @@ def _follow_events(events: EventHub, auth: AuthServices) -> None:
     events.subscribe(UserChanged, lambda changed: auth.node_tokens.forget_user(changed.user_id))
     events.subscribe(UsersChanged, lambda _: sessions.forget_all())
     events.subscribe(RootTokensChanged, lambda _: auth.root_tokens.forget())
-    # Nodes sharing the key folder read it again at once, not at their next minute.
-    events.subscribe(KeysChanged, lambda _: auth.keys.reload())
+    # Nodes sharing the database read the keys again at once, not at their next minute.
+    events.subscribe(KeysChanged, lambda _: auth.keys.reload_soon())
 
 
 class Service:

@@ -54,6 +54,10 @@ class MetaRows:
         ).scalar_one_or_none()
         return found
 
+    async def remove(self, conn: AsyncConnection, key: str) -> None:
+        """Delete the value under ``key``, if any."""
+        await conn.execute(self._table.delete().where(self._table.c.key == key))
+
     async def add(self, conn: AsyncConnection, key: str, value: str) -> None:
         """Write ``value`` under a new ``key``; raises :class:`KeyTaken` when it exists."""
         try:
