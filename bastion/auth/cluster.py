@@ -9,9 +9,10 @@ cache entry expires. So on PostgreSQL the changes that matter are also written a
   the change does, whichever process made it (a server, the CLI). The append sends a
   PostgreSQL notification, delivered on commit.
 - :class:`Follower`, in each serving process, LISTENs on a dedicated connection
-  (:mod:`bastion.store.notifications`), reads the events after the last one it saw whenever it
-  is woken, and publishes those of other processes on its own :class:`EventHub`, where the
-  composition root has the caches forget. It also reads every :data:`POLL_SECONDS` without
+  (:mod:`bastion.store.notifications`) and publishes the events of other processes on its
+  own :class:`EventHub`, where the composition root has the caches forget. A notification
+  carries its event, applied as it arrives; one without it (too long) wakes the follower to
+  read the events after the last one it saw. It also reads every :data:`POLL_SECONDS` without
   being woken, so a notification that never arrives (a dropped connection, a pooling proxy
   that does not carry them) delays an event by that much, not forever.
 
@@ -39,7 +40,7 @@ from bastion.auth.events import (
     SessionsEnded,
     UserChanged,
 )
-from bastion.store.auth.events import CHANNEL, EventRows
+from bastion.store.auth.events import CHANNEL, EventRow, EventRows, from_payload
 from bastion.store.database import Database
 from bastion.store.notifications import Listener
 from bastion.tools.clock import Clock
@@ -163,7 +164,7 @@ class Follower:
         self._hub = hub
         self._clock = clock
         self._woken = asyncio.Event()
-        self._listener = Listener(db.url, CHANNEL, self._woken.set)
+        self._listener = Listener(db.url, CHANNEL, self._heard)
         self._cursor = Cursor(0)
         self._task: asyncio.Task[None] | None = None
         self._pruned_at = 0.0
@@ -205,6 +206,24 @@ class Follower:
             if not self._listener.alive and time.monotonic() >= self._retry_at:
                 await self._listen()
 
+    def _heard(self, payload: str) -> None:
+        """A notification: apply the event it carries, or read the table for it."""
+        row = from_payload(payload)
+        if row is None:
+            self._woken.set()
+            return
+        self._apply(row, time.monotonic())
+
+    def _apply(self, row: EventRow, now: float) -> bool:
+        """Publish ``row`` if it is new and another process's; whether it was published."""
+        if not self._cursor.is_new(row.id, now) or row.origin == self._origin:
+            return False
+        event = decode(row.kind, row.body)
+        if event is None:
+            return False
+        self._hub.publish(event)
+        return True
+
     async def catch_up(self) -> int:
         """Read the events not yet read and publish those of other processes; how many."""
         told = 0
@@ -214,12 +233,7 @@ class Follower:
             async with self._db.read() as conn:
                 rows = await self._rows.after(conn, after, BATCH)
             for row in rows:
-                if not self._cursor.is_new(row.id, now) or row.origin == self._origin:
-                    continue
-                event = decode(row.kind, row.body)
-                if event is not None:
-                    self._hub.publish(event)
-                    told += 1
+                told += self._apply(row, now)
             if len(rows) < BATCH:
                 return told
             after = rows[-1].id
