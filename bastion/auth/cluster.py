@@ -45,6 +45,7 @@ from bastion.store.database import Database
 from bastion.store.notifications import Listener
 from bastion.tools.clock import Clock
 from bastion.tools.events import EventHub
+from bastion.tools.tasks import cancel_and_wait
 
 log = logging.getLogger("bastion")
 
@@ -248,9 +249,6 @@ class Follower:
 
     async def close(self) -> None:
         """Stop following and close the listening connection."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         await self._listener.close()

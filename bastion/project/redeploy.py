@@ -26,6 +26,7 @@ from pathlib import Path
 from bastion.auth.events import ProjectDeployed
 from bastion.project.deployed import DeployedSource, project_from
 from bastion.project.loading import Project
+from bastion.tools.tasks import cancel_and_wait
 
 log = logging.getLogger("bastion")
 
@@ -112,8 +113,5 @@ class DeployFollower:
 
     async def close(self) -> None:
         """Stop following."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
