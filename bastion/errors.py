@@ -42,6 +42,8 @@ class Code(StrEnum):
     MAIL_NOT_CONFIGURED = "MAIL_NOT_CONFIGURED"
     INVALID_EMAIL_TOKEN = "INVALID_EMAIL_TOKEN"  # noqa: S105 - an error code
     EMAIL_NOT_CONFIRMED = "EMAIL_NOT_CONFIRMED"
+    # The signing keys in the database were sealed with another server secret (or app id).
+    SERVER_SECRET_MISMATCH = "SERVER_SECRET_MISMATCH"  # noqa: S105 - an error code
 
 
 class BastionError(Exception):

@@ -1,6 +1,6 @@
 """Benchmarks of real ``bastion serve`` processes, driven by wrk from another process.
 
-``scripts/bench [reads|writes|limits|cpu|all] [--baseline REF] [--rounds N]
+``scripts/bench [reads|writes|limits|revocation|cpu|all] [--baseline REF] [--rounds N]
 [--database sqlite|postgresql|both] [--workers 1,2] [--only TEXT] [--json FILE]``
 
 - ``reads`` (issue 16): lists with relations, depth and size, the viewer query against the bare
@@ -8,6 +8,8 @@
 - ``writes`` (issue 17): refreshes, mutations, logins against argon2id alone; see
   :mod:`bench.writes`.
 - ``limits``: the GraphQL request limits on against off; see :mod:`bench.limits`.
+- ``revocation``: how late a logout is refused by the other nodes of a three-node cluster on
+  PostgreSQL (p50, p99, max); see :mod:`bench.revocation`.
 - ``cpu`` (issue 17): the server's CPU per refresh and per login, in-process; see
   :mod:`bench.cpu`.
 - ``all`` (the default): reads, then writes.
@@ -41,7 +43,10 @@ def parse(argv: list[str]) -> tuple[str, Options]:
     """The suite and the options of a command line."""
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "suite", nargs="?", default="all", choices=["reads", "writes", "limits", "cpu", "all"]
+        "suite",
+        nargs="?",
+        default="all",
+        choices=["reads", "writes", "limits", "revocation", "cpu", "all"],
     )
     parser.add_argument("--baseline", metavar="REF", help="a git ref to measure beside this tree")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
@@ -66,6 +71,11 @@ def parse(argv: list[str]) -> tuple[str, Options]:
 def main(argv: list[str]) -> None:
     """Run the suites asked for; print their tables, and write the JSON when asked."""
     suite, options = parse(argv)
+    if suite == "revocation":
+        from bench import revocation
+
+        revocation.main(options)
+        return
     if suite == "limits":
         from bench import limits
 

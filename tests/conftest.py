@@ -81,7 +81,9 @@ def write_project(root: Path, schema: str = MOVIES_SCHEMA, **config: Any) -> Pat
 async def served(project: Path, clock: Any = system_clock) -> AsyncIterator[httpx.AsyncClient]:
     """The project's app in-process, as a running server would answer."""
     app = create_app(load_project(project), clock=clock)
-    async with LifespanManager(app, startup_timeout=STARTUP_TIMEOUT) as manager:
+    async with LifespanManager(
+        app, startup_timeout=STARTUP_TIMEOUT, shutdown_timeout=STARTUP_TIMEOUT
+    ) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             yield http
@@ -195,9 +197,14 @@ async def client_for(clock: FrozenClock) -> AsyncIterator[Callable[..., Any]]:
 
     async def start(project: Project) -> GraphQLClient:
         app = create_app(project, clock=clock)
-        manager = LifespanManager(app, startup_timeout=STARTUP_TIMEOUT)
+        manager = LifespanManager(
+            app, startup_timeout=STARTUP_TIMEOUT, shutdown_timeout=STARTUP_TIMEOUT
+        )
         await manager.__aenter__()
         managers.append(manager)
+        # The start's background writes (the first pruning round) are over before the test
+        # talks to the server: they would otherwise share its group commits.
+        await app.state.service.retention.first_round()
         http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
         )

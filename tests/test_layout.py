@@ -28,6 +28,8 @@ BEHAVIOUR_SUITES = {
     "test_layout.py",
     # Forged and tampered access tokens: each one makes the request anonymous.
     "auth/test_attacks.py",
+    # Every emailed-token flow refuses to check a credential after a write in its document.
+    "auth/email/test_after_write.py",
     # Requests racing each other: parallel refreshes of one token, requests racing a logout.
     "auth/sessions/test_concurrency.py",
     # Resolvers and hooks: the functions package end to end, on real project folders.

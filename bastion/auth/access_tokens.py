@@ -136,6 +136,21 @@ class AccessTokens:
         }
         return self._sign(payload)
 
+    async def refresh_keys(self) -> None:
+        """Read the key set again if it is due (see :meth:`KeySet.refresh`)."""
+        await self._keys.refresh()
+
+    async def verify_current(self, token: str) -> AccessClaims:
+        """:meth:`verify`, once the key set was read again if the token names a kid it does
+        not hold yet (a key another process just published)."""
+        if token not in self._verified:
+            try:
+                kid = header_kid(unverified_header(token))
+            except JwtRefused:
+                kid = None  # refused by verify, with the same answer
+            await self._keys.learn(kid)
+        return self.verify(token)
+
     def verify(self, token: str) -> AccessClaims:
         """The claims of a valid token; raises :class:`TokenRefused` otherwise."""
         cached = self._verified.get(token)

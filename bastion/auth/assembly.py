@@ -18,6 +18,9 @@ from bastion.auth.email.tokens import EmailTokens
 from bastion.auth.factors.assembly import second_factors_for
 from bastion.auth.factors.gate import SecondFactors
 from bastion.auth.identities import Identities
+from bastion.auth.key_folder import KEYS_DIR
+from bastion.auth.key_store import PURPOSE as SEALED_KEYS
+from bastion.auth.key_store import KeyStore
 from bastion.auth.keys import KeySet, open_keys
 from bastion.auth.logins import Logins
 from bastion.auth.node_tokens import NodeTokens
@@ -25,6 +28,7 @@ from bastion.auth.passwords import Passwords
 from bastion.auth.project_view import AuthProject
 from bastion.auth.providers.api_keys import ApiKeys
 from bastion.auth.root_tokens import RootTokens
+from bastion.auth.sealing import Sealer
 from bastion.auth.secret import check_secret, load_secret
 from bastion.auth.session_tokens import SessionTokens
 from bastion.auth.sessions import Sessions
@@ -37,9 +41,9 @@ from bastion.store import Store
 from bastion.store.auth.attempts import AttemptRows
 from bastion.store.auth.audit import AuditRows
 from bastion.store.auth.email_tokens import EmailTokenRows, PendingRows
-from bastion.store.auth.events import EventRows
 from bastion.store.auth.mail_outbox import OutboxRows
 from bastion.store.auth.meta import Evidence, MetaRows
+from bastion.store.auth.signing_keys import SigningKeyRows
 from bastion.store.auth.tables import (
     API_KEY_TABLE,
     ATTEMPT_TABLE,
@@ -55,6 +59,7 @@ from bastion.store.auth.tables import (
     REFRESH_TABLE,
     ROOT_TOKEN_TABLE,
     SESSION_TABLE,
+    SIGNING_KEY_TABLE,
 )
 from bastion.tools.clock import Clock
 from bastion.tools.events import EventHub
@@ -98,12 +103,12 @@ class AuthServices:
     openid: OpenIdSignIn | None = None
 
     async def start(self) -> None:
-        """Once the database is synced: read (or make) the project's derivation record, make
-        the key folder if missing, and warn about what an old project still accepts."""
+        """Once the database is synced: read (or make) the project's derivation record, load
+        the signing keys (made or imported on the first start), and warn about what an old
+        project still accepts."""
         record = await self.derived.load(self.evidence)
-        self.keys.admit_legacy(record.legacy)
         algorithm = self.config.signing.algorithm
-        self.keys.create(algorithm, legacy=record.legacy)
+        await self.keys.start(algorithm, legacy=record.legacy)
         _note_algorithm(self.keys, algorithm)
         unbound = await self.root_tokens.unbound_names()
         if unbound:
@@ -121,7 +126,9 @@ class AuthServices:
         return self.authenticator.node_tokens
 
     async def close(self) -> None:
-        """Release what the providers hold open (the JWKS client) and stop the mail sender."""
+        """Release what the providers hold open (the JWKS client), stop the mail sender, and
+        record what the keys signed."""
+        await self.keys.settle()
         await self.email.outbox.stop()
         if self.custom_tokens is not None:
             await self.custom_tokens.aclose()
@@ -129,22 +136,29 @@ class AuthServices:
             await self.openid.aclose()
 
 
-def signing_keys_for(
-    project: AuthProject, clock: Clock, server_secret: bytes | None = None, *, create: bool = True
-) -> KeySet:
-    """The signing keys of ``project`` (see :func:`open_keys`); a missing folder is made at
-    once unless ``create`` is False (the service makes it at start, once it knows whether
-    the project is an old one)."""
-    algorithm = project.config.auth.signing.algorithm
-    keys = open_keys(project.data_dir, algorithm, clock, server_secret, create=create)
-    if create:
-        _note_algorithm(keys, algorithm)
-    return keys
+def key_store_for(
+    project: AuthProject,
+    store: Store,
+    derived: DerivedSecrets,
+    event_log: EventLog,
+    clock: Clock,
+) -> KeyStore:
+    """Where the signing keys of ``project`` live: its database, sealed with its secret."""
+    tables = store.tables.metadata.tables
+    return KeyStore(
+        store.db,
+        SigningKeyRows(tables[SIGNING_KEY_TABLE]),
+        MetaRows(tables[META_TABLE]),
+        Sealer(derived, SEALED_KEYS),
+        event_log,
+        clock,
+        project.data_dir / KEYS_DIR,
+    )
 
 
 def _note_algorithm(keys: KeySet, algorithm: str) -> None:
     current = keys.signing_key().algorithm
-    if current != algorithm and keys.folder is not None:
+    if current != algorithm and keys.store is not None:
         log.info(
             "auth.signing.algorithm is %s; the signing key is %s until `bastion keys rotate`",
             algorithm,
@@ -202,15 +216,13 @@ def build_auth(
         else load_secret(project.data_dir)
     )
     tables = store.tables.metadata.tables
-    keys = signing_keys_for(project, clock, key, create=False)
-    tokens = access_tokens_for(project, keys, clock)
     audit = Audit(store.db, AuditRows(tables[AUDIT_TABLE]), clock)
     meta = MetaRows(tables[META_TABLE])
     derived = DerivedSecrets(key, project.config.app_id, store.db, meta, clock)
     # Several processes share a PostgreSQL database: what one changes, the others hear of.
-    event_log = EventLog(
-        None if store.db.is_sqlite else EventRows(tables[EVENT_TABLE], notify=True), clock
-    )
+    event_log = EventLog.over(store.db, tables[EVENT_TABLE], clock)
+    keys = open_keys(key_store_for(project, store, derived, event_log, clock), clock, key)
+    tokens = access_tokens_for(project, keys, clock)
     sessions = Sessions(
         store.db,
         {

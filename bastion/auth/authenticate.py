@@ -69,6 +69,9 @@ class Authenticator:
 
     async def authenticate(self, authorization: str | None) -> Authentication:
         """The viewer named by an ``Authorization`` header value."""
+        # Every request passes here, with a token or not: the key set it may sign with is
+        # read again when due (a login signs with the key another process made active).
+        await self._tokens.refresh_keys()
         if authorization is None or (
             len(authorization) <= MAX_AUTHORIZATION_LENGTH and not authorization.strip()
         ):
@@ -83,7 +86,7 @@ class Authenticator:
             # No session, no expiry, no renewal: a root token is permanent until rotated.
             return Authentication(Viewer(ViewerKind.ROOT, token_name=name))
         try:
-            claims = self._tokens.verify(token)
+            claims = await self._tokens.verify_current(token)
         except TokenRefused as refused:
             return Authentication(ANONYMOUS, refused=refused.code)
         if claims.node_type is not None:

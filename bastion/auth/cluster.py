@@ -9,9 +9,10 @@ cache entry expires. So on PostgreSQL the changes that matter are also written a
   the change does, whichever process made it (a server, the CLI). The append sends a
   PostgreSQL notification, delivered on commit.
 - :class:`Follower`, in each serving process, LISTENs on a dedicated connection
-  (:mod:`bastion.store.notifications`), reads the events after the last one it saw whenever it
-  is woken, and publishes those of other processes on its own :class:`EventHub`, where the
-  composition root has the caches forget. It also reads every :data:`POLL_SECONDS` without
+  (:mod:`bastion.store.notifications`) and publishes the events of other processes on its
+  own :class:`EventHub`, where the composition root has the caches forget. A notification
+  carries its event, applied as it arrives; one without it (too long) wakes the follower to
+  read the events after the last one it saw. It also reads every :data:`POLL_SECONDS` without
   being woken, so a notification that never arrives (a dropped connection, a pooling proxy
   that does not carry them) delays an event by that much, not forever.
 
@@ -29,14 +30,22 @@ import secrets
 import time
 from datetime import timedelta
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bastion.auth.events import KeysChanged, RootTokensChanged, SessionsEnded, UserChanged
-from bastion.store.auth.events import CHANNEL, EventRows
+from bastion.auth.events import (
+    KeysChanged,
+    ProjectDeployed,
+    RootTokensChanged,
+    SessionsEnded,
+    UserChanged,
+)
+from bastion.store.auth.events import CHANNEL, EventRow, EventRows, from_payload
 from bastion.store.database import Database
 from bastion.store.notifications import Listener
 from bastion.tools.clock import Clock
 from bastion.tools.events import EventHub
+from bastion.tools.tasks import cancel_and_wait
 
 log = logging.getLogger("bastion")
 
@@ -63,6 +72,8 @@ def encode(event: object) -> tuple[str, str] | None:
         return "root_tokens_changed", "null"
     if isinstance(event, KeysChanged):
         return "keys_changed", "null"
+    if isinstance(event, ProjectDeployed):
+        return "project_deployed", json.dumps(event.version)
     # UsersChanged follows every data write to User: told to every node, each write would
     # empty every cache of the cluster. Other nodes read such rows again within the bound.
     return None
@@ -80,11 +91,19 @@ def decode(kind: str, body: str) -> object | None:
         return RootTokensChanged()
     if kind == "keys_changed":
         return KeysChanged()
+    if kind == "project_deployed":
+        return ProjectDeployed(str(value))
     return None
 
 
 class EventLog:
     """Writes events to the event table in the caller's transaction; off on SQLite."""
+
+    @classmethod
+    def over(cls, db: Database, table: Table, clock: Clock) -> EventLog:
+        """The event log of ``db``: written on PostgreSQL, off on SQLite (one serving
+        process, nobody to tell)."""
+        return cls(None if db.is_sqlite else EventRows(table, notify=True), clock)
 
     def __init__(self, rows: EventRows | None, clock: Clock) -> None:
         """``rows`` None: a database with one serving process, where nothing is written."""
@@ -104,13 +123,6 @@ class EventLog:
         if self.rows is None or stored is None:
             return
         await self.rows.append(conn, self._clock(), self.origin, *stored)
-
-    async def tell(self, db: Database, event: object) -> None:
-        """Write ``event`` in a transaction of its own: for a change that is not in the
-        database (the key folder), made before this is called."""
-        if self.enabled:
-            async with db.write() as conn:
-                await self.record(conn, event)
 
 
 class Cursor:
@@ -153,7 +165,7 @@ class Follower:
         self._hub = hub
         self._clock = clock
         self._woken = asyncio.Event()
-        self._listener = Listener(db.url, CHANNEL, self._woken.set)
+        self._listener = Listener(db.url, CHANNEL, self._heard)
         self._cursor = Cursor(0)
         self._task: asyncio.Task[None] | None = None
         self._pruned_at = 0.0
@@ -195,6 +207,24 @@ class Follower:
             if not self._listener.alive and time.monotonic() >= self._retry_at:
                 await self._listen()
 
+    def _heard(self, payload: str) -> None:
+        """A notification: apply the event it carries, or read the table for it."""
+        row = from_payload(payload)
+        if row is None:
+            self._woken.set()
+            return
+        self._apply(row, time.monotonic())
+
+    def _apply(self, row: EventRow, now: float) -> bool:
+        """Publish ``row`` if it is new and another process's; whether it was published."""
+        if not self._cursor.is_new(row.id, now) or row.origin == self._origin:
+            return False
+        event = decode(row.kind, row.body)
+        if event is None:
+            return False
+        self._hub.publish(event)
+        return True
+
     async def catch_up(self) -> int:
         """Read the events not yet read and publish those of other processes; how many."""
         told = 0
@@ -204,12 +234,7 @@ class Follower:
             async with self._db.read() as conn:
                 rows = await self._rows.after(conn, after, BATCH)
             for row in rows:
-                if not self._cursor.is_new(row.id, now) or row.origin == self._origin:
-                    continue
-                event = decode(row.kind, row.body)
-                if event is not None:
-                    self._hub.publish(event)
-                    told += 1
+                told += self._apply(row, now)
             if len(rows) < BATCH:
                 return told
             after = rows[-1].id
@@ -224,9 +249,6 @@ class Follower:
 
     async def close(self) -> None:
         """Stop following and close the listening connection."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         await self._listener.close()

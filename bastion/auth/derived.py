@@ -104,6 +104,17 @@ class DerivedSecrets:
         self._keys.clear()
         return self.record
 
+    async def read(self) -> ProjectRecord | None:
+        """Read the project's record without making one: None before the first start (a
+        process that only reads, such as a script signing node tokens)."""
+        async with self._db.read() as conn:
+            found = await self._meta.get(conn, RECORD_KEY)
+        if found is None:
+            return None
+        self._record = _decoded(found)
+        self._keys.clear()
+        return self._record
+
     async def _read_or_make(self, evidence: Evidence) -> ProjectRecord:
         async with self._db.write() as conn:
             found = await self._meta.get(conn, RECORD_KEY)

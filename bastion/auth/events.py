@@ -35,9 +35,17 @@ class UsersChanged:
 
 @dataclass(frozen=True)
 class KeysChanged:
-    """A signing key was published or pruned (``bastion keys``): read the key folder again."""
+    """A signing key was made, published or pruned (``bastion keys``): read the keys again."""
 
 
 @dataclass(frozen=True)
 class RootTokensChanged:
     """A root token was rotated, revoked or made: what was read of the root tokens is stale."""
+
+
+@dataclass(frozen=True)
+class ProjectDeployed:
+    """``bastion deploy`` recorded a new version of the project in the database: every serving
+    process reads it and serves it (:mod:`bastion.project.redeploy`)."""
+
+    version: str

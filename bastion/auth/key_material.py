@@ -1,4 +1,5 @@
-"""One signing key: made, written to its file, read back (or from a JWK), published as a JWK.
+"""One signing key: made, turned into bytes (to seal) and back, read from a key file of the
+old folder or from a JWK, published as a JWK.
 
 The cryptography is ``cryptography``'s and the JWK shapes are PyJWT's (``to_jwk``,
 ``PyJWK``); this module only chooses the parameters (Ed25519, P-256, RSA-3072 with e=65537,
@@ -120,7 +121,35 @@ def check_material(algorithm: str, material: object, where: str) -> SigningAlgor
     return next(name for name in ALGORITHMS if name == algorithm)
 
 
-# -- key files ---------------------------------------------------------------------------
+# -- private bytes (sealed in the database: bastion.auth.key_store) ----------------------
+
+
+def private_bytes(key: SigningKey) -> bytes:
+    """The private part of ``key`` as bytes: PKCS #8 DER, or the HMAC secret itself."""
+    if isinstance(key.material, bytes):
+        return key.material
+    return key.material.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def material_from_bytes(
+    algorithm: str, data: bytes, where: str
+) -> tuple[SigningAlgorithm, PrivateKey | bytes]:
+    """The algorithm and the private key (or secret) ``data`` holds, checked to fit."""
+    material: PrivateKey | bytes = data
+    if algorithm != "HS256":
+        try:
+            loaded = serialization.load_der_private_key(data, password=None)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise ProjectError([f"{where}: the key cannot be read"]) from None
+        if not isinstance(loaded, PrivateKey):
+            raise ProjectError([f"{where}: not an Ed25519, EC or RSA private key"])
+        material = loaded
+    return check_material(algorithm, material, where), material
+
+
+# -- key files of the folder that held the keys before the database ----------------------
 
 
 def _when(moment: datetime | None) -> str | None:

@@ -2,74 +2,61 @@
 
 Where they live. ``BASTION_SIGNING_KEYS``, when set, holds a JSON JWK set with private keys:
 its first key signs, all of them verify, nothing is written, and the operator rotates by
-changing the variable. Otherwise ``.bastion/keys/`` holds one file per key
-(:mod:`bastion.auth.key_material`, mode 0600, written atomically), made on first use:
+changing the variable. Otherwise the database holds them (:mod:`bastion.auth.key_store`,
+private keys sealed with the server secret), the same for every node sharing it; the first
+start makes the first key, or imports the key folder of an earlier version. The legacy key is
+a record there too: the server secret still verifies the kid-less HS256 tokens it signed
+before the project had keys. It exists only for an old project (one whose database held data
+before its derivation record existed, see :mod:`bastion.auth.derived`), and is honoured only
+there: a new project accepts no kid-less token, whatever its secret. Even there it verifies
+only tokens issued before it retired (see :mod:`bastion.auth.access_tokens`).
 
-- ``<kid>.json``: kid, algorithm, created, activates, retired, the private key;
-- ``<kid>.until-<epoch>``: empty; the key signed a token that expires at or before then;
-- ``legacy.json``: the server secret still verifies the kid-less HS256 tokens it signed
-  before the project had keys. Made only for an old project (one whose database held data
-  before its derivation record existed, see :mod:`bastion.auth.derived`), and honoured only
-  there: a new project accepts no kid-less token, whatever its secret. Even there it verifies
-  only tokens issued before it retired (see :mod:`bastion.auth.access_tokens`).
-
-Several workers share the folder, so a token signed by any of them must verify on all:
+Each process holds the set in memory (signing and verifying read no database), so a token
+signed by any of them must verify on all:
 
 - ``rotate`` publishes the new key at once but dates its activation ``ACTIVATION_DELAY``
-  later, and dates the previous key's retirement at that same moment.
-- Every process reads the folder again when it uses the set and ``RELOAD_INTERVAL`` has
-  passed (on the injected clock), and when a token names a kid it does not hold (at most
-  once per ``UNKNOWN_KID_RELOAD``, so made-up kids cost no flood of disk reads).
+  later, and dates the previous key's retirement at that same moment. The change carries an
+  event that makes every node read the set again at once (on PostgreSQL).
+- Every process also reads the set again when it verifies a token or answers the JWKS and
+  ``RELOAD_INTERVAL`` has passed (on the injected clock), and when a token names a kid it does
+  not hold (at most once per ``UNKNOWN_KID_RELOAD``, so made-up kids cost no flood of reads).
 - The signing key is the newest key whose activation has come. As every process has read the
-  folder again before that moment, none ever receives a token from a key it has not loaded;
-  and the JWKS, cached for ``JWKS_MAX_AGE`` by other services, lists a key before it signs.
+  set again before that moment, none ever receives a token from a key it has not loaded; and
+  the JWKS, cached for ``JWKS_MAX_AGE`` by other services, lists a key before it signs.
 
 Pruning. A key is kept while a token it signed may live: until its retirement and the latest
 expiry it signed, plus the leeway, have passed. That expiry is recorded by whoever signs
-(node tokens live up to a year), as marker files rounded up to the hour: at most one new
-file an hour per process, lower markers removed once a higher one exists, so the recorded
-expiry never goes down whatever the races. Nothing records what the legacy secret signed,
-so it is kept a year (the longest node token) unless pruned with ``force``.
+(node tokens live up to a year), rounded up to the hour: at most one write an hour per key and
+process, and the stored value only ever goes up, whatever the races. Nothing records what the
+legacy secret signed, so it is kept a year (the longest node token) unless pruned with
+``force``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import json
+import asyncio
+import contextvars
 import logging
 import os
-import secrets
-import shutil
+from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import Any
 
-from bastion.auth.key_material import (
-    KID,
-    SigningKey,
-    generate_key,
-    key_file_bytes,
-    keys_from_jwks,
-    parse_time,
-    read_key_file,
-)
+from bastion.auth.key_material import KID, SigningKey, generate_key, keys_from_jwks
+from bastion.auth.key_store import KeyStore, StoredKeys
 from bastion.auth.settings import SigningAlgorithm
 from bastion.auth.token_times import LEEWAY_SECONDS as LEEWAY
 from bastion.auth.token_times import LONGEST_LIFETIME as LEGACY_LIFETIME
-from bastion.errors import BastionError, ProjectError
+from bastion.errors import BastionError
 from bastion.tools.clock import Clock
-from bastion.tools.private_files import make_private_folder, sync_folder, write_private_file
 
 KEYS_ENV = "BASTION_SIGNING_KEYS"
-KEYS_DIR = "keys"
-LEGACY_FILE = "legacy.json"
-RELOAD_INTERVAL = 60.0  # seconds between two reads of the folder by a process
+RELOAD_INTERVAL = 60.0  # seconds between two reads of the set by a process
 UNKNOWN_KID_RELOAD = 5.0  # at most one read for unknown kids this often
 JWKS_MAX_AGE = 300  # seconds others may cache /.well-known/jwks.json
 # Longer than a reload plus the JWKS cache: every worker and verifier holds the key first.
 ACTIVATION_DELAY = 600.0
-_MARK = ".until-"
 _MARK_STEP = 3600
 
 log = logging.getLogger("bastion.auth")
@@ -111,7 +98,7 @@ class PrunedKeys:
 class _Loaded:
     keys: dict[str | None, SigningKey]  # None: the legacy key, when the secret is known
     until: dict[str, int]  # kid -> the latest expiry recorded (epoch seconds)
-    legacy_retired: datetime | None = None  # when the folder records a legacy key
+    legacy_retired: datetime | None = None  # when the database records a legacy key
 
 
 def _start(key: SigningKey) -> datetime:
@@ -123,20 +110,31 @@ def _described(key: SigningKey, status: str, until: datetime | None, reason: str
     return KeyStatus(key.kid, key.algorithm, *dates, status, until, reason)
 
 
+def _in_background(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+    """Run ``coroutine`` as a task of the running loop (None without one), in a context of
+    its own: a request's open transaction must not become the task's."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        coroutine.close()
+        return None
+    return loop.create_task(coroutine, context=contextvars.Context())
+
+
 class KeySet:
-    """The keys of one project, in memory, kept in step with their folder."""
+    """The keys of one project, in memory, kept in step with the database."""
 
     def __init__(
         self,
         clock: Clock,
-        folder: Path | None,
+        store: KeyStore | None,
         keys: list[SigningKey] | None = None,
         server_secret: bytes | None = None,
     ) -> None:
-        """A set read from ``folder`` (see :func:`open_keys`), or made of ``keys`` (the
+        """A set read from ``store`` once :meth:`start` ran, or made of ``keys`` (the
         environment's: the first signs). ``server_secret`` verifies the legacy tokens."""
         self._clock = clock
-        self.folder = folder
+        self.store = store
         self._server_secret = server_secret
         # Whether the project may still accept the legacy key's tokens: only an old project
         # (see bastion.auth.derived), which the service learns at start from its database.
@@ -144,107 +142,116 @@ class KeySet:
         self._loaded = _Loaded({k.kid: k for k in keys or []}, {})
         self._order = [k.kid for k in keys or []]  # the environment's order
         self._read_at = self._now()
+        self._stale = False  # another process changed the set: read it before using it
         self._unknown_read_at: float | None = None
-        if folder is not None:
-            self._loaded = self._read()
+        self._reading = asyncio.Lock()
+        self._pending: dict[str, int] = {}  # kid -> a mark to record (see signed)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def _now(self) -> float:
         return self._clock().timestamp()
 
-    # -- reading the folder -------------------------------------------------------------
+    # -- reading the database -----------------------------------------------------------
 
-    def _read(self) -> _Loaded:
-        """The keys of the folder now; a ProjectError when a file cannot be used."""
-        assert self.folder is not None
-        keys: dict[str | None, SigningKey] = {}
-        until: dict[str, int] = {}
-        legacy: datetime | None = None
-        try:
-            names = sorted(os.listdir(self.folder))
-        except FileNotFoundError:
-            names = []
-        for name in names:
-            if name.startswith("."):  # a file being written
-                continue
-            stem, mark, epoch = name.partition(_MARK)
-            if mark and epoch.isdigit():
-                until[stem] = max(until.get(stem, 0), int(epoch))
-                continue
-            path = self.folder / name
-            try:
-                data = path.read_bytes()
-            except FileNotFoundError:  # pruned meanwhile
-                continue
-            except OSError as error:
-                raise ProjectError([f"{path}: cannot read it ({error.strerror})"]) from None
-            if name == LEGACY_FILE:
-                legacy = _legacy_retired(data, str(path))
-                if self._server_secret is not None and self._legacy_admitted:
-                    keys[None] = SigningKey(None, "HS256", self._server_secret, retired_at=legacy)
-            elif name.endswith(".json"):
-                key = read_key_file(data, str(path))
-                if f"{key.kid}.json" != name:
-                    raise ProjectError([f"{path}: the file name is not its kid ({key.kid})"])
-                keys[key.kid] = key
-        return _Loaded(keys, {kid: t for kid, t in until.items() if kid in keys}, legacy)
+    async def start(self, algorithm: SigningAlgorithm, legacy: bool) -> None:
+        """Make (or import) the first keys unless done before, and load the set; a key that
+        does not open stops the start (:class:`~bastion.auth.key_store.KeysUnreadable`).
 
-    def reload(self) -> None:
-        """Read the folder again; on failure keep what was loaded (and log why)."""
-        self._read_at = self._now()
-        if self.folder is None:
+        ``legacy``: an old project, whose secret signed tokens before keys existed: the
+        legacy key's tokens stay accepted (a project that never signed any refuses them).
+        """
+        self._legacy_admitted = legacy
+        if self.store is None:
             return
+        await self.store.ensure(algorithm, legacy)
+        await self.load()
+
+    async def load(self) -> None:
+        """Read the set from the database; its errors are the caller's."""
+        assert self.store is not None
+        self._read_at, self._stale = self._now(), False
+        self._loaded = self._in_memory(await self.store.load())
+
+    def _in_memory(self, stored: StoredKeys) -> _Loaded:
+        keys: dict[str | None, SigningKey] = {k.kid: k for k in stored.keys}
+        retired = stored.legacy_retired
+        if retired is not None and self._server_secret is not None and self._legacy_admitted:
+            keys[None] = SigningKey(None, "HS256", self._server_secret, retired_at=retired)
+        return _Loaded(keys, dict(stored.until), retired)
+
+    async def reload(self) -> None:
+        """Read the set again; on failure keep what was loaded (and log why)."""
+        if self.store is None:
+            return
+        self._read_at, self._stale = self._now(), False
         try:
-            loaded = self._read()
-        except ProjectError as error:
+            loaded = self._in_memory(await self.store.load())
+        except Exception as error:  # the database is away, or a key no longer opens
             log.warning("signing keys: kept the loaded keys: %s", error)
             return
         if not any(kid is not None for kid in loaded.keys) and not self.empty:
-            # Keys are never all pruned (the signing key stays): someone emptied the folder.
-            log.warning("signing keys: %s holds no key; kept the loaded keys", self.folder)
+            # Keys are never all pruned (the signing key stays): someone emptied the table.
+            log.warning("signing keys: the database holds no key; kept the loaded keys")
             return
         self._loaded = loaded
 
-    def admit_legacy(self, admitted: bool) -> None:
-        """Let the legacy key (the server secret, when the folder records one) verify kid-less
-        tokens, or not: a project that never signed any must not accept them."""
-        self._legacy_admitted = admitted
-        self.reload()
+    def reload_soon(self) -> None:
+        """Read the set again in the background (another process changed it); a request
+        that comes first reads it itself (:meth:`refresh`)."""
+        self._stale = True
+        self._track(_in_background(self.refresh()))
 
-    def create(self, algorithm: SigningAlgorithm, legacy: bool = False) -> None:
-        """Make the folder with a first key of ``algorithm`` when it holds none; with
-        ``legacy`` (an old project, whose secret signed tokens before keys existed) the new
-        folder also records that the secret keeps verifying them."""
-        folder = self.folder
-        if folder is None or not self.empty:
+    def _track(self, task: asyncio.Task[None] | None) -> None:
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def refresh(self) -> None:
+        """Read the set again if ``RELOAD_INTERVAL`` has passed since it was read.
+
+        A clock that went back counts as due: a stale set must not outlive a clock change.
+        """
+        # A read under way (one an event started) is awaited: it may hold what is new.
+        if self.store is not None and (self._due() or self._reading.locked()):
+            async with self._reading:  # one read for the requests that find it due together
+                if self._due():
+                    await self.reload()
+
+    def _due(self) -> bool:
+        return self._stale or not 0 <= self._now() - self._read_at < RELOAD_INTERVAL
+
+    async def learn(self, kid: str | None) -> None:
+        """Read the set again when a token names a kid it does not hold: a key another
+        process just made, perhaps. Once, then no more for a while, however many made-up
+        kids arrive. The kid is only ever compared with the set: never a query."""
+        if kid is None or kid in self._loaded.keys or self.store is None:
             return
-        _make_folder(folder, algorithm, self._clock(), legacy)
-        self.reload()
-        if self.empty:  # a folder that existed with no key in it
-            key = generate_key(algorithm, self._clock(), self._clock())
-            write_private_file(folder / f"{key.kid}.json", key_file_bytes(key))
-            self.reload()
+        if not KID.fullmatch(kid):
+            return
+        now = self._now()
+        last = self._unknown_read_at
+        if last is not None and 0 <= now - last < UNKNOWN_KID_RELOAD:
+            return
+        self._unknown_read_at = now
+        await self.reload()
 
     @property
     def empty(self) -> bool:
-        """True when the set holds no key that can sign (a folder not made yet)."""
+        """True when the set holds no key that can sign (not loaded yet)."""
         return not any(kid is not None for kid in self._loaded.keys)
-
-    def _fresh(self) -> _Loaded:
-        # A clock that went back counts as due: a stale set must not outlive a clock change.
-        if self.folder is not None and not 0 <= self._now() - self._read_at < RELOAD_INTERVAL:
-            self.reload()
-        return self._loaded
 
     # -- signing and verifying ----------------------------------------------------------
 
     def signing_key(self) -> SigningKey:
         """The key that signs now: the newest whose activation has come."""
-        return self._signer(self._fresh(), self._clock())
+        return self._signer(self._loaded, self._clock())
 
     def _signer(self, loaded: _Loaded, now: datetime) -> SigningKey:
-        if self.folder is None:
+        if self.store is None:
             return loaded.keys[self._order[0]]
         keys = [k for k in loaded.keys.values() if k.kid is not None]
+        if not keys:
+            raise RuntimeError("no signing key is loaded: KeySet.start() has not run")
         active = [k for k in keys if _start(k) <= now]
         if active:
             return max(active, key=lambda k: (_start(k), k.kid or ""))
@@ -252,85 +259,86 @@ class KeySet:
         return min(keys, key=lambda k: (_start(k), k.kid or ""))
 
     def verifying_key(self, kid: str | None) -> SigningKey | None:
-        """The key named by a token's kid (None: the legacy key), if the set holds it.
-
-        The kid is only ever a key of the in-memory set: never a path, never a query.
-        """
-        key = self._fresh().keys.get(kid)
-        if key is not None or kid is None or self.folder is None or not KID.fullmatch(kid):
-            return key
-        now = self._now()
-        last = self._unknown_read_at
-        if last is not None and 0 <= now - last < UNKNOWN_KID_RELOAD:
-            return None
-        # A key another process just made, perhaps: read the folder once, then no more for a
-        # while, however many made-up kids arrive.
-        self._unknown_read_at = now
-        self.reload()
+        """The key named by a token's kid (None: the legacy key), if the set holds it."""
         return self._loaded.keys.get(kid)
 
     def holds(self, kid: str | None) -> bool:
         """Whether the set still holds the key ``kid`` (a pruned key's tokens are refused)."""
-        return kid in self._fresh().keys
+        return kid in self._loaded.keys
 
     def signed(self, key: SigningKey, expires_at: int) -> None:
-        """Record that ``key`` signed a token expiring at ``expires_at`` (for pruning)."""
-        if self.folder is None or key.kid is None:
+        """Record that ``key`` signed a token expiring at ``expires_at`` (for pruning).
+
+        Written in the background, so that a login waits for no extra write; a process
+        without a running loop writes it with :meth:`settle`.
+        """
+        if self.store is None or key.kid is None:
             return
         mark = -(-expires_at // _MARK_STEP) * _MARK_STEP
         if mark <= self._loaded.until.get(key.kid, 0):
             return
         self._loaded.until[key.kid] = mark
+        self._pending[key.kid] = max(mark, self._pending.get(key.kid, 0))
+        self._track(_in_background(self._record_pending()))
+
+    async def _record_pending(self) -> None:
+        assert self.store is not None
+        marks, self._pending = self._pending, {}
+        if not marks:
+            return
         try:
-            fd = os.open(self.folder / f"{key.kid}{_MARK}{mark}", os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
-            for name in os.listdir(self.folder):
-                stem, sep, epoch = name.partition(_MARK)
-                if stem == key.kid and sep and epoch.isdigit() and int(epoch) < mark:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(self.folder / name)
-        except OSError as error:
+            await self.store.record_signed(marks)
+        except Exception as error:
             # The token is still good: a signing failure would fail a login. What is lost is
             # only that prune may remove this key before the token expires.
-            log.warning("signing keys: cannot record the expiry of %s: %s", key.kid, error)
+            log.warning("signing keys: cannot record the expiry of %s: %s", ", ".join(marks), error)
+
+    async def settle(self) -> None:
+        """Finish the background reads and writes (the expiries recorded): before a process
+        ends, or before a test counts statements."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._pending:
+            await self._record_pending()
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The public keys of every asymmetric key that verifies (pending ones included)."""
         keys = sorted(
-            (k for k in self._fresh().keys.values() if k.kid is not None),
+            (k for k in self._loaded.keys.values() if k.kid is not None),
             key=lambda k: (_start(k), k.kid or ""),
             reverse=True,
         )
         return {"keys": [jwk for k in keys if (jwk := k.public_jwk()) is not None]}
 
-    # -- managing the folder (the CLI) --------------------------------------------------
+    # -- managing the set (the CLI) -----------------------------------------------------
 
-    def _folder(self) -> Path:
-        if self.folder is None:
+    def _store(self) -> KeyStore:
+        if self.store is None:
             raise KeysFromEnvironment()
-        return self.folder
+        return self.store
 
-    def rotate(
+    async def rotate(
         self, algorithm: SigningAlgorithm, activate_after: float = ACTIVATION_DELAY
     ) -> SigningKey:
         """Publish a new key that signs ``activate_after`` seconds from now; the keys that
         sign until then are dated retired at that moment."""
-        folder = self._folder()
-        self.reload()
+        store = self._store()
         now = self._clock()
         key = generate_key(algorithm, now, now + timedelta(seconds=activate_after))
-        write_private_file(folder / f"{key.kid}.json", key_file_bytes(key))
-        for old in self._loaded.keys.values():
-            if old.kid is not None and old.retired_at is None:
-                retired = replace(old, retired_at=key.activates_at)
-                path = folder / f"{old.kid}.json"
-                write_private_file(path, key_file_bytes(retired), replace=True)
-        self.reload()
+        await store.publish(key)
+        # As the database now says; not read back, since the caller's transaction (a console
+        # request's, on SQLite) may not have committed yet.
+        retire = {k.kid: replace(k, retired_at=key.activates_at) for k in self._signers()}
+        keys = {**self._loaded.keys, **retire, key.kid: key}
+        self._loaded = replace(self._loaded, keys=keys)
         return key
+
+    def _signers(self) -> list[SigningKey]:
+        return [k for k in self._loaded.keys.values() if k.kid is not None and not k.retired_at]
 
     def statuses(self) -> list[KeyStatus]:
         """Every key with its status, newest first."""
-        loaded, now = self._fresh(), self._clock()
+        loaded, now = self._loaded, self._clock()
         signer = self._signer(loaded, now)
         keys = sorted(
             (k for k in loaded.keys.values() if k.kid is not None),
@@ -353,7 +361,7 @@ class KeySet:
         """(status, prunable from, why) of a key with a kid."""
         if key is signer:
             return "signing", None, "signs new tokens"
-        if self.folder is None:
+        if self.store is None:
             return "verifying", None, f"listed in {KEYS_ENV}"
         if _start(key) > now:
             return "pending", None, "published; signs from its activation"
@@ -366,93 +374,37 @@ class KeySet:
         reason = "latest token it signed" if signed and signed > retired.timestamp() else "retired"
         return ("prunable" if now >= until else "verifying"), until, reason
 
-    def prune(self, force: bool = False) -> PrunedKeys:
+    async def prune(self, force: bool = False) -> PrunedKeys:
         """Remove the keys whose tokens have all expired (with ``force``: every key that no
         longer signs, and the legacy key). Never the signing key, never a pending one."""
-        folder = self._folder()
-        self.reload()
+        store = self._store()
+        await self.load()
         removed: list[KeyStatus] = []
         kept: list[KeyStatus] = []
         for status in self.statuses():
             removable = status.status == "prunable" or (
                 force and status.status == "verifying" and status.prunable_at is not None
             )
-            if not removable:
-                kept.append(status)
-                continue
-            name = LEGACY_FILE if status.kid is None else f"{status.kid}.json"
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(folder / name)
-            if status.kid is not None:
-                for marker in os.listdir(folder):
-                    if marker.startswith(f"{status.kid}{_MARK}"):
-                        with contextlib.suppress(FileNotFoundError):
-                            os.unlink(folder / marker)
-            removed.append(status)
-        self.reload()
+            (removed if removable else kept).append(status)
+        if removed:
+            kids = [s.kid for s in removed if s.kid is not None]
+            legacy = any(s.kid is None for s in removed)
+            await store.remove(kids, legacy=legacy)
+            gone = {*kids, *([None] if legacy else [])}
+            keys = {kid: k for kid, k in self._loaded.keys.items() if kid not in gone}
+            retired = None if legacy else self._loaded.legacy_retired
+            self._loaded = _Loaded(keys, self._loaded.until, retired)
         return PrunedKeys(removed, kept)
 
 
-def _legacy_retired(data: bytes, where: str) -> datetime:
-    try:
-        document = json.loads(data)
-    except ValueError:
-        document = None
-    found = document.get("retired") if isinstance(document, dict) else None
-    retired = parse_time(found, where, "retired")
-    if retired is None:
-        raise ProjectError([f"{where}: not a legacy record (no retired time)"])
-    return retired
+def open_keys(store: KeyStore | None, clock: Clock, server_secret: bytes | None = None) -> KeySet:
+    """The signing keys of a project: from ``BASTION_SIGNING_KEYS``, else from ``store``
+    (loaded by :meth:`KeySet.start`).
 
-
-def _legacy_record(retired: datetime) -> bytes:
-    note = "the server secret verifies the kid-less HS256 tokens signed before keys existed"
-    return json.dumps({"retired": retired.isoformat(), "note": note}, indent=2).encode() + b"\n"
-
-
-def _make_folder(folder: Path, algorithm: SigningAlgorithm, now: datetime, legacy: bool) -> None:
-    """Make the folder with its first key, whole or not at all.
-
-    The key is written into a temporary folder renamed into place: when several processes
-    start at once, one rename wins and the others find its key (they never sign with keys of
-    their own).
-    """
-    make_private_folder(folder.parent)
-    temp = folder.with_name(f".{folder.name}-{secrets.token_hex(4)}")
-    temp.mkdir(mode=0o700)
-    try:
-        key = generate_key(algorithm, now, now)
-        write_private_file(temp / f"{key.kid}.json", key_file_bytes(key))
-        if legacy:
-            write_private_file(temp / LEGACY_FILE, _legacy_record(now))
-        os.rename(temp, folder)  # replaces only an empty folder
-        sync_folder(folder.parent)
-    except OSError as error:
-        if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-            raise
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
-
-
-def open_keys(
-    data_dir: Path,
-    algorithm: SigningAlgorithm,
-    clock: Clock,
-    server_secret: bytes | None = None,
-    legacy: bool = False,
-    create: bool = True,
-) -> KeySet:
-    """The signing keys of a project: from ``BASTION_SIGNING_KEYS``, else ``data_dir/keys``.
-
-    Unless ``create`` is False, a missing folder is made at once (see :meth:`KeySet.create`,
-    and ``legacy``). ``server_secret`` is what verifies the legacy key's tokens once
-    :meth:`KeySet.admit_legacy` allows them (without it, they are refused: enough for a
-    process that only signs).
+    ``server_secret`` is what verifies the legacy key's tokens once the start allows them
+    (without it, they are refused: enough for a process that only signs).
     """
     from_env = os.environ.get(KEYS_ENV)
     if from_env is not None:
         return KeySet(clock, None, keys_from_jwks(from_env, KEYS_ENV))
-    keys = KeySet(clock, data_dir / KEYS_DIR, server_secret=server_secret)
-    if create:
-        keys.create(algorithm, legacy)
-    return keys
+    return KeySet(clock, store, server_secret=server_secret)

@@ -35,6 +35,17 @@ def lifetime_seconds(lifetime: int | timedelta) -> int:
     return seconds
 
 
+def checked_lifetime(model: Model, node_id: str, type_name: str, lifetime: int | timedelta) -> int:
+    """The lifetime in seconds of a token for ``node_id`` of ``type_name``, once the three
+    are checked (a :class:`BadUserInput` otherwise)."""
+    if type_name not in model.types:
+        known = ", ".join(sorted(model.types))
+        raise BadUserInput(f"No type {type_name!r} in the model (types: {known})", field="type")
+    if not is_id(node_id):
+        raise BadUserInput(f"{node_id!r} is not a node id", field="id")
+    return lifetime_seconds(lifetime)
+
+
 class NodeTokens:
     """Issue node tokens and turn verified ones into viewers."""
 
@@ -48,12 +59,8 @@ class NodeTokens:
         self, node_id: str, type_name: str, lifetime: int | timedelta = DEFAULT_LIFETIME
     ) -> str:
         """A token bound to the node ``node_id`` of type ``type_name``."""
-        if type_name not in self._model.types:
-            known = ", ".join(sorted(self._model.types))
-            raise BadUserInput(f"No type {type_name!r} in the model (types: {known})", field="type")
-        if not is_id(node_id):
-            raise BadUserInput(f"{node_id!r} is not a node id", field="id")
-        return self._tokens.issue_for_node(node_id, type_name, lifetime_seconds(lifetime))
+        seconds = checked_lifetime(self._model, node_id, type_name, lifetime)
+        return self._tokens.issue_for_node(node_id, type_name, seconds)
 
     async def viewer(self, claims: AccessClaims) -> Viewer | None:
         """The viewer of a verified node token, or None when its node is gone."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from sqlalchemy.engine import URL
+
 from bastion.auth.settings import AuthConfig
 from bastion.model import Model
 
@@ -43,7 +45,11 @@ class AuthProject(Protocol):
 
     @property
     def data_dir(self) -> Path:
-        """Where its secret and signing keys live."""
+        """Where its secret lives (and the signing keys of earlier versions)."""
+
+    @property
+    def database_url(self) -> URL:
+        """Its database (where the signing keys live)."""
 
     @property
     def model(self) -> Model:

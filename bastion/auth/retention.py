@@ -67,6 +67,7 @@ class Retention:
         self.config = config
         self._throttle = throttle
         self._clock = clock
+        self._first_round = asyncio.Event()
 
     async def prune(self, *, dry_run: bool = False) -> Pruned:
         """Delete (or count, for a dry run) what is past its retention now."""
@@ -98,6 +99,11 @@ class Retention:
             )
         return Pruned(ended, tokens, events, throttle)
 
+    async def first_round(self) -> None:
+        """Wait until :meth:`run_every` has ended its first round (tests count statements
+        once the server's start-up writes are over)."""
+        await self._first_round.wait()
+
     async def run_every(self, interval: timedelta, stop: asyncio.Event) -> None:
         """Prune now and then every ``interval`` until ``stop`` is set (the round under way
         ends first); a failed round is logged and the next one tries again."""
@@ -115,5 +121,6 @@ class Retention:
                         pruned.audit_events,
                         pruned.throttle_rows,
                     )
+            self._first_round.set()
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval.total_seconds())

@@ -36,8 +36,8 @@ def run_with_service(project_dir: Path, action: Callable[[Service], Awaitable[T]
         project = load_project(project_dir)
         note_database(project.database_url)
         service = Service(project)
-        await service.start()
-        try:
+        try:  # a start that fails (another server secret, say) releases what it opened too
+            await service.start()
             return await action(service)
         finally:
             await service.stop()

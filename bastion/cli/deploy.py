@@ -13,24 +13,40 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bastion.auth.cluster import EventLog
+from bastion.auth.events import ProjectDeployed
 from bastion.auth.root_tokens import Deployed
 from bastion.errors import BastionError
 from bastion.project import Project, load_project
+from bastion.project.deployed import META_KEY, source_of
 from bastion.project.service import Service
-from bastion.store.auth.tables import new_metadata
+from bastion.store.auth.meta import MetaRows
+from bastion.store.auth.tables import EVENT_TABLE, META_TABLE, new_metadata
 from bastion.store.database import Database
 from bastion.store.sync import SyncReport, deploy_schema, describe
 from bastion.store.tables import build_tables
+from bastion.tools.clock import system_clock
 
 
 async def _deploy(project: Project, force: bool, dry_run: bool) -> tuple[SyncReport, Deployed]:
     tables = build_tables(project.model, new_metadata())
+    by_name = tables.metadata.tables
     # Rebuilt SQLite tables are checked for dangling references before the commit instead.
     db = Database(project.database_url, enforce_foreign_keys=False, pool=project.database_pool)
+    source = source_of(project)
+    events = EventLog.over(db, by_name[EVENT_TABLE], system_clock)
+
+    async def record(conn: AsyncConnection) -> None:
+        # With the tables' changes, or not at all: the serving nodes read this record and
+        # serve it (see bastion.project.redeploy); the event wakes them at once.
+        await MetaRows(by_name[META_TABLE]).put(conn, META_KEY, source.to_text())
+        await events.record(conn, ProjectDeployed(source.version))
+
     try:
         report = await deploy_schema(
-            db, tables.metadata, list(tables.by_type), force=force, dry_run=dry_run
+            db, tables.metadata, list(tables.by_type), force=force, dry_run=dry_run, also=record
         )
     finally:
         await db.close()

@@ -1,4 +1,4 @@
-"""``bastion keys``: rotate, list and prune the keys that sign access tokens.
+"""``bastion keys``: rotate, list, prune and re-seal the keys that sign access tokens.
 
 Nothing here prints key material: a key shows as its kid (public, as in the JWKS), its
 algorithm, its dates and its status. Rotation and pruning are written to the audit log.
@@ -6,18 +6,25 @@ algorithm, its dates and its status. Rotation and pruning are written to the aud
 
 from __future__ import annotations
 
+import asyncio
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from bastion.auth.audit import AuditEvent, AuditType
-from bastion.auth.events import KeysChanged
 from bastion.auth.key_material import SigningKey
 from bastion.auth.keys import KeyStatus, PrunedKeys
+from bastion.auth.secret import check_secret
 from bastion.cli.common import run_with_service
+from bastion.cli.failures import fail, note_database
+from bastion.errors import BastionError
+from bastion.project import load_project
 from bastion.project.config import PROJECT_FILE
 from bastion.project.service import Service
+from bastion.store import open_store
+from bastion.tools.clock import system_clock
 
 directory_argument = click.argument(
     "directory", required=False, type=click.Path(file_okay=False, path_type=Path)
@@ -46,7 +53,7 @@ def _name(kid: str | None) -> str:
 
 @click.group("keys")
 def keys() -> None:
-    """Rotate, list and prune the keys that sign access tokens."""
+    """Rotate, list, prune and re-seal the keys that sign access tokens."""
 
 
 @keys.command("rotate")
@@ -60,10 +67,10 @@ def rotate(directory: Path | None) -> None:
     folder = _project_dir(directory)
 
     async def action(service: Service) -> SigningKey:
-        key = service.auth.keys.rotate(service.project.config.auth.signing.algorithm)
+        # The new key and the event telling every node commit together.
+        key = await service.auth.keys.rotate(service.project.config.auth.signing.algorithm)
         detail = {"kid": key.kid, "algorithm": key.algorithm, "by": "cli"}
         await service.auth.audit.record(AuditEvent(AuditType.KEY_ROTATED, detail=detail))
-        await service.auth.event_log.tell(service.store.db, KeysChanged())
         return key
 
     key = run_with_service(folder, action)
@@ -119,14 +126,14 @@ def prune(directory: Path | None, force: bool) -> None:
     folder = _project_dir(directory)
 
     async def action(service: Service) -> PrunedKeys:
-        pruned = service.auth.keys.prune(force=force)
+        # A key pruned with --force (a leaked one) is refused at once: the removal carries
+        # the event that makes every node read the keys again.
+        pruned = await service.auth.keys.prune(force=force)
         for status in pruned.removed:
             detail = {"kid": _name(status.kid), "algorithm": status.algorithm, "by": "cli"}
             if force and status.status != "prunable":
                 detail["forced"] = "tokens it signed may still have been valid"
             await service.auth.audit.record(AuditEvent(AuditType.KEY_PRUNED, detail=detail))
-        if pruned.removed:  # a key pruned with --force (a leaked one) is refused at once
-            await service.auth.event_log.tell(service.store.db, KeysChanged())
         return pruned
 
     pruned = run_with_service(folder, action)
@@ -143,3 +150,45 @@ def prune(directory: Path | None, force: bool) -> None:
             )
     count = len(pruned.removed)
     click.echo(f"Removed {count} key{'s' if count != 1 else ''}.")
+
+
+@keys.command("reencrypt")
+@directory_argument
+@click.option(
+    "--old-secret-env",
+    "old_env",
+    required=True,
+    metavar="VAR",
+    help="The environment variable holding the previous server secret.",
+)
+def reencrypt(directory: Path | None, old_env: str) -> None:
+    """Seal the stored keys of the project in DIRECTORY with the current server secret.
+
+    After a change of BASTION_SECRET (or of .bastion/secret) the keys in the database no
+    longer open and the server refuses to start; this opens them with the previous secret,
+    read from the variable VAR, and seals them with the current one. Keys and tokens stay the
+    same.
+    """
+    folder = _project_dir(directory)
+    old = os.environ.get(old_env)
+    if not old:
+        raise click.BadParameter(f"{old_env} is not set", param_hint="--old-secret-env")
+
+    async def action() -> list[str]:
+        from bastion.auth.key_reseal import reseal_signing_keys
+
+        project = load_project(folder)
+        note_database(project.database_url)
+        store = open_store(project.model, project.database_url, system_clock)
+        try:
+            return await reseal_signing_keys(project, store, old.encode(), system_clock)
+        finally:
+            await store.close()
+
+    try:
+        check_secret(old.encode(), old_env)
+        resealed = asyncio.run(action())
+    except BastionError as error:
+        fail(error)
+    count = len(resealed)
+    click.echo(f"Sealed {count} key{'s' if count != 1 else ''} with the current server secret.")

@@ -60,7 +60,7 @@ from bastion.graphql.visibility import executor_for, hidden_names, public_schema
 from bastion.permissions.compile import Permissions
 from bastion.store import Store
 from bastion.store.database import LazyTransaction
-from bastion.store.failures import known_state
+from bastion.store.failures import known_state, stale_plan
 
 DOCUMENT_CACHE_SIZE = 1024
 MAX_CACHED_QUERY_LENGTH = 16_384
@@ -134,6 +134,14 @@ class Prepared:
     def is_mutation(self) -> bool:
         """True when the chosen operation is a mutation."""
         return self.operation.operation is OperationType.MUTATION
+
+
+class _StalePlans(Exception):
+    """A request met statements prepared before a deploy; nothing of it was kept."""
+
+
+def _stale(errors: list[GraphQLError] | None) -> bool:
+    return any(stale_plan(e.original_error) for e in errors or ())
 
 
 @dataclass(frozen=True)
@@ -279,7 +287,29 @@ class Executor:
         ``within`` is the request of a function that runs this document through its ``api``:
         inside a mutation, the document joins that request's transaction in a savepoint, and
         its after-commit work waits for that request's commit (unless ``share`` is False).
+
+        A request that met statements prepared before a deploy changed their tables
+        (:func:`bastion.store.failures.stale_plan`) is run once more, when nothing of it was
+        kept: the client never sees the deploy happen.
         """
+        run = (prepared, variables, viewer, caller, within, share, reference)
+        try:
+            return await self._execute(*run, again=within is None)
+        except _StalePlans:
+            return await self._execute(*run, again=False)
+
+    async def _execute(
+        self,
+        prepared: Prepared,
+        variables: Mapping[str, Any] | None,
+        viewer: Viewer,
+        caller: Caller,
+        within: RequestContext | None,
+        share: bool,
+        reference: bool,
+        *,
+        again: bool,
+    ) -> Outcome:
         if prepared.checked.hidden and not viewer.is_privileged:
             return Outcome({"errors": prepared.checked.hidden}, request_error=True)
         refused = self._refusal(prepared, variables, viewer)
@@ -342,6 +372,8 @@ class Executor:
         finally:
             if not committed:
                 await transaction.finish(commit=False)
+        if again and not committed and _stale(result.errors) and not transaction.wrote_apart:
+            raise _StalePlans
         late: list[dict[str, Any]] = []
         if committed and not nested:
             late = await _after_commit(context)

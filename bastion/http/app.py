@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
-from starlette.types import Scope
+from starlette.routing import Route, Router
+from starlette.types import Lifespan, Receive, Scope, Send
 
+from bastion.auth.events import ProjectDeployed
 from bastion.http.browser import BrowserPages, ExplorerOr
 from bastion.http.client_ip import parse_networks
 from bastion.http.edge import Edge
@@ -23,6 +24,9 @@ from bastion.http.metrics import count_event, metrics_endpoint, observe_request,
 from bastion.http.openid import openid_routes
 from bastion.http.stitch.routes import StitchApi
 from bastion.project import Project
+from bastion.project.deployed import source_of
+from bastion.project.live import Generation, LiveProject, follows
+from bastion.project.redeploy import POLL_SECONDS, DeployFollower
 from bastion.project.running import ServingLock
 from bastion.project.service import Service
 from bastion.tools.clock import Clock, system_clock
@@ -53,14 +57,8 @@ def _cors(project: Project) -> list[Middleware]:
     ]
 
 
-def create_app(
-    project: Project, *, clock: Clock = system_clock, secret: bytes | None = None
-) -> Starlette:
-    """The ASGI app serving ``project``; the database is opened and synced at start-up.
-
-    ``clock`` and ``secret`` are injected by tests; by default the real time and the
-    project's secret (``BASTION_SECRET`` or ``.bastion/secret``).
-    """
+def _generation(project: Project, clock: Clock, secret: bytes | None) -> Generation[Starlette]:
+    """The service of ``project`` and the app answering over it (started by the caller)."""
     service = Service(project, clock, secret)
     endpoint = GraphQLEndpoint(
         service.executor,
@@ -78,29 +76,6 @@ def create_app(
     def observe(scope: Scope, status: int, seconds: float) -> None:
         observe_request(scope, status, seconds)
         update_pool()
-
-    @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        # Held while serving: `bastion restore` refuses to run under a live server.
-        serving = ServingLock(project.data_dir)
-        serving.hold()
-        try:
-            await service.start()
-            service.auth.email.outbox.start()  # the mail sender, in the background
-            # Bounded tables: what is past its retention is deleted while the server runs.
-            every = timedelta(minutes=project.config.retention.every_minutes)
-            stop_pruning = asyncio.Event()
-            pruning = asyncio.create_task(service.retention.run_every(every, stop_pruning))
-            try:
-                await service.follow_cluster()
-                yield
-            finally:
-                # Told to stop, not cancelled: a round under way ends cleanly first.
-                stop_pruning.set()
-                await pruning
-                await service.stop()
-        finally:
-            serving.release()
 
     app = Starlette(
         routes=[
@@ -134,7 +109,75 @@ def create_app(
             ),
             *cors,
         ],
-        lifespan=lifespan,
     )
     app.state.service = service
+    return Generation(service, app)
+
+
+class LiveApp:
+    """The app ``bastion serve`` runs: each request goes to the generation current when it
+    starts, for its whole length; the lifespan starts and stops the generations.
+
+    A plain ASGI class rather than a Starlette app with a middleware: every request would go
+    through Starlette's error layer twice (the generation's app has its own).
+    """
+
+    def __init__(self, live: LiveProject[Starlette], lifespan: Lifespan[Any]) -> None:
+        self.state = State()
+        self._live = live
+        self._lifespan = Router(lifespan=lifespan)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan.lifespan(scope, receive, send)
+            return
+        generation = self._live.enter()
+        try:
+            await generation.app(scope, receive, send)
+        finally:
+            generation.leave()
+
+
+def create_app(
+    project: Project, *, clock: Clock = system_clock, secret: bytes | None = None
+) -> LiveApp:
+    """The ASGI app serving ``project``; the database is opened and synced at start-up.
+
+    Each ``bastion deploy`` made meanwhile is served from then on, without a restart
+    (:mod:`bastion.project.redeploy`): requests under way end on the project they began with.
+    ``clock`` and ``secret`` are injected by tests; by default the real time and the
+    project's secret (``BASTION_SECRET`` or ``.bastion/secret``).
+    """
+    live = LiveProject(lambda p: _generation(p, clock, secret), project)
+    deploys = DeployFollower(
+        project.root,
+        read=lambda: live.current.service.deployed_source(),
+        take=live.replace,
+        # On PostgreSQL a deploy's event wakes the node (its follower polls the events too).
+        poll_seconds=POLL_SECONDS if live.current.service.store.db.is_sqlite else 10.0,
+    )
+
+    def taken(generation: Generation[Starlette]) -> None:
+        app.state.service = generation.service
+        generation.service.events.subscribe(ProjectDeployed, deploys.heard)
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        # Held while serving: `bastion restore` refuses to run under a live server.
+        serving = ServingLock(project.data_dir)
+        serving.hold()
+        try:
+            await live.start()
+            try:
+                await deploys.start(source_of(project))
+                yield
+            finally:
+                await deploys.close()
+                await live.stop()
+        finally:
+            serving.release()
+
+    app = LiveApp(live, lifespan)
+    app.state.deploys = deploys  # tests read the record at once, without waiting for a poll
+    follows(live, taken)
     return app

@@ -21,6 +21,7 @@ def jwks_endpoint(keys: KeySet) -> Callable[[Request], Awaitable[Response]]:
     """The route handler serving the public keys of ``keys``."""
 
     async def jwks(_request: Request) -> Response:
+        await keys.refresh()
         return JSONResponse(
             keys.jwks(), headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"}
         )

@@ -29,6 +29,7 @@ from bastion.mail.transports import DeliveryFailed, Transport, build_message
 from bastion.store.auth.mail_outbox import OutboxMail, OutboxRows
 from bastion.store.database import Database
 from bastion.tools.clock import Clock
+from bastion.tools.tasks import cancel_and_wait
 
 log = logging.getLogger("bastion.mail")
 
@@ -243,6 +244,4 @@ class Outbox:
         try:
             await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_SECONDS)
         except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)

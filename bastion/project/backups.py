@@ -5,8 +5,8 @@ A backup is a folder holding:
 - ``database.sqlite`` (SQLite, a consistent copy made while the server may be writing) or
   ``database.pgdump`` (PostgreSQL, ``pg_dump``'s custom format);
 - every file of ``.bastion/`` but the database, its side files, the metrics folder and the lock:
-  the server secret (``secret``) and the signing keys (``keys/``) among them, each with its
-  mode;
+  the server secret (``secret``) among them (which opens the signing keys kept in the
+  database), each with its mode;
 - ``bastion-backup.json``, the manifest: each file's name, mode, size and SHA-256, and what the
   backup does not hold (a secret given in ``BASTION_SECRET``, the project's own files).
 

@@ -104,7 +104,7 @@ class Readiness:
                 "schema",
                 False,
                 "the database holds another model than this process serves (deployed from "
-                "elsewhere): restart the server",
+                "elsewhere, and not taken up here yet: see the log)",
             )
         return Check("schema", True)
 

@@ -80,14 +80,21 @@ def load_project(path: str | Path) -> Project:
     schema_path = root / config.schema_file
     if not schema_path.is_file():
         raise ProjectError([f"{schema_path}: schema file not found (bastion.yml: schema)"])
-    if config.seed and not (root / config.seed).is_file():
-        raise ProjectError([f"{root / config.seed}: seed file not found (bastion.yml: seed)"])
     display = str(
         schema_path.relative_to(Path.cwd())
         if schema_path.is_relative_to(Path.cwd())
         else schema_path
     )
-    model = parse_model(schema_path.read_text(encoding="utf-8"), display)
+    return assemble_project(root, config, schema_path.read_text(encoding="utf-8"), display)
+
+
+def assemble_project(root: Path, config: ProjectConfig, schema: str, display: str) -> Project:
+    """The project of ``config`` and the text of its schema, its functions imported from
+    ``root``; raises :class:`ProjectError` naming each problem. ``display`` names the schema
+    in messages."""
+    if config.seed and not (root / config.seed).is_file():
+        raise ProjectError([f"{root / config.seed}: seed file not found (bastion.yml: seed)"])
+    model = parse_model(schema, display)
     policies, problems = check_rules(model, config.permissions, str(root / "bastion.yml"))
     problems += [
         f"bastion.yml: functions.{name}.operation: no type {f.type_name!r} in the model"

@@ -45,12 +45,15 @@ from bastion.model.emails import EmailRules
 from bastion.permissions.compile import Permissions
 from bastion.permissions.rules import requiring_mfa
 from bastion.project import Project
+from bastion.project.deployed import META_KEY, DeployedSource
 from bastion.project.health import Readiness
 from bastion.project.summary import project_summary
 from bastion.store import Store, SyncReport, open_store
+from bastion.store.auth.meta import MetaRows
 from bastion.store.auth.tables import (
     AUDIT_TABLE,
     LOGIN_FAILURE_TABLE,
+    META_TABLE,
     REFRESH_TABLE,
     SESSION_TABLE,
 )
@@ -83,8 +86,8 @@ def _follow_events(events: EventHub, auth: AuthServices) -> None:
     events.subscribe(UserChanged, lambda changed: auth.node_tokens.forget_user(changed.user_id))
     events.subscribe(UsersChanged, lambda _: sessions.forget_all())
     events.subscribe(RootTokensChanged, lambda _: auth.root_tokens.forget())
-    # Nodes sharing the key folder read it again at once, not at their next minute.
-    events.subscribe(KeysChanged, lambda _: auth.keys.reload())
+    # Nodes sharing the database read the keys again at once, not at their next minute.
+    events.subscribe(KeysChanged, lambda _: auth.keys.reload_soon())
 
 
 class Service:
@@ -178,10 +181,15 @@ class Service:
             clock,
         )
 
-    async def start(self) -> SyncReport:
-        """Sync the database with the model, then seed a new database once."""
+    async def start(self, *, deployed: bool = False) -> SyncReport:
+        """Sync the database with the model, then seed a new database once.
+
+        ``deployed``: the model was deployed by another process (a live deploy), so the
+        database holds it already: it is checked, not synced, and nothing is seeded."""
         try:
-            report = await self.store.sync()
+            report = SyncReport() if deployed else await self.store.sync()
+            if deployed:
+                await self.store.check()
         except Exception as error:
             # The first contact with the database: an unreachable server or a wrong URL is
             # said in one line (the CLI prints it and exits), a bug keeps its traceback.
@@ -196,9 +204,17 @@ class Service:
             log.info("created table %s", table)
         for column in report.added:
             log.info("added column %s", column)
-        await self._seed()
+        if not deployed:
+            await self._seed()
         await self.readiness.remember_model()
         return report
+
+    async def deployed_source(self) -> DeployedSource | None:
+        """The project ``bastion deploy`` recorded last, None before the first deploy."""
+        meta = MetaRows(self.store.tables.metadata.tables[META_TABLE])
+        async with self.store.db.read() as conn:
+            text = await meta.get(conn, META_KEY)
+        return None if text is None else DeployedSource.from_text(text)
 
     async def _seed(self) -> None:
         seed = self.project.seed_file

@@ -13,7 +13,7 @@ from bastion.store.database import Database, PoolSettings
 from bastion.store.emails import EmailWriter
 from bastion.store.filters import FilterCompiler
 from bastion.store.reads import Node, Page, Reader
-from bastion.store.sync import SyncReport, sync_schema
+from bastion.store.sync import SyncReport, check_schema, sync_schema
 from bastion.store.tables import Tables, build_tables
 from bastion.store.writes import Writer
 from bastion.tools.clock import Clock
@@ -34,6 +34,10 @@ class Store:
     async def sync(self) -> SyncReport:
         """Create missing tables and columns; refuse unsafe changes."""
         return await sync_schema(self.db, self.tables.metadata, list(self.tables.by_type))
+
+    async def check(self) -> None:
+        """Refuse unless the database holds the model already (a model deployed elsewhere)."""
+        await check_schema(self.db, self.tables.metadata)
 
     async def close(self) -> None:
         """Release the connection pool."""

@@ -201,6 +201,10 @@ class Database:
             async with self.writer.turn() as conn:
                 yield conn
             return
+        outer = _request_write.get()
+        if outer is not None and outer._db is self:
+            # The request's own transaction cannot undo this one: see LazyTransaction.
+            outer.wrote_apart = True
         async with self.engine.connect() as conn:
             await conn.execution_options(**{_WRITE: True})
             async with conn.begin():
@@ -257,6 +261,9 @@ class LazyTransaction:
         self._ticket: Ticket | None = None
         self._lock = asyncio.Lock()
         self.was_used = False
+        self.wrote_apart = False
+        """Whether a write of the request committed in a transaction of its own (on
+        PostgreSQL: a login's count, say): running the request again would do it twice."""
         self._marker: Token[LazyTransaction | None] | None = (
             _request_write.set(self) if write else None
         )

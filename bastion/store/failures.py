@@ -31,6 +31,7 @@ _PG_RETRYABLE_PREFIXES = ("08", "57P", "53", "40")
 log = logging.getLogger("bastion.store")
 
 BUSY = "The database is busy; retry shortly"
+CHANGED = "The database's schema changed during the request (a deploy); retry"
 UNREACHABLE = "The database cannot be reached; retry shortly"
 FULL = "The database's disk is full; nothing was written"
 
@@ -40,10 +41,21 @@ RETRY_BUSY_SECONDS = 1
 RETRY_UNREACHABLE_SECONDS = 5
 
 
+def stale_plan(error: BaseException | None) -> bool:
+    """Whether ``error`` is PostgreSQL refusing a statement a connection prepared before a
+    deploy changed its table (asyncpg's ``InvalidCachedStatementError``). The transaction it
+    happened in is spoiled, but nothing of it was done, and the driver has dropped its cached
+    statements by then: the same work succeeds if run again, in a new transaction."""
+    original = error.orig if isinstance(error, exc.DBAPIError) else error
+    return type(original).__name__ == "InvalidCachedStatementError"
+
+
 def meaning(error: BaseException) -> BastionError | None:
     """The coded error ``error`` stands for, or None when it is a bug."""
     if isinstance(error, BastionError):
         return error
+    if stale_plan(error):
+        return Unavailable(CHANGED, RETRY_BUSY_SECONDS)
     if isinstance(error, exc.TimeoutError):
         # No pooled connection came free in time: the server is overloaded.
         return Unavailable(BUSY, RETRY_BUSY_SECONDS)

@@ -24,9 +24,10 @@ def _dsn(url: URL) -> str:
 
 
 class Listener:
-    """LISTEN on ``channel``; call ``on_notify`` (from the event loop) for each notification."""
+    """LISTEN on ``channel``; call ``on_notify`` (from the event loop) with the payload of
+    each notification."""
 
-    def __init__(self, url: URL, channel: str, on_notify: Callable[[], None]) -> None:
+    def __init__(self, url: URL, channel: str, on_notify: Callable[[str], None]) -> None:
         self._dsn = _dsn(url)
         self._channel = channel
         self._on_notify = on_notify
@@ -50,10 +51,8 @@ class Listener:
             raise
         self._conn = conn
 
-    def _heard(self, *_args: object) -> None:
-        # asyncpg passes (connection, pid, channel, payload): the payload is empty, the
-        # rows say what happened.
-        self._on_notify()
+    def _heard(self, _conn: object, _pid: object, _channel: object, payload: object) -> None:
+        self._on_notify(payload if isinstance(payload, str) else "")
 
     async def close(self) -> None:
         """Stop listening and close the connection, if it is open."""

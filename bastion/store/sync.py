@@ -17,6 +17,7 @@ rows; so deploy runs on a connection with enforcement off and checks every refer
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from alembic.operations import Operations
 from sqlalchemy import Column, MetaData, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateColumn
 
 from bastion.errors import SchemaChangeRefused
@@ -229,6 +231,27 @@ async def sync_schema(db: Database, metadata: MetaData, model_tables: list[str])
         return await conn.run_sync(run)
 
 
+async def check_schema(db: Database, metadata: MetaData) -> None:
+    """Refuse (:class:`SchemaChangeRefused`) unless the database holds the model: for a
+    process that takes up a model deployed by another, and changes nothing itself. Leftovers
+    the model no longer has (a cleanup) do not count, as at a start."""
+
+    def run(conn: Connection) -> None:
+        changes = _plan(conn, metadata, _read_meta(conn, metadata))
+        pending = [c for c in changes if c.level is not Level.CLEANUP]
+        if pending:
+            raise _refusal(
+                pending, tuple(Level), "the database does not hold this model: deploy it"
+            )
+
+    async with db.read() as conn:
+        await conn.run_sync(run)
+
+
+AfterDeploy = Callable[[AsyncConnection], Awaitable[None]]
+"""What a deploy also writes in its transaction, once every change is applied."""
+
+
 async def deploy_schema(
     db: Database,
     metadata: MetaData,
@@ -236,8 +259,10 @@ async def deploy_schema(
     *,
     force: bool = False,
     dry_run: bool = False,
+    also: AfterDeploy | None = None,
 ) -> SyncReport:
-    """Apply every change of the plan in one transaction (``force`` for destructive ones).
+    """Apply every change of the plan in one transaction (``force`` for destructive ones),
+    then ``also`` in the same transaction (the deployed project's record and its event).
 
     ``db`` must not enforce foreign keys on SQLite (see :class:`Database`): the references are
     checked once, before the commit, instead.
@@ -286,4 +311,7 @@ async def deploy_schema(
         return report
 
     async with db.write() as conn:
-        return await conn.run_sync(run)
+        report = await conn.run_sync(run)
+        if report.applied and also is not None:
+            await also(conn)
+        return report

@@ -5,22 +5,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import shutil
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import delete, update
 
 from bastion.auth import SYSTEM
 from bastion.auth.derived import RECORD_KEY
+from bastion.auth.key_material import SigningKey
+from bastion.auth.key_store import LEGACY_KEY, MADE_KEY
 from bastion.auth.secret import load_secret
 from bastion.auth.sessions import hash_token
 from bastion.auth.settings import AuthConfig
 from bastion.project import Project
-from bastion.store.auth.tables import META_TABLE, ROOT_TOKEN_TABLE
+from bastion.store.auth.tables import META_TABLE, ROOT_TOKEN_TABLE, SIGNING_KEY_TABLE
 from bastion.tools.clock import FrozenClock
 from tests.conftest import GraphQLClient, unauthenticated
 
@@ -179,7 +183,7 @@ def unbound_root_token(secret: bytes, name: str, counter: int = 0) -> str:
 async def age(project: Project, clock: FrozenClock, root_tokens: Sequence[str] = ()) -> bytes:
     """Leave ``project``'s database and folder as a version before signing keys and
     project-bound derivations did: a user in it, ``root_tokens`` derived the old way, no
-    derivation record, no key folder. Returns the server secret (the project's file)."""
+    derivation record, no signing keys. Returns the server secret (the project's file)."""
     from bastion.project.service import Service
 
     service = Service(project, clock)
@@ -196,8 +200,27 @@ async def age(project: Project, clock: FrozenClock, root_tokens: Sequence[str] =
             for name in root_tokens:
                 old = hash_token(unbound_root_token(secret, name))
                 await conn.execute(update(root).where(root.c.name == name).values(hash=old))
-            await conn.execute(delete(meta).where(meta.c.key == RECORD_KEY))
+            made = (RECORD_KEY, MADE_KEY, LEGACY_KEY)
+            await conn.execute(delete(meta).where(meta.c.key.in_(made)))
+            await conn.execute(delete(tables[SIGNING_KEY_TABLE]))
     finally:
         await service.stop()
-    shutil.rmtree(project.data_dir / "keys")
     return secret
+
+
+def private_forms(key: SigningKey) -> list[bytes]:
+    """Every form in which a key's private part could lie in clear: PEM (whole and line by
+    line), DER, the raw private value (a JWK's ``d``, as bytes and base64url), an HMAC secret."""
+    if isinstance(key.material, bytes):
+        return [key.material, base64.urlsafe_b64encode(key.material).rstrip(b"=")]
+    pem = key.material.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    der = key.material.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    forms = [pem, der, *(line for line in pem.splitlines() if b"-----" not in line)]
+    algorithm = jwt.get_algorithm_by_name(key.algorithm)
+    d = json.loads(algorithm.to_jwk(key.material))["d"]
+    forms += [d.encode(), base64.urlsafe_b64decode(d + "=" * (-len(d) % 4))]
+    return forms

@@ -1,14 +1,13 @@
 """Signing keys: each algorithm end to end, rotation across workers, pruning, legacy tokens.
 
-Every test runs real apps on real project folders; "another worker" is a second app (or a key
-set opened on the same folder, as ``bastion keys`` does), and time is the injected clock.
+Every test runs real apps on real project folders; "another worker" is a second app on the
+same database (as ``bastion keys`` starts one), and time is the injected clock. The key table
+itself (sealing, import, races) is tests/auth/test_key_store.py's.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import stat
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 
 from bastion import generate_auth_token
 from bastion.auth import keys as keys_module
+from bastion.auth.key_folder import KEYS_DIR
 from bastion.auth.key_material import SigningKey
 from bastion.auth.keys import ACTIVATION_DELAY, KEYS_ENV, KeySet, open_keys
 from bastion.auth.secret import SECRET_ENV
@@ -34,9 +34,11 @@ def kid_of(token: str) -> str:
     return kid
 
 
-def worker(project: Project, clock: FrozenClock) -> KeySet:
-    """The key set of another process on the same folder (``bastion keys`` opens one so)."""
-    return open_keys(project.data_dir, project.config.auth.signing.algorithm, clock)
+async def worker(client_for: Callable[..., Any], project: Project) -> KeySet:
+    """The key set of another process on the same database (``bastion keys`` starts one)."""
+    service = (await client_for(project)).app.state.service
+    keys: KeySet = service.auth.keys
+    return keys
 
 
 async def signup_app(
@@ -79,31 +81,26 @@ def test_a_bad_algorithm_setting_is_refused(make_project: Callable[..., Project]
         make_project(auth={"signing": {"kid": "mine"}})
 
 
-# -- files ----------------------------------------------------------------------------------
+# -- where they live -----------------------------------------------------------------------
 
 
-async def test_key_files_are_private_and_whole(
-    make_project: Callable[..., Project], client_for: Callable[..., Any], clock: FrozenClock
+async def test_keys_live_in_the_database_not_in_the_folder(
+    make_project: Callable[..., Project], client_for: Callable[..., Any]
 ) -> None:
     project, auth = await signup_app(make_project, client_for)
     await auth.register("ann@example.com")
-    worker(project, clock).rotate("RS256")
-    folder = project.data_dir / "keys"
-    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
-    names = sorted(p.name for p in folder.iterdir())
-    assert not [n for n in names if n.startswith(".")]  # no temporary file left behind
-    files = [folder / n for n in names if n.endswith(".json")]
-    assert len(files) == 2  # a new project: no legacy record
-    for path in files:
-        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-        document = json.loads(path.read_text())
-        assert path.name == f"{document['kid']}.json"
-        assert set(document) >= {"kid", "algorithm", "created", "activates", "retired"}
-    # The expiry of the token signed is recorded beside its key (for prune).
-    assert any(".until-" in n for n in names)
+    new = await (await worker(client_for, project)).rotate("RS256")
+    assert not (project.data_dir / KEYS_DIR).exists()
+    # A new app on the same database reads both keys, and the expiry the first one signed.
+    keys = await worker(client_for, project)
+    await auth.service.auth.keys.settle()  # the expiry recorded in the background
+    await keys.load()
+    statuses = keys.statuses()
+    assert [s.kid for s in statuses] == [new.kid, auth.service.auth.keys.signing_key().kid]
+    assert keys.signing_key().kid == auth.service.auth.keys.signing_key().kid != new.kid
 
 
-async def test_two_workers_on_a_new_folder_share_one_key(
+async def test_two_workers_on_a_new_database_share_one_key(
     make_project: Callable[..., Project], client_for: Callable[..., Any]
 ) -> None:
     project = make_project(auth=SIGNUP)
@@ -113,13 +110,13 @@ async def test_two_workers_on_a_new_folder_share_one_key(
     assert await second.viewer(token) is not None
 
 
-async def test_a_broken_key_file_stops_the_start(
-    make_project: Callable[..., Project], client_for: Callable[..., Any], clock: FrozenClock
+async def test_a_broken_key_file_to_import_stops_the_start(
+    make_project: Callable[..., Project], client_for: Callable[..., Any]
 ) -> None:
     project = make_project()
-    worker(project, clock)
-    path = next((project.data_dir / "keys").glob("*.json"))
-    path.write_text('{"kid": "x", "algorithm": "EdDSA", "private_key": "nope"}')
+    folder = project.data_dir / KEYS_DIR
+    folder.mkdir(parents=True)
+    (folder / "x.json").write_text('{"kid": "x", "algorithm": "EdDSA", "private_key": "nope"}')
     with pytest.raises(ProjectError, match="the key cannot be read"):
         await client_for(load_project(project.root))
 
@@ -132,7 +129,7 @@ async def test_tokens_from_before_and_after_a_rotation_both_work(
 ) -> None:
     project, auth = await signup_app(make_project, client_for)
     before = (await auth.register("ann@example.com"))["accessToken"]
-    new = worker(project, clock).rotate("ES256")
+    new = await (await worker(client_for, project)).rotate("ES256")
     # Published, not signing yet: every worker must read it first.
     assert kid_of((await auth.login_pair("ann@example.com"))["accessToken"]) == kid_of(before)
     clock.advance(ACTIVATION_DELAY)
@@ -148,7 +145,7 @@ async def test_a_worker_started_before_a_rotation_accepts_a_newer_workers_tokens
 ) -> None:
     project, old = await signup_app(make_project, client_for)
     await old.register("ann@example.com")
-    new = worker(project, clock).rotate("RS256")
+    new = await (await worker(client_for, project)).rotate("RS256")
     clock.advance(ACTIVATION_DELAY)
     young = Auth(await client_for(project))
     token = (await young.login_pair("ann@example.com"))["accessToken"]
@@ -158,21 +155,21 @@ async def test_a_worker_started_before_a_rotation_accepts_a_newer_workers_tokens
     assert kid_of((await old.login_pair("ann@example.com"))["accessToken"]) == new.kid
 
 
-async def test_an_unknown_kid_makes_a_worker_read_the_folder_again(
+async def test_an_unknown_kid_makes_a_worker_read_the_keys_again(
     make_project: Callable[..., Project], client_for: Callable[..., Any], clock: FrozenClock
 ) -> None:
     # A key active at once (no grace): the first worker has not read it when the token comes.
     project, old = await signup_app(make_project, client_for)
     await old.register("ann@example.com")
     clock.advance(1)
-    new = worker(project, clock).rotate("EdDSA", activate_after=0)
+    new = await (await worker(client_for, project)).rotate("EdDSA", activate_after=0)
     young = Auth(await client_for(project))
     token = (await young.login_pair("ann@example.com"))["accessToken"]
     assert kid_of(token) == new.kid
     assert await old.viewer(token) is not None
 
 
-async def test_made_up_kids_cost_one_read_of_the_folder(
+async def test_made_up_kids_cost_one_read_of_the_keys(
     make_project: Callable[..., Project],
     client_for: Callable[..., Any],
     clock: FrozenClock,
@@ -181,13 +178,14 @@ async def test_made_up_kids_cost_one_read_of_the_folder(
     _, auth = await signup_app(make_project, client_for)
     real = (await auth.register("ann@example.com"))["accessToken"]
     reads: list[object] = []
-    listdir = os.listdir
+    store = auth.service.auth.keys.store
+    load = store.load
 
-    def counted(path: Any) -> list[str]:
-        reads.append(path)
-        return listdir(path)
+    async def counted() -> Any:
+        reads.append(1)
+        return await load()
 
-    monkeypatch.setattr(keys_module.os, "listdir", counted)
+    monkeypatch.setattr(store, "load", counted)
     claims = jwt.decode(real, options={"verify_signature": False})
     attacker = b"a" * 32
     for index in range(100):
@@ -209,16 +207,16 @@ async def test_a_pruned_keys_tokens_are_anonymous(
     project, auth = await signup_app(make_project, client_for)
     token = (await auth.register("ann@example.com"))["accessToken"]
     assert await auth.viewer(token) is not None  # verified once: now in the verified cache
-    other = worker(project, clock)
-    other.rotate("EdDSA")
+    other = await worker(client_for, project)
+    await other.rotate("EdDSA")
     clock.advance(ACTIVATION_DELAY)
-    kept = other.prune()
+    kept = await other.prune()
     assert kept.removed == []  # its token has 20 minutes to live
     assert [s.kid for s in kept.kept if s.status == "verifying"] == [kid_of(token)]
     assert await auth.viewer(token) is not None
-    forced = other.prune(force=True)
+    forced = await other.prune(force=True)
     assert [s.kid for s in forced.removed] == [kid_of(token)]
-    clock.advance(keys_module.RELOAD_INTERVAL)  # the app reads the folder again
+    clock.advance(keys_module.RELOAD_INTERVAL)  # the app reads the keys again
     assert await auth.refused(token) == "ACCESS_TOKEN_INVALID"
     assert await auth.viewer((await auth.login_pair("ann@example.com"))["accessToken"])
 
@@ -231,10 +229,10 @@ async def test_prune_waits_for_the_longest_token_a_key_signed(
     user_id = (await auth.viewer((await auth.login_pair("ann@example.com"))["accessToken"]))["id"]
     # A node token of 30 days, made by a script: its key must outlive it.
     node = generate_auth_token(project, user_id, "User", lifetime=timedelta(days=30), clock=clock)
-    other = worker(project, clock)
-    other.rotate("EdDSA")
+    other = await worker(client_for, project)
+    await other.rotate("EdDSA")
     clock.advance(ACTIVATION_DELAY + 86_400)
-    pruned = other.prune()
+    pruned = await other.prune()
     assert pruned.removed == []
     (status,) = [s for s in pruned.kept if s.kid == kid_of(node)]
     assert status.status == "verifying" and status.reason == "latest token it signed"
@@ -243,21 +241,21 @@ async def test_prune_waits_for_the_longest_token_a_key_signed(
     assert expiry + 30 <= status.prunable_at.timestamp() <= expiry + 3600 + 30
     clock.advance(28 * 86_400)
     assert await auth.viewer(node) == {"id": user_id, "email": "ann@example.com"}
-    assert other.prune().removed == []  # a day left
+    assert (await other.prune()).removed == []  # a day left
     clock.advance(2 * 86_400)
-    assert [s.kid for s in other.prune().removed] == [kid_of(node)]
+    assert [s.kid for s in (await other.prune()).removed] == [kid_of(node)]
     assert [s.status for s in other.statuses()] == ["signing"]
 
 
 async def test_prune_never_removes_the_signing_or_a_pending_key(
-    make_project: Callable[..., Project], clock: FrozenClock
+    make_project: Callable[..., Project], client_for: Callable[..., Any], clock: FrozenClock
 ) -> None:
     project = make_project()
-    keys = worker(project, clock)
+    keys = await worker(client_for, project)
     signing = keys.signing_key()
-    pending = keys.rotate("ES256")
+    pending = await keys.rotate("ES256")
     clock.advance(60)
-    pruned = keys.prune(force=True)
+    pruned = await keys.prune(force=True)
     assert pruned.removed == []
     assert {s.kid: s.status for s in pruned.kept} == {
         signing.kid: "signing",
@@ -284,12 +282,13 @@ async def test_tokens_signed_before_the_upgrade_keep_working_until_pruned(
     old = legacy_token(token, secret)
     assert "kid" not in jwt.get_unverified_header(old)
     assert await auth.viewer(old) == await auth.viewer(token) is not None
-    statuses = worker(project, clock).statuses()
+    other = await worker(client_for, project)
+    statuses = other.statuses()
     assert [(s.kid, s.algorithm, s.status) for s in statuses][-1] == (None, "HS256", "verifying")
     # Nothing recorded what the secret signed: a year, the longest node token.
     clock.advance(300 * 86_400)
-    assert worker(project, clock).prune().removed == []
-    assert [s.kid for s in worker(project, clock).prune(force=True).removed] == [None]
+    assert (await other.prune()).removed == []
+    assert [s.kid for s in (await other.prune(force=True)).removed] == [None]
     clock.advance(keys_module.RELOAD_INTERVAL)
     fresh = legacy_token((await auth.login_pair("ann@example.com"))["accessToken"], secret)
     assert await auth.refused(fresh) == "ACCESS_TOKEN_INVALID"
@@ -303,7 +302,7 @@ async def test_a_new_project_accepts_no_kidless_tokens(
     token = (await auth.register("ann@example.com"))["accessToken"]
     secret = (project.data_dir / "secret").read_bytes().strip()
     assert await auth.refused(legacy_token(token, secret)) == "ACCESS_TOKEN_INVALID"
-    assert not (project.data_dir / "keys" / "legacy.json").exists()
+    assert None not in [s.kid for s in auth.service.auth.keys.statuses()]  # no legacy record
 
 
 async def test_the_legacy_key_verifies_only_what_it_signed_before_keys_took_over(
@@ -354,9 +353,9 @@ async def test_keys_from_the_environment(
     claims = jwt.decode(token, options={"verify_signature": False})
     by_second = jwt.encode(claims, second.material, algorithm="EdDSA", headers={"kid": second.kid})
     assert await auth.viewer(by_second) is not None  # the others verify
-    assert not (project.data_dir / "keys").exists()  # nothing written
+    assert not (project.data_dir / KEYS_DIR).exists()  # nothing written
     with pytest.raises(keys_module.KeysFromEnvironment):
-        worker(project, clock).rotate("EdDSA")
+        await auth.service.auth.keys.rotate("EdDSA")
 
 
 @pytest.mark.parametrize(
@@ -378,7 +377,7 @@ def test_bad_keys_in_the_environment_stop_the_start(
 ) -> None:
     monkeypatch.setenv(KEYS_ENV, value)
     with pytest.raises(ProjectError, match=message):
-        worker(make_project(), clock)
+        open_keys(None, clock)
 
 
 def test_a_public_key_alone_cannot_sign(
@@ -390,7 +389,7 @@ def test_a_public_key_alone_cannot_sign(
     public = key.public_jwk()
     monkeypatch.setenv(KEYS_ENV, json.dumps({"keys": [public]}))
     with pytest.raises(ProjectError, match="needs its private part"):
-        worker(make_project(), clock)
+        open_keys(None, clock)
 
 
 async def test_a_server_secret_in_the_environment_does_not_make_a_new_project_old(
@@ -399,10 +398,10 @@ async def test_a_server_secret_in_the_environment_does_not_make_a_new_project_ol
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(SECRET_ENV, "e" * 64)  # shared with staging, say
-    project, auth = await signup_app(make_project, client_for)
+    _, auth = await signup_app(make_project, client_for)
     token = (await auth.register("ann@example.com"))["accessToken"]
     assert await auth.refused(legacy_token(token, b"e" * 64)) == "ACCESS_TOKEN_INVALID"
-    assert not (project.data_dir / "keys" / "legacy.json").exists()
+    assert None not in [s.kid for s in auth.service.auth.keys.statuses()]
 
 
 async def test_an_old_project_with_its_secret_in_the_environment_keeps_its_tokens(
@@ -417,4 +416,4 @@ async def test_an_old_project_with_its_secret_in_the_environment_keeps_its_token
     auth = Auth(await client_for(project))
     token = (await auth.register("ann@example.com"))["accessToken"]
     assert await auth.viewer(legacy_token(token, b"e" * 64)) is not None
-    assert (project.data_dir / "keys" / "legacy.json").exists()
+    assert [s.kid for s in auth.service.auth.keys.statuses()][-1] is None  # the legacy record

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import jwt
 import pytest
 from click.testing import CliRunner, Result
+from cryptography.hazmat.primitives import serialization
 
 from bastion.auth.access_tokens import AccessTokens
 from bastion.auth.key_material import generate_key
-from bastion.auth.keys import KEYS_ENV, open_keys
-from bastion.tools.clock import FrozenClock
+from bastion.auth.keys import KEYS_ENV, KeySet
+from bastion.project import load_project
+from bastion.project.service import Service
+from bastion.tools.clock import Clock, FrozenClock, system_clock
 from tests.conftest import write_project
+
+T = TypeVar("T")
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -30,18 +39,54 @@ def project(tmp_path: Path) -> Path:
     return write_project(tmp_path / "p")
 
 
-def key_files(project: Path) -> dict[str, dict[str, str]]:
-    folder = project / ".bastion" / "keys"
-    return {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json") if p.stem != "legacy"}
+def with_keys(
+    project: Path, action: Callable[[KeySet], Awaitable[T]], clock: Clock = system_clock
+) -> T:
+    """Run ``action`` on the keys of a process of its own on the project's database."""
+
+    async def run() -> T:
+        service = Service(load_project(project), clock)
+        await service.start()
+        try:
+            return await action(service.auth.keys)
+        finally:
+            await service.stop()
+
+    return asyncio.run(run())
+
+
+def kids(project: Path) -> set[str | None]:
+    async def listed(keys: KeySet) -> set[str | None]:
+        return {s.kid for s in keys.statuses()}
+
+    return with_keys(project, listed)
+
+
+def private_texts(project: Path) -> list[str]:
+    """How each stored key's private part would print: PEM lines, or the base64 secret."""
+
+    async def texts(keys: KeySet) -> list[str]:
+        found: list[str] = []
+        for status in keys.statuses():
+            key = keys.verifying_key(status.kid)
+            assert key is not None
+            if isinstance(key.material, bytes):
+                found.append(base64.urlsafe_b64encode(key.material).decode())
+                continue
+            pem = key.material.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ).decode()
+            found += [line for line in pem.splitlines() if "-----" not in line and line]
+        return found
+
+    return with_keys(project, texts)
 
 
 def assert_no_material(output: str, project: Path) -> None:
-    for document in key_files(project).values():
-        for value in (document.get("private_key"), document.get("secret")):
-            if value is None:
-                continue
-            lines = [line for line in value.splitlines() if "-----" not in line and line]
-            assert lines and all(line not in output for line in lines)
+    texts = private_texts(project)
+    assert texts and all(text not in output for text in texts)
     assert "PRIVATE KEY" not in output
 
 
@@ -57,7 +102,8 @@ def test_list_makes_the_first_key_and_shows_no_material(project: Path) -> None:
     assert result.exit_code == 0, result.output
     ((kid, row),) = rows(result.output).items()
     assert row[0] == "EdDSA" and row[2] == "-" and row[3] == "signing"
-    assert list(key_files(project)) == [kid]
+    assert kids(project) == {kid}
+    assert not (project / ".bastion" / "keys").exists()  # the database holds them
     assert_no_material(result.output, project)
 
 
@@ -91,36 +137,42 @@ def test_rotate_publishes_a_key_that_signs_later_and_is_audited(project: Path) -
 def test_prune_keeps_keys_within_their_window(project: Path) -> None:
     # Dates from twenty minutes ago: a key retired ten minutes ago, one of its tokens alive.
     clock = FrozenClock(datetime.now(UTC) - timedelta(minutes=20))
-    keys = open_keys(project / ".bastion", "EdDSA", clock)
-    old = keys.signing_key()
-    token, _ = AccessTokens(keys, "i", "a", 1800, clock).issue("user", "session")
-    assert jwt.get_unverified_header(token)["kid"] == old.kid
-    new = keys.rotate("ES256")
+
+    async def sign_and_rotate(keys: KeySet) -> tuple[str | None, str | None]:
+        old = keys.signing_key().kid
+        token, _ = AccessTokens(keys, "i", "a", 1800, clock).issue("user", "session")
+        assert jwt.get_unverified_header(token)["kid"] == old
+        return old, (await keys.rotate("ES256")).kid
+
+    old_kid, new_kid = with_keys(project, sign_and_rotate, clock)
     assert cli("keys", "list", str(project)).exit_code == 0
     kept = cli("keys", "prune", str(project))
     assert kept.exit_code == 0, kept.output
-    assert f"kept {old.kid} (EdDSA) until " in kept.output
+    assert f"kept {old_kid} (EdDSA) until " in kept.output
     assert "latest token it signed" in kept.output
-    assert f"kept {new.kid} (ES256): signing" in kept.output
+    assert f"kept {new_kid} (ES256): signing" in kept.output
     assert "Removed 0 keys." in kept.output
-    assert set(key_files(project)) == {old.kid, new.kid}
+    assert kids(project) == {old_kid, new_kid}
     forced = cli("keys", "prune", "--force", str(project))
     assert forced.exit_code == 0, forced.output
-    assert f"removed {old.kid} (EdDSA) before its tokens expired (--force)" in forced.output
-    assert set(key_files(project)) == {new.kid}
-    assert not list((project / ".bastion" / "keys").glob(f"{old.kid}*"))
+    assert f"removed {old_kid} (EdDSA) before its tokens expired (--force)" in forced.output
+    assert kids(project) == {new_kid}
     audit = cli("audit", "tail", "--type", "key_pruned", "--project", str(project))
-    assert f'"kid": "{old.kid}"' in audit.output and "forced" in audit.output
+    assert f'"kid": "{old_kid}"' in audit.output and "forced" in audit.output
 
 
 def test_prune_removes_a_key_whose_tokens_are_over(project: Path) -> None:
     clock = FrozenClock(datetime.now(UTC) - timedelta(minutes=20))
-    keys = open_keys(project / ".bastion", "EdDSA", clock)
-    old = keys.signing_key()  # signed nothing
-    keys.rotate("EdDSA")
+
+    async def rotate(keys: KeySet) -> str | None:
+        old = keys.signing_key().kid  # signed nothing
+        await keys.rotate("EdDSA")
+        return old
+
+    old_kid = with_keys(project, rotate, clock)
     pruned = cli("keys", "prune", str(project))
     assert pruned.exit_code == 0, pruned.output
-    assert f"removed {old.kid} (EdDSA)\n" in pruned.output
+    assert f"removed {old_kid} (EdDSA)\n" in pruned.output
     assert "Removed 1 key." in pruned.output
 
 

@@ -8,15 +8,20 @@ Each node is a real process with its own caches and its own port, as behind a lo
   every node;
 - 20 parallel refreshes of one token spread over the three nodes have one winner, 20 rounds
   out of 20;
-- the per-IP limit counts across the nodes: the cluster allows the limit, not three times it.
+- the per-IP limit counts across the nodes: the cluster allows the limit, not three times it;
+- nodes on separate copies of the project folder (as on separate machines) publish one JWKS
+  and accept each other's tokens, since the signing keys live in the database; a key rotated
+  by the CLI is listed by every node at once, and signs everywhere once it is active.
 
 Run with ``-s`` to see the figures (``scripts/test -s tests/e2e/test_cluster.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -28,10 +33,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
+from bastion.auth.keys import ACTIVATION_DELAY, RELOAD_INTERVAL
+from bastion.project import load_project
+from bastion.project.service import Service
+from tests.auth.conftest import private_forms
 from tests.conftest import unauthenticated, write_project
-from tests.e2e.conftest import Serve, Server
+from tests.e2e.conftest import FakeClock, Serve, Server
 from tests.postgres_db import throwaway_database_for_processes
 
 PASSWORD = "correct horse battery"
@@ -82,7 +92,7 @@ def cluster(database_url: str, serve: Serve, tmp_path: Path) -> Cluster:
             root_tokens=["ops"],
         )
         env = {"BASTION_SECRET": SECRET}
-        # One after the other: the first makes the tables and the key folder the others use.
+        # One after the other: the first makes the tables and the signing key the others use.
         return [serve(cwd=project, env=env) for _ in range(NODES)]
 
     return start
@@ -271,3 +281,99 @@ def test_the_per_ip_limit_counts_across_the_nodes(cluster: Cluster) -> None:
     codes = [a["errors"][0]["extensions"]["code"] for a in answers]
     assert "RATE_LIMITED" not in codes[:6], codes
     assert codes[6:] == ["RATE_LIMITED"] * 6, codes
+
+
+def _jwks(http: httpx.Client, server: Server) -> bytes:
+    response = http.get(f"{server.url}/.well-known/jwks.json", timeout=30)
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+def _kids(http: httpx.Client, server: Server) -> list[str]:
+    return [key["kid"] for key in httpx.Response(200, content=_jwks(http, server)).json()["keys"]]
+
+
+def _stored_private_forms(project: Path) -> list[bytes]:
+    """The private parts of the project's keys, as they would look in clear (read by a process
+    of the test's own, with the cluster's secret)."""
+
+    async def read() -> list[bytes]:
+        service = Service(load_project(project))
+        await service.start()
+        try:
+            keys = service.auth.keys
+            found = [keys.verifying_key(status.kid) for status in keys.statuses()]
+            return [form for key in found if key is not None for form in private_forms(key)]
+        finally:
+            await service.stop()
+
+    return asyncio.run(read())
+
+
+def test_nodes_on_separate_folders_share_their_signing_keys(
+    database_url: str, serve: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock(tmp_path / "faketime")  # the wall clock of the nodes and the CLI
+    env = {"BASTION_SECRET": SECRET, **clock.env()}
+    # A copy of the project per node, as on three machines: no key folder is shared.
+    folders = [
+        write_project(
+            tmp_path / f"machine{i}",
+            auth={"providers": {"local-userpass": {"signup": True}}},
+            database={"url": database_url},
+        )
+        for i in range(NODES)
+    ]
+    nodes = [serve(cwd=folder, env=env) for folder in folders]
+    with httpx.Client() as http:
+        documents = [_jwks(http, node) for node in nodes]
+        assert documents[0] == documents[1] == documents[2], documents
+        (first,) = _kids(http, nodes[0])
+        pair = _data(http, nodes[0], REGISTER, e="ann@example.com", p=PASSWORD)
+        token = pair["registerUserEmailPassword"]["accessToken"]
+        assert jwt.get_unverified_header(token)["kid"] == first
+        assert all(_alive(http, node, token) for node in nodes)
+
+        # `bastion keys rotate` on the second machine: every node lists the key at once.
+        done = subprocess.run(
+            [sys.executable, "-m", "bastion", "keys", "rotate"],
+            cwd=folders[1],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        published = re.search(r"Published key (\S+) ", done.stdout)
+        assert published is not None, done.stdout
+        new = published[1]
+        told = time.perf_counter()
+        lags = []
+        for node in nodes:
+            while new not in _kids(http, node):
+                assert time.perf_counter() - told < HARD_BOUND, "the new key is not listed"
+            lags.append(time.perf_counter() - told)
+        documents = [_jwks(http, node) for node in nodes]
+        assert documents[0] == documents[1] == documents[2], documents
+        print(f"\nrotation listed by {NODES} nodes after {max(lags) * 1000:.0f} ms (slowest)")
+        # Published, not signing yet: the old key signs until the new one's activation.
+        pair = _data(http, nodes[2], LOGIN, e="ann@example.com", p=PASSWORD)
+        assert jwt.get_unverified_header(pair["loginEmailPassword"]["accessToken"])["kid"] == first
+
+        clock.advance(int(ACTIVATION_DELAY + RELOAD_INTERVAL))
+        for node in nodes:
+            signed = _data(http, node, LOGIN, e="ann@example.com", p=PASSWORD)
+            access = signed["loginEmailPassword"]["accessToken"]
+            assert jwt.get_unverified_header(access)["kid"] == new
+            assert all(_alive(http, other, access) for other in nodes)
+
+    # No private key lies in the database in clear: a dump of it holds none of their forms.
+    monkeypatch.setenv("BASTION_SECRET", SECRET)
+    forms = _stored_private_forms(folders[0])
+    assert len(forms) >= 2 * 5
+    dump = subprocess.run(
+        ["pg_dump", "--data-only", database_url], capture_output=True, check=True
+    ).stdout
+    assert b"_bastion_signing_key" in dump
+    for form in forms:
+        assert form not in dump and form.hex().encode() not in dump

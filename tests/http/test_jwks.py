@@ -8,7 +8,7 @@ from typing import Any
 import jwt
 import pytest
 
-from bastion.auth.keys import ACTIVATION_DELAY, RELOAD_INTERVAL, open_keys
+from bastion.auth.keys import ACTIVATION_DELAY, RELOAD_INTERVAL
 from bastion.project import Project
 from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import age
@@ -76,14 +76,14 @@ async def test_a_new_key_is_published_before_it_signs_and_a_pruned_one_goes(
 ) -> None:
     project, client = await start(make_project, client_for, "EdDSA")
     first = [k["kid"] for k in (await jwks(client))["keys"]]
-    other = open_keys(project.data_dir, "ES256", clock)
-    new = other.rotate("ES256")
+    other = (await client_for(project)).app.state.service.auth.keys  # another process
+    new = await other.rotate("ES256")
     clock.advance(RELOAD_INTERVAL)
     listed = (await jwks(client))["keys"]
     assert [k["kid"] for k in listed] == [new.kid, *first]  # newest first, before it signs
     assert other.signing_key().kid == first[0]
     clock.advance(ACTIVATION_DELAY)
-    other.prune(force=True)
+    await other.prune(force=True)
     clock.advance(RELOAD_INTERVAL)
     assert [k["kid"] for k in (await jwks(client))["keys"]] == [new.kid]
 
@@ -94,7 +94,8 @@ async def test_the_legacy_secret_is_not_published(
     project = make_project(auth=SIGNUP)
     await age(project, clock)  # a project from before keys
     client = await client_for(project)
-    assert (project.data_dir / "keys" / "legacy.json").exists()
+    client_keys = client.app.state.service.auth.keys
+    assert [s.kid for s in client_keys.statuses()][-1] is None  # the legacy record
     (entry,) = (await jwks(client))["keys"]
     assert entry["alg"] == "EdDSA" and not PRIVATE & set(entry)
 

@@ -31,14 +31,15 @@ def project(tmp_path: Path) -> Path:
 @pytest.mark.sqlite_only(
     reason="the SQLite file in the backup (PostgreSQL: its own round trip below)"
 )
-def test_a_backup_holds_the_database_the_secret_and_the_keys_with_their_modes(
+def test_a_backup_holds_the_database_and_the_secret_with_their_modes(
     project: Path, tmp_path: Path
 ) -> None:
     written = take_backup(load_project(project), tmp_path / "b", "1.2.3")
     names = {item.name for item in written}
     assert "database.sqlite" in names
     assert "files/secret" in names
-    assert any(name.startswith("files/keys/") for name in names)
+    # The signing keys are in the database, sealed with the secret beside it.
+    assert not any(name.startswith("files/keys/") for name in names)
     assert not any("metrics" in name or name.endswith(("-wal", "-shm")) for name in names)
     assert all(item.mode == 0o600 for item in written)
     manifest = json.loads((tmp_path / "b" / MANIFEST).read_text())

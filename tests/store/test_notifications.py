@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 
 from bastion.model import parse_model
 from bastion.store import Store, open_store
-from bastion.store.auth.events import CHANNEL, EventRows
+from bastion.store.auth.events import CHANNEL, EventRow, EventRows, from_payload, payload
 from bastion.store.auth.tables import EVENT_TABLE
 from bastion.store.notifications import Listener
 from bastion.tools.clock import FrozenClock, system_clock
@@ -30,7 +30,13 @@ async def store() -> AsyncIterator[Store]:
 
 async def test_a_notification_arrives_on_commit_and_not_on_rollback(store: Store) -> None:
     heard = asyncio.Event()
-    listener = Listener(store.db.url, CHANNEL, heard.set)
+    payloads: list[str] = []
+
+    def hear(payload: str) -> None:
+        payloads.append(payload)
+        heard.set()
+
+    listener = Listener(store.db.url, CHANNEL, hear)
     await listener.connect()
     rows = EventRows(store.tables.metadata.tables[EVENT_TABLE], notify=True)
     try:
@@ -46,11 +52,25 @@ async def test_a_notification_arrives_on_commit_and_not_on_rollback(store: Store
     finally:
         await listener.close()
     assert not listener.alive
+    # One notification, for the committed event, carrying it whole.
+    assert len(payloads) == 1
+    event = from_payload(payloads[0])
+    assert event is not None
+    assert (event.origin, event.kind, event.body) == ("a", "sessions_ended", "[]")
+
+
+def test_an_event_too_long_for_a_notification_is_sent_without_it() -> None:
+    assert from_payload(payload(7, "a", "sessions_ended", "[]")) == EventRow(
+        7, "a", "sessions_ended", "[]"
+    )
+    assert payload(7, "a", "sessions_ended", "x" * 8000) == ""
+    assert from_payload("") is None
+    assert from_payload("{not json") is None
 
 
 async def test_a_listener_that_cannot_connect_raises_and_is_not_alive() -> None:
     url = make_url("postgresql+asyncpg://root@127.0.0.1:1/nowhere")
-    listener = Listener(url, CHANNEL, lambda: None)
+    listener = Listener(url, CHANNEL, lambda _payload: None)
     with pytest.raises(OSError):
         await listener.connect()
     assert not listener.alive

@@ -44,6 +44,4 @@ async def test_database_wal_shm_and_state_folder_are_private(
     }
     assert mode(state / "serve.lock") == 0o600
     assert mode(state) == 0o700
-    assert mode(state / "keys") == 0o700
     assert mode(state / "secret") == 0o600
-    assert all(mode(p) == 0o600 for p in (state / "keys").iterdir())

@@ -1,6 +1,6 @@
 """The TOTP authenticator (RFC 6238, through pyotp) and its recovery codes.
 
-- Enrolling makes a secret, sealed at rest (:mod:`bastion.auth.factors.sealing`) and shown
+- Enrolling makes a secret, sealed at rest (:mod:`bastion.auth.sealing`) and shown
   once as an ``otpauth://`` URI; it counts only once a code from the app confirms it, which
   answers the recovery codes, shown once too and kept as keyed digests.
 - A code is accepted for its 30-second step and one step either side (clocks drift), and
@@ -24,7 +24,7 @@ import pyotp
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.auth.derived import DerivedSecrets
-from bastion.auth.factors.sealing import Sealer
+from bastion.auth.sealing import Sealer
 from bastion.errors import BadUserInput, BastionError, Code, Conflict
 from bastion.store.auth.factors import RecoveryCodeRows, TotpRows
 from bastion.store.database import Database

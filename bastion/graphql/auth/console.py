@@ -278,7 +278,7 @@ def mutation_fields(builder: SchemaBuilder) -> FieldMap:
 
     async def rotate_signing_key(_root: Any, info: Info) -> KeyStatus:
         context, auth = _auth(info)
-        key = auth.keys.rotate(auth.config.signing.algorithm)
+        key = await auth.keys.rotate(auth.config.signing.algorithm)
         await auth.audit.record(
             admin_action(_actor(context), "rotateSigningKey", kid=key.kid, algorithm=key.algorithm)
         )

@@ -14,12 +14,11 @@ from typing import Any
 from graphql import GraphQLError, Undefined, located_error
 from graphql.pyutils import inspect
 
-from bastion.graphql.compiled.codegen import RowProjector, row_projector
+from bastion.graphql.compiled.codegen import Written, write
 from bastion.graphql.compiled.fetch import Loaded
 from bastion.graphql.compiled.plan import FieldPlan, LeafShape, ObjectPlan
 from bastion.graphql.context import RequestContext
 from bastion.graphql.field_access import readable, refused
-from bastion.graphql.sources import Link
 from bastion.store import Node
 
 INVALID: Any = object()
@@ -61,11 +60,12 @@ def _same(kind: type | None, value: Any) -> bool:
     return kind is not int or (isinstance(value, int) and _INT_MIN <= value <= _INT_MAX)
 
 
-def _projector(plan: ObjectPlan) -> RowProjector:
-    projector: RowProjector | None = plan.projector
-    if projector is None:
-        projector = plan.projector = row_projector(plan, _HELPERS)
-    return projector
+def _written(plan: ObjectPlan) -> Written:
+    """The projector functions of ``plan``, written on first use and kept with it."""
+    written: Written | None = plan.projector
+    if written is None:
+        written = plan.projector = write(plan, _HELPERS, _written)
+    return written
 
 
 class Projector:
@@ -85,27 +85,7 @@ class Projector:
 
     def object(self, plan: ObjectPlan, row: Node, path: Path) -> Any:
         """The answer of one row of ``plan``'s model type (or :data:`INVALID`)."""
-        return _projector(plan)(self, row, path)
-
-    def link(self, field: FieldPlan, row: Node, path: Path) -> Any:
-        """The answer of a relation field of ``row``."""
-        source = field.source
-        assert isinstance(source, Link) and field.child is not None
-        relation = source.field
-        marker = id(field)
-        problem = self.loaded.refused.get(marker)
-        if problem is not None:
-            return self.fail(problem, field, path)
-        if relation.holds_key:
-            target_id = row.get(field.column)
-            found = (
-                self.loaded.to_one.get(marker, {}).get(target_id) if target_id is not None else None
-            )
-            return self.maybe_object(field, field.child, found, path)
-        rows = self.loaded.to_many.get(marker, {}).get(row["id"], [])
-        if not relation.many:
-            return self.maybe_object(field, field.child, rows[0] if rows else None, path)
-        return self.rows(field, field.child, rows, path)
+        return _written(plan).one(self, row, path)
 
     def maybe_object(
         self, field: FieldPlan, child: ObjectPlan, row: Node | None, path: Path
@@ -125,13 +105,9 @@ class Projector:
 
     def rows(self, field: FieldPlan, child: ObjectPlan, rows: list[Node], path: Path) -> Any:
         """A list answer: one object per row; a failed item fails the list."""
-        items: list[Any] = []
-        project = _projector(child)
-        for index, row in enumerate(rows):
-            value = project(self, row, (path, index))
-            if value is INVALID:
-                return INVALID if field.non_null else None
-            items.append(value)
+        items = _written(child).many(self, rows, path)
+        if items is INVALID:
+            return INVALID if field.non_null else None
         return items
 
     # -- values ----------------------------------------------------------------------------
@@ -172,4 +148,10 @@ class Projector:
 
 
 # What the written projectors call: the same functions the rest of this module uses.
-_HELPERS = {"INVALID": INVALID, "_same": _same, "readable": readable, "refused": refused}
+_HELPERS = {
+    "INVALID": INVALID,
+    "_same": _same,
+    "readable": readable,
+    "refused": refused,
+    "non_null_error": non_null_error,
+}

@@ -4,12 +4,15 @@
 its statements, each on the caller's connection. An event is appended in the transaction of
 the change it tells, so it exists exactly when the change does. On PostgreSQL the append also
 sends a notification on :data:`CHANNEL`, which PostgreSQL delivers only when (and if) that
-transaction commits: the listening processes wake at once, and read the rows after the last
-id they saw.
+transaction commits. The notification carries the event itself (:func:`payload`), so that a
+listening process applies it at once, without reading the table through a connection pool
+that its requests may keep busy; an event too long for a notification is sent without it,
+and the listeners read the table.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 CHANNEL = "bastion_events"
 """The PostgreSQL notification channel an appended event is announced on."""
 
-_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', '')")
+_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :payload)")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,29 @@ class EventRow:
     origin: str
     kind: str
     body: str
+
+
+MAX_PAYLOAD = 7000
+"""Bytes of a notification's payload carried at most (PostgreSQL's limit is 8000)."""
+
+
+def payload(event_id: int, origin: str, kind: str, body: str) -> str:
+    """The notification of one event: the event as JSON, or "" when it is too long."""
+    text_ = json.dumps({"id": event_id, "origin": origin, "kind": kind, "body": body})
+    return text_ if len(text_.encode("utf-8")) <= MAX_PAYLOAD else ""
+
+
+def from_payload(value: str) -> EventRow | None:
+    """The event a notification carries; None for one without it (read the table)."""
+    if not value:
+        return None
+    try:
+        found = json.loads(value)
+        return EventRow(
+            int(found["id"]), str(found["origin"]), str(found["kind"]), str(found["body"])
+        )
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 class EventRows:
@@ -44,11 +70,15 @@ class EventRows:
         self, conn: AsyncConnection, at: datetime, origin: str, kind: str, body: str
     ) -> None:
         """Store one event in the caller's transaction; listeners hear of it on commit."""
-        await conn.execute(insert(self._table).values(at=at, origin=origin, kind=kind, body=body))
+        table = self._table
+        result = await conn.execute(
+            insert(table).values(at=at, origin=origin, kind=kind, body=body).returning(table.c.id)
+        )
+        event_id = int(result.scalar_one())
         if self._notify:
             # Held by PostgreSQL until the commit, and dropped with a rollback: a listener
-            # never wakes for a change that did not happen.
-            await conn.execute(_NOTIFY)
+            # never hears of a change that did not happen.
+            await conn.execute(_NOTIFY, {"payload": payload(event_id, origin, kind, body)})
 
     async def after(self, conn: AsyncConnection, after_id: int, limit: int) -> list[EventRow]:
         """The events with an id above ``after_id``, oldest first, at most ``limit``."""

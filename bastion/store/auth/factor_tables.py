@@ -3,7 +3,7 @@
 Apart from :mod:`bastion.store.auth.tables` because they belong to one feature (sign-in
 methods, ``docs/signin/``); :func:`bastion.store.auth.tables.new_metadata` adds them. Nothing
 here is usable as stored: a TOTP secret is encrypted with a key derived from the server
-secret (:mod:`bastion.auth.factors.sealing`), a recovery code kept as a keyed digest.
+secret (:mod:`bastion.auth.sealing`), a recovery code kept as a keyed digest.
 """
 
 from __future__ import annotations

@@ -54,9 +54,18 @@ class MetaRows:
         ).scalar_one_or_none()
         return found
 
+    async def remove(self, conn: AsyncConnection, key: str) -> None:
+        """Delete the value under ``key``, if any."""
+        await conn.execute(self._table.delete().where(self._table.c.key == key))
+
     async def add(self, conn: AsyncConnection, key: str, value: str) -> None:
         """Write ``value`` under a new ``key``; raises :class:`KeyTaken` when it exists."""
         try:
             await conn.execute(self._table.insert().values(key=key, value=value))
         except IntegrityError as taken:
             raise KeyTaken(key) from taken
+
+    async def put(self, conn: AsyncConnection, key: str, value: str) -> None:
+        """Write ``value`` under ``key``, replacing what was there."""
+        await conn.execute(self._table.delete().where(self._table.c.key == key))
+        await conn.execute(self._table.insert().values(key=key, value=value))

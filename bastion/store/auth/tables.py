@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     UniqueConstraint,
@@ -41,6 +42,7 @@ ATTEMPT_TABLE = "_bastion_attempt"
 MAIL_OUTBOX_TABLE = "_bastion_mail_outbox"
 EMAIL_TOKEN_TABLE = "_bastion_email_token"  # noqa: S105 - a table name
 EMAIL_PENDING_TABLE = "_bastion_email_pending"
+SIGNING_KEY_TABLE = "_bastion_signing_key"
 
 
 def _user_key(name: str = "user_id") -> Column[str]:
@@ -282,6 +284,24 @@ def _mail_tables(metadata: MetaData) -> None:
     )
 
 
+def _signing_key_table(metadata: MetaData) -> None:
+    Table(
+        SIGNING_KEY_TABLE,
+        metadata,
+        # The keys that sign access tokens (bastion.auth.key_store): every node reads the same
+        # set. The private key is sealed (AES-GCM under a key derived from the server secret,
+        # bound to the kid); the rest is public or says when the key may be pruned.
+        Column("kid", text(64), primary_key=True),
+        Column("algorithm", text(10), nullable=False),
+        Column("created_at", UTCDateTime, nullable=True),
+        Column("activates_at", UTCDateTime, nullable=True),
+        Column("retired_at", UTCDateTime, nullable=True),
+        # The latest expiry of a token it signed, rounded up to the hour; only ever raised.
+        Column("signed_until", UTCDateTime, nullable=True),
+        Column("sealed_key", LargeBinary, nullable=False),
+    )
+
+
 def new_metadata() -> MetaData:
     """An empty MetaData with Bastion's naming convention and its system tables."""
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -300,6 +320,7 @@ def new_metadata() -> MetaData:
         add_factor_tables,
         add_openid_tables,
         add_passkey_tables,
+        _signing_key_table,
     ):
         add_tables(metadata)
     return metadata

@@ -175,6 +175,7 @@ async def test_reuse_interval_does_not_revive_an_ended_session(
 @pytest.mark.sqlite_only(reason="SQLite's writer; PostgreSQL also counts per-IP attempts")
 async def test_a_refresh_costs_five_statements_and_one_commit(auth: Auth) -> None:
     first = await auth.register("ann@example.com")
+    await auth.service.auth.keys.settle()  # what the first token signed, recorded
     with statements() as seen:
         _pair(await auth.refresh(first["refreshToken"]))
     # Claim the token, read its session, touch the session, audit, the successor: one

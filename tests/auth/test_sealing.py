@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from bastion.auth.factors.sealing import Sealer
+from bastion.auth.sealing import Sealer
 
 
 class _Derived:
