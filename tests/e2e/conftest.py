@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,6 +105,32 @@ class Server:
 
 
 Serve = Callable[..., Server]
+
+
+@contextmanager
+def serving_on(project: Path, port: int, origin: str, log_path: Path) -> Iterator[Server]:
+    """``bastion serve`` of ``project`` on a fixed ``port`` (a page's origin must be known
+    before the server starts: a browser test's relying party, its provider's redirect URL),
+    ready when this yields, stopped afterwards."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                *("-m", "bastion", "serve", str(project)),
+                *("--host", "127.0.0.1", "--port", str(port)),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    running = Server(process, origin, log_path)
+    try:
+        running.wait_until_ready()
+        yield running
+    finally:
+        running.stop()
 
 
 def _project_folder(args: tuple[str, ...]) -> str:

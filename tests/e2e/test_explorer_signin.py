@@ -11,11 +11,8 @@ Debian's Chromium through Playwright, its virtual authenticator standing for the
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import write_project
-from tests.e2e.conftest import Server, free_port
+from tests.e2e.conftest import Server, free_port, serving_on
 from tests.e2e.openid_idp import APP_URL, Idp, start_idp
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,26 +48,8 @@ def server(idp: Idp, tmp_path: Path) -> Iterator[Server]:
         "passkeys": {"enabled": True, "rp_id": "localhost", "origins": [ORIGIN]},
     }
     project = write_project(tmp_path / "site", auth=auth)
-    log_path = tmp_path / "serve.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                *("-m", "bastion", "serve", str(project)),
-                *("--host", "127.0.0.1", "--port", str(PORT)),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    running = Server(process, ORIGIN, log_path)
-    try:
-        running.wait_until_ready()
+    with serving_on(project, PORT, ORIGIN, tmp_path / "serve.log") as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

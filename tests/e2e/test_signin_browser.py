@@ -12,9 +12,6 @@ is panva's oidc-provider, TOTP codes come from oathtool.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +22,7 @@ import pytest
 
 from tests.auth.factors.oath import oathtool_code
 from tests.conftest import write_project
-from tests.e2e.conftest import Server, free_port
+from tests.e2e.conftest import Server, free_port, serving_on
 from tests.e2e.openid_idp import Idp, start_idp
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,26 +53,8 @@ def server(idp: Idp, tmp_path: Path) -> Iterator[Server]:
         "passkeys": {"enabled": True, "rp_id": "localhost", "origins": [ORIGIN]},
     }
     project = write_project(tmp_path / "site", auth=auth)
-    log_path = tmp_path / "serve.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                *("-m", "bastion", "serve", str(project)),
-                *("--host", "127.0.0.1", "--port", str(PORT)),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    running = Server(process, ORIGIN, log_path)
-    try:
-        running.wait_until_ready()
+    with serving_on(project, PORT, ORIGIN, tmp_path / "serve.log") as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
