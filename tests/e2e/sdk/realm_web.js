@@ -11,8 +11,8 @@
 
 const readline = require("node:readline");
 const Realm = require("realm-web");
+const { out, failure, show, run } = require("./steps.js");
 
-const TIMEOUT_MS = 60_000;
 const config = JSON.parse(process.argv[2]);
 
 const ME = "{ viewer { user { id email } } }";
@@ -36,35 +36,12 @@ const stdin = readline.createInterface({ input: process.stdin });
 const waiting = [];
 stdin.on("line", () => waiting.shift()?.());
 
-function out(step, data = {}) {
-  process.stdout.write(JSON.stringify({ step, ...data }) + "\n");
-}
-
 /** Let the test move the server's clock, and wait until it has. */
 function expire() {
   return new Promise((resolve) => {
     waiting.push(resolve);
     out("expire");
   });
-}
-
-/** What a caller learns from an SDK error (realm-web: statusCode + errorCode strings). */
-function describe(error) {
-  return {
-    message: String(error?.message ?? error),
-    statusCode: error?.statusCode,
-    errorCode: error?.errorCodeName ?? error?.errorCode,
-  };
-}
-
-/** The error a promise must fail with; resolving is itself a failure. */
-async function failure(promise) {
-  try {
-    await promise;
-  } catch (error) {
-    return describe(error);
-  }
-  throw new Error("expected the call to fail, it succeeded");
 }
 
 /** A plain HTTP call (what the SDK has no method for): status, exact content type, JSON body. */
@@ -82,31 +59,6 @@ async function http(method, url, token, body) {
     contentType: response.headers.get("content-type"),
     body: text ? JSON.parse(text) : null,
   };
-}
-
-/** A value as the SDK decoded it: a JS type, a BSON class or a Date (same in stitch_server.js). */
-function show(value) {
-  if (value instanceof Date) return { date: value.toISOString() };
-  if (value && value._bsontype) return { bson: value._bsontype, text: value.toString() };
-  return { js: typeof value, value };
-}
-
-function run(main) {
-  const timer = setTimeout(() => {
-    out("error", { message: `timed out after ${TIMEOUT_MS} ms` });
-    process.exit(1);
-  }, TIMEOUT_MS);
-  main().then(
-    () => {
-      clearTimeout(timer);
-      out("done");
-      process.exit(0);
-    },
-    (error) => {
-      out("error", { ...describe(error), stack: error?.stack });
-      process.exit(1);
-    },
-  );
 }
 
 // -- the app ---------------------------------------------------------------------------------

@@ -11,17 +11,13 @@
 
 const readline = require("node:readline");
 const Realm = require("realm-web");
+const { out, failure, run } = require("./steps.js");
 
-const TIMEOUT_MS = 60_000;
 const config = JSON.parse(process.argv[2]);
 
 const stdin = readline.createInterface({ input: process.stdin });
 const waiting = [];
 stdin.on("line", (line) => waiting.shift()?.(JSON.parse(line)));
-
-function out(step, data = {}) {
-  process.stdout.write(JSON.stringify({ step, ...data }) + "\n");
-}
 
 /** Ask the test for what the mails of `purpose` carry, and wait for it. */
 function need(purpose) {
@@ -29,23 +25,6 @@ function need(purpose) {
     waiting.push(resolve);
     out("need", { mail: purpose });
   });
-}
-
-function describe(error) {
-  return {
-    message: String(error?.message ?? error),
-    statusCode: error?.statusCode,
-    errorCode: error?.errorCodeName ?? error?.errorCode,
-  };
-}
-
-async function failure(promise) {
-  try {
-    await promise;
-  } catch (error) {
-    return describe(error);
-  }
-  throw new Error("expected the call to fail, it succeeded");
 }
 
 async function main() {
@@ -103,18 +82,4 @@ async function main() {
   });
 }
 
-const timer = setTimeout(() => {
-  out("error", { message: `timed out after ${TIMEOUT_MS} ms` });
-  process.exit(1);
-}, TIMEOUT_MS);
-main().then(
-  () => {
-    clearTimeout(timer);
-    out("done");
-    process.exit(0);
-  },
-  (error) => {
-    out("error", { ...describe(error), stack: error?.stack });
-    process.exit(1);
-  },
-);
+run(main);

@@ -9,30 +9,9 @@
 "use strict";
 
 const Realm = require("realm-web");
+const { out, failure, run } = require("./steps.js");
 
-const TIMEOUT_MS = 60_000;
 const config = JSON.parse(process.argv[2]);
-
-function out(step, data = {}) {
-  process.stdout.write(JSON.stringify({ step, ...data }) + "\n");
-}
-
-function describe(error) {
-  return {
-    message: String(error?.message ?? error),
-    statusCode: error?.statusCode,
-    errorCode: error?.errorCodeName ?? error?.errorCode,
-  };
-}
-
-async function failure(promise) {
-  try {
-    await promise;
-  } catch (error) {
-    return describe(error);
-  }
-  throw new Error("expected the call to fail, it succeeded");
-}
 
 async function main() {
   const app = new Realm.App({ id: config.appId, baseUrl: config.base });
@@ -54,18 +33,4 @@ async function main() {
   });
 }
 
-const timer = setTimeout(() => {
-  out("error", { message: `timed out after ${TIMEOUT_MS} ms` });
-  process.exit(1);
-}, TIMEOUT_MS);
-main().then(
-  () => {
-    clearTimeout(timer);
-    out("done");
-    process.exit(0);
-  },
-  (error) => {
-    out("error", { ...describe(error), stack: error?.stack });
-    process.exit(1);
-  },
-);
+run(main);
