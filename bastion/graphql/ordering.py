@@ -74,9 +74,9 @@ async def _settled(answers: dict[str, Any], is_awaitable: Any) -> dict[str, Any]
     pending = [name for name, answer in answers.items() if is_awaitable(answer)]
     values = await asyncio.gather(*(answers[n] for n in pending), return_exceptions=True)
     for name, value in zip(pending, values, strict=True):
-        answers[name] = _Failed(value) if isinstance(value, Exception) else value
         if isinstance(value, BaseException) and not isinstance(value, Exception):
             raise value  # cancellation and the like are not the fields' answers
+        answers[name] = _Failed(value) if isinstance(value, Exception) else value
     return _first_failure_or(answers)
 
 
@@ -111,16 +111,9 @@ def _place(data: Any, path: Sequence[str | int]) -> tuple[int, ...]:
             ranks.append(segment)
             node = node[segment] if isinstance(node, list) and segment < len(node) else None
         elif isinstance(node, dict) and segment in node:
-            ranks.append(_index(node, segment))
+            ranks.append(list(node).index(segment))
             node = node[segment]
         else:
             ranks.append(_UNPLACED)
             node = None
     return tuple(ranks)
-
-
-def _index(node: dict[str, Any], key: str) -> int:
-    for index, name in enumerate(node):
-        if name == key:
-            return index
-    return _UNPLACED

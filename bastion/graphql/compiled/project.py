@@ -29,11 +29,6 @@ Path = tuple[Any, str | int] | None
 read only when an error needs it."""
 
 
-def at(path: Path, key: str | int) -> Path:
-    """The path of ``key`` under ``path``."""
-    return (path, key)
-
-
 def as_list(path: Path) -> list[str | int]:
     """The path as an error carries it: keys and indexes from the root."""
     keys: list[str | int] = []

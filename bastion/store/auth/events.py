@@ -41,8 +41,8 @@ MAX_PAYLOAD = 7000
 
 def payload(event_id: int, origin: str, kind: str, body: str) -> str:
     """The notification of one event: the event as JSON, or "" when it is too long."""
-    text_ = json.dumps({"id": event_id, "origin": origin, "kind": kind, "body": body})
-    return text_ if len(text_.encode("utf-8")) <= MAX_PAYLOAD else ""
+    carried = json.dumps({"id": event_id, "origin": origin, "kind": kind, "body": body})
+    return carried if len(carried.encode("utf-8")) <= MAX_PAYLOAD else ""
 
 
 def from_payload(value: str) -> EventRow | None:
