@@ -1,10 +1,11 @@
 """CPU per credential request, measured in one process: the ASGI app called directly.
 
-``python -m bench.inprocess refresh|login [--database sqlite|postgresql] [--requests N]
-[--concurrency C] [--profile FILE]`` serves a fresh bench project in-process (no socket, no
-HTTP parser, no client beside it), sends ``refreshToken`` (C chains, each handing its answer's
-refresh token to its next request) or ``loginEmailPassword`` documents straight to the ASGI
-app, and prints one JSON line: CPU microseconds per request of the whole process
+``python -m bench.inprocess refresh|login|viewer|movies [--database sqlite|postgresql]
+[--requests N] [--concurrency C] [--first N] [--profile FILE]`` serves a fresh bench project
+in-process (no socket, no HTTP parser, no client beside it), sends ``refreshToken`` (C chains,
+each handing its answer's refresh token to its next request), ``loginEmailPassword``, or the
+read suite's ``viewer`` and ``movies(first: N)`` queries (on its seeded project, with a token)
+straight to the ASGI app, and prints one JSON line: CPU microseconds per request of the whole process
 (``time.process_time``: the hashing threads included) and of the event loop's thread alone
 (``time.thread_time``), and wall microseconds. ``--profile`` writes a cProfile of the measured
 requests.
@@ -27,6 +28,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from bench import reads
 from bench.harness import LOGIN, SECRET, database, write_project
 from bench.writes import REFRESH, SCHEMA
 
@@ -40,8 +42,16 @@ class Driver:
     def __init__(self, app: Any) -> None:
         self._app = app
 
-    async def post(self, body: bytes) -> Answer:
-        """POST ``body``; the status and the response body."""
+    async def post(self, body: bytes, token: str | None = None) -> Answer:
+        """POST ``body`` (with ``token`` as its bearer); the status and the response body."""
+        headers = [
+            (b"host", b"127.0.0.1:8000"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"user-agent", b"bench"),
+        ]
+        if token is not None:
+            headers.append((b"authorization", b"Bearer " + token.encode()))
         scope = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -52,12 +62,7 @@ class Driver:
             "raw_path": b"/graphql",
             "query_string": b"",
             "root_path": "",
-            "headers": [
-                (b"host", b"127.0.0.1:8000"),
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"user-agent", b"bench"),
-            ],
+            "headers": headers,
             "client": ("127.0.0.1", 40000),
             "server": ("127.0.0.1", 8000),
             "state": {},
@@ -122,6 +127,22 @@ async def _logins(driver: Driver, count: int, concurrency: int) -> None:
     await asyncio.gather(*(one(count // concurrency) for _ in range(concurrency)))
 
 
+async def _reads(driver: Driver, body: bytes, token: str, count: int, concurrency: int) -> None:
+    async def one(n: int) -> None:
+        for _ in range(n):
+            status, answer = await driver.post(body, token)
+            if status != 200 or b'"errors"' in answer:
+                raise RuntimeError(f"read: {status} {answer[:300]!r}")
+
+    await asyncio.gather(*(one(count // concurrency) for _ in range(concurrency)))
+
+
+async def _seed(driver: Driver, token: str) -> None:
+    for c in range(reads.CITIES):
+        seed = {"query": reads.SEED, "variables": {"city": reads.city(c)}}
+        _data(await driver.post(json.dumps(seed).encode(), token), "createCity")
+
+
 async def _measure(args: argparse.Namespace, root: Path) -> dict[str, float]:
     from asgi_lifespan import LifespanManager
 
@@ -144,11 +165,20 @@ async def _measure(args: argparse.Namespace, root: Path) -> dict[str, float]:
 
             async def work() -> None:
                 await _refreshes(driver, tokens, args.requests)
-        else:
+        elif args.case == "login":
             await _logins(driver, 10, args.concurrency)
 
             async def work() -> None:
                 await _logins(driver, args.requests, args.concurrency)
+        else:
+            token = _data(await driver.post(login), "loginEmailPassword")["accessToken"]
+            await _seed(driver, token)
+            query = reads.VIEWER if args.case == "viewer" else reads.movies(args.first)
+            body = json.dumps({"query": query}).encode()
+            await _reads(driver, body, token, WARMUP, args.concurrency)
+
+            async def work() -> None:
+                await _reads(driver, body, token, args.requests, args.concurrency)
 
         profiler = cProfile.Profile(time.thread_time) if args.profile else None
         cpu, loop_cpu, wall = time.process_time(), time.thread_time(), time.perf_counter()
@@ -193,21 +223,25 @@ def _create_user(root: Path) -> None:
 def main(argv: list[str]) -> None:
     """Measure one case in this process; print the JSON line."""
     parser = argparse.ArgumentParser(prog="python -m bench.inprocess")
-    parser.add_argument("case", choices=["refresh", "login"])
+    parser.add_argument("case", choices=["refresh", "login", "viewer", "movies"])
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--first", type=int, default=100, help="items of the movies case")
     parser.add_argument("--profile", metavar="FILE")
     args = parser.parse_args(argv)
     os.environ.setdefault("BASTION_SECRET", SECRET)
     with ExitStack() as stack:
         url = stack.enter_context(database(args.database))
         base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bastion-cpu-")))
-        config = {
+        config: dict[str, Any] = {
             "database": {"url": url},
             "auth": {"access_token_lifetime": 86_400, "throttle": {"enabled": False}},
         }
-        root = write_project(base / "project", SCHEMA, config)
+        schema = SCHEMA
+        if args.case in ("viewer", "movies"):
+            schema, config["permissions"] = reads.SCHEMA, reads.PERMISSIONS
+        root = write_project(base / "project", schema, config)
         os.chdir(root)  # the SQLite url is relative to the project
         _create_user(root)
         print(json.dumps(asyncio.run(_measure(args, root))))

@@ -69,7 +69,8 @@ def movies(first: int, depth: int = 1) -> str:
     return f"{{ movies(first: {first}) {{ title year {DIRECTOR[depth]} }} }}"
 
 
-def _city(c: int) -> dict[str, Any]:
+def city(c: int) -> dict[str, Any]:
+    """The seed of city ``c``: its agencies, their people and their movies."""
     def person(a: int, p: int) -> dict[str, Any]:
         name = f"Director {c}-{a}-{p}"
         films = [
@@ -90,7 +91,7 @@ def prepare(target: Target) -> None:
     token, _refresh = target.login()
     target.state["token"] = token
     for c in range(CITIES):
-        target.post({"query": SEED, "variables": {"city": _city(c)}}, token)
+        target.post({"query": SEED, "variables": {"city": city(c)}}, token)
     viewer = target.post({"query": VIEWER}, token)
     assert viewer["viewer"]["user"]["email"], viewer
     for depth in DIRECTOR:

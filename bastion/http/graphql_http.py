@@ -23,13 +23,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from bastion.auth.authenticate import Authentication
 from bastion.errors import BastionError, Code
 from bastion.graphql.errors import INTERNAL_MESSAGE, refusal, request_error
 from bastion.graphql.execute import Executor, Outcome, RequestFailed
+from bastion.graphql.response_body import encode
 from bastion.http.bodies import BodyError as _BadRequest
 from bastion.http.bodies import is_text, json_object, parse_json, read_body
 from bastion.http.caller import caller_of
@@ -128,7 +129,7 @@ def _utf8_charset(parameters: list[str]) -> bool:
 def _json(
     body: dict[str, Any], status: int, media_type: str, headers: dict[str, str] | None = None
 ) -> Response:
-    return JSONResponse(body, status_code=status, media_type=media_type, headers=headers)
+    return Response(encode(body), status_code=status, media_type=media_type, headers=headers)
 
 
 def _auth_headers(auth: Authentication, outcome: Outcome) -> dict[str, str]:
