@@ -5,8 +5,8 @@
 in-process (no socket, no HTTP parser, no client beside it), sends ``refreshToken`` (C chains,
 each handing its answer's refresh token to its next request), ``loginEmailPassword``, or the
 read suite's ``viewer`` and ``movies(first: N)`` queries (on its seeded project, with a token)
-straight to the ASGI app, and prints one JSON line: CPU microseconds per request of the whole process
-(``time.process_time``: the hashing threads included) and of the event loop's thread alone
+straight to the ASGI app, and prints one JSON line: CPU microseconds per request of the whole
+process (``time.process_time``: the hashing threads included) and of the event loop's thread alone
 (``time.thread_time``), and wall microseconds. ``--profile`` writes a cProfile of the measured
 requests.
 

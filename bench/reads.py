@@ -71,6 +71,7 @@ def movies(first: int, depth: int = 1) -> str:
 
 def city(c: int) -> dict[str, Any]:
     """The seed of city ``c``: its agencies, their people and their movies."""
+
     def person(a: int, p: int) -> dict[str, Any]:
         name = f"Director {c}-{a}-{p}"
         films = [

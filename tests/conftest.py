@@ -19,6 +19,7 @@ from bastion.errors import ProjectError
 from bastion.model import parse_model
 from bastion.project import Project
 from bastion.project.config import DEFAULT_DATABASE_URL
+from bastion.store.database import Database
 from bastion.tools.clock import FrozenClock, system_clock
 from tests import databases
 
@@ -248,12 +249,17 @@ def statements() -> Iterator[list[str]]:
         if conn.dialect.name != "sqlite":
             seen.append("BEGIN")
 
+    def alone(statement: str) -> None:
+        executed(None, None, statement)
+
     event.listen(Engine, "before_cursor_execute", executed)
     event.listen(Engine, "commit", committed)
     event.listen(Engine, "begin", began)
+    Database.alone_listeners.append(alone)
     try:
         yield seen
     finally:
+        Database.alone_listeners.remove(alone)
         event.remove(Engine, "before_cursor_execute", executed)
         event.remove(Engine, "commit", committed)
         event.remove(Engine, "begin", began)

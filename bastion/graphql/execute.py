@@ -278,8 +278,13 @@ class Executor:
         within: RequestContext | None = None,
         share: bool = True,
         reference: bool = False,
+        raw: bool = False,
     ) -> Outcome:
         """Execute a prepared document for ``viewer``, sent by ``caller``.
+
+        ``raw`` lets root fields answer JSON text SQLite wrote
+        (:class:`bastion.graphql.response_body.RawJSON`): for a body that only
+        :func:`bastion.graphql.response_body.encode` reads.
 
         ``reference`` runs it through graphql-core's executor, field by field, whatever
         ``graphql.compiled`` says: the answer the compiled plans must equal.
@@ -292,7 +297,7 @@ class Executor:
         (:func:`bastion.store.failures.stale_plan`) is run once more, when nothing of it was
         kept: the client never sees the deploy happen.
         """
-        run = (prepared, variables, viewer, caller, within, share, reference)
+        run = (prepared, variables, viewer, caller, within, share, reference, raw)
         try:
             return await self._execute(*run, again=within is None)
         except _StalePlans:
@@ -307,6 +312,7 @@ class Executor:
         within: RequestContext | None,
         share: bool,
         reference: bool,
+        raw: bool,
         *,
         again: bool,
     ) -> Outcome:
@@ -342,7 +348,7 @@ class Executor:
             if compiled is not None:
                 plan, coerced = compiled
                 result = await CompiledRun(
-                    self.schema, prepared.document, prepared.operation, context, coerced
+                    self.schema, prepared.document, prepared.operation, context, coerced, raw
                 ).run(plan, lambda document: self._reference(document, None, context, variables))
             elif not reference and (single := self._single(prepared)) is not None:
                 result = await single.answer(

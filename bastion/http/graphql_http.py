@@ -242,7 +242,7 @@ class GraphQLEndpoint:
                 request.state.outcome = Code.UNAUTHENTICATED.value
                 return _unauthenticated(auth.refused, strict, media_type)
         outcome = await self.executor.execute(
-            prepared, variables, auth.viewer, caller=caller_of(request)
+            prepared, variables, auth.viewer, caller=caller_of(request), raw=True
         )
         request.state.outcome = _first_code(outcome.body.get("errors", ()))
         headers = _auth_headers(auth, outcome)

@@ -130,6 +130,18 @@ class ViewerPermissions:
             "viewer_mfa": 1 if viewer.mfa else 0,
         }
 
+    @property
+    def sql_key(self) -> tuple[Any, ...]:
+        """What the SQL of this viewer's rules depends on: two viewers with the same key get
+        the same conditions with the same values (a statement written for one fits the other)."""
+        viewer = self.viewer
+        return (
+            viewer.is_privileged,
+            viewer.is_authenticated,
+            viewer.mfa,
+            tuple(self._values.values()),
+        )
+
     def _condition(self, compiled: _Compiled, source: FromClause | None) -> Condition | None:
         """None when allowed outright, false() when refused outright, else the row condition."""
         if compiled.access is not None:

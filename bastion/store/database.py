@@ -15,6 +15,7 @@ there each write transaction has a pooled connection of its own.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,7 +23,7 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from uuid import uuid4
 
 from sqlalchemy import event
@@ -123,6 +124,10 @@ def _postgresql_options(pool: PoolSettings) -> dict[str, Any]:
 class Database:
     """One engine per server process; connections come from its pool."""
 
+    alone_listeners: ClassVar[list[Callable[[str], None]]] = []
+    """Called with every statement :meth:`read_alone` runs (those pass no SQLAlchemy event):
+    how tests count what a request costs the database."""
+
     def __init__(
         self,
         url: URL,
@@ -172,6 +177,35 @@ class Database:
             if self.is_sqlite
             else None
         )
+
+        # A connection of its own for statements read alone (read_alone): opened on first use.
+        self._alone: sqlite3.Connection | None = None
+        self._alone_path = url.database if self.is_sqlite and "async_creator" in options else None
+
+    @property
+    def reads_alone(self) -> bool:
+        """Whether :meth:`read_alone` can run here (a SQLite file)."""
+        return self._alone_path is not None
+
+    def read_alone(self, sql: str, parameters: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of one ``SELECT`` on SQLite, outside any transaction.
+
+        A request whose only statement is this one needs no transaction: in WAL mode one
+        statement reads one snapshot. Skipping the pool's checkout, ``BEGIN`` and the
+        rollback on return saves most of what such a request costs besides the statement.
+        The call never awaits, so one connection serves the whole event loop, one statement
+        at a time (as the inline driver runs every statement: :mod:`.sqlite_inline`).
+        """
+        conn = self._alone
+        if conn is None:
+            assert self._alone_path is not None
+            conn = sqlite3.connect(self._alone_path, isolation_level=None, check_same_thread=False)
+            _sqlite_connect(conn, None)
+            self._alone = conn
+        for listener in self.alone_listeners:
+            listener(sql)
+        row: tuple[Any, ...] | None = conn.execute(sql, parameters).fetchone()
+        return row
 
     async def _write_connection(self) -> AsyncConnection:
         conn = await self.engine.connect()
@@ -231,6 +265,9 @@ class Database:
         """Commit pending writes, then close every pooled connection."""
         if self.writer is not None:
             await self.writer.close()
+        if self._alone is not None:
+            self._alone.close()
+            self._alone = None
         await self.engine.dispose()
 
 

@@ -7,7 +7,6 @@ The differential test of the compiled path and the tests of the answer's order s
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 
 from bastion.auth import ANONYMOUS, SYSTEM, Viewer
 from bastion.auth.viewer import ViewerKind
+from bastion.graphql.response_body import encode
 from bastion.project import load_project
 from bastion.project.service import Service
 from bastion.tools.clock import FrozenClock
@@ -63,14 +63,34 @@ class World:
     viewers: dict[str, Viewer]
 
     def both(self, query: str, variables: dict[str, Any], viewer: Viewer) -> tuple[str, str]:
-        """The compiled and the reference answers, as JSON text."""
+        """The compiled and the reference answers, as the response's JSON text.
+
+        The compiled run is the endpoint's: root fields SQLite can write come as its JSON
+        text (``raw``), encoded as the endpoint encodes them."""
         executor = self.service.executor
 
         async def run() -> tuple[str, str]:
             prepared = executor.prepare(query, None)
-            compiled = await executor.execute(prepared, variables, viewer)
+            compiled = await executor.execute(prepared, variables, viewer, raw=True)
             reference = await executor.execute(prepared, variables, viewer, reference=True)
-            return json.dumps(compiled.body), json.dumps(reference.body)
+            return encode(compiled.body).decode(), encode(reference.body).decode()
+
+        return self.loop.run_until_complete(run())
+
+    def three(self, query: str, variables: dict[str, Any], viewer: Viewer) -> tuple[str, str, str]:
+        """The compiled answer as the endpoint gives it (SQLite may write root fields as JSON),
+        the compiled answer of the projectors alone, and the reference answer: response text."""
+        executor = self.service.executor
+
+        async def run() -> tuple[str, str, str]:
+            prepared = executor.prepare(query, None)
+            answers = [
+                await executor.execute(prepared, variables, viewer, raw=True),
+                await executor.execute(prepared, variables, viewer),
+                await executor.execute(prepared, variables, viewer, reference=True),
+            ]
+            written, projected, reference = (encode(a.body).decode() for a in answers)
+            return written, projected, reference
 
         return self.loop.run_until_complete(run())
 
@@ -88,7 +108,10 @@ def _seed(service: Service, loop: asyncio.AbstractEventLoop) -> dict[str, str]:
         )["createUser"]["id"]
         for name in ("ann", "bob")
     }
-    people = [("Ridley", 1937), ("Kathryn", None), ("Agnès", 1928)]
+    # A name with every kind of character JSON escapes or may escape: SQLite writes it as
+    # JSON on one path, Python on the others (bastion.graphql.compiled.json_sql).
+    odd = 'Agnès "V" \\ / \n\t\r\b\f \x01\x1f\x7f \u2028\u2029 \ufeff 😀'
+    people = [("Ridley", 1937), ("Kathryn", None), (odd, 1928)]
     for name, born in people:
         data(
             "mutation ($d: PersonCreateInput!) { createPerson(data: $d) { id } }",

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphql import ListValueNode, ObjectValueNode, ValueNode, VariableNode
 from graphql.execution.values import VariableValues, get_argument_values
 
 from bastion.graphql.compiled.plan import FieldPlan, ObjectPlan
@@ -37,10 +38,28 @@ class Loaded:
 
 
 def arguments(plan: FieldPlan, variables: VariableValues) -> dict[str, Any]:
-    """The field's arguments with the request's variables, coerced as graphql-core does."""
+    """The field's arguments with the request's variables, coerced as graphql-core does.
+
+    Arguments written without variables are read once and kept with the plan: callers
+    never change the dict they get."""
+    if plan.fixed_arguments is not None:
+        return plan.fixed_arguments
     if not plan.has_args:
         return {}
-    return get_argument_values(plan.definition, plan.nodes[0], variables)
+    found = get_argument_values(plan.definition, plan.nodes[0], variables)
+    if not any(_has_variable(node.value) for node in plan.nodes[0].arguments or ()):
+        plan.fixed_arguments = found
+    return found
+
+
+def _has_variable(value: ValueNode) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_has_variable(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_has_variable(item.value) for item in value.fields)
+    return False
 
 
 class Fetcher:

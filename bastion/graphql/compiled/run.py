@@ -30,15 +30,18 @@ from graphql.execution.values import VariableValues
 from graphql.pyutils import Path as GraphQLPath
 
 from bastion.graphql.build import NODE_TYPE_KEY
+from bastion.graphql.compiled import json_sql
 from bastion.graphql.compiled.fetch import Fetcher, arguments
 from bastion.graphql.compiled.plan import FieldPlan, ObjectPlan, OperationPlan
 from bastion.graphql.compiled.project import INVALID, Path, Projector, as_list, non_null_error
 from bastion.graphql.context import RequestContext
 from bastion.graphql.resolvers import checked_page
+from bastion.graphql.response_body import RawJSON
 from bastion.graphql.sources import Resolved, Root
 from bastion.store import Node
 
 Fallback = Any
+_UNWRITTEN = object()
 """Runs a document through graphql-core: ``(document) -> awaitable ExecutionResult``."""
 
 
@@ -52,6 +55,7 @@ class CompiledRun:
         operation: OperationDefinitionNode,
         context: RequestContext,
         variables: VariableValues,
+        raw: bool = False,
     ) -> None:
         self.schema = schema
         self.document = document
@@ -65,6 +69,10 @@ class CompiledRun:
         # batches them in graphql-core).
         self._singles: dict[str, dict[str, Node]] = {}
         self._fragments: dict[str, FragmentDefinitionNode] | None = None
+        # Whether root fields may answer JSON text SQLite wrote (the response is encoded by
+        # bastion.graphql.response_body.encode, which takes it as it is).
+        self._json = raw and context.store.db.is_sqlite
+        self._alone = False
 
     async def run(self, plan: OperationPlan, fallback: Fallback) -> ExecutionResult:
         """The operation's result: ``data`` and ``errors`` as graphql-core shapes them.
@@ -74,7 +82,10 @@ class CompiledRun:
         :mod:`bastion.graphql.ordering`), the fields graphql-core answers before it run first.
         """
         answers: dict[str, Any] = {}
-        await self._read_singles([field for _key, _nodes, field in plan.fields if field])
+        self._alone = len(plan.fields) == 1
+        await self._read_singles(
+            [field for _key, _nodes, field in plan.fields if field and not self._written(field)]
+        )
         failed_at = None
         for index, (key, _nodes, field) in enumerate(plan.fields):
             if field is None:
@@ -126,10 +137,37 @@ class CompiledRun:
         if isinstance(field.source, Resolved):
             return await self.resolved(field, None, path)
         assert isinstance(field.source, Root)
+        if self._written(field):
+            answer = await self._as_json(field)
+            if answer is not _UNWRITTEN:
+                return answer
         try:
             return await self._generated(field, field.source, path)
         except Exception as error:  # as graphql-core: any failure is the field's
             return self.projector.fail(error, field, path)
+
+    def _written(self, field: FieldPlan) -> bool:
+        """Whether SQLite writes this root field's answer (see :mod:`.json_sql`).
+
+        A single node is, when it is the document's only root field: several of them are
+        read together, one statement per type (:meth:`_read_singles`)."""
+        if not self._json:
+            return False
+        if field.sqlite_json is None:
+            field.sqlite_json = json_sql.writable(field)
+        if not field.sqlite_json:
+            return False
+        assert isinstance(field.source, Root)
+        return self._alone or field.source.kind != "single"
+
+    async def _as_json(self, field: FieldPlan) -> Any:
+        """The field's answer as SQLite writes it; :data:`_UNWRITTEN` where it stopped (on a
+        value or an argument the projectors answer with an error or otherwise)."""
+        try:
+            text = await json_sql.answer(self.context, self.variables, field, self._alone)
+        except Exception:  # the projectors answer it again, with its exact errors
+            return _UNWRITTEN
+        return None if text is None else RawJSON(text)
 
     async def _read_singles(self, fields: list[FieldPlan]) -> None:
         """Read the rows of every ``<type>(id)`` root field at once, one statement per type."""
