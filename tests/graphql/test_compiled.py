@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from bastion.auth import SYSTEM
 from bastion.graphql.execute import RequestFailed
 from tests.conftest import statements
-from tests.graphql.world import NULLING_DOCUMENT, World
+from tests.graphql.world import NULLING_DOCUMENT, World, started_world
 
 # -- the document generator ------------------------------------------------------------------
 
@@ -172,6 +173,36 @@ def test_the_generator_reaches_answers_sqlite_writes(world: World) -> None:
     assert "\\u2028" not in written and "\u2028" in written  # as Python's encoder spells it
     if world.service.store.db.is_sqlite:
         assert seen.count("SELECT") == 1 + 3 + 3, seen  # written: 1; the others: 1 per level
+
+
+def test_a_row_sqlite_cannot_write_is_answered_with_the_projectors_errors(
+    tmp_path: Path,
+) -> None:
+    # Values no input makes, written behind the server's back: an enum value the schema does
+    # not have and (on SQLite, whose integers have no width) an Int beyond 32 bits. The JSON
+    # statement stops on them and the field is answered as the other paths answer it.
+    with started_world(tmp_path / "project") as world:
+        db = world.service.store.db
+        changes = ["UPDATE \"Movie\" SET genre = 'HORROR' WHERE title = 'Heat 1'"]
+        if db.is_sqlite:
+            changes.append("UPDATE \"Movie\" SET year = 4294967296 WHERE title = 'Blade 3'")
+
+        async def change() -> None:
+            async with db.engine.begin() as conn:
+                for statement in changes:
+                    await conn.exec_driver_sql(statement)
+
+        world.loop.run_until_complete(change())
+        query = "{ movies(orderBy: [title_ASC]) { title year genre director { name } } }"
+        with statements() as seen:
+            written, projected, reference = world.three(query, {}, world.viewers["root"])
+    assert written == projected == reference
+    messages = [e["message"] for e in json.loads(written)["errors"]]
+    assert any("HORROR" in m for m in messages), messages
+    if db.is_sqlite:
+        assert any("4294967296" in m for m in messages), messages
+        # The written run: its JSON statement, then the projectors' two; the others two each.
+        assert seen.count("SELECT") == 1 + 2 + 2 + 2, seen
 
 
 @pytest.mark.parametrize("first", [3, 12])
