@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 import bastion.graphql.execute as execute_module
+from bastion.graphql.compiled import json_sql
 from bastion.graphql.execute import Executor
 from bastion.store.reads import Reader
 from tests.conftest import GraphQLClient
@@ -509,7 +510,10 @@ async def test_a_resolver_bug_answers_internal_server_error_without_internals(
     async def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("secret detail /srv/bastion/data.db")
 
+    # Every way of reading the list: the rows of the projectors, the JSON SQLite writes (which
+    # falls back to the projectors when it fails).
     monkeypatch.setattr(Reader, "find_many", broken)
+    monkeypatch.setattr(json_sql, "answer", broken)
     with caplog.at_level(logging.ERROR):
         response = await movies.http.post(
             "/graphql", json={"query": "{ movies { title } moviesCount }"}
