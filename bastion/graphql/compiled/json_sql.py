@@ -1,38 +1,44 @@
-"""Root fields SQLite answers as JSON text: one statement writes the whole answer.
+"""Root fields the database answers as JSON text: one statement writes the whole answer.
 
 For a list of a thousand rows, Python's part of the compiled path (rows made into dicts, dicts
-projected, the answer encoded) costs far more than SQLite's. When every field below a root
-field is one whose JSON SQLite writes exactly as the projectors and the response encoder would,
-the root field's answer is one ``SELECT``: ``json_object`` per row, a correlated subquery per
-relation (``json_group_array`` of an ordered, windowed derived table for a to-many), the rows'
+projected, the answer encoded) costs far more than the database's. When every field below a
+root field is one whose JSON the database writes exactly as the projectors and the response
+encoder would, the root field's answer is one ``SELECT``: each row's JSON (SQLite:
+``json_object``; PostgreSQL: ``row_to_json`` of a derived table whose columns are labelled by the
+response keys, as its ``json_build_object`` spaces its output), a correlated subquery per
+relation (an ordered, windowed derived table joined into an array for a to-many), the rows'
 read rules and the list's ``where``, ``orderBy``, ``first`` and ``skip`` as the reader writes
 them (:class:`bastion.store.Reader`), over an alias of each table so that a type met at several
 levels stays apart. The text it returns goes into the response as it is
 (:class:`bastion.graphql.response_body.RawJSON`).
 
-What SQLite writes the same way: text (``String``, ``ID``, an enum whose values are their
-names), ``Int`` within 32 bits, ``Boolean``, ``__typename``, objects and lists of them. Where a
-row holds what the projectors would answer with an error or another spelling (a null in a
-non-null field, an ``Int`` out of range, a value of another storage class, a missing non-null
-relation), the statement stops on ``json('!')`` (SQLite's "malformed JSON") and the field is
-answered again by the projectors, which give the exact answer and errors. ``Float`` (SQLite
-spells ``1e300`` and ``-0.0`` its own way), ``DateTime``, ``JSON``, lists of scalars, fields a
-rule guards and the ``Node`` interface are never written here: their root field keeps the
-projectors. PostgreSQL's JSON functions space their output (``{"a" : 1}``) and ``jsonb`` reorders
-keys, so there the projectors answer too.
+What both databases write the same way as Python: text (``String``, ``ID``, an enum whose values
+are their names; both escape exactly the characters Python's encoder escapes), ``Int`` within
+32 bits, ``Boolean``, ``__typename``, objects and lists of them. Where a row holds what the
+projectors would answer with an error or another spelling (a null in a non-null field, an
+``Int`` out of range, a value of another storage class, an enum value the schema lacks, a
+missing non-null relation), the statement stops on an expression that fails (see
+``JsonWriter._stop``) and the field is answered again by the projectors, which give the exact
+answer and errors. ``Float`` (SQLite spells ``1e300`` and ``-0.0`` its own way), ``DateTime``,
+``JSON``, lists of scalars, fields a rule guards and the ``Node`` interface are never written
+here: their root field keeps the projectors.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from graphql import GraphQLEnumType
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     FromClause,
+    Integer,
     Select,
     case,
+    cast,
     func,
     literal_column,
     select,
@@ -52,20 +58,28 @@ from bastion.store import Page
 _STOP = func.json(literal_column("'!'"))
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _TEXT = {"String", "ID"}
+# PostgreSQL's longest name: a longer response key cannot label a column.
+_PG_NAME_BYTES = 63
+
+Shape = Callable[[Select[Any]], Select[Any]]
+"""What makes a select of values the rows of one level: its FROM, rules, filter, window."""
 
 
-def writable(field: FieldPlan) -> bool:
-    """Whether SQLite can write this root field's whole answer (decided once per plan)."""
+def writable(field: FieldPlan, sqlite: bool) -> bool:
+    """Whether the database (SQLite, or else PostgreSQL) can write this root field's whole
+    answer (decided once per plan)."""
     source = field.source
     if not isinstance(source, Root) or source.kind not in ("many", "single"):
         return False
     if source.kind == "single" and field.non_null:
         return False
-    return field.child is not None and _object_writable(field.child, (source.type_name,))
+    return field.child is not None and _object_writable(field.child, sqlite)
 
 
-def _object_writable(plan: ObjectPlan, above: tuple[str, ...]) -> bool:
+def _object_writable(plan: ObjectPlan, sqlite: bool) -> bool:
     for field in plan.fields:
+        if not sqlite and len(field.key.encode()) > _PG_NAME_BYTES:
+            return False
         if field.step == Step.TYPENAME:
             continue
         if field.guarded or field.abstract is not None:
@@ -74,10 +88,9 @@ def _object_writable(plan: ObjectPlan, above: tuple[str, ...]) -> bool:
             if not _leaf_writable(field):
                 return False
             continue
-        source = field.source
-        if not isinstance(source, Link) or field.child is None:
+        if not isinstance(field.source, Link) or field.child is None:
             return False
-        if not _object_writable(field.child, (*above, source.field.target)):
+        if not _object_writable(field.child, sqlite):
             return False
     return True
 
@@ -109,6 +122,7 @@ class JsonWriter:
         self.variables = variables
         self.reader = context.store.reader
         self.policy = context.permissions
+        self.sqlite = context.store.db.is_sqlite
         self._pages: list[Any] = []
 
     def arguments(self, field: FieldPlan) -> list[Any]:
@@ -143,16 +157,32 @@ class JsonWriter:
         first = self._pages.pop()
         type_name = source.type_name
         table = self.reader.tables[type_name].alias()
-        row = self._object(field.child, table)
         if source.kind == "single":
-            query = select(row).select_from(table).where(table.c.id == first)
-            return self._scoped(query, type_name, table)
-        items = self._page(select(row.label("x")), type_name, table, first).subquery()
-        # Text joined in order: the root's array is never read by SQLite again, so it needs
-        # no JSON subtype (and json() would parse every item once more).
-        return select(_array(items.c.x))
+            return self._rows(
+                field.child,
+                table,
+                lambda q: self._scoped(
+                    q.select_from(table).where(table.c.id == first), type_name, table
+                ),
+            )
+        rows = self._rows(field.child, table, lambda q: self._page(q, type_name, table, first))
+        # Text joined in order: the root's array is never read by the database again, so it
+        # need not be JSON to it (SQLite's json() would parse every item once more).
+        return select(self._array(rows.subquery().c.x))
 
     # -- the parts ---------------------------------------------------------------------------
+
+    def _rows(self, plan: ObjectPlan, table: FromClause, shape: Shape) -> Select[Any]:
+        """The rows ``shape`` keeps (its filter, order and window over ``table``), each as its
+        JSON in one column ``x``, in its order."""
+        if self.sqlite:
+            return shape(select(self._object(plan, table).label("x")))
+        # PostgreSQL: row_to_json of a derived table of the values labelled by their keys
+        # writes compact JSON (json_build_object spaces it); a subquery with ORDER BY is never
+        # pulled up into the query above it, so its rows come out in their order.
+        values = [self._value(plan, field, table).label(field.key) for field in plan.fields]
+        inner = shape(select(*values)).subquery()
+        return select(func.row_to_json(inner.table_valued()).label("x"))
 
     def _object(self, plan: ObjectPlan, table: FromClause) -> ColumnElement[Any]:
         parts: list[Any] = []
@@ -163,9 +193,9 @@ class JsonWriter:
 
     def _value(self, plan: ObjectPlan, field: FieldPlan, table: FromClause) -> Any:
         if field.step == Step.TYPENAME:
-            return literal_column(_sql_text(plan.type.name))
+            return cast(literal_column(_sql_text(plan.type.name)), Text)
         if field.step == Step.COLUMN:
-            return _leaf(field, table.c[field.column])
+            return self._leaf(field, table)
         return self._link(field, table)
 
     def _link(self, field: FieldPlan, parent: FromClause) -> Any:
@@ -176,23 +206,90 @@ class JsonWriter:
         target = self.reader.tables[target_name].alias()
         column = relation.relation.column
         if relation.holds_key:
-            row = self._object(field.child, target)
-            query = select(row).where(target.c.id == parent.c[column])
-            value: Any = self._scoped(query, target_name, target).correlate(parent)
-            value = value.scalar_subquery()
+            value: Any = self._rows(
+                field.child,
+                target,
+                lambda q: self._scoped(
+                    q.where(target.c.id == parent.c[column]), target_name, target
+                ).correlate(parent),
+            ).scalar_subquery()
         elif relation.many:
             page = self._pages.pop()  # taken in the order arguments() read them
-            row = self._object(field.child, target)
-            query = select(row.label("x")).where(target.c[column] == parent.c.id)
-            items = self._page(query, target_name, target, page).correlate(parent).subquery()
-            # An array inside an object must be JSON to SQLite: json() once over the whole.
-            return func.json(select(_array(items.c.x)).scalar_subquery())
+            rows = self._rows(
+                field.child,
+                target,
+                lambda q: self._page(
+                    q.where(target.c[column] == parent.c.id), target_name, target, page
+                ).correlate(parent),
+            )
+            array = select(self._array(rows.subquery().c.x)).scalar_subquery()
+            # An array inside an object must be JSON to the database: parsed once, whole.
+            return func.json(array) if self.sqlite else cast(array, JSON)
         else:
-            row = self._object(field.child, target)
-            query = select(row).where(target.c[column] == parent.c.id)
-            query = self._page(query, target_name, target, Page()).limit(1).correlate(parent)
-            value = query.scalar_subquery()
-        return func.coalesce(value, _STOP) if field.non_null else value
+            value = self._rows(
+                field.child,
+                target,
+                lambda q: (
+                    self._page(
+                        q.where(target.c[column] == parent.c.id), target_name, target, Page()
+                    )
+                    .limit(1)
+                    .correlate(parent)
+                ),
+            ).scalar_subquery()
+        return func.coalesce(value, self._stop(parent, JSON)) if field.non_null else value
+
+    def _leaf(self, field: FieldPlan, table: FromClause) -> Any:
+        """A column's JSON value, or the stop where the projectors would answer otherwise."""
+        shape = field.leaf
+        assert shape is not None
+        column = table.c[field.column]
+        kind = column.type
+        missing = self._stop(table, kind) if shape.non_null else None
+        if shape.type_name in _TEXT:
+            # Text columns hold text (SQLite: their affinity makes it so) or NULL.
+            return column if missing is None else func.coalesce(column, missing)
+        if shape.same is int:
+            if not self.sqlite:  # an INTEGER column: 32 bits
+                return column if missing is None else func.coalesce(column, missing)
+            in_range = (func.typeof(column) == "integer") & column.between(_INT_MIN, _INT_MAX)
+            return case((in_range, column), (column.is_(None), missing), else_=_STOP)
+        if shape.same is bool:
+            if not self.sqlite:  # a BOOLEAN column
+                return column if missing is None else func.coalesce(column, missing)
+            return case(
+                (column.is_(None), missing),
+                (func.typeof(column) != "integer", _STOP),
+                (column == 0, func.json(literal_column("'false'"))),
+                (column == 1, func.json(literal_column("'true'"))),
+                else_=_STOP,
+            )
+        definition = field.definition.type
+        inner = getattr(definition, "of_type", definition)
+        assert isinstance(inner, GraphQLEnumType)
+        names = list(inner.values)
+        other = self._stop(table, kind)
+        return case((column.in_(names), column), (column.is_(None), missing), else_=other)
+
+    def _stop(self, table: FromClause, kind: Any) -> Any:
+        """An expression of type ``kind`` that fails when it is evaluated (CASE and COALESCE
+        evaluate only the branch they take): the statement stops there.
+
+        SQLite: json('!'), "malformed JSON". PostgreSQL folds constant expressions while
+        planning, so its stop reads the row: its id and a '!' cast to an integer."""
+        if self.sqlite:
+            return _STOP
+        failing = cast(table.c.id.concat("!"), Integer)
+        return func.to_json(failing) if isinstance(kind, JSON) else cast(failing, kind)
+
+    def _array(self, items: Any) -> Any:
+        """A JSON array of ``items`` (JSON texts, in their order) as text."""
+        if self.sqlite:
+            joined = func.group_concat(items, literal_column("','"))
+        else:
+            joined = func.string_agg(cast(items, Text), literal_column("','"))
+        text = func.coalesce(joined, literal_column("''"))
+        return literal_column("'['").op("||")(text).op("||")(literal_column("']'"))
 
     def _scoped(self, query: Select[Any], type_name: str, table: FromClause) -> Select[Any]:
         """``query`` with the viewer's read rule of ``type_name`` over ``table``."""
@@ -216,9 +313,11 @@ class JsonWriter:
         return query
 
 
-# Statements are compiled with named parameters: sqlite3 takes them as a dict, in any order.
-_DIALECT = sqlite.dialect(paramstyle="named")
+# SQLite's statements are compiled with named parameters: sqlite3 takes them as a dict.
+_SQLITE = sqlite.dialect(paramstyle="named")
 _KEPT_PER_PLAN = 64
+Statement = tuple[str, Any]
+"""A statement compiled once: its text and its parameters as its driver takes them."""
 
 
 async def answer(
@@ -226,10 +325,12 @@ async def answer(
 ) -> str | None:
     """The root field's answer as JSON text (None: a single node missing or hidden).
 
-    ``alone``: the request reads nothing else, so before its transaction is open the
-    statement may run outside one (:meth:`bastion.store.Database.read_alone`).
-    Raises where the projectors must answer instead: refused arguments, or a row SQLite
-    stopped on (``json('!')``).
+    ``alone``: the request reads nothing else. On SQLite its statement then runs outside a
+    transaction (:meth:`bastion.store.Database.read_alone`); on PostgreSQL it must be, as a
+    failed statement ends the transaction it ran in, which is then rolled back before the
+    projectors read again.
+    Raises where the projectors must answer instead: refused arguments, or a row the
+    database stopped on.
     """
     writer = JsonWriter(context, variables)
     checked = writer.arguments(field)
@@ -241,35 +342,45 @@ async def answer(
         policy.sql_key if policy is not None else None,
         json.dumps(checked, default=_spelled, sort_keys=True),
     )
-    kept = field.sqlite_statements
+    kept = field.json_statements
     found = kept.get(key)
+    db = context.store.db
     if found is None:
-        compiled = writer.statement(field, checked).compile(
-            dialect=_DIALECT, compile_kwargs={"render_postcompile": True}
-        )
-        # The types' own conversions of values, as SQLAlchemy applies them when it executes.
-        processors: dict[str, Any] = dict(compiled._bind_processors)
-        values = {
-            name: processors[name](value) if name in processors else value
-            for name, value in compiled.construct_params().items()
-        }
-        found = (compiled.string, values)
+        found = _compiled(writer.statement(field, checked), _SQLITE if db.is_sqlite else None, db)
         if len(kept) >= _KEPT_PER_PLAN:
             kept.clear()
         kept[key] = found
-    db = context.store.db
-    if alone and db.reads_alone and not context.transaction.is_open:
-        row: Any = db.read_alone(*found)
+    if db.is_sqlite:
+        if alone and db.reads_alone and not context.transaction.is_open:
+            row: Any = db.read_alone(*found)
+        else:
+            conn = await context.connection()
+            row = (await conn.exec_driver_sql(*found)).first()
     else:
+        if not alone or context.transaction.is_open:
+            raise RuntimeError("PostgreSQL writes JSON only for a request that reads alone")
         conn = await context.connection()
-        row = (await conn.exec_driver_sql(*found)).first()
+        try:
+            row = (await conn.exec_driver_sql(*found)).first()
+        except Exception:
+            await context.transaction.finish(commit=False)
+            raise
     return None if row is None else str(row[0])
 
 
-def _array(items: Any) -> Any:
-    """A JSON array of ``items`` (JSON texts, in their order) as text."""
-    joined = func.coalesce(func.group_concat(items, literal_column("','")), "")
-    return literal_column("'['").op("||")(joined).op("||")(literal_column("']'"))
+def _compiled(statement: Select[Any], dialect: Any, db: Any) -> Statement:
+    compiled = statement.compile(
+        dialect=dialect or db.engine.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    # The types' own conversions of values, as SQLAlchemy applies them when it executes.
+    processors: dict[str, Any] = dict(compiled._bind_processors)
+    values = {
+        name: processors[name](value) if name in processors else value
+        for name, value in compiled.construct_params().items()
+    }
+    if compiled.positional:
+        return compiled.string, tuple(values[name] for name in compiled.positiontup or ())
+    return compiled.string, values
 
 
 def _spelled(value: Any) -> Any:
@@ -277,32 +388,6 @@ def _spelled(value: Any) -> Any:
     if isinstance(value, Page):
         return ["Page", value.where, value.order_by, value.first, value.skip]
     return [type(value).__qualname__, repr(value)]
-
-
-def _leaf(field: FieldPlan, column: Any) -> Any:
-    """A column's JSON value, or the stop where the projectors would answer otherwise."""
-    shape = field.leaf
-    assert shape is not None
-    missing = _STOP if shape.non_null else None
-    if shape.type_name in _TEXT:
-        # Text columns hold text (their affinity makes it so) or NULL.
-        return column if missing is None else func.coalesce(column, missing)
-    if shape.same is int:
-        in_range = (func.typeof(column) == "integer") & column.between(_INT_MIN, _INT_MAX)
-        return case((in_range, column), (column.is_(None), missing), else_=_STOP)
-    if shape.same is bool:
-        return case(
-            (column.is_(None), missing),
-            (func.typeof(column) != "integer", _STOP),
-            (column == 0, func.json(literal_column("'false'"))),
-            (column == 1, func.json(literal_column("'true'"))),
-            else_=_STOP,
-        )
-    kind = field.definition.type
-    inner = getattr(kind, "of_type", kind)
-    assert isinstance(inner, GraphQLEnumType)
-    names = list(inner.values)
-    return case((column.in_(names), column), (column.is_(None), missing), else_=_STOP)
 
 
 def _sql_text(value: str) -> str:

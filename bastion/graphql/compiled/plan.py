@@ -100,13 +100,14 @@ class FieldPlan:
     """The column a scalar reads, or the key column a to-one relation holds."""
     fixed_arguments: dict[str, Any] | None = None
     """The field's arguments once read, when they hold no variable (the same every time)."""
-    sqlite_json: bool | None = None
-    """For a root field: whether SQLite writes its whole answer as JSON
+    json_written: bool | None = None
+    """For a root field: whether the database writes its whole answer as JSON
     (:mod:`bastion.graphql.compiled.json_sql`), decided on first use."""
-    sqlite_statements: dict[Any, tuple[str, dict[str, Any]]] = field(
+    json_statements: dict[Any, tuple[str, Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
-    """For such a root field: its statements compiled, by viewer rules and arguments."""
+    """For such a root field: its statements compiled, by viewer rules and arguments
+    (text and parameters as the driver takes them)."""
 
     @property
     def has_args(self) -> bool:

@@ -69,9 +69,10 @@ class CompiledRun:
         # batches them in graphql-core).
         self._singles: dict[str, dict[str, Node]] = {}
         self._fragments: dict[str, FragmentDefinitionNode] | None = None
-        # Whether root fields may answer JSON text SQLite wrote (the response is encoded by
-        # bastion.graphql.response_body.encode, which takes it as it is).
-        self._json = raw and context.store.db.is_sqlite
+        # Whether root fields may answer JSON text the database wrote (the response is encoded
+        # by bastion.graphql.response_body.encode, which takes it as it is).
+        self._json = raw
+        self._sqlite = context.store.db.is_sqlite
         self._alone = False
 
     async def run(self, plan: OperationPlan, fallback: Fallback) -> ExecutionResult:
@@ -153,11 +154,13 @@ class CompiledRun:
         read together, one statement per type (:meth:`_read_singles`)."""
         if not self._json:
             return False
-        if field.sqlite_json is None:
-            field.sqlite_json = json_sql.writable(field)
-        if not field.sqlite_json:
+        if field.json_written is None:
+            field.json_written = json_sql.writable(field, self._sqlite)
+        if not field.json_written:
             return False
         assert isinstance(field.source, Root)
+        if not self._sqlite:  # see json_sql.answer
+            return self._alone
         return self._alone or field.source.kind != "single"
 
     async def _as_json(self, field: FieldPlan) -> Any:
