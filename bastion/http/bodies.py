@@ -60,8 +60,15 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One decoder for every request: ``json.loads`` with an option builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_json(text: str | bytes) -> Any:
     """JSON without NaN and Infinity, which ``json.loads`` accepts by default."""
+    if isinstance(text, str) and not text.startswith("\ufeff"):
+        return _DECODER.decode(text)
+    # Bytes (whose encoding json.loads guesses) and a BOM (which it refuses): as it does.
     return json.loads(text, parse_constant=_reject_constant)
 
 
