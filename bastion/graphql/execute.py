@@ -442,18 +442,17 @@ class Executor:
             return None  # likewise users without a second factor
         operation = prepared.operation
         definitions = operation.variable_definitions
-        if not definitions:
-            # What get_variable_values answers for no definitions (sent values are ignored).
-            coerced = VariableValues({}, {})
-        else:
+        # What get_variable_values answers for no definitions (sent values are ignored).
+        coerced: VariableValues | list[GraphQLError] = VariableValues({}, {})
+        if definitions:
             coerced = get_variable_values(
                 self.schema,
                 definitions,
                 dict(variables or {}),
                 hide_suggestions=not self.introspection,
             )
-            if isinstance(coerced, list):
-                return None  # graphql-core answers the variables' errors
+        if isinstance(coerced, list):
+            return None  # graphql-core answers the variables' errors
         name = operation.name.value if operation.name else None
         checked = prepared.checked
         names = checked.directive_variables.get(name)

@@ -146,7 +146,7 @@ class _Head:
     pass over its headers: a Starlette ``Request`` and its ``Headers`` cost more per lookup
     than the whole pass. A header is read from its first line, as ``Headers.get`` does."""
 
-    __slots__ = ("scope", "method", "_found")
+    __slots__ = ("_found", "method", "scope")
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
@@ -170,7 +170,7 @@ class _Head:
 class _Answer:
     """A JSON response: what a Starlette ``Response`` would send, sent without one."""
 
-    __slots__ = ("status", "body", "media_type", "headers")
+    __slots__ = ("body", "headers", "media_type", "status")
 
     def __init__(
         self, body: bytes, status: int, media_type: str, headers: dict[str, str] | None
