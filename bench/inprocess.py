@@ -8,7 +8,8 @@ read suite's ``viewer`` and ``movies(first: N)`` queries (on its seeded project,
 straight to the ASGI app, and prints one JSON line: CPU microseconds per request of the whole
 process (``time.process_time``: the hashing threads included) and of the event loop's thread alone
 (``time.thread_time``), and wall microseconds. ``--profile`` writes a cProfile of the measured
-requests.
+requests. ``--served`` sets the process up as ``bastion serve`` does: the access log at INFO on
+its thread (stderr) and the metrics in prometheus-client's multiprocess files.
 
 Two shared cores make wrk runs noisy; this counts only the server's own work. It is what
 :mod:`bench.cpu` runs in turns for this tree and a baseline ref. Nothing here is a test.
@@ -229,8 +230,16 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--first", type=int, default=100, help="items of the movies case")
     parser.add_argument("--profile", metavar="FILE")
+    parser.add_argument("--served", action="store_true", help="log and count as serve does")
     args = parser.parse_args(argv)
     os.environ.setdefault("BASTION_SECRET", SECRET)
+    if args.served:
+        # Before bastion.http.metrics imports prometheus-client (see prepare_metrics_dir).
+        from bastion.cli.metrics_dir import prepare_metrics_dir
+        from bastion.cli.workers import server_logging
+
+        prepare_metrics_dir()
+        server_logging()
     with ExitStack() as stack:
         url = stack.enter_context(database(args.database))
         base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bastion-cpu-")))

@@ -136,6 +136,10 @@ class AccessTokens:
         }
         return self._sign(payload)
 
+    def keys_due(self) -> bool:
+        """Whether :meth:`refresh_keys` has anything to do (see :meth:`KeySet.wants_refresh`)."""
+        return self._keys.wants_refresh()
+
     async def refresh_keys(self) -> None:
         """Read the key set again if it is due (see :meth:`KeySet.refresh`)."""
         await self._keys.refresh()

@@ -71,7 +71,8 @@ class Authenticator:
         """The viewer named by an ``Authorization`` header value."""
         # Every request passes here, with a token or not: the key set it may sign with is
         # read again when due (a login signs with the key another process made active).
-        await self._tokens.refresh_keys()
+        if self._tokens.keys_due():
+            await self._tokens.refresh_keys()
         if authorization is None or (
             len(authorization) <= MAX_AUTHORIZATION_LENGTH and not authorization.strip()
         ):

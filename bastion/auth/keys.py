@@ -211,11 +211,16 @@ class KeySet:
 
         A clock that went back counts as due: a stale set must not outlive a clock change.
         """
-        # A read under way (one an event started) is awaited: it may hold what is new.
-        if self.store is not None and (self._due() or self._reading.locked()):
+        if self.wants_refresh():
             async with self._reading:  # one read for the requests that find it due together
                 if self._due():
                     await self.reload()
+
+    def wants_refresh(self) -> bool:
+        """Whether :meth:`refresh` has anything to do: a read is due or under way. Checked
+        first by every request, which then awaits no coroutine when it has not."""
+        # A read under way (one an event started) is awaited: it may hold what is new.
+        return self.store is not None and (self._due() or self._reading.locked())
 
     def _due(self) -> bool:
         return self._stale or not 0 <= self._now() - self._read_at < RELOAD_INTERVAL

@@ -110,8 +110,10 @@ class _Checked:
     # document is costed once, not on every request.
     costs: dict[str | None, int] = field(default_factory=dict)
     # The compiled plans of its operations, by name and by the values of the variables its
-    # @skip/@include read (see bastion.graphql.compiled).
-    plans: dict[tuple[str | None, tuple[Any, ...]], OperationPlan] = field(default_factory=dict)
+    # @skip/@include read (see bastion.graphql.compiled); None where no root field compiles.
+    plans: dict[tuple[str | None, tuple[Any, ...]], OperationPlan | None] = field(
+        default_factory=dict
+    )
     # The variables each operation's @skip/@include read: the part of the plans' key.
     directive_variables: dict[str | None, tuple[str, ...]] = field(default_factory=dict)
     # Each operation's shape when bastion.graphql.single_field answers it (else None).
@@ -445,12 +447,16 @@ class Executor:
         if self.require_mfa and viewer.user_id is not None and not viewer.mfa:
             return None  # likewise users without a second factor
         operation = prepared.operation
-        coerced = get_variable_values(
-            self.schema,
-            operation.variable_definitions or (),
-            dict(variables or {}),
-            hide_suggestions=not self.introspection,
-        )
+        definitions = operation.variable_definitions
+        # What get_variable_values answers for no definitions (sent values are ignored).
+        coerced: VariableValues | list[GraphQLError] = VariableValues({}, {})
+        if definitions:
+            coerced = get_variable_values(
+                self.schema,
+                definitions,
+                dict(variables or {}),
+                hide_suggestions=not self.introspection,
+            )
         if isinstance(coerced, list):
             return None  # graphql-core answers the variables' errors
         name = operation.name.value if operation.name else None
@@ -459,20 +465,20 @@ class Executor:
         if names is None:
             names = checked.directive_variables[name] = directive_variables([operation])
         plans = checked.plans
-        key = (name, tuple(coerced.coerced.get(v) for v in names))
-        plan = plans.get(key)
-        if plan is None:
+        key = (name, tuple(coerced.coerced.get(v) for v in names) if names else ())
+        if key not in plans:
             fragments = {
                 d.name.value: d
                 for d in prepared.document.definitions
                 if isinstance(d, FragmentDefinitionNode)
             }
             planner = Planner(self.schema, fragments, coerced.coerced, self._model_types)
-            plan = planner.operation(operation)
-            plans[key] = plan
-        if all(field is None for _key, _nodes, field in plan.fields):
-            return None
-        return plan, coerced
+            made = planner.operation(operation)
+            # A plan none of whose root fields is compiled is kept as None: graphql-core
+            # answers it, and each request is spared looking through its fields again.
+            plans[key] = None if all(f is None for _key, _nodes, f in made.fields) else made
+        plan = plans[key]
+        return None if plan is None else (plan, coerced)
 
     def _refusal(
         self, prepared: Prepared, variables: Mapping[str, Any] | None, viewer: Viewer

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from starlette.requests import Request
+from starlette.types import Receive
 
 
 class BodyError(Exception):
@@ -26,17 +27,21 @@ class BodyError(Exception):
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it passes ``limit`` bytes.
+    """The body, refused with 413 as soon as it passes ``limit`` bytes (see receive_body)."""
+    return await receive_body(request.receive, request.headers.get("content-length"), limit)
+
+
+async def receive_body(receive: Receive, declared: str | None, limit: int) -> bytes:
+    """The body of a request whose ``Content-Length`` header is ``declared``, refused with 413
+    as soon as it passes ``limit`` bytes.
 
     Read from the ASGI messages themselves: Starlette's stream is an async generator, which
     costs more than the read of a small body. Nothing reads the request's body after this.
     """
-    declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise BodyError(413, f"The request body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    receive = request.receive
     while True:
         message = await receive()
         if message["type"] != "http.request":
@@ -55,8 +60,15 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One decoder for every request: ``json.loads`` with an option builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_json(text: str | bytes) -> Any:
     """JSON without NaN and Infinity, which ``json.loads`` accepts by default."""
+    if isinstance(text, str) and not text.startswith("\ufeff"):
+        return _DECODER.decode(text)
+    # Bytes (whose encoding json.loads guesses) and a BOM (which it refuses): as it does.
     return json.loads(text, parse_constant=_reject_constant)
 
 

@@ -9,6 +9,7 @@ the client writes about its own address is read here.
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from bastion.graphql.caller import Caller
 from bastion.http.client_ip import found_ip
@@ -16,9 +17,16 @@ from bastion.http.client_ip import found_ip
 
 def caller_of(request: Request) -> Caller:
     """The method, client address, user agent and languages of ``request``."""
+    headers = request.headers
+    return caller_from(
+        request.scope, request.method, headers.get("user-agent"), headers.get("accept-language")
+    )
+
+
+def caller_from(
+    scope: Scope, method: str, user_agent: str | None, accept_language: str | None
+) -> Caller:
+    """The caller of the request of ``scope``, whose headers the route has read already."""
     return Caller(
-        method=request.method,
-        ip=found_ip(request.scope),
-        user_agent=request.headers.get("user-agent"),
-        accept_language=request.headers.get("accept-language"),
+        method=method, ip=found_ip(scope), user_agent=user_agent, accept_language=accept_language
     )

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -32,8 +33,8 @@ from bastion.graphql.errors import INTERNAL_MESSAGE, refusal, request_error
 from bastion.graphql.execute import Executor, Outcome, RequestFailed
 from bastion.graphql.response_body import encode
 from bastion.http.bodies import BodyError as _BadRequest
-from bastion.http.bodies import is_text, json_object, parse_json, read_body
-from bastion.http.caller import caller_of
+from bastion.http.bodies import is_text, json_object, parse_json, receive_body
+from bastion.http.caller import caller_from
 from bastion.store.failures import known_state
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -85,8 +86,8 @@ def choose_media_type(accept: str | None) -> str | None:
     return best[2] if best else None
 
 
-def _params_from_query_string(request: Request) -> dict[str, Any]:
-    params: dict[str, Any] = dict(request.query_params)
+def _params_from_query_string(scope: Scope) -> dict[str, Any]:
+    params: dict[str, Any] = dict(QueryParams(scope["query_string"]))
     for key in ("variables", "extensions"):
         if params.get(key):
             try:
@@ -126,10 +127,92 @@ def _utf8_charset(parameters: list[str]) -> bool:
     return True
 
 
+# The request headers the endpoint reads.
+_READ = frozenset(
+    [
+        b"accept",
+        b"content-type",
+        b"content-length",
+        b"authorization",
+        b"user-agent",
+        b"accept-language",
+    ]
+)
+_MEDIA_BYTES = {JSON: JSON.encode("latin-1"), GRAPHQL_RESPONSE: GRAPHQL_RESPONSE.encode("latin-1")}
+
+
+class _Head:
+    """The request line and the headers the endpoint reads, taken from the ASGI scope in one
+    pass over its headers: a Starlette ``Request`` and its ``Headers`` cost more per lookup
+    than the whole pass. A header is read from its first line, as ``Headers.get`` does."""
+
+    __slots__ = ("_found", "method", "scope")
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.method: str = scope["method"]
+        found: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            if name in _READ and name not in found:
+                found[name] = value
+        self._found = found
+
+    def header(self, name: bytes) -> str | None:
+        """The value of the first ``name`` header (a lower-case name of ``_READ``), if any."""
+        value = self._found.get(name)
+        return None if value is None else value.decode("latin-1")
+
+    def mark(self, key: str, value: str) -> None:
+        """Note a fact in the request's state (``request.state``), for the metrics."""
+        self.scope.setdefault("state", {})[key] = value
+
+
+class _Answer:
+    """A JSON response: what a Starlette ``Response`` would send, sent without one."""
+
+    __slots__ = ("body", "headers", "media_type", "status")
+
+    def __init__(
+        self, body: bytes, status: int, media_type: str, headers: dict[str, str] | None
+    ) -> None:
+        self.body = body
+        self.status = status
+        self.media_type = media_type
+        self.headers = headers
+
+    def response(self) -> Response:
+        """The same answer as a Starlette response (for routes that return one)."""
+        return Response(
+            self.body, status_code=self.status, media_type=self.media_type, headers=self.headers
+        )
+
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The header lines ``response().raw_headers`` holds, in the same order: the given
+        headers (names in lower case), then content-length and content-type unless given."""
+        if not self.headers:
+            return [
+                (b"content-length", str(len(self.body)).encode("latin-1")),
+                (b"content-type", _MEDIA_BYTES[self.media_type]),
+            ]
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+        keys = [name for name, _ in raw]
+        if b"content-length" not in keys:
+            raw.append((b"content-length", str(len(self.body)).encode("latin-1")))
+        if b"content-type" not in keys:
+            raw.append((b"content-type", _MEDIA_BYTES[self.media_type]))
+        return raw
+
+    async def send(self, send: Send) -> None:
+        """Send the answer as ``Response.__call__`` does (no background task)."""
+        headers = self.raw_headers()
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
 def _json(
     body: dict[str, Any], status: int, media_type: str, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(encode(body), status_code=status, media_type=media_type, headers=headers)
+) -> _Answer:
+    return _Answer(encode(body), status, media_type, headers)
 
 
 def _auth_headers(auth: Authentication, outcome: Outcome) -> dict[str, str]:
@@ -147,7 +230,7 @@ def _auth_headers(auth: Authentication, outcome: Outcome) -> dict[str, str]:
     return headers
 
 
-def _unauthenticated(reason: str, strict: bool, media_type: str) -> Response:
+def _unauthenticated(reason: str, strict: bool, media_type: str) -> _Answer:
     """The answer to a request whose access token was refused: nothing of it ran."""
     message = _REFUSALS.get(reason, "The access token is not valid")
     error = request_error(message, Code.UNAUTHENTICATED, reason=reason)
@@ -177,45 +260,58 @@ class GraphQLEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The endpoint as an ASGI app, so a route hands it every method: the ones it does not
-        serve get its JSON 405 with ``Allow: GET, POST``, not Starlette's plain-text one."""
-        response = await self.handle(Request(scope, receive))
-        await response(scope, receive, send)
+        serve get its JSON 405 with ``Allow: GET, POST``, not Starlette's plain-text one.
+
+        Read from the scope and answered with ASGI messages: no Starlette request or response
+        objects (the same bytes as :meth:`handle`'s response would send)."""
+        answer = await self._answer(_Head(scope), receive)
+        if isinstance(answer, _Answer):
+            await answer.send(send)
+        else:
+            await answer(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
         """Answer one request to the GraphQL route."""
-        media_type = choose_media_type(request.headers.get("accept"))
+        answer = await self._answer(_Head(request.scope), request.receive)
+        return answer.response() if isinstance(answer, _Answer) else answer
+
+    async def _answer(self, head: _Head, receive: Receive) -> _Answer | Response:
+        media_type = choose_media_type(head.header(b"accept"))
         if media_type is None:
             return _json(
                 {"errors": [request_error(f"Accept {JSON} or {GRAPHQL_RESPONSE}")]}, 406, JSON
             )
         try:
-            return await self._handle(request, media_type)
+            return await self._handle(head, receive, media_type)
         except _BadRequest as bad:
-            request.state.outcome = Code.BAD_REQUEST.value
+            head.mark("outcome", Code.BAD_REQUEST.value)
             return _json(
                 {"errors": [request_error(bad.message)]}, bad.status, media_type, bad.headers
             )
         except Exception as error:
             known = known_state(error)
             if known is not None:
-                request.state.outcome = known.code.value
+                head.mark("outcome", known.code.value)
                 return _server_state(known, media_type)
             # A bug, not the client's fault: log it whole, answer without internals.
-            log.exception("unexpected error in %s %s", request.method, request.url.path)
-            request.state.outcome = Code.INTERNAL_SERVER_ERROR.value
+            path = Request(head.scope).url.path
+            log.exception("unexpected error in %s %s", head.method, path)
+            head.mark("outcome", Code.INTERNAL_SERVER_ERROR.value)
             internal = request_error(INTERNAL_MESSAGE, Code.INTERNAL_SERVER_ERROR)
             return _json({"errors": [internal]}, 500, media_type)
 
-    async def _handle(self, request: Request, media_type: str) -> Response:
-        if request.method == "POST":
-            content_type, *parameters = request.headers.get("content-type", "").split(";")
+    async def _handle(self, head: _Head, receive: Receive, media_type: str) -> _Answer | Response:
+        method = head.method
+        if method == "POST":
+            content_type, *parameters = (head.header(b"content-type") or "").split(";")
             if content_type.strip().lower() != JSON:
                 raise _BadRequest(415, f"POST bodies must be {JSON}")
             if not _utf8_charset(parameters):
                 raise _BadRequest(415, f"POST bodies must be {JSON} in UTF-8")
-            params = json_object(await read_body(request, self.max_body_bytes))
-        elif request.method == "GET":
-            params = _params_from_query_string(request)
+            declared = head.header(b"content-length")
+            params = json_object(await receive_body(receive, declared, self.max_body_bytes))
+        elif method == "GET":
+            params = _params_from_query_string(head.scope)
         else:
             raise _BadRequest(405, "Use GET or POST", {"Allow": "GET, POST"})
         query, variables, operation_name = _check_params(params)
@@ -223,28 +319,31 @@ class GraphQLEndpoint:
         try:
             prepared = self.executor.prepare(query, operation_name)
         except RequestFailed as failed:
-            request.state.outcome = _first_code(failed.errors)
+            head.mark("outcome", _first_code(failed.errors))
             errors = failed.public_errors
             if errors != failed.errors:
                 # They differ only by root-only names: who asks decides which are told.
-                viewer = (await self.authenticate(request.headers.get("authorization"))).viewer
+                viewer = (await self.authenticate(head.header(b"authorization"))).viewer
                 errors = failed.errors_for(viewer)
             return _json({"errors": errors}, 400 if strict else 200, media_type)
         # What the metrics label the request with (bastion.http.metrics).
-        request.state.operation = "mutation" if prepared.is_mutation else "query"
-        if request.method == "GET" and prepared.is_mutation:
+        head.mark("operation", "mutation" if prepared.is_mutation else "query")
+        if method == "GET" and prepared.is_mutation:
             raise _BadRequest(405, "Mutations must be sent with POST", {"Allow": "POST"})
-        auth = await self.authenticate(request.headers.get("authorization"))
+        auth = await self.authenticate(head.header(b"authorization"))
         if auth.refused:
             if self.on_refused_token is not None:
                 return self.on_refused_token(auth)
             if self.refuse_invalid_tokens and not self.executor.proves_itself(prepared):
-                request.state.outcome = Code.UNAUTHENTICATED.value
+                head.mark("outcome", Code.UNAUTHENTICATED.value)
                 return _unauthenticated(auth.refused, strict, media_type)
-        outcome = await self.executor.execute(
-            prepared, variables, auth.viewer, caller=caller_of(request), raw=True
+        caller = caller_from(
+            head.scope, method, head.header(b"user-agent"), head.header(b"accept-language")
         )
-        request.state.outcome = _first_code(outcome.body.get("errors", ()))
+        outcome = await self.executor.execute(
+            prepared, variables, auth.viewer, caller=caller, raw=True
+        )
+        head.mark("outcome", _first_code(outcome.body.get("errors", ())))
         headers = _auth_headers(auth, outcome)
         return _json(outcome.body, _status(outcome, strict), media_type, _retry(outcome, headers))
 
@@ -280,7 +379,7 @@ def _retry(outcome: Outcome, headers: dict[str, str]) -> dict[str, str]:
     return headers
 
 
-def _server_state(error: BastionError, media_type: str) -> Response:
+def _server_state(error: BastionError, media_type: str) -> _Answer:
     """The answer to a request the database's state refused before it could run."""
     status = _SERVER_STATES.get(error.code.value, 500) if media_type == GRAPHQL_RESPONSE else 200
     refused = Outcome({"errors": [refusal(error)]})

@@ -44,18 +44,20 @@ class _Ids:
     """
 
     def __init__(self) -> None:
-        self._pid = -1
-        self._prefix = ""
+        self._prefix = secrets.token_hex(4)
         self._count = itertools.count()
 
+    def forked(self) -> None:
+        """A forked worker gets a prefix of its own (told by the fork, not asked per id:
+        ``os.getpid`` is a system call)."""
+        self._prefix = secrets.token_hex(4)
+
     def new(self) -> str:
-        pid = os.getpid()
-        if pid != self._pid:  # a forked worker gets a prefix of its own
-            self._pid, self._prefix = pid, secrets.token_hex(4)
         return f"{self._prefix}{next(self._count) & 0xFFFFFFFF:08x}"
 
 
 _ids = _Ids()
+os.register_at_fork(after_in_child=_ids.forked)
 
 
 def request_id_for(sent: str | None) -> str:
