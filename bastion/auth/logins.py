@@ -29,7 +29,7 @@ from bastion.auth.identities import (
     Identities,
 )
 from bastion.auth.providers.api_keys import ApiKeyRefused, ApiKeys
-from bastion.auth.sessions import Sessions, Start, TokenPair
+from bastion.auth.sessions import PreparedSession, Sessions, Start, TokenPair
 from bastion.auth.sessions.values import refuse_after_write
 from bastion.auth.settings import ProvidersConfig
 from bastion.auth.throttle import LOGIN, SIGNUP, Throttle, account_key
@@ -145,41 +145,73 @@ class Logins:
         account = account_key(email, username)
         async with self._failures_audited(PASSWORD, client, account):
             had_failures = await self._throttle.gate(account)
-            user_id, rehash = await self._verify_password(
+            user_id, rehash, prepared = await self._check_login(
                 account, password, email, username, client
             )
+        # A renewed hash is made before the write, which then holds the writer for its rows only.
+        digest = await self._accounts.passwords.hash(password) if rehash else None
         async with self._store.db.write() as conn:
-            if rehash:
-                await self._accounts.set_password(conn, user_id, password)
+            if digest is not None:
+                await self._accounts.set_digest(conn, user_id, digest)
             if had_failures:
                 await self._throttle.succeeded_in(conn, account)
             if self.confirmation_gate is not None:
                 await self.confirmation_gate(conn, user_id)
-            # Its second factors were looked up with the password, off the writer.
-            return await self._start(conn, Start(user_id, PASSWORD), client, gate=False)
+            return await self._begin(conn, prepared, client)
 
-    async def _verify_password(
+    async def _check_login(
         self,
         account: str,
         password: str,
         email: str | None,
         username: str | None,
-        login: LoginClient | None = None,
-    ) -> tuple[str, bool]:
-        """Check a password (failures counted against ``account``): (user id, needs rehash).
+        client: LoginClient,
+    ) -> tuple[str, bool, PreparedSession]:
+        """Check a login's password (failures counted against ``account``): (user id, needs
+        rehash, the session to start). A user with a second factor gets its challenge
+        (MfaRequired) instead.
 
-        For a ``login``, a user with a second factor then gets its challenge (MfaRequired).
+        What a right password leads to is done while its hash runs in its thread: the user's
+        second factors read, the session's ids and tokens made (kept only if the password
+        is right). The hash takes far longer, so an unknown account, which skips that work,
+        still answers in the time of its dummy hash.
         """
+        try:
+            async with self._store.db.read() as conn:
+                check = await self._accounts.begin_login(
+                    conn, password, email=email, username=username
+                )
+                candidate = check.candidate
+                factors = (
+                    await self.factors.of(conn, candidate)
+                    if candidate is not None and self.factors is not None
+                    else []
+                )
+            prepared = (
+                self._prepare(Start(candidate, PASSWORD), client)
+                if candidate is not None and not factors
+                else None
+            )
+            user_id, rehash = await check.result()
+        except InvalidCredentials:
+            await self._throttle.failed(account)
+            raise
+        if self.factors is not None:
+            pending = Pending(user_id, PASSWORD, client.stitch, client.device_id)
+            self.factors.challenge(pending, factors)
+        assert prepared is not None  # made for the active user the check found
+        return user_id, rehash, prepared
+
+    async def _verify_password(
+        self, account: str, password: str, email: str | None, username: str | None
+    ) -> tuple[str, bool]:
+        """Check a password (failures counted against ``account``): (user id, needs rehash)."""
         try:
             # The ~20 ms of argon2 run on a read connection, never holding the write lock.
             async with self._store.db.read() as conn:
-                found = await self._accounts.verify_login(
+                return await self._accounts.verify_login(
                     conn, password, email=email, username=username
                 )
-                if login is not None and self.factors is not None:
-                    pending = Pending(found[0], PASSWORD, login.stitch, login.device_id)
-                    await self.factors.require(conn, pending)
-                return found
         except InvalidCredentials:
             await self._throttle.failed(account)
             raise
@@ -461,27 +493,39 @@ class Logins:
         ):
             pending = Pending(start.user_id, start.provider, client.stitch, client.device_id)
             await self.factors.require(conn, pending)
-        start = Start(
-            start.user_id,
-            start.provider,
-            user_agent=client.user_agent,
-            device_id=client.device_id,
-            user_data=start.user_data,
-            credential_id=start.credential_id,
-            stitch=client.stitch,
-            factor=start.factor,
+        return await self._begin(conn, self._prepare(start, client), client)
+
+    def _prepare(self, start: Start, client: LoginClient) -> PreparedSession:
+        """The session ``start`` begins for ``client``, made but not stored."""
+        return self._sessions.prepare(
+            Start(
+                start.user_id,
+                start.provider,
+                user_agent=client.user_agent,
+                device_id=client.device_id,
+                user_data=start.user_data,
+                credential_id=start.credential_id,
+                stitch=client.stitch,
+                factor=start.factor,
+            )
         )
-        tokens = await self._sessions.start(conn, start)
+
+    async def _begin(
+        self, conn: AsyncConnection, prepared: PreparedSession, client: LoginClient
+    ) -> LoggedIn:
+        """Store a prepared session and its login's audit event in ``conn``'s transaction."""
+        tokens = await self._sessions.begin(conn, prepared)
+        row = prepared.row
         event = AuditEvent(
             AuditType.LOGIN,
-            user_id=start.user_id,
-            provider=start.provider,
+            user_id=row.user_id,
+            provider=row.provider,
             ip=client.ip,
             user_agent=client.user_agent,
             session_id=tokens.session_id,
         )
         await self._audit.record(event, conn)  # in the login's transaction: no login, no event
-        return LoggedIn(start.user_id, tokens)
+        return LoggedIn(row.user_id, tokens)
 
     @asynccontextmanager
     async def _failures_audited(
