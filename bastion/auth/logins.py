@@ -84,6 +84,16 @@ class LoggedIn:
     tokens: TokenPair
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """A password login's check passed: what its write transaction needs."""
+
+    user_id: str
+    rehash: bool  # the stored hash has other parameters than the current ones
+    prepared: PreparedSession
+    had_failures: bool  # the account's failure count is to be forgotten
+
+
 def _text(body: Mapping[str, Any], key: str) -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value:
@@ -144,20 +154,18 @@ class Logins:
         await self._throttle.attempt(client.ip, LOGIN)
         account = account_key(email, username)
         async with self._failures_audited(PASSWORD, client, account):
-            had_failures = await self._throttle.gate(account)
-            user_id, rehash, prepared = await self._check_login(
-                account, password, email, username, client
-            )
+            checked = await self._check_login(account, password, email, username, client)
+        user_id = checked.user_id
         # A renewed hash is made before the write, which then holds the writer for its rows only.
-        digest = await self._accounts.passwords.hash(password) if rehash else None
+        digest = await self._accounts.passwords.hash(password) if checked.rehash else None
         async with self._store.db.write() as conn:
             if digest is not None:
                 await self._accounts.set_digest(conn, user_id, digest)
-            if had_failures:
+            if checked.had_failures:
                 await self._throttle.succeeded_in(conn, account)
             if self.confirmation_gate is not None:
                 await self.confirmation_gate(conn, user_id)
-            return await self._begin(conn, prepared, client)
+            return await self._begin(conn, checked.prepared, client)
 
     async def _check_login(
         self,
@@ -166,32 +174,31 @@ class Logins:
         email: str | None,
         username: str | None,
         client: LoginClient,
-    ) -> tuple[str, bool, PreparedSession]:
-        """Check a login's password (failures counted against ``account``): (user id, needs
-        rehash, the session to start). A user with a second factor gets its challenge
-        (MfaRequired) instead.
+    ) -> _Checked:
+        """Check a login's password, behind the account's throttle (failures counted against
+        ``account``). A user with a second factor gets its challenge (MfaRequired) instead.
 
-        What a right password leads to is done while its hash runs in its thread: the user's
-        second factors read, the session's ids and tokens made (kept only if the password
-        is right). The hash takes far longer, so an unknown account, which skips that work,
-        still answers in the time of its dummy hash.
+        One read transaction takes the account's failures and its password hash; what a right
+        password leads to is done while the hash runs in its thread: the user's second
+        factors read, the session's ids and tokens made (kept only if the password is right).
+        The hash takes far longer, so an unknown account, which skips that work, still answers
+        in the time of its dummy hash.
         """
-        try:
-            async with self._store.db.read() as conn:
-                check = await self._accounts.begin_login(
-                    conn, password, email=email, username=username
-                )
-                candidate = check.candidate
-                factors = (
-                    await self.factors.of(conn, candidate)
-                    if candidate is not None and self.factors is not None
-                    else []
-                )
-            prepared = (
-                self._prepare(Start(candidate, PASSWORD), client)
-                if candidate is not None and not factors
-                else None
+        async with self._store.db.read() as conn:
+            had_failures = await self._throttle.gate(account, conn)
+            check = await self._accounts.begin_login(conn, password, email=email, username=username)
+            candidate = check.candidate
+            factors = (
+                await self.factors.of(conn, candidate)
+                if candidate is not None and self.factors is not None
+                else []
             )
+        prepared = (
+            self._prepare(Start(candidate, PASSWORD), client)
+            if candidate is not None and not factors
+            else None
+        )
+        try:
             user_id, rehash = await check.result()
         except InvalidCredentials:
             await self._throttle.failed(account)
@@ -200,7 +207,7 @@ class Logins:
             pending = Pending(user_id, PASSWORD, client.stitch, client.device_id)
             self.factors.challenge(pending, factors)
         assert prepared is not None  # made for the active user the check found
-        return user_id, rehash, prepared
+        return _Checked(user_id, rehash, prepared, had_failures)
 
     async def _verify_password(
         self, account: str, password: str, email: str | None, username: str | None
