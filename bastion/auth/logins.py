@@ -489,15 +489,8 @@ class Logins:
 
     # -- helpers --------------------------------------------------------------------------
 
-    async def _start(
-        self, conn: AsyncConnection, start: Start, client: LoginClient, *, gate: bool = True
-    ) -> LoggedIn:
-        if (
-            gate
-            and self.factors is not None
-            and start.factor is None
-            and _first_factor_only(start.provider)
-        ):
+    async def _start(self, conn: AsyncConnection, start: Start, client: LoginClient) -> LoggedIn:
+        if self.factors is not None and start.factor is None and _first_factor_only(start.provider):
             pending = Pending(start.user_id, start.provider, client.stitch, client.device_id)
             await self.factors.require(conn, pending)
         return await self._begin(conn, self._prepare(start, client), client)
