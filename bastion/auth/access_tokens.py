@@ -28,6 +28,7 @@ from bastion.auth.jwt_checks import (
     header_kid,
     unverified_header,
 )
+from bastion.auth.key_material import SigningKey
 from bastion.auth.keys import KeySet
 from bastion.auth.token_times import LEEWAY_SECONDS, LONGEST_LIFETIME
 from bastion.tools.clock import Clock
@@ -61,6 +62,15 @@ class AccessClaims:
     token_id: str
     node_type: str | None = None  # the type of a node token's node
     not_before: int | None = None  # ``nbf``: Bastion signs none, but honours one it finds
+
+
+@dataclass(frozen=True)
+class SignedAhead:
+    """An access token signed, not yet handed out (see :meth:`AccessTokens.sign_ahead`)."""
+
+    token: str
+    claims: AccessClaims
+    key: SigningKey
 
 
 class AccessTokens:
@@ -100,6 +110,23 @@ class AccessTokens:
         ``extra`` claims are for client SDKs, which read them without verifying
         (``user_data``, ``baas_device_id``); verification never relies on them.
         """
+        ahead = self.sign_ahead(
+            user_id, session_id, issued_at=issued_at, token_id=token_id, extra=extra
+        )
+        self.given(ahead)
+        return ahead.token, ahead.claims
+
+    def sign_ahead(
+        self,
+        user_id: str,
+        session_id: str,
+        *,
+        issued_at: datetime | None = None,
+        token_id: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> SignedAhead:
+        """:meth:`issue`'s token, signed before it is known to be handed out (a login signs
+        it while its password hash runs): :meth:`given` notes it once it is."""
         iat = int((issued_at or self._clock()).timestamp())
         claims = AccessClaims(
             user_id=user_id,
@@ -119,7 +146,13 @@ class AccessTokens:
             "sid": session_id,
             "typ": ACCESS,
         }
-        return self._sign(payload), claims
+        key = self._keys.signing_key()
+        return SignedAhead(self._signer.sign(key, payload), claims, key)
+
+    def given(self, ahead: SignedAhead) -> None:
+        """Note that a token signed ahead is handed out: its key may not be pruned before the
+        token expires. A token never given leaves no trace."""
+        self._keys.signed(ahead.key, ahead.claims.expires_at)
 
     def issue_for_node(self, node_id: str, type_name: str, lifetime: int) -> str:
         """A token bound to a node, with its own lifetime and no session."""

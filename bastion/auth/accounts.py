@@ -8,6 +8,7 @@ and costs one argon2 verification in every case.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from bastion.auth.passwords import Passwords, check_password_rules, context_word
 from bastion.errors import BadUserInput, BastionError, Code, Conflict, NotFound
 from bastion.model.emails import email_key
 from bastion.store import Store
-from bastion.store.auth.users import PasswordRows, UserRows
+from bastion.store.auth.users import PasswordLogin, PasswordRows, UserRows
 from bastion.tools.clock import Clock
 
 
@@ -49,6 +50,37 @@ class NewUser:
     username: str | None = None
     first_name: str | None = None
     last_name: str | None = None
+
+
+class LoginCheck:
+    """A password login whose hash runs in a worker thread while the event loop goes on.
+
+    :attr:`candidate` is who the login will be if the password matches; work for them may be
+    done meanwhile (a login reads their second factors and prepares their session), and is
+    dropped unless :meth:`result` answers.
+    """
+
+    def __init__(
+        self, found: PasswordLogin | None, verifying: asyncio.Future[bool], passwords: Passwords
+    ) -> None:
+        self._found = found
+        self._verifying = verifying
+        self._passwords = passwords
+
+    @property
+    def candidate(self) -> str | None:
+        """The active user holding the account named, None when there is none."""
+        found = self._found
+        return found.user_id if found is not None and found.is_active else None
+
+    async def result(self) -> tuple[str, bool]:
+        """(user id, whether its hash needs renewing); :class:`InvalidCredentials` when no
+        active user holds the account or the password is not theirs."""
+        ok = await self._verifying
+        found = self._found
+        if found is None or not ok or not found.is_active:
+            raise InvalidCredentials()
+        return found.user_id, self._passwords.needs_rehash(found.hash)
 
 
 class Accounts:
@@ -136,6 +168,19 @@ class Accounts:
         Raises :class:`InvalidCredentials` otherwise. Runs on a read connection, so the
         ~20 ms of hashing never holds the database's write lock.
         """
+        check = await self.begin_login(conn, password, email=email, username=username)
+        return await check.result()
+
+    async def begin_login(
+        self,
+        conn: AsyncConnection,
+        password: str,
+        *,
+        email: str | None = None,
+        username: str | None = None,
+    ) -> LoginCheck:
+        """:meth:`verify_login` with its hash running: the account is read, its verification
+        begun in a worker thread, and the caller gets it under way (see :class:`LoginCheck`)."""
         if email is not None:
             key = email = email_key(email)
         elif username is not None:
@@ -148,10 +193,8 @@ class Accounts:
             if key and _is_text(key)
             else None
         )
-        ok = await self.passwords.verify(row.hash if row else None, password)
-        if row is None or not ok or not row.is_active:
-            raise InvalidCredentials()
-        return row.user_id, self.passwords.needs_rehash(row.hash)
+        verifying = self.passwords.start_verify(row.hash if row else None, password)
+        return LoginCheck(row, verifying, self.passwords)
 
     async def add_password(self, conn: AsyncConnection, user_id: str, digest: str) -> None:
         """Give a user without one a password (linking the email/password identity)."""

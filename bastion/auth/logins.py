@@ -29,7 +29,7 @@ from bastion.auth.identities import (
     Identities,
 )
 from bastion.auth.providers.api_keys import ApiKeyRefused, ApiKeys
-from bastion.auth.sessions import Sessions, Start, TokenPair
+from bastion.auth.sessions import PreparedSession, Sessions, Start, TokenPair
 from bastion.auth.sessions.values import refuse_after_write
 from bastion.auth.settings import ProvidersConfig
 from bastion.auth.throttle import LOGIN, SIGNUP, Throttle, account_key
@@ -82,6 +82,16 @@ class LoggedIn:
 
     user_id: str
     tokens: TokenPair
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A password login's check passed: what its write transaction needs."""
+
+    user_id: str
+    rehash: bool  # the stored hash has other parameters than the current ones
+    prepared: PreparedSession
+    had_failures: bool  # the account's failure count is to be forgotten
 
 
 def _text(body: Mapping[str, Any], key: str) -> str:
@@ -144,42 +154,71 @@ class Logins:
         await self._throttle.attempt(client.ip, LOGIN)
         account = account_key(email, username)
         async with self._failures_audited(PASSWORD, client, account):
-            had_failures = await self._throttle.gate(account)
-            user_id, rehash = await self._verify_password(
-                account, password, email, username, client
-            )
+            checked = await self._check_login(account, password, email, username, client)
+        user_id = checked.user_id
+        # A renewed hash is made before the write, which then holds the writer for its rows only.
+        digest = await self._accounts.passwords.hash(password) if checked.rehash else None
         async with self._store.db.write() as conn:
-            if rehash:
-                await self._accounts.set_password(conn, user_id, password)
-            if had_failures:
+            if digest is not None:
+                await self._accounts.set_digest(conn, user_id, digest)
+            if checked.had_failures:
                 await self._throttle.succeeded_in(conn, account)
             if self.confirmation_gate is not None:
                 await self.confirmation_gate(conn, user_id)
-            # Its second factors were looked up with the password, off the writer.
-            return await self._start(conn, Start(user_id, PASSWORD), client, gate=False)
+            return await self._begin(conn, checked.prepared, client)
 
-    async def _verify_password(
+    async def _check_login(
         self,
         account: str,
         password: str,
         email: str | None,
         username: str | None,
-        login: LoginClient | None = None,
-    ) -> tuple[str, bool]:
-        """Check a password (failures counted against ``account``): (user id, needs rehash).
+        client: LoginClient,
+    ) -> _Checked:
+        """Check a login's password, behind the account's throttle (failures counted against
+        ``account``). A user with a second factor gets its challenge (MfaRequired) instead.
 
-        For a ``login``, a user with a second factor then gets its challenge (MfaRequired).
+        One read transaction takes the account's failures and its password hash; what a right
+        password leads to is done while the hash runs in its thread: the user's second
+        factors read, the session's ids and tokens made (kept only if the password is right).
+        The hash takes far longer, so an unknown account, which skips that work, still answers
+        in the time of its dummy hash.
         """
+        async with self._store.db.read() as conn:
+            had_failures = await self._throttle.gate(account, conn)
+            check = await self._accounts.begin_login(conn, password, email=email, username=username)
+            candidate = check.candidate
+            factors = (
+                await self.factors.of(conn, candidate)
+                if candidate is not None and self.factors is not None
+                else []
+            )
+        prepared = (
+            self._prepare(Start(candidate, PASSWORD), client)
+            if candidate is not None and not factors
+            else None
+        )
+        try:
+            user_id, rehash = await check.result()
+        except InvalidCredentials:
+            await self._throttle.failed(account)
+            raise
+        if self.factors is not None:
+            pending = Pending(user_id, PASSWORD, client.stitch, client.device_id)
+            self.factors.challenge(pending, factors)
+        assert prepared is not None  # made for the active user the check found
+        return _Checked(user_id, rehash, prepared, had_failures)
+
+    async def _verify_password(
+        self, account: str, password: str, email: str | None, username: str | None
+    ) -> tuple[str, bool]:
+        """Check a password (failures counted against ``account``): (user id, needs rehash)."""
         try:
             # The ~20 ms of argon2 run on a read connection, never holding the write lock.
             async with self._store.db.read() as conn:
-                found = await self._accounts.verify_login(
+                return await self._accounts.verify_login(
                     conn, password, email=email, username=username
                 )
-                if login is not None and self.factors is not None:
-                    pending = Pending(found[0], PASSWORD, login.stitch, login.device_id)
-                    await self.factors.require(conn, pending)
-                return found
         except InvalidCredentials:
             await self._throttle.failed(account)
             raise
@@ -450,38 +489,43 @@ class Logins:
 
     # -- helpers --------------------------------------------------------------------------
 
-    async def _start(
-        self, conn: AsyncConnection, start: Start, client: LoginClient, *, gate: bool = True
-    ) -> LoggedIn:
-        if (
-            gate
-            and self.factors is not None
-            and start.factor is None
-            and _first_factor_only(start.provider)
-        ):
+    async def _start(self, conn: AsyncConnection, start: Start, client: LoginClient) -> LoggedIn:
+        if self.factors is not None and start.factor is None and _first_factor_only(start.provider):
             pending = Pending(start.user_id, start.provider, client.stitch, client.device_id)
             await self.factors.require(conn, pending)
-        start = Start(
-            start.user_id,
-            start.provider,
-            user_agent=client.user_agent,
-            device_id=client.device_id,
-            user_data=start.user_data,
-            credential_id=start.credential_id,
-            stitch=client.stitch,
-            factor=start.factor,
+        return await self._begin(conn, self._prepare(start, client), client)
+
+    def _prepare(self, start: Start, client: LoginClient) -> PreparedSession:
+        """The session ``start`` begins for ``client``, made but not stored."""
+        return self._sessions.prepare(
+            Start(
+                start.user_id,
+                start.provider,
+                user_agent=client.user_agent,
+                device_id=client.device_id,
+                user_data=start.user_data,
+                credential_id=start.credential_id,
+                stitch=client.stitch,
+                factor=start.factor,
+            )
         )
-        tokens = await self._sessions.start(conn, start)
+
+    async def _begin(
+        self, conn: AsyncConnection, prepared: PreparedSession, client: LoginClient
+    ) -> LoggedIn:
+        """Store a prepared session and its login's audit event in ``conn``'s transaction."""
+        tokens = await self._sessions.begin(conn, prepared)
+        row = prepared.row
         event = AuditEvent(
             AuditType.LOGIN,
-            user_id=start.user_id,
-            provider=start.provider,
+            user_id=row.user_id,
+            provider=row.provider,
             ip=client.ip,
             user_agent=client.user_agent,
             session_id=tokens.session_id,
         )
         await self._audit.record(event, conn)  # in the login's transaction: no login, no event
-        return LoggedIn(start.user_id, tokens)
+        return LoggedIn(row.user_id, tokens)
 
     @asynccontextmanager
     async def _failures_audited(

@@ -135,15 +135,20 @@ class Passwords:
 
     async def verify(self, stored: str | None, password: str) -> bool:
         """Whether ``password`` matches ``stored``; None (no account) still costs a hash."""
+        return await self.start_verify(stored, password)
+
+    def start_verify(self, stored: str | None, password: str) -> asyncio.Future[bool]:
+        """:meth:`verify`, begun in a worker thread at once: the caller may do other work on
+        the event loop while it runs (a login reads what follows the check), then awaits it."""
         try:
             too_long = len(password.encode("utf-8")) > MAX_PASSWORD_BYTES
         except UnicodeEncodeError:  # lone surrogates: no stored password can match
             too_long = True
+        loop = asyncio.get_running_loop()
         if too_long:
-            # Never hash oversized input; run the dummy so the timing stays the same.
-            await asyncio.to_thread(self._verify, None, "x")
-            return False
-        return await asyncio.to_thread(self._verify, stored, password)
+            # Never hash oversized input; run the dummy (False) so the timing stays the same.
+            return loop.run_in_executor(None, self._verify, None, "x")
+        return loop.run_in_executor(None, self._verify, stored, password)
 
     def needs_rehash(self, stored: str) -> bool:
         """True when ``stored`` was made with other parameters than the current ones."""

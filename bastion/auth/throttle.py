@@ -168,16 +168,20 @@ class Throttle:
             return None  # no delay yet, or the locks govern
         return last + timedelta(seconds=2 ** min(failures - config.delay_after, 20))
 
-    async def gate(self, account: str) -> bool:
+    async def gate(self, account: str, conn: AsyncConnection | None = None) -> bool:
         """Refuse an attempt on a locked or cooling-down account; True when it has failures.
 
         A locked account answers InvalidCredentials, like a wrong password; a delay answers
-        RateLimited.
+        RateLimited. Read in ``conn``'s transaction when given (a login reads the password
+        in the same one), else in one of its own.
         """
         if not self.config.enabled:
             return False
         now = self._clock()
-        async with self._db.read() as conn:
+        if conn is None:
+            async with self._db.read() as own:
+                row = await self._rows.get(own, account)
+        else:
             row = await self._rows.get(conn, account)
         if row is None or self._forgotten(row.last_failure_at, now):
             return row is not None

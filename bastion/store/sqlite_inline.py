@@ -4,8 +4,11 @@ SQLAlchemy's asyncio SQLite dialect drives ``aiosqlite``, which runs every call 
 its own: each statement is a hop to that thread and back, and under load the hops (and the
 threads fighting for the GIL) cost more than the statements. A prepared SQLite statement on a
 small table takes microseconds, so this driver runs statements on the event loop's thread and
-hands a thread only the calls that can wait: ``BEGIN IMMEDIATE`` (another process may hold the
-write lock), ``COMMIT`` (the fsync), connecting and closing (a WAL checkpoint).
+hands a thread only the calls that can wait: ``COMMIT`` (the fsync), connecting and closing (a
+WAL checkpoint), and ``BEGIN IMMEDIATE`` when another process holds the write lock. That one
+is tried inline first with a busy timeout of zero, which takes a free lock at once or fails
+at once; only a lock held elsewhere is waited for in a thread, with the connection's busy
+timeout (most writes find the lock free: this process's writes take turns on one connection).
 
 It is a stand-in for ``aiosqlite.Connection`` with the part of its interface the dialect uses,
 plugged in through ``create_async_engine(async_creator=...)``; SQLAlchemy still owns pooling,
@@ -23,17 +26,38 @@ from typing import Any
 
 # Statements that may wait (a lock held by another process, an fsync): run off the loop.
 _WAITING = ("BEGIN IMMEDIATE", "COMMIT", "END")
+_TAKE_LOCK = "BEGIN IMMEDIATE"
 
 
 def _waits(sql: str) -> bool:
     return sql.lstrip()[:15].upper().startswith(_WAITING)
 
 
+def _begun_at_once(cursor: sqlite3.Cursor, sql: str, busy_ms: int) -> bool:
+    """Run ``BEGIN IMMEDIATE`` only if the write lock is free: True when it began.
+
+    With a busy timeout of zero SQLite answers SQLITE_BUSY at once instead of sleeping and
+    polling, and starts no transaction; the connection's timeout is set back either way.
+    """
+    connection = cursor.connection
+    connection.execute("PRAGMA busy_timeout = 0").close()
+    try:
+        cursor.execute(sql)
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+            return False
+        raise
+    finally:
+        connection.execute(f"PRAGMA busy_timeout = {busy_ms}").close()
+    return True
+
+
 class InlineCursor:
     """An ``aiosqlite.Cursor`` look-alike over a ``sqlite3.Cursor``."""
 
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
+    def __init__(self, cursor: sqlite3.Cursor, busy_ms: int) -> None:
         self._cursor = cursor
+        self._busy_ms = busy_ms
 
     async def __aenter__(self) -> InlineCursor:
         return self
@@ -45,6 +69,8 @@ class InlineCursor:
         """Run one statement: inline, or in a thread when it may wait."""
         arguments = (sql,) if parameters is None else (sql, parameters)
         if _waits(sql):
+            if sql == _TAKE_LOCK and _begun_at_once(self._cursor, sql, self._busy_ms):
+                return self
             await asyncio.to_thread(self._cursor.execute, *arguments)
         else:
             self._cursor.execute(*arguments)
@@ -110,8 +136,10 @@ class _Immediately:
 class InlineConnection:
     """An ``aiosqlite.Connection`` look-alike over a ``sqlite3.Connection``."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, timeout: float) -> None:
+        """``timeout``: the seconds of the connection's busy timeout."""
         self._conn: sqlite3.Connection | None = connection
+        self._busy_ms = round(timeout * 1000)
         self._tx = _Immediately()
 
     @property
@@ -136,7 +164,7 @@ class InlineConnection:
 
     def cursor(self) -> InlineCursor:
         """A new cursor (also usable as ``async with``)."""
-        return InlineCursor(self._open().cursor())
+        return InlineCursor(self._open().cursor(), self._busy_ms)
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
         """Run one statement on a new cursor."""
@@ -188,6 +216,6 @@ def connector(path: str, timeout: float) -> Callable[[], Any]:
             isolation_level=None,
             check_same_thread=False,
         )
-        return InlineConnection(connection)
+        return InlineConnection(connection, timeout)
 
     return connect

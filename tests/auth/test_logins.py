@@ -115,17 +115,16 @@ async def test_look_alike_addresses_are_refused_at_sign_up_unless_allowed(
 
 
 @pytest.mark.sqlite_only(reason="SQLite's writer; PostgreSQL also counts per-IP attempts")
-async def test_a_login_reads_twice_and_writes_three_rows_in_one_commit(auth: Auth) -> None:
+async def test_a_login_reads_once_and_writes_three_rows_in_one_commit(auth: Auth) -> None:
     await auth.register("ann@example.com")
     await auth.service.auth.keys.settle()  # what the first token signed, recorded
     with statements() as seen:
         assert "errors" not in await auth.login("ann@example.com")
-    # The account's failures, then the password and the user's second factors are read
-    # outside the writer (the ~20 ms hash never holds it), then the session, its refresh token
-    # and the audit event are written together in one transaction.
+    # The account's failures, the password and the user's second factors are read in one
+    # transaction outside the writer (the ~20 ms hash never holds it), then the session, its
+    # refresh token and the audit event are written together in one transaction.
     assert seen == [
-        *("BEGIN", "SELECT", "COMMIT"),
-        *("BEGIN", "SELECT", "SELECT", "COMMIT"),
+        *("BEGIN", "SELECT", "SELECT", "SELECT", "COMMIT"),
         "BEGIN",
         "INSERT _bastion_session",
         "INSERT _bastion_refresh_token",

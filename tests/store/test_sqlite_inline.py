@@ -7,11 +7,13 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bastion.store import sqlite_inline
 from bastion.store.database import SQLITE_BUSY_TIMEOUT_MS, Database
 
 
@@ -57,4 +59,20 @@ async def test_a_write_keeps_the_connections_busy_timeout(db: Database) -> None:
     async with db.write() as conn:
         waits = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
     assert waits == SQLITE_BUSY_TIMEOUT_MS
+    assert _names(db) == ["a"]
+
+
+async def test_a_free_lock_is_taken_without_a_thread(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hops: list[str] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(function: Any, *args: Any) -> Any:
+        hops.append(args[0] if args else function.__name__)
+        return await to_thread(function, *args)
+
+    monkeypatch.setattr(sqlite_inline.asyncio, "to_thread", counted)
+    await _insert(db, "a")
+    assert hops == ["commit"]  # only the fsync left the loop
     assert _names(db) == ["a"]

@@ -49,7 +49,10 @@ class SecondFactors:
 
     async def require(self, conn: AsyncConnection, pending: Pending) -> None:
         """Answer a challenge instead of a session when the user has a second factor."""
-        factors = await self.of(conn, pending.user_id)
+        self.challenge(pending, await self.of(conn, pending.user_id))
+
+    def challenge(self, pending: Pending, factors: list[str]) -> None:
+        """:meth:`require` with the user's ``factors`` read beforehand (by :meth:`of`)."""
         if factors:
             raise MfaRequired(self.challenges.issue(pending), factors)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from bastion.auth.sessions.cache import StateCache
 from bastion.auth.sessions.ending import Ending
+from bastion.auth.sessions.issuing import PreparedSession
 from bastion.auth.sessions.refresh import Refreshing
 from bastion.auth.sessions.values import (
     RefreshRefused,
@@ -54,6 +55,7 @@ class Sessions(Refreshing, Ending, StateCache):
 
 __all__ = [
     "STATE_TTL_SECONDS",
+    "PreparedSession",
     "RefreshRefused",
     "SessionInfo",
     "SessionState",

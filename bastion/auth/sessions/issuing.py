@@ -17,9 +17,11 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bastion.auth.access_tokens import SignedAhead
 from bastion.auth.sessions.base import SessionsBase
 from bastion.auth.sessions.values import Start, TokenPair, extra_claims, hash_token
 from bastion.store.auth.sessions import NewSession
@@ -31,6 +33,19 @@ if TYPE_CHECKING:
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class PreparedSession:
+    """A session ready to start (:meth:`Issuing.prepare`), stored by :meth:`Issuing.begin`."""
+
+    row: NewSession
+    # The digest of a GraphQL session's refresh token, for the refresh table; None for a
+    # Stitch session, whose token is a session token kept on its row.
+    refresh_hash: str | None
+    refresh_end: datetime
+    access: SignedAhead
+    pair: TokenPair
 
 
 class Issuing(SessionsBase):
@@ -86,13 +101,20 @@ class Issuing(SessionsBase):
 
     async def start(self, conn: AsyncConnection, start: Start) -> TokenPair:
         """Start a session for a user who just proved who they are."""
+        return await self.begin(conn, self.prepare(start))
+
+    def prepare(self, start: Start) -> PreparedSession:
+        """Everything a session's start makes but its rows: ids, the refresh token, the
+        signed access token. Nothing is stored and nothing noted: a login prepares its
+        session while its password hash runs, and drops it when the password is wrong."""
         now = self._clock()
         session_id = new_id()
         session_end = now + timedelta(seconds=self._config.session_max_lifetime)
         device_id = start.device_id if is_id(start.device_id) else new_id()
         user_data = json.dumps(start.user_data) if start.user_data is not None else None
         refresh = _b64(secrets.token_bytes(32))
-        new = NewSession(
+        digest = hash_token(refresh)
+        row = NewSession(
             id=session_id,
             user_id=start.user_id,
             provider=start.provider,
@@ -100,24 +122,48 @@ class Issuing(SessionsBase):
             expires_at=session_end,
             user_agent=(start.user_agent or "")[:500] or None,
             device_id=device_id,
-            token_hash=hash_token(refresh) if start.stitch else None,
+            token_hash=digest if start.stitch else None,
             credential_id=start.credential_id,
             user_data=user_data,
             factor=start.factor,
         )
-        await self.rows.insert(conn, new)
-        extra = extra_claims(device_id, user_data)
         if start.stitch:
-            return self._pair(
-                start.user_id,
-                session_id,
-                refresh,
-                now,
-                self.idle_end(now, session_end),
-                extra,
-                None,
+            refresh_end = self.idle_end(now, session_end)
+        else:
+            lifetime = timedelta(seconds=self._config.refresh_token_lifetime)
+            refresh_end = min(now + lifetime, session_end)
+        access = self.tokens.sign_ahead(
+            start.user_id, session_id, issued_at=now, extra=extra_claims(device_id, user_data)
+        )
+        return PreparedSession(
+            row=row,
+            refresh_hash=None if start.stitch else digest,
+            refresh_end=refresh_end,
+            access=access,
+            pair=TokenPair(
+                access_token=access.token,
+                access_token_lifetime=self.tokens.lifetime,
+                refresh_token=refresh,
+                refresh_token_lifetime=max(0, int((refresh_end - now).total_seconds())),
+                session_id=session_id,
+                device_id=device_id or "",
+            ),
+        )
+
+    async def begin(self, conn: AsyncConnection, prepared: PreparedSession) -> TokenPair:
+        """Store a prepared session in ``conn``'s transaction; its token pair."""
+        row = prepared.row
+        await self.rows.insert(conn, row)
+        if prepared.refresh_hash is not None:
+            await self._refresh_rows.insert(
+                conn,
+                prepared.refresh_hash,
+                row.id,
+                created_at=row.created_at,
+                expires_at=prepared.refresh_end,
             )
-        return await self._issue(conn, session_id, start.user_id, session_end, refresh, now, extra)
+        self.tokens.given(prepared.access)
+        return prepared.pair
 
     def idle_end(self, last_used: datetime, session_end: datetime) -> datetime:
         """When an unused session token stops working."""

@@ -109,6 +109,18 @@ async def test_login_answers_a_challenge_then_tokens_for_the_code(
     assert status["sessionMfa"] is True and status["recoveryCodesLeft"] == 10
 
 
+async def test_a_wrong_password_of_a_user_with_a_factor_gets_no_challenge(
+    auth: Auth, clock: FrozenClock
+) -> None:
+    # The login reads the user's factors while the password's hash runs: what it found is
+    # answered only once the password is right.
+    await _enrolled(auth, clock)
+    body = await auth.login(EMAIL, "not the password")
+    assert error_code(body) == "INVALID_CREDENTIALS"
+    assert "challenge" not in body["errors"][0].get("extensions", {})
+    assert await _challenge(auth)
+
+
 async def test_a_code_is_taken_once(auth: Auth, clock: FrozenClock) -> None:
     _, secret, _ = await _enrolled(auth, clock)
     clock.advance(30)
