@@ -205,6 +205,23 @@ def test_a_row_the_database_cannot_write_is_answered_with_the_projectors_errors(
     assert seen.count("SELECT") == 1 + 2 + 2 + 2, seen
 
 
+def test_a_single_node_by_any_id_is_one_statement_compiled_once(world: World) -> None:
+    executor = world.service.executor
+    ids = world.loop.run_until_complete(
+        executor.run("{ movies(first: 12) { id } }", viewer=SYSTEM)
+    ).body["data"]["movies"]
+    query = "query ($id: ID!) { movie(id: $id) { id title director { name } } }"
+    viewer = world.viewers["ann"]
+    for found in [*ids, {"id": "000000000000000000000000"}]:
+        written, projected, reference = world.three(query, {"id": found["id"]}, viewer)
+        assert written == projected == reference
+    prepared = executor.prepare(query, None)
+    planned = executor.plan(prepared, {"id": ids[0]["id"]}, viewer)
+    assert planned is not None
+    [(_key, _nodes, field)] = planned[0].fields
+    assert field is not None and len(field.json_statements) == 1
+
+
 @pytest.mark.parametrize("first", [3, 12])
 def test_statements_of_a_query_do_not_grow_with_its_items(world: World, first: int) -> None:
     query = f"{{ movies(first: {first}) {{ title director {{ name movies {{ title }} }} }} }}"

@@ -37,6 +37,8 @@ from sqlalchemy import (
     FromClause,
     Integer,
     Select,
+    String,
+    bindparam,
     case,
     cast,
     func,
@@ -162,7 +164,12 @@ class JsonWriter:
                 field.child,
                 table,
                 lambda q: self._scoped(
-                    q.select_from(table).where(table.c.id == first), type_name, table
+                    # The id is bound when the statement runs: one statement for every id.
+                    q.select_from(table).where(
+                        table.c.id == bindparam(_NODE_ID, None, type_=String)
+                    ),
+                    type_name,
+                    table,
                 ),
             )
         rows = self._rows(field.child, table, lambda q: self._page(q, type_name, table, first))
@@ -316,8 +323,22 @@ class JsonWriter:
 # SQLite's statements are compiled with named parameters: sqlite3 takes them as a dict.
 _SQLITE = sqlite.dialect(paramstyle="named")
 _KEPT_PER_PLAN = 64
-Statement = tuple[str, Any]
-"""A statement compiled once: its text and its parameters as its driver takes them."""
+_NODE_ID = "bastion_node_id"
+
+
+class Statement:
+    """A statement compiled once: its text and its parameters, in the order its driver takes
+    them where they are positional."""
+
+    def __init__(self, text: str, values: dict[str, Any], order: tuple[str, ...] | None) -> None:
+        self.text = text
+        self.values = values
+        self.order = order
+
+    def parameters(self, bound: dict[str, Any]) -> Any:
+        """The parameters with ``bound`` (values known when the statement runs) set."""
+        values = {**self.values, **bound} if bound else self.values
+        return values if self.order is None else tuple(values[name] for name in self.order)
 
 
 async def answer(
@@ -338,9 +359,13 @@ async def answer(
     # Equal keys write equal statements: the viewer's rules (by what their SQL depends on)
     # and the checked arguments, spelled as JSON (a miss when spelled otherwise, never a
     # wrong hit: values of different types or order spell differently).
+    source = field.source
+    assert isinstance(source, Root)
+    # A single node's id is a parameter of its statement, not a part of the key.
+    bound = {_NODE_ID: checked[0]} if source.kind == "single" else {}
     key = (
         policy.sql_key if policy is not None else None,
-        json.dumps(checked, default=_spelled, sort_keys=True),
+        json.dumps(checked[1:] if bound else checked, default=_spelled, sort_keys=True),
     )
     kept = field.json_statements
     found = kept.get(key)
@@ -350,18 +375,19 @@ async def answer(
         if len(kept) >= _KEPT_PER_PLAN:
             kept.clear()
         kept[key] = found
+    sql, parameters = found.text, found.parameters(bound)
     if db.is_sqlite:
         if alone and db.reads_alone and not context.transaction.is_open:
-            row: Any = db.read_alone(*found)
+            row: Any = db.read_alone(sql, parameters)
         else:
             conn = await context.connection()
-            row = (await conn.exec_driver_sql(*found)).first()
+            row = (await conn.exec_driver_sql(sql, parameters)).first()
     else:
         if not alone or context.transaction.is_open:
             raise RuntimeError("PostgreSQL writes JSON only for a request that reads alone")
         conn = await context.connection()
         try:
-            row = (await conn.exec_driver_sql(*found)).first()
+            row = (await conn.exec_driver_sql(sql, parameters)).first()
         except Exception:
             await context.transaction.finish(commit=False)
             raise
@@ -378,9 +404,8 @@ def _compiled(statement: Select[Any], dialect: Any, db: Any) -> Statement:
         name: processors[name](value) if name in processors else value
         for name, value in compiled.construct_params().items()
     }
-    if compiled.positional:
-        return compiled.string, tuple(values[name] for name in compiled.positiontup or ())
-    return compiled.string, values
+    order = tuple(compiled.positiontup or ()) if compiled.positional else None
+    return Statement(compiled.string, values, order)
 
 
 def _spelled(value: Any) -> Any:

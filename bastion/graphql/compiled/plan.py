@@ -103,9 +103,7 @@ class FieldPlan:
     json_written: bool | None = None
     """For a root field: whether the database writes its whole answer as JSON
     (:mod:`bastion.graphql.compiled.json_sql`), decided on first use."""
-    json_statements: dict[Any, tuple[str, Any]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    json_statements: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
     """For such a root field: its statements compiled, by viewer rules and arguments
     (text and parameters as the driver takes them)."""
 
