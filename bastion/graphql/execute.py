@@ -284,7 +284,7 @@ class Executor:
     ) -> Outcome:
         """Execute a prepared document for ``viewer``, sent by ``caller``.
 
-        ``raw`` lets root fields answer JSON text SQLite wrote
+        ``raw`` lets root fields answer JSON text the database wrote
         (:class:`bastion.graphql.response_body.RawJSON`): for a body that only
         :func:`bastion.graphql.response_body.encode` reads.
 

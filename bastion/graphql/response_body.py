@@ -42,12 +42,3 @@ def encode(body: dict[str, Any]) -> bytes:
         else:
             parts.append(f"{_encode(key)}:{_encode(value)}")
     return f"{{{','.join(parts)}}}".encode()
-
-
-def decoded(body: dict[str, Any]) -> dict[str, Any]:
-    """``body`` with every :class:`RawJSON` of its data read back into Python values."""
-    data = body.get("data")
-    if not data or not any(value.__class__ is RawJSON for value in data.values()):
-        return body
-    values = {k: json.loads(v) if v.__class__ is RawJSON else v for k, v in data.items()}
-    return {**body, "data": values}

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Result, Select, func, select
+from sqlalchemy import FromClause, Result, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.errors import BadUserInput
@@ -73,8 +73,40 @@ class Reader:
         if policy is None:
             return select(*chosen)
         query = select(*chosen, *policy.extra_columns(type_name, table))
-        scope = policy.row_scope(type_name, table)
+        return self.scoped(query, type_name, policy)
+
+    def scoped(
+        self,
+        query: Select[Any],
+        type_name: str,
+        policy: ReadPolicy | None,
+        source: FromClause | None = None,
+    ) -> Select[Any]:
+        """``query`` with the rows of ``type_name`` the policy lets through, over ``source``
+        (an alias of the type's table) or the table itself."""
+        if policy is None:
+            return query
+        scope = policy.row_scope(type_name, source)
         return query if scope is None else query.where(scope)
+
+    def paged(
+        self,
+        query: Select[Any],
+        type_name: str,
+        page: Page,
+        policy: ReadPolicy | None,
+        source: FromClause | None = None,
+    ) -> Select[Any]:
+        """``query`` (already scoped) filtered, ordered and windowed as ``page`` asks, over
+        ``source`` or the type's table: how every list of a type is read."""
+        filters = self.filters
+        query = query.where(filters.where(type_name, page.where, source, policy))
+        query = query.order_by(*filters.order_by(type_name, page.order_by, source, policy))
+        if page.first is not None:
+            query = query.limit(page.first)
+        if page.skip:
+            query = query.offset(page.skip)
+        return query
 
     def _filtered(
         self,
@@ -96,13 +128,7 @@ class Reader:
     ) -> list[Node]:
         """A page of nodes matching the filter (only ``columns`` and ``id`` when named)."""
         page.check()
-        query = self._filtered(type_name, page.where, policy, columns).order_by(
-            *self.filters.order_by(type_name, page.order_by, policy=policy)
-        )
-        if page.first is not None:
-            query = query.limit(page.first)
-        if page.skip:
-            query = query.offset(page.skip)
+        query = self.paged(self._select(type_name, policy, columns), type_name, page, policy)
         result = await conn.execute(query)
         return _nodes(result)
 

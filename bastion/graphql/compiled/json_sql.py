@@ -300,24 +300,15 @@ class JsonWriter:
 
     def _scoped(self, query: Select[Any], type_name: str, table: FromClause) -> Select[Any]:
         """``query`` with the viewer's read rule of ``type_name`` over ``table``."""
-        if self.policy is None:
-            return query
-        scope = self.policy.row_scope(type_name, table)
-        return query if scope is None else query.where(scope)
+        return self.reader.scoped(query, type_name, self.policy, table)
 
     def _page(
         self, query: Select[Any], type_name: str, table: FromClause, page: Page
     ) -> Select[Any]:
-        """``query`` filtered, ordered and windowed as :meth:`Reader.find_many` reads a page."""
-        filters = self.reader.filters
+        """``query`` over ``table``, scoped, filtered, ordered and windowed as
+        :meth:`Reader.find_many` reads a page."""
         query = self._scoped(query, type_name, table).select_from(table)
-        query = query.where(filters.where(type_name, page.where, table, self.policy))
-        query = query.order_by(*filters.order_by(type_name, page.order_by, table, self.policy))
-        if page.first is not None:
-            query = query.limit(page.first)
-        if page.skip:
-            query = query.offset(page.skip)
-        return query
+        return self.reader.paged(query, type_name, page, self.policy, table)
 
 
 # SQLite's statements are compiled with named parameters: sqlite3 takes them as a dict.
@@ -383,8 +374,8 @@ async def answer(
             conn = await context.connection()
             row = (await conn.exec_driver_sql(sql, parameters)).first()
     else:
-        if not alone or context.transaction.is_open:
-            raise RuntimeError("PostgreSQL writes JSON only for a request that reads alone")
+        # Only ever asked alone (CompiledRun._written): the transaction it may end is its own.
+        assert alone and not context.transaction.is_open
         conn = await context.connection()
         try:
             row = (await conn.exec_driver_sql(sql, parameters)).first()

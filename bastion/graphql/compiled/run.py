@@ -41,8 +41,9 @@ from bastion.graphql.sources import Resolved, Root
 from bastion.store import Node
 
 Fallback = Any
-_UNWRITTEN = object()
 """Runs a document through graphql-core: ``(document) -> awaitable ExecutionResult``."""
+# What _as_json answers when the database did not write the field (the projectors will).
+_UNWRITTEN = object()
 
 
 class CompiledRun:
@@ -148,9 +149,10 @@ class CompiledRun:
             return self.projector.fail(error, field, path)
 
     def _written(self, field: FieldPlan) -> bool:
-        """Whether SQLite writes this root field's answer (see :mod:`.json_sql`).
+        """Whether the database writes this root field's answer (see :mod:`.json_sql`).
 
-        A single node is, when it is the document's only root field: several of them are
+        On PostgreSQL only when it is the document's only root field (see
+        :func:`.json_sql.answer`); on SQLite a single node only then too: several of them are
         read together, one statement per type (:meth:`_read_singles`)."""
         if not self._json:
             return False
@@ -164,8 +166,8 @@ class CompiledRun:
         return self._alone or field.source.kind != "single"
 
     async def _as_json(self, field: FieldPlan) -> Any:
-        """The field's answer as SQLite writes it; :data:`_UNWRITTEN` where it stopped (on a
-        value or an argument the projectors answer with an error or otherwise)."""
+        """The field's answer as the database writes it; :data:`_UNWRITTEN` where it stopped
+        (on a value or an argument the projectors answer with an error or otherwise)."""
         try:
             text = await json_sql.answer(self.context, self.variables, field, self._alone)
         except Exception:  # the projectors answer it again, with its exact errors
