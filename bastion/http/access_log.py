@@ -11,27 +11,28 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bastion.tools.log_queue import log_later
+
 log = logging.getLogger("bastion.access")
 
 
 def write_line(scope: Scope, status: int, start: float, request_id: str | None = None) -> None:
     """Log the line of one request that began at ``start`` (``time.perf_counter()``).
 
-    The record keeps its arguments (two strings and two numbers): formatting them is left to
-    the log handler, which ``bastion serve`` runs on a thread (:mod:`bastion.tools.log_queue`).
+    The line's values are plain (two strings and two numbers): under ``bastion serve`` the log
+    thread makes the record from them and formats it (:func:`bastion.tools.log_queue.log_later`).
     The same facts are the record's fields too, for the JSON log format.
     """
     if not log.isEnabledFor(logging.INFO):
         return
     elapsed = (time.perf_counter() - start) * 1000
     method, path = scope["method"], scope["path"]
-    log.info(
+    log_later(
+        log,
+        logging.INFO,
         "%s %s %d %.1fms",
-        method,
-        path,
-        status,
-        elapsed,
-        extra={
+        (method, path, status, elapsed),
+        {
             "method": method,
             "path": path,
             "status": status,

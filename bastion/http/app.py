@@ -20,7 +20,13 @@ from bastion.http.edge import Edge
 from bastion.http.graphql_http import GraphQLEndpoint
 from bastion.http.health import healthz, readyz_endpoint
 from bastion.http.jwks import jwks_endpoint
-from bastion.http.metrics import count_event, metrics_endpoint, observe_request, pool_observer
+from bastion.http.metrics import (
+    TALLY,
+    count_event,
+    metrics_endpoint,
+    observe_request,
+    pool_observer,
+)
 from bastion.http.openid import openid_routes
 from bastion.http.stitch.routes import StitchApi
 from bastion.project import Project
@@ -175,6 +181,7 @@ def create_app(
                 await deploys.close()
                 await live.stop()
         finally:
+            TALLY.flush()  # the last requests' figures, for the scrape files
             serving.release()
 
     app = LiveApp(live, lifespan)

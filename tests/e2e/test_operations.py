@@ -23,6 +23,7 @@ import yaml
 
 from tests import databases
 from tests.e2e.conftest import Serve, free_port
+from tests.prometheus_text import sample
 
 ENVIRONMENT = 3  # the exit code of a failure the machine causes (docs/operations.md)
 PASSWORD = "correct horse battery"
@@ -264,20 +265,6 @@ def test_json_logs_one_line_per_request_with_its_id_and_no_secret(
 def scrape(server_url: str, token: str | None) -> httpx.Response:
     headers = {"authorization": f"Bearer {token}"} if token else {}
     return httpx.get(f"{server_url}/metrics", headers=headers)
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    """The value of one sample of a Prometheus text exposition."""
-    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
-    for line in text.splitlines():
-        series, _, value = line.rpartition(" ")
-        if not series.startswith(name):
-            continue
-        rest = series[len(name) :]
-        found = ",".join(sorted(rest.strip("{}").split(","))) if rest else ""
-        if (rest in ("", "{}") and not labels) or found == wanted:
-            return float(value)
-    raise AssertionError(f"no sample {name}{{{wanted}}} in:\n{text}")
 
 
 def test_metrics_are_closed_without_the_token_and_pass_promtool(
@@ -665,6 +652,13 @@ def test_metrics_of_several_workers_are_summed_whichever_answers(
                 ).status_code
                 == 200
             )
+
+    def counted() -> float:
+        text = scrape(server.url, token).text
+        return sample(text, "bastion_requests_total", operation="query", outcome="ok")
+
+    # Each worker counts its requests into the shared files within FLUSH_EVERY of answering.
+    assert server.wait_for(lambda: counted() == 40.0)
     seen = set()
     for _ in range(6):
         answer = scrape(server.url, token)

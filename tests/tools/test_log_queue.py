@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bastion.tools.log_queue import start_background_logging
+import pytest
+
+from bastion.tools.log_format import RequestIdFilter
+from bastion.tools.log_queue import log_later, start_background_logging
 
 FORMAT = "%(levelname)s %(name)s: %(message)s"
 
@@ -69,3 +73,57 @@ def test_a_process_with_handlers_keeps_them() -> None:
         root.addHandler(mine)
         assert start_background_logging(logging.INFO, FORMAT) is None
         assert root.handlers == [mine]
+
+
+def test_a_line_logged_later_is_made_on_the_thread_as_logged() -> None:
+    """log_later's line reads as logger.log's would: its time is when it was logged, its
+    extras are fields, and the queue handler's filters run on it."""
+    out = io.StringIO()
+    with bare_root():
+        listener = start_background_logging(
+            logging.INFO,
+            "%(created)f %(levelname)s %(name)s: %(message)s %(status)s %(request_id)s",
+            out,
+            filters=[RequestIdFilter()],
+        )
+        assert listener is not None
+        log = logging.getLogger("bastion.access")
+        before = time.time()
+        log_later(log, logging.INFO, "%s %d", ("GET", 200), {"status": 200, "request_id": "r-1"})
+        after = time.time()
+        log_later(log, logging.DEBUG, "below the level", (), {})
+        log_later(log, logging.INFO, "no id", (), {"status": 404})
+        listener.stop()
+    first, second = out.getvalue().splitlines()
+    created, rest = first.split(" ", 1)
+    assert before <= float(created) <= after
+    assert rest == "INFO bastion.access: GET 200 200 r-1"
+    # The filter added the (absent) request id of the thread that logged it.
+    assert second.endswith("INFO bastion.access: no id 404 None")
+
+
+def test_a_line_logged_later_reaches_every_handler_of_its_logger() -> None:
+    """With a handler of its own on the logger, or on a parent, the line is logged at once and
+    reaches it as well as the queue."""
+    out, mine = io.StringIO(), io.StringIO()
+    with bare_root():
+        listener = start_background_logging(logging.INFO, FORMAT, out)
+        assert listener is not None
+        parent = logging.getLogger("bastion")
+        handler = logging.StreamHandler(mine)
+        parent.addHandler(handler)
+        try:
+            log_later(logging.getLogger("bastion.access"), logging.INFO, "hello %s", ("x",), {})
+        finally:
+            parent.removeHandler(handler)
+        listener.stop()
+    assert mine.getvalue() == "hello x\n"
+    assert out.getvalue() == "INFO bastion.access: hello x\n"
+
+
+def test_a_line_logged_later_without_a_listener_is_logged_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bastion.access")
+    log_later(logging.getLogger("bastion.access"), logging.INFO, "n=%d", (3,), {"status": 1})
+    assert [(r.getMessage(), r.status) for r in caplog.records] == [("n=3", 1)]  # type: ignore[attr-defined]
