@@ -99,6 +99,15 @@ def _prepared(world: World, document: str) -> bool:
     return True
 
 
+# Every field of the Viewer type (answered by calling its resolver on both paths).
+VIEWER_SELECTIONS = [
+    "user { id email }",
+    "isRoot node { id __typename ... on User { email } } user { id }",
+    "sessions { id provider current createdAt lastUsedAt userAgent deviceId }"
+    " identities { id provider createdAt } isRoot",
+]
+
+
 @st.composite
 def documents(draw: Callable[..., Any]) -> str:
     roots = []
@@ -116,7 +125,7 @@ def documents(draw: Callable[..., Any]) -> str:
         elif kind == "movie":
             roots.append(f"{alias}movie(id: $id) {{ {draw(_selection('Movie', 0))} }}")
         elif kind == "viewer":
-            roots.append(f"{alias}viewer {{ user {{ id email }} }}")
+            roots.append(f"{alias}viewer {{ {draw(st.sampled_from(VIEWER_SELECTIONS))} }}")
         else:
             roots.append(f"{alias}__typename")
     body = " ".join(roots)

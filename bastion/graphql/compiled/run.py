@@ -10,7 +10,7 @@ back at their places.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from inspect import isawaitable
 from typing import Any
 
@@ -18,22 +18,18 @@ from graphql import (
     DocumentNode,
     ExecutionResult,
     FieldNode,
-    FragmentDefinitionNode,
     GraphQLError,
-    GraphQLResolveInfo,
     GraphQLSchema,
     OperationDefinitionNode,
     SelectionSetNode,
-    default_field_resolver,
 )
 from graphql.execution.values import VariableValues
-from graphql.pyutils import Path as GraphQLPath
 
 from bastion.graphql.build import NODE_TYPE_KEY
 from bastion.graphql.compiled import json_sql
 from bastion.graphql.compiled.fetch import Fetcher, arguments
 from bastion.graphql.compiled.plan import FieldPlan, ObjectPlan, OperationPlan
-from bastion.graphql.compiled.project import INVALID, Path, Projector, as_list, non_null_error
+from bastion.graphql.compiled.project import INVALID, Path, Projector, non_null_error
 from bastion.graphql.context import RequestContext
 from bastion.graphql.resolvers import checked_page
 from bastion.graphql.response_body import RawJSON
@@ -44,6 +40,16 @@ Fallback = Any
 """Runs a document through graphql-core: ``(document) -> awaitable ExecutionResult``."""
 # What _as_json answers when the database did not write the field (the projectors will).
 _UNWRITTEN = object()
+
+
+class ContextInfo:
+    """What the resolver of a :class:`~bastion.graphql.sources.Resolved` field is given as its
+    resolve info: the request's context, nothing else."""
+
+    __slots__ = ("context",)
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
 
 
 class CompiledRun:
@@ -69,12 +75,12 @@ class CompiledRun:
         # Rows of the document's `movie(id)` fields, read together by type (as their loader
         # batches them in graphql-core).
         self._singles: dict[str, dict[str, Node]] = {}
-        self._fragments: dict[str, FragmentDefinitionNode] | None = None
         # Whether root fields may answer JSON text the database wrote (the response is encoded
         # by bastion.graphql.response_body.encode, which takes it as it is).
         self._json = raw
         self._sqlite = context.store.db.is_sqlite
         self._alone = False
+        self._context_info = ContextInfo(context)
 
     async def run(self, plan: OperationPlan, fallback: Fallback) -> ExecutionResult:
         """The operation's result: ``data`` and ``errors`` as graphql-core shapes them.
@@ -237,8 +243,21 @@ class CompiledRun:
     async def resolved(self, field: FieldPlan, source: Any, path: Path) -> Any:
         """Call the field's resolver as graphql-core would, then complete its value."""
         try:
-            resolve = field.definition.resolve or default_field_resolver
-            value = resolve(source, self._info(field, path), **arguments(field, self.variables))
+            # A Resolved field's resolver reads only the context of its info (sources.Resolved):
+            # the rest of a resolve info (its path, its schema...) costs a tenth of a viewer
+            # query to build for each field.
+            info: Any = self._context_info
+            resolve = field.definition.resolve
+            if resolve is None:  # graphql-core's default resolver, which reads the field's name
+                value = (
+                    source.get(field.name)
+                    if isinstance(source, Mapping)
+                    else getattr(source, field.name, None)
+                )
+                if callable(value):
+                    value = value(info, **arguments(field, self.variables))
+            else:
+                value = resolve(source, info, **arguments(field, self.variables))
             if isawaitable(value):
                 value = await value
         except Exception as error:  # as graphql-core: any failure is the field's
@@ -298,33 +317,3 @@ class CompiledRun:
                 return INVALID
             result[field.key] = answer
         return result
-
-    def _info(self, field: FieldPlan, path: Path) -> GraphQLResolveInfo[Any]:
-        keys = as_list(path)
-        graphql_path: GraphQLPath | None = None
-        for key in keys:
-            graphql_path = GraphQLPath(graphql_path, key, None)
-        assert graphql_path is not None
-        fragments = self._fragments
-        if fragments is None:
-            fragments = self._fragments = {
-                d.name.value: d
-                for d in self.document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
-        return GraphQLResolveInfo(
-            field.name,
-            field.nodes,
-            field.return_type,
-            field.parent,
-            graphql_path,
-            self.schema,
-            fragments,
-            None,
-            self.operation,
-            self.variables,
-            self.context,
-            isawaitable,  # type: ignore[arg-type]
-            None,
-            None,  # type: ignore[arg-type]
-        )
