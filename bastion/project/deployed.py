@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ class DeployedSource:
             separators=(",", ":"),
         )
 
-    @property
+    @cached_property
     def version(self) -> str:
         """A short name of this content (a hash): nodes compare it with what they serve."""
         return hashlib.sha256(self.to_text().encode("utf-8")).hexdigest()[:16]

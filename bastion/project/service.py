@@ -102,6 +102,9 @@ class Service:
         self.store: Store = open_store(
             project.model, project.database_url, clock, emails, project.database_pool
         )
+        self._meta = MetaRows(self.store.tables.metadata.tables[META_TABLE])
+        # The deployed project's record as last read: its text and what it holds.
+        self._deployed: tuple[str, DeployedSource] | None = None
         # Effects that cross floors: published by the floor that knows, wired here.
         self.events = EventHub()
         mail = project.config.mail
@@ -211,10 +214,13 @@ class Service:
 
     async def deployed_source(self) -> DeployedSource | None:
         """The project ``bastion deploy`` recorded last, None before the first deploy."""
-        meta = MetaRows(self.store.tables.metadata.tables[META_TABLE])
-        async with self.store.db.read() as conn:
-            text = await meta.get(conn, META_KEY)
-        return None if text is None else DeployedSource.from_text(text)
+        text = await self._meta.read(self.store.db, META_KEY)
+        if text is None:
+            return None
+        # Read every half second by each serving process; parsed only when it changed.
+        if self._deployed is None or self._deployed[0] != text:
+            self._deployed = (text, DeployedSource.from_text(text))
+        return self._deployed[1]
 
     async def _seed(self) -> None:
         seed = self.project.seed_file
