@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from bastion.store.auth.passkey_tables import PASSKEY_TABLE
 from tests.auth.conftest import PASSWORD, Auth, bearer, error_code
@@ -134,6 +136,36 @@ async def test_a_login_reads_once_and_writes_three_rows_in_one_commit(auth: Auth
         "INSERT _bastion_audit",
         "COMMIT",
     ]
+
+
+@pytest.mark.postgresql_only(reason="SQLite writes through its single writer (the test above)")
+async def test_a_login_on_postgresql_is_two_statements_in_autocommit(
+    auth_for: Callable[..., Any],
+) -> None:
+    # The per-IP throttle counts in the database on PostgreSQL: off, to see the login alone.
+    auth = await auth_for(throttle={"enabled": False})
+    await auth.register("ann@example.com")
+    await auth.service.auth.keys.settle()
+    seen: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        # The server's background reads (the deploy record's poll) may run meanwhile.
+        if "_bastion_meta" not in statement and "_bastion_event" not in statement:
+            seen.append(statement.split()[0])
+
+    event.listen(Engine, "before_cursor_execute", executed)
+    try:
+        body = await auth.login("ann@example.com")
+    finally:
+        event.remove(Engine, "before_cursor_execute", executed)
+    # The read, then the session, its refresh token and the audit event as one statement
+    # (the first two as WITH parts of the third), both on connections in autocommit.
+    assert seen == ["SELECT", "WITH"]
+    pair = body["data"]["loginEmailPassword"]
+    me = await auth.viewer(pair["accessToken"])
+    newest = (await events(auth, type=["login"]))[0]
+    assert me is not None and newest["userId"] == me["id"] and newest["sessionId"]
+    assert "errors" not in await auth.refresh(pair["refreshToken"])
 
 
 @pytest.mark.parametrize("enabled", [True, False])
