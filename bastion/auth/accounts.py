@@ -19,6 +19,7 @@ from bastion.auth.passwords import Passwords, check_password_rules, context_word
 from bastion.errors import BadUserInput, BastionError, Code, Conflict, NotFound
 from bastion.model.emails import email_key
 from bastion.store import Store
+from bastion.store.auth.password_logins import LoginRead, PasswordLoginRows
 from bastion.store.auth.users import PasswordLogin, PasswordRows, UserRows
 from bastion.tools.clock import Clock
 
@@ -30,6 +31,12 @@ class InvalidCredentials(BastionError):
 
     def __init__(self) -> None:
         super().__init__("Invalid credentials")
+
+
+def _storable(key: str | None) -> str | None:
+    """``key`` when the database can look it up; None (no account) when it is empty or not
+    text SQLite and PostgreSQL can encode."""
+    return key if key and _is_text(key) else None
 
 
 def _is_text(value: str) -> bool:
@@ -99,6 +106,7 @@ class Accounts:
         self._store = store
         self._users = UserRows(store.tables["User"], passwords_table)
         self._password_rows = PasswordRows(passwords_table)
+        self._logins = PasswordLoginRows(store.tables)
         self.passwords = passwords
         self._clock = clock
         self.min_password_length = min_password_length
@@ -182,19 +190,42 @@ class Accounts:
         """:meth:`verify_login` with its hash running: the account is read, its verification
         begun in a worker thread, and the caller gets it under way (see :class:`LoginCheck`)."""
         if email is not None:
-            key = email = email_key(email)
-        elif username is not None:
-            key = username
-        else:
+            email = email_key(email)
+        elif username is None:
             raise BadUserInput("Give an email or a username")
+        key = _storable(email if email is not None else username)
         # A key the database cannot even encode names no account: the dummy hash runs below.
-        row = (
-            await self._users.password_login(conn, email=email, username=username)
-            if key and _is_text(key)
-            else None
+        if key is None:
+            row = None
+        elif email is not None:
+            row = await self._users.password_login(conn, email=key)
+        else:
+            row = await self._users.password_login(conn, username=key)
+        return self.start_check(row, password)
+
+    async def read_login(
+        self, account: str, *, email: str | None = None, username: str | None = None
+    ) -> LoginRead:
+        """What a password login reads before its hash, in one statement outside any
+        transaction: the holder of ``email`` (as :func:`email_key` made it) or ``username``,
+        the failures counted against ``account`` (the throttle's key), the holder's factors."""
+        if email is None and username is None:
+            raise BadUserInput("Give an email or a username")
+        # A key the database cannot encode finds nobody (NULL matches no row); the failures
+        # are read all the same.
+        key = _storable(email if email is not None else username)
+        if email is not None:
+            return await self._logins.read(self._store.db, account, email=key)
+        return await self._logins.read(self._store.db, account, username=key)
+
+    def start_check(self, found: PasswordLogin | None, password: str) -> LoginCheck:
+        """Begin verifying ``password`` against ``found`` (the dummy hash when None) in a
+        worker thread; see :class:`LoginCheck`."""
+        return LoginCheck(
+            found,
+            self.passwords.start_verify(found.hash if found else None, password),
+            self.passwords,
         )
-        verifying = self.passwords.start_verify(row.hash if row else None, password)
-        return LoginCheck(row, verifying, self.passwords)
 
     async def add_password(self, conn: AsyncConnection, user_id: str, digest: str) -> None:
         """Give a user without one a password (linking the email/password identity)."""

@@ -120,9 +120,15 @@ class Audit:
         self._observe(event)
         await self._write(event, conn)
 
+    def noted(self, event: AuditEvent) -> AuditRow:
+        """:meth:`record` but the write: ``event`` observed and logged, and its row, which the
+        caller writes in a statement of its own (a login's, with its session's rows)."""
+        self._observe(event)
+        _log_event(event)
+        return self._row(event)
+
     async def _write(self, event: AuditEvent, conn: AsyncConnection | None = None) -> None:
-        if log.isEnabledFor(logging.INFO):  # as sampled as the table: a flood is one line
-            _log_event(event)
+        _log_event(event)
         if conn is not None:
             await self._rows.insert(conn, self._row(event))
             return
@@ -175,6 +181,8 @@ class Audit:
 
 
 def _log_event(event: AuditEvent) -> None:
+    if not log.isEnabledFor(logging.INFO):  # as sampled as the table: a flood is one line
+        return
     # The same facts as the row: never a token or a secret (the module's rule for events).
     log.info(
         "%s user=%s provider=%s ip=%s",

@@ -32,8 +32,9 @@ from bastion.auth.providers.api_keys import ApiKeyRefused, ApiKeys
 from bastion.auth.sessions import PreparedSession, Sessions, Start, TokenPair
 from bastion.auth.sessions.values import refuse_after_write
 from bastion.auth.settings import ProvidersConfig
-from bastion.auth.throttle import LOGIN, SIGNUP, Throttle, account_key
+from bastion.auth.throttle import LOGIN, SIGNUP, Throttle, account_key, keyed_account_key
 from bastion.errors import BadUserInput, BastionError, Code, Conflict
+from bastion.model.emails import email_key
 from bastion.store import Store
 from bastion.store.auth.tables import SESSION_TABLE
 from bastion.store.auth.users import has_sessions
@@ -152,13 +153,22 @@ class Logins:
         """Email (or username) and password."""
         self.require(PASSWORD)
         await self._throttle.attempt(client.ip, LOGIN)
-        account = account_key(email, username)
+        # The address in its normal form, made once: the look-up and the throttle's key.
+        key = email_key(email) if email is not None else None
+        account = keyed_account_key(key, username)
         async with self._failures_audited(PASSWORD, client, account):
-            checked = await self._check_login(account, password, email, username, client)
+            checked = await self._check_login(account, password, key, username, client)
         user_id = checked.user_id
         # A renewed hash is made before the write, which then holds the writer for its rows only.
         digest = await self._accounts.passwords.hash(password) if checked.rehash else None
-        async with self._store.db.write() as conn:
+        db = self._store.db
+        if not db.is_sqlite and not (digest or checked.had_failures or self.confirmation_gate):
+            # PostgreSQL, nothing but the session to write: its rows and the audit event in one
+            # autocommit statement, one round trip after the hash instead of five.
+            event = self._audit.noted(self._login_event(checked.prepared, client))
+            tokens = await self._sessions.begin_alone(checked.prepared, event)
+            return LoggedIn(user_id, tokens)
+        async with db.write() as conn:
             if digest is not None:
                 await self._accounts.set_digest(conn, user_id, digest)
             if checked.had_failures:
@@ -178,21 +188,23 @@ class Logins:
         """Check a login's password, behind the account's throttle (failures counted against
         ``account``). A user with a second factor gets its challenge (MfaRequired) instead.
 
-        One read transaction takes the account's failures and its password hash; what a right
-        password leads to is done while the hash runs in its thread: the user's second
-        factors read, the session's ids and tokens made (kept only if the password is right).
-        The hash takes far longer, so an unknown account, which skips that work, still answers
-        in the time of its dummy hash.
+        One statement outside any transaction reads the account's failures, its holder's
+        password hash and whether they have second factors (:meth:`Accounts.read_login`);
+        what a right password leads to is done while the hash runs in its thread: the
+        session's ids and tokens made (kept only if the password is right). The hash takes far
+        longer, so an unknown account, which skips that work, still answers in the time of its
+        dummy hash. ``email`` comes as :func:`email_key` made it.
         """
-        async with self._store.db.read() as conn:
-            had_failures = await self._throttle.gate(account, conn)
-            check = await self._accounts.begin_login(conn, password, email=email, username=username)
-            candidate = check.candidate
-            factors = (
-                await self.factors.of(conn, candidate)
-                if candidate is not None and self.factors is not None
-                else []
-            )
+        read = await self._accounts.read_login(account, email=email, username=username)
+        # A locked account is refused here, before any hash is computed.
+        had_failures = await self._throttle.judge(account, read.failures)
+        check = self._accounts.start_check(read.holder, password)
+        candidate = check.candidate
+        factors = (
+            self.factors.counted(read.totp, read.passkey)
+            if candidate is not None and self.factors is not None
+            else []
+        )
         prepared = (
             self._prepare(Start(candidate, PASSWORD), client)
             if candidate is not None and not factors
@@ -515,17 +527,22 @@ class Logins:
     ) -> LoggedIn:
         """Store a prepared session and its login's audit event in ``conn``'s transaction."""
         tokens = await self._sessions.begin(conn, prepared)
+        # In the login's transaction: no login, no event.
+        await self._audit.record(self._login_event(prepared, client), conn)
+        return LoggedIn(prepared.row.user_id, tokens)
+
+    @staticmethod
+    def _login_event(prepared: PreparedSession, client: LoginClient) -> AuditEvent:
+        """The audit event of the login that starts ``prepared``."""
         row = prepared.row
-        event = AuditEvent(
+        return AuditEvent(
             AuditType.LOGIN,
             user_id=row.user_id,
             provider=row.provider,
             ip=client.ip,
             user_agent=client.user_agent,
-            session_id=tokens.session_id,
+            session_id=prepared.pair.session_id,
         )
-        await self._audit.record(event, conn)  # in the login's transaction: no login, no event
-        return LoggedIn(row.user_id, tokens)
 
     @asynccontextmanager
     async def _failures_audited(

@@ -68,7 +68,13 @@ def account_key(email: str | None = None, username: str | None = None) -> str:
     """The key of the account a password attempt names (a digest: no attacker text is kept)."""
     # In the form the login looks it up in, never refused: a malformed name is an account
     # name like any other here, and its attempt is refused later with the generic error.
-    name = f"email:{email_key(email)}" if email is not None else f"username:{username}"
+    return keyed_account_key(email_key(email) if email is not None else None, username)
+
+
+def keyed_account_key(email: str | None = None, username: str | None = None) -> str:
+    """:func:`account_key` of an email given as :func:`email_key` made it already (a login
+    normalises the address once, for its look-up and its throttle)."""
+    name = f"email:{email}" if email is not None else f"username:{username}"
     return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -168,21 +174,24 @@ class Throttle:
             return None  # no delay yet, or the locks govern
         return last + timedelta(seconds=2 ** min(failures - config.delay_after, 20))
 
-    async def gate(self, account: str, conn: AsyncConnection | None = None) -> bool:
+    async def gate(self, account: str) -> bool:
         """Refuse an attempt on a locked or cooling-down account; True when it has failures.
 
         A locked account answers InvalidCredentials, like a wrong password; a delay answers
-        RateLimited. Read in ``conn``'s transaction when given (a login reads the password
-        in the same one), else in one of its own.
+        RateLimited. The failures are read in a transaction of their own.
         """
         if not self.config.enabled:
             return False
-        now = self._clock()
-        if conn is None:
-            async with self._db.read() as own:
-                row = await self._rows.get(own, account)
-        else:
+        async with self._db.read() as conn:
             row = await self._rows.get(conn, account)
+        return await self.judge(account, row)
+
+    async def judge(self, account: str, row: LoginFailures | None) -> bool:
+        """:meth:`gate` with the account's failures read by the caller (a password login
+        reads them in the statement that reads the account)."""
+        if not self.config.enabled:
+            return False
+        now = self._clock()
         if row is None or self._forgotten(row.last_failure_at, now):
             return row is not None
         if row.locked_until is not None and row.locked_until > now:

@@ -235,14 +235,19 @@ class Database:
             async with self.writer.turn() as conn:
                 yield conn
             return
-        outer = _request_write.get()
-        if outer is not None and outer._db is self:
-            # The request's own transaction cannot undo this one: see LazyTransaction.
-            outer.wrote_apart = True
+        self.wrote_apart()
         async with self.engine.connect() as conn:
             await conn.execution_options(**{_WRITE: True})
             async with conn.begin():
                 yield conn
+
+    def wrote_apart(self) -> None:
+        """Note that a write commits apart from the GraphQL request this task serves (a
+        transaction of its own, or one autocommit statement, on PostgreSQL): the request's
+        own transaction cannot undo it, so the request is not run again (LazyTransaction)."""
+        outer = _request_write.get()
+        if outer is not None and outer._db is self:
+            outer.wrote_apart = True
 
     def holds_request_write(self) -> bool:
         """Whether the GraphQL request this task serves holds SQLite's writer (its mutation

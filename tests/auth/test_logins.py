@@ -5,10 +5,14 @@ sign-up unless the project opts in."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
+from bastion.store.auth.passkey_tables import PASSKEY_TABLE
 from tests.auth.conftest import PASSWORD, Auth, bearer, error_code
 from tests.auth.test_audit import events, root_token
 from tests.conftest import statements
@@ -120,17 +124,80 @@ async def test_a_login_reads_once_and_writes_three_rows_in_one_commit(auth: Auth
     await auth.service.auth.keys.settle()  # what the first token signed, recorded
     with statements() as seen:
         assert "errors" not in await auth.login("ann@example.com")
-    # The account's failures, the password and the user's second factors are read in one
-    # transaction outside the writer (the ~20 ms hash never holds it), then the session, its
-    # refresh token and the audit event are written together in one transaction.
+    # The account's failures, the password and the user's second factors are read by one
+    # statement outside any transaction and outside the writer (the ~20 ms hash never holds
+    # it), then the session, its refresh token and the audit event are written together in
+    # one transaction.
     assert seen == [
-        *("BEGIN", "SELECT", "SELECT", "SELECT", "COMMIT"),
+        "SELECT",
         "BEGIN",
         "INSERT _bastion_session",
         "INSERT _bastion_refresh_token",
         "INSERT _bastion_audit",
         "COMMIT",
     ]
+
+
+@pytest.mark.postgresql_only(reason="SQLite writes through its single writer (the test above)")
+async def test_a_login_on_postgresql_is_two_statements_in_autocommit(
+    auth_for: Callable[..., Any],
+) -> None:
+    # The per-IP throttle counts in the database on PostgreSQL: off, to see the login alone.
+    auth = await auth_for(throttle={"enabled": False})
+    await auth.register("ann@example.com")
+    await auth.service.auth.keys.settle()
+    seen: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        # The server's background reads (the deploy record's poll) may run meanwhile.
+        if "_bastion_meta" not in statement and "_bastion_event" not in statement:
+            seen.append(statement.split()[0])
+
+    event.listen(Engine, "before_cursor_execute", executed)
+    try:
+        body = await auth.login("ann@example.com")
+    finally:
+        event.remove(Engine, "before_cursor_execute", executed)
+    # The read, then the session, its refresh token and the audit event as one statement
+    # (the first two as WITH parts of the third), both on connections in autocommit.
+    assert seen == ["SELECT", "WITH"]
+    pair = body["data"]["loginEmailPassword"]
+    me = await auth.viewer(pair["accessToken"])
+    newest = (await events(auth, type=["login"]))[0]
+    assert me is not None and newest["userId"] == me["id"] and newest["sessionId"]
+    assert "errors" not in await auth.refresh(pair["refreshToken"])
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_a_password_login_of_a_passkey_holder_asks_for_it_when_passkeys_are_on(
+    auth_for: Callable[..., Any], enabled: bool
+) -> None:
+    passkeys = {"enabled": True, "rp_id": "example.com", "origins": ["https://example.com"]}
+    auth = await auth_for(**({"passkeys": passkeys} if enabled else {}))
+    _, ann = await signed_up(auth)
+    store = auth.service.store
+    async with store.db.write() as conn:
+        await conn.execute(
+            store.tables.metadata.tables[PASSKEY_TABLE]
+            .insert()
+            .values(
+                id="credential",
+                user_id=ann,
+                name="laptop",
+                public_key=b"key",
+                sign_count=0,
+                transports="[]",
+                created_at=datetime.now(UTC),
+            )
+        )
+    body = await auth.login("ann@example.com")
+    if not enabled:  # a passkey is no factor of a project without them
+        assert "errors" not in body, body
+        return
+    assert error_code(body) == "MFA_REQUIRED", body
+    assert body["errors"][0]["extensions"]["factors"] == ["webauthn"]
+    wrong = await auth.login("ann@example.com", "not her password")
+    assert error_code(wrong) == "INVALID_CREDENTIALS"
 
 
 @pytest.mark.sqlite_only(reason="PostgreSQL counts the failure in a transaction of its own")

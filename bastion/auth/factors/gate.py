@@ -42,8 +42,16 @@ class SecondFactors:
 
     async def of(self, conn: AsyncConnection, user_id: str) -> list[str]:
         """The confirmed factors of the user (empty: none)."""
-        found = [TOTP] if await self.totp.confirmed(conn, user_id) else []
-        if self.passkeys is not None and await self.passkeys.has_any(conn, user_id):
+        totp = await self.totp.confirmed(conn, user_id)
+        return self.counted(
+            totp, self.passkeys is not None and await self.passkeys.has_any(conn, user_id)
+        )
+
+    def counted(self, totp: bool, passkey: bool) -> list[str]:
+        """The factors that count, of a user with a confirmed authenticator app (``totp``)
+        and with a passkey (``passkey``), as read beforehand (a password login's read)."""
+        found = [TOTP] if totp else []
+        if passkey and self.passkeys is not None:
             found.append(WEBAUTHN)
         return found
 

@@ -19,11 +19,14 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from bastion.auth.access_tokens import SignedAhead
 from bastion.auth.sessions.base import SessionsBase
 from bastion.auth.sessions.values import Start, TokenPair, extra_claims, hash_token
+from bastion.store.auth.audit import AuditRow
+from bastion.store.auth.session_starts import NewRefreshToken, SessionStartRows
 from bastion.store.auth.sessions import NewSession
 from bastion.store.ids import is_id, new_id
 
@@ -164,6 +167,23 @@ class Issuing(SessionsBase):
             )
         self.tokens.given(prepared.access)
         return prepared.pair
+
+    async def begin_alone(self, prepared: PreparedSession, event: AuditRow) -> TokenPair:
+        """:meth:`begin` on PostgreSQL in one statement of its own with ``event`` (its login's
+        audit row), committed when it returns: one round trip
+        (:mod:`bastion.store.auth.session_starts`)."""
+        refresh = (
+            NewRefreshToken(prepared.refresh_hash, prepared.refresh_end)
+            if prepared.refresh_hash is not None
+            else None
+        )
+        await self._starts.write(self._db, prepared.row, refresh, event)
+        self.tokens.given(prepared.access)
+        return prepared.pair
+
+    @cached_property
+    def _starts(self) -> SessionStartRows:
+        return SessionStartRows(self.tables["session"].metadata)
 
     def idle_end(self, last_used: datetime, session_end: datetime) -> datetime:
         """When an unused session token stops working."""
