@@ -120,9 +120,18 @@ class Audit:
         self._observe(event)
         await self._write(event, conn)
 
+    def row(self, event: AuditEvent) -> AuditRow:
+        """The row ``event`` is stored as, for a statement that writes it beside other rows
+        (a refresh's, :mod:`bastion.store.auth.rotation`): :meth:`noted` once it is."""
+        return self._row(event)
+
+    def noted(self, event: AuditEvent) -> None:
+        """Tell the observers and the log of an event another statement wrote (:meth:`row`)."""
+        self._observe(event)
+        _log(event)
+
     async def _write(self, event: AuditEvent, conn: AsyncConnection | None = None) -> None:
-        if log.isEnabledFor(logging.INFO):  # as sampled as the table: a flood is one line
-            _log_event(event)
+        _log(event)
         if conn is not None:
             await self._rows.insert(conn, self._row(event))
             return
@@ -172,6 +181,11 @@ class Audit:
             )
             for r in rows
         ]
+
+
+def _log(event: AuditEvent) -> None:
+    if log.isEnabledFor(logging.INFO):  # as sampled as the table: a flood is one line
+        _log_event(event)
 
 
 def _log_event(event: AuditEvent) -> None:

@@ -125,8 +125,9 @@ class Database:
     """One engine per server process; connections come from its pool."""
 
     alone_listeners: ClassVar[list[Callable[[str], None]]] = []
-    """Called with every statement :meth:`read_alone` runs (those pass no SQLAlchemy event):
-    how tests count what a request costs the database."""
+    """Called with every statement :meth:`read_alone` runs, and every statement run past
+    SQLAlchemy (:mod:`bastion.store.direct`): those pass no SQLAlchemy event. How tests count
+    what a request costs the database."""
 
     def __init__(
         self,
@@ -243,6 +244,18 @@ class Database:
             await conn.execution_options(**{_WRITE: True})
             async with conn.begin():
                 yield conn
+
+    @asynccontextmanager
+    async def apart(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection outside any transaction, on PostgreSQL: for a write of one
+        statement, which is its own transaction (:mod:`bastion.store.direct`). Like a write
+        transaction of its own, nothing the request does after it undoes it."""
+        assert self.writer is None, "SQLite writes take turns on the writer: use write()"
+        outer = _request_write.get()
+        if outer is not None and outer._db is self:
+            outer.wrote_apart = True
+        async with self.engine.connect() as conn:
+            yield conn
 
     def holds_request_write(self) -> bool:
         """Whether the GraphQL request this task serves holds SQLite's writer (its mutation
