@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import Select
@@ -96,7 +97,11 @@ class Direct:
         ]
         for listener in Database.alone_listeners:
             listener(compiled.sql)
-        driver: Any = (await conn.get_raw_connection()).driver_connection
+        sync = conn.sync_connection
+        # The pooled connection without a hop through SQLAlchemy's greenlet when it is at hand.
+        at_hand = sync is not None and not (sync.invalidated or sync.closed)
+        fairy = sync.connection if sync is not None and at_hand else await conn.get_raw_connection()
+        driver: Any = fairy.driver_connection
         found: Sequence[Sequence[Any]]
         if isinstance(driver, InlineConnection):
             found = driver.rows(compiled.sql, parameters)
@@ -104,7 +109,7 @@ class Direct:
             # Alone: in a transaction of SQLAlchemy's it could run before the BEGIN, which the
             # adapter sends with the transaction's first statement of its own.
             assert not conn.in_transaction(), "a direct PostgreSQL statement runs alone"
-            found = await driver.fetch(compiled.sql, *parameters)
+            found = await _fetched(conn, driver, compiled.sql, parameters)
         else:  # another driver (aiosqlite for an in-memory database): through SQLAlchemy
             found = (await conn.exec_driver_sql(compiled.sql, tuple(parameters))).all()
         results = compiled.results
@@ -114,3 +119,19 @@ class Direct:
             )
             for row in found
         ]
+
+
+async def _fetched(conn: AsyncConnection, driver: Any, sql: str, parameters: list[Any]) -> Any:
+    """asyncpg's rows, its failures as SQLAlchemy would leave them: a connection the server
+    dropped is invalidated (the pool opens another) and the error says so
+    (:func:`bastion.store.failures.meaning` answers it as unreachable)."""
+    try:
+        return await driver.fetch(sql, *parameters)
+    except Exception as error:
+        if not driver.is_closed():
+            raise  # the server's refusal: its SQLSTATE says what it means
+        await conn.invalidate()
+        # The values stay out of the message: they may be token digests.
+        raise DBAPIError(
+            sql, None, error, hide_parameters=True, connection_invalidated=True
+        ) from error
