@@ -250,7 +250,7 @@ class Database:
         """A pooled connection outside any transaction, on PostgreSQL: for a write of one
         statement, which is its own transaction (:mod:`bastion.store.direct`). Like a write
         transaction of its own, nothing the request does after it undoes it."""
-        assert self.writer is None, "SQLite writes take turns on the writer: use write()"
+        assert not self.is_sqlite, "SQLite writes take turns on the writer: use write()"
         outer = _request_write.get()
         if outer is not None and outer._db is self:
             outer.wrote_apart = True

@@ -151,11 +151,11 @@ class Rotations:
             "end": rotation.successor_end,
         }
         values |= {f"audit_{name}": getattr(rotation.audit, name) for name in _AUDIT_BOUND}
-        if db.writer is None:
+        if not db.is_sqlite:  # one statement, its own transaction
             async with db.apart() as conn:
                 found = await self._postgresql.rows(conn, values)
             return _row(found[0]) if found else None
-        async with db.write() as conn:
+        async with db.write() as conn:  # a turn of the writer
             claimed = await self._sqlite_claim.rows(conn, values)
             if not claimed:
                 return None
