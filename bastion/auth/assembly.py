@@ -229,6 +229,7 @@ def build_auth(
             "session": tables[SESSION_TABLE],
             "refresh": tables[REFRESH_TABLE],
             "user": store.tables["User"],
+            "audit": tables[AUDIT_TABLE],
         },
         tokens,
         config,

@@ -120,9 +120,15 @@ class Audit:
         self._observe(event)
         await self._write(event, conn)
 
+    def row(self, event: AuditEvent) -> AuditRow:
+        """The row ``event`` is stored as, for a statement that writes it beside other rows
+        (a refresh's, :mod:`bastion.store.auth.rotation`): :meth:`noted` once it is."""
+        return self._row(event)
+
     def noted(self, event: AuditEvent) -> AuditRow:
         """:meth:`record` but the write: ``event`` observed and logged, and its row, which the
-        caller writes in a statement of its own (a login's, with its session's rows)."""
+        caller writes in a statement of its own (a login's with its session's rows, a
+        refresh's with its rotation)."""
         self._observe(event)
         _log_event(event)
         return self._row(event)

@@ -125,8 +125,9 @@ class Database:
     """One engine per server process; connections come from its pool."""
 
     alone_listeners: ClassVar[list[Callable[[str], None]]] = []
-    """Called with every statement :meth:`read_alone` runs (those pass no SQLAlchemy event):
-    how tests count what a request costs the database."""
+    """Called with every statement :meth:`read_alone` runs, and every statement run past
+    SQLAlchemy (:mod:`bastion.store.direct`): those pass no SQLAlchemy event. How tests count
+    what a request costs the database."""
 
     def __init__(
         self,
@@ -248,6 +249,16 @@ class Database:
         outer = _request_write.get()
         if outer is not None and outer._db is self:
             outer.wrote_apart = True
+
+    @asynccontextmanager
+    async def apart(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection outside any transaction, on PostgreSQL: for a write of one
+        statement, which is its own transaction (:mod:`bastion.store.direct`). Like a write
+        transaction of its own, nothing the request does after it undoes it."""
+        assert not self.is_sqlite, "SQLite writes take turns on the writer: use write()"
+        self.wrote_apart()
+        async with self.engine.connect() as conn:
+            yield conn
 
     def holds_request_write(self) -> bool:
         """Whether the GraphQL request this task serves holds SQLite's writer (its mutation

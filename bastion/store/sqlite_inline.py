@@ -178,6 +178,17 @@ class InlineConnection:
         """
         self._open().execute(sql).close()
 
+    def rows(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """Run a statement that never waits (not a BEGIN or COMMIT), at once; its rows.
+
+        For the statements compiled once and run past SQLAlchemy (:mod:`bastion.store.direct`).
+        """
+        cursor = self._open().execute(sql, parameters)
+        try:
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         """Register an SQL function (the dialect's ``regexp``)."""
         self._open().create_function(*args, **kwargs)

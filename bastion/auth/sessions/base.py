@@ -14,6 +14,7 @@ from bastion.auth.events import SessionsEnded
 from bastion.auth.sessions.values import SessionState
 from bastion.auth.settings import AuthConfig
 from bastion.store.auth.refresh_tokens import RefreshTokenRows
+from bastion.store.auth.rotation import Rotations
 from bastion.store.auth.sessions import SessionRows
 from bastion.store.database import Database
 from bastion.tools.clock import Clock
@@ -39,7 +40,7 @@ class SessionsBase:
         events: EventHub,
         event_log: EventLog | None = None,
     ) -> None:
-        """``tables`` are the ``session``, ``refresh`` and ``user`` tables; ``events`` is
+        """``tables`` are the ``session``, ``refresh``, ``user`` and ``audit`` tables; ``events`` is
         where committed revocations are announced (:class:`SessionsEnded`); ``event_log``
         writes them for the other processes sharing the database, in their transaction."""
         self._db = db
@@ -49,6 +50,9 @@ class SessionsBase:
         self.rows = SessionRows(tables["session"], tables["user"])
         """The session rows' statements (the Stitch session tokens use them too)."""
         self._refresh_rows = RefreshTokenRows(tables["refresh"], tables["session"], tables["user"])
+        self._rotations = Rotations(
+            tables["refresh"], tables["session"], tables["user"], tables["audit"]
+        )
         self.tokens = tokens
         self._config = config
         self._clock = clock

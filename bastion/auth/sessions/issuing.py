@@ -61,24 +61,6 @@ class Issuing(SessionsBase):
         """(next refresh token, id of the next access token) for a used refresh token."""
         return _b64(self._derive("refresh", token)), self._derive("jti", token).hex()[:32]
 
-    async def _issue(
-        self,
-        conn: AsyncConnection,
-        session_id: str,
-        user_id: str,
-        session_end: datetime,
-        refresh_token: str,
-        now: datetime,
-        extra: dict[str, Any],
-        token_id: str | None = None,
-    ) -> TokenPair:
-        """Store ``refresh_token`` for the session and answer it with an access token."""
-        refresh_end = min(now + timedelta(seconds=self._config.refresh_token_lifetime), session_end)
-        await self._refresh_rows.insert(
-            conn, hash_token(refresh_token), session_id, created_at=now, expires_at=refresh_end
-        )
-        return self._pair(user_id, session_id, refresh_token, now, refresh_end, extra, token_id)
-
     def _pair(
         self,
         user_id: str,
@@ -130,11 +112,7 @@ class Issuing(SessionsBase):
             user_data=user_data,
             factor=start.factor,
         )
-        if start.stitch:
-            refresh_end = self.idle_end(now, session_end)
-        else:
-            lifetime = timedelta(seconds=self._config.refresh_token_lifetime)
-            refresh_end = min(now + lifetime, session_end)
+        refresh_end = self.idle_end(now, session_end)
         access = self.tokens.sign_ahead(
             start.user_id, session_id, issued_at=now, extra=extra_claims(device_id, user_data)
         )
@@ -186,5 +164,9 @@ class Issuing(SessionsBase):
         return SessionStartRows(self.tables["session"].metadata)
 
     def idle_end(self, last_used: datetime, session_end: datetime) -> datetime:
-        """When an unused session token stops working."""
-        return min(last_used + timedelta(seconds=self._config.refresh_token_lifetime), session_end)
+        """When a refresh token made at ``last_used`` stops working, or an unused session
+        token: a refresh lifetime later, never past the session's end."""
+        return min(self._lifetime_end(last_used), session_end)
+
+    def _lifetime_end(self, start: datetime) -> datetime:
+        return start + timedelta(seconds=self._config.refresh_token_lifetime)

@@ -1,17 +1,19 @@
 """Refresh: single-use refresh tokens with reuse detection.
 
 A GraphQL session's refresh token works once: the database marks it used with a conditional
-UPDATE (:meth:`bastion.store.auth.refresh_tokens.RefreshTokenRows.claim`), so among parallel
-refreshes of one token exactly one wins, whatever the number of processes. Presenting a used
-token again is treated as theft and ends the whole session, unless it comes within
-``auth.refresh_reuse_interval`` of the first use: then the same successor pair is answered
-again. That is possible without storing the successor because it is derived from the used
-token (:mod:`bastion.auth.sessions.issuing`), and the access token is rebuilt from the same
-claims.
+UPDATE, in one transaction with its successor, the touch of the session and the audit row
+(:mod:`bastion.store.auth.rotation`), so among parallel refreshes of one token exactly one
+wins, whatever the number of processes. A token not claimed there is read again, in a
+transaction of its own: presenting a used token again is treated as theft and ends the whole
+session, unless it comes within ``auth.refresh_reuse_interval`` of the first use: then the
+same successor pair is answered again. That is possible without storing the successor
+because it is derived from the used token (:mod:`bastion.auth.sessions.issuing`), and the
+access token is rebuilt from the same claims.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -26,15 +28,11 @@ from bastion.auth.sessions.values import (
     refuse_after_write,
 )
 from bastion.store.auth.refresh_tokens import RefreshTokenRow
+from bastion.store.auth.rotation import Rotation
 from bastion.store.auth.sessions import SessionMatch
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
-
-
-def _alive(row: RefreshTokenRow, now: datetime) -> bool:
-    """Whether the token's session may still be used: unrevoked, not over, its user active."""
-    return row.revoked_at is None and row.session_end > now and row.user_active
 
 
 class Refreshing(Issuing):
@@ -48,13 +46,32 @@ class Refreshing(Issuing):
         # then failed.
         refuse_after_write(self._db)
         now = self._clock()
-        # A refusal raised inside the transaction rolls it back, the claim with it.
+        successor, token_id = self._successor(token)
+        event = AuditEvent(AuditType.REFRESH, ip=ip)
+        rotation = Rotation(
+            digest=hash_token(token),
+            successor=hash_token(successor),
+            now=now,
+            successor_end=self._lifetime_end(now),  # the rotation caps it at the session's end
+            audit=self.audit.row(event),
+        )
+        # The common case in one transaction: the token claimed, its successor stored.
+        row = await self._rotations.rotate(self._db, rotation)
+        if row is None:
+            return await self._not_claimed(token, now, ip)
+        self.audit.noted(replace(event, user_id=row.user_id, session_id=row.session_id))
+        extra = extra_claims(row.device_id, row.user_data)
+        end = self.idle_end(now, row.session_end)  # as the rotation stored it
+        return self._pair(row.user_id, row.session_id, successor, now, end, extra, token_id)
+
+    async def _not_claimed(self, token: str, now: datetime, ip: str | None) -> TokenPair:
+        """A token the rotation did not claim: unknown, expired, its session over, or used.
+        A used one is answered again within the reuse interval, else taken for theft."""
+        # A refusal raised inside the transaction rolls back what it wrote.
         async with self._db.write() as conn:
-            won, row = await self._claim(conn, token, now)
-            if won:
-                return await self._rotate(conn, token, row, now, ip)
-            if row.used_at is None or not _alive(row, now):
-                raise RefreshRefused()  # expired, or its session is over
+            row = await self._refresh_rows.load(conn, hash_token(token), now)
+            if row is None or row.used_at is None or not row.alive:
+                raise RefreshRefused()  # unknown, expired, or its session is over
             again = await self._again_within_grace(conn, token, row, row.used_at, now)
             if again is not None:
                 return again
@@ -62,40 +79,6 @@ class Refreshing(Issuing):
         # The session was ended above, and that is committed: let it be known, then refuse.
         self.announce_ended([row.session_id])
         raise RefreshRefused()
-
-    async def _claim(
-        self, conn: AsyncConnection, token: str, now: datetime
-    ) -> tuple[bool, RefreshTokenRow]:
-        """Mark the token used if nobody has; whether this refresh did, and the token's row.
-
-        Refuses a token nobody issued.
-        """
-        digest = hash_token(token)
-        won = await self._refresh_rows.claim(conn, digest, now)
-        row = await self._refresh_rows.load(conn, digest)
-        if row is None:
-            raise RefreshRefused()
-        return won, row
-
-    async def _rotate(
-        self,
-        conn: AsyncConnection,
-        token: str,
-        row: RefreshTokenRow,
-        now: datetime,
-        ip: str | None,
-    ) -> TokenPair:
-        """The first use of a token: the successor pair, if the session is still alive."""
-        if not _alive(row, now):
-            raise RefreshRefused()
-        await self.rows.touch(conn, row.session_id, now)
-        event = AuditEvent(AuditType.REFRESH, user_id=row.user_id, session_id=row.session_id, ip=ip)
-        await self.audit.record(event, conn)
-        successor, token_id = self._successor(token)
-        extra = extra_claims(row.device_id, row.user_data)
-        return await self._issue(
-            conn, row.session_id, row.user_id, row.session_end, successor, now, extra, token_id
-        )
 
     async def _again_within_grace(
         self,

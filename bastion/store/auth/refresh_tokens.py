@@ -1,9 +1,12 @@
 """The rows of the rotating refresh tokens of GraphQL sessions, stored as SHA-256 digests.
 
 A refresh token works once. Which of several parallel refreshes of one token wins is decided
-here, by the database, with a conditional UPDATE (:meth:`RefreshTokenRows.claim`): exactly
-one of them marks the row used, whatever the number of processes. What a refused or repeated
-use means (reuse detection, the grace interval) is :mod:`bastion.auth.sessions`' business.
+by the database, with a conditional UPDATE in :mod:`bastion.store.auth.rotation`: exactly
+one of them marks the row used, whatever the number of processes. Here are the other
+statements over the table: a token's row read back (for a token the rotation did not claim),
+the first token of a session, and the pruning. What a refused or repeated use means (reuse
+detection, the grace interval) is :mod:`bastion.auth.sessions`' business; :func:`alive` is
+what both modules ask of a token's session.
 
 The statements of a refresh are built once, with bound parameters, and executed with their
 values: building a statement anew for each call (its clauses, its cache key) cost SQLAlchemy
@@ -15,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import BindParameter, ColumnElement, Table, and_, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -32,6 +35,17 @@ class RefreshTokenRow:
     device_id: str | None
     user_data: str | None  # JSON
     user_active: bool
+    alive: bool  # whether its session may still be used (:func:`alive`)
+
+
+def alive(sessions: Table, users: Table, now: BindParameter[datetime]) -> ColumnElement[bool]:
+    """Whether a session, joined with its user, may still be used at ``now``: unrevoked, not
+    past its end, its user active. What a refresh asks before it claims a token."""
+    return and_(
+        sessions.c.revoked_at.is_(None),
+        sessions.c.expires_at > now,
+        users.c.isActive.is_(True),
+    )
 
 
 class RefreshTokenRows:
@@ -44,11 +58,6 @@ class RefreshTokenRows:
         digest = refresh.c.hash == bindparam("digest")
         now = bindparam("now", type_=refresh.c.used_at.type)
         self._insert = refresh.insert()
-        self._claim = (
-            update(refresh)
-            .where(digest, refresh.c.used_at.is_(None), refresh.c.expires_at > now)
-            .values(used_at=now)
-        )
         self._load = (
             select(
                 refresh.c.session_id,
@@ -60,6 +69,7 @@ class RefreshTokenRows:
                 sessions.c.device_id,
                 sessions.c.user_data,
                 users.c.isActive,
+                alive(sessions, users, now).label("alive"),
             )
             .join(sessions, sessions.c.id == refresh.c.session_id)
             .join(users, users.c.id == sessions.c.user_id)
@@ -88,17 +98,12 @@ class RefreshTokenRows:
             },
         )
 
-    async def claim(self, conn: AsyncConnection, digest: str, now: datetime) -> bool:
-        """Mark the token used at ``now`` if it is unused and unexpired; whether this call did.
-
-        One conditional UPDATE: among parallel claims of one token, exactly one is True.
-        """
-        claimed = await conn.execute(self._claim, {"digest": digest, "now": now})
-        return claimed.rowcount == 1
-
-    async def load(self, conn: AsyncConnection, digest: str) -> RefreshTokenRow | None:
-        """The token's row with its session's and its user's, or None when it is unknown."""
-        row = (await conn.execute(self._load, {"digest": digest})).first()
+    async def load(
+        self, conn: AsyncConnection, digest: str, now: datetime
+    ) -> RefreshTokenRow | None:
+        """The token's row with its session's and its user's at ``now``, or None when it is
+        unknown."""
+        row = (await conn.execute(self._load, {"digest": digest, "now": now})).first()
         if row is None:
             return None
         return RefreshTokenRow(
@@ -111,6 +116,7 @@ class RefreshTokenRows:
             device_id=row.device_id,
             user_data=row.user_data,
             user_active=bool(row.isActive),
+            alive=bool(row.alive),
         )
 
     async def expiry(self, conn: AsyncConnection, digest: str) -> datetime | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,7 +55,7 @@ async def _start(store: Store, session_id: str, user_id: str, **extra: str) -> N
         await _sessions(store).insert(conn, new)
 
 
-async def test_of_parallel_claims_of_one_token_exactly_one_wins(
+async def test_a_tokens_row_says_what_its_session_and_user_say(
     store: Store, users: tuple[str, str]
 ) -> None:
     ann, _ = users
@@ -64,27 +63,16 @@ async def test_of_parallel_claims_of_one_token_exactly_one_wins(
     rows = _refresh(store)
     async with store.db.write() as conn:
         await rows.insert(conn, "d1", "s1", created_at=NOW, expires_at=LATER)
-
-    async def claim() -> bool:
-        async with store.db.write() as conn:
-            return await rows.claim(conn, "d1", NOW)
-
-    assert sorted(await asyncio.gather(*(claim() for _ in range(5)))) == [False] * 4 + [True]
     async with store.db.read() as conn:
-        row = await rows.load(conn, "d1")
-        assert row is not None and row.used_at == NOW and row.user_id == ann
+        row = await rows.load(conn, "d1", NOW)
+        assert row is not None and row.used_at is None and row.user_id == ann
         assert row.session_end == LATER and row.revoked_at is None and row.user_active
-        assert await rows.load(conn, "unknown") is None
+        assert row.alive
+        ended = await rows.load(conn, "d1", LATER)  # the session's end
+        assert ended is not None and not ended.alive
+        assert await rows.load(conn, "unknown", NOW) is None
         assert await rows.session_of(conn, "d1") == "s1"
         assert await rows.expiry(conn, "d1") == LATER
-
-
-async def test_an_expired_token_is_never_claimed(store: Store, users: tuple[str, str]) -> None:
-    await _start(store, "s1", users[0])
-    rows = _refresh(store)
-    async with store.db.write() as conn:
-        await rows.insert(conn, "d1", "s1", created_at=NOW, expires_at=NOW)
-        assert not await rows.claim(conn, "d1", NOW)
 
 
 async def test_a_revocation_ends_only_what_it_matches_and_only_once(
