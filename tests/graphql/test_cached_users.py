@@ -1,12 +1,16 @@
 """Data writes and the users that sessions cache (bastion.auth.sessions.cache): a write that
 changes a user's row, on either side of a relation, is seen by that user's next request; a
-write of other types leaves the cache alone, so the next request reads nothing again."""
+write of other types leaves the cache alone, so the next request reads nothing again. And
+what a user's ``createNote`` costs the database."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+import bastion.auth.sessions
 from bastion.auth import SYSTEM
 from tests.auth.conftest import Auth
 from tests.conftest import statements
@@ -22,6 +26,13 @@ RULES = {
     "User": {"read": {"id": "$viewer.id"}},
 }
 VIEWER = "{ viewer { user { id firstName team { name } } } }"
+
+
+@pytest.fixture(autouse=True)
+def _cached_for_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A state is trusted for a second, which a slow machine may take between two requests:
+    # these tests are about what a write makes the cache forget, not about its expiry.
+    monkeypatch.setattr(bastion.auth.sessions, "STATE_TTL_SECONDS", 3600.0)
 
 
 async def _start(make_project: Callable[..., Any], client_for: Callable[..., Any]) -> Auth:
@@ -51,9 +62,7 @@ async def test_a_write_of_other_types_costs_the_next_request_nothing(
     await _me(auth, token)  # the session's state is cached now
     with statements() as before:
         await _me(auth, token)
-    created = await auth.gql(
-        'mutation { createNote(data: {text: "hi"}) { id text } }', token=token
-    )
+    created = await auth.gql('mutation { createNote(data: {text: "hi"}) { id text } }', token=token)
     assert created["data"]["createNote"]["text"] == "hi"
     with statements() as seen:
         me = await _me(auth, token)
@@ -69,7 +78,7 @@ async def test_a_user_changed_by_a_data_write_is_seen_at_once(
     me = await _me(auth, token)
     await _as_system(
         auth,
-        "mutation ($id: ID!) { updateUser(id: $id, data: {firstName: \"Ann\"}) { id } }",
+        'mutation ($id: ID!) { updateUser(id: $id, data: {firstName: "Ann"}) { id } }',
         {"id": me["id"]},
     )
     assert (await _me(auth, token))["firstName"] == "Ann"
@@ -130,3 +139,18 @@ async def test_several_writes_of_other_types_cost_the_next_request_nothing(
     with statements() as seen:
         await _me(auth, token)
     assert seen == before
+
+
+async def test_a_create_costs_an_insert_and_the_read_of_its_answer(
+    make_project: Callable[..., Any], client_for: Callable[..., Any]
+) -> None:
+    auth = await _start(make_project, client_for)
+    token = (await auth.register("ann@example.com"))["accessToken"]
+    await _me(auth, token)  # the session's state is cached
+    create = "mutation ($t: String!) { createNote(data: {text: $t}) { id text } }"
+    with statements() as seen:
+        body = await auth.gql(create, {"t": "hi"}, token=token)
+    assert body["data"]["createNote"]["text"] == "hi", body
+    # One write transaction: the row, and the row read back as the viewer may see it (the
+    # answer); the session is not read again. No savepoint when nothing else is writing.
+    assert [s.replace('"', "") for s in seen] == ["BEGIN", "INSERT Note", "SELECT", "COMMIT"]
