@@ -1,7 +1,7 @@
-"""CPU per refresh and per login, this tree against a baseline ref, in interleaved rounds.
+"""CPU per refresh, login and createMovie, this tree against a baseline ref, in interleaved rounds.
 
 ``scripts/bench cpu [--baseline REF] [--rounds N] [--database sqlite|postgresql|both]
-[--only refresh|login]`` runs :mod:`bench.inprocess` in a fresh process for each side in
+[--only refresh|login|create]`` runs :mod:`bench.inprocess` in a fresh process for each side in
 turns (now, ref; ref, now; ...) and prints the medians of the rounds and their ratio: the
 server's own CPU per request, without sockets, HTTP parsing or a client sharing the machine's
 two cores. Nothing here is a test.
@@ -18,10 +18,12 @@ from typing import Any
 from bench.harness import Options, Side
 
 SCRIPT = Path(__file__).resolve().with_name("inprocess.py")
-# (case, its arguments): refreshes from 8 chains at once, logins one at a time.
+# (case, its arguments): refreshes from 8 chains at once, logins one at a time, creates from
+# 50 writers at once.
 CASES = [
     ("refresh, 8 chains", ["refresh", "--requests", "2000", "--concurrency", "8"]),
     ("login, 1 at a time", ["login", "--requests", "60", "--concurrency", "1"]),
+    ("createMovie, 50 writers", ["create", "--requests", "2000", "--concurrency", "50"]),
 ]
 
 

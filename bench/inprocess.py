@@ -1,13 +1,16 @@
 """CPU per credential request, measured in one process: the ASGI app called directly.
 
-``python -m bench.inprocess refresh|login|viewer|movies [--database sqlite|postgresql]
+``python -m bench.inprocess refresh|login|viewer|movies|create [--database sqlite|postgresql]
 [--requests N] [--concurrency C] [--first N] [--profile FILE]`` serves a fresh bench project
 in-process (no socket, no HTTP parser, no client beside it), sends ``refreshToken`` (C chains,
-each handing its answer's refresh token to its next request), ``loginEmailPassword``, or the
-read suite's ``viewer`` and ``movies(first: N)`` queries (on its seeded project, with a token)
-straight to the ASGI app, and prints one JSON line: CPU microseconds per request of the whole
-process (``time.process_time``: the hashing threads included) and of the event loop's thread alone
-(``time.thread_time``), and wall microseconds. ``--profile`` writes a cProfile of the measured
+each handing its answer's refresh token to its next request), ``loginEmailPassword``, the
+read suite's ``viewer`` and ``movies(first: N)`` queries (on its seeded project, with a token),
+or the write suite's ``createMovie`` (C writers at once, 50 unless given, each title unique, with
+a token) straight to the ASGI app, and prints one JSON line: CPU microseconds per request of the
+whole process (``time.process_time``: the hashing threads included) and of the event loop's
+thread alone (``time.thread_time``), and wall microseconds. The create case adds the statements
+one ``createMovie`` runs (counted over its warm-up: SQLAlchemy's statements and commits, the
+writer's savepoints apart). ``--profile`` writes a cProfile of the measured
 requests. ``--served`` sets the process up as ``bastion serve`` does: the access log at INFO on
 its thread (stderr) and the metrics in prometheus-client's multiprocess files.
 
@@ -25,13 +28,14 @@ import os
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from bench import reads
 from bench.harness import LOGIN, SECRET, database, write_project
-from bench.writes import REFRESH, SCHEMA
+from bench.writes import CREATE, PERMISSIONS, REFRESH, SCHEMA
 
 WARMUP = 200
 Answer = tuple[int, bytes]
@@ -138,6 +142,48 @@ async def _reads(driver: Driver, body: bytes, token: str, count: int, concurrenc
     await asyncio.gather(*(one(count // concurrency) for _ in range(concurrency)))
 
 
+async def _creates(driver: Driver, token: str, prefix: str, count: int, concurrency: int) -> None:
+    """``count`` createMovie mutations from ``concurrency`` writers at once, titles unique."""
+
+    async def one(writer: int, n: int) -> None:
+        for i in range(n):
+            variables = {"title": f"{prefix}-{writer}-{i}"}
+            body = json.dumps({"query": CREATE, "variables": variables}).encode()
+            _data(await driver.post(body, token), "createMovie")
+
+    await asyncio.gather(*(one(w, count // concurrency) for w in range(concurrency)))
+
+
+@contextmanager
+def _counted() -> Iterator[list[str]]:
+    """The statements the engines run inside the block (the writer's savepoints apart)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from bastion.store.database import Database
+
+    seen: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        seen.append(statement.split()[0].upper())
+
+    def committed(_conn: Any) -> None:
+        seen.append("COMMIT")
+
+    def alone(statement: str) -> None:
+        seen.append(statement.split()[0].upper())
+
+    event.listen(Engine, "before_cursor_execute", executed)
+    event.listen(Engine, "commit", committed)
+    Database.alone_listeners.append(alone)
+    try:
+        yield seen
+    finally:
+        Database.alone_listeners.remove(alone)
+        event.remove(Engine, "before_cursor_execute", executed)
+        event.remove(Engine, "commit", committed)
+
+
 async def _seed(driver: Driver, token: str) -> None:
     for c in range(reads.CITIES):
         seed = {"query": reads.SEED, "variables": {"city": reads.city(c)}}
@@ -153,7 +199,17 @@ async def _measure(args: argparse.Namespace, root: Path) -> dict[str, float]:
     async with LifespanManager(app, startup_timeout=120) as manager:
         driver = Driver(manager.app)
         login = json.dumps({"query": LOGIN}).encode()
-        if args.case == "refresh":
+        extra: dict[str, float] = {}
+        if args.case == "create":
+            token = _data(await driver.post(login), "loginEmailPassword")["accessToken"]
+            with _counted() as seen:
+                await _creates(driver, token, "warm", WARMUP, args.concurrency)
+            extra["statements"] = len(seen) / WARMUP
+            extra["commits"] = seen.count("COMMIT") / WARMUP
+
+            async def work() -> None:
+                await _creates(driver, token, "run", args.requests, args.concurrency)
+        elif args.case == "refresh":
             tokens = [
                 _data(await driver.post(login), "loginEmailPassword")["refreshToken"]
                 for _ in range(args.concurrency)
@@ -200,6 +256,7 @@ async def _measure(args: argparse.Namespace, root: Path) -> dict[str, float]:
         "loop_cpu_us": loop_cpu / n * 1e6,
         "wall_us": wall / n * 1e6,
         "turns_per_commit": turns,  # SQLite's group commit (over the whole run)
+        **extra,
     }
 
 
@@ -224,14 +281,16 @@ def _create_user(root: Path) -> None:
 def main(argv: list[str]) -> None:
     """Measure one case in this process; print the JSON line."""
     parser = argparse.ArgumentParser(prog="python -m bench.inprocess")
-    parser.add_argument("case", choices=["refresh", "login", "viewer", "movies"])
+    parser.add_argument("case", choices=["refresh", "login", "viewer", "movies", "create"])
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, help="8, or 50 for create")
     parser.add_argument("--first", type=int, default=100, help="items of the movies case")
     parser.add_argument("--profile", metavar="FILE")
     parser.add_argument("--served", action="store_true", help="log and count as serve does")
     args = parser.parse_args(argv)
+    if args.concurrency is None:
+        args.concurrency = 50 if args.case == "create" else 8
     os.environ.setdefault("BASTION_SECRET", SECRET)
     if args.served:
         # Before bastion.http.metrics imports prometheus-client (see prepare_metrics_dir).
@@ -250,6 +309,8 @@ def main(argv: list[str]) -> None:
         schema = SCHEMA
         if args.case in ("viewer", "movies"):
             schema, config["permissions"] = reads.SCHEMA, reads.PERMISSIONS
+        elif args.case == "create":
+            config["permissions"] = PERMISSIONS
         root = write_project(base / "project", schema, config)
         os.chdir(root)  # the SQLite url is relative to the project
         _create_user(root)

@@ -43,6 +43,9 @@ class RequestContext:
     after_commit: list[Callable[[], Awaitable[dict[str, Any] | None]]] = field(default_factory=list)
     # 0 for a client's request; 1 and more for documents run by functions through `api`.
     nesting: int = 0
+    # The data types whose rows the generated writes of the request may have changed (a
+    # superset), noted as they write: see bastion.graphql.resolvers.writes_data.
+    changed_types: set[str] = field(default_factory=set)
     # The request limits; resolvers read the page sizes from them.
     limits: GraphQLConfig = field(default_factory=GraphQLConfig)
 

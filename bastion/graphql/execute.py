@@ -18,6 +18,7 @@ from typing import Any
 from graphql import (
     DocumentNode,
     ExecutionResult,
+    FieldNode,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
@@ -54,9 +55,11 @@ from bastion.graphql.loaders import Loaders
 from bastion.graphql.meta_fields import names_meta_field
 from bastion.graphql.ordering import in_response_order
 from bastion.graphql.own_proof import proves_itself
+from bastion.graphql.resolvers import writes_data
 from bastion.graphql.settings import GraphQLConfig
 from bastion.graphql.single_field import SingleField
 from bastion.graphql.visibility import executor_for, hidden_names, public_schema
+from bastion.model.emails import EMAIL_TYPE as USER_TYPE
 from bastion.permissions.compile import Permissions
 from bastion.store import Store
 from bastion.store.database import LazyTransaction
@@ -118,6 +121,8 @@ class _Checked:
     directive_variables: dict[str | None, tuple[str, ...]] = field(default_factory=dict)
     # Each operation's shape when bastion.graphql.single_field answers it (else None).
     singles: dict[str | None, SingleField | None] = field(default_factory=dict)
+    # Whether each operation's root fields are all generated writes (see _only_data_writes).
+    data_writes: dict[str | None, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,23 @@ class Prepared:
 
 class _StalePlans(Exception):
     """A request met statements prepared before a deploy; nothing of it was kept."""
+
+
+def _only_data_writes(schema: GraphQLSchema, operation: OperationDefinitionNode) -> bool:
+    """Whether every root field of a mutation is a generated write (no fragments: a fragment
+    spread could hide another field)."""
+    parent = schema.mutation_type
+    if parent is None:
+        return False
+    for selection in operation.selection_set.selections:
+        if not isinstance(selection, FieldNode):
+            return False
+        if selection.name.value == "__typename":
+            continue
+        field = parent.fields.get(selection.name.value)
+        if field is None or not writes_data(field.resolve):
+            return False
+    return True
 
 
 def _stale(errors: list[GraphQLError] | None) -> bool:
@@ -374,8 +396,13 @@ class Executor:
                         raise
                     return Outcome({"errors": [refusal(known)], "data": None})
                 committed = True
-                if self.auth is not None and transaction.was_used and not nested:
-                    # A data write may have changed a user's row that sessions cache.
+                if (
+                    self.auth is not None
+                    and transaction.was_used
+                    and not nested
+                    and self._users_may_have_changed(prepared, context)
+                ):
+                    # Sessions cache users' rows: they read them again.
                     self.auth.events.publish(UsersChanged())
         finally:
             if not committed:
@@ -413,6 +440,21 @@ class Executor:
             )
             singles[name] = SingleField.of(self.schema, operation, fragments)
         return singles[name]
+
+    def _users_may_have_changed(self, prepared: Prepared, context: RequestContext) -> bool:
+        """Whether a committed mutation may have changed rows of ``User``.
+
+        Unknown (so yes) unless every root field is a generated write, which notes the types
+        it changed: a mutation of other types leaves the sessions' cached users alone, instead
+        of making every following request read its session again."""
+        if USER_TYPE in context.changed_types:
+            return True
+        operation = prepared.operation
+        name = operation.name.value if operation.name else None
+        known = prepared.checked.data_writes
+        if name not in known:
+            known[name] = _only_data_writes(self.schema, operation)
+        return not known[name]
 
     async def _reference(
         self,

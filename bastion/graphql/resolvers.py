@@ -3,10 +3,17 @@
 Each factory returns the resolver of one generated field. Relation resolvers are plain
 functions returning a loader's future, so that every sibling's key reaches the loader before
 it dispatches its batch.
+
+The generated writes (``createX``, ``updateX``, ``deleteX``) are marked: answerable without
+graphql-core's executor when their selection is a few scalars (:mod:`.single_field`), and
+known to note in the request's context every type whose rows they may have changed, so that
+a mutation made only of them tells the session cache to forget users only when it wrote
+``User`` rows (:func:`writes_data`).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +22,8 @@ from bastion.auth.events import SessionsEnded, UserChanged
 from bastion.errors import BadUserInput, NotFound
 from bastion.graphql.context import Info, RequestContext, context_of
 from bastion.graphql.settings import GraphQLConfig
-from bastion.model import RelationField
+from bastion.graphql.single_field import answerable
+from bastion.model import Model, OnDelete, RelationField
 from bastion.model.emails import EMAIL_FIELD, EMAIL_TYPE, email_key
 from bastion.permissions.compile import Forbidden
 from bastion.permissions.write_checks import check_writes, journal_for
@@ -26,6 +34,33 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
 Resolver = Callable[..., Any]
+
+_DATA_WRITES: weakref.WeakSet[Resolver] = weakref.WeakSet()
+
+
+def _data_write(resolver: Resolver) -> Resolver:
+    """Mark a generated write: answerable, and noting the types it changes."""
+    _DATA_WRITES.add(resolver)
+    return answerable(resolver)
+
+
+def writes_data(resolver: Resolver | None) -> bool:
+    """Whether ``resolver`` is a generated write (not wrapped by a hook): every type whose
+    rows it changed is in the request's ``changed_types`` once it returns."""
+    return resolver is not None and resolver in _DATA_WRITES
+
+
+def _deleted_reach(model: Model, type_name: str) -> set[str]:
+    """The types whose rows deleting a ``type_name`` may change: itself, and what the
+    database unlinks (SET NULL) or deletes (CASCADE) with it, transitively."""
+    reach = {type_name}
+    todo = [type_name]
+    while todo:
+        for relation in model.pointing_at(todo.pop()):
+            if relation.on_delete is not OnDelete.RESTRICT and relation.holder not in reach:
+                reach.add(relation.holder)
+                todo.append(relation.holder)
+    return reach
 
 
 def _page(args: dict[str, Any], limits: GraphQLConfig) -> Page:
@@ -117,11 +152,15 @@ def create(type_name: str) -> Resolver:
         context = context_of(info)
         conn = await context.connection()
         journal = journal_for(context.permissions)
-        node_id = await context.store.writer.create(conn, type_name, data, journal=journal)
+        try:
+            node_id = await context.store.writer.create(conn, type_name, data, journal=journal)
+        finally:
+            # A superset: connects name their targets, whose rows need not change.
+            context.changed_types.update(t.type_name for t in journal.changes)
         await check_writes(context, journal)
         return await _read_back(context, type_name, node_id)
 
-    return resolve
+    return _data_write(resolve)
 
 
 def update(type_name: str) -> Resolver:
@@ -144,7 +183,11 @@ def update(type_name: str) -> Resolver:
                 field=EMAIL_FIELD,
             )
         journal = journal_for(context.permissions)
-        await context.store.writer.update(conn, type_name, id, data, journal=journal)
+        try:
+            await context.store.writer.update(conn, type_name, id, data, journal=journal)
+        finally:
+            context.changed_types.add(type_name)
+            context.changed_types.update(t.type_name for t in journal.changes)
         await check_writes(context, journal)
         if email_changes and context.auth:
             await context.auth.audit.record(email_changed(id, context.viewer.kind), conn)
@@ -162,7 +205,7 @@ def update(type_name: str) -> Resolver:
                 )
         return await _read_back(context, type_name, id)
 
-    return resolve
+    return _data_write(resolve)
 
 
 async def _user_changed(context: RequestContext, conn: AsyncConnection, user_id: str) -> None:
@@ -211,11 +254,12 @@ def delete(type_name: str) -> Resolver:
                 conn, type_name, [id], condition, f"Not allowed to delete this {type_name}"
             )
         journal = journal_for(context.permissions)
+        context.changed_types.update(_deleted_reach(context.store.writer.model, type_name))
         await context.store.writer.delete(conn, type_name, id, journal=journal)
         context.loaders.clear()
         return node
 
-    return resolve
+    return _data_write(resolve)
 
 
 def relation(field: RelationField) -> Resolver:

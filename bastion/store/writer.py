@@ -5,7 +5,9 @@ SQLite lets one connection write at a time. Handing each request its own connect
 and polls: under load, latencies in seconds and, past the busy timeout, ``database is
 locked``. Instead every write transaction of the process is a *turn* on one connection:
 
-- turns queue in arrival order (an ``asyncio`` queue, no polling) and run one at a time;
+- turns queue in arrival order (futures in a queue, no polling) and run one at a time; a turn
+  waits a bounded time, watched by one timer for the whole queue (the oldest waiter is the
+  first to run out), not a timeout per waiter: that cost more than a turn's savepoint;
 - each turn runs in a savepoint of the open transaction, so a failing turn rolls back alone
   (the first turn of a group needs none: undoing it is rolling back the transaction). On the
   inline driver (:mod:`bastion.store.sqlite_inline`) the savepoint's statements go straight
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -94,6 +97,62 @@ class _DirectSavepoint:
         self._driver.run(f"RELEASE SAVEPOINT {_SAVEPOINT}")
 
 
+class _Turns:
+    """A first-come first-served lock whose waiters give up after ``timeout`` seconds
+    (``TimeoutError``); one timer watches the oldest waiter instead of one per waiter."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._held = False
+        self._queue: deque[tuple[float, asyncio.Future[None]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def acquire(self) -> None:
+        """Wait for the lock (taken at once when it is free and nobody waits)."""
+        if not self._held and not self._queue:
+            self._held = True
+            return
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.append((loop.time(), future))
+        if self._timer is None:
+            self._timer = loop.call_at(loop.time() + self._timeout, self._expire)
+        try:
+            await future
+        except asyncio.CancelledError:
+            # Cancelled after the lock was handed over: hand it on.
+            if future.done() and not future.cancelled():
+                self.release()
+            raise
+
+    def release(self) -> None:
+        """Hand the lock to the first live waiter, or free it."""
+        while self._queue:
+            _, future = self._queue.popleft()
+            if not future.done():
+                future.set_result(None)
+                return
+        self._held = False
+
+    def _expire(self) -> None:
+        """Fail the waiters that have waited ``timeout``; watch the next oldest."""
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self._queue and self._queue[0][0] + self._timeout <= now:
+            _, future = self._queue.popleft()
+            if not future.done():
+                future.set_exception(TimeoutError())
+        if self._queue:
+            self._timer = loop.call_at(self._queue[0][0] + self._timeout, self._expire)
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.release()
+
+
 @dataclass
 class Ticket:
     """One turn on the writer's connection."""
@@ -118,7 +177,7 @@ class GroupCommitWriter:
         self._connect = connect
         self._guard = guard
         self._limits = limits or WriterLimits()
-        self._turn = asyncio.Lock()
+        self._turn = _Turns(self._limits.wait_timeout)
         self._waiting = 0
         self._conn: AsyncConnection | None = None
         self._driver: InlineConnection | None = None  # the inline driver's, when it is that
@@ -190,9 +249,7 @@ class GroupCommitWriter:
             raise Unavailable(QUEUE_FULL)
         self._waiting += 1
         try:
-            # asyncio.timeout, not wait_for: no task made per turn to wait in.
-            async with asyncio.timeout(self._limits.wait_timeout):
-                await self._turn.acquire()
+            await self._turn.acquire()
         except TimeoutError:
             raise Unavailable(WAITED_TOO_LONG) from None
         finally:

@@ -135,6 +135,37 @@ async def test_a_write_that_waits_past_the_limit_is_refused(tmp_path: Path) -> N
     await db.close()
 
 
+async def test_writes_queued_behind_a_refused_one_are_still_served(tmp_path: Path) -> None:
+    # One timer watches the queue: the waiters that ran out are refused, those that came
+    # later keep waiting, and a waiter given up by its client does not hold the queue.
+    db = Database(
+        make_url(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"),
+        writer_limits=WriterLimits(max_queue=10, wait_timeout=0.5),
+    )
+    async with db.write() as conn:
+        await conn.execute(text("CREATE TABLE item (name TEXT PRIMARY KEY)"))
+    entered, release = asyncio.Event(), asyncio.Event()
+    held = asyncio.create_task(_hold(db, entered, release))
+    await entered.wait()
+    first = asyncio.create_task(_insert(db, "first"))
+    abandoned = asyncio.create_task(_insert(db, "abandoned"))
+    await asyncio.sleep(0.3)
+    later = asyncio.create_task(_insert(db, "later"))
+    await asyncio.sleep(0)
+    abandoned.cancel()
+    with pytest.raises(Unavailable):
+        await first  # waited past the limit
+    release.set()
+    await held
+    await later
+    assert _names(db) == ["later"]
+    with pytest.raises(asyncio.CancelledError):
+        await abandoned
+    await _insert(db, "after")
+    assert _names(db) == ["after", "later"]
+    await db.close()
+
+
 async def test_a_write_inside_a_request_transaction_joins_it(db: Database) -> None:
     request = db.lazy(write=True)
     conn = await request.connection()
