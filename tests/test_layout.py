@@ -30,6 +30,8 @@ BEHAVIOUR_SUITES = {
     "auth/test_attacks.py",
     # Every emailed-token flow refuses to check a credential after a write in its document.
     "auth/email/test_after_write.py",
+    # The sessions' cached users after data writes (the executor, the resolvers, the writer).
+    "graphql/test_cached_users.py",
     # Requests racing each other: parallel refreshes of one token, requests racing a logout.
     "auth/sessions/test_concurrency.py",
     # Resolvers and hooks: the functions package end to end, on real project folders.
