@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BindParameter, ColumnElement, Table, and_, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -48,6 +49,19 @@ def alive(sessions: Table, users: Table, now: BindParameter[datetime]) -> Column
     )
 
 
+def session_columns(sessions: Table, users: Table) -> tuple[ColumnElement[Any], ...]:
+    """What a token's row says of its session and user, in :class:`RefreshTokenRow`'s order
+    (after the token's own session id, use and end): read by a load and by a rotation."""
+    return (
+        sessions.c.user_id,
+        sessions.c.expires_at.label("session_end"),
+        sessions.c.revoked_at,
+        sessions.c.device_id,
+        sessions.c.user_data,
+        users.c.isActive,
+    )
+
+
 class RefreshTokenRows:
     """The statements over the refresh-token table."""
 
@@ -63,12 +77,7 @@ class RefreshTokenRows:
                 refresh.c.session_id,
                 refresh.c.used_at,
                 refresh.c.expires_at,
-                sessions.c.user_id,
-                sessions.c.expires_at.label("session_end"),
-                sessions.c.revoked_at,
-                sessions.c.device_id,
-                sessions.c.user_data,
-                users.c.isActive,
+                *session_columns(sessions, users),
                 alive(sessions, users, now).label("alive"),
             )
             .join(sessions, sessions.c.id == refresh.c.session_id)

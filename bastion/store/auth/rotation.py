@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, exists, func, insert, select, update
 
 from bastion.store.auth.audit import AuditRow
-from bastion.store.auth.refresh_tokens import RefreshTokenRow, alive
+from bastion.store.auth.refresh_tokens import RefreshTokenRow, alive, session_columns
 from bastion.store.database import Database
 from bastion.store.direct import Direct
 
@@ -74,15 +74,7 @@ class Rotations:
             .values(used_at=now)
             .returning(refresh.c.session_id, refresh.c.used_at, refresh.c.expires_at)
         )
-        # What the token's row says, as RefreshTokenRow orders it.
-        joined = (
-            sessions.c.user_id,
-            sessions.c.expires_at.label("session_end"),
-            sessions.c.revoked_at,
-            sessions.c.device_id,
-            sessions.c.user_data,
-            users.c.isActive,
-        )
+        joined = session_columns(sessions, users)
         audited = _typed(audit, _AUDIT_BOUND)
         self._sqlite_claim = Direct(claim)
         self._sqlite_load = Direct(
