@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from uuid import uuid4
 
 from sqlalchemy import event
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolResetState
@@ -39,6 +40,9 @@ from bastion.store.writer import GroupCommitWriter, Ticket, WriterLimits
 from bastion.tools.private_files import create_private_file
 
 _WRITE = "bastion_write"
+ALONE_DIALECT = sqlite.dialect(paramstyle="named")
+"""The dialect statements for :meth:`Database.read_alone` are compiled with: SQLite's, with
+parameters bound by name, as ``read_alone`` passes them."""
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_SECONDS = 10
 

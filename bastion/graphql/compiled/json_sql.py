@@ -46,7 +46,6 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.types import Text
 
 from bastion.graphql.compiled.fetch import arguments
@@ -55,6 +54,7 @@ from bastion.graphql.context import RequestContext
 from bastion.graphql.resolvers import checked_page
 from bastion.graphql.sources import Link, Root
 from bastion.store import Page
+from bastion.store.database import ALONE_DIALECT
 
 # What stops the statement: json() of text that is not JSON raises "malformed JSON".
 _STOP = func.json(literal_column("'!'"))
@@ -312,7 +312,6 @@ class JsonWriter:
 
 
 # SQLite's statements are compiled with named parameters: sqlite3 takes them as a dict.
-_SQLITE = sqlite.dialect(paramstyle="named")
 _KEPT_PER_PLAN = 64
 _NODE_ID = "bastion_node_id"
 
@@ -362,7 +361,9 @@ async def answer(
     found = kept.get(key)
     db = context.store.db
     if found is None:
-        found = _compiled(writer.statement(field, checked), _SQLITE if db.is_sqlite else None, db)
+        found = _compiled(
+            writer.statement(field, checked), ALONE_DIALECT if db.is_sqlite else None, db
+        )
         if len(kept) >= _KEPT_PER_PLAN:
             kept.clear()
         kept[key] = found

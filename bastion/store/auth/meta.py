@@ -11,13 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Table, bindparam, select
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bastion.store.database import Database
-
-_SQLITE = sqlite.dialect(paramstyle="named")
+from bastion.store.database import ALONE_DIALECT, Database
 
 
 class KeyTaken(Exception):
@@ -62,7 +59,7 @@ class MetaRows:
             if self._alone_sql is None:
                 meta = self._table
                 statement = select(meta.c.value).where(meta.c.key == bindparam("key"))
-                self._alone_sql = str(statement.compile(dialect=_SQLITE))
+                self._alone_sql = str(statement.compile(dialect=ALONE_DIALECT))
             row = db.read_alone(self._alone_sql, {"key": key})
             return None if row is None else str(row[0])
         async with db.read() as conn:

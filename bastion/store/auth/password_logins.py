@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, bindparam, exists, literal_column, select
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql.expression import ColumnElement
 
 from bastion.store.auth.factor_tables import TOTP_TABLE
@@ -27,10 +26,8 @@ from bastion.store.auth.login_failures import LoginFailures
 from bastion.store.auth.passkey_tables import PASSKEY_TABLE
 from bastion.store.auth.tables import LOGIN_FAILURE_TABLE, PASSWORD_TABLE
 from bastion.store.auth.users import PasswordLogin
-from bastion.store.database import Database
+from bastion.store.database import ALONE_DIALECT, Database
 from bastion.store.tables import Tables
-
-_SQLITE = sqlite.dialect(paramstyle="named")  # read_alone binds parameters by name
 
 
 @dataclass(frozen=True)
@@ -133,9 +130,9 @@ class PasswordLoginRows:
 def _compile(statement: Select[Any]) -> _Compiled:
     """The statement's SQLite text, and how each of its columns is read back as SQLAlchemy
     would (dates from their stored text)."""
-    compiled = statement.compile(dialect=_SQLITE)
+    compiled = statement.compile(dialect=ALONE_DIALECT)
     processors = tuple(
-        column.type.dialect_impl(_SQLITE).result_processor(_SQLITE, None)
+        column.type.dialect_impl(ALONE_DIALECT).result_processor(ALONE_DIALECT, None)
         for column in statement.selected_columns
     )
     return _Compiled(compiled.string, processors)
