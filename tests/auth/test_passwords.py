@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 import unicodedata
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,8 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from bastion.auth import SYSTEM
-from bastion.auth.passwords import common_passwords, context_words
+from bastion.auth.passwords import Passwords, common_passwords, context_words, hashing_threads
+from bastion.auth.settings import PasswordHashConfig
 from bastion.project import load_project
 from bastion.store.auth.tables import PASSWORD_TABLE
 from tests.auth.conftest import LOGIN, PASSWORD, REGISTER, SIGNUP, Auth, error_code
@@ -292,3 +296,45 @@ def test_context_words_are_the_texts_and_the_parts_of_an_email() -> None:
         "my app",
         "myapp",
     ]
+
+
+async def test_hashes_have_threads_of_their_own_one_per_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # asyncio's default threads also commit SQLite's writes: a burst of logins must neither
+    # wait for them nor fill them. Here they are all taken, and hashing still goes on.
+    loop = asyncio.get_running_loop()
+    gate = threading.Event()
+    taken = ThreadPoolExecutor(max_workers=1)
+    loop.set_default_executor(taken)
+    blocked = loop.run_in_executor(None, gate.wait)
+    running: list[str] = []
+    most = 0
+    lock = threading.Lock()
+    verify = PasswordHasher.verify
+
+    def watched_verify(hasher: PasswordHasher, stored: Any, password: Any) -> bool:
+        nonlocal most
+        with lock:
+            running.append(threading.current_thread().name)
+            most = max(most, len(running))
+        try:
+            return verify(hasher, stored, password)
+        finally:
+            with lock:
+                running.pop()
+
+    try:
+        passwords = Passwords(PasswordHashConfig())
+        stored = await asyncio.wait_for(passwords.hash(PASSWORD), 30)
+        monkeypatch.setattr(PasswordHasher, "verify", watched_verify)
+        many = 3 * hashing_threads()
+        answers = await asyncio.wait_for(
+            asyncio.gather(*(passwords.verify(stored, PASSWORD) for _ in range(many))), 60
+        )
+    finally:
+        gate.set()
+        await blocked
+        taken.shutdown()
+    assert answers == [True] * many
+    assert 1 <= most <= hashing_threads()
