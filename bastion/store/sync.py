@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alembic.operations import Operations
-from sqlalchemy import Column, MetaData, select
+from sqlalchemy import Column, MetaData, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -40,6 +40,9 @@ _TYPES_KEY = "model_tables"
 _COLUMNS_KEY = "model_columns"
 _EMAILS_KEY = "email_form"  # the version of the normal form the stored User emails have
 _AT_START = (Level.DEPLOY, Level.DESTRUCTIVE, Level.BLOCKED)
+# PostgreSQL's advisory lock key for changing the schema: any fixed 64-bit number other locks
+# of this database do not take (attempts.py locks hashtext() values, 32-bit).
+_SCHEMA_LOCK = 0x62617374696F6E  # "bastion"
 
 
 @dataclass
@@ -160,6 +163,15 @@ def describe(change: SchemaChange) -> str:
     return f"{_SIGNS[change.level]} {change.text}"
 
 
+def _one_at_a_time(conn: Connection) -> None:
+    """On PostgreSQL, wait until no other transaction is changing the schema: nodes that
+    start together on an empty database would each plan every table, and all but one fail on
+    a duplicate CREATE TABLE. The lock ends with the transaction; at READ COMMITTED, what the
+    plan reads next already holds the first node's tables. SQLite's writer is one anyway."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+
+
 def _read_meta(conn: Connection, metadata: MetaData) -> dict[str, Any]:
     meta = metadata.tables[META_TABLE]
     if not conn.dialect.has_table(conn, META_TABLE):
@@ -206,6 +218,7 @@ async def sync_schema(db: Database, metadata: MetaData, model_tables: list[str])
     """At start: apply the safe changes, or refuse when any other is pending."""
 
     def run(conn: Connection) -> SyncReport:
+        _one_at_a_time(conn)
         stored = _read_meta(conn, metadata)
         owned = set(stored.get(_TYPES_KEY, ()))
         changes = _plan(conn, metadata, stored)
@@ -269,6 +282,7 @@ async def deploy_schema(
     """
 
     def run(conn: Connection) -> SyncReport:
+        _one_at_a_time(conn)
         stored = _read_meta(conn, metadata)
         owned = set(stored.get(_TYPES_KEY, ()))
         changes = _plan(conn, metadata, stored)

@@ -146,7 +146,11 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     """Start ``bastion serve ARGS`` in a folder; every process is stopped at teardown."""
     servers: list[Server] = []
 
-    def start(*args: str, cwd: Path = tmp_path, env: dict[str, str] | None = None) -> Server:
+    def start(
+        *args: str, cwd: Path = tmp_path, env: dict[str, str] | None = None, wait: bool = True
+    ) -> Server:
+        """One more process; ready when it returns, unless ``wait`` is False (the caller then
+        calls its :meth:`Server.wait_until_ready`)."""
         databases.use_for_process(cwd / _project_folder(args))
         port = free_port()
         log_path = tmp_path / f"serve-{len(servers)}.log"
@@ -172,7 +176,8 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
             )
         server = Server(process, f"http://127.0.0.1:{port}", log_path)
         servers.append(server)
-        server.wait_until_ready()
+        if wait:
+            server.wait_until_ready()
         return server
 
     try:

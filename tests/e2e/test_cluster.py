@@ -98,6 +98,28 @@ def cluster(database_url: str, serve: Serve, tmp_path: Path) -> Cluster:
     return start
 
 
+def test_nodes_started_at_once_on_an_empty_database_all_serve(
+    database_url: str, serve: Serve, tmp_path: Path
+) -> None:
+    # No node goes first: each finds the database empty and makes the tables and the keys.
+    project = write_project(
+        tmp_path / "project",
+        auth={"providers": {"local-userpass": {"signup": True}}},
+        database={"url": database_url},
+    )
+    env = {"BASTION_SECRET": SECRET}
+    nodes = [serve(cwd=project, env=env, wait=False) for _ in range(NODES)]
+    for node in nodes:
+        node.wait_until_ready()
+    with httpx.Client() as http:
+        pair = _data(http, nodes[0], REGISTER, e="ann@example.com", p=PASSWORD)
+        token = pair["registerUserEmailPassword"]["accessToken"]
+        for index, node in enumerate(nodes):
+            _data(http, node, CREATE, token, t=f"made on node {index}")
+        titles = {m["title"] for m in _data(http, nodes[-1], MOVIES, token)["movies"]}
+    assert titles == {f"made on node {index}" for index in range(NODES)}
+
+
 def _post(http: httpx.Client, server: Server, query: str, token: str = "", **variables: Any) -> Any:
     headers = {"authorization": f"Bearer {token}"} if token else {}
     body = {"query": query, "variables": variables}
