@@ -7,6 +7,7 @@ import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 
 from bastion.auth.assembly import access_tokens_for, key_store_for
 from bastion.auth.cluster import EventLog
@@ -43,6 +44,9 @@ def generate_auth_token(
     if keys is not None:
         tokens = access_tokens_for(project, keys, clock)
         return NodeTokens(tokens, project.model).issue(node_id, type_name, lifetime)
+    url = project.database_url
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        raise _not_started(project)  # before opening it, which would make an empty database
     # A coroutine of its own, on a loop of its own: the caller may be sync code, or async code
     # already running a loop (a test, a notebook).
     work = _from_database(project, node_id, type_name, lifetime, clock)
@@ -50,21 +54,29 @@ def generate_auth_token(
         return pool.submit(asyncio.run, work).result()
 
 
+def _not_started(project: AuthProject) -> ProjectError:
+    return ProjectError(
+        [
+            f"{project.root}: the project has not started yet: start it once (`bastion "
+            "serve`) so that its database holds its signing keys"
+        ]
+    )
+
+
 async def _from_database(
     project: AuthProject, node_id: str, type_name: str, lifetime: int | timedelta, clock: Clock
 ) -> str:
+    not_started = _not_started(project)
     store = open_store(project.model, project.database_url, clock)
     try:
+        async with store.db.read() as conn:
+            if not await conn.run_sync(lambda c: c.dialect.has_table(c, META_TABLE)):
+                raise not_started
         meta = MetaRows(store.tables.metadata.tables[META_TABLE])
         secret = load_secret(project.data_dir)  # the legacy key aside, it opens the keys
         derived = DerivedSecrets(secret, project.config.app_id, store.db, meta, clock)
         if await derived.read() is None:
-            raise ProjectError(
-                [
-                    f"{project.root}: the project has not started yet: start it once (`bastion "
-                    "serve`) so that its database holds its signing keys"
-                ]
-            )
+            raise not_started
         keys = KeySet(clock, key_store_for(project, store, derived, EventLog(None, clock), clock))
         await keys.load()
         tokens = access_tokens_for(project, keys, clock)

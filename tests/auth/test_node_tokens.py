@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bastion import generate_auth_token, generate_node_token
-from bastion.errors import BadUserInput
+from bastion.errors import BadUserInput, ProjectError
 from bastion.project import Project
 from bastion.tools.clock import FrozenClock
 from tests.auth.node_project import RULES, SCHEMA, VIEWER, bearer
@@ -116,3 +116,15 @@ def test_bad_types_ids_and_lifetimes_are_refused(make_project: Callable[..., Pro
     for lifetime in (0, -5, 10**9):
         with pytest.raises(BadUserInput, match="A node token lives"):
             generate_auth_token(project, "0" * 24, "Movie", lifetime=lifetime)
+
+
+def test_a_project_never_started_is_told_to_start_first(
+    make_project: Callable[..., Project],
+) -> None:
+    project = make_project(SCHEMA, permissions=RULES)
+    before = sorted(project.data_dir.iterdir()) if project.data_dir.exists() else []
+    with pytest.raises(ProjectError, match="has not started yet: start it once"):
+        generate_auth_token(project, "0" * 24, "Movie")
+    # Nothing made on the way: no empty database, no server secret.
+    after = sorted(project.data_dir.iterdir()) if project.data_dir.exists() else []
+    assert after == before
