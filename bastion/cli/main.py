@@ -257,7 +257,7 @@ def _serve(
     )
     config = uvicorn.Config(
         # Each worker process builds its own app from the folder (bastion.cli.workers).
-        FACTORY if workers > 1 else create_app(project),
+        FACTORY if workers > 1 else create_app(project, settle_heap=True),
         factory=workers > 1,
         workers=workers,
         # Request heads are capped while they are read (http.max_header_bytes): 431 past it.

@@ -76,4 +76,4 @@ def worker_app() -> ASGIApp:
     # A fresh process: its own log thread, set as `bastion serve` was (records go to the shared
     # stderr).
     server_logging(**json.loads(os.environ.get(LOGGING_ENV) or "{}"))
-    return create_app(load_project(os.environ[PROJECT_ENV]))
+    return create_app(load_project(os.environ[PROJECT_ENV]), settle_heap=True)

@@ -36,6 +36,7 @@ from bastion.project.redeploy import POLL_SECONDS, DeployFollower
 from bastion.project.running import ServingLock
 from bastion.project.service import Service
 from bastion.tools.clock import Clock, system_clock
+from bastion.tools.heap import settle
 
 
 def _cors(project: Project) -> list[Middleware]:
@@ -130,6 +131,8 @@ class LiveApp:
 
     def __init__(self, live: LiveProject[Starlette], lifespan: Lifespan[Any]) -> None:
         self.state = State()
+        self.live = live
+        """The generations it serves."""
         self._live = live
         self._lifespan = Router(lifespan=lifespan)
 
@@ -145,14 +148,20 @@ class LiveApp:
 
 
 def create_app(
-    project: Project, *, clock: Clock = system_clock, secret: bytes | None = None
+    project: Project,
+    *,
+    clock: Clock = system_clock,
+    secret: bytes | None = None,
+    settle_heap: bool = False,
 ) -> LiveApp:
     """The ASGI app serving ``project``; the database is opened and synced at start-up.
 
     Each ``bastion deploy`` made meanwhile is served from then on, without a restart
     (:mod:`bastion.project.redeploy`): requests under way end on the project they began with.
     ``clock`` and ``secret`` are injected by tests; by default the real time and the
-    project's secret (``BASTION_SECRET`` or ``.bastion/secret``).
+    project's secret (``BASTION_SECRET`` or ``.bastion/secret``). ``settle_heap`` (``bastion
+    serve``) freezes what the start built out of the garbage collector's full passes, and
+    again after each deploy taken up (:mod:`bastion.tools.heap`).
     """
     live = LiveProject(lambda p: _generation(p, clock, secret), project)
     deploys = DeployFollower(
@@ -176,6 +185,8 @@ def create_app(
             await live.start()
             try:
                 await deploys.start(source_of(project))
+                if settle_heap:
+                    settle()
                 yield
             finally:
                 await deploys.close()
@@ -187,4 +198,6 @@ def create_app(
     app = LiveApp(live, lifespan)
     app.state.deploys = deploys  # tests read the record at once, without waiting for a poll
     follows(live, taken)
+    if settle_heap:
+        live.on_retired.append(settle)
     return app

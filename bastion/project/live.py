@@ -102,6 +102,8 @@ class LiveProject(Generic[App]):
         self._replacing = asyncio.Lock()
         self.on_replace: list[Callable[[Generation[App]], None]] = []
         """Told of each new generation once it is current (the app's state, the follower)."""
+        self.on_retired: list[Callable[[], None]] = []
+        """Called each time a replaced generation has stopped (the heap is settled again)."""
 
     async def start(self) -> None:
         """Start the first generation, from the project folder (synced, seeded)."""
@@ -135,6 +137,9 @@ class LiveProject(Generic[App]):
             await old.stop()
         except Exception:  # its pool is closing anyway: said, not raised into nowhere
             log.exception("stopping the previous project failed")
+        del old  # what the callbacks may free
+        for told in self.on_retired:
+            told()
 
     async def stop(self) -> None:
         """Stop every generation: the retiring ones once drained, then the current one."""

@@ -10,17 +10,24 @@ and the workers are in tests/e2e/test_live_deploy.py).
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
+import weakref
 from pathlib import Path
 
+import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 
+from bastion import create_app
 from bastion.project import load_project
 from bastion.project.deployed import META_KEY, DeployedSource, project_from, source_of
 from bastion.store.auth.meta import MetaRows
 from bastion.store.auth.tables import META_TABLE
+from bastion.tools.clock import FrozenClock
 from tests.cli.test_deploy import adeploy
-from tests.conftest import GraphQLClient, open_permissions, write_project
+from tests.conftest import STARTUP_TIMEOUT, GraphQLClient, open_permissions, write_project
 from tests.store.test_sync import serving
 
 V1 = "type Note { text: String! }"
@@ -88,3 +95,31 @@ async def test_a_record_this_folder_cannot_build_keeps_the_project_served(
         assert "cannot be served here" in caplog.text and "gone" in caplog.text
         assert client.app.state.service is service
         assert await client.data("{ notes { text } }") == {"notes": []}
+
+
+async def test_a_settled_heap_lets_a_replaced_project_go(tmp_path: Path) -> None:
+    # `bastion serve` freezes what its start built out of the collector's full passes; the
+    # project a deploy replaces must still be freed, not kept frozen.
+    project = load_project(write_project(tmp_path / "p", V1))
+    app = create_app(project, clock=FrozenClock(), settle_heap=True)
+    retired = asyncio.Event()
+    app.live.on_retired.append(retired.set)
+    try:
+        async with (
+            LifespanManager(app, startup_timeout=STARTUP_TIMEOUT) as manager,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
+            ) as http,
+        ):
+            client = GraphQLClient(http, app)
+            assert gc.get_freeze_count() > 0
+            first = weakref.ref(app.state.service)
+            write_project(project.root, V2)
+            assert (await adeploy(project)).exit_code == 0
+            await _catch_up(client)
+            await asyncio.wait_for(retired.wait(), 30)
+            assert first() is None  # thawed and collected
+            assert gc.get_freeze_count() > 0  # what serves now, frozen again
+            assert await client.data("{ notes { color } }") == {"notes": []}
+    finally:
+        gc.unfreeze()  # the other tests of this process collect as usual
