@@ -70,6 +70,15 @@ def read_folder(folder: Path) -> FolderKeys:
     return FolderKeys(keys, {kid: t for kid, t in until.items() if kid in kids}, legacy)
 
 
+def holds_private_keys(folder: Path) -> bool:
+    """Whether ``folder`` still has a key file (a private key in clear)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:  # no folder (the usual case), or one this process cannot list
+        return False
+    return any(n.endswith(".json") and n != LEGACY_FILE and not n.startswith(".") for n in names)
+
+
 def _legacy_retired(data: bytes, where: str) -> datetime:
     try:
         document = json.loads(data)

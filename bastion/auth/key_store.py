@@ -9,7 +9,8 @@ database alone signs nothing, and a sealed key moved to another kid does not ope
 The first start of a project makes its first key, or imports the key folder of an earlier
 version (:mod:`bastion.auth.key_folder`), once: a row of ``_bastion_meta`` written in the same
 transaction says it was done, so two nodes starting at once make (or import) one set, never
-two. The folder is not read after that, and not deleted.
+two. The folder is not read after that, and not deleted: every start warns while it still
+holds a private key.
 
 Every change (a rotation, a prune, the first keys) writes its rows and a
 :class:`~bastion.auth.events.KeysChanged` event in one transaction: the other nodes hear of it
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from bastion.auth.cluster import EventLog
 from bastion.auth.events import KeysChanged
-from bastion.auth.key_folder import read_folder
+from bastion.auth.key_folder import holds_private_keys, read_folder
 from bastion.auth.key_material import (
     SigningKey,
     generate_key,
@@ -154,6 +155,14 @@ class KeyStore:
                     "signing keys: imported %s from %s into the database; the folder is no "
                     "longer read",
                     ", ".join(imported),
+                    self.folder,
+                )
+            if holds_private_keys(self.folder):
+                # Said at every start until done: the database holds these keys sealed, and
+                # the folder is a copy of them in clear that nothing reads any more.
+                log.warning(
+                    "signing keys: %s still holds private keys in clear, and is no longer "
+                    "read (the database has them, sealed): delete it",
                     self.folder,
                 )
             return

@@ -6,6 +6,7 @@ as the run says); the other tests of keys are in tests/auth/test_keys.py."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -224,3 +225,28 @@ def test_reencrypt_seals_the_keys_with_a_new_secret(
     assert again.output == "Sealed 0 keys with the current server secret.\n"
     monkeypatch.delenv("OLD_SECRET")
     assert cli("reencrypt", "--old-secret-env", "OLD_SECRET").exit_code == 2
+
+
+async def test_every_start_warns_while_the_imported_folder_holds_keys_in_clear(
+    make_project: Callable[..., Project], clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = make_project(auth=SIGNUP)
+    await age(project, clock)
+    now = clock()
+    write_folder(project, [generate_key("EdDSA", now, now)], legacy=None)
+    folder = project.data_dir / KEYS_DIR
+    warned: list[bool] = []
+    for _ in range(2):  # the start that imports it, and the next
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="bastion"):
+            await (await started(project, clock)).stop()
+        warned.append(
+            any(f"{folder} still holds private keys in clear" in r.message for r in caplog.records)
+        )
+    assert warned == [True, True]
+    for key_file in folder.glob("*.json"):
+        key_file.unlink()  # the markers may stay: they hold no key
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bastion"):
+        await (await started(project, clock)).stop()
+    assert not [r for r in caplog.records if "private keys in clear" in r.message]
