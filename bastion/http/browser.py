@@ -23,6 +23,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bastion.http.answer import Answer
+from bastion.http.graphql_http import GraphQLEndpoint
 from bastion.model.names import names_for
 from bastion.model.types import Model, ScalarField
 from bastion.project import Project
@@ -175,7 +177,7 @@ class ExplorerOr:
     """The ``/graphql`` route: the explorer's page for a browser (when it is on), else the
     GraphQL endpoint."""
 
-    def __init__(self, endpoint: ASGIApp, pages: BrowserPages) -> None:
+    def __init__(self, endpoint: GraphQLEndpoint, pages: BrowserPages) -> None:
         self.endpoint = endpoint
         self.pages = pages
 
@@ -184,3 +186,10 @@ class ExplorerOr:
             await self.pages.explorer_page()(scope, receive, send)
             return
         await self.endpoint(scope, receive, send)
+
+    async def answer(self, scope: Scope, receive: Receive) -> Answer | ASGIApp:
+        """The page (as an ASGI app) or the endpoint's answer, for the edge to send (see
+        :class:`bastion.http.answer.DirectRoute`)."""
+        if self.pages.explorer and wants_page(scope):
+            return self.pages.explorer_page()
+        return await self.endpoint.answer(scope, receive)

@@ -10,11 +10,13 @@ Each of these is also a middleware of its own (:class:`~bastion.http.header_limi
 this layer does what the three stacked in that order (access log outermost) did, with their
 functions: one coroutine and one ``send`` wrapper per request instead of three of each.
 
-It also hands the requests of a few exact paths (``/graphql``) straight to their app, past
+It also hands the requests of a few exact paths (``/graphql``) straight to their route, past
 Starlette's exception layer and router: matching a path against every route and wrapping the
-call again cost more than a tenth of a small query's CPU. Only paths whose app answers every
-method and raises no HTTP exceptions of Starlette's belong there, and none when CORS is on
-(its middleware sits between this layer and the router).
+call again cost more than a tenth of a small query's CPU. Such a route answers with an
+:class:`~bastion.http.answer.Answer` that this layer sends itself, its request id's line added
+as it sends: no wrapper around ``send`` for the common request. Only paths whose route answers
+every method and raises no HTTP exceptions of Starlette's belong there, and none when CORS is
+on (its middleware sits between this layer and the router).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Callable, Mapping
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion.http.access_log import write_line
+from bastion.http.answer import Answer, DirectRoute
 from bastion.http.client_ip import Network, remember_ip
 from bastion.http.header_limit import head_size, refuse
 from bastion.tools.log_format import request_id_for, use_request_id
@@ -40,10 +43,10 @@ class Edge:
         limit: int,
         trusted: list[Network],
         observe: Callable[[Scope, int, float], None] | None = None,
-        direct: Mapping[str, ASGIApp] | None = None,
+        direct: Mapping[str, DirectRoute] | None = None,
     ) -> None:
         """``observe`` is told of each answered request: its scope, status and seconds;
-        ``direct`` maps exact paths to the apps that answer them without the router."""
+        ``direct`` maps exact paths to the routes that answer them without the router."""
         self.app = app
         self.limit = limit
         self.trusted = trusted
@@ -73,16 +76,24 @@ class Edge:
         try:
             if too_large:
                 await refuse(self.limit, capture)
-            else:
-                remember_ip(scope, self.trusted)
-                app = self.app
-                if self.direct and not scope.get("root_path"):
-                    app = self.direct.get(scope["path"], app)
-                await app(scope, receive, capture)
+                return
+            remember_ip(scope, self.trusted)
+            app = self.app
+            route = self.direct.get(scope["path"]) if self.direct else None
+            if route is not None and not scope.get("root_path"):
+                answer = await route.answer(scope, receive)
+                if isinstance(answer, Answer):
+                    # Sent here with the request id's line: no wrapper around `send`.
+                    status = answer.status
+                    await answer.send(send, header)
+                    return
+                app = answer
+            await app(scope, receive, capture)
         finally:
-            write_line(scope, status, start, request_id)
+            seconds = time.perf_counter() - start
+            write_line(scope, status, seconds, request_id)
             if self.observe is not None:
-                self.observe(scope, status, time.perf_counter() - start)
+                self.observe(scope, status, seconds)
             use_request_id(None)
 
 

@@ -11,7 +11,6 @@ back at their places.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from inspect import isawaitable
 from typing import Any
 
 from graphql import (
@@ -24,11 +23,12 @@ from graphql import (
     SelectionSetNode,
 )
 from graphql.execution.values import VariableValues
+from graphql.pyutils import is_awaitable
 
 from bastion.graphql.build import NODE_TYPE_KEY
 from bastion.graphql.compiled import json_sql
 from bastion.graphql.compiled.fetch import Fetcher, arguments
-from bastion.graphql.compiled.plan import FieldPlan, ObjectPlan, OperationPlan
+from bastion.graphql.compiled.plan import FieldPlan, OperationPlan
 from bastion.graphql.compiled.project import INVALID, Path, Projector, non_null_error
 from bastion.graphql.context import RequestContext
 from bastion.graphql.resolvers import checked_page
@@ -258,13 +258,11 @@ class CompiledRun:
                     value = value(info, **arguments(field, self.variables))
             else:
                 value = resolve(source, info, **arguments(field, self.variables))
-            if isawaitable(value):
+            if is_awaitable(value):
                 value = await value
         except Exception as error:  # as graphql-core: any failure is the field's
             return self.projector.fail(error, field, path)
-        return await self._complete(field, value, path)
-
-    async def _complete(self, field: FieldPlan, value: Any, path: Path) -> Any:
+        # Completed here rather than in a coroutine of its own: one fewer per resolved field.
         if field.leaf is not None:
             return self.projector.leaf(field.leaf, value, field, path)
         if value is None:
@@ -302,18 +300,17 @@ class CompiledRun:
         assert plan is not None
         if plan.model:
             row: Node = value
-            await self.fetcher.below(plan, [row])
+            if plan.links:  # nothing to read below a row whose plan has no relations
+                await self.fetcher.below(plan, [row])
             return self.projector.object(plan, row, path)
-        return await self._object(plan, value, path)
-
-    async def _object(self, plan: ObjectPlan, value: Any, path: Path) -> Any:
+        # An object the resolvers answer, field by field (here, not in a coroutine of its own).
         result: dict[str, Any] = {}
-        for field in plan.fields:
-            if field.source is None:
-                result[field.key] = plan.type.name
+        for child in plan.fields:
+            if child.source is None:
+                result[child.key] = plan.type.name
                 continue
-            answer = await self.resolved(field, value, (path, field.key))
+            answer = await self.resolved(child, value, (path, child.key))
             if answer is INVALID:
                 return INVALID
-            result[field.key] = answer
+            result[child.key] = answer
         return result
