@@ -405,9 +405,17 @@ class Executor:
                     # Sessions cache users' rows: they read them again.
                     self.auth.events.publish(UsersChanged())
         finally:
-            if not committed:
+            # A read transaction no resolver opened holds nothing to end (a write one marks
+            # the task until it ends): the viewer's cached rows need no coroutine for it.
+            if not committed and (transaction.is_open or context.writes):
                 await transaction.finish(commit=False)
-        if again and not committed and _stale(result.errors) and not transaction.wrote_apart:
+        if (
+            again
+            and not committed
+            and result.errors
+            and _stale(result.errors)
+            and not transaction.wrote_apart
+        ):
             raise _StalePlans
         late: list[dict[str, Any]] = []
         if committed and not nested:

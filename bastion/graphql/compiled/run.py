@@ -91,9 +91,11 @@ class CompiledRun:
         """
         answers: dict[str, Any] = {}
         self._alone = len(plan.fields) == 1
-        await self._read_singles(
-            [field for _key, _nodes, field in plan.fields if field and not self._written(field)]
-        )
+        singles = [
+            field for _key, _nodes, field in plan.fields if field and not self._written(field)
+        ]
+        if singles:
+            await self._read_singles(singles)
         failed_at = None
         for index, (key, _nodes, field) in enumerate(plan.fields):
             if field is None:
