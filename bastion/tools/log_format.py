@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import secrets
+import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -87,6 +88,20 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
+        # The text of the last second a record was made in, and that second: every line of a
+        # second shares it (a busy server writes thousands), so it is made once.
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """As :meth:`logging.Formatter.formatTime`, the second's text made once per second."""
+        if datefmt or self.converter is not time.localtime or not self.default_msec_format:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        cached = self._second
+        if cached[0] != second:
+            text = time.strftime(self.default_time_format, time.localtime(second))
+            cached = self._second = (second, text)
+        return self.default_msec_format % (cached[1], record.msecs)
 
     def format(self, record: logging.LogRecord) -> str:
         """The record's line."""
@@ -116,7 +131,11 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
             entry["exception"] = record.exc_text
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return _json_line(entry)
+
+
+# json.dumps with options makes a new encoder per call: one, made once, for every line.
+_json_line = json.JSONEncoder(default=str, ensure_ascii=False).encode
 
 
 def last_line_of_tracebacks(record: logging.LogRecord) -> bool:

@@ -19,12 +19,16 @@ flush; ``stop()`` writes what is left.
 A line logged for every request can skip even the making of its record on the loop (about
 twenty microseconds: the record's many attributes, the logger's and the handler's calls):
 :func:`log_later` queues its plain values and the time, and the thread makes the record from
-them, when nothing but this queue would see the record where it is logged.
+them, when nothing but this queue would see the record where it is logged. The thread makes it
+as a copy of one record the logger made for that level, with the line's message, values and
+time: making each from scratch (its source file's name parsed, its level named...) cost the
+thread more than formatting it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import re
 import threading
@@ -101,6 +105,57 @@ def _alone(logger: logging.Logger, handler: logging.Handler) -> bool:
 
 def _made(later: _Later) -> logging.LogRecord:
     """The record ``logger.log`` would have made when ``later`` was queued."""
+    logger = later.logger
+    args = later.args
+    if (
+        logging.getLogRecordFactory() is not logging.LogRecord
+        or type(logger).makeRecord is not logging.Logger.makeRecord
+        or (len(args) == 1 and isinstance(args[0], Mapping) and args[0])
+    ):
+        return _made_by_logger(later)
+    # A copy of a record the logger made once for this level, with this one's message, values
+    # and time: what LogRecord.__init__ would compute from the same inputs (its file name
+    # parsing, its level's name...), without computing it again for every access line.
+    kind = (logger, later.level, logging.logProcesses, logging.logMultiprocessing)
+    template = _templates.get(kind)
+    if template is None:
+        template = _templates[kind] = _template(logger, later.level)
+    for key in later.extra:  # as Logger.makeRecord refuses them
+        if key in ("message", "asctime") or key in template or key in _PER_RECORD:
+            raise KeyError(f"Attempt to overwrite {key!r} in LogRecord")
+    record: logging.LogRecord = logging.LogRecord.__new__(logging.LogRecord)
+    values = record.__dict__
+    values.update(template)
+    created = later.created
+    values["msg"] = later.msg
+    values["args"] = args
+    values["created"] = created
+    values["msecs"] = int((created - int(created)) * 1000) + 0.0
+    values["relativeCreated"] = (created - _START) * 1000
+    values.update(later.extra)
+    return record
+
+
+# The time logging counts relativeCreated from (its module's import).
+_START: float = logging._startTime  # type: ignore[attr-defined]
+# The attributes a record of (logger, level) has whatever its message and time, by the flags
+# that decide the process's (the thread's are off when records are made here: see log_later);
+# a forked process starts afresh (its id differs).
+_templates: dict[tuple[logging.Logger, int, bool, bool], dict[str, Any]] = {}
+_PER_RECORD = ("msg", "args", "created", "msecs", "relativeCreated")
+os.register_at_fork(after_in_child=_templates.clear)
+
+
+def _template(logger: logging.Logger, level: int) -> dict[str, Any]:
+    made = logger.makeRecord(logger.name, level, "(unknown file)", 0, "", (), None)
+    values = dict(vars(made))
+    for key in _PER_RECORD:
+        values.pop(key, None)
+    return values
+
+
+def _made_by_logger(later: _Later) -> logging.LogRecord:
+    """:func:`_made` through the logger's own ``makeRecord`` (a custom record factory)."""
     logger = later.logger
     record = logger.makeRecord(
         logger.name,

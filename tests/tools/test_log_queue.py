@@ -127,3 +127,36 @@ def test_a_line_logged_later_without_a_listener_is_logged_at_once(
     caplog.set_level(logging.INFO, logger="bastion.access")
     log_later(logging.getLogger("bastion.access"), logging.INFO, "n=%d", (3,), {"status": 1})
     assert [(r.getMessage(), r.status) for r in caplog.records] == [("n=3", 1)]  # type: ignore[attr-defined]
+
+
+def test_a_line_logged_later_has_every_field_a_logged_line_has() -> None:
+    """The record the thread makes holds what logger.makeRecord makes: its level, its (unknown)
+    source, its extras; an extra that would overwrite a field is refused as logging refuses it."""
+    fields = (
+        "%(name)s|%(levelno)s|%(levelname)s|%(pathname)s|%(filename)s|%(module)s|%(lineno)d|"
+        "%(funcName)s|%(process)s|%(message)s|%(status)s"
+    )
+    out = io.StringIO()
+    with bare_root():
+        listener = start_background_logging(logging.INFO, fields, out)
+        assert listener is not None
+        log = logging.getLogger("bastion.access")
+        log_later(log, logging.WARNING, "%s %d", ("GET", 200), {"status": 201})
+        log_later(log, logging.INFO, "clash", (), {"created": 1.0})
+        log_later(log, logging.INFO, "%s", ("again",), {"status": 202})
+        expected = log.makeRecord(
+            log.name,
+            logging.WARNING,
+            "(unknown file)",
+            0,
+            "%s %d",
+            ("GET", 200),
+            None,
+            extra={"status": 201},
+        )
+        listener.stop()
+    assert out.getvalue().splitlines() == [
+        logging.Formatter(fields).format(expected),
+        "bastion.access|20|INFO|(unknown file)|(unknown file)|(unknown file)|0|None|"
+        f"{expected.process}|again|202",
+    ]
