@@ -10,7 +10,7 @@ instead of wrapping ``send`` for every request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from types import MappingProxyType
 from typing import Protocol
 
@@ -80,7 +80,7 @@ class Answer:
 class DirectRoute(Protocol):
     """A route the edge calls for its answer instead of as an ASGI app (see the module)."""
 
-    async def answer(self, scope: Scope, receive: Receive) -> Answer | ASGIApp:
+    def answer(self, scope: Scope, receive: Receive) -> Awaitable[Answer | ASGIApp]:
         """The answer to the request of ``scope``: an :class:`Answer` for the caller to send,
         or an ASGI app that answers it (called with the same scope and receive)."""
         ...

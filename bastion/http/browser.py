@@ -14,6 +14,7 @@ this origin only (no inline script or style, no ``eval``), no framing (``frame-a
 from __future__ import annotations
 
 import html
+from collections.abc import Awaitable
 from importlib.resources import files
 from typing import Any
 
@@ -187,9 +188,14 @@ class ExplorerOr:
             return
         await self.endpoint(scope, receive, send)
 
-    async def answer(self, scope: Scope, receive: Receive) -> Answer | ASGIApp:
+    def answer(self, scope: Scope, receive: Receive) -> Awaitable[Answer | ASGIApp]:
         """The page (as an ASGI app) or the endpoint's answer, for the edge to send (see
-        :class:`bastion.http.answer.DirectRoute`)."""
+        :class:`bastion.http.answer.DirectRoute`): the endpoint's own coroutine, not one more
+        around it."""
         if self.pages.explorer and wants_page(scope):
-            return self.pages.explorer_page()
-        return await self.endpoint.answer(scope, receive)
+            return _ready(self.pages.explorer_page())
+        return self.endpoint.answer(scope, receive)
+
+
+async def _ready(app: ASGIApp) -> Answer | ASGIApp:
+    return app

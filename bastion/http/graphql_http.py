@@ -25,7 +25,7 @@ from typing import Any
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from bastion.auth.authenticate import Authentication
 from bastion.errors import BastionError, Code
@@ -246,9 +246,9 @@ class GraphQLEndpoint:
         else:
             await answer(scope, receive, send)
 
-    async def answer(self, scope: Scope, receive: Receive) -> Answer | ASGIApp:
+    def answer(self, scope: Scope, receive: Receive) -> Awaitable[Answer | Response]:
         """The answer to one request, for the edge to send (see :mod:`bastion.http.answer`)."""
-        return await self._answer(_Head(scope), receive)
+        return self._answer(_Head(scope), receive)
 
     async def handle(self, request: Request) -> Response:
         """Answer one request to the GraphQL route."""
