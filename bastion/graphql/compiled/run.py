@@ -92,7 +92,9 @@ class CompiledRun:
         answers: dict[str, Any] = {}
         self._alone = len(plan.fields) == 1
         singles = [
-            field for _key, _nodes, field in plan.fields if field and not self._written(field)
+            field
+            for _key, _nodes, field in plan.fields
+            if field and _single(field) and not self._written(field)
         ]
         if singles:
             await self._read_singles(singles)
@@ -100,7 +102,10 @@ class CompiledRun:
         for index, (key, _nodes, field) in enumerate(plan.fields):
             if field is None:
                 continue
-            value = await self.root_field(field)
+            if isinstance(field.source, Resolved):  # as root_field would, one coroutine nearer
+                value = await self.resolved(field, None, (None, field.key))
+            else:
+                value = await self.root_field(field)
             if value is INVALID:
                 failed_at = index
                 break
@@ -187,8 +192,9 @@ class CompiledRun:
         wanted: dict[str, tuple[list[str], list[str]]] = {}
         for field in fields:
             source = field.source
-            if not isinstance(source, Root) or source.kind != "single":
+            if not _single(field):
                 continue
+            assert isinstance(source, Root)
             try:
                 node_id = arguments(field, self.variables)["id"]
             except Exception:  # noqa: S112 - the field itself answers the error, at its path
@@ -316,3 +322,9 @@ class CompiledRun:
                 return INVALID
             result[child.key] = answer
         return result
+
+
+def _single(field: FieldPlan) -> bool:
+    """Whether ``field`` is a ``<type>(id)`` root field (read with the others of its type)."""
+    source = field.source
+    return isinstance(source, Root) and source.kind == "single"
