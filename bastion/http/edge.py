@@ -10,9 +10,11 @@ Each of these is also a middleware of its own (:class:`~bastion.http.header_limi
 this layer does what the three stacked in that order (access log outermost) did, with their
 functions: one coroutine and one ``send`` wrapper per request instead of three of each.
 
-It also hands the requests of a few exact paths (``/graphql``) straight to their route, past
-Starlette's exception layer and router: matching a path against every route and wrapping the
-call again cost more than a tenth of a small query's CPU. Such a route answers with an
+It wraps the whole Starlette app (:mod:`bastion.http.app`), whose error layer answers a
+route's crash inside it, and asks the routes of a few exact paths (``/graphql``) for their
+answer directly, past Starlette altogether (its entry, error layer, exception layer and
+router): matching a path against every route and wrapping the call and ``send`` again cost
+more than a tenth of a small query's CPU. Such a route answers with an
 :class:`~bastion.http.answer.Answer` that this layer sends itself, its request id's line added
 as it sends: no wrapper around ``send`` for the common request. Only paths whose route answers
 every method and raises no HTTP exceptions of Starlette's belong there, and none when CORS is
