@@ -60,24 +60,18 @@ class Edge:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
         too_large = head_size(scope) > self.limit
         # Refused before anything reads the headers (or the id or address they may carry).
         request_id = request_id_for(None if too_large else _sent_id(scope))
         use_request_id(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode("ascii"))
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), header]}
-            await send(message)
-
+        status = 500  # what the log says of a request that answered nothing
+        sent = None  # the wrapper of `send`, for answers other apps send
         try:
             if too_large:
-                await refuse(self.limit, capture)
+                sent = _Sent(send, header)
+                await refuse(self.limit, sent.send)
                 return
             remember_ip(scope, self.trusted)
             app = self.app
@@ -90,13 +84,34 @@ class Edge:
                     await answer.send(send, header)
                     return
                 app = answer
-            await app(scope, receive, capture)
+            sent = _Sent(send, header)
+            await app(scope, receive, sent.send)
         finally:
+            if sent is not None:
+                status = sent.status
             seconds = time.perf_counter() - start
             write_line(scope, status, seconds, request_id)
             if self.observe is not None:
                 self.observe(scope, status, seconds)
             use_request_id(None)
+
+
+class _Sent:
+    """The ``send`` of a request whose answer goes through another app: its status noted, its
+    request id's header line added to the start of the answer."""
+
+    __slots__ = ("_header", "_send", "status")
+
+    def __init__(self, send: Send, header: tuple[bytes, bytes]) -> None:
+        self._send = send
+        self._header = header
+        self.status = 500  # until an answer starts
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            message = {**message, "headers": [*message.get("headers", ()), self._header]}
+        await self._send(message)
 
 
 def _sent_id(scope: Scope) -> str | None:

@@ -64,6 +64,7 @@ class _Later(NamedTuple):
 
 
 Queued = logging.LogRecord | _Later
+_tuple = tuple.__new__
 
 # The handler start_background_logging installed (None when it did not): log_later queues on it.
 _installed: DeferredQueueHandler | None = None
@@ -86,7 +87,9 @@ def log_later(
     if handler is None or logging.logThreads or not _alone(logger, handler):
         logger.log(level, msg, *args, extra=extra)
     elif logger.isEnabledFor(level):
-        handler.queue.put_nowait(_Later(time.time(), logger, level, msg, args, extra))
+        # Made as a plain tuple (its class's __new__ is a Python call): one per request.
+        later = _tuple(_Later, (time.time(), logger, level, msg, args, extra))
+        handler.queue.put_nowait(later)
 
 
 def _alone(logger: logging.Logger, handler: logging.Handler) -> bool:
