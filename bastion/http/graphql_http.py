@@ -159,10 +159,11 @@ class _Head:
     pass over its headers: a Starlette ``Request`` and its ``Headers`` cost more per lookup
     than the whole pass. A header is read from its first line, as ``Headers.get`` does."""
 
-    __slots__ = ("_found", "method", "scope")
+    __slots__ = ("_found", "_state", "method", "scope")
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
+        self._state: dict[str, Any] | None = None
         self.method: str = scope["method"]
         found: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
@@ -181,7 +182,10 @@ class _Head:
 
     def mark(self, key: str, value: str) -> None:
         """Note a fact in the request's state (``request.state``), for the metrics."""
-        self.scope.setdefault("state", {})[key] = value
+        state = self._state
+        if state is None:
+            state = self._state = self.scope.setdefault("state", {})
+        state[key] = value
 
 
 def _json(
@@ -261,64 +265,48 @@ class GraphQLEndpoint:
             return _json(
                 {"errors": [request_error(f"Accept {JSON} or {GRAPHQL_RESPONSE}")]}, 406, JSON
             )
+        # One coroutine for the whole answer (a request runs through it on every query).
         try:
-            return await self._handle(head, receive, media_type)
-        except _BadRequest as bad:
-            head.mark("outcome", Code.BAD_REQUEST.value)
-            return _json(
-                {"errors": [request_error(bad.message)]}, bad.status, media_type, bad.headers
+            method = head.method
+            strict = media_type == GRAPHQL_RESPONSE
+            read = await self._read(head, receive, strict, media_type)
+            if isinstance(read, Answer):
+                return read
+            prepared, variables = read
+            # What the metrics label the request with (bastion.http.metrics).
+            head.mark("operation", "mutation" if prepared.is_mutation else "query")
+            if method == "GET" and prepared.is_mutation:
+                raise _BadRequest(405, "Mutations must be sent with POST", {"Allow": "POST"})
+            auth = await self.authenticate(head.header(b"authorization"))
+            if auth.refused:
+                if self.on_refused_token is not None:
+                    return self.on_refused_token(auth)
+                if self.refuse_invalid_tokens and not self.executor.proves_itself(prepared):
+                    head.mark("outcome", Code.UNAUTHENTICATED.value)
+                    return _unauthenticated(auth.refused, strict, media_type)
+            caller = caller_from(
+                head.scope, method, head.header(b"user-agent"), head.header(b"accept-language")
             )
+            outcome = await self.executor.execute(
+                prepared, variables, auth.viewer, caller=caller, raw=True
+            )
+            body = outcome.body
+            if (
+                "errors" not in body
+                and not outcome.headers
+                and not outcome.request_error
+                and not auth.renewed_token
+                and not auth.refused
+            ):
+                # The commonest answer: data, no token to hand over, 200 (what the general path
+                # below answers for it, with header lines made once).
+                head.mark("outcome", "ok")
+                return Answer(encode(body), 200, media_type, NO_STORE)
+            head.mark("outcome", _first_code(body.get("errors", ())))
+            headers = _auth_headers(auth, outcome)
+            return _json(body, _status(outcome, strict), media_type, _retry(outcome, headers))
         except Exception as error:
-            known = known_state(error)
-            if known is not None:
-                head.mark("outcome", known.code.value)
-                return _server_state(known, media_type)
-            # A bug, not the client's fault: log it whole, answer without internals.
-            path = Request(head.scope).url.path
-            log.exception("unexpected error in %s %s", head.method, path)
-            head.mark("outcome", Code.INTERNAL_SERVER_ERROR.value)
-            internal = request_error(INTERNAL_MESSAGE, Code.INTERNAL_SERVER_ERROR)
-            return _json({"errors": [internal]}, 500, media_type)
-
-    async def _handle(self, head: _Head, receive: Receive, media_type: str) -> Answer | Response:
-        method = head.method
-        strict = media_type == GRAPHQL_RESPONSE
-        read = await self._read(head, receive, strict, media_type)
-        if isinstance(read, Answer):
-            return read
-        prepared, variables = read
-        # What the metrics label the request with (bastion.http.metrics).
-        head.mark("operation", "mutation" if prepared.is_mutation else "query")
-        if method == "GET" and prepared.is_mutation:
-            raise _BadRequest(405, "Mutations must be sent with POST", {"Allow": "POST"})
-        auth = await self.authenticate(head.header(b"authorization"))
-        if auth.refused:
-            if self.on_refused_token is not None:
-                return self.on_refused_token(auth)
-            if self.refuse_invalid_tokens and not self.executor.proves_itself(prepared):
-                head.mark("outcome", Code.UNAUTHENTICATED.value)
-                return _unauthenticated(auth.refused, strict, media_type)
-        caller = caller_from(
-            head.scope, method, head.header(b"user-agent"), head.header(b"accept-language")
-        )
-        outcome = await self.executor.execute(
-            prepared, variables, auth.viewer, caller=caller, raw=True
-        )
-        body = outcome.body
-        if (
-            "errors" not in body
-            and not outcome.headers
-            and not outcome.request_error
-            and not auth.renewed_token
-            and not auth.refused
-        ):
-            # The commonest answer: data, no token to hand over, 200 (what the general path
-            # below answers for it, with header lines made once).
-            head.mark("outcome", "ok")
-            return Answer(encode(body), 200, media_type, NO_STORE)
-        head.mark("outcome", _first_code(body.get("errors", ())))
-        headers = _auth_headers(auth, outcome)
-        return _json(body, _status(outcome, strict), media_type, _retry(outcome, headers))
+            return _failed(error, head, media_type)
 
     async def _read(
         self, head: _Head, receive: Receive, strict: bool, media_type: str
@@ -354,6 +342,25 @@ class GraphQLEndpoint:
         if body is not None and not variables:
             self._bodies.keep(body, prepared, variables is not None)
         return prepared, variables
+
+
+def _failed(error: Exception, head: _Head, media_type: str) -> Answer:
+    """The answer to a request whose handling raised ``error``."""
+    if isinstance(error, _BadRequest):
+        head.mark("outcome", Code.BAD_REQUEST.value)
+        return _json(
+            {"errors": [request_error(error.message)]}, error.status, media_type, error.headers
+        )
+    known = known_state(error)
+    if known is not None:
+        head.mark("outcome", known.code.value)
+        return _server_state(known, media_type)
+    # A bug, not the client's fault: log it whole, answer without internals.
+    path = Request(head.scope).url.path
+    log.exception("unexpected error in %s %s", head.method, path)
+    head.mark("outcome", Code.INTERNAL_SERVER_ERROR.value)
+    internal = request_error(INTERNAL_MESSAGE, Code.INTERNAL_SERVER_ERROR)
+    return _json({"errors": [internal]}, 500, media_type)
 
 
 def _first_code(errors: Any) -> str:
