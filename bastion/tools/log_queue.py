@@ -22,7 +22,9 @@ twenty microseconds: the record's many attributes, the logger's and the handler'
 them, when nothing but this queue would see the record where it is logged. The thread makes it
 as a copy of one record the logger made for that level, with the line's message, values and
 time: making each from scratch (its source file's name parsed, its level named...) cost the
-thread more than formatting it.
+thread more than formatting it. A formatter that can write a line from the values alone
+(``plain_line``: the server's text format) gets them without a record at all, whenever nothing
+could make the record's line differ (the queue's filters would add nothing, no extra clashes).
 """
 
 from __future__ import annotations
@@ -146,6 +148,11 @@ _START: float = logging._startTime  # type: ignore[attr-defined]
 # a forked process starts afresh (its id differs).
 _templates: dict[tuple[logging.Logger, int, bool, bool], dict[str, Any]] = {}
 _PER_RECORD = ("msg", "args", "created", "msecs", "relativeCreated")
+# The names an extra may not take (Logger.makeRecord refuses them).
+_RECORD_KEYS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+}
 os.register_at_fork(after_in_child=_templates.clear)
 
 
@@ -247,6 +254,43 @@ class BatchListener:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def _plain(self) -> tuple[Any, frozenset[str]] | None:
+        """The formatter's ``plain_line`` (:class:`bastion.tools.log_format.TextFormatter`)
+        and the extras a line needs for it to write what the record would give (those the
+        queue's filters would otherwise fill); None when it has none or a filter may change
+        a record otherwise, or records are made by a custom factory."""
+        plain = getattr(self.handler.formatter, "plain_line", None)
+        if plain is None or logging.getLogRecordFactory() is not logging.LogRecord:
+            return None
+        needed: set[str] = set()
+        for record_filter in self.queued_by.filters if self.queued_by is not None else ():
+            fills = getattr(record_filter, "fills_only", None)
+            if fills is None:
+                return None
+            needed.update(fills)
+        return plain, frozenset(needed)
+
+    @staticmethod
+    def _plain_line(later: _Later, plain: Any, needed: frozenset[str]) -> str | None:
+        """The line of ``later`` written without its record, or None when the record's might
+        differ (an extra the record would refuse, a value a filter would fill, a mapping as the
+        only argument, a logger that makes its own records, a message that fails to format)."""
+        extra, args, logger = later.extra, later.args, later.logger
+        if (
+            not _RECORD_KEYS.isdisjoint(extra)
+            or not needed <= extra.keys()
+            or type(logger).makeRecord is not logging.Logger.makeRecord
+            or (len(args) == 1 and isinstance(args[0], Mapping) and args[0])
+        ):
+            return None
+        try:
+            msg = str(later.msg)
+            message = msg % args if args else msg
+        except Exception:  # the general path reports it as logging does
+            return None
+        line: str | None = plain(later.created, later.level, logger.name, message, extra)
+        return line
+
     def start(self) -> None:
         """Start writing, on a daemon thread."""
         global _installed
@@ -272,12 +316,18 @@ class BatchListener:
 
     def _write_queued(self) -> None:
         lines = []
+        plain = self._plain()
         while True:
             try:
                 queued = self.records.get_nowait()
             except queue.Empty:
                 break
             if isinstance(queued, _Later):
+                line = None if plain is None else self._plain_line(queued, *plain)
+                if line is not None:
+                    if queued.level >= self.handler.level:
+                        lines.append(line + self.handler.terminator)
+                    continue
                 try:
                     record = _made(queued)
                 except Exception:  # extras that clash with the record's own attributes
