@@ -109,8 +109,8 @@ class _Checked:
     # The validation errors of the schema without root-only fields, when there are some:
     # what a caller without a root token is told, exactly as for a field that does not exist.
     hidden: list[dict[str, Any]] = field(default_factory=list)
-    # The cost of each operation without variables, by name: it cannot change, so a cached
-    # document is costed once, not on every request.
+    # The cost of each operation no variable feeds (no `first: $n`), by name: it cannot change,
+    # so a cached document is costed once, not on every request.
     costs: dict[str | None, int] = field(default_factory=dict)
     # The compiled plans of its operations, by name and by the values of the variables its
     # @skip/@include read (see bastion.graphql.compiled); None where no root field compiles.
@@ -405,9 +405,17 @@ class Executor:
                     # Sessions cache users' rows: they read them again.
                     self.auth.events.publish(UsersChanged())
         finally:
-            if not committed:
+            # A read transaction no resolver opened holds nothing to end (a write one marks
+            # the task until it ends): the viewer's cached rows need no coroutine for it.
+            if not committed and (transaction.is_open or context.writes):
                 await transaction.finish(commit=False)
-        if again and not committed and _stale(result.errors) and not transaction.wrote_apart:
+        if (
+            again
+            and not committed
+            and result.errors
+            and _stale(result.errors)
+            and not transaction.wrote_apart
+        ):
             raise _StalePlans
         late: list[dict[str, Any]] = []
         if committed and not nested:
@@ -538,13 +546,14 @@ class Executor:
         if self.limits.max_cost is None:
             return None
         operation = prepared.operation
-        static = not operation.variable_definitions
         name = operation.name.value if operation.name else None
         costs = prepared.checked.costs
-        cost = costs.get(name) if static else None
+        cost = costs.get(name)
         if cost is None:
-            cost = estimate_cost(self.schema, prepared.document, operation, variables, self.limits)
-            if static:
+            cost, varies = estimate_cost(
+                self.schema, prepared.document, operation, variables, self.limits
+            )
+            if not varies:
                 costs[name] = cost
         try:
             check_cost(self.limits, cost)

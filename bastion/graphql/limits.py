@@ -9,7 +9,8 @@ other twice is measured in linear time and refused for the exponential size it s
   directives, and whether it asks for ``__schema`` or ``__type``.
 - :func:`estimate_cost` walks the chosen operation with the schema's types and the request's
   variables: the most objects it could return, each list counted at its ``first`` (or the
-  default page size) and multiplied by the lists around it.
+  default page size) and multiplied by the lists around it. It also tells whether a variable
+  fed the figure: the figure of an operation no variable feeds is kept with its document.
 
 A limit that is passed is a :class:`LimitExceeded` with code ``QUERY_TOO_COMPLEX`` naming the
 limit, its maximum and what the document has.
@@ -172,6 +173,8 @@ class _Cost:
         self.config = config
         self.memo: dict[tuple[str, str], int] = {}
         self.visiting: set[str] = set()
+        # Whether a variable's value was read: the walk reads nothing else of the request.
+        self.read_variables = False
 
     def selections(self, selection_set: SelectionSetNode | None, parent: Any) -> int:
         if selection_set is None:
@@ -226,6 +229,7 @@ class _Cost:
             if isinstance(argument.value, IntValueNode):
                 value = int(argument.value.value)
             elif isinstance(argument.value, VariableNode):
+                self.read_variables = True
                 value = self.variables.get(argument.value.name.value)
         if not isinstance(value, int) or isinstance(value, bool):
             return default
@@ -238,11 +242,13 @@ def estimate_cost(
     operation: OperationDefinitionNode,
     variables: Mapping[str, Any] | None,
     config: GraphQLConfig,
-) -> int:
-    """The most objects ``operation`` could return with these variables."""
+) -> tuple[int, bool]:
+    """The most objects ``operation`` could return with these variables, and whether a
+    variable fed that figure (a ``first: $n`` the walk met): when none did, the operation
+    costs the same whatever the variables, and the figure may be kept with the document."""
     root: GraphQLObjectType | None = schema.get_root_type(operation.operation)
     walk = _Cost(schema, _fragments(document), variables or {}, config)
-    return walk.selections(operation.selection_set, root)
+    return walk.selections(operation.selection_set, root), walk.read_variables
 
 
 def check_cost(config: GraphQLConfig, cost: int) -> None:

@@ -10,11 +10,42 @@ the same data made of Python values would.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from json.encoder import encode_basestring
 from typing import Any
 
-_encode = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-).encode
+# CPython's C encoder (None where the interpreter has none).
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+
+
+def _unknown(value: Any) -> Any:
+    # As json.JSONEncoder.default: anything JSON has no form for fails the response.
+    raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
+
+
+def _encoder() -> Callable[[Any], str]:
+    """``json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode``,
+    made once: that method makes a new C encoder (and its dict of containers under way) for
+    every call, which cost more than encoding a small answer. Without that dict (a response is
+    a tree: it never holds itself), a value that did would fail with RecursionError rather than
+    ValueError; either is the same internal error to the client."""
+    if _c_make_encoder is None:  # pragma: no cover
+        return json.JSONEncoder(
+            ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+        ).encode
+    encoder = _c_make_encoder(
+        None, _unknown, encode_basestring, None, ":", ",", False, False, False
+    )
+
+    def encode(value: Any) -> str:
+        if isinstance(value, str):
+            return encode_basestring(value)
+        return "".join(encoder(value, 0))
+
+    return encode
+
+
+_encode = _encoder()
 
 
 class RawJSON(str):

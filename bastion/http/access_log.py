@@ -16,8 +16,8 @@ from bastion.tools.log_queue import log_later
 log = logging.getLogger("bastion.access")
 
 
-def write_line(scope: Scope, status: int, start: float, request_id: str | None = None) -> None:
-    """Log the line of one request that began at ``start`` (``time.perf_counter()``).
+def write_line(scope: Scope, status: int, seconds: float, request_id: str | None = None) -> None:
+    """Log the line of one request that took ``seconds`` (read with ``time.perf_counter()``).
 
     The line's values are plain (two strings and two numbers): under ``bastion serve`` the log
     thread makes the record from them and formats it (:func:`bastion.tools.log_queue.log_later`).
@@ -25,7 +25,7 @@ def write_line(scope: Scope, status: int, start: float, request_id: str | None =
     """
     if not log.isEnabledFor(logging.INFO):
         return
-    elapsed = (time.perf_counter() - start) * 1000
+    elapsed = seconds * 1000
     method, path = scope["method"], scope["path"]
     log_later(
         log,
@@ -64,4 +64,4 @@ class AccessLog:
         try:
             await self.app(scope, receive, capture)
         finally:
-            write_line(scope, status, start)
+            write_line(scope, status, time.perf_counter() - start)

@@ -24,7 +24,6 @@ from bastion.http.metrics import (
     TALLY,
     count_event,
     metrics_endpoint,
-    observe_request,
     pool_observer,
 )
 from bastion.http.openid import openid_routes
@@ -64,7 +63,7 @@ def _cors(project: Project) -> list[Middleware]:
     ]
 
 
-def _generation(project: Project, clock: Clock, secret: bytes | None) -> Generation[Starlette]:
+def _generation(project: Project, clock: Clock, secret: bytes | None) -> Generation[Edge]:
     """The service of ``project`` and the app answering over it (started by the caller)."""
     service = Service(project, clock, secret)
     endpoint = GraphQLEndpoint(
@@ -80,8 +79,10 @@ def _generation(project: Project, clock: Clock, secret: bytes | None) -> Generat
     service.auth.audit.observers.append(count_event)
     update_pool = pool_observer(service)
 
+    tally = TALLY.observe  # observe_request's work, one call nearer
+
     def observe(scope: Scope, status: int, seconds: float) -> None:
-        observe_request(scope, status, seconds)
+        tally(scope, status, seconds)
         update_pool()
 
     app = Starlette(
@@ -103,22 +104,21 @@ def _generation(project: Project, clock: Clock, secret: bytes | None) -> Generat
                 else []
             ),
         ],
-        middleware=[
-            # The head cap, the client's address and the access log, in one layer.
-            Middleware(
-                Edge,
-                limit=project.config.http.max_header_bytes,
-                trusted=parse_networks(project.config.http.trusted_proxies),
-                observe=observe,
-                # The GraphQL route skips the router (see bastion.http.edge), unless CORS must
-                # see its requests first.
-                direct=None if cors else {"/graphql": graphql_route},
-            ),
-            *cors,
-        ],
+        middleware=cors,
     )
     app.state.service = service
-    return Generation(service, app)
+    # The head cap, the client's address, the request id, the access log and the metrics, in
+    # one layer around the whole app: Starlette's error layer answers a route's crash inside
+    # it (with the request's id, logged as the 500 it is). The GraphQL route skips Starlette
+    # altogether (see bastion.http.edge), unless CORS must see its requests first.
+    edge = Edge(
+        app,
+        limit=project.config.http.max_header_bytes,
+        trusted=parse_networks(project.config.http.trusted_proxies),
+        observe=observe,
+        direct=None if cors else {"/graphql": graphql_route},
+    )
+    return Generation(service, edge)
 
 
 class LiveApp:
@@ -129,7 +129,7 @@ class LiveApp:
     through Starlette's error layer twice (the generation's app has its own).
     """
 
-    def __init__(self, live: LiveProject[Starlette], lifespan: Lifespan[Any]) -> None:
+    def __init__(self, live: LiveProject[Edge], lifespan: Lifespan[Any]) -> None:
         self.state = State()
         self.live = live
         """The generations it serves."""
@@ -172,7 +172,7 @@ def create_app(
         poll_seconds=POLL_SECONDS if live.current.service.store.db.is_sqlite else 10.0,
     )
 
-    def taken(generation: Generation[Starlette]) -> None:
+    def taken(generation: Generation[Edge]) -> None:
         app.state.service = generation.service
         generation.service.events.subscribe(ProjectDeployed, deploys.heard)
 

@@ -14,6 +14,7 @@ this origin only (no inline script or style, no ``eval``), no framing (``frame-a
 from __future__ import annotations
 
 import html
+from collections.abc import Awaitable
 from importlib.resources import files
 from typing import Any
 
@@ -23,6 +24,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bastion.http.answer import Answer
+from bastion.http.graphql_http import GraphQLEndpoint
 from bastion.model.names import names_for
 from bastion.model.types import Model, ScalarField
 from bastion.project import Project
@@ -175,7 +178,7 @@ class ExplorerOr:
     """The ``/graphql`` route: the explorer's page for a browser (when it is on), else the
     GraphQL endpoint."""
 
-    def __init__(self, endpoint: ASGIApp, pages: BrowserPages) -> None:
+    def __init__(self, endpoint: GraphQLEndpoint, pages: BrowserPages) -> None:
         self.endpoint = endpoint
         self.pages = pages
 
@@ -184,3 +187,15 @@ class ExplorerOr:
             await self.pages.explorer_page()(scope, receive, send)
             return
         await self.endpoint(scope, receive, send)
+
+    def answer(self, scope: Scope, receive: Receive) -> Awaitable[Answer | ASGIApp]:
+        """The page (as an ASGI app) or the endpoint's answer, for the edge to send (see
+        :class:`bastion.http.answer.DirectRoute`): the endpoint's own coroutine, not one more
+        around it."""
+        if self.pages.explorer and wants_page(scope):
+            return _ready(self.pages.explorer_page())
+        return self.endpoint.answer(scope, receive)
+
+
+async def _ready(app: ASGIApp) -> Answer | ASGIApp:
+    return app

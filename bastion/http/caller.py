@@ -27,6 +27,20 @@ def caller_from(
     scope: Scope, method: str, user_agent: str | None, accept_language: str | None
 ) -> Caller:
     """The caller of the request of ``scope``, whose headers the route has read already."""
-    return Caller(
-        method=method, ip=found_ip(scope), user_agent=user_agent, accept_language=accept_language
-    )
+    key = (method, found_ip(scope), user_agent, accept_language)
+    caller = _made.get(key)
+    if caller is None:
+        caller = Caller(*key)
+        if len(user_agent or "") + len(accept_language or "") <= _MAX_KEPT_TEXT:
+            if len(_made) >= _MAX_MADE:
+                _made.clear()
+            _made[key] = caller
+    return caller
+
+
+# The callers made lately, by their values: a client sends the same ones request after request,
+# and a Caller (frozen) is shared safely; making one costs more than finding it. Bounded in
+# entries and in the header text each keeps.
+_MAX_MADE = 1024
+_MAX_KEPT_TEXT = 1024
+_made: dict[tuple[str | None, str | None, str | None, str | None], Caller] = {}

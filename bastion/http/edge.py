@@ -10,11 +10,15 @@ Each of these is also a middleware of its own (:class:`~bastion.http.header_limi
 this layer does what the three stacked in that order (access log outermost) did, with their
 functions: one coroutine and one ``send`` wrapper per request instead of three of each.
 
-It also hands the requests of a few exact paths (``/graphql``) straight to their app, past
-Starlette's exception layer and router: matching a path against every route and wrapping the
-call again cost more than a tenth of a small query's CPU. Only paths whose app answers every
-method and raises no HTTP exceptions of Starlette's belong there, and none when CORS is on
-(its middleware sits between this layer and the router).
+It wraps the whole Starlette app (:mod:`bastion.http.app`), whose error layer answers a
+route's crash inside it, and asks the routes of a few exact paths (``/graphql``) for their
+answer directly, past Starlette altogether (its entry, error layer, exception layer and
+router): matching a path against every route and wrapping the call and ``send`` again cost
+more than a tenth of a small query's CPU. Such a route answers with an
+:class:`~bastion.http.answer.Answer` that this layer sends itself, its request id's line added
+as it sends: no wrapper around ``send`` for the common request. Only paths whose route answers
+every method and raises no HTTP exceptions of Starlette's belong there, and none when CORS is
+on (its middleware sits between this layer and the router).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Callable, Mapping
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion.http.access_log import write_line
+from bastion.http.answer import Answer, DirectRoute
 from bastion.http.client_ip import Network, remember_ip
 from bastion.http.header_limit import head_size, refuse
 from bastion.tools.log_format import request_id_for, use_request_id
@@ -40,10 +45,10 @@ class Edge:
         limit: int,
         trusted: list[Network],
         observe: Callable[[Scope, int, float], None] | None = None,
-        direct: Mapping[str, ASGIApp] | None = None,
+        direct: Mapping[str, DirectRoute] | None = None,
     ) -> None:
         """``observe`` is told of each answered request: its scope, status and seconds;
-        ``direct`` maps exact paths to the apps that answer them without the router."""
+        ``direct`` maps exact paths to the routes that answer them without the router."""
         self.app = app
         self.limit = limit
         self.trusted = trusted
@@ -55,35 +60,58 @@ class Edge:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
         too_large = head_size(scope) > self.limit
         # Refused before anything reads the headers (or the id or address they may carry).
         request_id = request_id_for(None if too_large else _sent_id(scope))
         use_request_id(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode("ascii"))
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), header]}
-            await send(message)
-
+        status = 500  # what the log says of a request that answered nothing
+        sent = None  # the wrapper of `send`, for answers other apps send
         try:
             if too_large:
-                await refuse(self.limit, capture)
-            else:
-                remember_ip(scope, self.trusted)
-                app = self.app
-                if self.direct and not scope.get("root_path"):
-                    app = self.direct.get(scope["path"], app)
-                await app(scope, receive, capture)
+                sent = _Sent(send, header)
+                await refuse(self.limit, sent.send)
+                return
+            remember_ip(scope, self.trusted)
+            app = self.app
+            route = self.direct.get(scope["path"]) if self.direct else None
+            if route is not None and not scope.get("root_path"):
+                answer = await route.answer(scope, receive)
+                if isinstance(answer, Answer):
+                    # Sent here with the request id's line: no wrapper around `send`.
+                    status = answer.status
+                    await answer.send(send, header)
+                    return
+                app = answer
+            sent = _Sent(send, header)
+            await app(scope, receive, sent.send)
         finally:
-            write_line(scope, status, start, request_id)
+            if sent is not None:
+                status = sent.status
+            seconds = time.perf_counter() - start
+            write_line(scope, status, seconds, request_id)
             if self.observe is not None:
-                self.observe(scope, status, time.perf_counter() - start)
+                self.observe(scope, status, seconds)
             use_request_id(None)
+
+
+class _Sent:
+    """The ``send`` of a request whose answer goes through another app: its status noted, its
+    request id's header line added to the start of the answer."""
+
+    __slots__ = ("_header", "_send", "status")
+
+    def __init__(self, send: Send, header: tuple[bytes, bytes]) -> None:
+        self._send = send
+        self._header = header
+        self.status = 500  # until an answer starts
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            message = {**message, "headers": [*message.get("headers", ()), self._header]}
+        await self._send(message)
 
 
 def _sent_id(scope: Scope) -> str | None:

@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.datastructures import QueryParams
@@ -30,11 +30,13 @@ from starlette.types import Receive, Scope, Send
 from bastion.auth.authenticate import Authentication
 from bastion.errors import BastionError, Code
 from bastion.graphql.errors import INTERNAL_MESSAGE, refusal, request_error
-from bastion.graphql.execute import Executor, Outcome, RequestFailed
+from bastion.graphql.execute import Executor, Outcome, Prepared, RequestFailed
 from bastion.graphql.response_body import encode
+from bastion.http.answer import NO_STORE, Answer
 from bastion.http.bodies import BodyError as _BadRequest
 from bastion.http.bodies import is_text, json_object, parse_json, receive_body
 from bastion.http.caller import caller_from
+from bastion.http.known_bodies import KnownBodies
 from bastion.store.failures import known_state
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -127,6 +129,18 @@ def _utf8_charset(parameters: list[str]) -> bool:
     return True
 
 
+def _check_content_type(value: bytes | None) -> None:
+    """Refuse (415) a POST body that is not JSON in UTF-8."""
+    if value == _JSON_BYTES:  # as nearly every client spells it
+        return
+    content_type, *parameters = (value.decode("latin-1") if value else "").split(";")
+    if content_type.strip().lower() != JSON:
+        raise _BadRequest(415, f"POST bodies must be {JSON}")
+    if not _utf8_charset(parameters):
+        raise _BadRequest(415, f"POST bodies must be {JSON} in UTF-8")
+
+
+_JSON_BYTES = JSON.encode("latin-1")
 # The request headers the endpoint reads.
 _READ = frozenset(
     [
@@ -138,7 +152,6 @@ _READ = frozenset(
         b"accept-language",
     ]
 )
-_MEDIA_BYTES = {JSON: JSON.encode("latin-1"), GRAPHQL_RESPONSE: GRAPHQL_RESPONSE.encode("latin-1")}
 
 
 class _Head:
@@ -146,10 +159,11 @@ class _Head:
     pass over its headers: a Starlette ``Request`` and its ``Headers`` cost more per lookup
     than the whole pass. A header is read from its first line, as ``Headers.get`` does."""
 
-    __slots__ = ("_found", "method", "scope")
+    __slots__ = ("_found", "_state", "method", "scope")
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
+        self._state: dict[str, Any] | None = None
         self.method: str = scope["method"]
         found: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
@@ -162,57 +176,22 @@ class _Head:
         value = self._found.get(name)
         return None if value is None else value.decode("latin-1")
 
+    def raw(self, name: bytes) -> bytes | None:
+        """The bytes of the first ``name`` header (a lower-case name of ``_READ``), if any."""
+        return self._found.get(name)
+
     def mark(self, key: str, value: str) -> None:
         """Note a fact in the request's state (``request.state``), for the metrics."""
-        self.scope.setdefault("state", {})[key] = value
-
-
-class _Answer:
-    """A JSON response: what a Starlette ``Response`` would send, sent without one."""
-
-    __slots__ = ("body", "headers", "media_type", "status")
-
-    def __init__(
-        self, body: bytes, status: int, media_type: str, headers: dict[str, str] | None
-    ) -> None:
-        self.body = body
-        self.status = status
-        self.media_type = media_type
-        self.headers = headers
-
-    def response(self) -> Response:
-        """The same answer as a Starlette response (for routes that return one)."""
-        return Response(
-            self.body, status_code=self.status, media_type=self.media_type, headers=self.headers
-        )
-
-    def raw_headers(self) -> list[tuple[bytes, bytes]]:
-        """The header lines ``response().raw_headers`` holds, in the same order: the given
-        headers (names in lower case), then content-length and content-type unless given."""
-        if not self.headers:
-            return [
-                (b"content-length", str(len(self.body)).encode("latin-1")),
-                (b"content-type", _MEDIA_BYTES[self.media_type]),
-            ]
-        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
-        keys = [name for name, _ in raw]
-        if b"content-length" not in keys:
-            raw.append((b"content-length", str(len(self.body)).encode("latin-1")))
-        if b"content-type" not in keys:
-            raw.append((b"content-type", _MEDIA_BYTES[self.media_type]))
-        return raw
-
-    async def send(self, send: Send) -> None:
-        """Send the answer as ``Response.__call__`` does (no background task)."""
-        headers = self.raw_headers()
-        await send({"type": "http.response.start", "status": self.status, "headers": headers})
-        await send({"type": "http.response.body", "body": self.body})
+        state = self._state
+        if state is None:
+            state = self._state = self.scope.setdefault("state", {})
+        state[key] = value
 
 
 def _json(
-    body: dict[str, Any], status: int, media_type: str, headers: dict[str, str] | None = None
-) -> _Answer:
-    return _Answer(encode(body), status, media_type, headers)
+    body: dict[str, Any], status: int, media_type: str, headers: Mapping[str, str] | None = None
+) -> Answer:
+    return Answer(encode(body), status, media_type, headers)
 
 
 def _auth_headers(auth: Authentication, outcome: Outcome) -> dict[str, str]:
@@ -230,7 +209,7 @@ def _auth_headers(auth: Authentication, outcome: Outcome) -> dict[str, str]:
     return headers
 
 
-def _unauthenticated(reason: str, strict: bool, media_type: str) -> _Answer:
+def _unauthenticated(reason: str, strict: bool, media_type: str) -> Answer:
     """The answer to a request whose access token was refused: nothing of it ran."""
     message = _REFUSALS.get(reason, "The access token is not valid")
     error = request_error(message, Code.UNAUTHENTICATED, reason=reason)
@@ -257,6 +236,7 @@ class GraphQLEndpoint:
         self.on_refused_token = on_refused_token
         # auth.invalid_token: False runs such requests as anonymous (Graphcool's way).
         self.refuse_invalid_tokens = refuse_invalid_tokens
+        self._bodies = KnownBodies()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The endpoint as an ASGI app, so a route hands it every method: the ones it does not
@@ -265,57 +245,90 @@ class GraphQLEndpoint:
         Read from the scope and answered with ASGI messages: no Starlette request or response
         objects (the same bytes as :meth:`handle`'s response would send)."""
         answer = await self._answer(_Head(scope), receive)
-        if isinstance(answer, _Answer):
+        if isinstance(answer, Answer):
             await answer.send(send)
         else:
             await answer(scope, receive, send)
 
+    def answer(self, scope: Scope, receive: Receive) -> Awaitable[Answer | Response]:
+        """The answer to one request, for the edge to send (see :mod:`bastion.http.answer`)."""
+        return self._answer(_Head(scope), receive)
+
     async def handle(self, request: Request) -> Response:
         """Answer one request to the GraphQL route."""
         answer = await self._answer(_Head(request.scope), request.receive)
-        return answer.response() if isinstance(answer, _Answer) else answer
+        return answer.response() if isinstance(answer, Answer) else answer
 
-    async def _answer(self, head: _Head, receive: Receive) -> _Answer | Response:
+    async def _answer(self, head: _Head, receive: Receive) -> Answer | Response:
         media_type = choose_media_type(head.header(b"accept"))
         if media_type is None:
             return _json(
                 {"errors": [request_error(f"Accept {JSON} or {GRAPHQL_RESPONSE}")]}, 406, JSON
             )
+        # One coroutine for the whole answer (a request runs through it on every query).
         try:
-            return await self._handle(head, receive, media_type)
-        except _BadRequest as bad:
-            head.mark("outcome", Code.BAD_REQUEST.value)
-            return _json(
-                {"errors": [request_error(bad.message)]}, bad.status, media_type, bad.headers
+            method = head.method
+            strict = media_type == GRAPHQL_RESPONSE
+            read = await self._read(head, receive, strict, media_type)
+            if isinstance(read, Answer):
+                return read
+            prepared, variables = read
+            # What the metrics label the request with (bastion.http.metrics).
+            head.mark("operation", "mutation" if prepared.is_mutation else "query")
+            if method == "GET" and prepared.is_mutation:
+                raise _BadRequest(405, "Mutations must be sent with POST", {"Allow": "POST"})
+            auth = await self.authenticate(head.header(b"authorization"))
+            if auth.refused:
+                if self.on_refused_token is not None:
+                    return self.on_refused_token(auth)
+                if self.refuse_invalid_tokens and not self.executor.proves_itself(prepared):
+                    head.mark("outcome", Code.UNAUTHENTICATED.value)
+                    return _unauthenticated(auth.refused, strict, media_type)
+            caller = caller_from(
+                head.scope, method, head.header(b"user-agent"), head.header(b"accept-language")
             )
+            outcome = await self.executor.execute(
+                prepared, variables, auth.viewer, caller=caller, raw=True
+            )
+            body = outcome.body
+            if (
+                "errors" not in body
+                and not outcome.headers
+                and not outcome.request_error
+                and not auth.renewed_token
+                and not auth.refused
+            ):
+                # The commonest answer: data, no token to hand over, 200 (what the general path
+                # below answers for it, with header lines made once).
+                head.mark("outcome", "ok")
+                return Answer(encode(body), 200, media_type, NO_STORE)
+            head.mark("outcome", _first_code(body.get("errors", ())))
+            headers = _auth_headers(auth, outcome)
+            return _json(body, _status(outcome, strict), media_type, _retry(outcome, headers))
         except Exception as error:
-            known = known_state(error)
-            if known is not None:
-                head.mark("outcome", known.code.value)
-                return _server_state(known, media_type)
-            # A bug, not the client's fault: log it whole, answer without internals.
-            path = Request(head.scope).url.path
-            log.exception("unexpected error in %s %s", head.method, path)
-            head.mark("outcome", Code.INTERNAL_SERVER_ERROR.value)
-            internal = request_error(INTERNAL_MESSAGE, Code.INTERNAL_SERVER_ERROR)
-            return _json({"errors": [internal]}, 500, media_type)
+            return _failed(error, head, media_type)
 
-    async def _handle(self, head: _Head, receive: Receive, media_type: str) -> _Answer | Response:
+    async def _read(
+        self, head: _Head, receive: Receive, strict: bool, media_type: str
+    ) -> tuple[Prepared, dict[str, Any] | None] | Answer:
+        """The request's prepared document and variables, or the answer that refuses it."""
         method = head.method
+        body = None
         if method == "POST":
-            content_type, *parameters = (head.header(b"content-type") or "").split(";")
-            if content_type.strip().lower() != JSON:
-                raise _BadRequest(415, f"POST bodies must be {JSON}")
-            if not _utf8_charset(parameters):
-                raise _BadRequest(415, f"POST bodies must be {JSON} in UTF-8")
+            _check_content_type(head.raw(b"content-type"))
             declared = head.header(b"content-length")
-            params = json_object(await receive_body(receive, declared, self.max_body_bytes))
+            body = await receive_body(receive, declared, self.max_body_bytes)
+            known = self._bodies.get(body)
+            if known is not None:
+                # Its bytes were read before: they ask for this document, without variables.
+                prepared, empty = known
+                return prepared, {} if empty else None
+            params = json_object(body)
         elif method == "GET":
             params = _params_from_query_string(head.scope)
         else:
             raise _BadRequest(405, "Use GET or POST", {"Allow": "GET, POST"})
         query, variables, operation_name = _check_params(params)
-        strict = media_type == GRAPHQL_RESPONSE
         try:
             prepared = self.executor.prepare(query, operation_name)
         except RequestFailed as failed:
@@ -326,26 +339,28 @@ class GraphQLEndpoint:
                 viewer = (await self.authenticate(head.header(b"authorization"))).viewer
                 errors = failed.errors_for(viewer)
             return _json({"errors": errors}, 400 if strict else 200, media_type)
-        # What the metrics label the request with (bastion.http.metrics).
-        head.mark("operation", "mutation" if prepared.is_mutation else "query")
-        if method == "GET" and prepared.is_mutation:
-            raise _BadRequest(405, "Mutations must be sent with POST", {"Allow": "POST"})
-        auth = await self.authenticate(head.header(b"authorization"))
-        if auth.refused:
-            if self.on_refused_token is not None:
-                return self.on_refused_token(auth)
-            if self.refuse_invalid_tokens and not self.executor.proves_itself(prepared):
-                head.mark("outcome", Code.UNAUTHENTICATED.value)
-                return _unauthenticated(auth.refused, strict, media_type)
-        caller = caller_from(
-            head.scope, method, head.header(b"user-agent"), head.header(b"accept-language")
+        if body is not None and not variables:
+            self._bodies.keep(body, prepared, variables is not None)
+        return prepared, variables
+
+
+def _failed(error: Exception, head: _Head, media_type: str) -> Answer:
+    """The answer to a request whose handling raised ``error``."""
+    if isinstance(error, _BadRequest):
+        head.mark("outcome", Code.BAD_REQUEST.value)
+        return _json(
+            {"errors": [request_error(error.message)]}, error.status, media_type, error.headers
         )
-        outcome = await self.executor.execute(
-            prepared, variables, auth.viewer, caller=caller, raw=True
-        )
-        head.mark("outcome", _first_code(outcome.body.get("errors", ())))
-        headers = _auth_headers(auth, outcome)
-        return _json(outcome.body, _status(outcome, strict), media_type, _retry(outcome, headers))
+    known = known_state(error)
+    if known is not None:
+        head.mark("outcome", known.code.value)
+        return _server_state(known, media_type)
+    # A bug, not the client's fault: log it whole, answer without internals.
+    path = Request(head.scope).url.path
+    log.exception("unexpected error in %s %s", head.method, path)
+    head.mark("outcome", Code.INTERNAL_SERVER_ERROR.value)
+    internal = request_error(INTERNAL_MESSAGE, Code.INTERNAL_SERVER_ERROR)
+    return _json({"errors": [internal]}, 500, media_type)
 
 
 def _first_code(errors: Any) -> str:
@@ -379,7 +394,7 @@ def _retry(outcome: Outcome, headers: dict[str, str]) -> dict[str, str]:
     return headers
 
 
-def _server_state(error: BastionError, media_type: str) -> _Answer:
+def _server_state(error: BastionError, media_type: str) -> Answer:
     """The answer to a request the database's state refused before it could run."""
     status = _SERVER_STATES.get(error.code.value, 500) if media_type == GRAPHQL_RESPONSE else 200
     refused = Outcome({"errors": [refusal(error)]})

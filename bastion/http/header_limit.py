@@ -10,6 +10,7 @@ server, and refuses a head over the same limit before any route reads it.
 from __future__ import annotations
 
 import json
+from itertools import chain
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,7 +30,9 @@ def refusal_body(limit: int) -> bytes:
 def head_size(scope: Scope) -> int:
     """The bytes of a request's head as sent: the request line and every header line."""
     line = len(scope.get("raw_path") or scope["path"].encode()) + len(scope["query_string"])
-    return line + sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+    headers = scope["headers"]
+    # Each line is its name, ": ", its value and CRLF (summed in C: this runs per request).
+    return line + sum(map(len, chain.from_iterable(headers))) + 4 * len(headers)
 
 
 async def refuse(limit: int, send: Send) -> None:

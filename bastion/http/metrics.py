@@ -91,18 +91,19 @@ WRITE_WAITING = Gauge(
 
 # Outcomes a request may be labelled with: the codes Bastion answers, and HTTP statuses.
 _KNOWN_CODES = frozenset(code.value for code in Code)
+_NO_STATE: dict[str, Any] = {}  # the state of a request no layer noted anything in (read only)
 
 
-def _outcome(scope: Scope, status: int) -> str:
-    code = scope.get("state", {}).get("outcome")
+def _outcome(state: dict[str, Any], status: int) -> str:
+    code = state.get("outcome")
     if isinstance(code, str):
         # Label values stay a small set: an unexpected code counts as OTHER.
         return code if code == "ok" or code in _KNOWN_CODES else "OTHER"
     return "ok" if status < 400 else f"HTTP_{status}"
 
 
-def _operation(scope: Scope) -> str:
-    operation = scope.get("state", {}).get("operation")
+def _operation(scope: Scope, state: dict[str, Any]) -> str:
+    operation = state.get("operation")
     if isinstance(operation, str):
         return operation
     path: str = scope.get("path", "")
@@ -164,7 +165,8 @@ class RequestTally:
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         """Tally one answered request and its latency."""
-        labels = (_operation(scope), _outcome(scope, status))
+        state = scope.get("state", _NO_STATE)
+        labels = (_operation(scope, state), _outcome(state, status))
         series = self._series.get(labels)
         if series is None:
             series = self._series[labels] = _Series(labels)

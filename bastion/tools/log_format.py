@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import secrets
+import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -75,6 +76,9 @@ def use_request_id(value: str | None) -> None:
 class RequestIdFilter(logging.Filter):
     """Adds ``request_id`` to each record, where it is made (the request's own context)."""
 
+    fills_only = ("request_id",)
+    """The one attribute it sets (when a record lacks it), and nothing else it changes."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         """Keep every record; note the current request id on it."""
         if not hasattr(record, "request_id"):
@@ -87,6 +91,40 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
+        # The text of the last second a record was made in, and that second: every line of a
+        # second shares it (a busy server writes thousands), so it is made once.
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """As :meth:`logging.Formatter.formatTime`, the second's text made once per second."""
+        if datefmt or not self._plain_time():
+            return super().formatTime(record, datefmt)
+        return self._time(record.created, record.msecs)
+
+    def _plain_time(self) -> bool:
+        return self.converter is time.localtime and bool(self.default_msec_format)
+
+    def _time(self, created: float, msecs: float) -> str:
+        second = int(created)
+        cached = self._second
+        if cached[0] != second:
+            text = time.strftime(self.default_time_format, time.localtime(second))
+            cached = self._second = (second, text)
+        msec_format: str = self.default_msec_format or ""  # set: see _plain_time
+        return msec_format % (cached[1], msecs)
+
+    def plain_line(
+        self, created: float, level: int, name: str, message: str, extra: dict[str, Any]
+    ) -> str | None:
+        """The line :meth:`format` makes of a record of these values, with no exception or
+        stack (None where this formatter was changed so that it might differ): the log thread
+        writes the access lines so, without making their records."""
+        if self.datefmt or not self._plain_time() or self._fmt != TEXT_FORMAT:
+            return None
+        msecs = int((created - int(created)) * 1000) + 0.0
+        line = f"{self._time(created, msecs)} {logging.getLevelName(level)} {name}: {message}"
+        request_id = extra.get("request_id")
+        return f"{line} request_id={request_id}" if request_id else line
 
     def format(self, record: logging.LogRecord) -> str:
         """The record's line."""
@@ -116,7 +154,11 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
             entry["exception"] = record.exc_text
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return _json_line(entry)
+
+
+# json.dumps with options makes a new encoder per call: one, made once, for every line.
+_json_line = json.JSONEncoder(default=str, ensure_ascii=False).encode
 
 
 def last_line_of_tracebacks(record: logging.LogRecord) -> bool:

@@ -19,12 +19,18 @@ flush; ``stop()`` writes what is left.
 A line logged for every request can skip even the making of its record on the loop (about
 twenty microseconds: the record's many attributes, the logger's and the handler's calls):
 :func:`log_later` queues its plain values and the time, and the thread makes the record from
-them, when nothing but this queue would see the record where it is logged.
+them, when nothing but this queue would see the record where it is logged. The thread makes it
+as a copy of one record the logger made for that level, with the line's message, values and
+time: making each from scratch (its source file's name parsed, its level named...) cost the
+thread more than formatting it. A formatter that can write a line from the values alone
+(``plain_line``: the server's text format) gets them without a record at all, whenever nothing
+could make the record's line differ (the queue's filters would add nothing, no extra clashes).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import re
 import threading
@@ -60,6 +66,7 @@ class _Later(NamedTuple):
 
 
 Queued = logging.LogRecord | _Later
+_tuple = tuple.__new__
 
 # The handler start_background_logging installed (None when it did not): log_later queues on it.
 _installed: DeferredQueueHandler | None = None
@@ -82,7 +89,9 @@ def log_later(
     if handler is None or logging.logThreads or not _alone(logger, handler):
         logger.log(level, msg, *args, extra=extra)
     elif logger.isEnabledFor(level):
-        handler.queue.put_nowait(_Later(time.time(), logger, level, msg, args, extra))
+        # Made as a plain tuple (its class's __new__ is a Python call): one per request.
+        later = _tuple(_Later, (time.time(), logger, level, msg, args, extra))
+        handler.queue.put_nowait(later)
 
 
 def _alone(logger: logging.Logger, handler: logging.Handler) -> bool:
@@ -101,6 +110,62 @@ def _alone(logger: logging.Logger, handler: logging.Handler) -> bool:
 
 def _made(later: _Later) -> logging.LogRecord:
     """The record ``logger.log`` would have made when ``later`` was queued."""
+    logger = later.logger
+    args = later.args
+    if (
+        logging.getLogRecordFactory() is not logging.LogRecord
+        or type(logger).makeRecord is not logging.Logger.makeRecord
+        or (len(args) == 1 and isinstance(args[0], Mapping) and args[0])
+    ):
+        return _made_by_logger(later)
+    # A copy of a record the logger made once for this level, with this one's message, values
+    # and time: what LogRecord.__init__ would compute from the same inputs (its file name
+    # parsing, its level's name...), without computing it again for every access line.
+    kind = (logger, later.level, logging.logProcesses, logging.logMultiprocessing)
+    template = _templates.get(kind)
+    if template is None:
+        template = _templates[kind] = _template(logger, later.level)
+    for key in later.extra:  # as Logger.makeRecord refuses them
+        if key in ("message", "asctime") or key in template or key in _PER_RECORD:
+            raise KeyError(f"Attempt to overwrite {key!r} in LogRecord")
+    record: logging.LogRecord = logging.LogRecord.__new__(logging.LogRecord)
+    values = record.__dict__
+    values.update(template)
+    created = later.created
+    values["msg"] = later.msg
+    values["args"] = args
+    values["created"] = created
+    values["msecs"] = int((created - int(created)) * 1000) + 0.0
+    values["relativeCreated"] = (created - _START) * 1000
+    values.update(later.extra)
+    return record
+
+
+# The time logging counts relativeCreated from (its module's import).
+_START: float = logging._startTime  # type: ignore[attr-defined]
+# The attributes a record of (logger, level) has whatever its message and time, by the flags
+# that decide the process's (the thread's are off when records are made here: see log_later);
+# a forked process starts afresh (its id differs).
+_templates: dict[tuple[logging.Logger, int, bool, bool], dict[str, Any]] = {}
+_PER_RECORD = ("msg", "args", "created", "msecs", "relativeCreated")
+# The names an extra may not take (Logger.makeRecord refuses them).
+_RECORD_KEYS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+}
+os.register_at_fork(after_in_child=_templates.clear)
+
+
+def _template(logger: logging.Logger, level: int) -> dict[str, Any]:
+    made = logger.makeRecord(logger.name, level, "(unknown file)", 0, "", (), None)
+    values = dict(vars(made))
+    for key in _PER_RECORD:
+        values.pop(key, None)
+    return values
+
+
+def _made_by_logger(later: _Later) -> logging.LogRecord:
+    """:func:`_made` through the logger's own ``makeRecord`` (a custom record factory)."""
     logger = later.logger
     record = logger.makeRecord(
         logger.name,
@@ -189,6 +254,43 @@ class BatchListener:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def _plain(self) -> tuple[Any, frozenset[str]] | None:
+        """The formatter's ``plain_line`` (:class:`bastion.tools.log_format.TextFormatter`)
+        and the extras a line needs for it to write what the record would give (those the
+        queue's filters would otherwise fill); None when it has none or a filter may change
+        a record otherwise, or records are made by a custom factory."""
+        plain = getattr(self.handler.formatter, "plain_line", None)
+        if plain is None or logging.getLogRecordFactory() is not logging.LogRecord:
+            return None
+        needed: set[str] = set()
+        for record_filter in self.queued_by.filters if self.queued_by is not None else ():
+            fills = getattr(record_filter, "fills_only", None)
+            if fills is None:
+                return None
+            needed.update(fills)
+        return plain, frozenset(needed)
+
+    @staticmethod
+    def _plain_line(later: _Later, plain: Any, needed: frozenset[str]) -> str | None:
+        """The line of ``later`` written without its record, or None when the record's might
+        differ (an extra the record would refuse, a value a filter would fill, a mapping as the
+        only argument, a logger that makes its own records, a message that fails to format)."""
+        extra, args, logger = later.extra, later.args, later.logger
+        if (
+            not _RECORD_KEYS.isdisjoint(extra)
+            or not needed <= extra.keys()
+            or type(logger).makeRecord is not logging.Logger.makeRecord
+            or (len(args) == 1 and isinstance(args[0], Mapping) and args[0])
+        ):
+            return None
+        try:
+            msg = str(later.msg)
+            message = msg % args if args else msg
+        except Exception:  # the general path reports it as logging does
+            return None
+        line: str | None = plain(later.created, later.level, logger.name, message, extra)
+        return line
+
     def start(self) -> None:
         """Start writing, on a daemon thread."""
         global _installed
@@ -214,12 +316,18 @@ class BatchListener:
 
     def _write_queued(self) -> None:
         lines = []
+        plain = self._plain()
         while True:
             try:
                 queued = self.records.get_nowait()
             except queue.Empty:
                 break
             if isinstance(queued, _Later):
+                line = None if plain is None else self._plain_line(queued, *plain)
+                if line is not None:
+                    if queued.level >= self.handler.level:
+                        lines.append(line + self.handler.terminator)
+                    continue
                 try:
                     record = _made(queued)
                 except Exception:  # extras that clash with the record's own attributes

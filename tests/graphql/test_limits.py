@@ -187,6 +187,23 @@ async def test_lists_without_first_count_as_a_default_page(movies: GraphQLClient
     assert refused(await movies.gql(query), "cost") == error
 
 
+async def test_a_cost_follows_the_variables_that_feed_it_and_only_those(
+    movies: GraphQLClient,
+) -> None:
+    # `first: $n` feeds the cost: each request is costed with its own n, in any order.
+    for n, allowed in ((800, False), (700, True), (800, False), (1, True)):
+        body = await movies.gql(NESTED, {"n": n})
+        assert ("errors" not in body) is allowed, (n, body)
+    # A variable that feeds no `first` leaves the cost as it is, whatever its value.
+    query = (
+        "query($t: String) { movies(where: {title: $t}) "
+        "{ director { movies { director { movies { title } } } } } }"
+    )
+    errors = [refused(await movies.gql(query, {"t": t}), "cost") for t in ("A", None, "B")]
+    assert errors[0]["extensions"]["found"] == 100 + 100 + 10_000 + 10_000 + 1_000_000
+    assert errors[1] == errors[0] == errors[2]
+
+
 async def test_a_refused_mutation_writes_nothing(movies: GraphQLClient) -> None:
     creates = " ".join(f'm{i}: createMovie(data: {{title: "M{i}"}}) {{ id }}' for i in range(31))
     refused(await movies.gql(f"mutation {{ {creates} }}"), "aliases")

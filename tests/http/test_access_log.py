@@ -78,7 +78,7 @@ async def test_a_failing_request_is_logged_with_its_status(
     async def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(GraphQLEndpoint, "_handle", broken)
+    monkeypatch.setattr(GraphQLEndpoint, "_read", broken)
     access.clear()
     response = await movies.http.post("/graphql", json={"query": "{ moviesCount }"})
     assert response.status_code == 500

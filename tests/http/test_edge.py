@@ -7,6 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bastion.http.client_ip import found_ip, parse_networks
@@ -88,3 +92,20 @@ async def test_each_request_has_an_id_answered_and_logged(
     assert made.headers["x-request-id"] not in ("no spaces allowed", fresh.headers["x-request-id"])
     ids = [r.request_id for r in access.records if r.name == "bastion.access"]  # type: ignore[attr-defined]
     assert ids == ["proxy-42", made.headers["x-request-id"], fresh.headers["x-request-id"]]
+
+
+async def test_a_crash_in_a_route_is_answered_500_with_its_request_id(
+    access: pytest.LogCaptureFixture,
+) -> None:
+    """Starlette's error layer sits inside the edge: its 500 carries the request's id."""
+
+    async def crashing(_request: Request) -> Response:
+        raise RuntimeError("boom")
+
+    app = Edge(Starlette(routes=[Route("/path", crashing)]), LIMIT, [])
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/path", headers={"x-request-id": "crash-1"})
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "crash-1"
+    assert access_lines(access)[0].startswith("GET /path 500 ")

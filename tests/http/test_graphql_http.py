@@ -665,3 +665,41 @@ async def test_refused_documents_are_cached_without_growing(movies: GraphQLClien
         body = await movies.gql("{ nope }")
         assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert executor._cached.cache_info().hits == 2
+
+
+async def test_a_repeated_body_is_answered_as_the_first_was(
+    movies: GraphQLClient, parse_calls: list[str]
+) -> None:
+    """The same bytes, sent again, skip the parse of their JSON and document: the answers (and
+    their headers) are those of the first; other bytes for the same request are read anew."""
+    await movies.data(CREATE)
+    bodies = [
+        b'{"query": "{ movies { title } }"}',
+        b'{"query": "{ movies { title } }", "variables": {}, "operationName": null}',
+        b'{"query": "query A { moviesCount } query B { movies { title } }", "operationName": "B"}',
+    ]
+    for body in bodies:
+        answers = [await post_raw(movies, body) for _ in range(3)]
+        for answer in answers:
+            assert answer.status_code == 200
+            assert answer.json() == {"data": {"movies": [{"title": "Alien"}]}}
+            assert answer.content == answers[0].content
+            assert answer.headers["cache-control"] == "no-store"
+            assert media(answer) == JSON
+            assert int(answer.headers["content-length"]) == len(answer.content)
+        ids = {answer.headers["x-request-id"] for answer in answers}
+        assert len(ids) == 3
+    # A document that does not validate is refused each time, with the same errors.
+    refused = [await post_raw(movies, b'{"query": "{ movies { nope } }"}') for _ in range(2)]
+    assert refused[0].json() == refused[1].json()
+    assert refused[0].json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    # Bodies with variables are read each time: each answers for its own values.
+    query = "query ($t: String!) { movies(where: {title: $t}) { title } }"
+    for title, expected in (
+        ("Alien", [{"title": "Alien"}]),
+        ("Heat", []),
+        ("Alien", [{"title": "Alien"}]),
+    ):
+        body = json.dumps({"query": query, "variables": {"t": title}}).encode()
+        assert (await post_raw(movies, body)).json() == {"data": {"movies": expected}}
+    assert parse_calls.count("{ movies { title } }") == 1

@@ -6,6 +6,7 @@ import json
 import logging
 
 from bastion.tools.log_format import (
+    TEXT_FORMAT,
     JsonFormatter,
     RequestIdFilter,
     TextFormatter,
@@ -65,3 +66,13 @@ def test_a_traceback_record_keeps_its_last_line_only() -> None:
     other = record("an ordinary line")
     assert last_line_of_tracebacks(other)
     assert other.getMessage() == "an ordinary line"
+
+
+def test_text_lines_tell_the_time_as_logging_does() -> None:
+    """The second's text is made once per second: each line still tells its own time."""
+    formatter, reference = TextFormatter(), logging.Formatter(TEXT_FORMAT)
+    for created in (1_700_000_000.001, 1_700_000_000.999, 1_700_000_001.5, 1_700_000_000.25):
+        made = record("at")
+        made.created, made.msecs = created, int((created - int(created)) * 1000) + 0.0
+        assert formatter.formatTime(made) == reference.formatTime(made)
+        assert formatter.format(made).startswith(reference.format(made))

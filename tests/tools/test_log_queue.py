@@ -7,10 +7,11 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import pytest
 
-from bastion.tools.log_format import RequestIdFilter
+from bastion.tools.log_format import TEXT_FORMAT, RequestIdFilter, TextFormatter
 from bastion.tools.log_queue import log_later, start_background_logging
 
 FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -127,3 +128,65 @@ def test_a_line_logged_later_without_a_listener_is_logged_at_once(
     caplog.set_level(logging.INFO, logger="bastion.access")
     log_later(logging.getLogger("bastion.access"), logging.INFO, "n=%d", (3,), {"status": 1})
     assert [(r.getMessage(), r.status) for r in caplog.records] == [("n=3", 1)]  # type: ignore[attr-defined]
+
+
+def test_a_line_logged_later_has_every_field_a_logged_line_has() -> None:
+    """The record the thread makes holds what logger.makeRecord makes: its level, its (unknown)
+    source, its extras; an extra that would overwrite a field is refused as logging refuses it."""
+    fields = (
+        "%(name)s|%(levelno)s|%(levelname)s|%(pathname)s|%(filename)s|%(module)s|%(lineno)d|"
+        "%(funcName)s|%(process)s|%(message)s|%(status)s"
+    )
+    out = io.StringIO()
+    with bare_root():
+        listener = start_background_logging(logging.INFO, fields, out)
+        assert listener is not None
+        log = logging.getLogger("bastion.access")
+        log_later(log, logging.WARNING, "%s %d", ("GET", 200), {"status": 201})
+        log_later(log, logging.INFO, "clash", (), {"created": 1.0})
+        log_later(log, logging.INFO, "%s", ("again",), {"status": 202})
+        expected = log.makeRecord(
+            log.name,
+            logging.WARNING,
+            "(unknown file)",
+            0,
+            "%s %d",
+            ("GET", 200),
+            None,
+            extra={"status": 201},
+        )
+        listener.stop()
+    assert out.getvalue().splitlines() == [
+        logging.Formatter(fields).format(expected),
+        "bastion.access|20|INFO|(unknown file)|(unknown file)|(unknown file)|0|None|"
+        f"{expected.process}|again|202",
+    ]
+
+
+def test_server_lines_logged_later_read_as_their_records_would() -> None:
+    """With the server's text format, the thread writes a line logged later without making its
+    record: the same line as the record's, its refusals the same."""
+    out = io.StringIO()
+    with bare_root():
+        listener = start_background_logging(
+            logging.INFO, TEXT_FORMAT, out, formatter=TextFormatter(), filters=[RequestIdFilter()]
+        )
+        assert listener is not None
+        log = logging.getLogger("bastion.access")
+        extra = {"method": "GET", "status": 200, "request_id": "r-1"}
+        log_later(log, logging.INFO, "%s %s %d %.1fms", ("GET", "/x", 200, 1.25), extra)
+        log_later(log, logging.WARNING, "no %s", ("id",), {"request_id": None})
+        log_later(log, logging.DEBUG, "below the level", (), {"request_id": "r-2"})
+        log_later(log, logging.INFO, "clash", (), {"request_id": "r-3", "message": "x"})
+        listener.stop()
+    first, second = out.getvalue().splitlines()
+    for line, level, message, request_id in (
+        (first, logging.INFO, "GET /x 200 1.2ms", "r-1"),
+        (second, logging.WARNING, "no id", None),
+    ):
+        when = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+        made = log.makeRecord(log.name, level, "(unknown file)", 0, message, (), None)
+        made.created = when.timestamp()
+        made.msecs = when.microsecond // 1000 + 0.0
+        made.request_id = request_id  # type: ignore[attr-defined]
+        assert line == TextFormatter().format(made)

@@ -11,7 +11,6 @@ back at their places.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from inspect import isawaitable
 from typing import Any
 
 from graphql import (
@@ -24,11 +23,12 @@ from graphql import (
     SelectionSetNode,
 )
 from graphql.execution.values import VariableValues
+from graphql.pyutils import is_awaitable
 
 from bastion.graphql.build import NODE_TYPE_KEY
 from bastion.graphql.compiled import json_sql
 from bastion.graphql.compiled.fetch import Fetcher, arguments
-from bastion.graphql.compiled.plan import FieldPlan, ObjectPlan, OperationPlan
+from bastion.graphql.compiled.plan import FieldPlan, OperationPlan
 from bastion.graphql.compiled.project import INVALID, Path, Projector, non_null_error
 from bastion.graphql.context import RequestContext
 from bastion.graphql.resolvers import checked_page
@@ -91,14 +91,21 @@ class CompiledRun:
         """
         answers: dict[str, Any] = {}
         self._alone = len(plan.fields) == 1
-        await self._read_singles(
-            [field for _key, _nodes, field in plan.fields if field and not self._written(field)]
-        )
+        singles = [
+            field
+            for _key, _nodes, field in plan.fields
+            if field and _single(field) and not self._written(field)
+        ]
+        if singles:
+            await self._read_singles(singles)
         failed_at = None
         for index, (key, _nodes, field) in enumerate(plan.fields):
             if field is None:
                 continue
-            value = await self.root_field(field)
+            if isinstance(field.source, Resolved):  # as root_field would, one coroutine nearer
+                value = await self.resolved(field, None, (None, field.key))
+            else:
+                value = await self.root_field(field)
             if value is INVALID:
                 failed_at = index
                 break
@@ -185,8 +192,9 @@ class CompiledRun:
         wanted: dict[str, tuple[list[str], list[str]]] = {}
         for field in fields:
             source = field.source
-            if not isinstance(source, Root) or source.kind != "single":
+            if not _single(field):
                 continue
+            assert isinstance(source, Root)
             try:
                 node_id = arguments(field, self.variables)["id"]
             except Exception:  # noqa: S112 - the field itself answers the error, at its path
@@ -258,13 +266,11 @@ class CompiledRun:
                     value = value(info, **arguments(field, self.variables))
             else:
                 value = resolve(source, info, **arguments(field, self.variables))
-            if isawaitable(value):
+            if is_awaitable(value):
                 value = await value
         except Exception as error:  # as graphql-core: any failure is the field's
             return self.projector.fail(error, field, path)
-        return await self._complete(field, value, path)
-
-    async def _complete(self, field: FieldPlan, value: Any, path: Path) -> Any:
+        # Completed here rather than in a coroutine of its own: one fewer per resolved field.
         if field.leaf is not None:
             return self.projector.leaf(field.leaf, value, field, path)
         if value is None:
@@ -280,7 +286,13 @@ class CompiledRun:
                     return INVALID if field.non_null else None
                 items.append(done)
             return items
-        done = await self._one(field, value, path, field.non_null)
+        child = field.child
+        if field.abstract is None and child is not None and child.model and not child.links:
+            # A row with nothing to read below it (the viewer's user): projected at once, as
+            # _one would, without its coroutine.
+            done = self.projector.object(child, value, path)
+        else:
+            done = await self._one(field, value, path, field.non_null)
         return None if done is INVALID and not field.non_null else done
 
     async def _one(self, field: FieldPlan, value: Any, path: Path, non_null: bool) -> Any:
@@ -302,18 +314,23 @@ class CompiledRun:
         assert plan is not None
         if plan.model:
             row: Node = value
-            await self.fetcher.below(plan, [row])
+            if plan.links:  # nothing to read below a row whose plan has no relations
+                await self.fetcher.below(plan, [row])
             return self.projector.object(plan, row, path)
-        return await self._object(plan, value, path)
-
-    async def _object(self, plan: ObjectPlan, value: Any, path: Path) -> Any:
+        # An object the resolvers answer, field by field (here, not in a coroutine of its own).
         result: dict[str, Any] = {}
-        for field in plan.fields:
-            if field.source is None:
-                result[field.key] = plan.type.name
+        for child in plan.fields:
+            if child.source is None:
+                result[child.key] = plan.type.name
                 continue
-            answer = await self.resolved(field, value, (path, field.key))
+            answer = await self.resolved(child, value, (path, child.key))
             if answer is INVALID:
                 return INVALID
-            result[field.key] = answer
+            result[child.key] = answer
         return result
+
+
+def _single(field: FieldPlan) -> bool:
+    """Whether ``field`` is a ``<type>(id)`` root field (read with the others of its type)."""
+    source = field.source
+    return isinstance(source, Root) and source.kind == "single"
