@@ -17,8 +17,7 @@ compiled text on the driver:
   of one statement wants: no ``BEGIN`` and ``COMMIT`` round trips.
 
 A statement run this way passes no SQLAlchemy event; its text goes to
-:attr:`Database.alone_listeners <bastion.store.database.Database.alone_listeners>`, as the
-statements read alone do, so that tests count it.
+:mod:`bastion.store.unseen`, as the statements read alone do, so that tests count it.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import Select
 
-from bastion.store.database import Database
+from bastion.store import unseen
 from bastion.store.sqlite_inline import InlineConnection
 
 Processor = Callable[[Any], Any] | None
@@ -95,8 +94,7 @@ class Direct:
             _processed(values[name], processor)
             for name, processor in zip(compiled.names, compiled.binds, strict=True)
         ]
-        for listener in Database.alone_listeners:
-            listener(compiled.sql)
+        unseen.tell(compiled.sql)
         sync = conn.sync_connection
         # The pooled connection without a hop through SQLAlchemy's greenlet when it is at hand.
         at_hand = sync is not None and not (sync.invalidated or sync.closed)
