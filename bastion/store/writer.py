@@ -41,7 +41,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
 from bastion.errors import Unavailable
@@ -106,7 +106,7 @@ class _DirectSavepoint:
         self._driver.run(f"RELEASE SAVEPOINT {_SAVEPOINT}")
 
 
-class Transactions(Protocol):
+class _Transactions(Protocol):
     """How the writer's connection begins and ends the group's transaction."""
 
     async def begin(self) -> None:
@@ -121,24 +121,34 @@ class Transactions(Protocol):
 
 class _DirectTransactions:
     """The transaction's statements sent straight to the inline driver (see the module); a
-    failing ``COMMIT`` raises what SQLAlchemy would have raised for it."""
+    failing one raises what SQLAlchemy would have raised for it."""
 
     def __init__(self, driver: InlineConnection) -> None:
         self._driver = driver
 
     async def begin(self) -> None:
         unseen.tell("BEGIN IMMEDIATE")
-        await self._driver.begin_write()
+        try:
+            await self._driver.begin_write()
+        except sqlite3.Error as error:
+            raise _as_sqlalchemy(error) from error
 
     async def commit(self) -> None:
         unseen.tell("COMMIT")
         try:
             await self._driver.commit()
         except sqlite3.Error as error:
-            raise DBAPIError.instance(None, None, error, sqlite3.Error) from error
+            raise _as_sqlalchemy(error) from error
 
     async def rollback(self) -> None:
-        await self._driver.rollback()
+        try:
+            await self._driver.rollback()
+        except sqlite3.Error as error:
+            raise _as_sqlalchemy(error) from error
+
+
+def _as_sqlalchemy(error: sqlite3.Error) -> StatementError:
+    return DBAPIError.instance(None, None, error, sqlite3.Error)
 
 
 class _SQLAlchemyTransactions:
@@ -267,7 +277,7 @@ class GroupCommitWriter:
         self._waiting = 0
         self._conn: AsyncConnection | None = None
         self._driver: InlineConnection | None = None  # the inline driver's, when it is that
-        self._transactions: Transactions | None = None
+        self._transactions: _Transactions | None = None
         self._open = False  # whether a group's transaction is open
         self._group: _Group | None = None
         self.commits = 0
@@ -371,7 +381,7 @@ class GroupCommitWriter:
         self.turns += 1
         return self._conn, self._group, first
 
-    def _end_group(self) -> Transactions | None:
+    def _end_group(self) -> _Transactions | None:
         """Detach the open transaction and its group: the next turn begins a new one."""
         was_open, self._open, self._group = self._open, False, None
         return self._transactions if was_open else None
