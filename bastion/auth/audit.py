@@ -129,9 +129,13 @@ class Audit:
         """:meth:`record` but the write: ``event`` observed and logged, and its row, which the
         caller writes in a statement of its own (a login's with its session's rows, a
         refresh's with its rotation)."""
+        self.note(event)
+        return self._row(event)
+
+    def note(self, event: AuditEvent) -> None:
+        """:meth:`record` but the write, for an event whose :meth:`row` the caller wrote."""
         self._observe(event)
         _log_event(event)
-        return self._row(event)
 
     async def _write(self, event: AuditEvent, conn: AsyncConnection | None = None) -> None:
         _log_event(event)

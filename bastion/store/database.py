@@ -33,13 +33,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import PoolResetState
 
 from bastion.errors import ProjectError
+from bastion.store import unseen
 from bastion.store.identity import FileIdentity, check_not_lost, mark_created
 from bastion.store.idle_ping import ping_when_idle
-from bastion.store.sqlite_inline import connector
-from bastion.store.writer import GroupCommitWriter, Ticket, WriterLimits
+from bastion.store.sqlite_inline import InlineConnection, connector
+from bastion.store.writer import GroupCommitWriter, Ticket, WriterConnection, WriterLimits
 from bastion.tools.private_files import create_private_file
 
 _WRITE = "bastion_write"
+# Set on the writer's connection on the inline driver: the writer sends BEGIN itself.
+_WRITER_BEGINS = "bastion_writer_begins"
 ALONE_DIALECT = sqlite.dialect(paramstyle="named")
 """The dialect statements for :meth:`Database.read_alone` are compiled with: SQLite's, with
 parameters bound by name, as ``read_alone`` passes them."""
@@ -81,7 +84,12 @@ def _sqlite_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) ->
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+    options = conn.get_execution_options()
+    if options.get(_WRITER_BEGINS):
+        # SQLAlchemy's transaction on the writer's connection: a frame the writer's own
+        # transactions come and go in (bastion.store.writer).
+        return
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
 
 
 @dataclass(frozen=True)
@@ -128,9 +136,9 @@ def _postgresql_options(pool: PoolSettings) -> dict[str, Any]:
 class Database:
     """One engine per server process; connections come from its pool."""
 
-    alone_listeners: ClassVar[list[Callable[[str], None]]] = []
+    alone_listeners: ClassVar[list[Callable[[str], None]]] = unseen.LISTENERS
     """Called with every statement :meth:`read_alone` runs, and every statement run past
-    SQLAlchemy (:mod:`bastion.store.direct`): those pass no SQLAlchemy event. How tests count
+    SQLAlchemy (:mod:`bastion.store.unseen`): those pass no SQLAlchemy event. How tests count
     what a request costs the database."""
 
     def __init__(
@@ -177,7 +185,7 @@ class Database:
             GroupCommitWriter(
                 self._write_connection,
                 writer_limits,
-                guard=self.identity.check if self.identity else None,
+                guard=self.identity,
             )
             if self.is_sqlite
             else None
@@ -207,15 +215,26 @@ class Database:
             conn = sqlite3.connect(self._alone_path, isolation_level=None, check_same_thread=False)
             _sqlite_connect(conn, None)
             self._alone = conn
-        for listener in self.alone_listeners:
-            listener(sql)
+        unseen.tell(sql)
         row: tuple[Any, ...] | None = conn.execute(sql, parameters).fetchone()
         return row
 
-    async def _write_connection(self) -> AsyncConnection:
+    async def _write_connection(self) -> WriterConnection:
         conn = await self.engine.connect()
-        await conn.execution_options(**{_WRITE: True})
-        return conn
+        try:
+            driver = (await conn.get_raw_connection()).driver_connection
+            if not isinstance(driver, InlineConnection):
+                await conn.execution_options(**{_WRITE: True})
+                return WriterConnection(conn, None)
+            # The writer begins and ends its transactions on the driver; SQLAlchemy's, begun
+            # once here without a statement, keeps what a turn runs through it from beginning
+            # one of its own.
+            await conn.execution_options(**{_WRITER_BEGINS: True})
+            await conn.begin()
+        except BaseException:
+            await conn.close()
+            raise
+        return WriterConnection(conn, driver)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

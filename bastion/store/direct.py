@@ -9,20 +9,24 @@ quoting, and for each bound value and column the type's own processors; then it 
 compiled text on the driver:
 
 - on SQLite, in the transaction of the connection it is given (Bastion's ``BEGIN`` is sent
-  when SQLAlchemy's transaction begins, so the statement is inside it);
+  when SQLAlchemy's transaction begins, so the statement is inside it); a statement that
+  fails raises the error SQLAlchemy would have raised for it (an ``IntegrityError``, say);
 - on PostgreSQL, only on a connection outside any transaction
   (:meth:`bastion.store.database.Database.apart`): SQLAlchemy's asyncpg adapter sends its
   ``BEGIN`` with the transaction's first statement of its own, which a direct statement
   would precede. There a direct statement is its own transaction, which is what a write
   of one statement wants: no ``BEGIN`` and ``COMMIT`` round trips.
 
+Statements a request runs in a transaction it shares with SQLAlchemy's (a mutation's ``INSERT``,
+its row read back) are run this way only where :func:`joins_inline` says they join it.
+
 A statement run this way passes no SQLAlchemy event; its text goes to
-:attr:`Database.alone_listeners <bastion.store.database.Database.alone_listeners>`, as the
-statements read alone do, so that tests count it.
+:mod:`bastion.store.unseen`, as the statements read alone do, so that tests count it.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import Select
 
-from bastion.store.database import Database
+from bastion.store import unseen
 from bastion.store.sqlite_inline import InlineConnection
 
 Processor = Callable[[Any], Any] | None
@@ -53,6 +57,21 @@ class _Compiled:
 
 def _processed(value: Any, processor: Processor) -> Any:
     return value if processor is None or value is None else processor(value)
+
+
+def _bound(value: Any, processor: Processor) -> Any:
+    # As SQLAlchemy binds: None too goes through the type (JSON's None is 'null').
+    return value if processor is None else processor(value)
+
+
+def joins_inline(conn: AsyncConnection) -> bool:
+    """Whether a statement run by :class:`Direct` on ``conn`` joins the transaction open on
+    it at once: a SQLite connection of the inline driver, at hand, in a transaction. Elsewhere
+    (PostgreSQL, where a direct statement runs only alone) run it through SQLAlchemy."""
+    sync = conn.sync_connection
+    if sync is None or sync.invalidated or sync.closed or not sync.in_transaction():
+        return False
+    return isinstance(sync.connection.driver_connection, InlineConnection)
 
 
 class Direct:
@@ -92,11 +111,10 @@ class Direct:
         values read as SQLAlchemy reads them."""
         compiled = self._for(conn.dialect)
         parameters = [
-            _processed(values[name], processor)
+            _bound(values[name], processor)
             for name, processor in zip(compiled.names, compiled.binds, strict=True)
         ]
-        for listener in Database.alone_listeners:
-            listener(compiled.sql)
+        unseen.tell(compiled.sql)
         sync = conn.sync_connection
         # The pooled connection without a hop through SQLAlchemy's greenlet when it is at hand.
         at_hand = sync is not None and not (sync.invalidated or sync.closed)
@@ -104,7 +122,13 @@ class Direct:
         driver: Any = fairy.driver_connection
         found: Sequence[Sequence[Any]]
         if isinstance(driver, InlineConnection):
-            found = driver.rows(compiled.sql, parameters)
+            try:
+                found = driver.rows(compiled.sql, parameters)
+            except sqlite3.Error as error:
+                # The values stay out of the message: they may be token digests.
+                raise DBAPIError.instance(
+                    compiled.sql, None, error, sqlite3.Error, hide_parameters=True
+                ) from error
         elif compiled.asyncpg:
             # Alone: in a transaction of SQLAlchemy's it could run before the BEGIN, which the
             # adapter sends with the transaction's first statement of its own.

@@ -78,6 +78,12 @@ class FileIdentity:
         self.lost: str | None = None
         """Why writes are refused, once the file was found removed or replaced."""
 
+    def check_known(self) -> None:
+        """Raise :class:`~bastion.errors.Unavailable` when :meth:`check` found the file lost
+        already; no look at the file (the writer looks once per commit, not per write)."""
+        if self.lost is not None:
+            raise Unavailable(self.lost, RETRY_LOST_SECONDS)
+
     def check(self) -> None:
         """Raise :class:`~bastion.errors.Unavailable` when the path no longer leads to the file
         this process opened."""

@@ -33,16 +33,15 @@ def _waits(sql: str) -> bool:
     return sql.lstrip()[:15].upper().startswith(_WAITING)
 
 
-def _begun_at_once(cursor: sqlite3.Cursor, sql: str, busy_ms: int) -> bool:
+def _begun_at_once(connection: sqlite3.Connection, busy_ms: int) -> bool:
     """Run ``BEGIN IMMEDIATE`` only if the write lock is free: True when it began.
 
     With a busy timeout of zero SQLite answers SQLITE_BUSY at once instead of sleeping and
     polling, and starts no transaction; the connection's timeout is set back either way.
     """
-    connection = cursor.connection
     connection.execute("PRAGMA busy_timeout = 0").close()
     try:
-        cursor.execute(sql)
+        connection.execute(_TAKE_LOCK).close()
     except sqlite3.OperationalError as error:
         if error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
             return False
@@ -50,6 +49,10 @@ def _begun_at_once(cursor: sqlite3.Cursor, sql: str, busy_ms: int) -> bool:
     finally:
         connection.execute(f"PRAGMA busy_timeout = {busy_ms}").close()
     return True
+
+
+def _take_lock(connection: sqlite3.Connection) -> None:
+    connection.execute(_TAKE_LOCK).close()
 
 
 class InlineCursor:
@@ -69,7 +72,7 @@ class InlineCursor:
         """Run one statement: inline, or in a thread when it may wait."""
         arguments = (sql,) if parameters is None else (sql, parameters)
         if _waits(sql):
-            if sql == _TAKE_LOCK and _begun_at_once(self._cursor, sql, self._busy_ms):
+            if sql == _TAKE_LOCK and _begun_at_once(self._cursor.connection, self._busy_ms):
                 return self
             await asyncio.to_thread(self._cursor.execute, *arguments)
         else:
@@ -188,6 +191,17 @@ class InlineConnection:
             return cursor.fetchall()
         finally:
             cursor.close()
+
+    async def begin_write(self) -> None:
+        """``BEGIN IMMEDIATE``: at once when the write lock is free, else waited for in a
+        thread with the connection's busy timeout (another process holds the lock).
+
+        For the writer (:mod:`bastion.store.writer`), which sends its transactions' statements
+        itself, past SQLAlchemy.
+        """
+        connection = self._open()
+        if not _begun_at_once(connection, self._busy_ms):
+            await asyncio.to_thread(_take_lock, connection)
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         """Register an SQL function (the dialect's ``regexp``)."""

@@ -9,10 +9,7 @@ locked``. Instead every write transaction of the process is a *turn* on one conn
   waits a bounded time, watched by one timer for the whole queue (the oldest waiter is the
   first to run out), not a timeout per waiter: that cost more than a turn's savepoint;
 - each turn runs in a savepoint of the open transaction, so a failing turn rolls back alone
-  (the first turn of a group needs none: undoing it is rolling back the transaction). On the
-  inline driver (:mod:`bastion.store.sqlite_inline`) the savepoint's statements go straight
-  to SQLite: through SQLAlchemy's nested transactions they cost more CPU than a refresh's
-  other statements together;
+  (the first turn of a group needs none: undoing it is rolling back the transaction);
 - when a turn ends and no other is waiting, the transaction commits: every turn that ran
   since the last commit becomes durable with that one commit (one ``fsync``), and only then is
   each of them acknowledged. Turns that queue while a commit runs form the next group.
@@ -22,21 +19,33 @@ say) may rest on an earlier turn's writes, which must be kept before the answer 
 When the commit fails (a full disk, a lost file) every turn of the group fails with it, and
 none was acknowledged. The queue is bounded and a turn waits a bounded time: past either the
 request is refused with ``SERVICE_UNAVAILABLE`` and a ``retryAfter``, never left hanging.
+
+On the inline driver (:mod:`bastion.store.sqlite_inline`) the writer sends the transaction's
+``BEGIN IMMEDIATE``, ``COMMIT`` and ``ROLLBACK`` and the turns' savepoints straight to SQLite:
+through SQLAlchemy each cost more CPU than a refresh's statements together. SQLAlchemy holds
+one transaction of its own open on the connection for as long as the writer keeps it (it
+sends nothing for it: the begin hook of :mod:`bastion.store.database`), so what a turn
+runs through SQLAlchemy never begins or ends a transaction behind the writer's back; the
+``BEGIN`` and ``COMMIT`` are told to :mod:`bastion.store.unseen` for the tests that count
+statements.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
 from bastion.errors import Unavailable
+from bastion.store import unseen
 from bastion.store.failures import meaning
 from bastion.store.sqlite_inline import InlineConnection
 
@@ -83,7 +92,7 @@ _SAVEPOINT = "bastion_turn"
 
 class _DirectSavepoint:
     """A savepoint sent straight to the inline driver's SQLite connection, unseen by
-    SQLAlchemy (which only ever sees the group's transaction around it)."""
+    SQLAlchemy."""
 
     def __init__(self, driver: InlineConnection) -> None:
         self._driver = driver
@@ -95,6 +104,92 @@ class _DirectSavepoint:
     async def rollback(self) -> None:
         self._driver.run(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
         self._driver.run(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+
+
+class _Transactions(Protocol):
+    """How the writer's connection begins and ends the group's transaction."""
+
+    async def begin(self) -> None:
+        """Begin a write transaction (taking SQLite's write lock)."""
+
+    async def commit(self) -> None:
+        """Make the transaction durable."""
+
+    async def rollback(self) -> None:
+        """Undo the whole transaction."""
+
+
+class _DirectTransactions:
+    """The transaction's statements sent straight to the inline driver (see the module); a
+    failing one raises what SQLAlchemy would have raised for it."""
+
+    def __init__(self, driver: InlineConnection) -> None:
+        self._driver = driver
+
+    async def begin(self) -> None:
+        unseen.tell("BEGIN IMMEDIATE")
+        try:
+            await self._driver.begin_write()
+        except sqlite3.Error as error:
+            raise _as_sqlalchemy(error) from error
+
+    async def commit(self) -> None:
+        unseen.tell("COMMIT")
+        try:
+            await self._driver.commit()
+        except sqlite3.Error as error:
+            raise _as_sqlalchemy(error) from error
+
+    async def rollback(self) -> None:
+        try:
+            await self._driver.rollback()
+        except sqlite3.Error as error:
+            raise _as_sqlalchemy(error) from error
+
+
+def _as_sqlalchemy(error: sqlite3.Error) -> StatementError:
+    return DBAPIError.instance(None, None, error, sqlite3.Error)
+
+
+class _SQLAlchemyTransactions:
+    """The transaction as SQLAlchemy's (another driver: aiosqlite, for a database in memory)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self._transaction: AsyncTransaction | None = None
+
+    async def begin(self) -> None:
+        self._transaction = await self._conn.begin()
+
+    async def commit(self) -> None:
+        transaction, self._transaction = self._transaction, None
+        if transaction is not None:
+            await transaction.commit()
+
+    async def rollback(self) -> None:
+        transaction, self._transaction = self._transaction, None
+        if transaction is not None:
+            await transaction.rollback()
+
+
+@dataclass(frozen=True)
+class WriterConnection:
+    """The writer's connection, as :class:`GroupCommitWriter`'s ``connect`` opens it."""
+
+    connection: AsyncConnection
+    driver: InlineConnection | None
+    """The inline driver's connection, when the writer sends the transaction's statements to it
+    itself: then SQLAlchemy's transaction is already open on ``connection`` and sends nothing."""
+
+
+class Guard(Protocol):
+    """What says that writes can no longer be kept (the database file's identity)."""
+
+    def check(self) -> None:
+        """Raise when writes can no longer be kept: looks (a system call)."""
+
+    def check_known(self) -> None:
+        """Raise when :meth:`check` found so already: no look."""
 
 
 class _Turns:
@@ -167,13 +262,14 @@ class GroupCommitWriter:
 
     def __init__(
         self,
-        connect: Callable[[], Awaitable[AsyncConnection]],
+        connect: Callable[[], Awaitable[WriterConnection]],
         limits: WriterLimits | None = None,
-        guard: Callable[[], None] | None = None,
+        guard: Guard | None = None,
     ) -> None:
-        """``connect`` opens the writer's connection (once, on first use). ``guard`` runs as a
-        turn opens and before each commit: what it raises fails the turn, or the whole group,
-        unacknowledged (the database file's identity, :mod:`bastion.store.identity`)."""
+        """``connect`` opens the writer's connection (once, on first use). ``guard`` looks
+        before each commit (what it raises fails the whole group, unacknowledged) and refuses a
+        turn at once when it found so before (the database file's identity,
+        :mod:`bastion.store.identity`): one look per commit, not per turn."""
         self._connect = connect
         self._guard = guard
         self._limits = limits or WriterLimits()
@@ -181,7 +277,8 @@ class GroupCommitWriter:
         self._waiting = 0
         self._conn: AsyncConnection | None = None
         self._driver: InlineConnection | None = None  # the inline driver's, when it is that
-        self._transaction: AsyncTransaction | None = None
+        self._transactions: _Transactions | None = None
+        self._open = False  # whether a group's transaction is open
         self._group: _Group | None = None
         self.commits = 0
         self.turns = 0
@@ -205,7 +302,7 @@ class GroupCommitWriter:
     async def open_turn(self) -> Ticket:
         """Wait for the connection: the start of one write transaction."""
         if self._guard is not None:
-            self._guard()
+            self._guard.check_known()
         await self._acquire()
         try:
             conn, group, first = await self._begin()
@@ -264,12 +361,18 @@ class GroupCommitWriter:
         """The open transaction (begun if none is), the group it belongs to, and whether this
         turn is the group's first."""
         if self._conn is None or self._conn.closed:
-            self._conn = await self._connect()
-            driver = (await self._conn.get_raw_connection()).driver_connection
-            self._driver = driver if isinstance(driver, InlineConnection) else None
-        first = self._transaction is None
+            opened = await self._connect()
+            self._conn, self._driver = opened.connection, opened.driver
+            self._transactions = (
+                _DirectTransactions(opened.driver)
+                if opened.driver is not None
+                else _SQLAlchemyTransactions(opened.connection)
+            )
+        first = not self._open
         if first:
-            self._transaction = await self._conn.begin()
+            assert self._transactions is not None
+            await self._transactions.begin()
+            self._open = True
             self._group = _Group()
             # A free lock is taken without leaving the loop (the inline driver's BEGIN): one
             # pass of the loop lets the writes that are ready queue now, and join this group.
@@ -278,10 +381,10 @@ class GroupCommitWriter:
         self.turns += 1
         return self._conn, self._group, first
 
-    def _end_group(self) -> AsyncTransaction | None:
+    def _end_group(self) -> _Transactions | None:
         """Detach the open transaction and its group: the next turn begins a new one."""
-        transaction, self._transaction, self._group = self._transaction, None, None
-        return transaction
+        was_open, self._open, self._group = self._open, False, None
+        return self._transactions if was_open else None
 
     async def _roll_back_alone(self, group: _Group) -> None:
         """Undo the group's only turn: roll the whole transaction back."""
@@ -305,7 +408,7 @@ class GroupCommitWriter:
             return
         try:
             if self._guard is not None:
-                self._guard()  # the last moment a write can still be refused, not lost
+                self._guard.check()  # the last moment a write can still be refused, not lost
             await transaction.commit()
         except Exception as error:
             await self._fail(group, error)
@@ -339,6 +442,7 @@ class GroupCommitWriter:
     async def _reset(self) -> None:
         """Drop the connection after a failure; the next turn opens a fresh one."""
         conn, self._conn, self._driver = self._conn, None, None
+        self._transactions = None
         if conn is not None:
             try:
                 await conn.close()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable, FromClause
@@ -38,6 +38,7 @@ from bastion.model import (
     ScalarKind,
 )
 from bastion.model.values import format_datetime, parse_datetime
+from bastion.store.direct import Direct, joins_inline
 from bastion.store.filters import Condition, FilterCompiler
 from bastion.store.ids import new_id
 from bastion.store.reads import Node
@@ -45,6 +46,9 @@ from bastion.store.tables import Tables, unique_index_name
 from bastion.tools.clock import Clock
 
 Data = Mapping[str, Any]
+
+# The sets of columns whose direct INSERTs are kept compiled (a model's creates use a few each).
+_MAX_DIRECT_INSERTS = 500
 
 
 class Writer:
@@ -58,6 +62,9 @@ class Writer:
         # One INSERT per type, its values bound when it runs: built once, and compiled once per
         # set of columns given (SQLAlchemy's cache), instead of a statement built per row.
         self._inserts = {name: insert(table) for name, table in tables.by_type.items()}
+        # On SQLite's inline driver, the same INSERT per type and set of columns, run past
+        # SQLAlchemy's execute (bastion.store.direct), which costs more than the statement.
+        self._direct_inserts: dict[tuple[str, tuple[str, ...]], Direct] = {}
 
     # -- statements and their errors ------------------------------------------------------
 
@@ -73,6 +80,25 @@ class Writer:
         except IntegrityError as error:
             raise self._conflict(type_name, error) from None
         return int(getattr(result, "rowcount", 0) or 0)
+
+    async def _insert(self, conn: AsyncConnection, type_name: str, row: dict[str, Any]) -> None:
+        """Insert ``row`` into the type's table."""
+        if not joins_inline(conn):
+            await self._run(conn, type_name, self._inserts[type_name], row)
+            return
+        key = (type_name, tuple(row))
+        direct = self._direct_inserts.get(key)
+        if direct is None:
+            if len(self._direct_inserts) >= _MAX_DIRECT_INSERTS:
+                self._direct_inserts.clear()  # bounds what unusual sets of columns keep
+            table = self.tables[type_name]
+            # Named apart from the columns: SQLAlchemy keeps a column's own name for itself.
+            values = {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in row}
+            direct = self._direct_inserts[key] = Direct(insert(table).values(values))
+        try:
+            await direct.rows(conn, {f"v_{name}": value for name, value in row.items()})
+        except IntegrityError as error:
+            raise self._conflict(type_name, error) from None
 
     def _conflict(self, type_name: str, error: IntegrityError) -> Conflict:
         text = str(error.orig)
@@ -166,7 +192,7 @@ class Writer:
         for relation in obj.foreign_keys:
             if relation.required and row.get(relation.column) is None:
                 raise BadUserInput(f"{type_name}.{relation.holder_field} is required")
-        await self._run(conn, type_name, self._inserts[type_name], row)
+        await self._insert(conn, type_name, row)
         _note(journal, "create", type_name, row["id"], fields)
         for link_field in obj.relations:
             if not link_field.holds_key and data.get(link_field.name) is not None:

@@ -19,13 +19,13 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bastion.errors import Code
 from bastion.store.columns import UTCDateTime
 from bastion.store.columns import text as text_column
 from bastion.store.database import Database, PoolSettings
-from bastion.store.direct import Direct
+from bastion.store.direct import Direct, joins_inline
 from bastion.store.failures import meaning
 from tests import databases
 
@@ -99,3 +99,24 @@ async def test_a_connection_the_server_dropped_is_unavailable_then_replaced(
     known = meaning(lost.value)
     assert known is not None and known.code is Code.SERVICE_UNAVAILABLE
     assert await _run(db, READ, id=1) == []  # a new connection
+
+
+@pytest.mark.sqlite_only(reason="PostgreSQL's refusals are the driver's, read by their SQLSTATE")
+async def test_a_refused_write_raises_what_sqlalchemy_would(db: Database) -> None:
+    await _run(db, ADD, id=1, name="ann", at=AT, flag=True)
+    with pytest.raises(IntegrityError) as taken:
+        await _run(db, ADD, id=1, name="bob", at=AT, flag=True)
+    # The driver's own error beneath, as SQLAlchemy keeps it; the values stay out of the text.
+    assert "UNIQUE constraint failed: things.id" in str(taken.value.orig)
+    assert "bob" not in str(taken.value)
+    assert await _run(db, READ, id=1) == [("ann", AT, True)]
+
+
+@pytest.mark.sqlite_only(reason="a statement joins a transaction on SQLite's inline driver only")
+async def test_only_a_transaction_on_the_inline_driver_is_joined(db: Database) -> None:
+    async with db.write() as conn:
+        assert joins_inline(conn)
+    async with db.read() as conn:
+        assert joins_inline(conn)
+    async with db.engine.connect() as conn:
+        assert not joins_inline(conn)  # no transaction yet: SQLAlchemy would begin one

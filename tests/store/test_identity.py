@@ -52,3 +52,17 @@ def test_a_database_that_existed_is_not_made_anew(tmp_path: Path) -> None:
     database.unlink()
     with pytest.raises(DatabaseMissing, match=r"data\.db\.created to start with an empty"):
         check_not_lost(database)
+
+
+def test_a_loss_found_once_is_refused_without_looking_again(tmp_path: Path) -> None:
+    database = tmp_path / "data.db"
+    database.write_bytes(b"")
+    identity = FileIdentity(database)
+    identity.check_known()  # nothing found yet: nothing to say
+    database.unlink()
+    identity.check_known()  # no look at the file: the writer looks before each commit
+    with pytest.raises(Unavailable, match="was removed"):
+        identity.check()
+    with pytest.raises(Unavailable, match="was removed") as refused:
+        identity.check_known()
+    assert refused.value.retry_after == 60

@@ -34,6 +34,13 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
 
+def _refresh_of(prepared: PreparedSession) -> NewRefreshToken | None:
+    """The refresh token row a prepared session starts with (none for a Stitch session)."""
+    if prepared.refresh_hash is None:
+        return None
+    return NewRefreshToken(prepared.refresh_hash, prepared.refresh_end)
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -150,12 +157,16 @@ class Issuing(SessionsBase):
         """:meth:`begin` on PostgreSQL in one statement of its own with ``event`` (its login's
         audit row), committed when it returns: one round trip
         (:mod:`bastion.store.auth.session_starts`)."""
-        refresh = (
-            NewRefreshToken(prepared.refresh_hash, prepared.refresh_end)
-            if prepared.refresh_hash is not None
-            else None
-        )
-        await self._starts.write(self._db, prepared.row, refresh, event)
+        await self._starts.write(self._db, prepared.row, _refresh_of(prepared), event)
+        self.tokens.given(prepared.access)
+        return prepared.pair
+
+    async def begin_logged(
+        self, conn: AsyncConnection, prepared: PreparedSession, event: AuditRow
+    ) -> TokenPair:
+        """:meth:`begin` with ``event`` (its login's audit row) in ``conn``'s transaction on
+        SQLite, as statements compiled once (:mod:`bastion.store.auth.session_starts`)."""
+        await self._starts.write_in(conn, prepared.row, _refresh_of(prepared), event)
         self.tokens.given(prepared.access)
         return prepared.pair
 

@@ -59,7 +59,7 @@ class Refreshing(Issuing):
         row = await self._rotations.rotate(self._db, rotation)
         if row is None:
             return await self._not_claimed(token, now, ip)
-        self.audit.noted(replace(event, user_id=row.user_id, session_id=row.session_id))
+        self.audit.note(replace(event, user_id=row.user_id, session_id=row.session_id))
         extra = extra_claims(row.device_id, row.user_data)
         end = self.idle_end(now, row.session_end)  # as the rotation stored it
         return self._pair(row.user_id, row.session_id, successor, now, end, extra, token_id)
