@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 
-from bastion.model import parse_model
-from bastion.store import Store, open_store
+from bastion.store import Store
 from bastion.store.auth.meta import Evidence, KeyTaken, MetaRows
 from bastion.store.auth.refresh_tokens import RefreshTokenRows
 from bastion.store.auth.sessions import NewSession, SessionMatch, SessionRows
 from bastion.store.auth.tables import META_TABLE, REFRESH_TABLE, SESSION_TABLE
-from bastion.tools.clock import FrozenClock
-from tests import databases
+from tests.store.auth.conftest import NOW
 
-NOW = datetime(2030, 1, 1, tzinfo=UTC)
 LATER = NOW + timedelta(days=1)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = open_store(parse_model(""), databases.url_for_test(tmp_path), FrozenClock(NOW))
-    await store.sync()
-    yield store
-    await store.close()
 
 
 @pytest.fixture
