@@ -41,6 +41,34 @@ WARMUP = 200
 Answer = tuple[int, bytes]
 
 
+def post_scope(body: bytes, token: str | None = None) -> dict[str, Any]:
+    """The ASGI scope a server hands the app for a POST /graphql of ``body`` (with ``token``
+    as its bearer)."""
+    headers = [
+        (b"host", b"127.0.0.1:8000"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"user-agent", b"bench"),
+    ]
+    if token is not None:
+        headers.append((b"authorization", b"Bearer " + token.encode()))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+
+
 class Driver:
     """Calls an ASGI app as a server would for one POST /graphql."""
 
@@ -49,29 +77,7 @@ class Driver:
 
     async def post(self, body: bytes, token: str | None = None) -> Answer:
         """POST ``body`` (with ``token`` as its bearer); the status and the response body."""
-        headers = [
-            (b"host", b"127.0.0.1:8000"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"user-agent", b"bench"),
-        ]
-        if token is not None:
-            headers.append((b"authorization", b"Bearer " + token.encode()))
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/graphql",
-            "raw_path": b"/graphql",
-            "query_string": b"",
-            "root_path": "",
-            "headers": headers,
-            "client": ("127.0.0.1", 40000),
-            "server": ("127.0.0.1", 8000),
-            "state": {},
-        }
+        scope = post_scope(body, token)
         done = asyncio.Event()
         sent = False
         status = 0

@@ -33,34 +33,9 @@ from typing import Any
 
 from bench import reads
 from bench.harness import LOGIN, SECRET, database, write_project
-from bench.inprocess import Driver, _create_user, _data, _seed
+from bench.inprocess import Driver, _create_user, _data, _seed, post_scope
 
 WARMUP = 300
-
-
-def _scope(body: bytes, token: str) -> dict[str, Any]:
-    headers = [
-        (b"host", b"127.0.0.1:8000"),
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"user-agent", b"bench"),
-        (b"authorization", b"Bearer " + token.encode()),
-    ]
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
 
 
 async def _measure(args: argparse.Namespace, root: Path) -> dict[str, float]:
@@ -76,7 +51,7 @@ async def _measure(args: argparse.Namespace, root: Path) -> dict[str, float]:
         token = _data(login, "loginEmailPassword")["accessToken"]
         await _seed(driver, token)
         body = json.dumps({"query": reads.VIEWER}).encode()
-        generation = app._live.current  # the layers of the generation being served
+        generation = app.live.current  # the layers of the generation being served
         edge, service = generation.app, generation.service
         route = edge.direct["/graphql"]
         executor, authenticate = service.executor, service.auth.authenticator.authenticate
@@ -93,9 +68,9 @@ async def _measure(args: argparse.Namespace, root: Path) -> dict[str, float]:
             pass
 
         cases: dict[str, Callable[[], Awaitable[Any]]] = {
-            "app": lambda: app(_scope(body, token), receive, send),
-            "edge": lambda: edge(_scope(body, token), receive, send),
-            "route": lambda: route.answer(_scope(body, token), receive),
+            "app": lambda: app(post_scope(body, token), receive, send),
+            "edge": lambda: edge(post_scope(body, token), receive, send),
+            "route": lambda: route.answer(post_scope(body, token), receive),
             "execute": lambda: executor.execute(prepared, None, viewer, caller=caller, raw=True),
             "authenticate": lambda: authenticate(header),
         }

@@ -66,17 +66,16 @@ def _not_started(project: AuthProject) -> ProjectError:
 async def _from_database(
     project: AuthProject, node_id: str, type_name: str, lifetime: int | timedelta, clock: Clock
 ) -> str:
-    not_started = _not_started(project)
     store = open_store(project.model, project.database_url, clock)
     try:
         async with store.db.read() as conn:
             if not await conn.run_sync(lambda c: c.dialect.has_table(c, META_TABLE)):
-                raise not_started
+                raise _not_started(project)
         meta = MetaRows(store.tables.metadata.tables[META_TABLE])
         secret = load_secret(project.data_dir)  # the legacy key aside, it opens the keys
         derived = DerivedSecrets(secret, project.config.app_id, store.db, meta, clock)
         if await derived.read() is None:
-            raise not_started
+            raise _not_started(project)
         keys = KeySet(clock, key_store_for(project, store, derived, EventLog(None, clock), clock))
         await keys.load()
         tokens = access_tokens_for(project, keys, clock)

@@ -133,14 +133,13 @@ class LiveApp:
         self.state = State()
         self.live = live
         """The generations it serves."""
-        self._live = live
         self._lifespan = Router(lifespan=lifespan)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan.lifespan(scope, receive, send)
             return
-        generation = self._live.enter()
+        generation = self.live.enter()
         try:
             await generation.app(scope, receive, send)
         finally:

@@ -36,8 +36,8 @@ import asyncio
 import logging
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -128,23 +128,26 @@ class _DirectTransactions:
 
     async def begin(self) -> None:
         unseen.tell("BEGIN IMMEDIATE")
-        try:
+        with _raised_as_sqlalchemy():
             await self._driver.begin_write()
-        except sqlite3.Error as error:
-            raise _as_sqlalchemy(error) from error
 
     async def commit(self) -> None:
         unseen.tell("COMMIT")
-        try:
+        with _raised_as_sqlalchemy():
             await self._driver.commit()
-        except sqlite3.Error as error:
-            raise _as_sqlalchemy(error) from error
 
     async def rollback(self) -> None:
-        try:
+        with _raised_as_sqlalchemy():
             await self._driver.rollback()
-        except sqlite3.Error as error:
-            raise _as_sqlalchemy(error) from error
+
+
+@contextmanager
+def _raised_as_sqlalchemy() -> Iterator[None]:
+    """A driver error inside the block, raised as SQLAlchemy would have raised it."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise _as_sqlalchemy(error) from error
 
 
 def _as_sqlalchemy(error: sqlite3.Error) -> StatementError:
