@@ -18,11 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import (
-    STATUS_LINE,
-    HttpToolsProtocol,
-    RequestResponseCycle,
-)
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from bastion.http.header_limit import STATUS, refusal_body
 
@@ -45,13 +41,9 @@ class HeaderLimitedHttpTools(HttpToolsProtocol):
         self._head_bytes = 0
 
     def on_headers_complete(self) -> None:
-        """The head is complete: the request goes on as uvicorn runs it, its answer's head
-        written with the first part of its body."""
+        """The head is complete: the request goes on as uvicorn runs it."""
         self._head_open = False
         super().on_headers_complete()
-        cycle = self.cycle
-        if cycle is not None and cycle.scope["method"] != "HEAD":
-            cycle.transport = _HeadWithBody(cycle)  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         """Parse a network read; refuse the request if its head is still open past the cap."""
@@ -84,55 +76,6 @@ class HeaderLimitedHttpTools(HttpToolsProtocol):
         )
         self.transport.write(b"".join(content))
         self.transport.close()
-
-
-class _HeadWithBody:
-    """The transport of one request's answer, seen by uvicorn's cycle: the answer's head is
-    held until the first part of its body, and both go in one write.
-
-    uvicorn writes the head as soon as the app starts its answer, then each part of the body:
-    two sends, two TCP segments and two wake-ups of the client for the commonest answer (a
-    JSON body of known length, sent in one piece), where one does. Only a head with a
-    ``content-length`` is held: a chunked answer (a stream) may wait long for its first part,
-    and its client should see its head at once. A cycle that closes the transport before any
-    body (the app failed mid-answer) sends the held head first, as uvicorn would have.
-    """
-
-    __slots__ = ("_cycle", "_head_written", "_held", "_transport")
-
-    def __init__(self, cycle: RequestResponseCycle) -> None:
-        self._cycle = cycle
-        self._transport = cycle.transport
-        self._held: bytes | None = None
-        self._head_written = False
-
-    def write(self, data: bytes) -> None:
-        """uvicorn's writes: the head of an answer of known length held, the rest sent."""
-        held = self._held
-        if held is not None:
-            self._held = None
-            self._transport.write(held + data)
-            return
-        cycle = self._cycle
-        if not self._head_written and cycle.response_started:
-            # The first write once the answer started is its head (a "100 Continue" comes
-            # before); uvicorn knows by now whether a content-length came with it.
-            self._head_written = True
-            if cycle.chunked_encoding is False:
-                self._held = data
-                return
-        self._transport.write(data)
-
-    def close(self) -> None:
-        """Close the connection, the held head sent first."""
-        held, self._held = self._held, None
-        if held is not None:
-            self._transport.write(held)
-        self._transport.close()
-
-    def is_closing(self) -> bool:
-        """Whether the connection is closing (uvicorn asks before a "100 Continue")."""
-        return self._transport.is_closing()
 
 
 def uvicorn_options(max_header_bytes: int) -> dict[str, Any]:

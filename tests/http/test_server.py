@@ -1,5 +1,4 @@
-"""``bastion serve``'s uvicorn protocol: httptools with a cap on the bytes of an open head, and
-an answer's head written with the first part of its body."""
+"""``bastion serve``'s uvicorn protocol: httptools with a cap on the bytes of an open head."""
 
 from __future__ import annotations
 
@@ -20,12 +19,10 @@ class Transport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written = b""
-        self.writes: list[bytes] = []  # each write apart: a send of its own
         self.closed = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += bytes(data)
-        self.writes.append(bytes(data))
 
     def close(self) -> None:
         self.closed = True
@@ -48,8 +45,8 @@ async def _app(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-def connection(app: Any = _app) -> tuple[HeaderLimitedHttpTools, Transport]:
-    config = Config(app=app, **uvicorn_options(LIMIT), log_config=None)
+def connection() -> tuple[HeaderLimitedHttpTools, Transport]:
+    config = Config(app=_app, **uvicorn_options(LIMIT), log_config=None)
     config.load()
     protocol = HeaderLimitedHttpTools(
         config=config, server_state=ServerState(), app_state={}, _loop=asyncio.get_running_loop()
@@ -91,90 +88,3 @@ async def test_requests_under_the_limit_go_on_in_pieces_and_pipelined() -> None:
     assert transport.written.count(b"HTTP/1.1 204 No Content\r\n") == 3
     assert b" 431 " not in transport.written
     assert not transport.closed
-
-
-JSON_BODY = b'{"data": {"ok": true}}'
-
-
-async def _json(scope: Any, receive: Any, send: Any) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"22")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": JSON_BODY})
-
-
-async def _served(protocol: HeaderLimitedHttpTools, request: bytes) -> None:
-    protocol.data_received(request)
-    for _ in range(100):  # the app's task runs on this loop: let it finish
-        if protocol.cycle is not None and protocol.cycle.response_complete:
-            return
-        await asyncio.sleep(0)
-
-
-async def test_an_answer_of_known_length_goes_in_one_write_with_its_head() -> None:
-    protocol, transport = connection(_json)
-    request = b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
-    for _ in range(2):  # and again on the same connection
-        await _served(protocol, request)
-    assert len(transport.writes) == 2
-    for write in transport.writes:
-        assert write.startswith(b"HTTP/1.1 200 OK\r\n")
-        assert write.endswith(b"\r\n\r\n" + JSON_BODY)
-    assert not transport.closed
-
-
-async def test_a_streamed_answer_shows_its_head_before_its_first_part() -> None:
-    part = asyncio.Event()
-
-    async def stream(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await part.wait()
-        await send({"type": "http.response.body", "body": b"event", "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
-
-    protocol, transport = connection(stream)
-    protocol.data_received(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
-    for _ in range(10):
-        await asyncio.sleep(0)
-    assert transport.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
-    assert b"transfer-encoding: chunked" in transport.writes[0]
-    assert transport.writes[0].endswith(b"\r\n\r\n")
-    part.set()
-    await _served(protocol, b"")
-    assert transport.written.endswith(b"5\r\nevent\r\n0\r\n\r\n")
-
-
-async def test_an_answer_that_fails_after_its_head_still_sends_the_head_and_closes() -> None:
-    async def failing(scope: Any, receive: Any, send: Any) -> None:
-        headers = [(b"content-length", b"100")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        raise RuntimeError("the app broke mid-answer")
-
-    protocol, transport = connection(failing)
-    protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    for _ in range(20):
-        await asyncio.sleep(0)
-    assert transport.written.startswith(b"HTTP/1.1 200 OK\r\n")
-    assert transport.written.endswith(b"content-length: 100\r\n\r\n")
-    assert transport.closed
-
-
-async def test_a_head_request_and_a_100_continue_are_written_at_once() -> None:
-    protocol, transport = connection(_json)
-    await _served(protocol, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert transport.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
-    assert transport.writes[0].endswith(b"content-length: 22\r\n\r\n")
-
-    async def reads_first(scope: Any, receive: Any, send: Any) -> None:
-        await receive()
-        await _json(scope, receive, send)
-
-    protocol, transport = connection(reads_first)
-    protocol.data_received(
-        b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
-    )
-    for _ in range(10):
-        await asyncio.sleep(0)
-    assert transport.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
-    await _served(protocol, b"{}")
-    assert len(transport.writes) == 2
-    assert transport.writes[1].endswith(JSON_BODY)
