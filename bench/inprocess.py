@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import reads
-from bench.harness import LOGIN, SECRET, database, write_project
+from bench.harness import LOGIN_BODY, SECRET, database, write_project
 from bench.writes import CREATE, PERMISSIONS, REFRESH, SCHEMA
 
 WARMUP = 200
@@ -129,7 +129,7 @@ async def _refreshes(driver: Driver, tokens: list[str], count: int) -> None:
 
 
 async def _logins(driver: Driver, count: int, concurrency: int) -> None:
-    body = json.dumps({"query": LOGIN}).encode()
+    body = json.dumps(LOGIN_BODY).encode()
 
     async def one(n: int) -> None:
         for _ in range(n):
@@ -204,7 +204,7 @@ async def _measure(args: argparse.Namespace, root: Path) -> dict[str, float]:
     app = create_app(load_project(root))
     async with LifespanManager(app, startup_timeout=120) as manager:
         driver = Driver(manager.app)
-        login = json.dumps({"query": LOGIN}).encode()
+        login = json.dumps(LOGIN_BODY).encode()
         extra: dict[str, float] = {}
         if args.case == "create":
             token = _data(await driver.post(login), "loginEmailPassword")["accessToken"]

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import reads
-from bench.harness import LOGIN, SECRET, database, write_project
+from bench.harness import LOGIN_BODY, SECRET, database, write_project
 from bench.inprocess import Driver, _create_user, _data, _seed, post_scope
 
 WARMUP = 300
@@ -47,7 +47,7 @@ async def _measure(args: argparse.Namespace, root: Path) -> dict[str, float]:
     app = create_app(load_project(root))
     async with LifespanManager(app, startup_timeout=120) as manager:
         driver = Driver(manager.app)
-        login = await driver.post(json.dumps({"query": LOGIN}).encode())
+        login = await driver.post(json.dumps(LOGIN_BODY).encode())
         token = _data(login, "loginEmailPassword")["accessToken"]
         await _seed(driver, token)
         body = json.dumps({"query": reads.VIEWER}).encode()

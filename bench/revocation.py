@@ -24,7 +24,7 @@ import httpx
 
 from bench.harness import (
     EMAIL,
-    LOGIN,
+    LOGIN_BODY,
     REPO,
     Options,
     Side,
@@ -114,7 +114,7 @@ def main(options: Options) -> None:
         with httpx.Client() as http, _Traffic(nodes, busy) as traffic:
             for round_ in range(LOGOUTS):
                 here, *elsewhere = nodes[round_ % NODES :] + nodes[: round_ % NODES]
-                data: Any = here.post({"query": LOGIN})["loginEmailPassword"]
+                data: Any = here.post(LOGIN_BODY)["loginEmailPassword"]
                 assert all(_alive(http, node, data["accessToken"]) for node in elsewhere)
                 here.post({"query": LOGOUT, "variables": {"t": data["refreshToken"]}})
                 told = time.perf_counter()

@@ -27,7 +27,7 @@ from argon2 import PasswordHasher, Type
 
 from bench.harness import (
     COUNTS_LUA,
-    LOGIN,
+    LOGIN_BODY,
     PASSWORD,
     Case,
     Metrics,
@@ -154,7 +154,7 @@ def _create(target: Target) -> Metrics:
 
 
 def _login(connections: int, target: Target) -> Metrics:
-    script = post_script({"query": LOGIN}) + COUNTS_LUA
+    script = post_script(LOGIN_BODY) + COUNTS_LUA
     metrics, result = load(target, script, connections, strict=False)
     return _with_errors(metrics, result.counts, result.non2xx, result.socket_errors)
 

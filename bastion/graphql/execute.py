@@ -1,9 +1,10 @@
 """Run GraphQL documents against a project's schema.
 
 Parsing and validation are cached by query text (an LRU), so a repeated query costs only its
-execution. A query runs in one read transaction; a mutation in one write transaction that is
-committed only when every field succeeded: when any field fails, nothing of the document is
-written and ``data`` is null.
+execution; a document whose text may hold a secret (a mutation or login with literal values:
+:mod:`bastion.graphql.literal_secrets`) is never kept. A query runs in one read transaction;
+a mutation in one write transaction that is committed only when every field succeeded: when
+any field fails, nothing of the document is written and ``data`` is null.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from inspect import isawaitable
 from typing import Any
 
@@ -51,6 +51,7 @@ from bastion.graphql.limits import (
     estimate_cost,
     measure,
 )
+from bastion.graphql.literal_secrets import may_hold_secrets
 from bastion.graphql.loaders import Loaders
 from bastion.graphql.meta_fields import names_meta_field
 from bastion.graphql.ordering import in_response_order
@@ -64,6 +65,7 @@ from bastion.permissions.compile import Permissions
 from bastion.store import Store
 from bastion.store.database import LazyTransaction
 from bastion.store.failures import known_state, stale_plan
+from bastion.tools.lru import LRU
 
 DOCUMENT_CACHE_SIZE = 1024
 MAX_CACHED_QUERY_LENGTH = 16_384
@@ -123,6 +125,9 @@ class _Checked:
     singles: dict[str | None, SingleField | None] = field(default_factory=dict)
     # Whether each operation's root fields are all generated writes (see _only_data_writes).
     data_writes: dict[str | None, bool] = field(default_factory=dict)
+    # Whether the document may outlive its request in a cache: False when its text may hold
+    # a secret (bastion.graphql.literal_secrets).
+    kept: bool = True
 
 
 @dataclass(frozen=True)
@@ -207,7 +212,8 @@ class Executor:
         self.permissions = permissions
         self.limits = limits or GraphQLConfig()
         self.introspection = introspection
-        self._cached = lru_cache(maxsize=cache_size)(self._parse_and_validate)
+        # Parsed documents by their text; only those that may be kept (see _document).
+        self.documents: LRU[str, _Checked | _Refused] = LRU(cache_size)
         self._credentials = credential_fields(schema)
         self._model_types = frozenset(store.tables.by_type)
         # Non-root callers validate against, and introspect, a schema without the root-only
@@ -216,25 +222,35 @@ class Executor:
         self._hidden_names = hidden_names(schema, self._public_schema)
         self._graphql_executor = executor_for(self._public_schema)
 
-    def _parse_and_validate(self, query: str) -> _Checked | _Refused:
-        """The document, or the errors that refuse it (no exception is kept alive)."""
-        checked = self._check(query)
+    def _parse_and_validate(self, query: str) -> tuple[_Checked | _Refused, bool]:
+        """The document, or the errors that refuse it (no exception is kept alive), and
+        whether it may be kept in the cache."""
+        checked, kept = self._check(query)
         if not isinstance(checked, list):
-            return checked
-        return _Refused(checked, checked)
+            return checked, kept
+        return _Refused(checked, checked), kept
 
     def _validate(self, schema: GraphQLSchema, document: DocumentNode) -> list[dict[str, Any]]:
         errors = validate(schema, document, hide_suggestions=not self.introspection)
         return [format_error(e, Code.GRAPHQL_VALIDATION_FAILED) for e in errors]
 
-    def _check(self, query: str) -> _Checked | _Refused | list[dict[str, Any]]:
+    def _check(self, query: str) -> tuple[_Checked | _Refused | list[dict[str, Any]], bool]:
         max_tokens = self.limits.max_tokens
         try:
             document = parse(query, max_tokens=max_tokens)
         except GraphQLSyntaxError as error:
+            # Text that does not parse is not kept: nothing tells what it holds, and another
+            # parse costs no more than this one.
             if max_tokens is not None and error.message.endswith("tokens. Parsing aborted."):
-                return [refusal(LimitExceeded("tokens", max_tokens, max_tokens + 1, "is too long"))]
-            return [format_error(error, Code.GRAPHQL_PARSE_FAILED)]
+                exceeded = LimitExceeded("tokens", max_tokens, max_tokens + 1, "is too long")
+                return [refusal(exceeded)], False
+            return [format_error(error, Code.GRAPHQL_PARSE_FAILED)], False
+        kept = not may_hold_secrets(document, self._credentials)
+        return self._checked(query, document, kept), kept
+
+    def _checked(
+        self, query: str, document: DocumentNode, kept: bool
+    ) -> _Checked | _Refused | list[dict[str, Any]]:
         # The cheap limits come before validation, whose cost they bound.
         try:
             shape = measure(document)
@@ -258,14 +274,21 @@ class Executor:
         problem = credential_problem(self._credentials, document)
         if problem:
             return [request_error(problem)]
-        return _Checked(document, shape.introspects, hidden)
+        return _Checked(document, shape.introspects, hidden, kept=kept)
 
     def _document(self, query: str) -> _Checked | _Refused:
         # Only documents of ordinary size are cached, so that the cache's memory stays
-        # bounded (1,024 entries of at most 16 KB) whatever clients send.
+        # bounded (1,024 entries of at most 16 KB) whatever clients send; and only those whose
+        # text holds no secret.
         if len(query) > MAX_CACHED_QUERY_LENGTH:
-            return self._parse_and_validate(query)
-        return self._cached(query)
+            return self._parse_and_validate(query)[0]
+        found = self.documents.get(query)
+        if found is not None:
+            return found
+        checked, kept = self._parse_and_validate(query)
+        if kept:
+            self.documents.put(query, checked)
+        return checked
 
     def prepare(self, query: str, operation_name: str | None = None) -> Prepared:
         """Parse (cached), validate (cached) and pick the operation; raises RequestFailed."""

@@ -339,7 +339,7 @@ class GraphQLEndpoint:
                 viewer = (await self.authenticate(head.header(b"authorization"))).viewer
                 errors = failed.errors_for(viewer)
             return _json({"errors": errors}, 400 if strict else 200, media_type)
-        if body is not None and not variables:
+        if body is not None and not variables and prepared.checked.kept:
             self._bodies.keep(body, prepared, variables is not None)
         return prepared, variables
 

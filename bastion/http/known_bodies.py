@@ -7,7 +7,9 @@ looked up here instead: one dict lookup where the endpoint would decode the text
 JSON, check each parameter and look the document up by its text.
 
 Only bodies whose document prepared, with no variables (or an empty object of them), are kept:
-their answer to every step is the same each time, and what is kept is never changed. The cache
+their answer to every step is the same each time, and what is kept is never changed. A body
+whose document the executor does not keep (its text may hold a secret:
+:mod:`bastion.graphql.literal_secrets`) is not kept here either. The cache
 is bounded (entries and the bytes of each), and one app's generation has its own: a deploy
 starts afresh with the new schema.
 """

@@ -664,7 +664,7 @@ async def test_refused_documents_are_cached_without_growing(movies: GraphQLClien
     for _ in range(3):
         body = await movies.gql("{ nope }")
         assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
-    assert executor._cached.cache_info().hits == 2
+    assert executor.documents.hits == 2
 
 
 async def test_a_repeated_body_is_answered_as_the_first_was(
