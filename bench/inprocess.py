@@ -28,8 +28,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -160,36 +159,6 @@ async def _creates(driver: Driver, token: str, prefix: str, count: int, concurre
     await asyncio.gather(*(one(w, count // concurrency) for w in range(concurrency)))
 
 
-@contextmanager
-def _counted() -> Iterator[list[str]]:
-    """The statements the engines run inside the block (the writer's savepoints apart)."""
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    from bastion.store.database import Database
-
-    seen: list[str] = []
-
-    def executed(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        seen.append(statement.split()[0].upper())
-
-    def committed(_conn: Any) -> None:
-        seen.append("COMMIT")
-
-    def alone(statement: str) -> None:
-        seen.append(statement.split()[0].upper())
-
-    event.listen(Engine, "before_cursor_execute", executed)
-    event.listen(Engine, "commit", committed)
-    Database.alone_listeners.append(alone)
-    try:
-        yield seen
-    finally:
-        Database.alone_listeners.remove(alone)
-        event.remove(Engine, "before_cursor_execute", executed)
-        event.remove(Engine, "commit", committed)
-
-
 async def _seed(driver: Driver, token: str) -> None:
     for c in range(reads.CITIES):
         seed = {"query": reads.SEED, "variables": {"city": reads.city(c)}}
@@ -208,7 +177,9 @@ async def _measure(args: argparse.Namespace, root: Path) -> dict[str, float]:
         extra: dict[str, float] = {}
         if args.case == "create":
             token = _data(await driver.post(login), "loginEmailPassword")["accessToken"]
-            with _counted() as seen:
+            from bastion.store.counting import statements
+
+            with statements() as seen:
                 await _creates(driver, token, "warm", WARMUP, args.concurrency)
             extra["statements"] = len(seen) / WARMUP
             extra["commits"] = seen.count("COMMIT") / WARMUP

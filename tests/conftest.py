@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +11,13 @@ import httpx
 import pytest
 import yaml
 from asgi_lifespan import LifespanManager
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import make_url
 
 from bastion import create_app, load_project
 from bastion.errors import ProjectError
 from bastion.model import parse_model
 from bastion.project import Project
 from bastion.project.config import DEFAULT_DATABASE_URL
-from bastion.store.database import Database
 from bastion.tools.clock import FrozenClock, system_clock
 from tests import databases
 
@@ -226,40 +224,3 @@ async def movies(
     """A client of a fresh project with the movies schema."""
     client: GraphQLClient = await client_for(make_project())
     return client
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """The SQL statements every engine runs inside the block, each as its first words
-    (``"UPDATE _bastion_session"``), commits as ``"COMMIT"``: what a request costs the database."""
-    seen: list[str] = []
-
-    def executed(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        words = statement.split()
-        verb = words[0].upper()
-        target = {"INSERT": 2, "UPDATE": 1, "DELETE": 2}.get(verb)
-        seen.append(f"{verb} {words[target]}" if target and len(words) > target else verb)
-
-    def committed(_conn: Any) -> None:
-        seen.append("COMMIT")
-
-    def began(conn: Any) -> None:
-        # Bastion sends SQLite's BEGIN itself (a statement, seen above); PostgreSQL's driver
-        # begins on its own: count it the same.
-        if conn.dialect.name != "sqlite":
-            seen.append("BEGIN")
-
-    def alone(statement: str) -> None:
-        executed(None, None, statement)
-
-    event.listen(Engine, "before_cursor_execute", executed)
-    event.listen(Engine, "commit", committed)
-    event.listen(Engine, "begin", began)
-    Database.alone_listeners.append(alone)
-    try:
-        yield seen
-    finally:
-        Database.alone_listeners.remove(alone)
-        event.remove(Engine, "before_cursor_execute", executed)
-        event.remove(Engine, "commit", committed)
-        event.remove(Engine, "begin", began)

@@ -13,9 +13,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from bastion.store.auth.passkey_tables import PASSKEY_TABLE
+from bastion.store.counting import statements
 from tests.auth.conftest import PASSWORD, Auth, bearer, error_code
 from tests.auth.test_audit import events, root_token
-from tests.conftest import statements
 
 CHANGE_EMAIL = """mutation ($password: String!, $email: String!) {
   changeEmail(input: {password: $password, newEmail: $email}) { id email }

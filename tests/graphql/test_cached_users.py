@@ -12,8 +12,8 @@ import pytest
 
 import bastion.auth.sessions
 from bastion.auth import SYSTEM
+from bastion.store.counting import statements
 from tests.auth.conftest import Auth
-from tests.conftest import statements
 
 SCHEMA = """
 type Note { text: String! }

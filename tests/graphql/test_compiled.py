@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from bastion.auth import SYSTEM
 from bastion.graphql.execute import RequestFailed
-from tests.conftest import statements
+from bastion.store.counting import statements
 from tests.graphql.world import NULLING_DOCUMENT, World, started_world
 
 # -- the document generator ------------------------------------------------------------------

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import delete, select
 
 from bastion.store.auth.tables import SESSION_TABLE
+from bastion.store.counting import statements
 from bastion.tools.clock import FrozenClock
 from tests.auth.conftest import LOGOUT, REFRESH, REUSE_INTERVAL, Auth, error_code
-from tests.conftest import statements
 
 ALIAS = REFRESH.replace("refreshToken(input", "refreshAuthToken(input")
 
