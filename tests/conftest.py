@@ -13,6 +13,7 @@ import yaml
 from asgi_lifespan import LifespanManager
 from sqlalchemy.engine import make_url
 
+import bastion.graphql.execute as execute_module
 from bastion import create_app, load_project
 from bastion.errors import ProjectError
 from bastion.model import parse_model
@@ -224,3 +225,18 @@ async def movies(
     """A client of a fresh project with the movies schema."""
     client: GraphQLClient = await client_for(make_project())
     return client
+
+
+@pytest.fixture
+def parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every query text the executor parses from now on (what its document cache did not
+    spare)."""
+    calls: list[str] = []
+    real_parse = execute_module.parse
+
+    def counting_parse(source: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(str(source))
+        return real_parse(source, *args, **kwargs)
+
+    monkeypatch.setattr(execute_module, "parse", counting_parse)
+    return calls

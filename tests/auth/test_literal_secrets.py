@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import pytest
-
-import bastion.graphql.execute as execute_module
 from tests.auth.conftest import LOGIN, PASSWORD, Auth
 
 LITERAL_LOGIN = (
@@ -16,22 +12,8 @@ LITERAL_LOGIN = (
 )
 
 
-@pytest.fixture
-def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every query text the executor parses from now on."""
-    calls: list[str] = []
-    real_parse = execute_module.parse
-
-    def counting_parse(source: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(str(source))
-        return real_parse(source, *args, **kwargs)
-
-    monkeypatch.setattr(execute_module, "parse", counting_parse)
-    return calls
-
-
 async def test_a_password_written_in_the_query_is_parsed_each_time_and_kept_nowhere(
-    auth: Auth, parsed: list[str]
+    auth: Auth, parse_calls: list[str]
 ) -> None:
     await auth.register("ann@example.com")
     body = json.dumps({"query": LITERAL_LOGIN}).encode()
@@ -42,7 +24,7 @@ async def test_a_password_written_in_the_query_is_parsed_each_time_and_kept_nowh
         assert pair["accessToken"] and pair["refreshToken"]
     # Neither the body (by its bytes) nor the document (by its text) was kept: each request
     # parsed it again.
-    assert parsed.count(LITERAL_LOGIN) == 3
+    assert parse_calls.count(LITERAL_LOGIN) == 3
     assert LITERAL_LOGIN not in auth.service.executor.documents
     # A wrong password written the same way is refused as usual, and kept nowhere either.
     wrong = LITERAL_LOGIN.replace(PASSWORD, "not the password")
@@ -51,9 +33,11 @@ async def test_a_password_written_in_the_query_is_parsed_each_time_and_kept_nowh
     assert wrong not in auth.service.executor.documents
 
 
-async def test_a_login_sent_with_variables_is_parsed_once(auth: Auth, parsed: list[str]) -> None:
+async def test_a_login_sent_with_variables_is_parsed_once(
+    auth: Auth, parse_calls: list[str]
+) -> None:
     await auth.register("ann@example.com")
     for _ in range(3):
         assert (await auth.login("ann@example.com"))["data"]["loginEmailPassword"]["accessToken"]
-    assert parsed.count(LOGIN) == 1
+    assert parse_calls.count(LOGIN) == 1
     assert LOGIN in auth.service.executor.documents

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-import bastion.graphql.execute as execute_module
 from bastion.graphql.compiled import json_sql
 from bastion.graphql.execute import Executor
 from bastion.store.reads import Reader
@@ -554,20 +553,6 @@ async def test_a_bug_outside_execution_is_500_without_internals(
 
 
 # -- the document cache --------------------------------------------------------------------
-
-
-@pytest.fixture
-def parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every query text the executor parses from now on."""
-    calls: list[str] = []
-    real_parse = execute_module.parse
-
-    def counting_parse(source: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(str(source))
-        return real_parse(source, *args, **kwargs)
-
-    monkeypatch.setattr(execute_module, "parse", counting_parse)
-    return calls
 
 
 async def test_a_repeated_query_is_parsed_once(
