@@ -45,7 +45,9 @@ def arguments(plan: FieldPlan, variables: VariableValues) -> dict[str, Any]:
     if plan.fixed_arguments is not None:
         return plan.fixed_arguments
     if not plan.has_args:
-        return {}
+        none: dict[str, Any] = {}
+        plan.fixed_arguments = none
+        return none
     found = get_argument_values(plan.definition, plan.nodes[0], variables)
     if not any(_has_variable(node.value) for node in plan.nodes[0].arguments or ()):
         plan.fixed_arguments = found

@@ -11,6 +11,7 @@ back at their places.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import CoroutineType, NoneType
 from typing import Any
 
 from graphql import (
@@ -40,6 +41,9 @@ Fallback = Any
 """Runs a document through graphql-core: ``(document) -> awaitable ExecutionResult``."""
 # What _as_json answers when the database did not write the field (the projectors will).
 _UNWRITTEN = object()
+# The classes of the values resolvers answer most that are never awaitable (checked before
+# graphql-core's is_awaitable, which looks for an `__await__` attribute).
+_PLAIN = frozenset([dict, str, int, bool, float, list, NoneType])
 
 
 class ContextInfo:
@@ -266,7 +270,9 @@ class CompiledRun:
                     value = value(info, **arguments(field, self.variables))
             else:
                 value = resolve(source, info, **arguments(field, self.variables))
-            if is_awaitable(value):
+            if value.__class__ is CoroutineType or (
+                value.__class__ not in _PLAIN and is_awaitable(value)
+            ):
                 value = await value
         except Exception as error:  # as graphql-core: any failure is the field's
             return self.projector.fail(error, field, path)
@@ -291,6 +297,19 @@ class CompiledRun:
             # A row with nothing to read below it (the viewer's user): projected at once, as
             # _one would, without its coroutine.
             done = self.projector.object(child, value, path)
+        elif field.abstract is None and child is not None and not child.model:
+            # An object the resolvers answer (the viewer): its fields, as _one answers them,
+            # without its coroutine.
+            done = {}
+            for below in child.fields:
+                if below.source is None:
+                    done[below.key] = child.type.name
+                    continue
+                answer = await self.resolved(below, value, (path, below.key))
+                if answer is INVALID:
+                    done = INVALID
+                    break
+                done[below.key] = answer
         else:
             done = await self._one(field, value, path, field.non_null)
         return None if done is INVALID and not field.non_null else done
