@@ -136,16 +136,16 @@ class Prepared:
 
     checked: _Checked
     operation: OperationDefinitionNode
+    is_mutation: bool = field(init=False)
+    """True when the chosen operation is a mutation (read several times per request: kept)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_mutation", self.operation.operation is OperationType.MUTATION)
 
     @property
     def document(self) -> DocumentNode:
         """The parsed document."""
         return self.checked.document
-
-    @property
-    def is_mutation(self) -> bool:
-        """True when the chosen operation is a mutation."""
-        return self.operation.operation is OperationType.MUTATION
 
 
 def _only_data_writes(schema: GraphQLSchema, operation: OperationDefinitionNode) -> bool:
