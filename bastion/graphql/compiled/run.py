@@ -29,7 +29,7 @@ from graphql.pyutils import is_awaitable
 from bastion.graphql.build import NODE_TYPE_KEY
 from bastion.graphql.compiled import json_sql
 from bastion.graphql.compiled.fetch import Fetcher, arguments
-from bastion.graphql.compiled.plan import FieldPlan, OperationPlan
+from bastion.graphql.compiled.plan import FieldPlan, OperationPlan, is_single
 from bastion.graphql.compiled.project import INVALID, Path, Projector, non_null_error
 from bastion.graphql.context import RequestContext
 from bastion.graphql.resolvers import checked_page
@@ -95,13 +95,10 @@ class CompiledRun:
         """
         answers: dict[str, Any] = {}
         self._alone = len(plan.fields) == 1
-        singles = [
-            field
-            for _key, _nodes, field in plan.fields
-            if field and _single(field) and not self._written(field)
-        ]
-        if singles:
-            await self._read_singles(singles)
+        if plan.singles:
+            singles = [field for field in plan.singles if not self._written(field)]
+            if singles:
+                await self._read_singles(singles)
         failed_at = None
         for index, (key, _nodes, field) in enumerate(plan.fields):
             if field is None:
@@ -114,6 +111,9 @@ class CompiledRun:
                 failed_at = index
                 break
             answers[key] = value
+        if plan.whole:
+            # Every root field answered here, in the document's order: the data as it is.
+            return ExecutionResult(None if failed_at is not None else answers, self.errors or None)
         others = [
             (key, nodes)
             for index, (key, nodes, field) in enumerate(plan.fields)
@@ -196,7 +196,7 @@ class CompiledRun:
         wanted: dict[str, tuple[list[str], list[str]]] = {}
         for field in fields:
             source = field.source
-            if not _single(field):
+            if not is_single(field):
                 continue
             assert isinstance(source, Root)
             try:
@@ -347,9 +347,3 @@ class CompiledRun:
                 return INVALID
             result[child.key] = answer
         return result
-
-
-def _single(field: FieldPlan) -> bool:
-    """Whether ``field`` is a ``<type>(id)`` root field (read with the others of its type)."""
-    source = field.source
-    return isinstance(source, Root) and source.kind == "single"
