@@ -621,7 +621,7 @@ class _Savepoint(LazyTransaction):
     def __init__(self, outer: LazyTransaction) -> None:
         self._outer = outer
         self._savepoint: AsyncTransaction | None = None
-        self._lock = asyncio.Lock()
+        self._taking = asyncio.Lock()
         self.was_used = False
 
     @property
@@ -632,7 +632,7 @@ class _Savepoint(LazyTransaction):
     async def connection(self) -> AsyncConnection:
         """The outer transaction's connection, once the savepoint is taken."""
         conn = await self._outer.connection()
-        async with self._lock:
+        async with self._taking:
             if self._savepoint is None:
                 self._savepoint = await conn.begin_nested()
                 self.was_used = True
