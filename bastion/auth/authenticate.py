@@ -116,6 +116,8 @@ class Authenticator:
             or state.user_id != claims.user_id
             or state.expires_at <= now
         ):
+            # What was answered for the session is no answer any more: not kept either.
+            self._answered.pop(claims.session_id, None)
             return Authentication(ANONYMOUS, refused=SESSION_REVOKED)
         renewed = self._sessions.renewal(claims, state, now)
         answered = self._answered.get(claims.session_id)
