@@ -119,7 +119,7 @@ class Authenticator:
             # What was answered for the session is no answer any more: not kept either.
             self._answered.pop(claims.session_id, None)
             return Authentication(ANONYMOUS, refused=SESSION_REVOKED)
-        renewed = self._sessions.renewal(claims, state, now)
+        renewed = self._sessions.renewal(claims, state, now, stamp)
         answered = self._answered.get(claims.session_id)
         if answered is not None and answered[0] is state:
             # Made of this very state (its user, alive, end and factor) and this session.

@@ -95,15 +95,22 @@ class StateCache(SessionsBase):
         self._cache.clear()
 
     def renewal(
-        self, claims: AccessClaims, state: SessionState, now: datetime | None = None
+        self,
+        claims: AccessClaims,
+        state: SessionState,
+        now: datetime | None = None,
+        stamp: float | None = None,
     ) -> str | None:
         """A fresh access token of the same session once half the old one's life is gone
-        (``now``: the caller's reading of the clock, read here when not given)."""
+        (``now``: the caller's reading of the clock, read here when not given; ``stamp``: its
+        timestamp, if the caller has it)."""
         if not self._config.renew_in_response_header:
             return None
         if now is None:
             now = self._clock()
-        if now.timestamp() - claims.issued_at <= self.tokens.lifetime / 2:
+        if stamp is None:
+            stamp = now.timestamp()
+        if stamp - claims.issued_at <= self.tokens.lifetime / 2:
             return None
         if now + timedelta(seconds=self.tokens.lifetime) > state.expires_at:
             return None  # never past the session's absolute end
