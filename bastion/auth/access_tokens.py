@@ -169,15 +169,16 @@ class AccessTokens:
         }
         return self._sign(payload)
 
-    def keys_due(self) -> bool:
-        """Whether :meth:`refresh_keys` has anything to do (see :meth:`KeySet.wants_refresh`)."""
-        return self._keys.wants_refresh()
+    def keys_due(self, now: float | None = None) -> bool:
+        """Whether :meth:`refresh_keys` has anything to do (see :meth:`KeySet.wants_refresh`);
+        ``now``: the caller's reading of the clock, a timestamp."""
+        return self._keys.wants_refresh(now)
 
     async def refresh_keys(self) -> None:
         """Read the key set again if it is due (see :meth:`KeySet.refresh`)."""
         await self._keys.refresh()
 
-    async def verify_current(self, token: str) -> AccessClaims:
+    async def verify_current(self, token: str, now: float | None = None) -> AccessClaims:
         """:meth:`verify`, once the key set was read again if the token names a kid it does
         not hold yet (a key another process just published)."""
         if token not in self._verified:
@@ -186,10 +187,16 @@ class AccessTokens:
             except JwtRefused:
                 kid = None  # refused by verify, with the same answer
             await self._keys.learn(kid)
-        return self.verify(token)
+        return self.verify(token, now)
 
-    def verify(self, token: str) -> AccessClaims:
-        """The claims of a valid token; raises :class:`TokenRefused` otherwise."""
+    def knows(self, token: str) -> bool:
+        """Whether ``token`` was verified before (:meth:`verify` needs no :meth:`verify_current`
+        then: its kid was known)."""
+        return token in self._verified
+
+    def verify(self, token: str, now: float | None = None) -> AccessClaims:
+        """The claims of a valid token; raises :class:`TokenRefused` otherwise. ``now`` is the
+        caller's reading of the clock (a timestamp), read here when not given."""
         cached = self._verified.get(token)
         if cached is not None and not self._keys.holds(cached[0]):
             # Its key was pruned: the cache must not keep the token alive.
@@ -202,7 +209,8 @@ class AccessTokens:
             self._verified[token] = cached
         claims = cached[1]
         # Time moves on: check it on every use, cached or not.
-        now = self._clock().timestamp()
+        if now is None:
+            now = self._clock().timestamp()
         if claims.issued_at > now + LEEWAY_SECONDS:
             raise TokenRefused(INVALID)
         if claims.not_before is not None and claims.not_before > now + LEEWAY_SECONDS:

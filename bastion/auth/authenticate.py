@@ -14,7 +14,8 @@ from bastion.auth.jwt_checks import MAX_TOKEN_LENGTH
 from bastion.auth.node_tokens import NodeTokens
 from bastion.auth.root_tokens import PREFIX as ROOT_PREFIX
 from bastion.auth.root_tokens import RootTokens
-from bastion.auth.sessions import Sessions
+from bastion.auth.sessions import Sessions, SessionState
+from bastion.auth.sessions.cache import MAX_ENTRIES
 from bastion.auth.viewer import ANONYMOUS, Viewer, ViewerKind
 from bastion.tools.clock import Clock
 
@@ -66,12 +67,20 @@ class Authenticator:
         self._clock = clock
         self._root_tokens = root_tokens
         self.node_tokens = node_tokens
+        # The answer last made for each session, and the state it was made of: while the
+        # sessions' cache answers that same (frozen) state, the same viewer is the answer, and
+        # is reused rather than made again (every rule is checked again first).
+        self._answered: dict[str, tuple[SessionState, Authentication]] = {}
 
     async def authenticate(self, authorization: str | None) -> Authentication:
         """The viewer named by an ``Authorization`` header value."""
+        # One reading of the clock for every check of this request (the clock the tokens,
+        # their keys and the sessions read: one, in bastion.auth.assembly).
+        now = self._clock()
+        stamp = now.timestamp()
         # Every request passes here, with a token or not: the key set it may sign with is
         # read again when due (a login signs with the key another process made active).
-        if self._tokens.keys_due():
+        if self._tokens.keys_due(stamp):
             await self._tokens.refresh_keys()
         if authorization is None or (
             len(authorization) <= MAX_AUTHORIZATION_LENGTH and not authorization.strip()
@@ -87,7 +96,12 @@ class Authenticator:
             # No session, no expiry, no renewal: a root token is permanent until rotated.
             return Authentication(Viewer(ViewerKind.ROOT, token_name=name))
         try:
-            claims = await self._tokens.verify_current(token)
+            tokens = self._tokens
+            # A token verified before names a known kid: no coroutine to learn of a new key.
+            if tokens.knows(token):
+                claims = tokens.verify(token, stamp)
+            else:
+                claims = await tokens.verify_current(token, stamp)
         except TokenRefused as refused:
             return Authentication(ANONYMOUS, refused=refused.code)
         if claims.node_type is not None:
@@ -100,10 +114,27 @@ class Authenticator:
             state is None
             or not state.alive
             or state.user_id != claims.user_id
-            or state.expires_at <= self._clock()
+            or state.expires_at <= now
         ):
+            # What was answered for the session is no answer any more: not kept either.
+            self._answered.pop(claims.session_id, None)
             return Authentication(ANONYMOUS, refused=SESSION_REVOKED)
-        viewer = Viewer(
-            ViewerKind.USER, user_id=claims.user_id, session_id=claims.session_id, mfa=state.mfa
-        )
-        return Authentication(viewer, renewed_token=self._sessions.renewal(claims, state))
+        renewed = self._sessions.renewal(claims, state, now, stamp)
+        answered = self._answered.get(claims.session_id)
+        if answered is not None and answered[0] is state:
+            # Made of this very state (its user, alive, end and factor) and this session.
+            authentication = answered[1]
+        else:
+            viewer = Viewer(
+                ViewerKind.USER,
+                user_id=claims.user_id,
+                session_id=claims.session_id,
+                mfa=state.mfa,
+            )
+            authentication = Authentication(viewer)
+            if len(self._answered) >= MAX_ENTRIES:
+                self._answered.clear()
+            self._answered[claims.session_id] = (state, authentication)
+        if renewed is not None:
+            return Authentication(authentication.viewer, renewed_token=renewed)
+        return authentication

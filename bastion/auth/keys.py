@@ -216,14 +216,17 @@ class KeySet:
                 if self._due():
                     await self.reload()
 
-    def wants_refresh(self) -> bool:
+    def wants_refresh(self, now: float | None = None) -> bool:
         """Whether :meth:`refresh` has anything to do: a read is due or under way. Checked
-        first by every request, which then awaits no coroutine when it has not."""
+        first by every request, which then awaits no coroutine when it has not; ``now`` is
+        the time the request read from this set's clock, if it did (a timestamp)."""
         # A read under way (one an event started) is awaited: it may hold what is new.
-        return self.store is not None and (self._due() or self._reading.locked())
+        return self.store is not None and (self._due(now) or self._reading.locked())
 
-    def _due(self) -> bool:
-        return self._stale or not 0 <= self._now() - self._read_at < RELOAD_INTERVAL
+    def _due(self, now: float | None = None) -> bool:
+        if now is None:
+            now = self._now()
+        return self._stale or not 0 <= now - self._read_at < RELOAD_INTERVAL
 
     async def learn(self, kid: str | None) -> None:
         """Read the set again when a token names a kid it does not hold: a key another

@@ -136,20 +136,16 @@ class Prepared:
 
     checked: _Checked
     operation: OperationDefinitionNode
+    is_mutation: bool = field(init=False)
+    """True when the chosen operation is a mutation (read several times per request: kept)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_mutation", self.operation.operation is OperationType.MUTATION)
 
     @property
     def document(self) -> DocumentNode:
         """The parsed document."""
         return self.checked.document
-
-    @property
-    def is_mutation(self) -> bool:
-        """True when the chosen operation is a mutation."""
-        return self.operation.operation is OperationType.MUTATION
-
-
-class _StalePlans(Exception):
-    """A request met statements prepared before a deploy; nothing of it was kept."""
 
 
 def _only_data_writes(schema: GraphQLSchema, operation: OperationDefinitionNode) -> bool:
@@ -344,119 +340,108 @@ class Executor:
         (:func:`bastion.store.failures.stale_plan`) is run once more, when nothing of it was
         kept: the client never sees the deploy happen.
         """
-        run = (prepared, variables, viewer, caller, within, share, reference, raw)
-        try:
-            return await self._execute(*run, again=within is None)
-        except _StalePlans:
-            return await self._execute(*run, again=False)
-
-    async def _execute(
-        self,
-        prepared: Prepared,
-        variables: Mapping[str, Any] | None,
-        viewer: Viewer,
-        caller: Caller,
-        within: RequestContext | None,
-        share: bool,
-        reference: bool,
-        raw: bool,
-        *,
-        again: bool,
-    ) -> Outcome:
-        if prepared.checked.hidden and not viewer.is_privileged:
-            return Outcome({"errors": prepared.checked.hidden}, request_error=True)
-        refused = self._refusal(prepared, variables, viewer)
-        if refused is not None:
-            return Outcome({"errors": [refused]}, request_error=True)
-        nested = within is not None and within.writes and share
-        transaction: LazyTransaction = (
-            _Savepoint(within.transaction)
-            if within is not None and nested
-            else self.store.db.lazy(write=prepared.is_mutation)
-        )
-        permissions = self.permissions.for_viewer(viewer) if self.permissions else None
-        context = RequestContext(
-            viewer=viewer,
-            store=self.store,
-            transaction=transaction,
-            loaders=Loaders(self.store, transaction, permissions),
-            caller=caller,
-            auth=self.auth,
-            permissions=permissions,
-            writes=prepared.is_mutation or nested,
-            nesting=within.nesting + 1 if within is not None else 0,
-            limits=self.limits,
-        )
-        if within is not None and nested:
-            context.after_commit = within.after_commit
-        committed = False
-        try:
-            compiled = None if reference else self.plan(prepared, variables, viewer)
-            if compiled is not None:
-                plan, coerced = compiled
-                result = await CompiledRun(
-                    self.schema, prepared.document, prepared.operation, context, coerced, raw
-                ).run(plan, lambda document: self._reference(document, None, context, variables))
-            elif not reference and (single := self._single(prepared)) is not None:
-                result = await single.answer(
-                    self.schema,
-                    prepared.operation,
-                    context,
-                    dict(variables) if variables else None,
-                    hide_suggestions=not self.introspection,
-                )
-            else:
-                result = await self._reference(prepared.document, prepared, context, variables)
-            result = in_response_order(result)
-            if prepared.is_mutation and not result.errors:
-                try:
-                    await transaction.finish(commit=True)
-                except Exception as error:
-                    # The writes are not kept (a full disk, a lost database): say so, with a
-                    # code, rather than acknowledge them.
-                    known = known_state(error)
-                    if known is None:
-                        raise
-                    return Outcome({"errors": [refusal(known)], "data": None})
-                committed = True
-                if (
-                    self.auth is not None
-                    and transaction.was_used
-                    and not nested
-                    and self._users_may_have_changed(prepared, context)
-                ):
-                    # Sessions cache users' rows: they read them again.
-                    self.auth.events.publish(UsersChanged())
-        finally:
-            # A read transaction no resolver opened holds nothing to end (a write one marks
-            # the task until it ends): the viewer's cached rows need no coroutine for it.
-            if not committed and (transaction.is_open or context.writes):
-                await transaction.finish(commit=False)
-        if (
-            again
-            and not committed
-            and result.errors
-            and _stale(result.errors)
-            and not transaction.wrote_apart
-        ):
-            raise _StalePlans
-        late: list[dict[str, Any]] = []
-        if committed and not nested:
-            late = await _after_commit(context)
-        if result.errors and self.auth is not None:
-            await _audit_refusals(self.auth.audit, viewer, result.errors)
-        if not result.errors:
-            body: dict[str, Any] = {"data": result.data}
-            if late:
-                body = {"errors": late, "data": result.data}
-            return Outcome(body, headers=context.response_headers)
-        if result.data is None and all(e.path is None for e in result.errors):
-            # Variables that do not fit their types: execution never started.
-            errors = [format_error(e, Code.BAD_USER_INPUT) for e in result.errors]
-            return Outcome({"errors": errors}, request_error=True)
-        errors = [format_error(e, Code.INTERNAL_SERVER_ERROR) for e in result.errors]
-        data = None if prepared.is_mutation else result.data
-        return Outcome({"errors": errors, "data": data}, headers=context.response_headers)
+        # In this coroutine (not one per run): the second run, if any, never tries again.
+        for again in (within is None, False):
+            if prepared.checked.hidden and not viewer.is_privileged:
+                return Outcome({"errors": prepared.checked.hidden}, request_error=True)
+            refused = self._refusal(prepared, variables, viewer)
+            if refused is not None:
+                return Outcome({"errors": [refused]}, request_error=True)
+            nested = within is not None and within.writes and share
+            transaction: LazyTransaction = (
+                _Savepoint(within.transaction)
+                if within is not None and nested
+                else self.store.db.lazy(write=prepared.is_mutation)
+            )
+            permissions = self.permissions.for_viewer(viewer) if self.permissions else None
+            context = RequestContext(
+                viewer=viewer,
+                store=self.store,
+                transaction=transaction,
+                loaders=Loaders(self.store, transaction, permissions),
+                caller=caller,
+                auth=self.auth,
+                permissions=permissions,
+                writes=prepared.is_mutation or nested,
+                nesting=within.nesting + 1 if within is not None else 0,
+                limits=self.limits,
+            )
+            if within is not None and nested:
+                context.after_commit = within.after_commit
+            committed = False
+            try:
+                compiled = None if reference else self.plan(prepared, variables, viewer)
+                if compiled is not None:
+                    plan, coerced = compiled
+                    result = await CompiledRun(
+                        self.schema, prepared.document, prepared.operation, context, coerced, raw
+                    ).run(
+                        plan,
+                        lambda document, request=context: self._reference(
+                            document, None, request, variables
+                        ),
+                    )
+                elif not reference and (single := self._single(prepared)) is not None:
+                    result = await single.answer(
+                        self.schema,
+                        prepared.operation,
+                        context,
+                        dict(variables) if variables else None,
+                        hide_suggestions=not self.introspection,
+                    )
+                else:
+                    result = await self._reference(prepared.document, prepared, context, variables)
+                result = in_response_order(result)
+                if prepared.is_mutation and not result.errors:
+                    try:
+                        await transaction.finish(commit=True)
+                    except Exception as error:
+                        # The writes are not kept (a full disk, a lost database): say so, with a
+                        # code, rather than acknowledge them.
+                        known = known_state(error)
+                        if known is None:
+                            raise
+                        return Outcome({"errors": [refusal(known)], "data": None})
+                    committed = True
+                    if (
+                        self.auth is not None
+                        and transaction.was_used
+                        and not nested
+                        and self._users_may_have_changed(prepared, context)
+                    ):
+                        # Sessions cache users' rows: they read them again.
+                        self.auth.events.publish(UsersChanged())
+            finally:
+                # A read transaction no resolver opened holds nothing to end (a write one marks
+                # the task until it ends): the viewer's cached rows need no coroutine for it.
+                if not committed and (transaction.is_open or context.writes):
+                    await transaction.finish(commit=False)
+            if (
+                again
+                and not committed
+                and result.errors
+                and _stale(result.errors)
+                and not transaction.wrote_apart
+            ):
+                continue  # nothing of it was kept: once more
+            late: list[dict[str, Any]] = []
+            if committed and not nested:
+                late = await _after_commit(context)
+            if result.errors and self.auth is not None:
+                await _audit_refusals(self.auth.audit, viewer, result.errors)
+            if not result.errors:
+                body: dict[str, Any] = {"data": result.data}
+                if late:
+                    body = {"errors": late, "data": result.data}
+                return Outcome(body, headers=context.response_headers)
+            if result.data is None and all(e.path is None for e in result.errors):
+                # Variables that do not fit their types: execution never started.
+                errors = [format_error(e, Code.BAD_USER_INPUT) for e in result.errors]
+                return Outcome({"errors": errors}, request_error=True)
+            errors = [format_error(e, Code.INTERNAL_SERVER_ERROR) for e in result.errors]
+            data = None if prepared.is_mutation else result.data
+            return Outcome({"errors": errors, "data": data}, headers=context.response_headers)
+        raise AssertionError("unreachable: the second run returns")
 
     def _single(self, prepared: Prepared) -> SingleField | None:
         """The shape of a one-credential-field mutation (found once per cached document)."""
@@ -636,7 +621,7 @@ class _Savepoint(LazyTransaction):
     def __init__(self, outer: LazyTransaction) -> None:
         self._outer = outer
         self._savepoint: AsyncTransaction | None = None
-        self._lock = asyncio.Lock()
+        self._taking = asyncio.Lock()
         self.was_used = False
 
     @property
@@ -647,7 +632,7 @@ class _Savepoint(LazyTransaction):
     async def connection(self) -> AsyncConnection:
         """The outer transaction's connection, once the savepoint is taken."""
         conn = await self._outer.connection()
-        async with self._lock:
+        async with self._taking:
             if self._savepoint is None:
                 self._savepoint = await conn.begin_nested()
                 self.was_used = True

@@ -23,19 +23,25 @@ def _unknown(value: Any) -> Any:
     raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
 
 
+# The C encoder of _encoder (None where there is none): called directly for a whole body.
+_c_encoder: Any = (
+    None
+    if _c_make_encoder is None
+    else _c_make_encoder(None, _unknown, encode_basestring, None, ":", ",", False, False, False)
+)
+
+
 def _encoder() -> Callable[[Any], str]:
     """``json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode``,
     made once: that method makes a new C encoder (and its dict of containers under way) for
     every call, which cost more than encoding a small answer. Without that dict (a response is
     a tree: it never holds itself), a value that did would fail with RecursionError rather than
     ValueError; either is the same internal error to the client."""
-    if _c_make_encoder is None:  # pragma: no cover
+    if _c_encoder is None:  # pragma: no cover
         return json.JSONEncoder(
             ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
         ).encode
-    encoder = _c_make_encoder(
-        None, _unknown, encode_basestring, None, ":", ",", False, False, False
-    )
+    encoder = _c_encoder
 
     def encode(value: Any) -> str:
         if isinstance(value, str):
@@ -60,8 +66,11 @@ class RawJSON(str):
 def encode(body: dict[str, Any]) -> bytes:
     """``body`` as the response's bytes."""
     data = body.get("data")
-    if not data or not any(value.__class__ is RawJSON for value in data.values()):
-        return _encode(body).encode()
+    # (`in` compares the classes by identity first, as `is` would, without a generator.)
+    if not data or RawJSON not in map(type, data.values()):
+        if _c_encoder is not None:
+            return "".join(_c_encoder(body, 0)).encode()
+        return _encode(body).encode()  # pragma: no cover
     parts = []
     for key, value in body.items():
         if key == "data":

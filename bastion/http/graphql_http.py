@@ -269,10 +269,21 @@ class GraphQLEndpoint:
         try:
             method = head.method
             strict = media_type == GRAPHQL_RESPONSE
-            read = await self._read(head, receive, strict, media_type)
-            if isinstance(read, Answer):
-                return read
-            prepared, variables = read
+            posted = known = None
+            if method == "POST":
+                _check_content_type(head.raw(b"content-type"))
+                declared = head.header(b"content-length")
+                posted = await receive_body(receive, declared, self.max_body_bytes)
+                known = self._bodies.get(posted)
+            if known is not None:
+                # Its bytes were read before: they ask for this document, without variables.
+                prepared, empty = known
+                variables: dict[str, Any] | None = {} if empty else None
+            else:
+                read = await self._read(head, posted, strict, media_type)
+                if isinstance(read, Answer):
+                    return read
+                prepared, variables = read
             # What the metrics label the request with (bastion.http.metrics).
             head.mark("operation", "mutation" if prepared.is_mutation else "query")
             if method == "GET" and prepared.is_mutation:
@@ -285,7 +296,7 @@ class GraphQLEndpoint:
                     head.mark("outcome", Code.UNAUTHENTICATED.value)
                     return _unauthenticated(auth.refused, strict, media_type)
             caller = caller_from(
-                head.scope, method, head.header(b"user-agent"), head.header(b"accept-language")
+                head.scope, method, head.raw(b"user-agent"), head.raw(b"accept-language")
             )
             outcome = await self.executor.execute(
                 prepared, variables, auth.viewer, caller=caller, raw=True
@@ -309,20 +320,13 @@ class GraphQLEndpoint:
             return _failed(error, head, media_type)
 
     async def _read(
-        self, head: _Head, receive: Receive, strict: bool, media_type: str
+        self, head: _Head, body: bytes | None, strict: bool, media_type: str
     ) -> tuple[Prepared, dict[str, Any] | None] | Answer:
-        """The request's prepared document and variables, or the answer that refuses it."""
+        """The prepared document and variables of a request whose POST ``body`` (read, and not
+        among the known ones) or query string asks for them, or the answer that refuses it."""
         method = head.method
-        body = None
         if method == "POST":
-            _check_content_type(head.raw(b"content-type"))
-            declared = head.header(b"content-length")
-            body = await receive_body(receive, declared, self.max_body_bytes)
-            known = self._bodies.get(body)
-            if known is not None:
-                # Its bytes were read before: they ask for this document, without variables.
-                prepared, empty = known
-                return prepared, {} if empty else None
+            assert body is not None
             params = json_object(body)
         elif method == "GET":
             params = _params_from_query_string(head.scope)

@@ -166,7 +166,11 @@ class RequestTally:
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         """Tally one answered request and its latency."""
         state = scope.get("state", _NO_STATE)
-        labels = (_operation(scope, state), _outcome(state, status))
+        operation, outcome = state.get("operation"), state.get("outcome")
+        if operation.__class__ is str and outcome == "ok":
+            labels = (operation, outcome)  # the commonest request, as the two below label it
+        else:
+            labels = (_operation(scope, state), _outcome(state, status))
         series = self._series.get(labels)
         if series is None:
             series = self._series[labels] = _Series(labels)

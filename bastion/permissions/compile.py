@@ -65,6 +65,11 @@ def _bound(condition: Condition, values: dict[str, Any]) -> Condition:
     return bound
 
 
+MAX_VIEWERS = 10_000
+"""How many viewers' rules are kept made (:meth:`Permissions.for_viewer`); beyond, it starts
+over."""
+
+
 @dataclass(frozen=True)
 class _Compiled:
     access: Access | None
@@ -81,6 +86,7 @@ class Permissions:
         self.policies = policies
         self._rules: dict[tuple[str, str], _Compiled] = {}
         self._field_rules: dict[tuple[str, str, str], _Compiled] = {}
+        self._viewers: dict[int, tuple[Viewer, ViewerPermissions]] = {}
         for type_name, policy in policies.items():
             for operation in ("read", "create", "update", "delete"):
                 self._rules[(type_name, operation)] = self._compile(
@@ -101,8 +107,19 @@ class Permissions:
         return _Compiled(None, condition)
 
     def for_viewer(self, viewer: Viewer) -> ViewerPermissions:
-        """The rules as they apply to one viewer."""
-        return ViewerPermissions(self, viewer)
+        """The rules as they apply to one viewer (the same object for the same viewer object:
+        authentication answers one viewer for a session's requests while its state holds)."""
+        # Keyed by the viewer's identity, which the entry keeps alive (so its id is not
+        # reused): a viewer's rules hold nothing of a request, and hashing a Viewer by its
+        # values would cost about what making its rules does.
+        known = self._viewers.get(id(viewer))
+        if known is not None and known[0] is viewer:
+            return known[1]
+        made = ViewerPermissions(self, viewer)
+        if len(self._viewers) >= MAX_VIEWERS:
+            self._viewers.clear()
+        self._viewers[id(viewer)] = (viewer, made)
+        return made
 
 
 def _static(access: Access, viewer: Viewer) -> bool:

@@ -335,7 +335,8 @@ class LazyTransaction:
         self._write = write
         self._conn: AsyncConnection | None = None
         self._ticket: Ticket | None = None
-        self._lock = asyncio.Lock()
+        # Made when a resolver first asks for the connection: most reads never open one.
+        self._lock: asyncio.Lock | None = None
         self.was_used = False
         self.wrote_apart = False
         """Whether a write of the request committed in a transaction of its own (on
@@ -353,7 +354,10 @@ class LazyTransaction:
         """The transaction's connection; concurrent resolvers share it."""
         if self._conn is not None:
             return self._conn
-        async with self._lock:
+        lock = self._lock
+        if lock is None:  # (no await since the check: the first caller makes it)
+            lock = self._lock = asyncio.Lock()
+        async with lock:
             if self._conn is None:
                 writer = self._db.writer
                 if self._write and writer is not None:

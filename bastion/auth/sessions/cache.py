@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bastion.auth.access_tokens import AccessClaims
 from bastion.auth.sessions.base import SessionsBase
@@ -94,12 +94,23 @@ class StateCache(SessionsBase):
         self._generation += 1
         self._cache.clear()
 
-    def renewal(self, claims: AccessClaims, state: SessionState) -> str | None:
-        """A fresh access token of the same session once half the old one's life is gone."""
-        now = self._clock()
+    def renewal(
+        self,
+        claims: AccessClaims,
+        state: SessionState,
+        now: datetime | None = None,
+        stamp: float | None = None,
+    ) -> str | None:
+        """A fresh access token of the same session once half the old one's life is gone
+        (``now``: the caller's reading of the clock, read here when not given; ``stamp``: its
+        timestamp, if the caller has it)."""
         if not self._config.renew_in_response_header:
             return None
-        if now.timestamp() - claims.issued_at <= self.tokens.lifetime / 2:
+        if now is None:
+            now = self._clock()
+        if stamp is None:
+            stamp = now.timestamp()
+        if stamp - claims.issued_at <= self.tokens.lifetime / 2:
             return None
         if now + timedelta(seconds=self.tokens.lifetime) > state.expires_at:
             return None  # never past the session's absolute end

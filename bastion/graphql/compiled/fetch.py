@@ -10,7 +10,6 @@ parent; a refusal is kept and answered at every parent's path.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import ListValueNode, ObjectValueNode, ValueNode, VariableNode
@@ -25,16 +24,19 @@ from bastion.model import RelationField
 from bastion.store import Node, Page
 
 
-@dataclass
 class Loaded:
-    """What the relation fields of a request read: rows by parent, or the refusal."""
+    """What the relation fields of a request read: rows by parent, or the refusal (one per
+    request: a plain class, made faster than a dataclass of factories)."""
 
-    to_one: dict[int, dict[str, Node]] = field(default_factory=dict)
-    """Per relation field (by id of its plan): target rows by their id."""
-    to_many: dict[int, dict[str, list[Node]]] = field(default_factory=dict)
-    """Per relation field: child rows by the parent's id, in the asked order."""
-    refused: dict[int, Exception] = field(default_factory=dict)
-    """Per relation field: why its arguments were refused (for every parent)."""
+    __slots__ = ("refused", "to_many", "to_one")
+
+    def __init__(self) -> None:
+        self.to_one: dict[int, dict[str, Node]] = {}
+        """Per relation field (by id of its plan): target rows by their id."""
+        self.to_many: dict[int, dict[str, list[Node]]] = {}
+        """Per relation field: child rows by the parent's id, in the asked order."""
+        self.refused: dict[int, Exception] = {}
+        """Per relation field: why its arguments were refused (for every parent)."""
 
 
 def arguments(plan: FieldPlan, variables: VariableValues) -> dict[str, Any]:
@@ -45,7 +47,9 @@ def arguments(plan: FieldPlan, variables: VariableValues) -> dict[str, Any]:
     if plan.fixed_arguments is not None:
         return plan.fixed_arguments
     if not plan.has_args:
-        return {}
+        none: dict[str, Any] = {}
+        plan.fixed_arguments = none
+        return none
     found = get_argument_values(plan.definition, plan.nodes[0], variables)
     if not any(_has_variable(node.value) for node in plan.nodes[0].arguments or ()):
         plan.fixed_arguments = found

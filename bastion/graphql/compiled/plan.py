@@ -136,6 +136,21 @@ class OperationPlan:
 
     root: GraphQLObjectType
     fields: list[tuple[str, list[FieldNode], FieldPlan | None]]
+    singles: list[FieldPlan] = field(init=False, compare=False, repr=False)
+    """Its ``<type>(id)`` root fields (read together, by type), found once."""
+    whole: bool = field(init=False, compare=False, repr=False)
+    """Whether a plan answers every root field (none is left to graphql-core)."""
+
+    def __post_init__(self) -> None:
+        plans = [plan for _key, _nodes, plan in self.fields]
+        self.singles = [plan for plan in plans if plan is not None and is_single(plan)]
+        self.whole = None not in plans
+
+
+def is_single(field: FieldPlan) -> bool:
+    """Whether ``field`` is a ``<type>(id)`` root field."""
+    source = field.source
+    return isinstance(source, Root) and source.kind == "single"
 
 
 def directive_variables(document_nodes: list[Any]) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ back at their places.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import CoroutineType, NoneType
 from typing import Any
 
 from graphql import (
@@ -28,7 +29,7 @@ from graphql.pyutils import is_awaitable
 from bastion.graphql.build import NODE_TYPE_KEY
 from bastion.graphql.compiled import json_sql
 from bastion.graphql.compiled.fetch import Fetcher, arguments
-from bastion.graphql.compiled.plan import FieldPlan, OperationPlan
+from bastion.graphql.compiled.plan import FieldPlan, OperationPlan, is_single
 from bastion.graphql.compiled.project import INVALID, Path, Projector, non_null_error
 from bastion.graphql.context import RequestContext
 from bastion.graphql.resolvers import checked_page
@@ -40,6 +41,9 @@ Fallback = Any
 """Runs a document through graphql-core: ``(document) -> awaitable ExecutionResult``."""
 # What _as_json answers when the database did not write the field (the projectors will).
 _UNWRITTEN = object()
+# The classes of the values resolvers answer most that are never awaitable (checked before
+# graphql-core's is_awaitable, which looks for an `__await__` attribute).
+_PLAIN = frozenset([dict, str, int, bool, float, list, NoneType])
 
 
 class ContextInfo:
@@ -91,13 +95,10 @@ class CompiledRun:
         """
         answers: dict[str, Any] = {}
         self._alone = len(plan.fields) == 1
-        singles = [
-            field
-            for _key, _nodes, field in plan.fields
-            if field and _single(field) and not self._written(field)
-        ]
-        if singles:
-            await self._read_singles(singles)
+        if plan.singles:
+            singles = [field for field in plan.singles if not self._written(field)]
+            if singles:
+                await self._read_singles(singles)
         failed_at = None
         for index, (key, _nodes, field) in enumerate(plan.fields):
             if field is None:
@@ -110,6 +111,9 @@ class CompiledRun:
                 failed_at = index
                 break
             answers[key] = value
+        if plan.whole:
+            # Every root field answered here, in the document's order: the data as it is.
+            return ExecutionResult(None if failed_at is not None else answers, self.errors or None)
         others = [
             (key, nodes)
             for index, (key, nodes, field) in enumerate(plan.fields)
@@ -192,7 +196,7 @@ class CompiledRun:
         wanted: dict[str, tuple[list[str], list[str]]] = {}
         for field in fields:
             source = field.source
-            if not _single(field):
+            if not is_single(field):
                 continue
             assert isinstance(source, Root)
             try:
@@ -266,7 +270,9 @@ class CompiledRun:
                     value = value(info, **arguments(field, self.variables))
             else:
                 value = resolve(source, info, **arguments(field, self.variables))
-            if is_awaitable(value):
+            if value.__class__ is CoroutineType or (
+                value.__class__ not in _PLAIN and is_awaitable(value)
+            ):
                 value = await value
         except Exception as error:  # as graphql-core: any failure is the field's
             return self.projector.fail(error, field, path)
@@ -291,6 +297,19 @@ class CompiledRun:
             # A row with nothing to read below it (the viewer's user): projected at once, as
             # _one would, without its coroutine.
             done = self.projector.object(child, value, path)
+        elif field.abstract is None and child is not None and not child.model:
+            # An object the resolvers answer (the viewer): its fields, as _one answers them,
+            # without its coroutine.
+            done = {}
+            for below in child.fields:
+                if below.source is None:
+                    done[below.key] = child.type.name
+                    continue
+                answer = await self.resolved(below, value, (path, below.key))
+                if answer is INVALID:
+                    done = INVALID
+                    break
+                done[below.key] = answer
         else:
             done = await self._one(field, value, path, field.non_null)
         return None if done is INVALID and not field.non_null else done
@@ -328,9 +347,3 @@ class CompiledRun:
                 return INVALID
             result[child.key] = answer
         return result
-
-
-def _single(field: FieldPlan) -> bool:
-    """Whether ``field`` is a ``<type>(id)`` root field (read with the others of its type)."""
-    source = field.source
-    return isinstance(source, Root) and source.kind == "single"
