@@ -1,8 +1,9 @@
 """Run GraphQL documents against a project's schema.
 
 Parsing and validation are cached by query text (an LRU), so a repeated query costs only its
-execution; a document whose text may hold a secret (a mutation or login with literal values:
-:mod:`bastion.graphql.literal_secrets`) is never kept. A query runs in one read transaction;
+execution; a document whose text may hold a secret (a login, a password change or another
+field that takes one, with literal values: :mod:`bastion.graphql.literal_secrets`) is never
+kept. A query runs in one read transaction;
 a mutation in one write transaction that is committed only when every field succeeded: when
 any field fails, nothing of the document is written and ``data`` is null.
 """
@@ -165,6 +166,14 @@ def _only_data_writes(schema: GraphQLSchema, operation: OperationDefinitionNode)
     return True
 
 
+def _secret_fields(schema: GraphQLSchema, credentials: frozenset[str]) -> frozenset[str]:
+    """The root fields that may take a secret (see :mod:`bastion.graphql.literal_secrets`):
+    the credential fields, and every mutation but the generated data writes."""
+    mutation = schema.mutation_type
+    writes = mutation.fields.items() if mutation is not None else ()
+    return credentials | {name for name, field in writes if not writes_data(field.resolve)}
+
+
 def _stale(errors: list[GraphQLError] | None) -> bool:
     return any(stale_plan(e.original_error) for e in errors or ())
 
@@ -211,6 +220,7 @@ class Executor:
         # Parsed documents by their text; only those that may be kept (see _document).
         self.documents: LRU[str, _Checked | _Refused] = LRU(cache_size)
         self._credentials = credential_fields(schema)
+        self._secret_fields = _secret_fields(schema, self._credentials)
         self._model_types = frozenset(store.tables.by_type)
         # Non-root callers validate against, and introspect, a schema without the root-only
         # fields: for them those fields are missing, not forbidden.
@@ -241,7 +251,7 @@ class Executor:
                 exceeded = LimitExceeded("tokens", max_tokens, max_tokens + 1, "is too long")
                 return [refusal(exceeded)], False
             return [format_error(error, Code.GRAPHQL_PARSE_FAILED)], False
-        kept = not may_hold_secrets(document, self._credentials)
+        kept = not may_hold_secrets(document, self._secret_fields)
         return self._checked(query, document, kept), kept
 
     def _checked(

@@ -8,11 +8,14 @@ scripts do) would leave it there, readable in a core dump or by anything that re
 process's memory, long after its request. Variables are never kept, so the clients that send
 credentials as variables (realm-web, Apollo, the Slicknode clients) leave nothing.
 
-A document is not kept when it holds a mutation, or names a credential field (a login, a
-sign-up, a refresh: :mod:`bastion.graphql.credential_limit`), and has a string or a number
-written in its text: in an argument, or as a variable's default. Such a document is parsed
-and validated again for each request. Queries with literals (a filter, ``first: 10``) and
-mutations whose values all come as variables are kept as before.
+A document is not kept when it names a field that may take a secret and has a string or a
+number written in its text: in an argument, or as a variable's default. The executor names
+those fields: every root mutation but the generated data writes (the logins, sign-ups,
+refreshes, password and email changes, codes; the project's functions) and every credential
+field (:mod:`bastion.graphql.credential_limit`). Such a document is parsed and validated again
+for each request. Data writes with literals (``createMovie(data: {year: 2000})``), queries
+with literals (a filter, ``first: 10``) and documents whose values all come as variables are
+kept as before.
 """
 
 from __future__ import annotations
@@ -27,8 +30,6 @@ from graphql import (
     IntValueNode,
     ListValueNode,
     ObjectValueNode,
-    OperationDefinitionNode,
-    OperationType,
     StringValueNode,
     ValueNode,
     VariableDefinitionNode,
@@ -51,20 +52,18 @@ def _holds_scalar(value: ValueNode | None) -> bool:
 
 
 class _Finder(Visitor):
-    """One walk of a document: whether it writes or logs in, and whether it has literals."""
+    """One walk of a document: whether it names a field that may take a secret, and whether
+    it has literals."""
 
-    def __init__(self, credential_names: frozenset[str]) -> None:
+    def __init__(self, secret_fields: frozenset[str]) -> None:
         super().__init__()
-        self.credential_names = credential_names
+        self.secret_fields = secret_fields
         self.sensitive = False
         self.literal = False
 
-    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-        if node.operation is OperationType.MUTATION:
-            self.sensitive = True
-
     def enter_field(self, node: FieldNode, *_: Any) -> None:
-        if node.name.value in self.credential_names:
+        # By name wherever it is (a fragment on the root type holds root fields too).
+        if node.name.value in self.secret_fields:
             self.sensitive = True
 
     def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
@@ -76,9 +75,9 @@ class _Finder(Visitor):
             self.literal = True
 
 
-def may_hold_secrets(document: DocumentNode, credential_names: frozenset[str]) -> bool:
-    """Whether ``document``'s text may hold a secret (see the module): a mutation or a field
-    of ``credential_names`` in it, and a string or number written in it."""
-    finder = _Finder(credential_names)
+def may_hold_secrets(document: DocumentNode, secret_fields: frozenset[str]) -> bool:
+    """Whether ``document``'s text may hold a secret (see the module): a field named in
+    ``secret_fields`` in it, and a string or number written in it."""
+    finder = _Finder(secret_fields)
     visit(document, finder)
     return finder.sensitive and finder.literal

@@ -14,7 +14,9 @@ from bastion.graphql.literal_secrets import may_hold_secrets
 from bastion.project import Project
 from tests.auth.conftest import LOGIN, PASSWORD, SIGNUP, Auth
 
-CREDENTIALS = frozenset({"loginEmailPassword", "refreshToken", "customLogin"})
+SECRET_FIELDS = frozenset(
+    {"loginEmailPassword", "refreshToken", "changePassword", "resetPassword", "customLogin"}
+)
 
 
 @pytest.mark.parametrize(
@@ -26,7 +28,6 @@ CREDENTIALS = frozenset({"loginEmailPassword", "refreshToken", "customLogin"})
         'mutation ($p: String!) { loginEmailPassword(input: {email: "a@b.c", password: $p}) '
         "{ accessToken } }",
         'mutation { changePassword(input: {oldPassword: "a", newPassword: "b"}) }',
-        'mutation { createMovie(data: {title: "Alien", year: 1979}) { id } }',
         "mutation { resetPassword(input: {code: 123456}) }",
         'mutation ($t: String = "a-refresh-token") { refreshToken(input: {refreshToken: $t}) '
         "{ accessToken } }",
@@ -34,8 +35,8 @@ CREDENTIALS = frozenset({"loginEmailPassword", "refreshToken", "customLogin"})
         "query Q { ...F } fragment F on Query { customLogin(key: 1.5) }",
     ],
 )
-def test_a_mutation_or_login_with_written_values_is_not_kept(document: str) -> None:
-    assert may_hold_secrets(parse(document), CREDENTIALS)
+def test_a_field_taking_a_secret_with_written_values_is_not_kept(document: str) -> None:
+    assert may_hold_secrets(parse(document), SECRET_FIELDS)
 
 
 @pytest.mark.parametrize(
@@ -44,7 +45,8 @@ def test_a_mutation_or_login_with_written_values_is_not_kept(document: str) -> N
         "mutation ($i: loginEmailPasswordInput!) { loginEmailPassword(input: $i) { accessToken } }",
         "mutation ($e: String!, $p: String!) "
         "{ loginEmailPassword(input: {email: $e, password: $p}) { accessToken } }",
-        # Queries with literals: filters and pages hold no secret.
+        # Data writes and queries with literals: the project's data, filters and pages.
+        'mutation { createMovie(data: {title: "Alien", year: 1979}) { id } }',
         '{ movies(where: {title: "Alien"}, first: 10) { title } }',
         # Booleans, enums and nulls carry none.
         "mutation ($id: ID!) { deleteMovie(id: $id, hard: true, mode: FAST, note: null) { id } "
@@ -52,8 +54,8 @@ def test_a_mutation_or_login_with_written_values_is_not_kept(document: str) -> N
         "{ viewer { user { id email } } }",
     ],
 )
-def test_documents_whose_values_all_come_as_variables_are_kept(document: str) -> None:
-    assert not may_hold_secrets(parse(document), CREDENTIALS)
+def test_documents_without_written_values_for_a_secret_are_kept(document: str) -> None:
+    assert not may_hold_secrets(parse(document), SECRET_FIELDS)
 
 
 @pytest.fixture
@@ -97,3 +99,21 @@ async def test_a_login_sent_with_variables_is_parsed_once(
         assert (await auth.login("ann@example.com"))["data"]["loginEmailPassword"]["accessToken"]
     assert parse_calls.count(LOGIN) == 1
     assert LOGIN in auth.service.executor.documents
+
+
+async def test_a_data_write_with_written_values_is_parsed_once(
+    auth: Auth, parse_calls: list[str]
+) -> None:
+    create = "mutation ($t: String!) { createMovie(data: {title: $t, year: 2000}) { id } }"
+    token = (await auth.register("ann@example.com"))["accessToken"]
+    for title in ("Alien", "Heat", "Ran"):
+        body = await auth.gql(create, {"t": title}, token=token)
+        assert body["data"]["createMovie"]["id"], body
+    assert parse_calls.count(create) == 1
+    # A password change with its passwords written in is parsed each time, like a login.
+    passwords = f'oldPassword: "{PASSWORD}", newPassword: "{PASSWORD}"'
+    change = f"mutation {{ changePassword(input: {{{passwords}}}) }}"
+    for _ in range(2):
+        await auth.gql(change, token=token)
+    assert parse_calls.count(change) == 2
+    assert change not in auth.service.executor.documents
