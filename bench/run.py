@@ -22,10 +22,10 @@ temporary worktree, run with this venv) beside this tree's, so that every row sh
 ref and their ratio. Each case runs on each side in turns, ``--rounds`` times (4 by default),
 and the table shows the medians: these machines are shared and noisy, so ratios of interleaved
 medians matter more than absolutes. Keep the count even beside a baseline: the sides take turns
-at going first, and an odd count lets one go first more often, which this machine favours
-measurably (logins at 4 connections, the same code on both sides in effect: 0.93 to 0.96 in runs
-of 3 and 5 rounds, 1.01 in a run of 4). ``BENCH_DURATION`` (default ``10s``) is the length of each
-wrk run. Nothing here is a test.
+at going first, and an odd count lets one go first more often, so that a drift of the machine
+during the run (they are seconds long and the machine's speed moves by several percent over
+minutes) weighs on one side more than the other. ``BENCH_DURATION`` (default ``10s``) is the
+length of each wrk run. Nothing here is a test.
 """
 
 from __future__ import annotations
