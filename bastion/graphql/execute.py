@@ -3,9 +3,9 @@
 Parsing and validation are cached by query text (an LRU), so a repeated query costs only its
 execution; a document whose text may hold a secret (a login, a password change or another
 field that takes one, with literal values: :mod:`bastion.graphql.literal_secrets`) is never
-kept. A query runs in one read transaction;
-a mutation in one write transaction that is committed only when every field succeeded: when
-any field fails, nothing of the document is written and ``data`` is null.
+kept. A query runs in one read transaction; a mutation in one write transaction that is
+committed only when every field succeeded: when any field fails, nothing of the document is
+written and ``data`` is null.
 """
 
 from __future__ import annotations
@@ -172,6 +172,25 @@ def _secret_fields(schema: GraphQLSchema, credentials: frozenset[str]) -> frozen
     mutation = schema.mutation_type
     writes = mutation.fields.items() if mutation is not None else ()
     return credentials | {name for name, field in writes if not writes_data(field.resolve)}
+
+
+def _outcome(
+    result: ExecutionResult, late: list[dict[str, Any]], prepared: Prepared, context: RequestContext
+) -> Outcome:
+    """The response body of a finished run: its data, or its errors with their codes (``late``:
+    the errors of after-commit work, beside data that was kept)."""
+    if not result.errors:
+        body: dict[str, Any] = {"data": result.data}
+        if late:
+            body = {"errors": late, "data": result.data}
+        return Outcome(body, headers=context.response_headers)
+    if result.data is None and all(e.path is None for e in result.errors):
+        # Variables that do not fit their types: execution never started.
+        errors = [format_error(e, Code.BAD_USER_INPUT) for e in result.errors]
+        return Outcome({"errors": errors}, request_error=True)
+    errors = [format_error(e, Code.INTERNAL_SERVER_ERROR) for e in result.errors]
+    data = None if prepared.is_mutation else result.data
+    return Outcome({"errors": errors, "data": data}, headers=context.response_headers)
 
 
 def _stale(errors: list[GraphQLError] | None) -> bool:
@@ -358,26 +377,8 @@ class Executor:
             if refused is not None:
                 return Outcome({"errors": [refused]}, request_error=True)
             nested = within is not None and within.writes and share
-            transaction: LazyTransaction = (
-                _Savepoint(within.transaction)
-                if within is not None and nested
-                else self.store.db.lazy(write=prepared.is_mutation)
-            )
-            permissions = self.permissions.for_viewer(viewer) if self.permissions else None
-            context = RequestContext(
-                viewer=viewer,
-                store=self.store,
-                transaction=transaction,
-                loaders=Loaders(self.store, transaction, permissions),
-                caller=caller,
-                auth=self.auth,
-                permissions=permissions,
-                writes=prepared.is_mutation or nested,
-                nesting=within.nesting + 1 if within is not None else 0,
-                limits=self.limits,
-            )
-            if within is not None and nested:
-                context.after_commit = within.after_commit
+            context = self._context(prepared, viewer, caller, within, nested)
+            transaction = context.transaction
             committed = False
             try:
                 compiled = None if reference else self.plan(prepared, variables, viewer)
@@ -439,19 +440,40 @@ class Executor:
                 late = await _after_commit(context)
             if result.errors and self.auth is not None:
                 await _audit_refusals(self.auth.audit, viewer, result.errors)
-            if not result.errors:
-                body: dict[str, Any] = {"data": result.data}
-                if late:
-                    body = {"errors": late, "data": result.data}
-                return Outcome(body, headers=context.response_headers)
-            if result.data is None and all(e.path is None for e in result.errors):
-                # Variables that do not fit their types: execution never started.
-                errors = [format_error(e, Code.BAD_USER_INPUT) for e in result.errors]
-                return Outcome({"errors": errors}, request_error=True)
-            errors = [format_error(e, Code.INTERNAL_SERVER_ERROR) for e in result.errors]
-            data = None if prepared.is_mutation else result.data
-            return Outcome({"errors": errors, "data": data}, headers=context.response_headers)
+            return _outcome(result, late, prepared, context)
         raise AssertionError("unreachable: the second run returns")
+
+    def _context(
+        self,
+        prepared: Prepared,
+        viewer: Viewer,
+        caller: Caller,
+        within: RequestContext | None,
+        nested: bool,
+    ) -> RequestContext:
+        """The context of one run of ``prepared``: its own transaction, or a savepoint of
+        ``within``'s when ``nested``."""
+        transaction: LazyTransaction = (
+            _Savepoint(within.transaction)
+            if within is not None and nested
+            else self.store.db.lazy(write=prepared.is_mutation)
+        )
+        permissions = self.permissions.for_viewer(viewer) if self.permissions else None
+        context = RequestContext(
+            viewer=viewer,
+            store=self.store,
+            transaction=transaction,
+            loaders=Loaders(self.store, transaction, permissions),
+            caller=caller,
+            auth=self.auth,
+            permissions=permissions,
+            writes=prepared.is_mutation or nested,
+            nesting=within.nesting + 1 if within is not None else 0,
+            limits=self.limits,
+        )
+        if within is not None and nested:
+            context.after_commit = within.after_commit
+        return context
 
     def _single(self, prepared: Prepared) -> SingleField | None:
         """The shape of a one-credential-field mutation (found once per cached document)."""
