@@ -28,27 +28,16 @@ from graphql import (
     FieldNode,
     FloatValueNode,
     IntValueNode,
-    ListValueNode,
-    ObjectValueNode,
     StringValueNode,
-    ValueNode,
     VariableDefinitionNode,
     Visitor,
     visit,
 )
 
+from bastion.graphql.value_nodes import holds
+
 # What a secret can be written as; booleans, enums and nulls carry none.
 _SCALARS = (StringValueNode, IntValueNode, FloatValueNode)
-
-
-def _holds_scalar(value: ValueNode | None) -> bool:
-    if isinstance(value, _SCALARS):
-        return True
-    if isinstance(value, ListValueNode):
-        return any(_holds_scalar(each) for each in value.values)
-    if isinstance(value, ObjectValueNode):
-        return any(_holds_scalar(each.value) for each in value.fields)
-    return False
 
 
 class _Finder(Visitor):
@@ -67,11 +56,11 @@ class _Finder(Visitor):
             self.sensitive = True
 
     def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-        if _holds_scalar(node.value):
+        if holds(node.value, _SCALARS):
             self.literal = True
 
     def enter_variable_definition(self, node: VariableDefinitionNode, *_: Any) -> None:
-        if _holds_scalar(node.default_value):
+        if holds(node.default_value, _SCALARS):
             self.literal = True
 
 

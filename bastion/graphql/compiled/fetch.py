@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from graphql import ListValueNode, ObjectValueNode, ValueNode, VariableNode
+from graphql import VariableNode
 from graphql.execution.values import VariableValues, get_argument_values
 
 from bastion.graphql.compiled.plan import FieldPlan, ObjectPlan
@@ -20,6 +20,7 @@ from bastion.graphql.context import RequestContext
 from bastion.graphql.field_access import readable
 from bastion.graphql.resolvers import checked_page
 from bastion.graphql.sources import Link
+from bastion.graphql.value_nodes import holds
 from bastion.model import RelationField
 from bastion.store import Node, Page
 
@@ -51,19 +52,9 @@ def arguments(plan: FieldPlan, variables: VariableValues) -> dict[str, Any]:
         plan.fixed_arguments = none
         return none
     found = get_argument_values(plan.definition, plan.nodes[0], variables)
-    if not any(_has_variable(node.value) for node in plan.nodes[0].arguments or ()):
+    if not any(holds(node.value, VariableNode) for node in plan.nodes[0].arguments or ()):
         plan.fixed_arguments = found
     return found
-
-
-def _has_variable(value: ValueNode) -> bool:
-    if isinstance(value, VariableNode):
-        return True
-    if isinstance(value, ListValueNode):
-        return any(_has_variable(item) for item in value.values)
-    if isinstance(value, ObjectValueNode):
-        return any(_has_variable(item.value) for item in value.fields)
-    return False
 
 
 class Fetcher:
