@@ -1,13 +1,14 @@
 // The API explorer at /graphql: GraphiQL under a login bar. The bar logs in with a provider
 // the server lists as enabled (or takes a pasted root token), with a button per OpenID/OAuth
-// provider and one for passkeys, keeps the tokens in memory (session.js), shows who the
-// viewer is and logs out. GraphiQL's headers editor still sends any other Authorization
+// provider and one for passkeys, asks for the second factor of a user who has one (a code
+// or a passkey), keeps the tokens in memory (session.js), shows who the viewer is and logs
+// out. GraphiQL's headers editor still sends any other Authorization
 // header, which then wins over the bar's token.
 import { GraphiQL } from "graphiql";
 import { createElement } from "react";
 import { createRoot } from "react-dom/client";
 // The one login module, shared with the console (which loads it unbundled).
-import { Session, post } from "../../bastion/http/static/console/session.js";
+import { MfaRequired, Session, post } from "../../bastion/http/static/console/session.js";
 
 // The server fills in a query of the project's own first type.
 const DEFAULT_QUERY = `# Log in above, then run this with the ▶ button.
@@ -21,6 +22,64 @@ const b64url = (bytes) =>
 const session = new Session(() => viewerChanged());
 let root = null;
 let generation = 0;
+let pending = null; // the MfaRequired of a login waiting for its second factor
+
+// A login failed: ask for the second factor when that is what it needs, else say why.
+function failed(error) {
+  if (error instanceof MfaRequired) askSecondFactor(error);
+  else $("error").textContent = error.message;
+}
+
+// The bar's second step: the first step's form and buttons give way to a code field (and a
+// passkey button when the user has a passkey) until the login completes or is cancelled.
+function askSecondFactor(required) {
+  pending = required;
+  $("error").textContent = "";
+  $("mfa-code").value = "";
+  $("mfa-passkey").hidden = !(required.factors.includes("webauthn") && window.PublicKeyCredential);
+  showSteps();
+  $("mfa-code").focus();
+}
+
+function showSteps() {
+  const asking = pending !== null;
+  $("mfa").hidden = !asking;
+  $("login").hidden = asking || Boolean(session.token);
+  $("signin").hidden = asking || Boolean(session.token);
+}
+
+async function completeWithCode(event) {
+  event.preventDefault();
+  $("error").textContent = "";
+  try {
+    await session.completeMfa(pending.challenge, $("mfa-code").value.trim());
+    $("mfa-code").value = "";
+    pending = null;
+    showSteps();
+  } catch (error) {
+    $("error").textContent = error.message;
+  }
+}
+
+// The second factor with a passkey: options bound to the login's challenge, then the login.
+async function completeWithPasskey() {
+  const body = await post(
+    "mutation ($m: String) { passkeyLoginOptions(input: {mfaChallenge: $m}) }",
+    { m: pending.challenge },
+  );
+  if (body.errors && body.errors.length) throw new Error(body.errors[0].message);
+  const credential = await askPasskey(body.data.passkeyLoginOptions);
+  await session.login("loginPasskey", { credential, mfaChallenge: pending.challenge });
+  pending = null;
+  showSteps();
+}
+
+function cancelSecondFactor() {
+  pending = null;
+  $("mfa-code").value = "";
+  $("error").textContent = "";
+  showSteps();
+}
 
 function fetcher(params, options) {
   const headers = (options && options.headers) || {};
@@ -50,7 +109,7 @@ function showMethodFields() {
 
 async function viewerChanged() {
   const loggedIn = Boolean(session.token);
-  $("login").hidden = loggedIn;
+  showSteps();
   $("logout").hidden = !loggedIn;
   $("viewer").textContent = "";
   if (loggedIn) {
@@ -87,7 +146,8 @@ async function login(event) {
     $("password").value = "";
     $("secret").value = "";
   } catch (error) {
-    $("error").textContent = error.message;
+    if (error instanceof MfaRequired) $("password").value = "";
+    failed(error);
   }
 }
 
@@ -119,14 +179,19 @@ async function finishSignIn() {
   await session.login("loginOpenIdCode", { code, codeVerifier: verifier });
 }
 
-// Any passkey of this site (no email typed): navigator.credentials.get with the server's options.
+// navigator.credentials.get with the server's options: the credential, as loginPasskey takes it.
+async function askPasskey(options) {
+  const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(JSON.parse(options));
+  const credential = await navigator.credentials.get({ publicKey });
+  return JSON.stringify(credential.toJSON());
+}
+
+// Any passkey of this site (no email typed).
 async function loginPasskey() {
   const body = await post("mutation { passkeyLoginOptions }");
   if (body.errors && body.errors.length) throw new Error(body.errors[0].message);
-  const options = JSON.parse(body.data.passkeyLoginOptions);
-  const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options);
-  const credential = await navigator.credentials.get({ publicKey });
-  await session.login("loginPasskey", { credential: JSON.stringify(credential.toJSON()) });
+  const credential = await askPasskey(body.data.passkeyLoginOptions);
+  await session.login("loginPasskey", { credential });
 }
 
 function signInButton(id, label, action) {
@@ -136,9 +201,7 @@ function signInButton(id, label, action) {
   button.textContent = label;
   button.addEventListener("click", () => {
     $("error").textContent = "";
-    action().catch((error) => {
-      $("error").textContent = error.message;
-    });
+    action().catch(failed);
   });
   $("signin").append(button);
 }
@@ -151,6 +214,14 @@ function start() {
   $("method").addEventListener("change", showMethodFields);
   $("login").addEventListener("submit", login);
   $("logout").addEventListener("click", () => session.logout());
+  $("mfa").addEventListener("submit", completeWithCode);
+  $("mfa-cancel").addEventListener("click", cancelSecondFactor);
+  $("mfa-passkey").addEventListener("click", () => {
+    $("error").textContent = "";
+    completeWithPasskey().catch((error) => {
+      $("error").textContent = error.message;
+    });
+  });
   for (const name of (document.body.dataset.openid || "").split(" ").filter(Boolean)) {
     signInButton(`openid-${name}`, `Sign in with ${name}`, () => beginSignIn(name));
   }
@@ -160,9 +231,7 @@ function start() {
   showMethodFields();
   root = createRoot($("graphiql"));
   viewerChanged();
-  finishSignIn().catch((error) => {
-    $("error").textContent = error.message;
-  });
+  finishSignIn().catch(failed);
 }
 
 start();

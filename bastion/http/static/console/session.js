@@ -27,6 +27,16 @@ function firstError(body) {
   return body && body.errors && body.errors.length ? body.errors[0] : null;
 }
 
+// A login that answered MFA_REQUIRED: the challenge that completes it (held in memory only,
+// like the tokens) and the factors the user can answer it with ("totp", "webauthn").
+export class MfaRequired extends Error {
+  constructor(error) {
+    super(error.message);
+    this.challenge = error.extensions.challenge;
+    this.factors = error.extensions.factors || [];
+  }
+}
+
 export class Session {
   constructor(onChange) {
     this.onChange = onChange;
@@ -47,8 +57,18 @@ export class Session {
     const vars = input ? `($input: ${field}Input!)` : "";
     const body = await post(`mutation Login${vars} { login: ${field}${args} { ${PAYLOAD} } }`, { input });
     const error = firstError(body);
-    if (error) throw new Error(error.message);
+    if (error) {
+      const extensions = error.extensions || {};
+      if (extensions.code === "MFA_REQUIRED" && extensions.challenge) throw new MfaRequired(error);
+      throw new Error(error.message);
+    }
     this._take(body.data.login, "user");
+  }
+
+  // The second step of a login that answered MFA_REQUIRED: a code from the user's
+  // authenticator app, or one of their recovery codes.
+  completeMfa(challenge, code) {
+    return this.login("completeMfaLogin", { challenge, code });
   }
 
   async useRootToken(token) {
