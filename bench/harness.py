@@ -424,7 +424,8 @@ class Case:
 @dataclass
 class Ratio:
     """A figure derived in each round from two cases' metrics: ``case.metric`` of a side over
-    (or, with ``inverse``, under) ``reference_case.reference_metric`` of ``reference``."""
+    (or, with ``inverse``, under) ``reference_case.reference_metric`` of ``reference``; with
+    ``difference``, the one minus the other (an overhead in the metric's own unit)."""
 
     name: str
     case: str
@@ -434,6 +435,7 @@ class Ratio:
     reference_metric: str
     target: str = ""
     inverse: bool = False
+    difference: bool = False
 
 
 Runs = dict[str, dict[str, list[Metrics]]]  # case -> target -> one Metrics per round
@@ -474,7 +476,7 @@ def ratios(runs: Runs, ratio: Ratio, side: str) -> list[float]:
     for own, ref in zip(mine, theirs, strict=False):
         a, b = own.get(ratio.metric), ref.get(ratio.reference_metric)
         if a and b:
-            found.append(b / a if ratio.inverse else a / b)
+            found.append(a - b if ratio.difference else b / a if ratio.inverse else a / b)
     return found
 
 
