@@ -2,8 +2,8 @@
 // the server lists as enabled (or takes a pasted root token), with a button per OpenID/OAuth
 // provider and one for passkeys, asks for the second factor of a user who has one (a code
 // or a passkey), keeps the tokens in memory (session.js), shows who the viewer is and logs
-// out. GraphiQL's headers editor still sends any other Authorization
-// header, which then wins over the bar's token.
+// out. GraphiQL's headers editor still sends any other Authorization header, which then wins
+// over the bar's token.
 import { GraphiQL } from "graphiql";
 import { createElement } from "react";
 import { createRoot } from "react-dom/client";
