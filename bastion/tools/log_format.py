@@ -15,11 +15,16 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 LogFormat = Literal["text", "json"]
+
+PlainWriter = Callable[[float, int, str, str, Mapping[str, Any]], str]
+"""A line of the text format from a record's values: time, level, logger's name, message and
+extras (:meth:`TextFormatter.plain_writer`)."""
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -113,18 +118,45 @@ class TextFormatter(logging.Formatter):
         msec_format: str = self.default_msec_format or ""  # set: see _plain_time
         return msec_format % (cached[1], msecs)
 
-    def plain_line(
-        self, created: float, level: int, name: str, message: str, extra: dict[str, Any]
-    ) -> str | None:
-        """The line :meth:`format` makes of a record of these values, with no exception or
-        stack (None where this formatter was changed so that it might differ): the log thread
-        writes the access lines so, without making their records."""
+    def plain_writer(self) -> PlainWriter | None:
+        """What writes the line :meth:`format` makes of a record of given values (its time,
+        level, logger's name, message and extras), with no exception or stack; None when this
+        formatter was changed so that the lines might differ.
+
+        The log thread asks for it once per batch and writes the access lines with it, without
+        their records: what does not change between lines (this formatter's settings, the
+        levels' names) is looked up once, not per line.
+        """
         if self.datefmt or not self._plain_time() or self._fmt != TEXT_FORMAT:
             return None
-        msecs = int((created - int(created)) * 1000) + 0.0
-        line = f"{self._time(created, msecs)} {logging.getLevelName(level)} {name}: {message}"
-        request_id = extra.get("request_id")
-        return f"{line} request_id={request_id}" if request_id else line
+        msec_format: str = self.default_msec_format or ""  # set: see _plain_time
+        time_format = self.default_time_format
+        formatter = self
+        # A busy server writes many lines in each millisecond: their start (time, level and
+        # logger) is made once for each.
+        made: tuple[int, int, int, str] = (-1, -1, -1, "")
+        start = ""
+
+        def write(
+            created: float, level: int, name: str, message: str, extra: Mapping[str, Any]
+        ) -> str:
+            nonlocal made, start
+            second = int(created)
+            msecs = int((created - second) * 1000)  # as LogRecord makes them
+            if made[0] != second or made[1] != msecs or made[2] != level or made[3] != name:
+                cached = formatter._second
+                if cached[0] != second:
+                    text = time.strftime(time_format, time.localtime(second))
+                    cached = formatter._second = (second, text)
+                when = msec_format % (cached[1], msecs + 0.0)  # as formatTime writes them
+                start = f"{when} {logging.getLevelName(level)} {name}: "
+                made = (second, msecs, level, name)
+            request_id = extra.get("request_id")
+            if request_id:
+                return f"{start}{message} request_id={request_id}"
+            return start + message
+
+        return write
 
     def format(self, record: logging.LogRecord) -> str:
         """The record's line."""

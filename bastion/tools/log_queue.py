@@ -23,8 +23,10 @@ them, when nothing but this queue would see the record where it is logged. The t
 as a copy of one record the logger made for that level, with the line's message, values and
 time: making each from scratch (its source file's name parsed, its level named...) cost the
 thread more than formatting it. A formatter that can write a line from the values alone
-(``plain_line``: the server's text format) gets them without a record at all, whenever nothing
-could make the record's line differ (the queue's filters would add nothing, no extra clashes).
+(``plain_writer``: the server's text format) gets them without a record at all, whenever
+nothing could make the record's line differ (the queue's filters would add nothing, no extra
+clashes); it is asked for its writer once per batch, so that what stays the same from line to
+line is looked up once.
 """
 
 from __future__ import annotations
@@ -148,6 +150,7 @@ _START: float = logging._startTime  # type: ignore[attr-defined]
 # a forked process starts afresh (its id differs).
 _templates: dict[tuple[logging.Logger, int, bool, bool], dict[str, Any]] = {}
 _PER_RECORD = ("msg", "args", "created", "msecs", "relativeCreated")
+_MAKE_RECORD = logging.Logger.makeRecord
 # The names an extra may not take (Logger.makeRecord refuses them).
 _RECORD_KEYS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
@@ -255,12 +258,13 @@ class BatchListener:
         self._thread: threading.Thread | None = None
 
     def _plain(self) -> tuple[Any, frozenset[str]] | None:
-        """The formatter's ``plain_line`` (:class:`bastion.tools.log_format.TextFormatter`)
-        and the extras a line needs for it to write what the record would give (those the
-        queue's filters would otherwise fill); None when it has none or a filter may change
-        a record otherwise, or records are made by a custom factory."""
-        plain = getattr(self.handler.formatter, "plain_line", None)
-        if plain is None or logging.getLogRecordFactory() is not logging.LogRecord:
+        """The formatter's line writer for this batch (``plain_writer``:
+        :class:`bastion.tools.log_format.TextFormatter`) and the extras a line needs for it to
+        write what the record would give (those the queue's filters would otherwise fill);
+        None when it has none or a filter may change a record otherwise, or records are made
+        by a custom factory."""
+        writer_of = getattr(self.handler.formatter, "plain_writer", None)
+        if writer_of is None or logging.getLogRecordFactory() is not logging.LogRecord:
             return None
         needed: set[str] = set()
         for record_filter in self.queued_by.filters if self.queued_by is not None else ():
@@ -268,10 +272,11 @@ class BatchListener:
             if fills is None:
                 return None
             needed.update(fills)
-        return plain, frozenset(needed)
+        writer = writer_of()
+        return None if writer is None else (writer, frozenset(needed))
 
     @staticmethod
-    def _plain_line(later: _Later, plain: Any, needed: frozenset[str]) -> str | None:
+    def _plain_line(later: _Later, write: Any, needed: frozenset[str]) -> str | None:
         """The line of ``later`` written without its record, or None when the record's might
         differ (an extra the record would refuse, a value a filter would fill, a mapping as the
         only argument, a logger that makes its own records, a message that fails to format)."""
@@ -279,7 +284,7 @@ class BatchListener:
         if (
             not _RECORD_KEYS.isdisjoint(extra)
             or not needed <= extra.keys()
-            or type(logger).makeRecord is not logging.Logger.makeRecord
+            or type(logger).makeRecord is not _MAKE_RECORD
             or (len(args) == 1 and isinstance(args[0], Mapping) and args[0])
         ):
             return None
@@ -288,7 +293,7 @@ class BatchListener:
             message = msg % args if args else msg
         except Exception:  # the general path reports it as logging does
             return None
-        line: str | None = plain(later.created, later.level, logger.name, message, extra)
+        line: str = write(later.created, later.level, logger.name, message, extra)
         return line
 
     def start(self) -> None:
@@ -317,36 +322,40 @@ class BatchListener:
     def _write_queued(self) -> None:
         lines = []
         plain = self._plain()
+        handler = self.handler
+        threshold, terminator = handler.level, handler.terminator
+        get = self.records.get_nowait
         while True:
             try:
-                queued = self.records.get_nowait()
+                queued = get()
             except queue.Empty:
                 break
-            if isinstance(queued, _Later):
-                line = None if plain is None else self._plain_line(queued, *plain)
-                if line is not None:
-                    if queued.level >= self.handler.level:
-                        lines.append(line + self.handler.terminator)
-                    continue
+            if queued.__class__ is _Later:
+                if plain is not None:
+                    line = self._plain_line(queued, *plain)
+                    if line is not None:
+                        if queued.level >= threshold:
+                            lines.append(line + terminator)
+                        continue
                 try:
                     record = _made(queued)
                 except Exception:  # extras that clash with the record's own attributes
-                    self.handler.handleError(logging.makeLogRecord({"msg": queued.msg}))
+                    handler.handleError(logging.makeLogRecord({"msg": queued.msg}))
                     continue
                 if self.queued_by is not None and not self.queued_by.filter(record):
                     continue
             else:
-                record = queued
-            if record.levelno < self.handler.level:
+                record = queued  # type: ignore[assignment]
+            if record.levelno < threshold:
                 continue
             try:
-                lines.append(self.handler.format(record) + self.handler.terminator)
+                lines.append(handler.format(record) + terminator)
             except Exception:  # a record that cannot be formatted, as logging reports one
-                self.handler.handleError(record)
+                handler.handleError(record)
         if lines:
-            self.handler.acquire()
+            handler.acquire()
             try:
-                self.handler.stream.write("".join(lines))
-                self.handler.flush()
+                handler.stream.write("".join(lines))
+                handler.flush()
             finally:
-                self.handler.release()
+                handler.release()

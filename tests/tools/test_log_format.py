@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from bastion.tools.log_format import (
     TEXT_FORMAT,
@@ -76,3 +77,43 @@ def test_text_lines_tell_the_time_as_logging_does() -> None:
         made.created, made.msecs = created, int((created - int(created)) * 1000) + 0.0
         assert formatter.formatTime(made) == reference.formatTime(made)
         assert formatter.format(made).startswith(reference.format(made))
+
+
+def test_the_log_threads_writer_makes_the_formatters_lines() -> None:
+    """:meth:`TextFormatter.plain_writer` writes what :meth:`TextFormatter.format` makes of the
+    same record: lines in one millisecond (their start made once), in another millisecond of
+    the same second, at other levels and from other loggers, across a second, with and without
+    a request id, and with the milliseconds written another way."""
+    lines = [
+        (1_700_000_000.0011, logging.INFO, "bastion.access", "GET /a 200 1.0ms", "r-1"),
+        (1_700_000_000.0013, logging.INFO, "bastion.access", "GET /b 200 1.0ms", None),
+        (1_700_000_000.5, logging.INFO, "bastion.access", "a later millisecond", "r-6"),
+        (1_700_000_000.0014, logging.WARNING, "bastion.access", "slow", "r-2"),
+        (1_700_000_000.0014, logging.WARNING, "bastion.store", "slow too", "r-2"),
+        (1_700_000_000.9999, logging.INFO, "bastion.access", "late", "r-3"),
+        (1_700_000_001.0001, logging.INFO, "bastion.access", "next second", "r-4"),
+        (1_700_000_000.0011, logging.INFO, "bastion.access", "back in time", "r-5"),
+    ]
+    for msec_format in (None, "%s.%03d"):
+        formatter = TextFormatter()
+        if msec_format is not None:
+            formatter.default_msec_format = msec_format
+        write = formatter.plain_writer()
+        assert write is not None
+        for created, level, name, message, request_id in lines:
+            made = logging.LogRecord(name, level, __file__, 1, message, (), None)
+            made.created, made.msecs = created, int((created - int(created)) * 1000) + 0.0
+            made.request_id = request_id  # type: ignore[attr-defined]
+            expected = TextFormatter()
+            expected.default_msec_format = formatter.default_msec_format
+            extra = {"request_id": request_id}
+            assert write(created, level, name, message, extra) == expected.format(made)
+
+
+def test_a_changed_text_formatter_has_no_writer() -> None:
+    """A format, a date format or a clock of the user's own: the thread makes records."""
+    dated, other, utc = TextFormatter(), TextFormatter(), TextFormatter()
+    dated.datefmt = "%H:%M"
+    other._fmt = "%(message)s"
+    utc.converter = time.gmtime
+    assert [f.plain_writer() for f in (dated, other, utc)] == [None, None, None]
