@@ -37,7 +37,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from logging.handlers import QueueHandler
 from typing import Any, NamedTuple, TextIO
 
@@ -239,6 +239,33 @@ def start_background_logging(
     return listener
 
 
+def _plain_lines(
+    write: Callable[[float, int, str, str, Mapping[str, Any]], str], needed: frozenset[str]
+) -> Callable[[_Later], str | None]:
+    """The line of a queued ``_Later`` as ``write`` makes it, or None when the record's line
+    might differ: an extra the record would refuse, a value a filter would fill (``needed``), a
+    mapping as the only argument, a logger that makes its own records, a message that fails to
+    format (the record's path then reports it as logging does)."""
+
+    def line(later: _Later) -> str | None:
+        created, logger, level, msg, args, extra = later
+        if (
+            not _RECORD_KEYS.isdisjoint(extra)
+            or not needed <= extra.keys()
+            or type(logger).makeRecord is not _MAKE_RECORD
+            or (len(args) == 1 and isinstance(args[0], Mapping) and args[0])
+        ):
+            return None
+        try:
+            text = str(msg)
+            message = text % args if args else text
+        except Exception:
+            return None
+        return write(created, level, logger.name, message, extra)
+
+    return line
+
+
 class BatchListener:
     """A thread that writes the queued records through ``handler``'s formatter and stream, in
     batches (see the module's doc)."""
@@ -257,44 +284,25 @@ class BatchListener:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _plain(self) -> tuple[Any, frozenset[str]] | None:
-        """The formatter's line writer for this batch (``plain_writer``:
-        :class:`bastion.tools.log_format.TextFormatter`) and the extras a line needs for it to
-        write what the record would give (those the queue's filters would otherwise fill);
-        None when it has none or a filter may change a record otherwise, or records are made
-        by a custom factory."""
+    def _plain(self) -> Callable[[_Later], str | None] | None:
+        """What writes a queued line without its record, for this batch: the formatter's line
+        writer (``plain_writer``: :class:`bastion.tools.log_format.TextFormatter`) behind
+        the checks that the record's line would be the same; None when the formatter has no
+        writer, a filter may change a record otherwise, or records are made by a custom
+        factory."""
         writer_of = getattr(self.handler.formatter, "plain_writer", None)
         if writer_of is None or logging.getLogRecordFactory() is not logging.LogRecord:
             return None
-        needed: set[str] = set()
+        needed: set[str] = set()  # the extras the queue's filters would otherwise fill
         for record_filter in self.queued_by.filters if self.queued_by is not None else ():
             fills = getattr(record_filter, "fills_only", None)
             if fills is None:
                 return None
             needed.update(fills)
-        writer = writer_of()
-        return None if writer is None else (writer, frozenset(needed))
-
-    @staticmethod
-    def _plain_line(later: _Later, write: Any, needed: frozenset[str]) -> str | None:
-        """The line of ``later`` written without its record, or None when the record's might
-        differ (an extra the record would refuse, a value a filter would fill, a mapping as the
-        only argument, a logger that makes its own records, a message that fails to format)."""
-        extra, args, logger = later.extra, later.args, later.logger
-        if (
-            not _RECORD_KEYS.isdisjoint(extra)
-            or not needed <= extra.keys()
-            or type(logger).makeRecord is not _MAKE_RECORD
-            or (len(args) == 1 and isinstance(args[0], Mapping) and args[0])
-        ):
+        write = writer_of()
+        if write is None:
             return None
-        try:
-            msg = str(later.msg)
-            message = msg % args if args else msg
-        except Exception:  # the general path reports it as logging does
-            return None
-        line: str = write(later.created, later.level, logger.name, message, extra)
-        return line
+        return _plain_lines(write, frozenset(needed))
 
     def start(self) -> None:
         """Start writing, on a daemon thread."""
@@ -321,9 +329,9 @@ class BatchListener:
 
     def _write_queued(self) -> None:
         lines = []
-        plain = self._plain()
+        plain_line = self._plain()
         handler = self.handler
-        threshold, terminator = handler.level, handler.terminator
+        threshold = handler.level
         get = self.records.get_nowait
         while True:
             try:
@@ -331,11 +339,11 @@ class BatchListener:
             except queue.Empty:
                 break
             if queued.__class__ is _Later:
-                if plain is not None:
-                    line = self._plain_line(queued, *plain)
+                if plain_line is not None:
+                    line = plain_line(queued)
                     if line is not None:
                         if queued.level >= threshold:
-                            lines.append(line + terminator)
+                            lines.append(line)
                         continue
                 try:
                     record = _made(queued)
@@ -349,13 +357,14 @@ class BatchListener:
             if record.levelno < threshold:
                 continue
             try:
-                lines.append(handler.format(record) + terminator)
+                lines.append(handler.format(record))
             except Exception:  # a record that cannot be formatted, as logging reports one
                 handler.handleError(record)
         if lines:
+            terminator = handler.terminator
             handler.acquire()
             try:
-                handler.stream.write("".join(lines))
+                handler.stream.write(terminator.join(lines) + terminator)
                 handler.flush()
             finally:
                 handler.release()
