@@ -11,35 +11,36 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bastion.tools.log_queue import log_later
+from bastion.tools.log_queue import Made, log_made_later
 
 log = logging.getLogger("bastion.access")
+_INFO = logging.INFO
 
 
 def write_line(scope: Scope, status: int, seconds: float, request_id: str | None = None) -> None:
     """Log the line of one request that took ``seconds`` (read with ``time.perf_counter()``).
 
-    The line's values are plain (two strings and two numbers): under ``bastion serve`` the log
-    thread makes the record from them and formats it (:func:`bastion.tools.log_queue.log_later`).
-    The same facts are the record's fields too, for the JSON log format.
+    Only the line's values are taken here: under ``bastion serve`` the log thread makes the
+    line's message and fields of them (:func:`_line`), then its record, and formats it
+    (:func:`bastion.tools.log_queue.log_made_later`). The same facts are the record's fields
+    too, for the JSON log format.
     """
-    if not log.isEnabledFor(logging.INFO):
-        return
+    log_made_later(log, _INFO, _line, (scope["method"], scope["path"], status, seconds, request_id))
+
+
+def _line(values: tuple[str, str, int, float, str | None]) -> Made:
+    """The access line's message, arguments and fields, of the values :func:`write_line`
+    took."""
+    method, path, status, seconds, request_id = values
     elapsed = seconds * 1000
-    method, path = scope["method"], scope["path"]
-    log_later(
-        log,
-        logging.INFO,
-        "%s %s %d %.1fms",
-        (method, path, status, elapsed),
-        {
-            "method": method,
-            "path": path,
-            "status": status,
-            "duration_ms": round(elapsed, 1),
-            "request_id": request_id,
-        },
-    )
+    fields = {
+        "method": method,
+        "path": path,
+        "status": status,
+        "duration_ms": round(elapsed, 1),
+        "request_id": request_id,
+    }
+    return "%s %s %d %.1fms", (method, path, status, elapsed), fields
 
 
 class AccessLog:

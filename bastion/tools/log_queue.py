@@ -67,7 +67,22 @@ class _Later(NamedTuple):
     extra: Mapping[str, Any]
 
 
-Queued = logging.LogRecord | _Later
+Made = tuple[str, tuple[Any, ...], Mapping[str, Any]]
+"""A line's message, its arguments and its extras, as :func:`log_later` takes them."""
+
+
+class _LaterMade(NamedTuple):
+    """What :func:`log_made_later` queues: a line's values, and what makes them a
+    :class:`_Later` (on the thread)."""
+
+    created: float
+    logger: logging.Logger
+    level: int
+    make: Callable[[tuple[Any, ...]], Made]
+    values: tuple[Any, ...]
+
+
+Queued = logging.LogRecord | _Later | _LaterMade
 _tuple = tuple.__new__
 
 # The handler start_background_logging installed (None when it did not): log_later queues on it.
@@ -94,6 +109,28 @@ def log_later(
         # Made as a plain tuple (its class's __new__ is a Python call): one per request.
         later = _tuple(_Later, (time.time(), logger, level, msg, args, extra))
         handler.queue.put_nowait(later)
+
+
+def log_made_later(
+    logger: logging.Logger,
+    level: int,
+    make: Callable[[tuple[Any, ...]], Made],
+    values: tuple[Any, ...],
+) -> None:
+    """:func:`log_later` of the message, arguments and extras ``make(values)`` returns, made
+    on the log thread when the record would be: the caller only queues ``values``.
+
+    For a line logged per request, whose message and extras are built from a few values (the
+    access line): building them is then the thread's work too. ``make`` must be a pure
+    function of ``values``, which must be plain.
+    """
+    handler = _installed
+    if handler is None or logging.logThreads or not _alone(logger, handler):
+        if logger.isEnabledFor(level):
+            msg, args, extra = make(values)
+            logger.log(level, msg, *args, extra=extra)
+    elif logger.isEnabledFor(level):
+        handler.queue.put_nowait(_tuple(_LaterMade, (time.time(), logger, level, make, values)))
 
 
 def _alone(logger: logging.Logger, handler: logging.Handler) -> bool:
@@ -338,6 +375,13 @@ class BatchListener:
                 queued = get()
             except queue.Empty:
                 break
+            if queued.__class__ is _LaterMade:
+                created, logger, level, make, values = queued
+                try:
+                    queued = _tuple(_Later, (created, logger, level, *make(values)))
+                except Exception:  # a maker that fails: reported as logging reports errors
+                    handler.handleError(logging.makeLogRecord({"msg": make}))
+                    continue
             if queued.__class__ is _Later:
                 if plain_line is not None:
                     line = plain_line(queued)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from datetime import datetime
 import pytest
 
 from bastion.tools.log_format import TEXT_FORMAT, RequestIdFilter, TextFormatter
-from bastion.tools.log_queue import log_later, start_background_logging
+from bastion.tools.log_queue import Made, log_later, log_made_later, start_background_logging
 
 FORMAT = "%(levelname)s %(name)s: %(message)s"
 
@@ -190,3 +191,69 @@ def test_server_lines_logged_later_read_as_their_records_would() -> None:
         made.msecs = when.microsecond // 1000 + 0.0
         made.request_id = request_id  # type: ignore[attr-defined]
         assert line == TextFormatter().format(made)
+
+
+def _greeting(values: tuple[object, ...]) -> Made:
+    """A line's message, arguments and extras of its values, noting the thread that made them."""
+    name, count, request_id = values
+    _makers.append(threading.get_ident())
+    return "hello %s x%d", (name, count), {"count": count, "request_id": request_id}
+
+
+_makers: list[int] = []
+
+
+def test_a_line_made_later_is_made_on_the_thread_as_logged() -> None:
+    """log_made_later queues the values (nothing is made where the line is logged); the
+    listener makes the message and extras of them when it writes, and the line reads as the
+    record's would."""
+    out = io.StringIO()
+    _makers.clear()
+    with bare_root():
+        listener = start_background_logging(
+            logging.INFO, TEXT_FORMAT, out, formatter=TextFormatter(), filters=[RequestIdFilter()]
+        )
+        assert listener is not None
+        log = logging.getLogger("bastion.access")
+        log_made_later(log, logging.INFO, _greeting, ("ada", 2, "r-1"))
+        log_made_later(log, logging.DEBUG, _greeting, ("below the level", 0, None))
+        assert _makers == []  # nothing made where it was logged
+        listener.stop()
+    [line] = out.getvalue().splitlines()
+    assert len(_makers) == 1  # the line below the level was never queued
+    assert line.endswith(" INFO bastion.access: hello ada x2 request_id=r-1")
+    when = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+    made = log.makeRecord(log.name, logging.INFO, "(unknown file)", 0, "hello ada x2", (), None)
+    made.created, made.msecs = when.timestamp(), when.microsecond // 1000 + 0.0
+    made.request_id = "r-1"  # type: ignore[attr-defined]
+    assert line == TextFormatter().format(made)
+
+
+def test_a_line_made_later_for_another_handler_is_made_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Without the listener (or with a handler of the caller's), the line is made and logged
+    where it is logged, its extras on the record."""
+    _makers.clear()
+    caplog.set_level(logging.INFO, logger="bastion.access")
+    log_made_later(logging.getLogger("bastion.access"), logging.INFO, _greeting, ("bo", 1, None))
+    assert _makers == [threading.get_ident()]
+    assert [(r.getMessage(), r.count) for r in caplog.records] == [("hello bo x1", 1)]  # type: ignore[attr-defined]
+
+
+def test_a_maker_that_fails_is_reported_and_the_other_lines_written(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def broken(values: tuple[object, ...]) -> Made:
+        raise ValueError("no line of these")
+
+    out = io.StringIO()
+    with bare_root():
+        listener = start_background_logging(logging.INFO, FORMAT, out)
+        assert listener is not None
+        log = logging.getLogger("bastion.access")
+        log_made_later(log, logging.INFO, broken, ("x",))
+        log_made_later(log, logging.INFO, _greeting, ("cy", 3, None))
+        listener.stop()
+    assert out.getvalue() == "INFO bastion.access: hello cy x3\n"
+    assert "ValueError: no line of these" in capsys.readouterr().err
