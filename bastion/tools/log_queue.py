@@ -276,16 +276,28 @@ def start_background_logging(
     return listener
 
 
+PlainLine = Callable[
+    [float, logging.Logger, int, str, tuple[Any, ...], Mapping[str, Any]], str | None
+]
+"""The line of a queued ``_Later``'s values, or None (see :func:`_plain_lines`)."""
+
+
 def _plain_lines(
     write: Callable[[float, int, str, str, Mapping[str, Any]], str], needed: frozenset[str]
-) -> Callable[[_Later], str | None]:
-    """The line of a queued ``_Later`` as ``write`` makes it, or None when the record's line
-    might differ: an extra the record would refuse, a value a filter would fill (``needed``), a
-    mapping as the only argument, a logger that makes its own records, a message that fails to
-    format (the record's path then reports it as logging does)."""
+) -> PlainLine:
+    """The line of a queued ``_Later``'s values as ``write`` makes it, or None when the
+    record's line might differ: an extra the record would refuse, a value a filter would fill
+    (``needed``), a mapping as the only argument, a logger that makes its own records, a
+    message that fails to format (the record's path then reports it as logging does)."""
 
-    def line(later: _Later) -> str | None:
-        created, logger, level, msg, args, extra = later
+    def line(
+        created: float,
+        logger: logging.Logger,
+        level: int,
+        msg: str,
+        args: tuple[Any, ...],
+        extra: Mapping[str, Any],
+    ) -> str | None:
         if (
             not _RECORD_KEYS.isdisjoint(extra)
             or not needed <= extra.keys()
@@ -321,7 +333,7 @@ class BatchListener:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _plain(self) -> Callable[[_Later], str | None] | None:
+    def _plain(self) -> PlainLine | None:
         """What writes a queued line without its record, for this batch: the formatter's line
         writer (``plain_writer``: :class:`bastion.tools.log_format.TextFormatter`) behind
         the checks that the record's line would be the same; None when the formatter has no
@@ -375,20 +387,30 @@ class BatchListener:
                 queued = get()
             except queue.Empty:
                 break
+            # Three kinds: values to make a line of (log_made_later), a line's values
+            # (log_later), a record (the handler's). A line whose record would read the same
+            # is written without one.
             if queued.__class__ is _LaterMade:
                 created, logger, level, make, values = queued
                 try:
-                    queued = _tuple(_Later, (created, logger, level, *make(values)))
+                    msg, args, extra = make(values)
                 except Exception:  # a maker that fails: reported as logging reports errors
                     handler.handleError(logging.makeLogRecord({"msg": make}))
                     continue
-            if queued.__class__ is _Later:
                 if plain_line is not None:
-                    line = plain_line(queued)
+                    line = plain_line(created, logger, level, msg, args, extra)
                     if line is not None:
-                        if queued.level >= threshold:
+                        if level >= threshold:
                             lines.append(line)
                         continue
+                queued = _tuple(_Later, (created, logger, level, msg, args, extra))
+            elif queued.__class__ is _Later and plain_line is not None:
+                line = plain_line(*queued)
+                if line is not None:
+                    if queued.level >= threshold:
+                        lines.append(line)
+                    continue
+            if queued.__class__ is _Later:
                 try:
                     record = _made(queued)
                 except Exception:  # extras that clash with the record's own attributes
