@@ -124,14 +124,10 @@ class TextFormatter(logging.Formatter):
         formatter was changed so that the lines might differ.
 
         The log thread asks for it once per batch and writes the access lines with it, without
-        their records: what does not change between lines (this formatter's settings, the
-        levels' names) is looked up once, not per line.
+        their records: this formatter's settings are checked once, not per line.
         """
         if self.datefmt or not self._plain_time() or self._fmt != TEXT_FORMAT:
             return None
-        msec_format: str = self.default_msec_format or ""  # set: see _plain_time
-        time_format = self.default_time_format
-        formatter = self
         # A busy server writes many lines in each millisecond: their start (time, level and
         # logger) is made once for each.
         made: tuple[int, int, int, str] = (-1, -1, -1, "")
@@ -144,11 +140,7 @@ class TextFormatter(logging.Formatter):
             second = int(created)
             msecs = int((created - second) * 1000)  # as LogRecord makes them
             if made[0] != second or made[1] != msecs or made[2] != level or made[3] != name:
-                cached = formatter._second
-                if cached[0] != second:
-                    text = time.strftime(time_format, time.localtime(second))
-                    cached = formatter._second = (second, text)
-                when = msec_format % (cached[1], msecs + 0.0)  # as formatTime writes them
+                when = self._time(created, msecs + 0.0)  # as formatTime writes it
                 start = f"{when} {logging.getLevelName(level)} {name}: "
                 made = (second, msecs, level, name)
             request_id = extra.get("request_id")
