@@ -11,10 +11,11 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bastion.tools.log_queue import Made, log_made_later
+from bastion.tools.log_queue import LineMaker, Made, log_made_later
 
 log = logging.getLogger("bastion.access")
 _INFO = logging.INFO
+_MESSAGE = "%s %s %d %.1fms"
 
 
 def write_line(scope: Scope, status: int, seconds: float, request_id: str | None = None) -> None:
@@ -25,7 +26,7 @@ def write_line(scope: Scope, status: int, seconds: float, request_id: str | None
     (:func:`bastion.tools.log_queue.log_made_later`). The same facts are the record's fields
     too, for the JSON log format.
     """
-    log_made_later(log, _INFO, _line, (scope["method"], scope["path"], status, seconds, request_id))
+    log_made_later(log, _INFO, _LINE, (scope["method"], scope["path"], status, seconds, request_id))
 
 
 def _line(values: tuple[str, str, int, float, str | None]) -> Made:
@@ -40,7 +41,20 @@ def _line(values: tuple[str, str, int, float, str | None]) -> Made:
         "duration_ms": round(elapsed, 1),
         "request_id": request_id,
     }
-    return "%s %s %d %.1fms", (method, path, status, elapsed), fields
+    return _MESSAGE, (method, path, status, elapsed), fields
+
+
+def _text(values: tuple[str, str, int, float, str | None]) -> tuple[str, str | None]:
+    """The access line's message as :func:`_line`'s would read, and its request id."""
+    method, path, status, seconds, request_id = values
+    return _MESSAGE % (method, path, status, seconds * 1000), request_id
+
+
+_LINE = LineMaker(
+    _line,
+    _text,
+    frozenset(("method", "path", "status", "duration_ms", "request_id")),
+)
 
 
 class AccessLog:

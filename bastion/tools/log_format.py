@@ -15,16 +15,16 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 LogFormat = Literal["text", "json"]
 
-PlainWriter = Callable[[float, int, str, str, Mapping[str, Any]], str]
+PlainWriter = Callable[[float, int, str, str, str | None], str]
 """A line of the text format from a record's values: time, level, logger's name, message and
-extras (:meth:`TextFormatter.plain_writer`)."""
+request id (:meth:`TextFormatter.plain_writer`)."""
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -134,7 +134,7 @@ class TextFormatter(logging.Formatter):
         start = ""
 
         def write(
-            created: float, level: int, name: str, message: str, extra: Mapping[str, Any]
+            created: float, level: int, name: str, message: str, request_id: str | None
         ) -> str:
             nonlocal made, start
             second = int(created)
@@ -143,7 +143,6 @@ class TextFormatter(logging.Formatter):
                 when = self._time(created, msecs + 0.0)  # as formatTime writes it
                 start = f"{when} {logging.getLevelName(level)} {name}: "
                 made = (second, msecs, level, name)
-            request_id = extra.get("request_id")
             if request_id:
                 return f"{start}{message} request_id={request_id}"
             return start + message

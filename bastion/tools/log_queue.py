@@ -27,19 +27,30 @@ thread more than formatting it. A formatter that can write a line from the value
 nothing could make the record's line differ (the queue's filters would add nothing, no extra
 clashes); it is asked for its writer once per batch, so that what stays the same from line to
 line is looked up once.
+
+Even batched, a thread that formats lines holds the interpreter lock while it does, and the
+event loop waits for it, then finds its caches cold: measured under load, the access lines cost
+the loop three times the thread's own time. So the lines :func:`log_made_later` is given on an
+event loop's thread are made there, in batches too: the loop keeps their values for
+``BATCH_SECONDS`` (:class:`_LoopBatch`), then makes every line of them in one go and queues
+the text; the thread only writes it. A record logged otherwise on that thread first sends the
+batch ahead of it, so the thread's lines stay in the order they were logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from logging.handlers import QueueHandler
 from typing import Any, NamedTuple, TextIO
+
+from bastion.tools.log_format import PlainWriter
 
 BATCH_SECONDS = 0.1
 """How long a record may wait on the queue before it is written."""
@@ -71,18 +82,35 @@ Made = tuple[str, tuple[Any, ...], Mapping[str, Any]]
 """A line's message, its arguments and its extras, as :func:`log_later` takes them."""
 
 
+class LineMaker(NamedTuple):
+    """How :func:`log_made_later` makes a line of its values: both functions pure, and
+    agreeing (``text`` is ``make``'s message formatted, and its ``request_id`` extra)."""
+
+    make: Callable[[tuple[Any, ...]], Made]
+    """The line's message, arguments and extras: what its record is made of."""
+    text: Callable[[tuple[Any, ...]], tuple[str, str | None]]
+    """The line's message formatted, and its request id: all the text format prints of it."""
+    fields: frozenset[str]
+    """The names of the extras ``make`` answers, whatever the values."""
+
+
 class _LaterMade(NamedTuple):
-    """What :func:`log_made_later` queues: a line's values, and what makes them a
-    :class:`_Later` (on the thread)."""
+    """What :func:`log_made_later` queues: a line's values, and what makes them a line."""
 
     created: float
     logger: logging.Logger
     level: int
-    make: Callable[[tuple[Any, ...]], Made]
+    maker: LineMaker
     values: tuple[Any, ...]
 
 
-Queued = logging.LogRecord | _Later | _LaterMade
+class _Lines(NamedTuple):
+    """What an event loop queues of its batch (:class:`_LoopBatch`): its lines, made."""
+
+    lines: list[str]
+
+
+Queued = logging.LogRecord | _Later | _LaterMade | _Lines
 _tuple = tuple.__new__
 
 # The handler start_background_logging installed (None when it did not): log_later queues on it.
@@ -112,25 +140,72 @@ def log_later(
 
 
 def log_made_later(
-    logger: logging.Logger,
-    level: int,
-    make: Callable[[tuple[Any, ...]], Made],
-    values: tuple[Any, ...],
+    logger: logging.Logger, level: int, maker: LineMaker, values: tuple[Any, ...]
 ) -> None:
-    """:func:`log_later` of the message, arguments and extras ``make(values)`` returns, made
-    on the log thread when the record would be: the caller only queues ``values``.
+    """:func:`log_later` of the message, arguments and extras ``maker.make(values)`` returns,
+    made later, in a batch, when the record would be: the caller only keeps ``values``.
 
     For a line logged per request, whose message and extras are built from a few values (the
-    access line): building them is then the thread's work too. ``make`` must be a pure
-    function of ``values``, which must be plain.
+    access line). On an event loop's thread its batch is made there (see the module's doc);
+    elsewhere the log thread makes it. Where only the text format's line is wanted,
+    ``maker.text`` makes it without the extras. ``values`` must be plain.
     """
     handler = _installed
     if handler is None or logging.logThreads or not _alone(logger, handler):
         if logger.isEnabledFor(level):
-            msg, args, extra = make(values)
+            msg, args, extra = maker.make(values)
             logger.log(level, msg, *args, extra=extra)
     elif logger.isEnabledFor(level):
-        handler.queue.put_nowait(_tuple(_LaterMade, (time.time(), logger, level, make, values)))
+        later = _tuple(_LaterMade, (time.time(), logger, level, maker, values))
+        loop = _running_loop()
+        if loop is None or handler.listener is None:
+            handler.queue.put_nowait(later)
+            return
+        batch = _batches.get(loop)
+        if batch is None:
+            batch = _batches[loop] = _LoopBatch(loop, handler.listener)
+        batch.items.append(later)
+        if batch.timer is None:
+            batch.timer = loop.call_later(BATCH_SECONDS, batch.flush)
+
+
+_running_loop = asyncio._get_running_loop  # the running loop or None: no exception to catch
+
+
+class _LoopBatch:
+    """The lines :func:`log_made_later` was given on one event loop's thread since its last
+    batch: made into text by that loop every ``BATCH_SECONDS`` (:meth:`flush`), in one go."""
+
+    __slots__ = ("items", "listener", "loop", "timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, listener: BatchListener) -> None:
+        self.loop = loop
+        self.listener = listener
+        self.items: list[Queued] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    def flush(self) -> None:
+        """Make the batch's lines and queue them for the thread to write."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        items, self.items = self.items, []
+        if items:
+            self.listener.records.put_nowait(_tuple(_Lines, (self.listener.lines_of(items),)))
+
+
+# The batch of each event loop that logged lines; a forked process starts with none (its loops
+# are new, and their batches are made again).
+_batches: dict[asyncio.AbstractEventLoop, _LoopBatch] = {}
+os.register_at_fork(after_in_child=_batches.clear)
+
+
+def _send_batch_ahead() -> None:
+    """Queue the running loop's batch now, before a record logged on its thread."""
+    loop = _running_loop()
+    batch = _batches.get(loop) if loop is not None else None
+    if batch is not None and batch.items:
+        batch.flush()
 
 
 def _alone(logger: logging.Logger, handler: logging.Handler) -> bool:
@@ -227,6 +302,14 @@ def _made_by_logger(later: _Later) -> logging.LogRecord:
 class DeferredQueueHandler(QueueHandler):
     """A queue handler that formats on the listener's thread whatever is safe to format there."""
 
+    listener: BatchListener | None = None
+    """The listener writing this queue, while it runs (event loops batch lines for it)."""
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        """Queue ``record``, after the lines its event loop batched before it."""
+        _send_batch_ahead()
+        super().enqueue(record)
+
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         """The record to queue: as it is when its arguments are plain, else formatted now."""
         if record.exc_info or record.exc_text or record.stack_info or not _plain(record.args):
@@ -282,9 +365,27 @@ PlainLine = Callable[
 """The line of a queued ``_Later``'s values, or None (see :func:`_plain_lines`)."""
 
 
-def _plain_lines(
-    write: Callable[[float, int, str, str, Mapping[str, Any]], str], needed: frozenset[str]
-) -> PlainLine:
+class _Plain(NamedTuple):
+    """What writes a batch's lines without their records (see :meth:`BatchListener._plain`)."""
+
+    write: PlainWriter
+    """The formatter's line writer."""
+    needed: frozenset[str]
+    """The extras the queue's filters would otherwise fill."""
+    line: PlainLine
+    """The line of a ``_Later``'s values, or None where its record's might differ."""
+
+    def fits(self, maker: LineMaker, logger: logging.Logger) -> bool:
+        """Whether every line of ``maker`` on ``logger`` reads as its record would, written
+        by ``write`` of ``maker.text``: as :func:`_plain_lines` checks a line's extras."""
+        return (
+            _RECORD_KEYS.isdisjoint(maker.fields)
+            and self.needed <= maker.fields
+            and type(logger).makeRecord is _MAKE_RECORD
+        )
+
+
+def _plain_lines(write: PlainWriter, needed: frozenset[str]) -> PlainLine:
     """The line of a queued ``_Later``'s values as ``write`` makes it, or None when the
     record's line might differ: an extra the record would refuse, a value a filter would fill
     (``needed``), a mapping as the only argument, a logger that makes its own records, a
@@ -310,7 +411,7 @@ def _plain_lines(
             message = text % args if args else text
         except Exception:
             return None
-        return write(created, level, logger.name, message, extra)
+        return write(created, level, logger.name, message, extra.get("request_id"))
 
     return line
 
@@ -333,7 +434,7 @@ class BatchListener:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _plain(self) -> PlainLine | None:
+    def _plain(self) -> _Plain | None:
         """What writes a queued line without its record, for this batch: the formatter's line
         writer (``plain_writer``: :class:`bastion.tools.log_format.TextFormatter`) behind
         the checks that the record's line would be the same; None when the formatter has no
@@ -351,7 +452,8 @@ class BatchListener:
         write = writer_of()
         if write is None:
             return None
-        return _plain_lines(write, frozenset(needed))
+        fills = frozenset(needed)
+        return _Plain(write, fills, _plain_lines(write, fills))
 
     def start(self) -> None:
         """Start writing, on a daemon thread."""
@@ -359,6 +461,7 @@ class BatchListener:
         self._thread = threading.Thread(target=self._run, name="bastion-log", daemon=True)
         self._thread.start()
         if self.queued_by is not None:
+            self.queued_by.listener = self
             _installed = self.queued_by
 
     def stop(self) -> None:
@@ -366,6 +469,13 @@ class BatchListener:
         global _installed
         if _installed is self.queued_by:
             _installed = None
+        # The lines the loops batched (a loop that has stopped will not queue its own).
+        for loop, batch in list(_batches.items()):
+            if batch.listener is self:
+                batch.flush()
+                del _batches[loop]
+        if self.queued_by is not None:
+            self.queued_by.listener = None
         self._stopping.set()
         if self._thread is not None:
             self._thread.join()
@@ -377,25 +487,60 @@ class BatchListener:
             self._write_queued()
 
     def _write_queued(self) -> None:
-        lines = []
-        plain_line = self._plain()
-        handler = self.handler
-        threshold = handler.level
+        queued = []
         get = self.records.get_nowait
         while True:
             try:
-                queued = get()
+                queued.append(get())
             except queue.Empty:
                 break
-            # Three kinds: values to make a line of (log_made_later), a line's values
-            # (log_later), a record (the handler's). A line whose record would read the same
-            # is written without one.
+        lines = self.lines_of(queued)
+        if lines:
+            handler = self.handler
+            terminator = handler.terminator
+            handler.acquire()
+            try:
+                handler.stream.write(terminator.join(lines) + terminator)
+                handler.flush()
+            finally:
+                handler.release()
+
+    def lines_of(self, items: Iterable[Queued]) -> list[str]:
+        """The lines of queued ``items``, as the handler writes them (its level, its
+        formatter, the queue's filters): on this thread, or on an event loop's for the lines
+        it batched."""
+        lines: list[str] = []
+        plain = self._plain()
+        plain_line = plain.line if plain is not None else None
+        handler = self.handler
+        threshold = handler.level
+        # Whether a maker's lines on a logger are written of its text (checked once a batch).
+        fitting: dict[tuple[LineMaker, logging.Logger], bool] = {}
+        for queued in items:
+            # Four kinds: lines an event loop made (its batch), values to make a line of
+            # (log_made_later), a line's values (log_later), a record (the handler's). A line
+            # whose record would read the same is written without one.
+            if queued.__class__ is _Lines:
+                lines.extend(queued.lines)
+                continue
             if queued.__class__ is _LaterMade:
-                created, logger, level, make, values = queued
+                created, logger, level, maker, values = queued
+                if plain is not None and level >= threshold:
+                    fits = fitting.get((maker, logger))
+                    if fits is None:
+                        fits = fitting[(maker, logger)] = plain.fits(maker, logger)
+                    if fits:
+                        try:
+                            message, request_id = maker.text(values)
+                        except Exception:  # reported as logging reports errors
+                            handler.handleError(logging.makeLogRecord({"msg": maker.text}))
+                            continue
+                        lines.append(plain.write(created, level, logger.name, message, request_id))
+                        continue
                 try:
-                    msg, args, extra = make(values)
+                    msg, args, extra = maker.make(values)
                 except Exception:  # a maker that fails: reported as logging reports errors
-                    handler.handleError(logging.makeLogRecord({"msg": make}))
+                    handler.handleError(logging.makeLogRecord({"msg": maker.make}))
                     continue
                 if plain_line is not None:
                     line = plain_line(created, logger, level, msg, args, extra)
@@ -426,11 +571,4 @@ class BatchListener:
                 lines.append(handler.format(record))
             except Exception:  # a record that cannot be formatted, as logging reports one
                 handler.handleError(record)
-        if lines:
-            terminator = handler.terminator
-            handler.acquire()
-            try:
-                handler.stream.write(terminator.join(lines) + terminator)
-                handler.flush()
-            finally:
-                handler.release()
+        return lines

@@ -106,8 +106,7 @@ def test_the_log_threads_writer_makes_the_formatters_lines() -> None:
             made.request_id = request_id  # type: ignore[attr-defined]
             expected = TextFormatter()
             expected.default_msec_format = formatter.default_msec_format
-            extra = {"request_id": request_id}
-            assert write(created, level, name, message, extra) == expected.format(made)
+            assert write(created, level, name, message, request_id) == expected.format(made)
 
 
 def test_a_changed_text_formatter_has_no_writer() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import threading
@@ -12,8 +13,15 @@ from datetime import datetime
 
 import pytest
 
+from bastion.tools import log_queue
 from bastion.tools.log_format import TEXT_FORMAT, RequestIdFilter, TextFormatter
-from bastion.tools.log_queue import Made, log_later, log_made_later, start_background_logging
+from bastion.tools.log_queue import (
+    LineMaker,
+    Made,
+    log_later,
+    log_made_later,
+    start_background_logging,
+)
 
 FORMAT = "%(levelname)s %(name)s: %(message)s"
 
@@ -200,13 +208,30 @@ def _greeting(values: tuple[object, ...]) -> Made:
     return "hello %s x%d", (name, count), {"count": count, "request_id": request_id}
 
 
+def _greeting_text(values: tuple[object, ...]) -> tuple[str, str | None]:
+    """The greeting's message and request id, noting the thread that made them."""
+    name, count, request_id = values
+    _makers.append(threading.get_ident())
+    return f"hello {name} x{count}", request_id  # type: ignore[return-value]
+
+
+GREETING = LineMaker(_greeting, _greeting_text, frozenset(("count", "request_id")))
+
 _makers: list[int] = []
 
 
+def _record_line(log: logging.Logger, line: str, message: str, request_id: str | None) -> str:
+    """What TextFormatter makes of the record of ``message`` made when ``line`` says."""
+    when = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+    made = log.makeRecord(log.name, logging.INFO, "(unknown file)", 0, message, (), None)
+    made.created, made.msecs = when.timestamp(), when.microsecond // 1000 + 0.0
+    made.request_id = request_id  # type: ignore[attr-defined]
+    return TextFormatter().format(made)
+
+
 def test_a_line_made_later_is_made_on_the_thread_as_logged() -> None:
-    """log_made_later queues the values (nothing is made where the line is logged); the
-    listener makes the message and extras of them when it writes, and the line reads as the
-    record's would."""
+    """Off an event loop, log_made_later queues the values (nothing is made where the line is
+    logged); the listener makes the line when it writes, reading as the record's would."""
     out = io.StringIO()
     _makers.clear()
     with bare_root():
@@ -215,18 +240,72 @@ def test_a_line_made_later_is_made_on_the_thread_as_logged() -> None:
         )
         assert listener is not None
         log = logging.getLogger("bastion.access")
-        log_made_later(log, logging.INFO, _greeting, ("ada", 2, "r-1"))
-        log_made_later(log, logging.DEBUG, _greeting, ("below the level", 0, None))
+        log_made_later(log, logging.INFO, GREETING, ("ada", 2, "r-1"))
+        log_made_later(log, logging.DEBUG, GREETING, ("below the level", 0, None))
         assert _makers == []  # nothing made where it was logged
         listener.stop()
     [line] = out.getvalue().splitlines()
     assert len(_makers) == 1  # the line below the level was never queued
     assert line.endswith(" INFO bastion.access: hello ada x2 request_id=r-1")
-    when = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
-    made = log.makeRecord(log.name, logging.INFO, "(unknown file)", 0, "hello ada x2", (), None)
-    made.created, made.msecs = when.timestamp(), when.microsecond // 1000 + 0.0
-    made.request_id = "r-1"  # type: ignore[attr-defined]
-    assert line == TextFormatter().format(made)
+    assert line == _record_line(log, line, "hello ada x2", "r-1")
+
+
+def test_lines_made_later_on_an_event_loop_are_made_there_in_a_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On an event loop, the lines are kept until the batch is due, then made on the loop's
+    thread in one go; the log thread writes their text, in the order logged, a record logged
+    on the loop meanwhile after the lines before it."""
+    monkeypatch.setattr(log_queue, "BATCH_SECONDS", 0.0)  # due at the loop's next turn
+    out = io.StringIO()
+    _makers.clear()
+
+    async def serve(log: logging.Logger) -> None:
+        log_made_later(log, logging.INFO, GREETING, ("ada", 1, "r-1"))
+        log_made_later(log, logging.INFO, GREETING, ("bo", 2, None))
+        assert _makers == []  # kept, not made
+        log.warning("between")  # sends the batch ahead of it
+        assert len(_makers) == 2
+        log_made_later(log, logging.INFO, GREETING, ("cy", 3, "r-3"))
+        await asyncio.sleep(0)  # the loop's next turn: the batch is due
+        await asyncio.sleep(0)
+        assert len(_makers) == 3
+
+    with bare_root():
+        listener = start_background_logging(
+            logging.INFO, TEXT_FORMAT, out, formatter=TextFormatter(), filters=[RequestIdFilter()]
+        )
+        assert listener is not None
+        log = logging.getLogger("bastion.access")
+        asyncio.run(serve(log))
+        listener.stop()
+    assert set(_makers) == {threading.get_ident()}  # the loop's thread made them
+    lines = out.getvalue().splitlines()
+    assert [line[24:] for line in lines] == [
+        "INFO bastion.access: hello ada x1 request_id=r-1",
+        "INFO bastion.access: hello bo x2",
+        "WARNING bastion.access: between",
+        "INFO bastion.access: hello cy x3 request_id=r-3",
+    ]
+    assert lines[0] == _record_line(log, lines[0], "hello ada x1", "r-1")
+
+
+def test_lines_an_event_loop_kept_are_written_when_the_listener_stops() -> None:
+    """A loop that ends before its batch is due leaves its lines to stop(), which writes them."""
+    out = io.StringIO()
+
+    async def serve(log: logging.Logger) -> None:
+        log_made_later(log, logging.INFO, GREETING, ("dee", 4, None))
+
+    with bare_root():
+        listener = start_background_logging(logging.INFO, FORMAT, out)
+        assert listener is not None
+        log = logging.getLogger("bastion.access")
+        asyncio.run(serve(log))
+        assert out.getvalue() == ""
+        listener.stop()
+    assert out.getvalue() == "INFO bastion.access: hello dee x4\n"
+    assert log_queue._batches == {}
 
 
 def test_a_line_made_later_for_another_handler_is_made_at_once(
@@ -236,9 +315,29 @@ def test_a_line_made_later_for_another_handler_is_made_at_once(
     where it is logged, its extras on the record."""
     _makers.clear()
     caplog.set_level(logging.INFO, logger="bastion.access")
-    log_made_later(logging.getLogger("bastion.access"), logging.INFO, _greeting, ("bo", 1, None))
+    log_made_later(logging.getLogger("bastion.access"), logging.INFO, GREETING, ("bo", 1, None))
     assert _makers == [threading.get_ident()]
     assert [(r.getMessage(), r.count) for r in caplog.records] == [("hello bo x1", 1)]  # type: ignore[attr-defined]
+
+
+def test_a_maker_whose_fields_a_record_would_refuse_gets_the_records_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A maker whose extras clash with a record's attributes is not written of its text: its
+    record is made, and refused as logging refuses it."""
+    clashing = GREETING._replace(fields=frozenset(("count", "request_id", "message")))
+    out = io.StringIO()
+    with bare_root():
+        listener = start_background_logging(
+            logging.INFO, TEXT_FORMAT, out, formatter=TextFormatter(), filters=[RequestIdFilter()]
+        )
+        assert listener is not None
+        log = logging.getLogger("bastion.access")
+        log_made_later(log, logging.INFO, clashing, ("eve", 5, "r-5"))
+        listener.stop()
+    [line] = out.getvalue().splitlines()
+    # Written of the record (the text path was not taken), which reads the same.
+    assert line == _record_line(log, line, "hello eve x5", "r-5")
 
 
 def test_a_maker_that_fails_is_reported_and_the_other_lines_written(
@@ -247,13 +346,27 @@ def test_a_maker_that_fails_is_reported_and_the_other_lines_written(
     def broken(values: tuple[object, ...]) -> Made:
         raise ValueError("no line of these")
 
+    def broken_text(values: tuple[object, ...]) -> tuple[str, str | None]:
+        raise ValueError("no text of these")
+
     out = io.StringIO()
     with bare_root():
         listener = start_background_logging(logging.INFO, FORMAT, out)
         assert listener is not None
         log = logging.getLogger("bastion.access")
-        log_made_later(log, logging.INFO, broken, ("x",))
-        log_made_later(log, logging.INFO, _greeting, ("cy", 3, None))
+        log_made_later(log, logging.INFO, GREETING._replace(make=broken), ("x",))
+        log_made_later(log, logging.INFO, GREETING, ("cy", 3, None))
         listener.stop()
     assert out.getvalue() == "INFO bastion.access: hello cy x3\n"
     assert "ValueError: no line of these" in capsys.readouterr().err
+    out = io.StringIO()
+    with bare_root():
+        listener = start_background_logging(
+            logging.INFO, TEXT_FORMAT, out, formatter=TextFormatter(), filters=[RequestIdFilter()]
+        )
+        assert listener is not None
+        log_made_later(log, logging.INFO, GREETING._replace(text=broken_text), ("x",))
+        log_made_later(log, logging.INFO, GREETING, ("cy", 3, None))
+        listener.stop()
+    assert out.getvalue().endswith(" INFO bastion.access: hello cy x3\n")
+    assert "ValueError: no text of these" in capsys.readouterr().err
