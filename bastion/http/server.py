@@ -12,19 +12,30 @@ arrives complete in one read is measured exactly by the app
 (uvicorn's h11 protocol has such a cap, ``h11_max_incomplete_event_size``, but parses in
 Python: it cost about a fifth of the server's time per small request. Its setting carries the
 limit here too, so the limit has one place in uvicorn's config.)
+
+Its connections write through :class:`bastion.http.write_batch.BatchedTransport`: the answers
+of one turn of the event loop are written together at its end.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
 
 from bastion.http.header_limit import STATUS, refusal_body
+from bastion.http.write_batch import BatchedTransport, WriteBatch
+
+# Each server's batch of writes (a server runs on one loop; its state lives as long as it).
+_batches: WeakKeyDictionary[ServerState, WriteBatch] = WeakKeyDictionary()
 
 
 class HeaderLimitedHttpTools(HttpToolsProtocol):
-    """uvicorn's httptools protocol, answering a request head over the cap with 431."""
+    """uvicorn's httptools protocol, answering a request head over the cap with 431, its
+    answers written at the end of the loop's turn."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -33,6 +44,24 @@ class HeaderLimitedHttpTools(HttpToolsProtocol):
         self._head_open = False  # a request's head has begun and is not complete yet
         self._head_began = False  # ... and it began during the read being parsed
         self._head_bytes = 0  # the bytes of the open head, counted at the end of each read
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """A connection opens: its writes go through its server's batch."""
+        super().connection_made(transport)
+        batch = _batches.get(self.server_state)
+        if batch is None:
+            batch = _batches[self.server_state] = WriteBatch(self.loop)
+        # uvicorn's flow control keeps the transport itself (its pauses are the socket's).
+        self.transport = BatchedTransport(transport, batch)  # type: ignore[assignment]
+
+    def handle_websocket_upgrade(self) -> None:
+        """A WebSocket takes the connection over: it gets the transport itself (its
+        library's writes, flow control and closing handshake as they always were)."""
+        batched = self.transport
+        if isinstance(batched, BatchedTransport):
+            batched.flush()
+            self.transport = batched.transport
+        super().handle_websocket_upgrade()
 
     def on_message_begin(self) -> None:
         """A request starts: its head is open until its headers are complete."""
