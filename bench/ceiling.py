@@ -1,5 +1,10 @@
-"""The ceiling: a bare Starlette endpoint returning constant JSON, under the same uvicorn
-settings as ``bastion serve``. Run as ``python -m bench.ceiling PORT``."""
+"""The ceiling: a bare Starlette endpoint returning constant JSON, under uvicorn as
+``bastion serve`` sets it up. Run as ``python -m bench.ceiling PORT [--bastion-protocol]``.
+
+Plain, it runs uvicorn's own httptools protocol: the reference the read targets name. With
+``--bastion-protocol`` it runs ``bastion serve``'s (:mod:`bastion.http.server`: the head cap,
+and answers written at the end of the loop's turn), so that the viewer's ratio to it is the
+cost of Bastion's app alone, like for like."""
 
 from __future__ import annotations
 
@@ -21,6 +26,11 @@ async def constant(_request: Request) -> Response:
 app = Starlette(routes=[Route("/graphql", constant, methods=["POST"])])
 
 if __name__ == "__main__":
+    options = {}
+    if "--bastion-protocol" in sys.argv[2:]:
+        from bastion.http.server import uvicorn_options
+
+        options = uvicorn_options(16384)
     uvicorn.run(
         app,
         host="127.0.0.1",
@@ -28,4 +38,5 @@ if __name__ == "__main__":
         log_config=None,
         access_log=False,
         server_header=False,
+        **options,
     )

@@ -240,12 +240,17 @@ def serve_project(side: Side, root: Path, workers: int = 1) -> Iterator[Target]:
     return serve(side.name, args, side.env(), root)
 
 
-def serve_ceiling(stack: ExitStack) -> Target:
-    """The bare Starlette endpoint of ``bench/ceiling.py``, named ``ceiling``."""
+def serve_ceiling(stack: ExitStack, bastion_protocol: bool = False) -> Target:
+    """The bare Starlette endpoint of ``bench/ceiling.py``, named ``ceiling``; on ``bastion
+    serve``'s uvicorn protocol (this tree's), named ``ceiling/bastion``, with
+    ``bastion_protocol``."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     args = [sys.executable, "-m", "bench.ceiling", "{port}"]
+    if bastion_protocol:
+        args.append("--bastion-protocol")
+    name = "ceiling/bastion" if bastion_protocol else "ceiling"
     workdir = Path(tempfile.mkdtemp(prefix="bastion-bench-ceiling-"))
-    return stack.enter_context(serve("ceiling", args, env, workdir))
+    return stack.enter_context(serve(name, args, env, workdir))
 
 
 def cpu_seconds(pid: int) -> float:

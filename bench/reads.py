@@ -10,7 +10,8 @@ GraphQL by the bench user. The cases:
 - relation depth 1, 2, 3 (director; director.agency; director.agency.city) by N = 10, 100,
   1000 items at 8 connections: requests/s and CPU per item;
 - ``{ viewer { user { id email } } }`` at 32 connections, against the bare Starlette ceiling
-  measured in the same rounds.
+  measured in the same rounds (the target's reference: uvicorn's own protocol), and against
+  the same endpoint on ``bastion serve``'s protocol (like for like: what Bastion's app costs).
 """
 
 from __future__ import annotations
@@ -142,6 +143,13 @@ def cases(side_names: list[str]) -> list[Case]:
         Case("ceiling: bare Starlette, 32 conns", ["ceiling"], partial(_measure, VIEWER, 32, 1))
     )
     found.append(
+        Case(
+            "ceiling on Bastion's protocol, 32 conns",
+            ["ceiling/bastion"],
+            partial(_measure, VIEWER, 32, 1),
+        )
+    )
+    found.append(
         Case("viewer { user { id email } }, 32 conns", side_names, partial(_measure, VIEWER, 32, 1))
     )
     return found
@@ -156,6 +164,15 @@ RATIOS = [
         "ceiling",
         "req/s",
         target="(target >= 0.5)",
+    ),
+    Ratio(
+        "viewer / ceiling on Bastion's protocol req/s",
+        "viewer { user { id email } }, 32 conns",
+        "req/s",
+        "ceiling on Bastion's protocol, 32 conns",
+        "ceiling/bastion",
+        "req/s",
+        target="(like for like)",
     ),
 ]
 
@@ -181,7 +198,10 @@ def run(options: Options, base: Path, sides: list[Side]) -> list[dict[str, Any]]
     results = []
     for kind, workers in [(k, w) for k in options.databases for w in options.workers]:
         with ExitStack() as stack:
-            targets: dict[str, Target] = {"ceiling": serve_ceiling(stack)}
+            targets: dict[str, Target] = {
+                "ceiling": serve_ceiling(stack),
+                "ceiling/bastion": serve_ceiling(stack, bastion_protocol=True),
+            }
             for side in sides:
                 url = stack.enter_context(database(kind))
                 config = bench_config(url, permissions=PERMISSIONS)
