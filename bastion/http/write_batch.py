@@ -6,7 +6,7 @@ system call (the head, then the body: two) between one request's Python and the 
 The kernel's work for it evicts the processor's caches that the next request's Python had
 warm, and each request then runs its interpreter code cold. Measured with ``scripts/bench
 reads`` (the viewer query at 32 connections), keeping a turn's writes until its tasks have run
-cut the server's CPU per request by about a third.
+cut the server's CPU per request by about a quarter.
 
 So :class:`BatchedTransport` keeps what a connection writes during a turn, and its server's
 :class:`WriteBatch` writes every connection's kept bytes in one callback once the tasks ready
