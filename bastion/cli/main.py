@@ -197,12 +197,15 @@ def serve(
         else:
             click.echo(text, err=True)
 
-    try:
-        logs = {"log_format": log_format, "level": log_level, "audit": log_audit}
-        _serve(directory, host, port, example, say, workers, logs)
-    finally:
+    def logs_written() -> None:
         if listener is not None:
             listener.stop()  # writes what is still queued
+
+    try:
+        logs = {"log_format": log_format, "level": log_level, "audit": log_audit}
+        _serve(directory, host, port, example, say, workers, logs, logs_written)
+    finally:
+        logs_written()
 
 
 def _serve(
@@ -213,6 +216,7 @@ def _serve(
     say: Callable[[str], None],
     workers: int | None = None,
     logs: dict[str, object] | None = None,
+    logs_written: Callable[[], None] = lambda: None,
 ) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
@@ -220,7 +224,7 @@ def _serve(
     from bastion.cli.listen import bind
     from bastion.cli.metrics_dir import prepare_metrics_dir
     from bastion.cli.workers import FACTORY, LOGGING_ENV, PROJECT_ENV, SQLITE_WARNING
-    from bastion.http.server import uvicorn_options
+    from bastion.http.server import Server, uvicorn_options
 
     if example is not None:
         if directory is not None:
@@ -271,7 +275,8 @@ def _serve(
         proxy_headers=False,
         date_header=True,
     )
-    server = uvicorn.Server(config)
+    # A SIGTERM ends the process once the server has stopped: the log's last lines first.
+    server = Server(config, before_exit=logs_written)
     if workers > 1:
         os.environ[PROJECT_ENV] = str(project.root)
         os.environ[LOGGING_ENV] = json.dumps(logs or {})

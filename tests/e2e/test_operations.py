@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -256,6 +257,10 @@ def test_json_logs_one_line_per_request_with_its_id_and_no_secret(
     ]
     for secret in (PASSWORD, "not the password", tokens["accessToken"], tokens["refreshToken"]):
         assert secret not in log
+    # Stopped by SIGTERM, the server still writes its last lines (uvicorn then ends the process
+    # by the same signal, as it was asked to).
+    assert entries[-1]["message"].startswith("Finished server process"), entries[-3:]
+    assert server.process.returncode == -signal.SIGTERM
     # Every line the server wrote is a JSON object (uvicorn's and Bastion's alike).
     assert all(line.startswith("{") for line in log.splitlines() if line.strip()), [
         line for line in log.splitlines() if line.strip() and not line.startswith("{")
