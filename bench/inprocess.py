@@ -303,14 +303,17 @@ def main(argv: list[str]) -> None:
     if args.concurrency is None:
         args.concurrency = 50 if args.case == "create" else 8
     os.environ.setdefault("BASTION_SECRET", SECRET)
+    listener = None
     if args.served:
         # Before bastion.http.metrics imports prometheus-client (see prepare_metrics_dir).
         from bastion.cli.metrics_dir import prepare_metrics_dir
         from bastion.cli.workers import server_logging
 
         prepare_metrics_dir()
-        server_logging()
+        listener = server_logging()
     with ExitStack() as stack:
+        if listener is not None:
+            stack.callback(listener.stop)  # the lines still kept are written at the end
         url = stack.enter_context(database(args.database))
         base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bastion-cpu-")))
         config: dict[str, Any] = {

@@ -101,8 +101,10 @@ def main(argv: list[str]) -> None:
     from bastion.cli.workers import server_logging
 
     prepare_metrics_dir()
-    server_logging()
+    listener = server_logging()
     with ExitStack() as stack:
+        if listener is not None:
+            stack.callback(listener.stop)  # the lines still kept are written at the end
         url = stack.enter_context(database(args.database))
         base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bastion-cpu-")))
         config: dict[str, Any] = {
