@@ -120,11 +120,13 @@ class TextFormatter(logging.Formatter):
 
     def plain_writer(self) -> PlainWriter | None:
         """What writes the line :meth:`format` makes of a record of given values (its time,
-        level, logger's name, message and extras), with no exception or stack; None when this
-        formatter was changed so that the lines might differ.
+        level, logger's name, message and request id), with no exception or stack; None when
+        this formatter was changed so that the lines might differ.
 
-        The log thread asks for it once per batch and writes the access lines with it, without
-        their records: this formatter's settings are checked once, not per line.
+        It is asked for once per batch of lines (``BatchListener.lines_of`` in
+        :mod:`bastion.tools.log_queue`, on the log thread, or on the event loop for the lines
+        it kept), which are written with it, without their records: this formatter's settings
+        are checked once, not per line.
         """
         if self.datefmt or not self._plain_time() or self._fmt != TEXT_FORMAT:
             return None

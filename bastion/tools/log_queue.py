@@ -49,6 +49,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from logging.handlers import QueueHandler
 from typing import Any, NamedTuple, TextIO
 
@@ -379,12 +380,17 @@ class _Plain(NamedTuple):
 
     def fits(self, maker: LineMaker, logger: logging.Logger) -> bool:
         """Whether every line of ``maker`` on ``logger`` reads as its record would, written
-        by ``write`` of ``maker.text``: as :func:`_plain_lines` checks a line's extras."""
-        return (
-            _RECORD_KEYS.isdisjoint(maker.fields)
-            and self.needed <= maker.fields
-            and type(logger).makeRecord is _MAKE_RECORD
-        )
+        by ``write`` of ``maker.text``."""
+        return _extras_fit(maker.fields, logger, self.needed)
+
+
+def _extras_fit(keys: AbstractSet[str], logger: logging.Logger, needed: frozenset[str]) -> bool:
+    """Whether a line with extras of these ``keys`` on ``logger`` reads as its record would:
+    no extra the record would refuse, every value a filter would fill (``needed``) given, a
+    logger that makes its records as :class:`logging.Logger` does."""
+    return (
+        _RECORD_KEYS.isdisjoint(keys) and needed <= keys and type(logger).makeRecord is _MAKE_RECORD
+    )
 
 
 def _plain_lines(write: PlainWriter, needed: frozenset[str]) -> PlainLine:
@@ -401,11 +407,8 @@ def _plain_lines(write: PlainWriter, needed: frozenset[str]) -> PlainLine:
         args: tuple[Any, ...],
         extra: Mapping[str, Any],
     ) -> str | None:
-        if (
-            not _RECORD_KEYS.isdisjoint(extra)
-            or not needed <= extra.keys()
-            or type(logger).makeRecord is not _MAKE_RECORD
-            or (len(args) == 1 and isinstance(args[0], Mapping) and args[0])
+        if not _extras_fit(extra.keys(), logger, needed) or (
+            len(args) == 1 and isinstance(args[0], Mapping) and args[0]
         ):
             return None
         try:

@@ -16,6 +16,7 @@ import pytest
 from bastion.tools import log_queue
 from bastion.tools.log_format import TEXT_FORMAT, RequestIdFilter, TextFormatter
 from bastion.tools.log_queue import (
+    BatchListener,
     LineMaker,
     Made,
     log_later,
@@ -44,6 +45,16 @@ def bare_root() -> Iterator[logging.Logger]:
     root.setLevel(level)
     logging.logThreads, logging.logProcesses, logging.logMultiprocessing = flags
     logging._srcfile = srcfile
+
+
+def server_listener(out: io.StringIO) -> BatchListener:
+    """A listener writing ``out`` as ``bastion serve``'s writes stderr (its text format, the
+    request id filter); started inside :func:`bare_root`."""
+    listener = start_background_logging(
+        logging.INFO, TEXT_FORMAT, out, formatter=TextFormatter(), filters=[RequestIdFilter()]
+    )
+    assert listener is not None
+    return listener
 
 
 def test_lines_are_written_by_the_listener_in_the_format() -> None:
@@ -177,10 +188,7 @@ def test_server_lines_logged_later_read_as_their_records_would() -> None:
     record: the same line as the record's, its refusals the same."""
     out = io.StringIO()
     with bare_root():
-        listener = start_background_logging(
-            logging.INFO, TEXT_FORMAT, out, formatter=TextFormatter(), filters=[RequestIdFilter()]
-        )
-        assert listener is not None
+        listener = server_listener(out)
         log = logging.getLogger("bastion.access")
         extra = {"method": "GET", "status": 200, "request_id": "r-1"}
         log_later(log, logging.INFO, "%s %s %d %.1fms", ("GET", "/x", 200, 1.25), extra)
@@ -235,10 +243,7 @@ def test_a_line_made_later_is_made_on_the_thread_as_logged() -> None:
     out = io.StringIO()
     _makers.clear()
     with bare_root():
-        listener = start_background_logging(
-            logging.INFO, TEXT_FORMAT, out, formatter=TextFormatter(), filters=[RequestIdFilter()]
-        )
-        assert listener is not None
+        listener = server_listener(out)
         log = logging.getLogger("bastion.access")
         log_made_later(log, logging.INFO, GREETING, ("ada", 2, "r-1"))
         log_made_later(log, logging.DEBUG, GREETING, ("below the level", 0, None))
@@ -272,10 +277,7 @@ def test_lines_made_later_on_an_event_loop_are_made_there_in_a_batch(
         assert len(_makers) == 3
 
     with bare_root():
-        listener = start_background_logging(
-            logging.INFO, TEXT_FORMAT, out, formatter=TextFormatter(), filters=[RequestIdFilter()]
-        )
-        assert listener is not None
+        listener = server_listener(out)
         log = logging.getLogger("bastion.access")
         asyncio.run(serve(log))
         listener.stop()
@@ -320,23 +322,21 @@ def test_a_line_made_later_for_another_handler_is_made_at_once(
     assert [(r.getMessage(), r.count) for r in caplog.records] == [("hello bo x1", 1)]  # type: ignore[attr-defined]
 
 
-def test_a_maker_whose_fields_a_record_would_refuse_gets_the_records_line(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """A maker whose extras clash with a record's attributes is not written of its text: its
-    record is made, and refused as logging refuses it."""
-    clashing = GREETING._replace(fields=frozenset(("count", "request_id", "message")))
+def test_a_maker_whose_fields_a_record_would_refuse_gets_the_records_line() -> None:
+    """A maker whose named extras include one a record would refuse is not written of its
+    text: its line is made through ``make`` and the record's checks."""
+
+    def never(values: tuple[object, ...]) -> tuple[str, str | None]:
+        raise AssertionError("the text path was taken")
+
+    clashing = GREETING._replace(text=never, fields=frozenset(("count", "request_id", "message")))
     out = io.StringIO()
     with bare_root():
-        listener = start_background_logging(
-            logging.INFO, TEXT_FORMAT, out, formatter=TextFormatter(), filters=[RequestIdFilter()]
-        )
-        assert listener is not None
+        listener = server_listener(out)
         log = logging.getLogger("bastion.access")
         log_made_later(log, logging.INFO, clashing, ("eve", 5, "r-5"))
         listener.stop()
-    [line] = out.getvalue().splitlines()
-    # Written of the record (the text path was not taken), which reads the same.
+    [line] = out.getvalue().splitlines()  # written, so not by `never`
     assert line == _record_line(log, line, "hello eve x5", "r-5")
 
 
@@ -361,10 +361,7 @@ def test_a_maker_that_fails_is_reported_and_the_other_lines_written(
     assert "ValueError: no line of these" in capsys.readouterr().err
     out = io.StringIO()
     with bare_root():
-        listener = start_background_logging(
-            logging.INFO, TEXT_FORMAT, out, formatter=TextFormatter(), filters=[RequestIdFilter()]
-        )
-        assert listener is not None
+        listener = server_listener(out)
         log_made_later(log, logging.INFO, GREETING._replace(text=broken_text), ("x",))
         log_made_later(log, logging.INFO, GREETING, ("cy", 3, None))
         listener.stop()
