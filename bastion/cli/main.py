@@ -214,9 +214,9 @@ def _serve(
     port: int | None,
     example: str | None,
     say: Callable[[str], None],
-    workers: int | None = None,
-    logs: dict[str, object] | None = None,
-    logs_written: Callable[[], None] = lambda: None,
+    workers: int | None,
+    logs: dict[str, object],
+    logs_written: Callable[[], None],
 ) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
@@ -279,7 +279,7 @@ def _serve(
     server = Server(config, before_exit=logs_written)
     if workers > 1:
         os.environ[PROJECT_ENV] = str(project.root)
-        os.environ[LOGGING_ENV] = json.dumps(logs or {})
+        os.environ[LOGGING_ENV] = json.dumps(logs)
         # The supervisor forks the workers on the socket bound above, and replaces any that dies.
         Multiprocess(config, sockets=[sock]).run()
         return

@@ -16,7 +16,7 @@ import json
 import logging
 import os
 
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bastion.tools.log_format import (
     TEXT_FORMAT,
@@ -75,5 +75,32 @@ def worker_app() -> ASGIApp:
 
     # A fresh process: its own log thread, set as `bastion serve` was (records go to the shared
     # stderr).
-    server_logging(**json.loads(os.environ.get(LOGGING_ENV) or "{}"))
-    return create_app(load_project(os.environ[PROJECT_ENV]), settle_heap=True)
+    listener = server_logging(**json.loads(os.environ.get(LOGGING_ENV) or "{}"))
+    app = create_app(load_project(os.environ[PROJECT_ENV]), settle_heap=True)
+    if listener is None:
+        return app
+    return LogsWrittenAtShutdown(app, listener)
+
+
+class LogsWrittenAtShutdown:
+    """A worker's app, whose log thread writes what it holds once the app has shut down.
+
+    A worker stopped by SIGTERM shuts down, then uvicorn raises the signal again and the
+    process ends at once (a child of ``multiprocessing`` runs no exit handlers either): the
+    lines still queued would be lost. So when the app has shut down, the listener writes them
+    and hands the writing back to the logger (uvicorn's own last lines come after).
+    """
+
+    def __init__(self, app: ASGIApp, listener: BatchListener) -> None:
+        self.app = app
+        self._listener = listener
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app's answer; its lifespan followed to the end."""
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._listener.hand_back()

@@ -487,6 +487,19 @@ class BatchListener:
             self._thread = None
         self._write_queued()
 
+    def hand_back(self) -> None:
+        """:meth:`stop`, then have the root logger write each later record itself, where it
+        is logged: for a process that logs after the last moment it can stop the listener (a
+        worker of ``bastion serve --workers``, whose app shuts down before uvicorn's last
+        line; nothing after it would write what was queued)."""
+        self.stop()
+        root = logging.getLogger()
+        if self.queued_by is not None:
+            root.removeHandler(self.queued_by)
+            for record_filter in self.queued_by.filters:
+                self.handler.addFilter(record_filter)
+        root.addHandler(self.handler)
+
     def _run(self) -> None:
         while not self._stopping.wait(BATCH_SECONDS):
             self._write_queued()

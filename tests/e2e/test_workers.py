@@ -83,3 +83,19 @@ def test_two_workers_answer_on_one_port(serve: Serve, tmp_path: Path) -> None:
     # Both processes hold connections that were answered: two workers served the one port.
     assert all(count > 0 for count in held.values()), held
     assert sum(held.values()) == CONNECTIONS, held
+
+
+def test_stopped_workers_write_their_last_lines(serve: Serve, tmp_path: Path) -> None:
+    """SIGTERM to the supervisor: each worker shuts down and writes what its log thread held,
+    uvicorn's last line after it, before the signal ends it."""
+    root = write_project(tmp_path / "app", SCHEMA, permissions=OPEN)
+    server = serve(str(root), "--workers", "2")
+    assert server.wait_for(lambda: server.log().count(STARTED) == 2, timeout=60), server.log()
+    workers = worker_pids(server)
+    with ThreadPoolExecutor(8) as pool:
+        asked = list(pool.map(lambda _: server.data("{ notes { text } }"), range(40)))
+    assert asked == [{"notes": []}] * 40
+    log = server.stop()  # at once: the workers' batches of lines are not yet due
+    assert log.count("bastion.access: POST /graphql 200 ") == 40, log
+    for pid in workers:
+        assert f"Finished server process [{pid}]" in log, log

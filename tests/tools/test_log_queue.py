@@ -310,6 +310,31 @@ def test_lines_an_event_loop_kept_are_written_when_the_listener_stops() -> None:
     assert log_queue._batches == {}
 
 
+def test_handed_back_the_kept_lines_are_written_and_later_ones_at_once() -> None:
+    """hand_back(): what the loop kept is written, then each line as it is logged, through
+    the same format and filters (a worker's last lines come after its app has shut down)."""
+    out = io.StringIO()
+
+    async def serve(log: logging.Logger) -> None:
+        log_made_later(log, logging.INFO, GREETING, ("dee", 4, None))
+
+    with bare_root() as root:
+        listener = server_listener(out)
+        log = logging.getLogger("bastion.access")
+        asyncio.run(serve(log))
+        listener.hand_back()
+        assert out.getvalue().endswith(" INFO bastion.access: hello dee x4\n")
+        logging.getLogger("uvicorn.error").info("Finished server process [%d]", 7)
+        log_made_later(log, logging.INFO, GREETING, ("dum", 2, "r-1"))  # no thread: at once
+        lines = out.getvalue().splitlines()
+        assert [line[24:] for line in lines[1:]] == [
+            "INFO uvicorn.error: Finished server process [7]",
+            "INFO bastion.access: hello dum x2 request_id=r-1",
+        ]
+        assert root.handlers == [listener.handler]
+    assert log_queue._batches == {}
+
+
 def test_a_line_made_later_for_another_handler_is_made_at_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
