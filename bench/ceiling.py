@@ -1,16 +1,22 @@
 """The ceiling: a bare Starlette endpoint returning constant JSON, under uvicorn as
-``bastion serve`` sets it up. Run as ``python -m bench.ceiling PORT [--bastion-protocol]``.
+``bastion serve`` sets it up. Run as ``python -m bench.ceiling PORT [--bastion-protocol]
+[--hash]``.
 
 Plain, it runs uvicorn's own httptools protocol: the reference the read targets name. With
 ``--bastion-protocol`` it runs ``bastion serve``'s (:mod:`bastion.http.server`: the head cap,
 and answers written at the end of the loop's turn), so that the viewer's ratio to it is the
-cost of Bastion's app alone, like for like."""
+cost of Bastion's app alone, like for like. With ``--hash`` each request first waits for one
+argon2id verification at Bastion's parameters on a thread of a pool, as a login's hash runs:
+the least a login can take over HTTP on this machine (the write suite's login ceiling)."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
+from argon2 import PasswordHasher
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -25,6 +31,23 @@ async def constant(_request: Request) -> Response:
 
 app = Starlette(routes=[Route("/graphql", constant, methods=["POST"])])
 
+
+def hashing_app() -> Starlette:
+    """The endpoint behind one argon2id verification (of the bench user's password) each."""
+    from bench.harness import PASSWORD
+    from bench.writes import HASHER
+
+    hasher = PasswordHasher(**HASHER)
+    stored = hasher.hash(PASSWORD)
+    pool = ThreadPoolExecutor(2)  # one per core, as Bastion's hashing pool
+
+    async def verified(_request: Request) -> Response:
+        await asyncio.get_running_loop().run_in_executor(pool, hasher.verify, stored, PASSWORD)
+        return JSONResponse(BODY)
+
+    return Starlette(routes=[Route("/graphql", verified, methods=["POST"])])
+
+
 if __name__ == "__main__":
     options = {}
     if "--bastion-protocol" in sys.argv[2:]:
@@ -32,7 +55,7 @@ if __name__ == "__main__":
 
         options = uvicorn_options(16384)
     uvicorn.run(
-        app,
+        hashing_app() if "--hash" in sys.argv[2:] else app,
         host="127.0.0.1",
         port=int(sys.argv[1]),
         log_config=None,

@@ -240,15 +240,20 @@ def serve_project(side: Side, root: Path, workers: int = 1) -> Iterator[Target]:
     return serve(side.name, args, side.env(), root)
 
 
-def serve_ceiling(stack: ExitStack, bastion_protocol: bool = False) -> Target:
+def serve_ceiling(
+    stack: ExitStack, bastion_protocol: bool = False, hashing: bool = False
+) -> Target:
     """The bare Starlette endpoint of ``bench/ceiling.py``, named ``ceiling``; on ``bastion
     serve``'s uvicorn protocol (this tree's), named ``ceiling/bastion``, with
-    ``bastion_protocol``."""
+    ``bastion_protocol``; behind one argon2id verification per request, named
+    ``ceiling/hash``, with ``hashing``."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     args = [sys.executable, "-m", "bench.ceiling", "{port}"]
     if bastion_protocol:
         args.append("--bastion-protocol")
-    name = "ceiling/bastion" if bastion_protocol else "ceiling"
+    if hashing:
+        args.append("--hash")
+    name = "ceiling/hash" if hashing else "ceiling/bastion" if bastion_protocol else "ceiling"
     workdir = Path(tempfile.mkdtemp(prefix="bastion-bench-ceiling-"))
     return stack.enter_context(serve(name, args, env, workdir))
 
@@ -430,7 +435,9 @@ class Case:
 class Ratio:
     """A figure derived in each round from two cases' metrics: ``case.metric`` of a side over
     (or, with ``inverse``, under) ``reference_case.reference_metric`` of ``reference``; with
-    ``difference``, the one minus the other (an overhead in the metric's own unit)."""
+    ``difference``, the one minus the other (an overhead in the metric's own unit). With
+    ``own``, ``case`` is measured on that target, not on a side: a ratio of two reference
+    points, the same in every side's column."""
 
     name: str
     case: str
@@ -441,6 +448,7 @@ class Ratio:
     target: str = ""
     inverse: bool = False
     difference: bool = False
+    own: str = ""
 
 
 Runs = dict[str, dict[str, list[Metrics]]]  # case -> target -> one Metrics per round
@@ -475,7 +483,7 @@ def medians(runs: list[Metrics]) -> Metrics:
 
 def ratios(runs: Runs, ratio: Ratio, side: str) -> list[float]:
     """``ratio`` for ``side`` in each round (the reference measured in that same round)."""
-    mine = runs.get(ratio.case, {}).get(side, [])
+    mine = runs.get(ratio.case, {}).get(ratio.own or side, [])
     theirs = runs.get(ratio.reference_case, {}).get(ratio.reference, [])
     found = []
     for own, ref in zip(mine, theirs, strict=False):

@@ -10,7 +10,11 @@
   logins at 4 connections against the machine's hash-only throughput (two processes hashing,
   one per core), both reference points measured in the same rounds. The login at 1 connection
   is also given as its overhead in milliseconds (login p50 minus the verify), which the
-  verify's own drift between runs moves less than the ratio.
+  verify's own drift between runs moves less than the ratio. Beside it, the login ceiling: a
+  bare Starlette endpoint whose every request waits for one verify on a thread
+  (``bench/ceiling.py --hash``), at 1 connection too. Its p50 over the verify is the floor of
+  the first ratio on this machine (HTTP, the thread's hand-offs, the cores waking), and the
+  login's p50 over its p50 is Bastion's own share, like for like.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from bench.harness import (
     post_script,
     report,
     run_rounds,
+    serve_ceiling,
     serve_project,
     write_project,
 )
@@ -60,6 +65,7 @@ CREATE = (
     "mutation Create($title: String!) { createMovie(data: {title: $title, year: 2000}) { id } }"
 )
 REFRESH_CONNECTIONS, WRITERS = 8, 50
+LOGIN_CEILING = "login ceiling: Starlette + one verify, 1 conn"
 # Bastion's default password hashing (auth/passwords.py): argon2id, 19 MiB, 2 passes, 1 lane.
 HASHER = {"time_cost": 2, "memory_cost": 19_456, "parallelism": 1, "type": Type.ID}
 
@@ -201,6 +207,7 @@ def cases(side_names: list[str]) -> list[Case]:
         Case(f"refreshToken, {REFRESH_CONNECTIONS} conns", side_names, _refresh),
         Case(f"createMovie, {WRITERS} writers", side_names, _create),
         Case("argon2id alone (m=19MiB,t=2,p=1)", ["machine"], _machine),
+        Case(LOGIN_CEILING, ["ceiling/hash"], partial(_login, 1)),
         Case("login, 1 conn", side_names, partial(_login, 1)),
         Case("login, 4 conns", side_names, partial(_login, 4)),
     ]
@@ -227,6 +234,28 @@ RATIOS = [
         "verify ms",
         target="(1.15 x verify: 0.15 x verify)",
         difference=True,
+    ),
+    # Like for like: the login beside the least any server takes over HTTP for one request
+    # that waits for a verify on a thread (bench/ceiling.py --hash), and that least beside the
+    # verify alone: how much of the target's 0.15 the machine's HTTP and thread hops take.
+    Ratio(
+        "login p50 (1 conn) / login ceiling p50",
+        "login, 1 conn",
+        "p50 ms",
+        LOGIN_CEILING,
+        "ceiling/hash",
+        "p50 ms",
+        target="(like for like)",
+    ),
+    Ratio(
+        "login ceiling p50 / argon2id verify median",
+        LOGIN_CEILING,
+        "p50 ms",
+        "argon2id alone (m=19MiB,t=2,p=1)",
+        "machine",
+        "verify ms",
+        target="(the floor of the first ratio)",
+        own="ceiling/hash",
     ),
     Ratio(
         "logins/s (4 conns) / hash-only verify/s (2 procs)",
@@ -258,6 +287,10 @@ def run(options: Options, base: Path, sides: list[Side]) -> list[dict[str, Any]]
                 target.state["token"] = target.login()[0]
                 targets[side.name] = target
             selected = options.selected(cases(names))
+            if any(case.name.startswith("login, ") for case in selected):
+                targets["ceiling/hash"] = serve_ceiling(stack, hashing=True)
+            else:  # a reference case, selected always: only wanted beside a login
+                selected = [case for case in selected if case.name != LOGIN_CEILING]
             runs = run_rounds(selected, targets, options.rounds)
             results.append(
                 report(heading("writes", kind, options, workers), selected, runs, names, RATIOS)
