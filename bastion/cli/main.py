@@ -197,15 +197,12 @@ def serve(
         else:
             click.echo(text, err=True)
 
-    def logs_written() -> None:
-        if listener is not None:
-            listener.stop()  # writes what is still queued
-
     try:
         logs = {"log_format": log_format, "level": log_level, "audit": log_audit}
-        _serve(directory, host, port, example, say, workers, logs, logs_written)
+        _serve(directory, host, port, example, say, workers, logs, listener)
     finally:
-        logs_written()
+        if listener is not None:
+            listener.stop()  # writes what is still queued (a start that failed)
 
 
 def _serve(
@@ -216,15 +213,21 @@ def _serve(
     say: Callable[[str], None],
     workers: int | None,
     logs: dict[str, object],
-    logs_written: Callable[[], None],
+    listener: BatchListener | None,
 ) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     from bastion.cli.listen import bind
     from bastion.cli.metrics_dir import prepare_metrics_dir
-    from bastion.cli.workers import FACTORY, LOGGING_ENV, PROJECT_ENV, SQLITE_WARNING
-    from bastion.http.server import Server, uvicorn_options
+    from bastion.cli.workers import (
+        FACTORY,
+        LOGGING_ENV,
+        PROJECT_ENV,
+        SQLITE_WARNING,
+        logs_written_at_shutdown,
+    )
+    from bastion.http.server import uvicorn_options
 
     if example is not None:
         if directory is not None:
@@ -261,7 +264,10 @@ def _serve(
     )
     config = uvicorn.Config(
         # Each worker process builds its own app from the folder (bastion.cli.workers).
-        FACTORY if workers > 1 else create_app(project, settle_heap=True),
+        # A SIGTERM ends the process once the app has shut down: the log's last lines first.
+        FACTORY
+        if workers > 1
+        else logs_written_at_shutdown(create_app(project, settle_heap=True), listener),
         factory=workers > 1,
         workers=workers,
         # Request heads are capped while they are read (http.max_header_bytes): 431 past it.
@@ -275,8 +281,7 @@ def _serve(
         proxy_headers=False,
         date_header=True,
     )
-    # A SIGTERM ends the process once the server has stopped: the log's last lines first.
-    server = Server(config, before_exit=logs_written)
+    server = uvicorn.Server(config)
     if workers > 1:
         os.environ[PROJECT_ENV] = str(project.root)
         os.environ[LOGGING_ENV] = json.dumps(logs)

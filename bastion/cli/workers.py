@@ -77,19 +77,25 @@ def worker_app() -> ASGIApp:
     # stderr).
     listener = server_logging(**json.loads(os.environ.get(LOGGING_ENV) or "{}"))
     app = create_app(load_project(os.environ[PROJECT_ENV]), settle_heap=True)
-    if listener is None:
-        return app
-    return LogsWrittenAtShutdown(app, listener)
+    return logs_written_at_shutdown(app, listener)
+
+
+def logs_written_at_shutdown(app: ASGIApp, listener: BatchListener | None) -> ASGIApp:
+    """``app``, as served: once it has shut down, ``listener`` (the process's log thread,
+    if :func:`server_logging` started one) writes what it holds and hands the writing back.
+
+    Stopped by SIGTERM or Ctrl-C, uvicorn shuts the app down, then raises the signal again so
+    that the process ends as the signal would end it: nothing the process meant to do after
+    the server returns runs (nor, in a worker of ``--workers``, any exit handler of
+    ``multiprocessing``), and the lines still queued would be lost. uvicorn's own last lines
+    come after the app's shutdown; they are written as they are logged.
+    """
+    return app if listener is None else LogsWrittenAtShutdown(app, listener)
 
 
 class LogsWrittenAtShutdown:
-    """A worker's app, whose log thread writes what it holds once the app has shut down.
-
-    A worker stopped by SIGTERM shuts down, then uvicorn raises the signal again and the
-    process ends at once (a child of ``multiprocessing`` runs no exit handlers either): the
-    lines still queued would be lost. So when the app has shut down, the listener writes them
-    and hands the writing back to the logger (uvicorn's own last lines come after).
-    """
+    """A served app whose log listener hands the writing back when the app has shut down
+    (:func:`logs_written_at_shutdown`)."""
 
     def __init__(self, app: ASGIApp, listener: BatchListener) -> None:
         self.app = app

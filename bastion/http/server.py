@@ -20,12 +20,9 @@ of one turn of the event loop are written together at its end.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator
-from contextlib import contextmanager
 from typing import Any
 from weakref import WeakKeyDictionary
 
-import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
@@ -113,27 +110,3 @@ class HeaderLimitedHttpTools(HttpToolsProtocol):
 def uvicorn_options(max_header_bytes: int) -> dict[str, Any]:
     """The options of ``uvicorn.run`` that cap request heads at ``max_header_bytes``."""
     return {"http": HeaderLimitedHttpTools, "h11_max_incomplete_event_size": max_header_bytes}
-
-
-class Server(uvicorn.Server):
-    """uvicorn's server, calling ``before_exit`` once it has shut down, before a signal that
-    stopped it ends the process.
-
-    Stopped by SIGTERM or SIGINT, uvicorn shuts down gracefully, then raises the same signal
-    again so that the process ends as that signal would end it: whatever the process meant to
-    do after ``run`` returns (write its last queued log lines) never runs. ``before_exit`` runs
-    first.
-    """
-
-    def __init__(self, config: uvicorn.Config, before_exit: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._before_exit = before_exit
-
-    @contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        """uvicorn's, with ``before_exit`` called before the signals it caught are raised."""
-        with super().capture_signals():
-            try:
-                yield
-            finally:
-                self._before_exit()
