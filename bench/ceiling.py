@@ -52,8 +52,9 @@ if __name__ == "__main__":
     options = {}
     if "--bastion-protocol" in sys.argv[2:]:
         from bastion.http.server import uvicorn_options
+        from bastion.project.config import MAX_HEADER_BYTES
 
-        options = uvicorn_options(16384)
+        options = uvicorn_options(MAX_HEADER_BYTES)  # bastion serve's default cap
     uvicorn.run(
         hashing_app() if "--hash" in sys.argv[2:] else app,
         host="127.0.0.1",
