@@ -643,13 +643,16 @@ def test_metrics_of_several_workers_are_summed_whichever_answers(
 ) -> None:
     project = new_project(tmp_path)
     token = "metrics-" + "w" * 32
+    counters = tmp_path / "m"
     server = serve(
         "--workers",
         "2",
         cwd=project,
-        env={"BASTION_METRICS_TOKEN": token, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "m")},
+        env={"BASTION_METRICS_TOKEN": token, "PROMETHEUS_MULTIPROC_DIR": str(counters)},
     )
-    counters = tmp_path / "m"
+
+    def counter_files() -> int:
+        return len(list(counters.glob("counter_*.db")))  # one per worker that counted
 
     def ask() -> int:
         # A new connection each time, so that either worker may take it.
@@ -667,9 +670,9 @@ def test_metrics_of_several_workers_are_summed_whichever_answers(
         for _ in range(20):
             assert set(pool.map(lambda _: ask(), range(20))) == {200}
             sent += 20
-            if server.wait_for(lambda: len(list(counters.glob("counter_*.db"))) == 2, 1.0):
+            if server.wait_for(lambda: counter_files() == 2, 1.0):
                 break
-    assert len(list(counters.glob("counter_*.db"))) == 2  # one file per worker
+    assert counter_files() == 2  # one file per worker
 
     def counted() -> float:
         text = scrape(server.url, token).text
