@@ -14,6 +14,7 @@ import websockets
 
 from bastion.http.server import uvicorn_options
 from bastion.http.write_batch import WRITE_AT_ONCE, BatchedTransport, WriteBatch
+from bastion.project.config import MAX_HEADER_BYTES
 from tests.http.test_server import Transport, connection
 
 
@@ -54,7 +55,7 @@ async def test_a_turns_answers_are_written_after_its_tasks_one_write_each() -> N
     protocol.data_received(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
     other.data_received(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n")
     assert written == [] and other_transport.written == b""
-    await asyncio.sleep(0.05)
+    await _turns(50)  # the requests' tasks run and end (no I/O: a few turns), then some more
     assert len(written) == 2  # one per turn: uvicorn runs a pipelined request after the first
     for data in written:
         assert data.startswith(b"HTTP/1.1 204 No Content\r\n") and data.count(b"HTTP/1.1") == 1
@@ -137,7 +138,9 @@ async def test_a_real_server_answers_streams_and_small_answers_whole() -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(_chunks, **uvicorn_options(16384), log_config=None, lifespan="off")
+    config = uvicorn.Config(
+        _chunks, **uvicorn_options(MAX_HEADER_BYTES), log_config=None, lifespan="off"
+    )
     server = _Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     await server.ready.wait()
