@@ -29,10 +29,12 @@ from typing import Any
 
 import httpx
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parent.parent
 DURATION = os.environ.get("BENCH_DURATION", "10s")
 SECRET = "b" * 64
+METRICS_TOKEN = "bench-metrics-" + "m" * 32  # the bench servers' /metrics token
 EMAIL, PASSWORD = "bench@example.com", "correct horse battery"
 # The login as clients send it: the credentials as variables (a password written into the
 # query text is parsed anew each time and kept in no cache: bastion.graphql.literal_secrets).
@@ -59,7 +61,12 @@ class Side:
 
     def env(self) -> dict[str, str]:
         """The environment of this side's processes: its code first on the import path."""
-        return {**os.environ, "BASTION_SECRET": SECRET, "PYTHONPATH": str(self.code)}
+        return {
+            **os.environ,
+            "BASTION_SECRET": SECRET,
+            "BASTION_METRICS_TOKEN": METRICS_TOKEN,
+            "PYTHONPATH": str(self.code),
+        }
 
     def python(self, *args: str, stdin: str | None = None, cwd: Path | None = None) -> str:
         """Run ``python ARGS`` with this side's code; its standard output."""
@@ -191,6 +198,19 @@ class Target:
         answer = httpx.post(f"{self.url}/graphql", json=body, headers=headers, timeout=60).json()
         assert "errors" not in answer, f"{self.name}: {answer}"
         return answer["data"]
+
+    def sample(self, name: str) -> float | None:
+        """The value of the unlabelled sample ``name`` on the server's ``/metrics``; None when
+        it has none (a baseline from before the metric)."""
+        answer = httpx.get(
+            f"{self.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+        )
+        answer.raise_for_status()
+        for family in text_string_to_metric_families(answer.text):
+            for found in family.samples:
+                if found.name == name and not found.labels:
+                    return float(found.value)
+        return None
 
     def login(self) -> tuple[str, str]:
         """A new session of the bench user: (access token, refresh token)."""
@@ -342,6 +362,7 @@ class WrkResult:
     """What one wrk run measured."""
 
     rps: float
+    mean: float
     p50: float
     p99: float
     requests: int
@@ -350,11 +371,23 @@ class WrkResult:
     counts: dict[str, int]
 
 
+_MS_PER_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}  # wrk's units of a duration
+
+
+def _in_ms(value: str, unit: str) -> float:
+    return float(value) * _MS_PER_UNIT[unit]
+
+
 def _ms(out: str, pct: str) -> float:
     match = re.search(rf"^\s*{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
     assert match, out
-    value, unit = float(match[1]), match[2]
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    return _in_ms(match[1], match[2])
+
+
+def _mean_ms(out: str) -> float:
+    match = re.search(r"^\s*Latency\s+([\d.]+)(us|ms|s)\s", out, re.M)
+    assert match, out
+    return _in_ms(match[1], match[2])
 
 
 def wrk(
@@ -386,6 +419,7 @@ def wrk(
     counts = re.search(r"^BENCH_COUNTS (.*)$", out, re.M)
     return WrkResult(
         rps=float(rps[1]),
+        mean=_mean_ms(out),
         p50=_ms(out, "50"),
         p99=_ms(out, "99"),
         requests=int(requests[1]),
@@ -437,7 +471,8 @@ class Ratio:
     (or, with ``inverse``, under) ``reference_case.reference_metric`` of ``reference``; with
     ``difference``, the one minus the other (an overhead in the metric's own unit). With
     ``own``, ``case`` is measured on that target, not on a side: a ratio of two reference
-    points, the same in every side's column."""
+    points, the same in every side's column. An empty ``reference`` is the side itself: two
+    metrics of one side's cases."""
 
     name: str
     case: str
@@ -484,7 +519,7 @@ def medians(runs: list[Metrics]) -> Metrics:
 def ratios(runs: Runs, ratio: Ratio, side: str) -> list[float]:
     """``ratio`` for ``side`` in each round (the reference measured in that same round)."""
     mine = runs.get(ratio.case, {}).get(ratio.own or side, [])
-    theirs = runs.get(ratio.reference_case, {}).get(ratio.reference, [])
+    theirs = runs.get(ratio.reference_case, {}).get(ratio.reference or side, [])
     found = []
     for own, ref in zip(mine, theirs, strict=False):
         a, b = own.get(ratio.metric), ref.get(ratio.reference_metric)

@@ -21,6 +21,7 @@ from bastion.http.graphql_http import GraphQLEndpoint
 from bastion.http.health import healthz, readyz_endpoint
 from bastion.http.jwks import jwks_endpoint
 from bastion.http.metrics import (
+    PASSWORD_HASHING,
     TALLY,
     count_event,
     metrics_endpoint,
@@ -77,6 +78,7 @@ def _generation(project: Project, clock: Clock, secret: bytes | None) -> Generat
     graphql_route = ExplorerOr(endpoint, pages)
     cors = _cors(project)
     service.auth.audit.observers.append(count_event)
+    service.auth.accounts.passwords.observers.append(PASSWORD_HASHING.observe)
     update_pool = pool_observer(service)
 
     tally = TALLY.observe  # observe_request's work, one call nearer

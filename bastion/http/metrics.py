@@ -8,6 +8,8 @@ What is counted, and where:
   reach the metrics within ``FLUSH_EVERY`` seconds (:class:`RequestTally`);
 - logins, refreshes and throttled attempts by outcome: told by the audit log as events
   happen (:func:`count_event`), sampled floods included;
+- the seconds of each argon2id password hash or verification, told by the hashing thread as
+  it ends (:data:`PASSWORD_HASHING`): what the project's ``password_hash`` costs here;
 - active sessions, from the database when scraped; the connection pool and the SQLite write
   queue of each process, after its requests (at most four times a second).
 
@@ -68,6 +70,12 @@ LATENCY = Histogram(
 LOGINS = Counter("bastion_logins", "Login attempts.", ["outcome"])
 REFRESHES = Counter("bastion_refreshes", "Refresh token uses.", ["outcome"])
 THROTTLED = Counter("bastion_throttled", "Attempts refused by a rate limit.", ["limit"])
+PASSWORD_HASHING = Histogram(
+    "bastion_password_hash_seconds",
+    "Time of one argon2id password hash or verification, on its thread.",
+    # Around OWASP's advice for one login's hash (tens of milliseconds), both ways.
+    buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0),
+)
 ACTIVE_SESSIONS = Gauge(
     "bastion_active_sessions",
     "Sessions neither revoked nor past their end (counted in the database at each scrape).",

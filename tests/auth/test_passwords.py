@@ -338,3 +338,23 @@ async def test_hashes_have_threads_of_their_own_one_per_core(
         taken.shutdown()
     assert answers == [True] * many
     assert 1 <= most <= hashing_threads()
+
+
+async def test_each_hash_and_verification_is_timed_on_its_thread() -> None:
+    """Observers hear one duration per argon2id call, from the hashing thread: a new hash, a
+    right and a wrong password, an unknown account's dummy, a password too long to hash."""
+    passwords = Passwords(PasswordHashConfig())
+    heard: list[tuple[float, str]] = []
+    passwords.observers.append(
+        lambda seconds: heard.append((seconds, threading.current_thread().name))
+    )
+    stored = await passwords.hash(PASSWORD)
+    assert await passwords.verify(stored, PASSWORD)
+    assert not await passwords.verify(stored, "not the password")
+    assert not await passwords.verify(None, PASSWORD)
+    assert not await passwords.verify(stored, "x" * 2000)
+    assert len(heard) == 5
+    assert all(seconds > 0 for seconds, _ in heard)
+    assert {thread for _, thread in heard} <= {
+        t.name for t in threading.enumerate() if t.name.startswith("argon2id")
+    }

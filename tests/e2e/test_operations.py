@@ -319,6 +319,9 @@ def test_metrics_are_closed_without_the_token_and_pass_promtool(
         == 1
     )
     assert sample(text, "bastion_active_sessions") == 1
+    # The two logins' argon2id verifications, timed on the hashing thread.
+    assert sample(text, "bastion_password_hash_seconds_count") == 2
+    assert sample(text, "bastion_password_hash_seconds_sum") > 0
     assert sample(text, "bastion_db_pool_size") >= 1
     # Shared by worker processes through files in the folder the variable names.
     assert list((tmp_path / "metrics").glob("*.db"))

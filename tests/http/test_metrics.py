@@ -39,6 +39,17 @@ async def test_requests_are_counted_by_operation_and_outcome(movies: GraphQLClie
     assert REQUESTS.labels("query", "GRAPHQL_VALIDATION_FAILED")._value.get() == failed + 1
 
 
+async def test_password_hashes_are_timed(movies: GraphQLClient) -> None:
+    def sample(name: str) -> float:
+        return REGISTRY.get_sample_value(f"bastion_password_hash_seconds_{name}") or 0.0
+
+    count, total = sample("count"), sample("sum")
+    passwords = movies.app.state.service.auth.accounts.passwords
+    assert not await passwords.verify(None, "an unknown account's password")
+    assert sample("count") == count + 1
+    assert sample("sum") > total
+
+
 def test_a_tally_counts_as_observing_each_request_does() -> None:
     """Requests tallied and then counted give the figures one observe() per request gives."""
     seconds = [0.0004, 0.001, 0.0011, 0.003, 0.02, 0.02, 0.7, 4.9, 11.0, 0.0]
