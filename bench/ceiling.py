@@ -7,19 +7,24 @@ Plain, it runs uvicorn's own httptools protocol: the reference the read targets 
 and answers written at the end of the loop's turn), so that the viewer's ratio to it is the
 cost of Bastion's app alone, like for like. With ``--hash`` each request first waits for one
 argon2id verification at Bastion's parameters on a thread of a pool, as a login's hash runs:
-the least a login can take over HTTP on this machine (the write suite's login ceiling)."""
+the least a login can take over HTTP on this machine (the write suite's login ceiling). Its
+verifications are timed on their thread, and ``GET /metrics`` gives their count and seconds
+under the names of Bastion's ``bastion_password_hash_seconds``, so that the write suite sets
+the ceiling beside its own hashes as it does a login."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
 from argon2 import PasswordHasher
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 BODY = {"data": {"viewer": {"user": {"id": "000000000000000000000000", "email": "a@b.c"}}}}
@@ -40,12 +45,30 @@ def hashing_app() -> Starlette:
     hasher = PasswordHasher(**HASHER)
     stored = hasher.hash(PASSWORD)
     pool = ThreadPoolExecutor(2)  # one per core, as Bastion's hashing pool
+    timed = [0, 0.0]  # verifications, their seconds
+    lock = threading.Lock()  # the pool's two threads may add at once
+
+    def verify() -> None:
+        start = time.perf_counter()
+        hasher.verify(stored, PASSWORD)
+        seconds = time.perf_counter() - start
+        with lock:
+            timed[0], timed[1] = timed[0] + 1, timed[1] + seconds
 
     async def verified(_request: Request) -> Response:
-        await asyncio.get_running_loop().run_in_executor(pool, hasher.verify, stored, PASSWORD)
+        await asyncio.get_running_loop().run_in_executor(pool, verify)
         return JSONResponse(BODY)
 
-    return Starlette(routes=[Route("/graphql", verified, methods=["POST"])])
+    async def metrics(_request: Request) -> Response:
+        name = "bastion_password_hash_seconds"
+        return PlainTextResponse(f"{name}_count {timed[0]}\n{name}_sum {timed[1]}\n")
+
+    return Starlette(
+        routes=[
+            Route("/graphql", verified, methods=["POST"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ]
+    )
 
 
 if __name__ == "__main__":
