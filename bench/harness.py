@@ -492,12 +492,14 @@ Runs = dict[str, dict[str, list[Metrics]]]  # case -> target -> one Metrics per 
 def run_rounds(cases: list[Case], targets: dict[str, Target], rounds: int) -> Runs:
     """Every case on every one of its targets, in turns, ``rounds`` times.
 
-    The order of the targets alternates from round to round (now, ref; ref, now; ...), so that
-    neither always runs right after the other.
+    The order of the cases and of each case's targets alternates from round to round (now,
+    ref; ref, now; ...), so that no case and no target always runs right after another: on
+    this machine a round slows as it goes on, so a fixed order would favour whatever runs
+    first. An even number of rounds balances it.
     """
     runs: Runs = {case.name: {t: [] for t in case.targets} for case in cases}
     for number in range(rounds):
-        for case in cases:
+        for case in cases if number % 2 == 0 else cases[::-1]:
             order = case.targets if number % 2 == 0 else case.targets[::-1]
             for name in order:
                 print(f"  round {number + 1}/{rounds}: {case.name} on {name}", file=sys.stderr)

@@ -21,11 +21,12 @@ server's CPU time counts every worker process).
 temporary worktree, run with this venv) beside this tree's, so that every row shows "now", the
 ref and their ratio. Each case runs on each side in turns, ``--rounds`` times (4 by default),
 and the table shows the medians: these machines are shared and noisy, so ratios of interleaved
-medians matter more than absolutes. Keep the count even beside a baseline: the sides take turns
-at going first, and an odd count lets one go first more often, so that a drift of the machine
-during the run (they are seconds long and the machine's speed moves by several percent over
-minutes) weighs on one side more than the other. ``BENCH_DURATION`` (default ``10s``) is the
-length of each wrk run. Nothing here is a test.
+medians matter more than absolutes. Keep the count even: the sides take turns at going first,
+and so do the cases (a round runs them forwards, the next backwards); an odd count lets one go
+first more often, so that a drift of the machine during the run (they are seconds long and the
+machine's speed moves by several percent over minutes, and slows as a round goes on) weighs on
+one side, or on a case against its reference, more than the other. ``BENCH_DURATION`` (default
+``10s``) is the length of each wrk run. Nothing here is a test.
 """
 
 from __future__ import annotations
