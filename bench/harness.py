@@ -199,18 +199,19 @@ class Target:
         assert "errors" not in answer, f"{self.name}: {answer}"
         return answer["data"]
 
-    def sample(self, name: str) -> float | None:
-        """The value of the unlabelled sample ``name`` on the server's ``/metrics``; None when
-        it has none (a baseline from before the metric)."""
+    def samples(self, *names: str) -> dict[str, float]:
+        """The values of the unlabelled samples ``names`` on the server's ``/metrics``, read in
+        one scrape; a name it has not (a baseline from before the metric) is left out."""
         answer = httpx.get(
             f"{self.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
         )
         answer.raise_for_status()
-        for family in text_string_to_metric_families(answer.text):
-            for found in family.samples:
-                if found.name == name and not found.labels:
-                    return float(found.value)
-        return None
+        return {
+            found.name: float(found.value)
+            for family in text_string_to_metric_families(answer.text)
+            for found in family.samples
+            if found.name in names and not found.labels
+        }
 
     def login(self) -> tuple[str, str]:
         """A new session of the bench user: (access token, refresh token)."""
@@ -374,20 +375,19 @@ class WrkResult:
 _MS_PER_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}  # wrk's units of a duration
 
 
-def _in_ms(value: str, unit: str) -> float:
-    return float(value) * _MS_PER_UNIT[unit]
+def _duration_ms(out: str, line: str) -> float:
+    """The duration in ms that ``line`` (a pattern: value and unit as its two groups) finds."""
+    match = re.search(line, out, re.M)
+    assert match, out
+    return float(match[1]) * _MS_PER_UNIT[match[2]]
 
 
 def _ms(out: str, pct: str) -> float:
-    match = re.search(rf"^\s*{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-    assert match, out
-    return _in_ms(match[1], match[2])
+    return _duration_ms(out, rf"^\s*{pct}%\s+([\d.]+)(us|ms|s)\s*$")
 
 
 def _mean_ms(out: str) -> float:
-    match = re.search(r"^\s*Latency\s+([\d.]+)(us|ms|s)\s", out, re.M)
-    assert match, out
-    return _in_ms(match[1], match[2])
+    return _duration_ms(out, r"^\s*Latency\s+([\d.]+)(us|ms|s)\s")
 
 
 def wrk(

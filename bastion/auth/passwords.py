@@ -24,12 +24,15 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from bastion.auth.settings import PasswordHashConfig
 from bastion.errors import BadUserInput, Code
+
+_T = TypeVar("_T")
 
 MAX_PASSWORD_BYTES = 1024
 MIN_PASSWORD_LENGTH = 8  # the lowest minimum a project may configure
@@ -151,27 +154,25 @@ class Passwords:
 
     async def hash(self, password: str) -> str:
         """A new argon2id hash of ``password``."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._hash, password)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, self._timed, self._hasher.hash, password
+        )
 
-    def _hash(self, password: str) -> str:
+    def _timed(self, call: Callable[..., _T], *args: Any) -> _T:
+        """``call(*args)`` on the hashing thread, its seconds told to the observers."""
         start = time.perf_counter()
         try:
-            return self._hasher.hash(password)
+            return call(*args)
         finally:
-            self._told(time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            for observer in self.observers:
+                observer(seconds)
 
     def _verify(self, stored: str | None, password: str) -> bool:
-        start = time.perf_counter()
         try:
             return self._hasher.verify(stored or self._dummy, password) and stored is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
-        finally:
-            self._told(time.perf_counter() - start)
-
-    def _told(self, seconds: float) -> None:
-        for observer in self.observers:
-            observer(seconds)
 
     async def verify(self, stored: str | None, password: str) -> bool:
         """Whether ``password`` matches ``stored``; None (no account) still costs a hash."""
@@ -187,8 +188,8 @@ class Passwords:
         loop = asyncio.get_running_loop()
         if too_long:
             # Never hash oversized input; run the dummy (False) so the timing stays the same.
-            return loop.run_in_executor(self._pool, self._verify, None, "x")
-        return loop.run_in_executor(self._pool, self._verify, stored, password)
+            return loop.run_in_executor(self._pool, self._timed, self._verify, None, "x")
+        return loop.run_in_executor(self._pool, self._timed, self._verify, stored, password)
 
     def needs_rehash(self, stored: str) -> bool:
         """True when ``stored`` was made with other parameters than the current ones."""
